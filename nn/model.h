@@ -1,0 +1,163 @@
+/*
+ * model: one struct that owns a whole trained model — the fitted feature pipeline, the
+ * network, the label's classes and the training metrics — and the calls the CLI and the
+ * daemon make on it: train from a CSV file, predict, evaluate, describe (card), save/load
+ * (binary blob, see model_io) and export/import as the JSON of API.md.
+ *
+ * Training parameters arrive as the strings of API.md (`hidden=64,32`), parsed in one place
+ * (nn_model_params_set) so the CLI and the HTTP API accept exactly the same things.
+ * Does not: talk HTTP or SQL, start threads, print.
+ * Thread-safety: a trained/loaded model is immutable; any number of threads may predict with
+ * it at once (each call uses its own scratch memory).
+ */
+#ifndef NEUROND_NN_MODEL_H
+#define NEUROND_NN_MODEL_H
+
+#include <cJSON.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "train.h"
+
+#define NN_MODEL_MAX_HIDDEN 8
+
+/* Every training parameter of API.md, as used. Strings are owned (nn_model_params_fini). */
+struct nn_model_params {
+    char *label;                 /* NULL: the last column */
+    int task;                    /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
+                                    from the classes when "classification" is asked) */
+    int task_classification;     /* 1 when the user asked for "classification" */
+    int hidden[NN_MODEL_MAX_HIDDEN];
+    int n_hidden;                /* default 1 x 32 */
+    enum nn_act activation;      /* default relu */
+    struct nn_train_params train;
+    double validation_split;     /* default 0.2 */
+    unsigned long long seed;     /* default 42 */
+    char delimiter;              /* default ',' */
+    char *text_columns;          /* comma-separated overrides, NULL when not given */
+    char *categorical_columns;
+    char *ignore_columns;
+};
+
+/** Fills p with the defaults of API.md. */
+void nn_model_params_default(struct nn_model_params *p);
+/** Frees the strings of p. */
+void nn_model_params_fini(struct nn_model_params *p);
+/**
+ * Sets one parameter from its API.md name and string value ("epochs", "50").
+ * @return 0, NN_EINVAL (err->field = the parameter name, message says what is accepted) or
+ *         NN_ENOTFOUND for an unknown name (err->field set too).
+ */
+int nn_model_params_set(struct nn_model_params *p, const char *key, const char *value,
+                        struct nn_err *err);
+
+struct nn_model;
+
+/* Limits for reading training / prediction CSV files (flags of the CLI and the daemon). */
+struct nn_model_limits {
+    size_t max_rows;
+    size_t max_cols;
+    size_t max_field;
+};
+/** The default limits: 10,000,000 rows, 10,000 columns, 1 MiB per field. */
+void nn_model_limits_default(struct nn_model_limits *lim);
+
+/**
+ * Checks a CSV file before a job is accepted: structure, header, the label column exists,
+ * at least two rows. @param rows, cols [out] counts (data rows, columns).
+ * @return 0 or an error whose err->line / err->field point at the fault.
+ */
+int nn_model_check_csv(const char *path, const struct nn_model_params *p,
+                       const struct nn_model_limits *lim, size_t *rows, size_t *cols,
+                       struct nn_err *err);
+
+/**
+ * Trains a model on a CSV file: read, type columns, split (stratified), fit features on the
+ * training split, train with early stopping, compute validation metrics, apply the quality
+ * gate (a model answering the same for every validation row is refused with NN_EINVAL).
+ * @param cancel [in] optional; non-zero stops within one batch (NN_ECANCELED).
+ * @return 0 or an error. Ownership: *out is a new model; nn_model_free. NULL on failure.
+ */
+int nn_model_train_csv(const char *path, const struct nn_model_params *p,
+                       const struct nn_model_limits *lim, nn_progress_fn cb, void *ud,
+                       atomic_int *cancel, struct nn_model **out, struct nn_err *err);
+
+/** Frees a model. NULL-safe. */
+void nn_model_free(struct nn_model *m);
+
+/** NN_TASK_BINARY, NN_TASK_MULTICLASS or NN_TASK_REGRESSION. */
+int nn_model_task(const struct nn_model *m);
+/** Number of classes (0 for regression) and class i's name (borrowed). */
+int nn_model_n_classes(const struct nn_model *m);
+const char *nn_model_class(const struct nn_model *m, int i);
+/** Number of inputs (CSV columns used, label excluded), input i's name and type name
+ *  ("numeric", "categorical", "text"); borrowed. */
+int nn_model_n_inputs(const struct nn_model *m);
+const char *nn_model_input_name(const struct nn_model *m, int i);
+const char *nn_model_input_type(const struct nn_model *m, int i);
+/** Index of the first text input, -1 if none (the spam scorer feeds it). */
+int nn_model_text_input(const struct nn_model *m);
+
+/**
+ * Predicts one instance given as JSON: an object keyed by input name or an array in input
+ * order. Missing numeric = missing value; missing categorical/text = empty.
+ * @param out [out] n_classes probabilities, or 1 value (regression, in label units).
+ * @return 0 or NN_EINVAL with err->field naming the input at fault.
+ */
+int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
+                          struct nn_err *err);
+/**
+ * Predicts one instance given as strings in input order (NULL = missing / empty).
+ * @param out as for nn_model_predict_json.
+ */
+int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, float *out,
+                           struct nn_err *err);
+
+/**
+ * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
+ * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).
+ * @return 0 or an error naming the line/column (missing input column: NN_EINVAL).
+ */
+int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char delimiter,
+                         const struct nn_model_limits *lim, struct nn_err *err);
+
+/**
+ * Evaluates on a labelled CSV. Returns a new cJSON object: {"rows", "accuracy", "log_loss",
+ * "auc" (binary only), "confusion" (k x k, rows = true class)} or {"rows", "rmse", "mae"}.
+ * Ownership: caller frees *out with cJSON_Delete.
+ */
+int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter,
+                      const struct nn_model_limits *lim, cJSON **out, struct nn_err *err);
+
+/**
+ * The model card of API.md without the server's fields (name, version, versions, job_id,
+ * created_at): task, inputs, label, architecture, metrics, params.
+ * Ownership: a new cJSON object; caller frees with cJSON_Delete. NULL when out of memory.
+ */
+cJSON *nn_model_card(const struct nn_model *m);
+
+/** The metrics object alone ("val_accuracy", "val_loss", "val_auc" / "val_rmse", "val_mae"). */
+cJSON *nn_model_metrics(const struct nn_model *m);
+
+/** The training history (array of per-epoch objects as in API.md's job history). */
+cJSON *nn_model_history(const struct nn_model *m);
+
+/** Resolved training parameters as JSON (API.md's job "params"). */
+cJSON *nn_model_params_json(const struct nn_model *m);
+
+/**
+ * Serialises to the binary format of docs/file-format.md.
+ * Ownership: *buf is new; caller frees with nn_free.
+ */
+int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err);
+/** Loads a blob; every count and length is checked before use. NULL *out on failure. */
+int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out,
+                  struct nn_err *err);
+/** Export JSON of API.md (card + pipeline + weights). New cJSON; caller frees. */
+cJSON *nn_model_export(const struct nn_model *m);
+/** Import from export JSON or a hand-written model; errors name the field. */
+int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * net: a feed-forward network of dense layers — forward and backward passes over a
+ * mini-batch, and a single-row forward path for prediction.
+ *
+ * Layout (kann's way): one flat parameter buffer and one flat gradient buffer of the same
+ * shape. Layer l has W_l stored [in][out] row-major (input j's weights to every unit are
+ * contiguous, so a sparse input row touches whole contiguous rows of W) followed by b_l[out].
+ * The first layer's input is [dense_in | sparse_in]; sparse input is CSR (struct nn_dataset).
+ * Work buffers for up to `max_batch` rows are allocated by nn_net_new, so forward/backward
+ * never allocate. Hidden activations: sigmoid, tanh, relu, leaky_relu (slope 0.01);
+ * outputs: sigmoid (binary, loss BCE), softmax (multi-class, loss CE), identity (MSE).
+ * Does not: train (see train), read files, or keep any global state.
+ * Thread-safety: a net is used by one thread at a time; nn_net_predict_row only reads the
+ * parameters, so many threads may predict with one net concurrently if each passes its
+ * own scratch buffer.
+ */
+#ifndef NEUROND_NN_NET_H
+#define NEUROND_NN_NET_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "mat.h"
+#include "rng.h"
+
+#define NN_MAX_LAYERS 16
+
+enum nn_act {
+    NN_ACT_IDENTITY = 0,
+    NN_ACT_SIGMOID = 1,
+    NN_ACT_TANH = 2,
+    NN_ACT_RELU = 3,
+    NN_ACT_LEAKY_RELU = 4,
+    NN_ACT_SOFTMAX = 5
+};
+
+struct nn_layer {
+    int in;
+    int out;
+    enum nn_act act;
+    size_t w; /* offset of W ([in][out]) in params/grads */
+    size_t b; /* offset of b ([out]) */
+};
+
+struct nn_net {
+    int dense_in;  /* dense inputs of the first layer */
+    int sparse_in; /* sparse inputs of the first layer (after the dense ones) */
+    int n_layers;
+    struct nn_layer layers[NN_MAX_LAYERS];
+    size_t n_params;
+    float *params; /* all W and b, one buffer */
+    float *grads;  /* same layout as params */
+    int max_batch;
+    float *work;   /* activations and deltas for max_batch rows (private) */
+    size_t work_len;
+    unsigned char *touched; /* sparse_in flags: rows of W_0 touched this batch (private) */
+    int *touched_list;      /* the touched sparse rows, n_touched of them (private) */
+    int n_touched;
+};
+
+/** Name of an activation ("relu", ...) and the reverse; parse returns -1 when unknown. */
+const char *nn_act_name(enum nn_act act);
+int nn_act_parse(const char *name);
+
+/**
+ * Makes a network: dense_in + sparse_in inputs, hidden layers widths[0..n_hidden) with
+ * activation `hidden_act`, then an output layer of n_out units with activation `out_act`
+ * (sigmoid with n_out 1, softmax with n_out >= 2, identity). n_hidden 0 = logistic/linear
+ * regression. Parameters are zero; call nn_net_init to draw them.
+ * @param max_batch [in] largest batch forward/backward will be called with.
+ * @return 0, NN_EINVAL (bad shape) or NN_ENOMEM.
+ * Ownership: *out is a new net; caller frees with nn_net_free. *out is NULL on failure.
+ */
+int nn_net_new(int dense_in, int sparse_in, const int *widths, int n_hidden,
+               enum nn_act hidden_act, int n_out, enum nn_act out_act, int max_batch,
+               struct nn_net **out, struct nn_err *err);
+
+/** Frees a net. NULL-safe. */
+void nn_net_free(struct nn_net *net);
+
+/**
+ * Draws the weights: He (normal, sd sqrt(2/fan_in)) before relu/leaky_relu, Xavier/Glorot
+ * (uniform, limit sqrt(6/(fan_in+fan_out))) otherwise; biases 0. Same rng state, same weights.
+ */
+void nn_net_init(struct nn_net *net, struct nn_rng *rng);
+
+/**
+ * Forward pass over rows [first, first+n) of ds (n <= max_batch) or over rows idx[0..n) when
+ * idx is not NULL. Leaves the output layer's activations (probabilities / values) in the
+ * returned pointer: n x n_out, valid until the next forward call.
+ */
+const float *nn_net_forward(struct nn_net *net, const struct nn_dataset *ds, const size_t *idx,
+                            size_t first, int n);
+
+/**
+ * Backward pass for the batch of the last forward call: computes the mean loss over the
+ * batch (from the logits, numerically stable) and accumulates d(loss)/d(params) into grads
+ * (grads are overwritten, not added to; for the sparse block only touched rows are written,
+ * and they are listed in touched_list for the optimiser).
+ * @param y [in] the batch's targets in batch order (class index or value).
+ * @return the mean loss of the batch.
+ */
+double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const size_t *idx,
+                       size_t first, int n, const float *y);
+
+/**
+ * Prediction of one row without BLAS: dense x[dense_in] plus nnz sparse (ind, val) entries.
+ * @param scratch [in] caller buffer of nn_net_scratch_len(net) floats (thread-local use).
+ * @param out [out] n_out floats: probabilities (sigmoid/softmax) or the value (identity).
+ */
+void nn_net_predict_row(const struct nn_net *net, const float *x, const int32_t *ind,
+                        const float *val, size_t nnz, float *scratch, float *out);
+
+/** Floats of scratch nn_net_predict_row needs. */
+size_t nn_net_scratch_len(const struct nn_net *net);
+
+/** Number of outputs of the last layer. */
+int nn_net_outputs(const struct nn_net *net);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian/Ubuntu packages neurond needs to build, test and run, and nothing when
+# they are all there already. Called by `make` (deps target); prints what it installs.
+#   scripts/deps.sh           build + test dependencies
+#   scripts/deps.sh bench     adds the benchmark tools (wrk)
+set -eu
+
+pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
+libcmocka-dev curl xz-utils sqlite3 python3"
+case "${1:-}" in
+bench) pkgs="$pkgs wrk" ;;
+fuzz) pkgs="$pkgs clang" ;;
+esac
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "deps: missing packages:$missing; install them with your package manager" >&2
+    exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"
