@@ -1,0 +1,109 @@
+# neurond — one non-recursive Makefile. `make help` lists the targets.
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+comma := ,
+SANITIZE ?=
+BUILD ?= build
+ifneq ($(SANITIZE),)
+BUILD := build/san-$(subst $(comma),-,$(SANITIZE))
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+BIN := bin
+ifneq ($(SANITIZE),)
+BIN := $(BUILD)/bin
+endif
+
+CC ?= cc
+OPT ?= -O2
+PKGS := openblas libmicrohttpd libcjson sqlite3
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
+	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
+LDLIBS_ALL = $(SANFLAGS) $(PKG_LIBS) -lpthread -lm $(LDFLAGS)
+
+# Toolchain flags for the libraries come from pkg-config once the packages are there:
+# build/config.mk is made by scripts/deps.sh + pkg-config, then make restarts with it.
+NODEPS_GOALS := help clean format format-check
+ifeq ($(filter $(NODEPS_GOALS),$(MAKECMDGOALS)),)
+-include build/config.mk
+endif
+build/config.mk: scripts/deps.sh
+	@mkdir -p build
+	@scripts/deps.sh
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
+
+NN_SRC := $(wildcard nn/*.c)
+SRV_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+CLI_SRC := $(wildcard cli/*.c) $(wildcard server/main.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+
+NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libnn.a: $(NN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsrv.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $(SRV_OBJ) $(if $(SRV_OBJ),,/dev/null)
+
+$(BIN)/neurond: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsrv.a $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(CMOCKA_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsrv.a $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(LDLIBS_ALL)
+
+.PHONY: all help test test-unit test-api bench run clean format format-check
+
+all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
+
+test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API); ends with a summary line
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
+
+test-unit: $(UNIT_BIN) ## run the C unit tests only
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
+
+test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
+
+bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
+	@scripts/deps.sh bench
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-bench.sh
+
+run: $(BIN)/neurond ## build and start the daemon on 127.0.0.1:8080 (data in ./data/)
+	@mkdir -p data
+	$(BIN)/neurond serve $(ARGS)
+
+format: ## reformat the C sources with clang-format
+	clang-format -i $(wildcard nn/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+
+format-check: ## check the C sources against .clang-format (CI)
+	clang-format --dry-run -Werror $(wildcard nn/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+
+clean: ## remove build outputs
+	rm -rf build bin
+
+help: ## list the targets
+	@echo "neurond make targets (SANITIZE=address,undefined or thread for sanitizer builds):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

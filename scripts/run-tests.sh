@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs the test suites and ends with one summary line "tests: N passed, N failed".
+#   scripts/run-tests.sh unit|api|all      (BUILD and BIN come from the Makefile)
+# Unit tests: every build/tests/test_* cmocka binary, run from the repository root.
+# API tests: tests/api/run.sh drives the real daemon over loopback HTTP.
+set -u
+what=${1:-all}
+BUILD=${BUILD:-build}
+BIN=${BIN:-bin}
+passed=0
+failed=0
+failed_names=""
+
+if [ "$what" = unit ] || [ "$what" = all ]; then
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        out=$("$t" 2>&1)
+        rc=$?
+        printf '%s\n' "$out"
+        p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+        p=${p:-0}
+        f=${f:-0}
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            f=1 # crashed or failed before cmocka could count
+        fi
+        passed=$((passed + p))
+        failed=$((failed + f))
+        [ "$f" -gt 0 ] && failed_names="$failed_names $(basename "$t")"
+    done
+fi
+
+if [ "$what" = api ] || [ "$what" = all ]; then
+    if [ -x tests/api/run.sh ]; then
+        out=$(BIN="$BIN" tests/api/run.sh 2>&1)
+        rc=$?
+        printf '%s\n' "$out"
+        p=$(printf '%s\n' "$out" | sed -n 's/^api: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+        f=$(printf '%s\n' "$out" | sed -n 's/^api: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+        p=${p:-0}
+        f=${f:-0}
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            f=1
+        fi
+        passed=$((passed + p))
+        failed=$((failed + f))
+        [ "$f" -gt 0 ] && failed_names="$failed_names api"
+    fi
+fi
+
+[ -n "$failed_names" ] && echo "failing suites:$failed_names"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
