@@ -1,0 +1,68 @@
+/*
+ * schema: decides what each CSV column is — numeric, categorical or text (or ignored) — and
+ * what the task is, from one pass over the data, with caller overrides.
+ *
+ * Numeric: every non-empty cell parses as a finite number (empty = missing). Categorical:
+ * strings with few distinct values (<= 64 and short). Text: long or many-valued strings.
+ * The label decides the task: strings, or integers with few distinct values (<= 20) =
+ * classification, classes kept sorted (byte order; numeric labels in numeric order), always
+ * as written in the CSV; otherwise regression. Rows with an empty label are an error.
+ * Does not: fit anything (see features).
+ * Thread-safety: a schema is immutable once made.
+ */
+#ifndef NEUROND_NN_SCHEMA_H
+#define NEUROND_NN_SCHEMA_H
+
+#include <stddef.h>
+
+#include "csv.h"
+#include "err.h"
+
+enum nn_col_type { NN_COL_NUMERIC = 0, NN_COL_CATEGORICAL = 1, NN_COL_TEXT = 2, NN_COL_IGNORED = 3 };
+
+struct nn_schema_opts {
+    const char *label;               /* NULL: the last column */
+    int task;                        /* -1 infer; 0 binary/multiclass ("classification");
+                                        2 regression (NN_TASK_REGRESSION) */
+    const char *text_columns;        /* comma-separated names, NULL for none */
+    const char *categorical_columns;
+    const char *ignore_columns;
+};
+
+struct nn_column {
+    char *name;
+    enum nn_col_type type;
+    size_t n_categories; /* categorical: distinct values seen (sorted byte order) */
+    char **categories;
+};
+
+struct nn_schema {
+    size_t n_cols;
+    struct nn_column *cols; /* in CSV order, the label included */
+    size_t label;           /* index of the label column */
+    int task;               /* NN_TASK_BINARY, NN_TASK_MULTICLASS or NN_TASK_REGRESSION */
+    int n_classes;          /* 0 for regression */
+    char **classes;         /* sorted class names */
+    size_t rows;            /* data rows */
+    float *labels;          /* rows entries: class index, or the raw target (regression) */
+};
+
+/** Name of a column type ("numeric", ...). */
+const char *nn_col_type_name(enum nn_col_type t);
+
+/**
+ * Reads every record of r (from its current position to the end) and infers the schema.
+ * Errors: unknown column named in an override or label (err->field), empty label cell
+ * (line), a label with one class only, a non-numeric cell in a forced-regression label.
+ * @return 0 or an error. Ownership: *out new; nn_schema_free. NULL on failure.
+ */
+int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_schema **out,
+                    struct nn_err *err);
+
+/** Frees a schema. NULL-safe. */
+void nn_schema_free(struct nn_schema *s);
+
+/** Class index of a label text, or -1. */
+int nn_schema_class_index(const struct nn_schema *s, const char *text);
+
+#endif
