@@ -1,0 +1,1 @@
+build/cli/main.o: cli/main.c

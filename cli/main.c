@@ -1,0 +1,16 @@
+/*
+ * main: the `neurond` command line — dispatches to the subcommands (train, predict, eval,
+ * inspect, serve). Placeholder until the subcommands land; prints usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fprintf(stderr, "usage: neurond <train|predict|eval|inspect|serve> ...\n");
+        return argc < 2 ? 2 : 0;
+    }
+    fprintf(stderr, "neurond: unknown command '%s'\n", argv[1]);
+    return 2;
+}
