@@ -28,7 +28,7 @@ NODEPS_GOALS := help clean format format-check
 ifeq ($(filter $(NODEPS_GOALS),$(MAKECMDGOALS)),)
 -include build/config.mk
 endif
-build/config.mk: scripts/deps.sh
+build/config.mk: scripts/deps.sh Makefile
 	@mkdir -p build
 	@scripts/deps.sh
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
@@ -57,19 +57,22 @@ $(BUILD)/libnn.a: $(NN_OBJ)
 
 $(BUILD)/libsrv.a: $(SRV_OBJ)
 	@rm -f $@
-	ar rcs $@ $(SRV_OBJ) $(if $(SRV_OBJ),,/dev/null)
+	ar rcs $@ $^
 
-$(BIN)/neurond: $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libnn.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(LDLIBS_ALL)
+SRV_LIB := $(if $(SRV_OBJ),$(BUILD)/libsrv.a)
+LIBS_A = $(SRV_LIB) $(BUILD)/libnn.a
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsrv.a $(BUILD)/libnn.a
+$(BIN)/neurond: $(CLI_OBJ) $(LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(CMOCKA_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(CLI_OBJ) $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsrv.a $(BUILD)/libnn.a
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $< $(BUILD)/libsrv.a $(BUILD)/libnn.a -o $@ $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(CMOCKA_LIBS) $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
 .PHONY: all help test test-unit test-api bench run clean format format-check
 
@@ -103,7 +106,7 @@ clean: ## remove build outputs
 
 help: ## list the targets
 	@echo "neurond make targets (SANITIZE=address,undefined or thread for sanitizer builds):"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
