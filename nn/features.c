@@ -249,6 +249,12 @@ static void text_shape(const char *s, double out[NN_FEAT_N_SHAPE])
     size_t letters = 0, caps = 0, run = 0, best = 0, bang = 0, dollar = 0, urls = 0;
     for (const char *p = s; *p != '\0'; p++) {
         char c = *p;
+        if ((c == 'h' || c == 'H') && (ci_prefix(p, "http://") || ci_prefix(p, "https://"))) {
+            urls++;
+        } else if ((c == 'w' || c == 'W') && ci_prefix(p, "www.") &&
+                   !(p - s >= 2 && p[-1] == '/' && p[-2] == '/')) {
+            urls++;
+        }
         if (c >= 'A' && c <= 'Z') {
             letters++;
             caps++;
@@ -265,16 +271,8 @@ static void text_shape(const char *s, double out[NN_FEAT_N_SHAPE])
             bang++;
         } else if (c == '$') {
             dollar++;
-        } else if ((c == 'h' || c == 'H') &&
-                   (ci_prefix(p, "http://") || ci_prefix(p, "https://"))) {
-            urls++;
-        }
-        if ((c == 'w' || c == 'W') && ci_prefix(p, "www.") &&
-            !(p - s >= 2 && p[-1] == '/' && p[-2] == '/')) {
-            urls++;
         }
     }
-    /* 'h' and 'w' are lowercase letters too; counted above only when lowercase */
     if (letters == 0) {
         out[0] = 0;
     } else {
@@ -506,8 +504,11 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
             goto fail;
         }
         in->type = col->type;
-        in->scale = 1;
+        in->scale = col->type != NN_COL_CATEGORICAL;
         in->sd = 1;
+        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            in->shape_sd[j] = 1;
+        }
         if (col->type == NN_COL_CATEGORICAL) {
             seen[i] = nn_calloc(col->n_categories ? col->n_categories : 1, 1);
             if (seen[i] == NULL) {
