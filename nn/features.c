@@ -715,9 +715,11 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
                 val = nv;
                 nnz_cap = cap;
             }
-            memcpy(ind + nnz_tot, itmp, nz * sizeof(int32_t));
-            memcpy(val + nnz_tot, vtmp, nz * sizeof(float));
-            nnz_tot += nz;
+            if (nz > 0) {
+                memcpy(ind + nnz_tot, itmp, nz * sizeof(int32_t));
+                memcpy(val + nnz_tot, vtmp, nz * sizeof(float));
+                nnz_tot += nz;
+            }
             indptr[row + 1] = nnz_tot;
         }
         row++;

@@ -11,6 +11,7 @@
 #include "schema.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -158,7 +159,7 @@ int nn_schema_parse_number(const char *s, double *v)
     while (*end == ' ' || *end == '\t') {
         end++;
     }
-    if (*end != '\0' || !isfinite(d)) {
+    if (*end != '\0' || !isfinite(d) || fabs(d) > FLT_MAX) {
         return -1;
     }
     *v = d;

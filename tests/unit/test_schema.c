@@ -52,6 +52,8 @@ static void test_parse_number(void **state)
     assert_int_equal(nn_schema_parse_number("inf", &v), -1);
     assert_int_equal(nn_schema_parse_number("0x10", &v), -1);
     assert_int_equal(nn_schema_parse_number("1e999", &v), -1);
+    assert_int_equal(nn_schema_parse_number("1e39", &v), -1); /* beyond float */
+    assert_int_equal(nn_schema_parse_number("3e38", &v), 1);
 }
 
 static void test_mixed_columns(void **state)
