@@ -46,6 +46,7 @@ struct nn_epoch_stats {
     double val_loss;   /* NaN when there is no validation set */
     double val_metric; /* accuracy (classification) or RMSE (regression, in training units) */
     double seconds;    /* wall time of this epoch */
+    int regression;    /* set by callers that know the task (model.c); train leaves it 0 */
 };
 
 /** Called after every epoch; return non-zero to stop training (treated as cancel). */
