@@ -228,7 +228,7 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
                    struct nn_err *err)
 {
     uint32_t dense_in, sparse_in, n_layers, v;
-    int widths[NN_MAX_LAYERS + 1], acts[NN_MAX_LAYERS];
+    int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
     uint64_t n_params;
     struct nn_net *net = NULL;
     uint32_t l;
@@ -562,7 +562,7 @@ static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *
 int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
 {
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
-    int widths[NN_MAX_LAYERS + 1], acts[NN_MAX_LAYERS];
+    int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
     struct nn_model *m = NULL;
     int n, l, rc;
 
