@@ -57,13 +57,13 @@ double nn_loss_softmax_ce(const float *z, int k, const float *y, int n, float sc
         for (j = 0; j < k; j++) {
             s += exp((double)zr[j] - m);
         }
-        lse = log(s) + m;
-        sum += lse - zr[c];
+        lse = log(s);
+        sum += lse + ((double)m - zr[c]); /* m - z_c first: exact for huge logits */
         if (dz != NULL) {
             float *dr = dz + (size_t)i * k;
 
             for (j = 0; j < k; j++) {
-                dr[j] = (float)(scale * exp((double)zr[j] - lse));
+                dr[j] = (float)(scale * exp((double)zr[j] - m - lse));
             }
             dr[c] -= scale;
         }
