@@ -13,8 +13,8 @@
 #define MAX_IMPORT_JSON ((size_t)1 << 30)
 
 /* Parses "MODEL FILE [--delimiter D] [--json]" shared by predict and eval. */
-static int model_and_file(int argc, char **argv, const char **model, const char **file,
-                          char *delim, int *json)
+static int model_and_file(int argc, char **argv, const char **model, const char **file, char *delim,
+                          int *json)
 {
     int i;
 

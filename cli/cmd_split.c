@@ -19,9 +19,9 @@
 struct split {
     char **names; /* distinct label values, up to MAX_STRATA */
     int n_names;
-    float *cls;   /* per row: stratum index */
+    float *cls; /* per row: stratum index */
     size_t rows, cap;
-    int many;     /* more than MAX_STRATA distinct values: no stratification */
+    int many; /* more than MAX_STRATA distinct values: no stratification */
 };
 
 static int stratum(struct split *s, const char *v)

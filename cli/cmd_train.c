@@ -31,8 +31,8 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
         for (i = 0; i < width; i++) {
             fputc(i < done ? '#' : '.', stderr);
         }
-        fprintf(stderr, "] epoch %d/%d  loss %.4f  val_loss %.4f  %s %.4f ", st->epoch,
-                st->epochs, st->train_loss, st->val_loss, metric, st->val_metric);
+        fprintf(stderr, "] epoch %d/%d  loss %.4f  val_loss %.4f  %s %.4f ", st->epoch, st->epochs,
+                st->train_loss, st->val_loss, metric, st->val_metric);
     } else {
         fprintf(stderr, "epoch %d/%d loss %.6f val_loss %.6f %s %.6f seconds %.3f\n", st->epoch,
                 st->epochs, st->train_loss, st->val_loss, metric, st->val_metric, st->seconds);

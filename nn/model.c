@@ -33,6 +33,8 @@ void nn_model_params_default(struct nn_model_params *p)
     p->n_hidden = 1;
     p->activation = NN_ACT_RELU;
     nn_train_params_default(&p->train);
+    p->train.learning_rate = 0; /* by optimizer: 0.001 adam, 0.01 sgd and momentum */
+    p->batch_auto = 1;
     p->validation_split = 0.2;
     p->seed = 42;
     p->delimiter = ',';
@@ -52,8 +54,8 @@ void nn_model_params_fini(struct nn_model_params *p)
 
 static int bad_param(struct nn_err *err, const char *key, const char *value, const char *what)
 {
-    return nn_err_set_at(err, NN_EINVAL, 0, 0, key, "parameter '%s': '%.64s' is not %s", key,
-                         value, what);
+    return nn_err_set_at(err, NN_EINVAL, 0, 0, key, "parameter '%s': '%.64s' is not %s", key, value,
+                         what);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -171,8 +173,7 @@ int nn_model_params_set(struct nn_model_params *p, const char *key, const char *
     } else if (strcmp(key, "activation") == 0) {
         int a = nn_act_parse(value);
 
-        if (a != NN_ACT_RELU && a != NN_ACT_TANH && a != NN_ACT_SIGMOID &&
-            a != NN_ACT_LEAKY_RELU) {
+        if (a != NN_ACT_RELU && a != NN_ACT_TANH && a != NN_ACT_SIGMOID && a != NN_ACT_LEAKY_RELU) {
             return bad_param(err, key, value, "one of relu, tanh, sigmoid, leaky_relu");
         }
         p->activation = (enum nn_act)a;
@@ -201,6 +202,7 @@ int nn_model_params_set(struct nn_model_params *p, const char *key, const char *
             return bad_param(err, key, value, "an integer from 1 to 65536");
         }
         p->train.batch_size = (int)l;
+        p->batch_auto = 0;
     } else if (strcmp(key, "l2") == 0) {
         if (parse_double(value, 0.0, 10.0, &d) != 0) {
             return bad_param(err, key, value, "a number from 0 to 10");
@@ -581,8 +583,7 @@ static int copy_params(struct nn_model_params *dst, const struct nn_model_params
     dst->categorical_columns = NULL;
     dst->ignore_columns = NULL;
     if ((src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
-        (src->text_columns != NULL &&
-         (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
+        (src->text_columns != NULL && (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
         (src->categorical_columns != NULL &&
          (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
         (src->ignore_columns != NULL &&
@@ -677,6 +678,13 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
         goto fail;
     }
     nn_dataset_free(&all);
+    if (p->batch_auto) {
+        size_t b = (n_tr + 9) / 10;
+
+        m->params.train.batch_size =
+            b < 1 ? 1 : (b < (size_t)p->train.batch_size ? (int)b : p->train.batch_size);
+        m->params.batch_auto = 0;
+    }
 
     if (s->task == NN_TASK_REGRESSION) {
         n_out = 1;
@@ -688,9 +696,9 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
         n_out = s->n_classes;
         out_act = NN_ACT_SOFTMAX;
     }
-    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden,
-                    p->activation, n_out, out_act, p->train.batch_size < 256 ? 256 : p->train.batch_size,
-                    &m->net, err);
+    rc = nn_net_new(
+        m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation, n_out,
+        out_act, m->params.train.batch_size < 256 ? 256 : m->params.train.batch_size, &m->net, err);
     if (rc != 0) {
         goto fail;
     }
@@ -699,8 +707,8 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = nn_train(m->net, s->task, &tr, va.rows > 0 ? &va : NULL, &p->train, on_epoch, &pc, cancel,
-                  &rng, &res, err);
+    rc = nn_train(m->net, s->task, &tr, va.rows > 0 ? &va : NULL, &m->params.train, on_epoch, &pc,
+                  cancel, &rng, &res, err);
     if (rc != 0) {
         goto fail;
     }
@@ -770,8 +778,8 @@ static void scratch_close(struct row_scratch *sc)
 }
 
 /* Runs the net on encoded cells and writes the user-facing outputs (see model.h). */
-static int predict_cells(const struct nn_model *m, struct row_scratch *sc,
-                         const char *const *cells, float *out, struct nn_err *err)
+static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const char *const *cells,
+                         float *out, struct nn_err *err)
 {
     size_t nnz = 0;
     int rc;
@@ -864,8 +872,8 @@ int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float
                 }
             }
             if (!known && strcmp(it->string, m->feat->label) != 0) {
-                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string,
-                                   "unknown input '%.64s'", it->string);
+                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
+                                   it->string);
                 goto fail;
             }
         }
@@ -1340,8 +1348,7 @@ cJSON *nn_model_card(const struct nn_model *m)
     }
     cJSON_AddStringToObject(arch, "activation",
                             m->net->n_layers > 1 ? nn_act_name(m->net->layers[0].act) : "none");
-    cJSON_AddStringToObject(arch, "output",
-                            nn_act_name(m->net->layers[m->net->n_layers - 1].act));
+    cJSON_AddStringToObject(arch, "output", nn_act_name(m->net->layers[m->net->n_layers - 1].act));
     cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
     cJSON_AddItemToObject(card, "metrics", nn_model_metrics(m));
     cJSON_AddItemToObject(card, "params", nn_model_params_json(m));

@@ -220,8 +220,8 @@ static int make_net(const struct nn_features *f, const int *widths, const int *a
         hidden[l] = widths[l + 1];
     }
     return nn_net_new(f->dense_dim, f->sparse_dim, hidden, n - 1,
-                      n > 1 ? (enum nn_act)acts[0] : NN_ACT_RELU, n_out, out_act, LOAD_BATCH,
-                      out, err);
+                      n > 1 ? (enum nn_act)acts[0] : NN_ACT_RELU, n_out, out_act, LOAD_BATCH, out,
+                      err);
 }
 
 static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net **out,
@@ -240,8 +240,10 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
         return NN_EFORMAT;
     }
     if (dense_in != (uint32_t)f->dense_dim || sparse_in != (uint32_t)f->sparse_dim) {
-        return nn_err_set(err, NN_EFORMAT, "model blob: the net reads %u+%u inputs, the pipeline "
-                          "makes %d+%d", dense_in, sparse_in, f->dense_dim, f->sparse_dim);
+        return nn_err_set(err, NN_EFORMAT,
+                          "model blob: the net reads %u+%u inputs, the pipeline "
+                          "makes %d+%d",
+                          dense_in, sparse_in, f->dense_dim, f->sparse_dim);
     }
     if (n_layers < 1 || n_layers > NN_MODEL_MAX_HIDDEN + 1) {
         return nn_err_set(err, NN_EFORMAT, "model blob: %u layers (1 to %d allowed)", n_layers,
@@ -304,8 +306,7 @@ static int get_params(struct nn_rd *rd, struct nn_model_params *p, struct nn_err
             return NN_EFORMAT;
         }
     }
-    if (nn_rd_u32(rd, &act, "activation", err) != 0 ||
-        nn_rd_u32(rd, &opt, "optimizer", err) != 0 ||
+    if (nn_rd_u32(rd, &act, "activation", err) != 0 || nn_rd_u32(rd, &opt, "optimizer", err) != 0 ||
         nn_rd_f32(rd, &p->train.learning_rate, "learning rate", err) != 0 ||
         nn_rd_i32(rd, &p->train.epochs, "epochs", err) != 0 ||
         nn_rd_i32(rd, &p->train.batch_size, "batch size", err) != 0 ||
@@ -386,8 +387,7 @@ static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
     return 0;
 }
 
-int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out,
-                  struct nn_err *err)
+int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err)
 {
     struct nn_model *m = NULL;
     struct nn_rd rd;
@@ -408,8 +408,8 @@ int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out,
     }
     nn_rd_u64(&rd, &payload, "payload length", err);
     if (payload != len - 20) {
-        return nn_err_set(err, NN_EFORMAT, "model blob is %zu bytes; its header says %llu",
-                          len, (unsigned long long)payload + 20);
+        return nn_err_set(err, NN_EFORMAT, "model blob is %zu bytes; its header says %llu", len,
+                          (unsigned long long)payload + 20);
     }
     want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 | (uint32_t)buf[len - 2] << 16 |
            (uint32_t)buf[len - 1] << 24;
@@ -471,7 +471,8 @@ cJSON *nn_model_export(const struct nn_model *m)
             cJSON_Delete(doc);
             return NULL;
         }
-        cJSON_AddItemToObject(doc, "architecture", cJSON_DetachItemFromObject(card, "architecture"));
+        cJSON_AddItemToObject(doc, "architecture",
+                              cJSON_DetachItemFromObject(card, "architecture"));
         cJSON_AddItemToObject(doc, "metrics", cJSON_DetachItemFromObject(card, "metrics"));
         cJSON_AddItemToObject(doc, "params", cJSON_DetachItemFromObject(card, "params"));
         cJSON_Delete(card);
@@ -494,8 +495,7 @@ cJSON *nn_model_export(const struct nn_model *m)
             }
             cJSON_AddItemToArray(w, row);
         }
-        cJSON_AddItemToObject(o, "bias",
-                              cJSON_CreateFloatArray(net->params + ly->b, ly->out));
+        cJSON_AddItemToObject(o, "bias", cJSON_CreateFloatArray(net->params + ly->b, ly->out));
         cJSON_AddStringToObject(o, "activation", nn_act_name(ly->act));
     }
     return doc;
@@ -513,8 +513,8 @@ static int parse_act(const cJSON *o, int l, int *act, struct nn_err *err)
     }
     v = strcmp(a->valuestring, "linear") == 0 ? NN_ACT_IDENTITY : nn_act_parse(a->valuestring);
     if (v < 0) {
-        return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s: unknown activation '%.32s'",
-                             field, a->valuestring);
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s: unknown activation '%.32s'", field,
+                             a->valuestring);
     }
     *act = v;
     return 0;
@@ -593,8 +593,7 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
         int u;
 
         snprintf(field, sizeof(field), "layers[%d].weights", l);
-        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 ||
-            cJSON_GetArraySize(w) > MAX_WIDTH) {
+        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 || cJSON_GetArraySize(w) > MAX_WIDTH) {
             rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,
                                "%s must be an array with one array of input weights per unit",
                                field);

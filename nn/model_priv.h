@@ -16,7 +16,7 @@ struct nn_model_metrics {
     double auc;      /* binary only; NaN otherwise */
     double rmse;     /* regression, label units */
     double mae;
-    double loss;     /* validation loss in training units (the early-stopping criterion) */
+    double loss; /* validation loss in training units (the early-stopping criterion) */
     int best_epoch;
     int epochs_run;
     size_t train_rows;

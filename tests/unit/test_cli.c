@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static char bin[512];
+static char bin[256];
 
 /* Runs a shell command; captures stdout into out (if not NULL); returns the exit status. */
 static int run(const char *cmd, char *out, size_t cap)
@@ -123,8 +123,8 @@ static void test_diabetes(void **state)
     cJSON *doc;
 
     (void)state;
-    doc = train_eval("diabetes", "tests/data/diabetes_train.csv", "tests/data/diabetes_test.csv",
-                     "");
+    doc =
+        train_eval("diabetes", "tests/data/diabetes_train.csv", "tests/data/diabetes_test.csv", "");
     assert_true(num(doc, "rmse") <= 56.0);
     assert_true(num(doc, "mae") > 0.0);
     cJSON_Delete(doc);
@@ -132,13 +132,12 @@ static void test_diabetes(void **state)
 
 static void test_spam(void **state)
 {
-    char cmd[1024], out[4096];
+    char cmd[2048], out[4096];
     cJSON *doc;
 
     (void)state;
-    assert_int_equal(run("xz -dc tests/data/spamassassin_train.csv.xz > build/spam_all.csv", NULL,
-                         0),
-                     0);
+    assert_int_equal(
+        run("xz -dc tests/data/spamassassin_train.csv.xz > build/spam_all.csv", NULL, 0), 0);
     snprintf(cmd, sizeof(cmd),
              "%s split build/spam_all.csv build/spam_train.csv build/spam_test.csv --test 0.2 "
              "--seed 42 2>&1",
@@ -154,7 +153,7 @@ static void test_spam(void **state)
 
 static void test_predict_output(void **state)
 {
-    char cmd[1024], out[65536];
+    char cmd[2048], out[65536];
     char *nl;
 
     (void)state;
@@ -166,8 +165,9 @@ static void test_predict_output(void **state)
     nl = strchr(out, '\n');
     assert_non_null(nl);
     *nl = '\0';
-    assert_string_equal(out, "sepal_length,sepal_width,petal_length,petal_width,species,"
-                             "prediction,p_setosa,p_versicolor,p_virginica");
+    assert_string_equal(out,
+                        "sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm,species,"
+                        "prediction,p_setosa,p_versicolor,p_virginica");
     /* 30 data rows follow */
     {
         int lines = 0;
@@ -195,7 +195,7 @@ static void test_predict_output(void **state)
 
 static void test_exit_status(void **state)
 {
-    char cmd[1024], out[4096];
+    char cmd[2048], out[4096];
     FILE *f;
 
     (void)state;
@@ -205,8 +205,7 @@ static void test_exit_status(void **state)
              bin);
     assert_int_equal(run(cmd, out, sizeof(out)), 2);
     assert_non_null(strstr(out, "--colour"));
-    snprintf(cmd, sizeof(cmd), "%s train tests/data/iris_train.csv -o x.nrd --epochs -3 2>&1",
-             bin);
+    snprintf(cmd, sizeof(cmd), "%s train tests/data/iris_train.csv -o x.nrd --epochs -3 2>&1", bin);
     assert_int_equal(run(cmd, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "epochs"));
     snprintf(cmd, sizeof(cmd), "%s train build/no_such.csv -o x.nrd 2>&1", bin);
@@ -230,10 +229,10 @@ static void test_exit_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exit_status),  cmocka_unit_test(test_predict_output),
-        cmocka_unit_test(test_iris),         cmocka_unit_test(test_breast_cancer),
-        cmocka_unit_test(test_moons),        cmocka_unit_test(test_wine),
-        cmocka_unit_test(test_digits),       cmocka_unit_test(test_diabetes),
+        cmocka_unit_test(test_exit_status), cmocka_unit_test(test_predict_output),
+        cmocka_unit_test(test_iris),        cmocka_unit_test(test_breast_cancer),
+        cmocka_unit_test(test_moons),       cmocka_unit_test(test_wine),
+        cmocka_unit_test(test_digits),      cmocka_unit_test(test_diabetes),
         cmocka_unit_test(test_spam),
     };
     const char *b = getenv("BIN");

@@ -226,8 +226,9 @@ static void test_export_import(void **state)
     cJSON_free(text);
     assert_int_equal(nn_model_import(doc, &m2, &err), 0);
     cJSON_Delete(doc);
-    inst = cJSON_Parse("{\"sepal_length\": 6.7, \"sepal_width\": 3.0, \"petal_length\": 5.2, "
-                       "\"petal_width\": 2.3}");
+    inst =
+        cJSON_Parse("{\"sepal_length_cm\": 6.7, \"sepal_width_cm\": 3.0, \"petal_length_cm\": 5.2, "
+                    "\"petal_width_cm\": 2.3}");
     assert_int_equal(nn_model_predict_json(m, inst, a, &err), 0);
     assert_int_equal(nn_model_predict_json(m2, inst, b, &err), 0);
     assert_memory_equal(a, b, sizeof(a));
@@ -306,10 +307,10 @@ static void test_quality_gate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_neuron),    cmocka_unit_test(test_import_errors),
-        cmocka_unit_test(test_params),        cmocka_unit_test(test_blob_round_trip),
-        cmocka_unit_test(test_blob_hostile),  cmocka_unit_test(test_export_import),
-        cmocka_unit_test(test_determinism),   cmocka_unit_test(test_quality_gate),
+        cmocka_unit_test(test_one_neuron),   cmocka_unit_test(test_import_errors),
+        cmocka_unit_test(test_params),       cmocka_unit_test(test_blob_round_trip),
+        cmocka_unit_test(test_blob_hostile), cmocka_unit_test(test_export_import),
+        cmocka_unit_test(test_determinism),  cmocka_unit_test(test_quality_gate),
     };
 
     openblas_set_num_threads(1);
