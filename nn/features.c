@@ -602,6 +602,10 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         const struct nn_column *col = &s->cols[colof[i]];
         struct nn_feat_input *in = &f->inputs[i];
         struct welford *w = &wf[i * (NN_FEAT_N_SHAPE + 1)];
+        in->sd = 1; /* unused scales stay valid (1) so a saved pipeline loads back */
+        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            in->shape_sd[j] = 1;
+        }
         if (in->type == NN_COL_NUMERIC) {
             welford_get(w, &in->mean, &in->sd);
         } else if (in->type == NN_COL_TEXT) {
