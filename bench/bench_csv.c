@@ -21,37 +21,6 @@
 #include "nn/features.h"
 #include "nn/schema.h"
 
-/* Stand-ins for nn/mat.c's data set functions until it is in libnn.a (weak: the real ones
- * win). */
-__attribute__((weak)) int nn_dataset_alloc(struct nn_dataset *ds, size_t rows, int dense_cols,
-                                           int sparse_cols, size_t nnz, int with_y)
-{
-    memset(ds, 0, sizeof(*ds));
-    ds->rows = rows;
-    ds->dense_cols = dense_cols;
-    ds->sparse_cols = sparse_cols;
-    ds->dense = nn_calloc(rows ? rows : 1, (size_t)(dense_cols ? dense_cols : 1) * 4);
-    ds->indptr = nn_calloc(rows + 1, sizeof(size_t));
-    ds->indices = nn_calloc(nnz ? nnz : 1, sizeof(int32_t));
-    ds->values = nn_calloc(nnz ? nnz : 1, sizeof(float));
-    ds->y = with_y ? nn_calloc(rows ? rows : 1, sizeof(float)) : NULL;
-    if (ds->dense == NULL || ds->indptr == NULL || ds->indices == NULL || ds->values == NULL ||
-        (with_y && ds->y == NULL)) {
-        return NN_ENOMEM;
-    }
-    return 0;
-}
-
-__attribute__((weak)) void nn_dataset_free(struct nn_dataset *ds)
-{
-    nn_free(ds->dense);
-    nn_free(ds->indptr);
-    nn_free(ds->indices);
-    nn_free(ds->values);
-    nn_free(ds->y);
-    memset(ds, 0, sizeof(*ds));
-}
-
 static double now(void)
 {
     struct timespec t;

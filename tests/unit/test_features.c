@@ -22,55 +22,6 @@
 #include "nn/alloc.h"
 #include "nn/train.h"
 
-/*
- * Stand-ins for nn/mat.c's data set functions until that module lands in main: weak, so the
- * real ones win as soon as libnn.a has them.
- */
-__attribute__((weak)) int nn_dataset_alloc(struct nn_dataset *ds, size_t rows, int dense_cols,
-                                           int sparse_cols, size_t nnz, int with_y)
-{
-    memset(ds, 0, sizeof(*ds));
-    ds->rows = rows;
-    ds->dense_cols = dense_cols;
-    ds->sparse_cols = sparse_cols;
-    if (dense_cols > 0 && rows > 0) {
-        ds->dense = nn_calloc(rows, (size_t)dense_cols * sizeof(float));
-    }
-    if (sparse_cols > 0) {
-        ds->indptr = nn_calloc(rows + 1, sizeof(size_t));
-        ds->indices = nn_calloc(nnz ? nnz : 1, sizeof(int32_t));
-        ds->values = nn_calloc(nnz ? nnz : 1, sizeof(float));
-    }
-    if (with_y && rows > 0) {
-        ds->y = nn_calloc(rows, sizeof(float));
-    }
-    if ((dense_cols > 0 && rows > 0 && ds->dense == NULL) ||
-        (sparse_cols > 0 && (ds->indptr == NULL || ds->indices == NULL || ds->values == NULL)) ||
-        (with_y && rows > 0 && ds->y == NULL)) {
-        nn_free(ds->dense);
-        nn_free(ds->indptr);
-        nn_free(ds->indices);
-        nn_free(ds->values);
-        nn_free(ds->y);
-        memset(ds, 0, sizeof(*ds));
-        return NN_ENOMEM;
-    }
-    return 0;
-}
-
-__attribute__((weak)) void nn_dataset_free(struct nn_dataset *ds)
-{
-    if (ds == NULL) {
-        return;
-    }
-    nn_free(ds->dense);
-    nn_free(ds->indptr);
-    nn_free(ds->indices);
-    nn_free(ds->values);
-    nn_free(ds->y);
-    memset(ds, 0, sizeof(*ds));
-}
-
 /* A CSV in memory, its schema, and a fitted pipeline over it. */
 struct fixture {
     FILE *f;
@@ -604,6 +555,45 @@ static void test_alloc_failures(void **state)
     }
 }
 
+/* Loading and importing with each allocation failing in turn: NN_ENOMEM, nothing leaked. */
+static void test_load_alloc_failures(void **state)
+{
+    (void)state;
+    struct fixture x;
+    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, NULL), 0);
+    struct nn_buf b;
+    save(x.feat, &b);
+    cJSON *doc = cJSON_CreateObject();
+    assert_int_equal(nn_features_to_json(x.feat, doc), 0);
+    int ok_load = 0, ok_json = 0;
+    for (long k = 0; k < 60; k++) {
+        struct nn_rd rd;
+        struct nn_features *g = NULL;
+        nn_rd_init(&rd, b.data, b.len);
+        nn_alloc_fail_after(k);
+        int rc = nn_features_load(&rd, &g, NULL);
+        nn_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == NN_ENOMEM);
+        assert_true((rc == 0) == (g != NULL));
+        ok_load += rc == 0;
+        nn_features_free(g);
+        g = NULL;
+        nn_alloc_fail_after(k);
+        rc = nn_features_from_json(doc, &g, NULL);
+        nn_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == NN_ENOMEM);
+        assert_true((rc == 0) == (g != NULL));
+        ok_json += rc == 0;
+        nn_features_free(g);
+    }
+    assert_true(ok_load > 0 && ok_load < 60);
+    assert_true(ok_json > 0 && ok_json < 60);
+    cJSON_Delete(doc);
+    nn_buf_fini(&b);
+    fixture_fini(&x);
+}
+
 static void test_spam_end_to_end(void **state)
 {
     (void)state;
@@ -663,12 +653,12 @@ static void test_spam_end_to_end(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numeric_train_only), cmocka_unit_test(test_categorical_unseen),
-        cmocka_unit_test(test_regression_target),  cmocka_unit_test(test_text_hashing),
-        cmocka_unit_test(test_shape_features),     cmocka_unit_test(test_encode_equals_fit),
-        cmocka_unit_test(test_save_load),          cmocka_unit_test(test_json_round_trip),
-        cmocka_unit_test(test_api_md_model),       cmocka_unit_test(test_alloc_failures),
-        cmocka_unit_test(test_spam_end_to_end),
+        cmocka_unit_test(test_numeric_train_only),  cmocka_unit_test(test_categorical_unseen),
+        cmocka_unit_test(test_regression_target),   cmocka_unit_test(test_text_hashing),
+        cmocka_unit_test(test_shape_features),      cmocka_unit_test(test_encode_equals_fit),
+        cmocka_unit_test(test_save_load),           cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_api_md_model),        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_load_alloc_failures), cmocka_unit_test(test_spam_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
