@@ -3,10 +3,12 @@
  * over whatever the reader accepted. The first input byte picks the delimiter and the limits
  * (so small limits are reached too); the rest is the file, read through fmemopen as the
  * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -I/usr/include/cjson \
- *       tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c nn/features.c nn/err.c nn/alloc.c \
- *       nn/buf.c <nn/mat.c or a stand-in> -lcjson -lm -o build/fuzz_csv
- *   build/fuzz_csv -max_total_time=60 tests/fuzz/corpus_csv
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+ *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
+ *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c \
+ *       nn/features.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c $(pkg-config --libs openblas) \
+ *       -lcjson -lm -o build/fuzz_csv
+ *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
  */
 #include <stdint.h>
 #include <stdio.h>
