@@ -71,7 +71,11 @@ int nn_mail_looks_raw(const char *s, size_t len);
  * U+FFFD), its line ends made "\n", control characters dropped, and HTML (text/html, or a
  * text/plain part that looks like HTML) reduced to its text unless lim->flags has
  * NN_MAIL_KEEP_HTML. CRLF and LF input give the same bytes; so do reordered headers (with
- * several Subject fields the first one is used). Malformed input decodes as far as it can.
+ * several Subject fields the first one is used). Malformed input decodes as far as it can; a
+ * multipart whose boundary never matches gives its prologue as text. A message that is valid
+ * UTF-8 with every character below U+0100 (a raw mail whose 8-bit bytes were stored as latin-1
+ * characters, as in a CSV or JSON string) is first turned back into those bytes, so that its
+ * declared charsets apply; for genuine UTF-8 parts this gives the same characters.
  * @param raw     [in] the message (need not be NUL-terminated).
  * @param len     [in] its length in bytes.
  * @param lim     [in] limits; NULL for the defaults.
