@@ -427,6 +427,9 @@ struct hstate {
 
 static int h_break(struct hstate *h, int n)
 {
+    if (n > 2) {
+        n = 2;
+    }
     if (h->newlines < n) {
         h->newlines = n;
     }
@@ -563,8 +566,24 @@ static size_t h_entity(struct hstate *h, const char *s, size_t n, size_t i, int 
         name[k++] = s[j++];
     }
     name[k] = '\0';
-    if (k == 0 || j >= n || s[j] != ';') {
+    if (k == 0) {
         return 0;
+    }
+    if (j >= n || s[j] != ';') {
+        /* without ';' only the legacy five that browsers also take ("&nbsp &amp") */
+        static const char *const legacy[] = {"amp", "lt", "gt", "quot", "nbsp"};
+        size_t t;
+        for (t = 0; t < sizeof legacy / sizeof legacy[0]; t++) {
+            size_t m = strlen(legacy[t]);
+            if (strncmp(name, legacy[t], m) == 0) {
+                name[m] = '\0';
+                j = i + m; /* "&nbspb": the entity, then "b"; no ';' to consume */
+                break;
+            }
+        }
+        if (t == sizeof legacy / sizeof legacy[0]) {
+            return 0;
+        }
     }
     e = bsearch(name, entities, sizeof entities / sizeof entities[0], sizeof entities[0],
                 entity_cmp);
@@ -703,6 +722,8 @@ static int html_reduce(const char *s, size_t n, struct sbuf *o)
             lay = tag_layout(name);
             if (lay == 3) {
                 h.space = 1;
+            } else if (strcmp(name, "br") == 0) {
+                h_break(&h, h.newlines + 1); /* <br><br> is a blank line */
             } else if (lay > 0) {
                 h_break(&h, lay);
             }

@@ -222,6 +222,12 @@ static void test_html_to_text(void **state)
     assert_int_equal(n, strlen(out));
     nn_free(out);
 
+    /* legacy entities without ';', <br><br> as a blank line, unknown names kept */
+    assert_int_equal(nn_mail_html_to_text("a&nbspb &amp c<br><br>d&copy e &lt", 34, &out, &n, NULL),
+                     NN_OK);
+    assert_string_equal(out, "a b & c\n\nd&copy e <");
+    nn_free(out);
+
     /* an unterminated script swallows the rest; an unterminated comment too */
     assert_int_equal(nn_mail_html_to_text("a<script>b", 10, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "a");
