@@ -773,7 +773,10 @@ static int looks_html(const char *s, size_t n)
             size_t m = strlen(weak[t]);
             for (j = 0; j < m && i + j < n && lower((unsigned char)s[i + j]) == weak[t][j]; j++) {
             }
-            if (j == m && ++hits >= 3) {
+            if (j == m) {
+                hits++;
+            }
+            if (hits >= 3) {
                 return 1;
             }
         }
