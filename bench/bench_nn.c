@@ -7,11 +7,12 @@
  * 1 epoch (MNIST-sized) — training rows per second, the GFLOP/s reached inside the GEMMs
  * during training, the GFLOP/s of cblas_sgemm alone on the same shapes and on a 1024^3
  * product; and for (a) the ns per single-row prediction and rows/s of 1,000-row batches.
- * How the products are timed: this program defines cblas_sgemm itself, so the library's
- * calls land here; the wrapper counts 2mnk flops and times the real OpenBLAS function
- * (found with dlsym(RTLD_NEXT)). Timing is switched on only for a separate instrumented
- * run, so rows/s figures carry no wrapper overhead. Every figure is a median of several
- * runs. BLAS runs single-threaded (as training must, for determinism).
+ * How the products are timed: this program defines cblas_sgemm (and cblas_sgemv, which
+ * nn_mat_gemm uses for n == 1) itself, so the library's calls land here; the wrappers count
+ * 2mnk flops and time the real OpenBLAS functions (found with dlsym(RTLD_NEXT)). Timing is switched
+ * on only for a separate instrumented run, so rows/s figures carry no wrapper overhead. Every
+ * figure is a median of several runs. BLAS runs single-threaded (as training must, for
+ * determinism).
  */
 #define _GNU_SOURCE
 #include <cblas.h>
@@ -37,16 +38,24 @@ typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
                          const float, const float *, const blasint, const float *, const blasint,
                          const float, float *, const blasint);
 
+typedef void (*sgemv_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const blasint,
+                         const blasint, const float, const float *, const blasint, const float *,
+                         const blasint, const float, float *, const blasint);
+
 #define MAX_SHAPES 32
 
 struct shape {
     int ta, tb, m, n, k;
     long calls;
+    double seconds; /* inside training */
 };
 
 static struct {
     sgemm_fn real;
-    int on;         /* time and count calls */
+    sgemv_fn real_gemv;
+    int on; /* time and count calls */
+    double gemv_seconds, gemv_flops;
+    long gemv_calls;
     double seconds; /* inside the products */
     double flops;
     struct shape shapes[MAX_SHAPES];
@@ -75,7 +84,8 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
     }
     t0 = now();
     gemm_probe.real(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    gemm_probe.seconds += now() - t0;
+    t0 = now() - t0;
+    gemm_probe.seconds += t0;
     gemm_probe.flops += 2.0 * m * n * k;
     for (i = 0; i < gemm_probe.n_shapes; i++) {
         struct shape *s = &gemm_probe.shapes[i];
@@ -83,14 +93,33 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
         if (s->ta == (ta == CblasTrans) && s->tb == (tb == CblasTrans) && s->m == m && s->n == n &&
             s->k == k) {
             s->calls++;
+            s->seconds += t0;
             return;
         }
     }
     if (gemm_probe.n_shapes < MAX_SHAPES) {
-        struct shape s = {ta == CblasTrans, tb == CblasTrans, m, n, k, 1};
+        struct shape s = {ta == CblasTrans, tb == CblasTrans, m, n, k, 1, t0};
 
         gemm_probe.shapes[gemm_probe.n_shapes++] = s;
     }
+}
+
+/* nn_mat_gemm sends n == 1 products (one-unit output layers) to sgemv: timed too. */
+void cblas_sgemv(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans, const blasint m,
+                 const blasint n, const float alpha, const float *a, const blasint lda,
+                 const float *x, const blasint incx, const float beta, float *y, const blasint incy)
+{
+    double t0;
+
+    if (!gemm_probe.on) {
+        gemm_probe.real_gemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
+        return;
+    }
+    t0 = now();
+    gemm_probe.real_gemv(order, trans, m, n, alpha, a, lda, x, incx, beta, y, incy);
+    gemm_probe.gemv_seconds += now() - t0;
+    gemm_probe.gemv_flops += 2.0 * m * n;
+    gemm_probe.gemv_calls++;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -282,6 +311,9 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
     gemm_probe.n_shapes = 0;
     gemm_probe.seconds = 0.0;
     gemm_probe.flops = 0.0;
+    gemm_probe.gemv_seconds = 0.0;
+    gemm_probe.gemv_flops = 0.0;
+    gemm_probe.gemv_calls = 0;
     gemm_probe.on = 1;
     {
         struct nn_net *net = make_net(c, c->batch);
@@ -297,16 +329,26 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
            c->opt == NN_OPTIM_ADAM ? "adam" : "sgd", c->epochs, c->epochs == 1 ? "" : "s");
     printf("  training: %.3f s (median of %d), %.0f rows/s\n", tmed, c->reps,
            (double)c->rows * c->epochs / tmed);
-    printf("  products: %.2f GFLOP in %.3f s = %.1f GFLOP/s inside training (%.0f%% of its time)\n",
+    printf("  sgemm products: %.2f GFLOP in %.3f s = %.1f GFLOP/s inside training "
+           "(%.0f%% of its time)\n",
            flops * 1e-9, in_gemm, flops / in_gemm * 1e-9, 100.0 * in_gemm / tmed);
+    if (gemm_probe.gemv_calls > 0) {
+        printf("  sgemv products (n = 1): %ld calls, %.3f GFLOP in %.3f s = %.1f GFLOP/s "
+               "(%.0f%% of its time)\n",
+               gemm_probe.gemv_calls, gemm_probe.gemv_flops * 1e-9, gemm_probe.gemv_seconds,
+               gemm_probe.gemv_flops / gemm_probe.gemv_seconds * 1e-9,
+               100.0 * gemm_probe.gemv_seconds / tmed);
+    }
     /* the same shapes, same call counts, sgemm alone */
     for (i = 0; i < gemm_probe.n_shapes; i++) {
         const struct shape *s = &gemm_probe.shapes[i];
         double g = sgemm_alone(s, s->calls > 2000 ? 2000 : s->calls, 5);
 
         alone_time += 2.0 * s->m * s->n * s->k * (double)s->calls / (g * 1e9);
-        printf("    sgemm %c%c m=%-5d n=%-5d k=%-5d x%-6ld alone: %6.1f GFLOP/s\n",
-               s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, s->calls, g);
+        printf(
+            "    sgemm %c%c m=%-4d n=%-4d k=%-4d x%-5ld in training %6.1f, alone %6.1f GFLOP/s\n",
+            s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->m, s->n, s->k, s->calls,
+            2.0 * s->m * s->n * s->k * (double)s->calls / s->seconds * 1e-9, g);
     }
     printf("  sgemm alone on the same shapes and counts: %.1f GFLOP/s\n",
            flops / alone_time * 1e-9);
@@ -314,7 +356,7 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
 
 static void bench_square(void)
 {
-    struct shape s = {0, 0, 1024, 1024, 1024, 1};
+    struct shape s = {0, 0, 1024, 1024, 1024, 1, 0.0};
 
     printf("\nsgemm alone, 1024 x 1024 x 1024, 1 thread: %.1f GFLOP/s\n", sgemm_alone(&s, 3, 5));
 }
@@ -379,8 +421,9 @@ int main(void)
     struct nn_rng rng;
 
     *(void **)(&gemm_probe.real) = dlsym(RTLD_NEXT, "cblas_sgemm");
-    if (gemm_probe.real == NULL) {
-        fprintf(stderr, "bench_nn: cannot find the real cblas_sgemm\n");
+    *(void **)(&gemm_probe.real_gemv) = dlsym(RTLD_NEXT, "cblas_sgemv");
+    if (gemm_probe.real == NULL || gemm_probe.real_gemv == NULL) {
+        fprintf(stderr, "bench_nn: cannot find the real cblas_sgemm / cblas_sgemv\n");
         return 1;
     }
     openblas_set_num_threads(1);

@@ -59,71 +59,86 @@ static inline float sigmoidf(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
-/* a = act(z + b) row by row over n rows of `out` units; a may alias z. */
-HOT static void bias_act(float *z, float *a, const float *b, int n, int out, enum nn_act act)
+/* z = act(z + b) in place over n rows of `out` units (hidden layers: the derivative is
+ * taken from the activation, so the pre-activation need not be kept). */
+HOT static void bias_act_hidden(float *restrict z, const float *restrict b, int n, int out,
+                                enum nn_act act)
+{
+    size_t r;
+    int o, k;
+
+    for (r = 0; r < (size_t)n; r++) {
+        float *restrict zr = z + r * (size_t)out;
+
+        switch (act) {
+        case NN_ACT_SIGMOID:
+            for (o = 0; o < out; o++) {
+                zr[o] = sigmoidf(zr[o] + b[o]);
+            }
+            break;
+        case NN_ACT_TANH:
+            for (o = 0; o < out; o++) {
+                zr[o] = tanhf(zr[o] + b[o]);
+            }
+            break;
+        case NN_ACT_RELU:
+            for (o = 0; o + 8 <= out; o += 8) {
+                for (k = 0; k < 8; k++) {
+                    float v = zr[o + k] + b[o + k];
+
+                    zr[o + k] = v > 0.0f ? v : 0.0f;
+                }
+            }
+            for (; o < out; o++) {
+                float v = zr[o] + b[o];
+
+                zr[o] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case NN_ACT_LEAKY_RELU:
+            for (o = 0; o + 8 <= out; o += 8) {
+                for (k = 0; k < 8; k++) {
+                    float v = zr[o + k] + b[o + k];
+
+                    zr[o + k] = v > 0.0f ? v : 0.01f * v;
+                }
+            }
+            for (; o < out; o++) {
+                float v = zr[o] + b[o];
+
+                zr[o] = v > 0.0f ? v : 0.01f * v;
+            }
+            break;
+        default:
+            for (o = 0; o < out; o++) {
+                zr[o] += b[o];
+            }
+            break;
+        }
+    }
+}
+
+/* Output layer: z += b (the logits, kept for the loss) and a = act(z): sigmoid, softmax
+ * (max-subtracted) or identity. */
+static void bias_act_out(float *restrict z, float *restrict a, const float *restrict b, int n,
+                         int out, enum nn_act act)
 {
     size_t r;
     int o;
 
     for (r = 0; r < (size_t)n; r++) {
-        float *zr = z + r * out, *ar = a + r * out;
+        float *restrict zr = z + r * (size_t)out, *restrict ar = a + r * (size_t)out;
 
-        switch (act) {
-        case NN_ACT_SIGMOID:
+        for (o = 0; o < out; o++) {
+            zr[o] += b[o];
+        }
+        if (act == NN_ACT_SIGMOID) {
             for (o = 0; o < out; o++) {
-                zr[o] += b[o];
                 ar[o] = sigmoidf(zr[o]);
             }
-            break;
-        case NN_ACT_TANH:
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-                ar[o] = tanhf(zr[o]);
-            }
-            break;
-        case NN_ACT_RELU:
-            for (o = 0; o + 8 <= out; o += 8) {
-                int k;
+        } else if (act == NN_ACT_SOFTMAX) {
+            float m = zr[0], s = 0.0f;
 
-                for (k = 0; k < 8; k++) {
-                    float v = zr[o + k] + b[o + k];
-
-                    zr[o + k] = v;
-                    ar[o + k] = v > 0.0f ? v : 0.0f;
-                }
-            }
-            for (; o < out; o++) {
-                float v = zr[o] + b[o];
-
-                zr[o] = v;
-                ar[o] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NN_ACT_LEAKY_RELU:
-            for (o = 0; o + 8 <= out; o += 8) {
-                int k;
-
-                for (k = 0; k < 8; k++) {
-                    float v = zr[o + k] + b[o + k];
-
-                    zr[o + k] = v;
-                    ar[o + k] = v > 0.0f ? v : 0.01f * v;
-                }
-            }
-            for (; o < out; o++) {
-                float v = zr[o] + b[o];
-
-                zr[o] = v;
-                ar[o] = v > 0.0f ? v : 0.01f * v;
-            }
-            break;
-        case NN_ACT_SOFTMAX: {
-            float m, s = 0.0f;
-
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-            }
-            m = zr[0];
             for (o = 1; o < out; o++) {
                 m = zr[o] > m ? zr[o] : m;
             }
@@ -135,21 +150,14 @@ HOT static void bias_act(float *z, float *a, const float *b, int n, int out, enu
             for (o = 0; o < out; o++) {
                 ar[o] *= s;
             }
-            break;
-        }
-        case NN_ACT_IDENTITY:
-        default:
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-                ar[o] = zr[o];
-            }
-            break;
+        } else {
+            memcpy(ar, zr, (size_t)out * sizeof(float));
         }
     }
 }
 
 /* d *= act'(z), written from the activation a = act(z) (len floats). */
-HOT static void act_grad(float *d, const float *a, size_t len, enum nn_act act)
+HOT static void act_grad(float *restrict d, const float *restrict a, size_t len, enum nn_act act)
 {
     size_t i = 0;
     int k;
@@ -634,7 +642,11 @@ const float *nn_net_forward(struct nn_net *net, const struct nn_dataset *ds, con
             sparse_forward(net, ds, idx, first, n, W + (size_t)net->dense_in * (size_t)lay->out,
                            lay->out, z);
         }
-        bias_act(z, w.a[l], net->params + lay->b, n, lay->out, lay->act);
+        if (l == L - 1) {
+            bias_act_out(z, w.a[l], net->params + lay->b, n, lay->out, lay->act);
+        } else {
+            bias_act_hidden(z, net->params + lay->b, n, lay->out, lay->act);
+        }
     }
     return w.a[L - 1];
 }
