@@ -205,8 +205,8 @@ typedef float v8f __attribute__((vector_size(32)));
 #define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
 #define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
 
-/* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 32 held in
- * registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
+/* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 64 (then 32)
+ * held in registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
 HOT static void row_layer(const float *restrict in, int k, const float *restrict W, int out,
                           float *restrict h)
 {
@@ -227,6 +227,53 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
         h[0] +=
             s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         return;
+    }
+    for (; o0 + 64 <= out; o0 += 64) { /* 8 independent FMA chains hide the latency */
+        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        float *ho = h + o0;
+
+        LOAD8(a0, ho);
+        LOAD8(a1, ho + 8);
+        LOAD8(a2, ho + 16);
+        LOAD8(a3, ho + 24);
+        LOAD8(a4, ho + 32);
+        LOAD8(a5, ho + 40);
+        LOAD8(a6, ho + 48);
+        LOAD8(a7, ho + 56);
+        for (j = 0; j < k; j++) {
+            const float *w = W + (size_t)j * (size_t)out + o0;
+            float xj = in[j];
+            v8f x, w0, w1, w2, w3, w4, w5, w6, w7;
+
+            if (xj == 0.0f) {
+                continue;
+            }
+            x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
+            LOAD8(w0, w);
+            LOAD8(w1, w + 8);
+            LOAD8(w2, w + 16);
+            LOAD8(w3, w + 24);
+            LOAD8(w4, w + 32);
+            LOAD8(w5, w + 40);
+            LOAD8(w6, w + 48);
+            LOAD8(w7, w + 56);
+            a0 += x * w0;
+            a1 += x * w1;
+            a2 += x * w2;
+            a3 += x * w3;
+            a4 += x * w4;
+            a5 += x * w5;
+            a6 += x * w6;
+            a7 += x * w7;
+        }
+        STORE8(ho, a0);
+        STORE8(ho + 8, a1);
+        STORE8(ho + 16, a2);
+        STORE8(ho + 24, a3);
+        STORE8(ho + 32, a4);
+        STORE8(ho + 40, a5);
+        STORE8(ho + 48, a6);
+        STORE8(ho + 56, a7);
     }
     for (; o0 + 32 <= out; o0 += 32) {
         v8f a0, a1, a2, a3;
@@ -335,12 +382,13 @@ HOT static void col_sums(const float *dz, int n, int out, float *gb)
     }
 }
 
-/* Activation of one row in place (single-row path). */
-static void act_row(float *h, int out, enum nn_act act)
+/* Activation of one row in place (single-row path); branch-free blocks for the ReLUs. */
+HOT static void act_row(float *restrict h, int out, enum nn_act act)
 {
-    int o;
+    int o = 0, k;
 
-    if (act == NN_ACT_SOFTMAX) {
+    switch (act) {
+    case NN_ACT_SOFTMAX: {
         float m = h[0], s = 0.0f;
 
         for (o = 1; o < out; o++) {
@@ -354,27 +402,40 @@ static void act_row(float *h, int out, enum nn_act act)
         for (o = 0; o < out; o++) {
             h[o] *= s;
         }
-        return;
+        break;
     }
-    for (o = 0; o < out; o++) {
-        float v = h[o];
-
-        switch (act) {
-        case NN_ACT_SIGMOID:
-            h[o] = sigmoidf(v);
-            break;
-        case NN_ACT_TANH:
-            h[o] = tanhf(v);
-            break;
-        case NN_ACT_RELU:
-            h[o] = v > 0.0f ? v : 0.0f;
-            break;
-        case NN_ACT_LEAKY_RELU:
-            h[o] = v > 0.0f ? v : 0.01f * v;
-            break;
-        default:
-            break;
+    case NN_ACT_SIGMOID:
+        for (; o < out; o++) {
+            h[o] = sigmoidf(h[o]);
         }
+        break;
+    case NN_ACT_TANH:
+        for (; o < out; o++) {
+            h[o] = tanhf(h[o]);
+        }
+        break;
+    case NN_ACT_RELU:
+        for (; o + 8 <= out; o += 8) {
+            for (k = 0; k < 8; k++) {
+                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.0f;
+            }
+        }
+        for (; o < out; o++) {
+            h[o] = h[o] > 0.0f ? h[o] : 0.0f;
+        }
+        break;
+    case NN_ACT_LEAKY_RELU:
+        for (; o + 8 <= out; o += 8) {
+            for (k = 0; k < 8; k++) {
+                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.01f * h[o + k];
+            }
+        }
+        for (; o < out; o++) {
+            h[o] = h[o] > 0.0f ? h[o] : 0.01f * h[o];
+        }
+        break;
+    default:
+        break;
     }
 }
 
