@@ -70,6 +70,14 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
                  const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n, const blasint k,
                  const float alpha, const float *a, const blasint lda, const float *b,
@@ -159,6 +167,16 @@ static void print_machine(void)
         fclose(f);
     }
     printf("machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fgets(line, sizeof(line), f) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            printf("load average at start: %s (other work on the machine slows wall-clock "
+                   "figures; CPU-time figures are printed beside them)\n",
+                   line);
+        }
+        fclose(f);
+    }
     printf("openblas: core %s; %s; threads used here: 1\n", openblas_get_corename(),
            openblas_get_config());
 }
@@ -226,14 +244,15 @@ static struct nn_net *make_net(const struct config *c, int max_batch)
     return net;
 }
 
-/* Trains once; returns seconds. */
-static double train_once(const struct config *c, struct nn_net *net, const struct nn_dataset *ds)
+/* Trains once; returns wall seconds and CPU seconds in *cpu (may be NULL). */
+static double train_once(const struct config *c, struct nn_net *net, const struct nn_dataset *ds,
+                         double *cpu)
 {
     struct nn_train_params p;
     struct nn_train_result res;
     struct nn_rng rng;
     struct nn_err err;
-    double t0;
+    double t0, c0;
     int rc;
 
     nn_train_params_default(&p);
@@ -244,8 +263,12 @@ static double train_once(const struct config *c, struct nn_net *net, const struc
     p.patience = 0;
     nn_rng_seed(&rng, 2);
     t0 = now();
+    c0 = cpu_now();
     rc = nn_train(net, c->task, ds, NULL, &p, NULL, NULL, NULL, &rng, &res, &err);
     t0 = now() - t0;
+    if (cpu != NULL) {
+        *cpu = cpu_now() - c0;
+    }
     if (rc != 0) {
         fprintf(stderr, "bench_nn: training failed: %s\n", err.msg);
         exit(1);
@@ -296,16 +319,17 @@ static double sgemm_alone(const struct shape *s, long calls, int reps)
 
 static void bench_training(const struct config *c, const struct nn_dataset *ds)
 {
-    double t[9], tmed, in_gemm, flops, alone_time = 0.0;
+    double t[9], tc[9], tmed, cmed, in_gemm, flops, alone_time = 0.0;
     int r, i;
 
     for (r = 0; r < c->reps; r++) {
         struct nn_net *net = make_net(c, c->batch);
 
-        t[r] = train_once(c, net, ds);
+        t[r] = train_once(c, net, ds, &tc[r]);
         nn_net_free(net);
     }
     tmed = median(t, c->reps);
+    cmed = median(tc, c->reps);
     /* one instrumented run for the time inside the products */
     memset(&gemm_probe.shapes, 0, sizeof(gemm_probe.shapes));
     gemm_probe.n_shapes = 0;
@@ -318,7 +342,7 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
     {
         struct nn_net *net = make_net(c, c->batch);
 
-        train_once(c, net, ds);
+        train_once(c, net, ds, NULL);
         nn_net_free(net);
     }
     gemm_probe.on = 0;
@@ -327,8 +351,8 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
     printf("\n(%s) %d -> %d relu -> %d %s, %zu rows, batch %d, %s, %d epoch%s\n", c->name, c->in,
            c->hidden, c->out, c->out == 1 ? "sigmoid" : "softmax", c->rows, c->batch,
            c->opt == NN_OPTIM_ADAM ? "adam" : "sgd", c->epochs, c->epochs == 1 ? "" : "s");
-    printf("  training: %.3f s (median of %d), %.0f rows/s\n", tmed, c->reps,
-           (double)c->rows * c->epochs / tmed);
+    printf("  training: %.3f s wall (median of %d) = %.0f rows/s; %.3f s CPU = %.0f rows/s\n", tmed,
+           c->reps, (double)c->rows * c->epochs / tmed, cmed, (double)c->rows * c->epochs / cmed);
     printf("  sgemm products: %.2f GFLOP in %.3f s = %.1f GFLOP/s inside training "
            "(%.0f%% of its time)\n",
            flops * 1e-9, in_gemm, flops / in_gemm * 1e-9, 100.0 * in_gemm / tmed);
@@ -367,7 +391,7 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
     float *scratch = malloc(nn_net_scratch_len(net) * sizeof(float));
     float *out = malloc(1000 * sizeof(float));
     struct nn_dataset view = *ds;
-    double t[9], sink = 0.0;
+    double t[9], tc[9], sink = 0.0;
     const long per = 200000;
     int r;
 
@@ -375,9 +399,9 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
         fprintf(stderr, "bench_nn: out of memory\n");
         exit(1);
     }
-    train_once(c, net, ds); /* realistic weights (ReLU sparsity) */
+    train_once(c, net, ds, NULL); /* realistic weights (ReLU sparsity) */
     for (r = 0; r < 7; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         long i;
 
         for (i = 0; i < per; i++) {
@@ -388,13 +412,15 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
             sink += y;
         }
         t[r] = (now() - t0) / (double)per * 1e9;
+        tc[r] = (cpu_now() - c0) / (double)per * 1e9;
     }
     printf("\nprediction, network (a):\n");
-    printf("  single row (nn_net_predict_row): %.0f ns per row (median of 7 x %ld)\n", median(t, 7),
-           per);
+    printf("  single row (nn_net_predict_row): %.0f ns wall, %.0f ns CPU per row (medians of 7 x "
+           "%ld)\n",
+           median(t, 7), median(tc, 7), per);
     view.rows = 1000;
     for (r = 0; r < 7; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         int i;
 
         for (i = 0; i < 200; i++) {
@@ -402,8 +428,11 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
             sink += out[i];
         }
         t[r] = 200.0 * 1000.0 / (now() - t0);
+        tc[r] = 200.0 * 1000.0 / (cpu_now() - c0);
     }
-    printf("  batches of 1,000 rows (nn_net_predict): %.0f rows/s (median of 7)\n", median(t, 7));
+    printf("  batches of 1,000 rows (nn_net_predict): %.0f rows/s wall, %.0f rows/s CPU "
+           "(medians of 7)\n",
+           median(t, 7), median(tc, 7));
     if (sink == 42.4242) {
         printf(" \n");
     }

@@ -139,17 +139,28 @@ void nn_mat_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, con
         return;
     }
     if (k == 1 && beta == 0.0f) {
+        size_t sb = trans_b ? (size_t)ldb : 1;
+
         for (i = 0; i < m; i++) {
             float ai = alpha * (trans_a ? a[i] : a[(size_t)i * (size_t)lda]);
-            float *ci = c + (size_t)i * (size_t)ldc;
+            float *restrict ci = c + (size_t)i * (size_t)ldc;
 
-            if (trans_b) {
-                for (j = 0; j < n; j++) {
-                    ci[j] = ai * b[(size_t)j * (size_t)ldb];
+            if (sb == 1) {
+                const float *restrict bj = b;
+
+                for (j = 0; j + 8 <= n; j += 8) {
+                    int q;
+
+                    for (q = 0; q < 8; q++) {
+                        ci[j + q] = ai * bj[j + q];
+                    }
+                }
+                for (; j < n; j++) {
+                    ci[j] = ai * bj[j];
                 }
             } else {
                 for (j = 0; j < n; j++) {
-                    ci[j] = ai * b[j];
+                    ci[j] = ai * b[(size_t)j * sb];
                 }
             }
         }
