@@ -24,10 +24,11 @@
 #define MAX_WIDTH  (1 << 24) /* any layer width or input count */
 #define MAX_PARAMS ((size_t)1 << 31)
 
-/* Hot loops: on x86-64 Linux with GCC/Clang an AVX2+FMA clone of each is picked at load
- * time (ifunc), the default clone keeps the baseline ISA. The loops are written in blocks
- * of 8 (or fixed 64-wide chunks) so that -O2 vectorises them either way. */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+/* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone of each is picked at load time
+ * (ifunc; products contracted to FMA), the default clone keeps the baseline ISA. The loops
+ * are written in blocks of 8 (or fixed 64-wide chunks) so that -O2 vectorises them either
+ * way; other compilers get the plain functions. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define HOT                                                                                        \
     __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else

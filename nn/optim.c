@@ -13,11 +13,16 @@
 
 #include "alloc.h"
 
-/* Hot loops: on x86-64 with GCC/Clang an AVX2+FMA clone is picked at load time (ifunc);
- * elsewhere the plain loops (written in blocks of 8 so -O2 vectorises them) are used. */
+/* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone is picked at load time (ifunc);
+ * elsewhere the plain loops (written in blocks of 8 so -O2 vectorises them) are used. The
+ * Adam step has an explicit AVX2 kernel (GCC and Clang) chosen at run time. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <immintrin.h>
-#define HOT       __attribute__((target_clones("arch=x86-64-v3", "default")))
+#if defined(__clang__)
+#define HOT
+#else
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 #define HAVE_AVX2 1
 #else
 #define HOT
