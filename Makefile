@@ -81,7 +81,7 @@ all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
-test-unit: $(UNIT_BIN) ## run the C unit tests only
+test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
