@@ -27,8 +27,10 @@
 /* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone of each is picked at load time
  * (ifunc; products contracted to FMA), the default clone keeps the baseline ISA. The loops
  * are written in blocks of 8 (or fixed 64-wide chunks) so that -O2 vectorises them either
- * way; other compilers get the plain functions. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+ * way; other compilers (and TSan builds: ifunc resolvers run before its runtime starts)
+ * get the plain functions. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define HOT                                                                                        \
     __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
 #else

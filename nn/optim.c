@@ -15,10 +15,11 @@
 
 /* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone is picked at load time (ifunc);
  * elsewhere the plain loops (written in blocks of 8 so -O2 vectorises them) are used. The
- * Adam step has an explicit AVX2 kernel (GCC and Clang) chosen at run time. */
+ * Adam step has an explicit AVX2 kernel (GCC and Clang) chosen at run time. No clones
+ * under TSan: ifunc resolvers run before its runtime starts. */
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
 #include <immintrin.h>
-#if defined(__clang__)
+#if defined(__clang__) || defined(__SANITIZE_THREAD__)
 #define HOT
 #else
 #define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))

@@ -157,7 +157,7 @@ static void grad_check(enum nn_act hid, enum nn_act out_act, int sparse_in, int 
             assert_true(fabs(num) < 1e-4);
             continue;
         }
-        err = fabs(num - g[i]) / fmax(1e-2, fabs(num) + fabs(g[i]));
+        err = fabs(num - g[i]) / fmax(2e-2, fabs(num) + fabs(g[i]));
         if (err > worst) {
             worst = err;
         }
