@@ -25,6 +25,7 @@
 #include "nn/mat.h"
 #include "nn/metrics.h"
 #include "nn/net.h"
+#include "nn/optim.h"
 #include "nn/rng.h"
 #include "nn/train.h"
 
@@ -463,6 +464,14 @@ static void test_early_stopping_restores_best(void **state)
     nn_dataset_free(&va);
 }
 
+static int stop_after_two(const struct nn_epoch_stats *st, void *ud)
+{
+    int *calls = ud;
+
+    (*calls)++;
+    return st->epoch >= 2;
+}
+
 static void test_cancel_from_callback(void **state)
 {
     const int widths[1] = {8};
@@ -500,6 +509,16 @@ static void test_cancel_from_callback(void **state)
         nn_train(net, NN_TASK_BINARY, &ds, NULL, &p, record, h, &flag, &rng, NULL, NULL),
         NN_ECANCELED);
     assert_int_equal(h->n, 0);
+    /* a callback that returns non-zero stops like a cancel */
+    {
+        int calls = 0;
+
+        atomic_store(&flag, 0);
+        assert_int_equal(nn_train(net, NN_TASK_BINARY, &ds, NULL, &p, stop_after_two, &calls, &flag,
+                                  &rng, NULL, &err),
+                         NN_ECANCELED);
+        assert_int_equal(calls, 2);
+    }
     free(h);
     nn_net_free(net);
     nn_dataset_free(&ds);
@@ -715,6 +734,62 @@ static void test_bad_arguments(void **state)
     nn_dataset_free(&ds);
 }
 
+/* One optimiser step by hand: SGD with L2 on weights only, momentum over two steps, Adam's
+ * bias-corrected first step (= lr * sign(g)), and lazy rows of a sparse block. */
+static void test_optim_steps(void **state)
+{
+    struct nn_net *net = NULL;
+    struct nn_train_params p = params(NN_OPTIM_SGD, 0.1f, 1, 1);
+    struct nn_optim_state st;
+    size_t i;
+
+    (void)state;
+    /* 1 dense + 2 sparse inputs -> 1 sigmoid: W = [w0 | s0 s1], b */
+    assert_int_equal(nn_net_new(1, 2, NULL, 0, NN_ACT_RELU, 1, NN_ACT_SIGMOID, 4, &net, NULL), 0);
+    assert_int_equal(net->n_params, 4);
+    p.l2 = 0.5f;
+    assert_int_equal(nn_optim_init(&st, net, &p, NULL), 0);
+    for (i = 0; i < 4; i++) {
+        net->params[i] = 1.0f;
+        net->grads[i] = 0.2f;
+    }
+    net->n_touched = 1;
+    net->touched_list[0] = 1; /* only sparse input 1 (param 2) was in the batch */
+    nn_optim_step(&st, net);
+    assert_float_equal(net->params[0], 1.0 - 0.1 * (0.2 + 0.5), 1e-6); /* weight: L2 */
+    assert_float_equal(net->params[1], 1.0, 0.0);                      /* untouched row */
+    assert_float_equal(net->params[2], 1.0 - 0.1 * (0.2 + 0.5), 1e-6);
+    assert_float_equal(net->params[3], 1.0 - 0.1 * 0.2, 1e-6); /* bias: no L2 */
+    nn_optim_fini(&st);
+
+    p = params(NN_OPTIM_MOMENTUM, 0.1f, 1, 1);
+    p.momentum = 0.5f;
+    assert_int_equal(nn_optim_init(&st, net, &p, NULL), 0);
+    net->params[3] = 0.0f;
+    nn_optim_step(&st, net); /* m = 0.2, b = -0.02 */
+    nn_optim_step(&st, net); /* m = 0.5*0.2 + 0.2 = 0.3, b = -0.05 */
+    assert_float_equal(net->params[3], -0.05, 1e-6);
+    nn_optim_fini(&st);
+
+    p = params(NN_OPTIM_ADAM, 0.01f, 1, 1);
+    assert_int_equal(nn_optim_init(&st, net, &p, NULL), 0);
+    for (i = 0; i < 4; i++) {
+        net->params[i] = 0.0f;
+        net->grads[i] = i % 2 ? -3.0f : 0.25f;
+    }
+    net->touched_list[0] = 0;
+    nn_optim_step(&st, net);
+    assert_float_equal(net->params[0], -0.01, 1e-5);
+    assert_float_equal(net->params[1], 0.01, 1e-5); /* touched sparse row 0 */
+    assert_float_equal(net->params[2], 0.0, 0.0);   /* sparse row 1: not touched */
+    assert_float_equal(net->params[3], 0.01, 1e-5);
+    assert_int_equal(st.t, 1);
+    nn_optim_fini(&st);
+    p.beta1 = 1.5f;
+    assert_int_equal(nn_optim_init(&st, net, &p, NULL), NN_EINVAL);
+    nn_net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -730,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_split_stratified),
         cmocka_unit_test(test_sparse_lazy_update),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_optim_steps),
     };
 
     openblas_set_num_threads(1);
