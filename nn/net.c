@@ -15,6 +15,7 @@
  */
 #include "net.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -687,6 +688,7 @@ const float *nn_net_forward(struct nn_net *net, const struct nn_dataset *ds, con
     if (n <= 0) {
         return w.a[L - 1];
     }
+    assert(n <= net->max_batch && ds->dense_cols == net->dense_in);
     x = dense_input(net, ds, idx, first, n, &w, 1);
     for (l = 0; l < L; l++) {
         const struct nn_layer *lay = &net->layers[l];
@@ -752,6 +754,7 @@ double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const si
     if (n <= 0) {
         return 0.0;
     }
+    assert(n <= net->max_batch);
     carve(net, net->work, &w);
     /* dL/dZ_out of the mean loss */
     loss = out_loss(net, w.zout, n, y, 1.0f / (float)n, w.dz[L - 1]) / n;
