@@ -468,13 +468,18 @@ static void bench_sparse(void)
         int j, col = 0, cls = (int)(r % 2);
 
         ds.indptr[r] = pos;
-        for (j = 0; j < NNZ; j++) { /* increasing columns, class-dependent parity */
+        for (j = 0; j < NNZ; j++) { /* strictly increasing columns, class-dependent parity */
+            int32_t c;
+
             col += 1 + (int)nn_rng_below(&rng, (uint64_t)(2 * (S / NNZ) - 2));
-            col = col >= S ? S - 1 : col;
-            if (pos > ds.indptr[r] && ds.indices[pos - 1] >= (col | cls)) {
+            if (col >= S) {
                 break;
             }
-            ds.indices[pos] = (int32_t)((col & ~1) | cls);
+            c = (int32_t)((col & ~1) | cls);
+            if (pos > ds.indptr[r] && ds.indices[pos - 1] >= c) {
+                continue;
+            }
+            ds.indices[pos] = c;
             ds.values[pos] = 0.1f;
             pos++;
         }
