@@ -203,7 +203,8 @@ HOT static void act_grad(float *restrict d, const float *restrict a, size_t len,
 }
 
 /* Eight floats as one value (GCC/Clang vector extension): AVX in the x86-64-v3 clone, two
- * SSE registers in the default one. Loads and stores go through memcpy (unaligned). */
+ * SSE registers in the default one. Loads and stores go through memcpy (unaligned). The one
+ * typedef of a non-function type in nn/: a vector type has no plain spelling. */
 typedef float v8f __attribute__((vector_size(32)));
 
 #define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
