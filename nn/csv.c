@@ -49,6 +49,9 @@ void nn_csv_opts_default(struct nn_csv_opts *o)
     o->allow_no_rows = 0;
 }
 
+/* ==========================================================================================
+ * The read buffer and the record buffer
+ */
 /* Refills the read buffer. @return 1 when bytes are there, 0 at end of file, NN_EIO. */
 static int fill(struct nn_csv *r)
 {
@@ -170,6 +173,9 @@ static int field_end(struct nn_csv *r, struct nn_err *err)
     return 0;
 }
 
+/* ==========================================================================================
+ * Fields and records
+ */
 /* What ended a field. */
 enum { END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
 
@@ -385,6 +391,9 @@ static int read_record(struct nn_csv *r, size_t limit, int header, struct nn_err
     }
 }
 
+/* ==========================================================================================
+ * Public interface
+ */
 int nn_csv_open(FILE *f, const struct nn_csv_opts *o, struct nn_csv **out, struct nn_err *err)
 {
     struct nn_csv *r = NULL;

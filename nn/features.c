@@ -250,6 +250,12 @@ static void text_shape(const char *s, double out[NN_FEAT_N_SHAPE])
     size_t letters = 0, caps = 0, run = 0, best = 0, bang = 0, dollar = 0, urls = 0;
     for (const char *p = s; *p != '\0'; p++) {
         char c = *p;
+        if ((c == 'h' || c == 'H') && (ci_prefix(p, "http://") || ci_prefix(p, "https://"))) {
+            urls++;
+        } else if ((c == 'w' || c == 'W') && ci_prefix(p, "www.") &&
+                   !(p - s >= 2 && p[-1] == '/' && p[-2] == '/')) {
+            urls++;
+        }
         if (c >= 'A' && c <= 'Z') {
             letters++;
             caps++;
@@ -266,16 +272,8 @@ static void text_shape(const char *s, double out[NN_FEAT_N_SHAPE])
             bang++;
         } else if (c == '$') {
             dollar++;
-        } else if ((c == 'h' || c == 'H') &&
-                   (ci_prefix(p, "http://") || ci_prefix(p, "https://"))) {
-            urls++;
-        }
-        if ((c == 'w' || c == 'W') && ci_prefix(p, "www.") &&
-            !(p - s >= 2 && p[-1] == '/' && p[-2] == '/')) {
-            urls++;
         }
     }
-    /* 'h' and 'w' are lowercase letters too; counted above only when lowercase */
     if (letters == 0) {
         out[0] = 0;
     } else {
@@ -483,7 +481,7 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
     struct welford *wf = NULL;
     unsigned char **seen = NULL;
     const char **cells = NULL;
-    float *dense = NULL, *vtmp = NULL, *val = NULL;
+    float *dense = NULL, *dense_tmp = NULL, *vtmp = NULL, *val = NULL;
     int32_t *ind = NULL, *itmp = NULL;
     size_t *indptr = NULL;
     size_t nnz_cap = 0, nnz_tot = 0, n_in = 0;
@@ -535,8 +533,11 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
             goto fail;
         }
         in->type = col->type;
-        in->scale = 1;
+        in->scale = col->type != NN_COL_CATEGORICAL;
         in->sd = 1;
+        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            in->shape_sd[j] = 1;
+        }
         if (col->type == NN_COL_CATEGORICAL) {
             seen[i] = nn_calloc(col->n_categories ? col->n_categories : 1, 1);
             if (seen[i] == NULL) {
@@ -689,8 +690,18 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
 
     /* pass B: every row through the encoder */
     size_t dd = (size_t)f->dense_dim;
-    if (dd > 0) {
-        dense = nn_calloc(s->rows ? s->rows : 1, dd * sizeof(float));
+    if (f->sparse_dim == 0) {
+        /* no text: the data set's size is known now, so rows are encoded in place */
+        rc = nn_dataset_alloc(&d, s->rows, f->dense_dim, 0, 0, 1);
+        if (rc != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows, dd);
+            goto fail;
+        }
+        dense = d.dense;
+    } else if (dd > 0) {
+        /* text: the non-zero count is known only at the end; dense rows wait here */
+        dense_tmp = nn_calloc(s->rows ? s->rows : 1, dd * sizeof(float));
+        dense = dense_tmp;
         if (dense == NULL) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows, dd);
             goto fail;
@@ -752,9 +763,11 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
                 val = nv;
                 nnz_cap = cap;
             }
-            memcpy(ind + nnz_tot, itmp, nz * sizeof(int32_t));
-            memcpy(val + nnz_tot, vtmp, nz * sizeof(float));
-            nnz_tot += nz;
+            if (nz > 0) {
+                memcpy(ind + nnz_tot, itmp, nz * sizeof(int32_t));
+                memcpy(val + nnz_tot, vtmp, nz * sizeof(float));
+                nnz_tot += nz;
+            }
             indptr[row + 1] = nnz_tot;
         }
         row++;
@@ -766,15 +779,15 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         rc = nn_err_set(err, NN_EINVAL, "the csv changed between passes");
         goto fail;
     }
-    rc = nn_dataset_alloc(&d, s->rows, f->dense_dim, f->sparse_dim, nnz_tot, 1);
-    if (rc != 0) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory allocating the data set");
-        goto fail;
-    }
-    if (dd > 0 && s->rows > 0) {
-        memcpy(d.dense, dense, s->rows * dd * sizeof(float));
-    }
     if (f->sparse_dim > 0) {
+        rc = nn_dataset_alloc(&d, s->rows, f->dense_dim, f->sparse_dim, nnz_tot, 1);
+        if (rc != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory allocating the data set");
+            goto fail;
+        }
+        if (dd > 0 && s->rows > 0) {
+            memcpy(d.dense, dense, s->rows * dd * sizeof(float));
+        }
         memcpy(d.indptr, indptr, (s->rows + 1) * sizeof(size_t));
         if (nnz_tot > 0) {
             memcpy(d.indices, ind, nnz_tot * sizeof(int32_t));
@@ -787,9 +800,11 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
     }
     rc = 0;
     *ds = d;
+    memset(&d, 0, sizeof(d));
     *out = f;
     f = NULL;
 fail:
+    nn_dataset_free(&d);
     if (seen != NULL) {
         for (size_t i = 0; i < n_in; i++) {
             nn_free(seen[i]);
@@ -799,7 +814,7 @@ fail:
     nn_free(colof);
     nn_free(wf);
     nn_free(cells);
-    nn_free(dense);
+    nn_free(dense_tmp);
     nn_free(itmp);
     nn_free(vtmp);
     nn_free(indptr);

@@ -11,6 +11,7 @@
 #include "schema.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,12 +154,41 @@ int nn_schema_parse_number(const char *s, double *v)
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         return -1;
     }
+    /* Fast path (Clinger): at most 15 digits and no exponent give an exact integer mantissa
+     * and an exact power of ten, so one division is correctly rounded — strtod's result. */
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    uint64_t m = 0;
+    int digits = 0, frac = -1;
+    const char *q = p;
+    for (; digits <= 15; q++) {
+        if (*q >= '0' && *q <= '9') {
+            m = m * 10 + (uint64_t)(*q - '0');
+            digits++;
+            if (frac >= 0) {
+                frac++;
+            }
+        } else if (*q == '.' && frac < 0) {
+            frac = 0;
+        } else {
+            break;
+        }
+    }
+    const char *t = q;
+    while (*t == ' ' || *t == '\t') {
+        t++;
+    }
+    if (digits <= 15 && *t == '\0') {
+        double d = (double)m / pow10[frac > 0 ? frac : 0];
+        *v = *s == '-' ? -d : d;
+        return 1;
+    }
     char *end;
     double d = strtod(s, &end);
     while (*end == ' ' || *end == '\t') {
         end++;
     }
-    if (*end != '\0' || !isfinite(d)) {
+    if (*end != '\0' || !isfinite(d) || fabs(d) > FLT_MAX) {
         return -1;
     }
     *v = d;

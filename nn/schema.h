@@ -75,7 +75,8 @@ void nn_schema_free(struct nn_schema *s);
 
 /**
  * Parses a cell as a number the way schema and features both do: surrounding blanks are
- * ignored, the rest must be a whole finite strtod number.
+ * ignored, the rest must be a whole decimal strtod number within float range (|v| <= FLT_MAX:
+ * features and labels are float32); "nan", "inf" and hex are not numbers.
  * @param v [out] the value, written when the cell is a number.
  * @return 1 a number, 0 missing (empty or blank), -1 not a number.
  */

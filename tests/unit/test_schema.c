@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,36 @@ static void test_parse_number(void **state)
     assert_int_equal(nn_schema_parse_number("inf", &v), -1);
     assert_int_equal(nn_schema_parse_number("0x10", &v), -1);
     assert_int_equal(nn_schema_parse_number("1e999", &v), -1);
+    assert_int_equal(nn_schema_parse_number("1e39", &v), -1); /* beyond float */
+    assert_int_equal(nn_schema_parse_number("3e38", &v), 1);
+    assert_int_equal(nn_schema_parse_number("1.", &v), 1);
+    assert_true(v == 1.0);
+    assert_int_equal(nn_schema_parse_number("1.2.3", &v), -1);
+    assert_int_equal(nn_schema_parse_number("-", &v), -1);
+    assert_int_equal(nn_schema_parse_number("1 2", &v), -1);
+    /* the fast path gives strtod's value, bit for bit */
+    uint64_t x = 7;
+    char buf[64];
+    for (int i = 0; i < 200000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int nd = 1 + (int)((x >> 20) % 18), dot = (int)((x >> 30) % (unsigned)(nd + 1));
+        size_t n = 0;
+        if (x >> 63) {
+            buf[n++] = '-';
+        }
+        uint64_t y = x;
+        for (int k = 0; k < nd; k++) {
+            if (k == dot && k > 0) {
+                buf[n++] = '.';
+            }
+            buf[n++] = (char)('0' + y % 10);
+            y = y / 10 + (x >> 40);
+        }
+        buf[n] = '\0';
+        double want = strtod(buf, NULL);
+        assert_int_equal(nn_schema_parse_number(buf, &v), 1);
+        assert_memory_equal(&v, &want, sizeof(v));
+    }
 }
 
 static void test_mixed_columns(void **state)
