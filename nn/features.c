@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "mail.h"
 #include "train.h"
 
 #define FEAT_MAGIC       0x5446454eu /* "NEFT" */
@@ -315,6 +316,28 @@ static int cmp_entry_idx(const void *a, const void *b)
  */
 
 /* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
+/*
+ * The text a text input reads: a raw e-mail (headers, MIME) is decoded to "subject\n\nbody"
+ * (nn_mail_to_text: base64/quoted-printable, charsets to UTF-8, HTML reduced to text), the way
+ * the spam scorer decodes a posted message, so training on raw mail and scoring raw mail see
+ * the same text. Any other text is used as it is (the HTML tags of an already decoded message
+ * are strong spam signals: reducing them costs accuracy). A message over the decoder's limits
+ * is used as it is too.
+ * @param out [out] the text to read; *own is set when it is new (free with nn_free).
+ * @return 0.
+ */
+static int text_prepare(const char *cell, const char **out, char **own)
+{
+    size_t len = strlen(cell), n;
+
+    *own = NULL;
+    *out = cell;
+    if (nn_mail_looks_raw(cell, len) && nn_mail_to_text(cell, len, NULL, own, &n, NULL) == 0) {
+        *out = *own;
+    }
+    return 0;
+}
+
 static int encode_row(const struct nn_features *f, const char *const *cells, float *dense,
                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz, size_t *bad)
 {
@@ -347,13 +370,19 @@ static int encode_row(const struct nn_features *f, const char *const *cells, flo
             }
         } else if (in->type == NN_COL_TEXT) {
             double sh[NN_FEAT_N_SHAPE];
-            text_shape(cell, sh);
+            const char *text;
+            char *own;
+
+            text_prepare(cell, &text, &own);
+            text_shape(text, sh);
             for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
                 dense[in->offset + j] = in->scale
                                             ? (float)((sh[j] - in->shape_mean[j]) / in->shape_sd[j])
                                             : (float)sh[j];
             }
-            if (text_hashes(cell, f->hash_seed, i, &hs) != 0) {
+            rc = text_hashes(text, f->hash_seed, i, &hs);
+            nn_free(own);
+            if (rc != 0) {
                 rc = NN_ENOMEM;
                 goto done;
             }
@@ -584,7 +613,12 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
                 }
             } else if (col->type == NN_COL_TEXT) {
                 double sh[NN_FEAT_N_SHAPE];
-                text_shape(v, sh);
+                const char *text;
+                char *own;
+
+                text_prepare(v, &text, &own);
+                text_shape(text, sh);
+                nn_free(own);
                 for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
                     welford_add(&w[1 + j], sh[j]);
                 }

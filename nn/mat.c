@@ -117,9 +117,55 @@ int nn_dataset_take_rows(struct nn_dataset *dst, const struct nn_dataset *src, c
     return 0;
 }
 
+/* C = alpha op(A) op(B) + beta C. Two degenerate shapes skip sgemm's set-up cost, which
+ * dominates for them: n == 1 (a matrix-vector product, as for a one-unit output layer) goes
+ * through cblas_sgemv, and k == 1 with beta == 0 (an outer product) is a plain loop. */
 void nn_mat_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
+    int i, j;
+
+    if (m <= 0 || n <= 0) {
+        return;
+    }
+    if (n == 1 && k > 0) {
+        if (beta == 0.0f) {
+            for (i = 0; i < m; i++) {
+                c[(size_t)i * (size_t)ldc] = 0.0f; /* sgemv may scale NaN by 0 */
+            }
+        }
+        cblas_sgemv(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_a ? k : m,
+                    trans_a ? m : k, alpha, a, lda, b, trans_b ? 1 : ldb, beta, c, ldc);
+        return;
+    }
+    if (k == 1 && beta == 0.0f) {
+        size_t sb = trans_b ? (size_t)ldb : 1;
+
+        for (i = 0; i < m; i++) {
+            float ai = alpha * (trans_a ? a[i] : a[(size_t)i * (size_t)lda]);
+            float *restrict ci = c + (size_t)i * (size_t)ldc;
+
+            if (sb == 1) {
+                const float *restrict bj = b;
+
+                for (j = 0; j + 8 <= n; j += 8) {
+                    int q;
+
+                    for (q = 0; q < 8; q++) {
+                        ci[j + q] = ai * bj[j + q];
+                    }
+                }
+                for (; j < n; j++) {
+                    ci[j] = ai * bj[j];
+                }
+            } else {
+                for (j = 0; j < n; j++) {
+                    ci[j] = ai * b[(size_t)j * sb];
+                }
+            }
+        }
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

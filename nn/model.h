@@ -155,6 +155,12 @@ cJSON *nn_model_params_json(const struct nn_model *m);
  * Ownership: *buf is new; caller frees with nn_free.
  */
 int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err);
+/**
+ * Writes the payload length and the CRC-32 of a blob in place (len >= 20 bytes; the blob's
+ * header and checksum fields are overwritten). nn_model_save calls it; fuzzers use it to get
+ * past the checksum into the parsers behind it.
+ */
+void nn_model_blob_seal(unsigned char *buf, size_t len);
 /** Loads a blob; every count and length is checked before use. NULL *out on failure. */
 int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err);
 /** Export JSON of API.md (card + pipeline + weights). New cJSON; caller frees. */

@@ -127,8 +127,6 @@ int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, st
 {
     struct nn_buf b;
     size_t payload_at;
-    uint64_t payload;
-    int i;
 
     *buf = NULL;
     *len = 0;
@@ -145,18 +143,35 @@ int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, st
         nn_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
     }
-    payload = (uint64_t)(b.len - payload_at);
-    for (i = 0; i < 8; i++) {
-        b.data[8 + i] = (unsigned char)(payload >> (8 * i));
-    }
-    nn_buf_put_u32(&b, crc32_of(b.data, b.len));
+    (void)payload_at;
+    nn_buf_put_u32(&b, 0); /* checksum, sealed below */
     if (b.failed) {
         nn_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
     }
+    nn_model_blob_seal(b.data, b.len);
     *buf = b.data;
     *len = b.len;
     return 0;
+}
+
+void nn_model_blob_seal(unsigned char *buf, size_t len)
+{
+    uint64_t payload;
+    uint32_t crc;
+    int i;
+
+    if (len < 20) {
+        return;
+    }
+    payload = (uint64_t)(len - 20);
+    for (i = 0; i < 8; i++) {
+        buf[8 + i] = (unsigned char)(payload >> (8 * i));
+    }
+    crc = crc32_of(buf, len - 4);
+    for (i = 0; i < 4; i++) {
+        buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    }
 }
 
 /* ------------------------------------------------------------------------------------------

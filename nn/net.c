@@ -15,6 +15,7 @@
  */
 #include "net.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -23,6 +24,19 @@
 
 #define MAX_WIDTH  (1 << 24) /* any layer width or input count */
 #define MAX_PARAMS ((size_t)1 << 31)
+
+/* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone of each is picked at load time
+ * (ifunc; products contracted to FMA), the default clone keeps the baseline ISA. The loops
+ * are written in blocks of 8 (or fixed 64-wide chunks) so that -O2 vectorises them either
+ * way; other compilers (and TSan builds: ifunc resolvers run before its runtime starts)
+ * get the plain functions. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) &&       \
+    !defined(__SANITIZE_THREAD__)
+#define HOT                                                                                        \
+    __attribute__((target_clones("arch=x86-64-v3", "default"), optimize("fp-contract=fast")))
+#else
+#define HOT
+#endif
 
 /* ---------------------------------------------------------------------------------------
  * Small kernels
@@ -49,51 +63,86 @@ static inline float sigmoidf(float z)
     return 1.0f / (1.0f + expf(-z));
 }
 
-/* a = act(z + b) row by row over n rows of `out` units; a may alias z. */
-static void bias_act(float *z, float *a, const float *b, int n, int out, enum nn_act act)
+/* z = act(z + b) in place over n rows of `out` units (hidden layers: the derivative is
+ * taken from the activation, so the pre-activation need not be kept). */
+HOT static void bias_act_hidden(float *restrict z, const float *restrict b, int n, int out,
+                                enum nn_act act)
+{
+    size_t r;
+    int o, k;
+
+    for (r = 0; r < (size_t)n; r++) {
+        float *restrict zr = z + r * (size_t)out;
+
+        switch (act) {
+        case NN_ACT_SIGMOID:
+            for (o = 0; o < out; o++) {
+                zr[o] = sigmoidf(zr[o] + b[o]);
+            }
+            break;
+        case NN_ACT_TANH:
+            for (o = 0; o < out; o++) {
+                zr[o] = tanhf(zr[o] + b[o]);
+            }
+            break;
+        case NN_ACT_RELU:
+            for (o = 0; o + 8 <= out; o += 8) {
+                for (k = 0; k < 8; k++) {
+                    float v = zr[o + k] + b[o + k];
+
+                    zr[o + k] = v > 0.0f ? v : 0.0f;
+                }
+            }
+            for (; o < out; o++) {
+                float v = zr[o] + b[o];
+
+                zr[o] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case NN_ACT_LEAKY_RELU:
+            for (o = 0; o + 8 <= out; o += 8) {
+                for (k = 0; k < 8; k++) {
+                    float v = zr[o + k] + b[o + k];
+
+                    zr[o + k] = v > 0.0f ? v : 0.01f * v;
+                }
+            }
+            for (; o < out; o++) {
+                float v = zr[o] + b[o];
+
+                zr[o] = v > 0.0f ? v : 0.01f * v;
+            }
+            break;
+        default:
+            for (o = 0; o < out; o++) {
+                zr[o] += b[o];
+            }
+            break;
+        }
+    }
+}
+
+/* Output layer: z += b (the logits, kept for the loss) and a = act(z): sigmoid, softmax
+ * (max-subtracted) or identity. */
+static void bias_act_out(float *restrict z, float *restrict a, const float *restrict b, int n,
+                         int out, enum nn_act act)
 {
     size_t r;
     int o;
 
     for (r = 0; r < (size_t)n; r++) {
-        float *zr = z + r * out, *ar = a + r * out;
+        float *restrict zr = z + r * (size_t)out, *restrict ar = a + r * (size_t)out;
 
-        switch (act) {
-        case NN_ACT_SIGMOID:
+        for (o = 0; o < out; o++) {
+            zr[o] += b[o];
+        }
+        if (act == NN_ACT_SIGMOID) {
             for (o = 0; o < out; o++) {
-                zr[o] += b[o];
                 ar[o] = sigmoidf(zr[o]);
             }
-            break;
-        case NN_ACT_TANH:
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-                ar[o] = tanhf(zr[o]);
-            }
-            break;
-        case NN_ACT_RELU:
-            for (o = 0; o < out; o++) {
-                float v = zr[o] + b[o];
+        } else if (act == NN_ACT_SOFTMAX) {
+            float m = zr[0], s = 0.0f;
 
-                zr[o] = v;
-                ar[o] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NN_ACT_LEAKY_RELU:
-            for (o = 0; o < out; o++) {
-                float v = zr[o] + b[o];
-
-                zr[o] = v;
-                ar[o] = v > 0.0f ? v : 0.01f * v;
-            }
-            break;
-        case NN_ACT_SOFTMAX: {
-            float m, s = 0.0f;
-
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-            }
-            m = zr[0];
             for (o = 1; o < out; o++) {
                 m = zr[o] > m ? zr[o] : m;
             }
@@ -105,42 +154,46 @@ static void bias_act(float *z, float *a, const float *b, int n, int out, enum nn
             for (o = 0; o < out; o++) {
                 ar[o] *= s;
             }
-            break;
-        }
-        case NN_ACT_IDENTITY:
-        default:
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-                ar[o] = zr[o];
-            }
-            break;
+        } else {
+            memcpy(ar, zr, (size_t)out * sizeof(float));
         }
     }
 }
 
 /* d *= act'(z), written from the activation a = act(z) (len floats). */
-static void act_grad(float *d, const float *a, size_t len, enum nn_act act)
+HOT static void act_grad(float *restrict d, const float *restrict a, size_t len, enum nn_act act)
 {
-    size_t i;
+    size_t i = 0;
+    int k;
 
     switch (act) {
     case NN_ACT_SIGMOID:
-        for (i = 0; i < len; i++) {
+        for (; i < len; i++) {
             d[i] *= a[i] * (1.0f - a[i]); /* s' = s (1 - s) */
         }
         break;
     case NN_ACT_TANH:
-        for (i = 0; i < len; i++) {
+        for (; i < len; i++) {
             d[i] *= 1.0f - a[i] * a[i]; /* tanh' = 1 - tanh^2 */
         }
         break;
     case NN_ACT_RELU:
-        for (i = 0; i < len; i++) {
+        for (; i + 8 <= len; i += 8) {
+            for (k = 0; k < 8; k++) {
+                d[i + k] = a[i + k] > 0.0f ? d[i + k] : 0.0f;
+            }
+        }
+        for (; i < len; i++) {
             d[i] = a[i] > 0.0f ? d[i] : 0.0f;
         }
         break;
     case NN_ACT_LEAKY_RELU:
-        for (i = 0; i < len; i++) {
+        for (; i + 8 <= len; i += 8) {
+            for (k = 0; k < 8; k++) {
+                d[i + k] = a[i + k] > 0.0f ? d[i + k] : 0.01f * d[i + k];
+            }
+        }
+        for (; i < len; i++) {
             d[i] = a[i] > 0.0f ? d[i] : 0.01f * d[i];
         }
         break;
@@ -149,12 +202,198 @@ static void act_grad(float *d, const float *a, size_t len, enum nn_act act)
     }
 }
 
-/* Activation of one row in place (single-row path). */
-static void act_row(float *h, int out, enum nn_act act)
-{
-    int o;
+/* Eight floats as one value (GCC/Clang vector extension): AVX in the x86-64-v3 clone, two
+ * SSE registers in the default one. Loads and stores go through memcpy (unaligned). The one
+ * typedef of a non-function type in nn/: a vector type has no plain spelling. */
+typedef float v8f __attribute__((vector_size(32)));
 
-    if (act == NN_ACT_SOFTMAX) {
+#define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
+#define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
+
+/* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 64 (then 32)
+ * held in registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
+HOT static void row_layer(const float *restrict in, int k, const float *restrict W, int out,
+                          float *restrict h)
+{
+    int o0 = 0, j;
+
+    if (out == 1) { /* a single unit (binary or regression head): one dot product */
+        v8f acc = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, x, w;
+        float s = 0.0f;
+
+        for (j = 0; j + 8 <= k; j += 8) {
+            LOAD8(x, in + j);
+            LOAD8(w, W + j);
+            acc += x * w;
+        }
+        for (; j < k; j++) {
+            s += in[j] * W[j];
+        }
+        h[0] +=
+            s + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        return;
+    }
+    for (; o0 + 64 <= out; o0 += 64) { /* 8 independent FMA chains hide the latency */
+        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        float *ho = h + o0;
+
+        LOAD8(a0, ho);
+        LOAD8(a1, ho + 8);
+        LOAD8(a2, ho + 16);
+        LOAD8(a3, ho + 24);
+        LOAD8(a4, ho + 32);
+        LOAD8(a5, ho + 40);
+        LOAD8(a6, ho + 48);
+        LOAD8(a7, ho + 56);
+        for (j = 0; j < k; j++) {
+            const float *w = W + (size_t)j * (size_t)out + o0;
+            float xj = in[j];
+            v8f x, w0, w1, w2, w3, w4, w5, w6, w7;
+
+            if (xj == 0.0f) {
+                continue;
+            }
+            x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
+            LOAD8(w0, w);
+            LOAD8(w1, w + 8);
+            LOAD8(w2, w + 16);
+            LOAD8(w3, w + 24);
+            LOAD8(w4, w + 32);
+            LOAD8(w5, w + 40);
+            LOAD8(w6, w + 48);
+            LOAD8(w7, w + 56);
+            a0 += x * w0;
+            a1 += x * w1;
+            a2 += x * w2;
+            a3 += x * w3;
+            a4 += x * w4;
+            a5 += x * w5;
+            a6 += x * w6;
+            a7 += x * w7;
+        }
+        STORE8(ho, a0);
+        STORE8(ho + 8, a1);
+        STORE8(ho + 16, a2);
+        STORE8(ho + 24, a3);
+        STORE8(ho + 32, a4);
+        STORE8(ho + 40, a5);
+        STORE8(ho + 48, a6);
+        STORE8(ho + 56, a7);
+    }
+    for (; o0 + 32 <= out; o0 += 32) {
+        v8f a0, a1, a2, a3;
+
+        LOAD8(a0, h + o0);
+        LOAD8(a1, h + o0 + 8);
+        LOAD8(a2, h + o0 + 16);
+        LOAD8(a3, h + o0 + 24);
+        for (j = 0; j < k; j++) {
+            const float *w = W + (size_t)j * (size_t)out + o0;
+            float xj = in[j];
+            v8f x, w0, w1, w2, w3;
+
+            if (xj == 0.0f) {
+                continue;
+            }
+            x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
+            LOAD8(w0, w);
+            LOAD8(w1, w + 8);
+            LOAD8(w2, w + 16);
+            LOAD8(w3, w + 24);
+            a0 += x * w0;
+            a1 += x * w1;
+            a2 += x * w2;
+            a3 += x * w3;
+        }
+        STORE8(h + o0, a0);
+        STORE8(h + o0 + 8, a1);
+        STORE8(h + o0 + 16, a2);
+        STORE8(h + o0 + 24, a3);
+    }
+    if (o0 == out) {
+        return;
+    }
+    for (j = 0; j < k; j++) {
+        if (in[j] != 0.0f) {
+            axpy(h + o0, in[j], W + (size_t)j * (size_t)out + o0, out - o0);
+        }
+    }
+}
+
+/* Z[r] += sum over row r's sparse entries of x_j W_sparse[j] (cost ~ nnz x out). */
+HOT static void sparse_forward(const struct nn_net *net, const struct nn_dataset *ds,
+                               const size_t *idx, size_t first, int n, const float *Ws, int out,
+                               float *z)
+{
+    int r;
+
+    for (r = 0; r < n; r++) {
+        size_t row = idx != NULL ? idx[r] : first + (size_t)r, e;
+        float *zr = z + (size_t)r * (size_t)out;
+
+        for (e = ds->indptr[row]; e < ds->indptr[row + 1]; e++) {
+            int32_t j = ds->indices[e];
+
+            if (j >= 0 && j < net->sparse_in) {
+                axpy(zr, ds->values[e], Ws + (size_t)j * (size_t)out, out);
+            }
+        }
+    }
+}
+
+/* dW_sparse[j] = sum over rows with x_j != 0 of x_j dZ_r, written only into touched rows
+ * (zeroed on first touch) and listed in touched_list. */
+HOT static void sparse_backward(struct nn_net *net, const struct nn_dataset *ds, const size_t *idx,
+                                size_t first, int n, const float *dz, int out, float *Gs)
+{
+    int r, t;
+
+    for (t = 0; t < net->n_touched; t++) {
+        net->touched[net->touched_list[t]] = 0;
+    }
+    net->n_touched = 0;
+    if (ds->sparse_cols <= 0) {
+        return;
+    }
+    for (r = 0; r < n; r++) {
+        size_t row = idx != NULL ? idx[r] : first + (size_t)r, e;
+
+        for (e = ds->indptr[row]; e < ds->indptr[row + 1]; e++) {
+            int32_t j = ds->indices[e];
+            float *g;
+
+            if (j < 0 || j >= net->sparse_in) {
+                continue;
+            }
+            g = Gs + (size_t)j * (size_t)out;
+            if (!net->touched[j]) {
+                net->touched[j] = 1;
+                net->touched_list[net->n_touched++] = j;
+                memset(g, 0, (size_t)out * sizeof(float));
+            }
+            axpy(g, ds->values[e], dz + (size_t)r * (size_t)out, out);
+        }
+    }
+}
+
+/* gb[o] = sum over n rows of dz[r][o] */
+HOT static void col_sums(const float *dz, int n, int out, float *gb)
+{
+    int r;
+
+    memset(gb, 0, (size_t)out * sizeof(float));
+    for (r = 0; r < n; r++) {
+        axpy(gb, 1.0f, dz + (size_t)r * (size_t)out, out);
+    }
+}
+
+/* Activation of one row in place (single-row path); branch-free blocks for the ReLUs. */
+HOT static void act_row(float *restrict h, int out, enum nn_act act)
+{
+    int o = 0, k;
+
+    switch (act) {
+    case NN_ACT_SOFTMAX: {
         float m = h[0], s = 0.0f;
 
         for (o = 1; o < out; o++) {
@@ -168,27 +407,40 @@ static void act_row(float *h, int out, enum nn_act act)
         for (o = 0; o < out; o++) {
             h[o] *= s;
         }
-        return;
+        break;
     }
-    for (o = 0; o < out; o++) {
-        float v = h[o];
-
-        switch (act) {
-        case NN_ACT_SIGMOID:
-            h[o] = sigmoidf(v);
-            break;
-        case NN_ACT_TANH:
-            h[o] = tanhf(v);
-            break;
-        case NN_ACT_RELU:
-            h[o] = v > 0.0f ? v : 0.0f;
-            break;
-        case NN_ACT_LEAKY_RELU:
-            h[o] = v > 0.0f ? v : 0.01f * v;
-            break;
-        default:
-            break;
+    case NN_ACT_SIGMOID:
+        for (; o < out; o++) {
+            h[o] = sigmoidf(h[o]);
         }
+        break;
+    case NN_ACT_TANH:
+        for (; o < out; o++) {
+            h[o] = tanhf(h[o]);
+        }
+        break;
+    case NN_ACT_RELU:
+        for (; o + 8 <= out; o += 8) {
+            for (k = 0; k < 8; k++) {
+                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.0f;
+            }
+        }
+        for (; o < out; o++) {
+            h[o] = h[o] > 0.0f ? h[o] : 0.0f;
+        }
+        break;
+    case NN_ACT_LEAKY_RELU:
+        for (; o + 8 <= out; o += 8) {
+            for (k = 0; k < 8; k++) {
+                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.01f * h[o + k];
+            }
+        }
+        for (; o < out; o++) {
+            h[o] = h[o] > 0.0f ? h[o] : 0.01f * h[o];
+        }
+        break;
+    default:
+        break;
     }
 }
 
@@ -437,6 +689,7 @@ const float *nn_net_forward(struct nn_net *net, const struct nn_dataset *ds, con
     if (n <= 0) {
         return w.a[L - 1];
     }
+    assert(n <= net->max_batch && ds->dense_cols == net->dense_in);
     x = dense_input(net, ds, idx, first, n, &w, 1);
     for (l = 0; l < L; l++) {
         const struct nn_layer *lay = &net->layers[l];
@@ -453,23 +706,14 @@ const float *nn_net_forward(struct nn_net *net, const struct nn_dataset *ds, con
         }
         if (l == 0 && net->sparse_in > 0 && ds->sparse_cols > 0) {
             /* Z += S W_sparse: each non-zero adds a scaled contiguous row of W */
-            const float *Ws = W + (size_t)net->dense_in * (size_t)lay->out;
-            int r;
-
-            for (r = 0; r < n; r++) {
-                size_t row = idx != NULL ? idx[r] : first + (size_t)r, e;
-                float *zr = z + (size_t)r * lay->out;
-
-                for (e = ds->indptr[row]; e < ds->indptr[row + 1]; e++) {
-                    int32_t j = ds->indices[e];
-
-                    if (j >= 0 && j < net->sparse_in) {
-                        axpy(zr, ds->values[e], Ws + (size_t)j * lay->out, lay->out);
-                    }
-                }
-            }
+            sparse_forward(net, ds, idx, first, n, W + (size_t)net->dense_in * (size_t)lay->out,
+                           lay->out, z);
         }
-        bias_act(z, w.a[l], net->params + lay->b, n, lay->out, lay->act);
+        if (l == L - 1) {
+            bias_act_out(z, w.a[l], net->params + lay->b, n, lay->out, lay->act);
+        } else {
+            bias_act_hidden(z, net->params + lay->b, n, lay->out, lay->act);
+        }
     }
     return w.a[L - 1];
 }
@@ -511,6 +755,7 @@ double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const si
     if (n <= 0) {
         return 0.0;
     }
+    assert(n <= net->max_batch);
     carve(net, net->work, &w);
     /* dL/dZ_out of the mean loss */
     loss = out_loss(net, w.zout, n, y, 1.0f / (float)n, w.dz[L - 1]) / n;
@@ -518,13 +763,10 @@ double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const si
         const struct nn_layer *lay = &net->layers[l];
         const float *dz = w.dz[l];
         float *gb = net->grads + lay->b;
-        int r, out = lay->out;
+        int out = lay->out;
 
         /* db = sum over rows of dZ */
-        memset(gb, 0, (size_t)out * sizeof(float));
-        for (r = 0; r < n; r++) {
-            axpy(gb, 1.0f, dz + (size_t)r * out, out);
-        }
+        col_sums(dz, n, out, gb);
         if (l > 0) {
             /* dW = A_{l-1}^T dZ : (in x n)(n x out) */
             nn_mat_gemm(1, 0, lay->in, out, n, 1.0f, w.a[l - 1], lay->in, dz, out, 0.0f,
@@ -542,36 +784,8 @@ double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const si
                         net->grads + lay->w, out);
         }
         if (net->sparse_in > 0) {
-            /* dW_sparse[j] = sum over rows with x_j != 0 of x_j dZ_r: touched rows only */
-            float *Gs = net->grads + lay->w + (size_t)net->dense_in * (size_t)out;
-            int t;
-
-            for (t = 0; t < net->n_touched; t++) {
-                net->touched[net->touched_list[t]] = 0;
-            }
-            net->n_touched = 0;
-            if (ds->sparse_cols <= 0) {
-                continue;
-            }
-            for (r = 0; r < n; r++) {
-                size_t row = idx != NULL ? idx[r] : first + (size_t)r, e;
-
-                for (e = ds->indptr[row]; e < ds->indptr[row + 1]; e++) {
-                    int32_t j = ds->indices[e];
-                    float *g;
-
-                    if (j < 0 || j >= net->sparse_in) {
-                        continue;
-                    }
-                    g = Gs + (size_t)j * out;
-                    if (!net->touched[j]) {
-                        net->touched[j] = 1;
-                        net->touched_list[net->n_touched++] = j;
-                        memset(g, 0, (size_t)out * sizeof(float));
-                    }
-                    axpy(g, ds->values[e], dz + (size_t)r * out, out);
-                }
-            }
+            sparse_backward(net, ds, idx, first, n, dz, out,
+                            net->grads + lay->w + (size_t)net->dense_in * (size_t)out);
         }
     }
     return loss;
@@ -587,7 +801,7 @@ void nn_net_predict_row(const struct nn_net *net, const float *x, const int32_t 
     size_t half = nn_net_scratch_len(net) / 2, e;
     const float *in = x;
     float *cur = scratch;
-    int l, j, L = net->n_layers;
+    int l, L = net->n_layers;
 
     for (l = 0; l < L; l++) {
         const struct nn_layer *lay = &net->layers[l];
@@ -596,18 +810,13 @@ void nn_net_predict_row(const struct nn_net *net, const float *x, const int32_t 
         int o = lay->out, k = l == 0 ? net->dense_in : lay->in;
 
         memcpy(h, net->params + lay->b, (size_t)o * sizeof(float));
-        /* h = b + sum_j in_j W[j] (zeros skipped: one-hot inputs are mostly zero) */
-        for (j = 0; j < k; j++) {
-            if (in[j] != 0.0f) {
-                axpy(h, in[j], W + (size_t)j * o, o);
-            }
-        }
+        row_layer(in, k, W, o, h);
         if (l == 0) {
             const float *Ws = W + (size_t)net->dense_in * (size_t)o;
 
             for (e = 0; e < nnz; e++) {
                 if (ind[e] >= 0 && ind[e] < net->sparse_in) {
-                    axpy(h, val[e], Ws + (size_t)ind[e] * o, o);
+                    axpy(h, val[e], Ws + (size_t)ind[e] * (size_t)o, o);
                 }
             }
         }

@@ -65,8 +65,9 @@ int nn_act_parse(const char *name);
 /**
  * Makes a network: dense_in + sparse_in inputs, hidden layers widths[0..n_hidden) with
  * activation `hidden_act`, then an output layer of n_out units with activation `out_act`
- * (sigmoid with n_out 1, softmax with n_out >= 2, identity). n_hidden 0 = logistic/linear
- * regression. Parameters are zero; call nn_net_init to draw them.
+ * (sigmoid with n_out 1, softmax with n_out >= 2, identity with n_out 1: targets are one value
+ * per row). n_hidden 0 = logistic/linear regression. Hidden activations: identity, sigmoid,
+ * tanh, relu, leaky_relu. Parameters are zero; call nn_net_init to draw them.
  * @param max_batch [in] largest batch forward/backward will be called with.
  * @return 0, NN_EINVAL (bad shape) or NN_ENOMEM.
  * Ownership: *out is a new net; caller frees with nn_net_free. *out is NULL on failure.

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "nn/alloc.h"
+#include "nn/mail.h"
 #include "nn/model.h"
 #include "nn/model_priv.h"
 #include "nn/rng.h"
@@ -314,5 +315,6 @@ int main(void)
     };
 
     openblas_set_num_threads(1);
+    nn_mail_global_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,7 +157,7 @@ static void grad_check(enum nn_act hid, enum nn_act out_act, int sparse_in, int 
             assert_true(fabs(num) < 1e-4);
             continue;
         }
-        err = fabs(num - g[i]) / fmax(1e-2, fabs(num) + fabs(g[i]));
+        err = fabs(num - g[i]) / fmax(2e-2, fabs(num) + fabs(g[i]));
         if (err > worst) {
             worst = err;
         }
@@ -377,12 +377,66 @@ static void test_init(void **state)
     nn_net_free(b);
 }
 
+/* nn_mat_gemm against a naive triple loop, every transpose and the degenerate shapes
+ * (n == 1 through sgemv, k == 1 as an outer product), with padded leading dimensions. */
+static void test_gemm_shapes(void **state)
+{
+    const int shapes[][3] = {{5, 7, 3}, {4, 1, 6}, {6, 5, 1}, {1, 1, 4}, {3, 4, 1}, {1, 6, 5}};
+    struct nn_rng rng;
+    float a[128], b[128], c[128], want[128];
+    size_t si;
+    int ta, tb, pass;
+
+    (void)state;
+    nn_rng_seed(&rng, 21);
+    for (si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+        int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+
+        for (pass = 0; pass < 4; pass++) {
+            int i, j, l;
+            int lda, ldb, ldc = n + 2;
+            float beta = pass == 3 ? 0.5f : 0.0f;
+
+            ta = pass & 1;
+            tb = (pass >> 1) & 1;
+            lda = (ta ? m : k) + 1;
+            ldb = (tb ? k : n) + 3;
+            for (i = 0; i < 128; i++) {
+                a[i] = (float)nn_rng_normal(&rng);
+                b[i] = (float)nn_rng_normal(&rng);
+                c[i] = pass == 0 ? NAN : (float)nn_rng_normal(&rng); /* beta 0 ignores C */
+            }
+            for (i = 0; i < m; i++) {
+                for (j = 0; j < n; j++) {
+                    double sum = 0.0;
+
+                    for (l = 0; l < k; l++) {
+                        float av = ta ? a[l * lda + i] : a[i * lda + l];
+                        float bv = tb ? b[j * ldb + l] : b[l * ldb + j];
+
+                        sum += (double)av * bv;
+                    }
+                    want[i * ldc + j] =
+                        (float)(1.5 * sum + (beta != 0.0f ? beta * c[i * ldc + j] : 0.0));
+                }
+            }
+            nn_mat_gemm(ta, tb, m, n, k, 1.5f, a, lda, b, ldb, beta, c, ldc);
+            for (i = 0; i < m; i++) {
+                for (j = 0; j < n; j++) {
+                    assert_float_equal(c[i * ldc + j], want[i * ldc + j], 1e-4);
+                }
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_neuron),         cmocka_unit_test(test_grad_check_all),
         cmocka_unit_test(test_sparse_equals_dense),  cmocka_unit_test(test_predict_paths),
         cmocka_unit_test(test_bad_shapes_and_names), cmocka_unit_test(test_init),
+        cmocka_unit_test(test_gemm_shapes),
     };
 
     openblas_set_num_threads(1);
