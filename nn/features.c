@@ -315,7 +315,6 @@ static int cmp_entry_idx(const void *a, const void *b)
  * Encoding
  */
 
-/* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
 /*
  * The text a text input reads: a raw e-mail (headers, MIME) is decoded to "subject\n\nbody"
  * (nn_mail_to_text: base64/quoted-printable, charsets to UTF-8, HTML reduced to text), the way
@@ -338,6 +337,7 @@ static int text_prepare(const char *cell, const char **out, char **own)
     return 0;
 }
 
+/* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
 static int encode_row(const struct nn_features *f, const char *const *cells, float *dense,
                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz, size_t *bad)
 {
