@@ -6,7 +6,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
  *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
  *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c \
- *       nn/features.c nn/mail.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c \
+ *       nn/features.c nn/features_io.c nn/mail.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c \
  *       $(pkg-config --cflags --libs gmime-3.0) $(pkg-config --libs openblas) -lcjson -lm \
  *       -o build/fuzz_csv
  *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
