@@ -1,1 +1,0 @@
-build/cli/main.o: cli/main.c

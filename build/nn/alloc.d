@@ -1,2 +1,0 @@
-build/nn/alloc.o: nn/alloc.c nn/alloc.h
-nn/alloc.h:

@@ -1,2 +1,0 @@
-build/nn/err.o: nn/err.c nn/err.h
-nn/err.h:
