@@ -71,6 +71,7 @@ CREATE TABLE job_history (
     train_loss REAL,
     val_loss   REAL,
     val_metric REAL,
+    regression INTEGER NOT NULL DEFAULT 0, -- 1: val_metric is an RMSE, else an accuracy
     seconds    REAL    NOT NULL,
     PRIMARY KEY (job_id, epoch)
 );

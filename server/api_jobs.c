@@ -2,9 +2,8 @@
  * api_jobs: job listing, reading, cancelling and the event stream; the job object renderer.
  *
  * The job object is built from the store only (never from worker memory), so what a client
- * sees is what a restart would see. The validation metric of a history row is named from
- * the job's params.task: val_accuracy (classification), val_rmse (regression); while a job
- * with an inferred task is still running its rows say val_metric.
+ * sees is what a restart would see. A history row's validation metric is val_accuracy, or
+ * val_rmse for regression (nn's epoch stats say which).
  * The event stream is a MHD callback response that polls the store every 100 ms (a live
  * stream occupies its HTTP thread while it waits; docs/api.md).
  */
@@ -46,18 +45,10 @@ cJSON *srv_api_job_epoch_json(int epoch, double train_loss, double val_loss, dou
     return o;
 }
 
-/* The metric name of a job's history rows, from its params JSON. */
-static const char *metric_name(const cJSON *params)
+/* The name of a history row's validation metric. */
+static const char *metric_name(const struct store_epoch *e)
 {
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(params, "task");
-
-    if (cJSON_IsString(t)) {
-        if (strcmp(t->valuestring, "regression") == 0) {
-            return "val_rmse";
-        }
-        return "val_accuracy";
-    }
-    return "val_metric";
+    return e->regression ? "val_rmse" : "val_accuracy";
 }
 
 static void add_time(cJSON *o, const char *key, const char *t)
@@ -87,7 +78,6 @@ cJSON *srv_api_job_json(struct store *s, const struct store_job *j, int with_his
     if (params == NULL) {
         params = cJSON_CreateObject();
     }
-    const char *metric = metric_name(params);
     cJSON_AddItemToObject(o, "params", params);
     cJSON *ds = cJSON_AddObjectToObject(o, "dataset");
     if (ds != NULL) {
@@ -106,7 +96,7 @@ cJSON *srv_api_job_json(struct store *s, const struct store_job *j, int with_his
         for (size_t i = 0; arr != NULL && i < n; i++) {
             cJSON_AddItemToArray(arr, srv_api_job_epoch_json(h[i].epoch, h[i].train_loss,
                                                              h[i].val_loss, h[i].val_metric,
-                                                             h[i].seconds, metric));
+                                                             h[i].seconds, metric_name(&h[i])));
         }
         nn_free(h);
     }
@@ -284,17 +274,14 @@ static int sse_poll(struct sse *s)
         store_job_free(j);
         return NN_EIO;
     }
-    cJSON *params = cJSON_Parse(j->params);
-    const char *metric = metric_name(params);
     if ((size_t)s->sent_epochs > n) {
         s->sent_epochs = 0; /* the job was re-queued and started over */
     }
     for (size_t i = (size_t)s->sent_epochs; i < n; i++) {
         sse_add(s, "progress",
                 srv_api_job_epoch_json(h[i].epoch, h[i].train_loss, h[i].val_loss,
-                                       h[i].val_metric, h[i].seconds, metric));
+                                       h[i].val_metric, h[i].seconds, metric_name(&h[i])));
     }
-    cJSON_Delete(params);
     s->sent_epochs = (int)n;
     nn_free(h);
     if (finished) {

@@ -331,8 +331,8 @@ struct run_ctx {
 static int on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
     struct run_ctx *c = ud;
-    struct store_epoch e = {st->epoch, st->train_loss, st->val_loss, st->val_metric,
-                            st->seconds};
+    struct store_epoch e = {st->epoch,   st->train_loss, st->val_loss, st->val_metric,
+                            st->seconds, st->regression};
 
     c->last_epoch = st->epoch;
     srv_metrics_training(c->app->metrics, c->train_rows, st->seconds);

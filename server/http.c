@@ -675,6 +675,7 @@ static int begin_request(struct srv_req *r)
     media_type(r, mt, sizeof(mt));
     if ((rt->bodies & SRV_BODY_JSON) &&
         (mt[0] == '\0' || strcmp(mt, "application/json") == 0 ||
+         strcmp(mt, "application/x-www-form-urlencoded") == 0 || /* curl -d's default */
          (strlen(mt) > 5 && strcmp(mt + strlen(mt) - 5, "+json") == 0))) {
         r->body_kind = SRV_BODY_JSON;
         r->cap = (unsigned long long)(rt->big_body ? cfg->max_upload_mb : cfg->max_json_mb)

@@ -56,6 +56,7 @@ struct store_job {
 struct store_epoch {
     int epoch;
     double train_loss, val_loss, val_metric, seconds;
+    int regression; /* 1: val_metric is an RMSE; 0: an accuracy */
 };
 
 /* A model version as stored, with its model's serving state. Owned by the struct. */

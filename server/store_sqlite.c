@@ -85,7 +85,8 @@ static const char *const sql[N_SQL] = {
     [Q_JOB_GET] = "SELECT " JOB_COLS "WHERE j.id = ?1",
     [Q_JOB_LIST] = "SELECT " JOB_COLS "WHERE (?1 IS NULL OR j.status = ?1) "
                    "AND (?2 IS NULL OR j.model = ?2) ORDER BY j.seq DESC LIMIT ?3",
-    [Q_JOB_HISTORY] = "SELECT epoch, train_loss, val_loss, val_metric, seconds FROM job_history "
+    [Q_JOB_HISTORY] = "SELECT epoch, train_loss, val_loss, val_metric, seconds, regression "
+                      "FROM job_history "
                       "WHERE job_id = ?1 ORDER BY epoch",
     [Q_JOB_CLAIM] = "UPDATE jobs SET status = 'running', started_at = ?2, progress = 0, "
                     "epoch = 0 WHERE id = ?1 AND status = 'queued'",
@@ -93,7 +94,7 @@ static const char *const sql[N_SQL] = {
     [Q_JOB_EPOCH] = "UPDATE jobs SET epoch = ?2, progress = ?3 WHERE id = ?1 AND status = "
                     "'running'",
     [Q_HISTORY_INSERT] = "INSERT OR REPLACE INTO job_history (job_id, epoch, train_loss, "
-                         "val_loss, val_metric, seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         "val_loss, val_metric, seconds, regression) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_JOB_FAIL] = "UPDATE jobs SET status = 'failed', error_code = ?2, error_message = ?3, "
                    "finished_at = ?4 WHERE id = ?1 AND status = 'running'",
     [Q_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
@@ -783,6 +784,7 @@ int store_job_history(struct store *s, const char *id, struct store_epoch **out,
         arr[len].val_loss = col_double_or_nan(st, 2);
         arr[len].val_metric = col_double_or_nan(st, 3);
         arr[len].seconds = sqlite3_column_double(st, 4);
+        arr[len].regression = sqlite3_column_int(st, 5);
         len++;
     }
     if (step != SQLITE_DONE) {
@@ -931,6 +933,7 @@ int store_job_progress(struct store *s, const char *id, const struct store_epoch
     bind_double_or_null(st, 4, e->val_loss);
     bind_double_or_null(st, 5, e->val_metric);
     sqlite3_bind_double(st, 6, isfinite(e->seconds) ? e->seconds : 0.0);
+    sqlite3_bind_int(st, 7, e->regression != 0);
     rc = run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
