@@ -10,11 +10,11 @@
 #include "api_jobs.h"
 
 #include <math.h>
-#include <stdlib.h>
+#include <microhttpd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <microhttpd.h>
 
 #include "jobs.h"
 #include "log.h"
@@ -115,8 +115,7 @@ cJSON *srv_api_job_json(struct store *s, const struct store_job *j, int with_his
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         if (e != NULL) {
             cJSON_AddStringToObject(e, "code", j->error_code);
-            cJSON_AddStringToObject(e, "message",
-                                    j->error_message != NULL ? j->error_message : "");
+            cJSON_AddStringToObject(e, "message", j->error_message != NULL ? j->error_message : "");
         }
     } else {
         cJSON_AddNullToObject(o, "error");
@@ -226,7 +225,7 @@ struct sse {
     char id[STORE_ID_MAX];
     int sent_epochs; /* history rows already sent */
     int done;
-    char *pending;   /* formatted events not yet handed to MHD */
+    char *pending; /* formatted events not yet handed to MHD */
     size_t len, off;
 };
 
@@ -279,8 +278,8 @@ static int sse_poll(struct sse *s)
     }
     for (size_t i = (size_t)s->sent_epochs; i < n; i++) {
         sse_add(s, "progress",
-                srv_api_job_epoch_json(h[i].epoch, h[i].train_loss, h[i].val_loss,
-                                       h[i].val_metric, h[i].seconds, metric_name(&h[i])));
+                srv_api_job_epoch_json(h[i].epoch, h[i].train_loss, h[i].val_loss, h[i].val_metric,
+                                       h[i].seconds, metric_name(&h[i])));
     }
     s->sent_epochs = (int)n;
     nn_free(h);

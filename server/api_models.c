@@ -31,8 +31,8 @@ int srv_api_model_name_ok(const char *name)
     return 1;
 }
 
-int srv_api_models_load(void *ud, const char *name, int version, int *got,
-                        struct nn_model **out, struct nn_err *err)
+int srv_api_models_load(void *ud, const char *name, int version, int *got, struct nn_model **out,
+                        struct nn_err *err)
 {
     struct store *s = ud;
     struct store_version *v = NULL;
@@ -46,8 +46,8 @@ int srv_api_models_load(void *ud, const char *name, int version, int *got,
         *got = v->version;
     } else {
         /* a stored blob that does not load is our fault, not the client's */
-        rc = nn_err_set(err, NN_EIO, "model '%s' version %d cannot be loaded: %s", name,
-                        v->version, err != NULL ? err->msg : "bad blob");
+        rc = nn_err_set(err, NN_EIO, "model '%s' version %d cannot be loaded: %s", name, v->version,
+                        err != NULL ? err->msg : "bad blob");
     }
     store_version_free(v);
     return rc;
@@ -227,9 +227,8 @@ int srv_api_models_serving(struct srv_req *r)
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
     if (!cJSON_IsObject(doc) || v == NULL ||
-        !(cJSON_IsNull(v) ||
-          (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e9 &&
-           v->valuedouble == (double)(int)v->valuedouble))) {
+        !(cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e9 &&
+                              v->valuedouble == (double)(int)v->valuedouble))) {
         cJSON_Delete(doc);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "field", "version");

@@ -20,8 +20,8 @@ int srv_api_model_name_ok(const char *name);
  * srv_registry_load_fn over the store (ud is the struct store): reads the blob of a version
  * (0 = serving) and decodes it.
  */
-int srv_api_models_load(void *ud, const char *name, int version, int *got,
-                        struct nn_model **out, struct nn_err *err);
+int srv_api_models_load(void *ud, const char *name, int version, int *got, struct nn_model **out,
+                        struct nn_err *err);
 
 /** srv_registry_free_fn: nn_model_free. */
 void srv_api_models_free(struct nn_model *m);

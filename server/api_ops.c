@@ -24,8 +24,9 @@ int srv_api_ops_healthz(struct srv_req *r)
 int srv_api_ops_readyz(struct srv_req *r)
 {
     if (!atomic_load(&r->app->ready)) {
-        return srv_http_reply_error(r, 503, NULL, "not ready: the store is not open yet, or "
-                                                  "the daemon is stopping");
+        return srv_http_reply_error(r, 503, NULL,
+                                    "not ready: the store is not open yet, or "
+                                    "the daemon is stopping");
     }
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ready") == NULL) {

@@ -100,7 +100,7 @@ static cJSON *params_json(const struct nn_model_params *p)
     }
     cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
     cJSON_AddStringToObject(o, "optimizer", optimizer_name(p->train.optimizer));
-    double lr = p->train.learning_rate > 0 ? (double)p->train.learning_rate
+    double lr = p->train.learning_rate > 0            ? (double)p->train.learning_rate
                 : p->train.optimizer == NN_OPTIM_ADAM ? 0.001
                                                       : 0.01;
     char buf[32];
@@ -131,8 +131,7 @@ static int apply_form(struct nn_model_params *p, const cJSON *form, char *bad, s
         if (strcmp(it->string, "model") == 0) {
             continue;
         }
-        int rc = nn_model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "",
-                                     err);
+        int rc = nn_model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "", err);
         if (rc != 0) {
             snprintf(bad, bad_cap, "%s", it->string);
             if (rc == NN_ENOTFOUND) {
@@ -264,8 +263,7 @@ int srv_api_train_post(struct srv_req *r)
             if (d != NULL) {
                 cJSON_AddNumberToObject(d, "queue_size", app->cfg->queue_size);
             }
-            rc = srv_http_reply_error(r, atomic_load(&app->stopping) ? 503 : 429, d, "%s",
-                                      err.msg);
+            rc = srv_http_reply_error(r, atomic_load(&app->stopping) ? 503 : 429, d, "%s", err.msg);
         }
         goto out;
     }
@@ -331,8 +329,8 @@ struct run_ctx {
 static int on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
     struct run_ctx *c = ud;
-    struct store_epoch e = {st->epoch,   st->train_loss, st->val_loss, st->val_metric,
-                            st->seconds, st->regression};
+    struct store_epoch e = {st->epoch,      st->train_loss, st->val_loss,
+                            st->val_metric, st->seconds,    st->regression};
 
     c->last_epoch = st->epoch;
     srv_metrics_training(c->app->metrics, c->train_rows, st->seconds);
@@ -364,8 +362,8 @@ static const char *error_code(int rc)
 }
 
 /* Stores the trained model as a new version and marks the job succeeded (one transaction). */
-static int commit_model(struct run_ctx *c, const char *model_name, struct nn_model *m,
-                        int *version, struct nn_err *err)
+static int commit_model(struct run_ctx *c, const char *model_name, struct nn_model *m, int *version,
+                        struct nn_err *err)
 {
     unsigned char *blob = NULL;
     size_t blob_len = 0;
@@ -386,8 +384,8 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct nn_mod
         rc = nn_err_set(err, NN_ENOMEM, "out of memory describing the model");
         goto out;
     }
-    struct store_version_new v = {model_name, blob, blob_len, card, metrics, c->id, params,
-                                  c->last_epoch};
+    struct store_version_new v = {model_name, blob,  blob_len, card,
+                                  metrics,    c->id, params,   c->last_epoch};
     rc = store_version_put(c->app->store, &v, version, err);
 out:
     nn_free(blob);
@@ -447,8 +445,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             rc = commit_model(&ctx, job->model, m, &version, &err);
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
-                srv_log("info", "job %s succeeded: model %s version %d", id, job->model,
-                        version);
+                srv_log("info", "job %s succeeded: model %s version %d", id, job->model, version);
             }
         }
     }
@@ -461,9 +458,8 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         srv_log("info", "job %s cancelled", id);
     } else if (rc != 0) {
         srv_log("warn", "job %s failed: %s", id, err.msg);
-        store_job_fail(app->store, id, error_code(rc), err.msg[0] != '\0' ? err.msg
-                                                                          : nn_strerror(rc),
-                       NULL);
+        store_job_fail(app->store, id, error_code(rc),
+                       err.msg[0] != '\0' ? err.msg : nn_strerror(rc), NULL);
     }
     if (!keep_file) {
         unlink(path);

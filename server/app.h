@@ -20,14 +20,14 @@ struct srv_metrics;
 
 struct srv_app {
     const struct srv_config *cfg;
-    struct store *store;          /* NULL until opened */
-    struct srv_jobs *jobs;        /* NULL until started */
+    struct store *store;   /* NULL until opened */
+    struct srv_jobs *jobs; /* NULL until started */
     struct srv_registry *reg;
     struct srv_metrics *metrics;
     char spool_dir[SRV_CONFIG_STR_MAX];
-    atomic_int ready;             /* 1 once the store is open and migrated, jobs started */
-    atomic_int stopping;          /* 1 once a stop signal arrived */
-    atomic_long inflight;         /* requests between first byte and completion */
+    atomic_int ready;     /* 1 once the store is open and migrated, jobs started */
+    atomic_int stopping;  /* 1 once a stop signal arrived */
+    atomic_long inflight; /* requests between first byte and completion */
 };
 
 #endif

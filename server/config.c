@@ -74,8 +74,8 @@ static int apply(struct srv_config *cfg, const struct opt *o, const char *text, 
 
     if (o->type == OPT_STR) {
         if (strlen(text) >= o->size) {
-            return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: value longer than %zu bytes",
-                                 who, o->size - 1);
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: value longer than %zu bytes", who,
+                                 o->size - 1);
         }
         memcpy(p, text, strlen(text) + 1);
         return 0;
@@ -89,8 +89,7 @@ static int apply(struct srv_config *cfg, const struct opt *o, const char *text, 
             *(int *)p = 0;
             return 0;
         }
-        return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: expected 0 or 1, got '%s'", who,
-                             text);
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: expected 0 or 1, got '%s'", who, text);
     }
     char *end = NULL;
     errno = 0;
@@ -108,8 +107,7 @@ static int apply(struct srv_config *cfg, const struct opt *o, const char *text, 
     return 0;
 }
 
-int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help,
-                    struct nn_err *err)
+int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, struct nn_err *err)
 {
     char who[80];
     int rc;

@@ -17,22 +17,22 @@
 #define SRV_CONFIG_STR_MAX 1024
 
 struct srv_config {
-    char bind[64];                     /* --bind: IPv4/IPv6 address to listen on */
-    int port;                          /* --port */
-    char db[SRV_CONFIG_STR_MAX];       /* --db: SQLite file */
-    char spool[SRV_CONFIG_STR_MAX];    /* --spool-dir: uploads; "" = <dir of db>/spool */
-    int workers;                       /* --workers: training threads; 0 = cores */
-    int queue_size;                    /* --queue-size: queued jobs waiting for a worker */
-    int threads;                       /* --threads: HTTP thread pool; 0 = cores (>= 2) */
-    char api_key[256];                 /* --api-key: "" = no auth */
-    char predict_key[256];             /* --predict-key: "" = none */
-    long max_upload_mb;                /* --max-upload-mb: /train and CSV bodies */
-    long max_json_mb;                  /* --max-json-mb: JSON bodies (16) */
-    long max_instances;                /* --max-instances per predict request */
-    int conn_timeout;                  /* --conn-timeout: idle seconds before a close */
-    int conn_limit;                    /* --conn-limit: simultaneous connections */
-    int conn_memory_kb;                /* --conn-memory-kb: per-connection MHD memory */
-    int log_requests;                  /* --log-requests: 1 = one line per request */
+    char bind[64];                  /* --bind: IPv4/IPv6 address to listen on */
+    int port;                       /* --port */
+    char db[SRV_CONFIG_STR_MAX];    /* --db: SQLite file */
+    char spool[SRV_CONFIG_STR_MAX]; /* --spool-dir: uploads; "" = <dir of db>/spool */
+    int workers;                    /* --workers: training threads; 0 = cores */
+    int queue_size;                 /* --queue-size: queued jobs waiting for a worker */
+    int threads;                    /* --threads: HTTP thread pool; 0 = cores (>= 2) */
+    char api_key[256];              /* --api-key: "" = no auth */
+    char predict_key[256];          /* --predict-key: "" = none */
+    long max_upload_mb;             /* --max-upload-mb: /train and CSV bodies */
+    long max_json_mb;               /* --max-json-mb: JSON bodies (16) */
+    long max_instances;             /* --max-instances per predict request */
+    int conn_timeout;               /* --conn-timeout: idle seconds before a close */
+    int conn_limit;                 /* --conn-limit: simultaneous connections */
+    int conn_memory_kb;             /* --conn-memory-kb: per-connection MHD memory */
+    int log_requests;               /* --log-requests: 1 = one line per request */
 };
 
 /**
@@ -43,8 +43,7 @@ struct srv_config {
  * @return 0, or NN_EINVAL with err->field = the flag or variable at fault.
  * Thread-safety: reads the environment; call before threads start.
  */
-int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help,
-                    struct nn_err *err);
+int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, struct nn_err *err);
 
 /**
  * Writes the usage text: every flag with its variable, default and meaning.

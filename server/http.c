@@ -5,6 +5,7 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -19,7 +20,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -93,7 +93,7 @@ void srv_http_add_header(struct srv_req *r, const char *name, const char *value)
 
 /* Adds the common headers, queues and drops the response. */
 static int send_reply(struct srv_req *r, unsigned status, struct MHD_Response *resp,
-                const char *content_type, size_t bytes)
+                      const char *content_type, size_t bytes)
 {
     if (resp == NULL) {
         return nn_err_set(NULL, NN_ENOMEM, "no response");
@@ -153,8 +153,8 @@ int srv_http_reply_empty(struct srv_req *r, unsigned status)
     return send_reply(r, status, resp, NULL, 0);
 }
 
-int srv_http_reply_buffer(struct srv_req *r, unsigned status, const char *content_type,
-                          char *buf, size_t len)
+int srv_http_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf,
+                          size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer_with_free_callback(len, buf, nn_free);
@@ -178,8 +178,7 @@ int srv_http_reply_fd(struct srv_req *r, unsigned status, const char *content_ty
     return send_reply(r, status, resp, content_type, (size_t)size);
 }
 
-int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt,
-                         ...)
+int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -209,8 +208,8 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
     return srv_http_reply_json(r, status, doc);
 }
 
-int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err,
-                      unsigned input_status, cJSON *details)
+int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, unsigned input_status,
+                      cJSON *details)
 {
     const char *msg = err != NULL && err->msg[0] != '\0' ? err->msg : nn_strerror(code);
     unsigned status;
@@ -652,8 +651,8 @@ static int begin_request(struct srv_req *r)
         if (d != NULL) {
             cJSON_AddStringToObject(d, "allow", allow);
         }
-        srv_http_reply_error(r, 405, d, "%s is not allowed on %s (allowed: %s)", r->method,
-                             r->url, allow);
+        srv_http_reply_error(r, 405, d, "%s is not allowed on %s (allowed: %s)", r->method, r->url,
+                             allow);
         return 1;
     }
     const struct srv_route *rt = srv_router_get(r->route);
@@ -678,8 +677,7 @@ static int begin_request(struct srv_req *r)
          strcmp(mt, "application/x-www-form-urlencoded") == 0 || /* curl -d's default */
          (strlen(mt) > 5 && strcmp(mt + strlen(mt) - 5, "+json") == 0))) {
         r->body_kind = SRV_BODY_JSON;
-        r->cap = (unsigned long long)(rt->big_body ? cfg->max_upload_mb : cfg->max_json_mb)
-                 << 20;
+        r->cap = (unsigned long long)(rt->big_body ? cfg->max_upload_mb : cfg->max_json_mb) << 20;
     } else if ((rt->bodies & SRV_BODY_CSV) &&
                (strcmp(mt, "text/csv") == 0 || (mt[0] == '\0' && !(rt->bodies & SRV_BODY_JSON)))) {
         r->body_kind = SRV_BODY_CSV;
@@ -693,8 +691,7 @@ static int begin_request(struct srv_req *r)
             return 1;
         }
     } else if (rt->bodies == 0) {
-        srv_http_reply_error(r, 415, NULL, "%s %s takes no request body", rt->method,
-                             rt->pattern);
+        srv_http_reply_error(r, 415, NULL, "%s %s takes no request body", rt->method, rt->pattern);
         return 1;
     } else {
         const char *want = rt->bodies == SRV_BODY_JSON ? "application/json"
@@ -713,8 +710,9 @@ static int begin_request(struct srv_req *r)
         if (d != NULL) {
             cJSON_AddNumberToObject(d, "limit_bytes", (double)r->cap);
         }
-        srv_http_reply_error(r, 413, d, "the request body (%llu bytes) is larger than the limit "
-                                        "of %llu bytes",
+        srv_http_reply_error(r, 413, d,
+                             "the request body (%llu bytes) is larger than the limit "
+                             "of %llu bytes",
                              length, r->cap);
         return 1;
     }
@@ -722,9 +720,8 @@ static int begin_request(struct srv_req *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     struct srv_app *app = cls;
     struct srv_req *r = *req_cls;
@@ -852,15 +849,15 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
     }
     h->app = app;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned int threads = (unsigned int)(cfg->threads > 0 ? cfg->threads
-                                                            : (cores > 2 ? cores : 2));
-    h->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->conn_memory_kb * 1024, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->conn_limit, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, app,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+    unsigned int threads =
+        (unsigned int)(cfg->threads > 0 ? cfg->threads : (cores > 2 ? cores : 2));
+    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app,
+                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->conn_memory_kb * 1024,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->conn_limit,
+                            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, app,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (h->d == NULL) {
         nn_free(h);
         return nn_err_set(err, NN_EIO, "cannot listen on %s port %d (in use, or not allowed?)",

@@ -49,30 +49,30 @@ struct srv_field {
 
 /* One request in flight. Fields marked (handler) are for the endpoint code to read. */
 struct srv_req {
-    struct srv_app *app;             /* (handler) */
+    struct srv_app *app; /* (handler) */
     struct MHD_Connection *conn;
-    const char *method;              /* (handler) borrowed from MHD for the request */
-    const char *url;                 /* (handler) decoded path, no query string */
-    char id[72];                     /* request id */
+    const char *method; /* (handler) borrowed from MHD for the request */
+    const char *url;    /* (handler) decoded path, no query string */
+    char id[72];        /* request id */
     long long t0_us;
-    int route;                       /* index in the route table; -1 none */
+    int route;                            /* index in the route table; -1 none */
     char args[SRV_ARGS_MAX][SRV_ARG_LEN]; /* (handler) path captures, in order */
     int n_args;
-    int body_kind;                   /* (handler) SRV_BODY_* of the body read */
-    unsigned long long received;     /* body bytes seen */
-    unsigned long long cap;          /* body cap for this request */
+    int body_kind;               /* (handler) SRV_BODY_* of the body read */
+    unsigned long long received; /* body bytes seen */
+    unsigned long long cap;      /* body cap for this request */
     /* JSON body */
-    char *body;                      /* (handler) NUL-terminated; NULL when none */
+    char *body; /* (handler) NUL-terminated; NULL when none */
     size_t body_len, body_cap;
     /* spool file: a text/csv body or the multipart `file` part */
-    int spool_fd;                    /* -1 when closed */
-    char spool_name[64];             /* (handler) "" when none; name inside the spool dir */
+    int spool_fd;        /* -1 when closed */
+    char spool_name[64]; /* (handler) "" when none; name inside the spool dir */
     char spool_path[SRV_CONFIG_STR_MAX + 80]; /* (handler) */
-    unsigned long long spool_bytes;  /* (handler) */
-    char sha256[65];                 /* (handler) hex digest of the spool file */
-    void *hash;                      /* gnutls_hash_hd_t while hashing */
-    int spool_keep;                  /* (handler) set to keep the file after the request */
-    int file_parts;                  /* multipart parts named `file` seen */
+    unsigned long long spool_bytes;           /* (handler) */
+    char sha256[65];                          /* (handler) hex digest of the spool file */
+    void *hash;                               /* gnutls_hash_hd_t while hashing */
+    int spool_keep;                           /* (handler) set to keep the file after the request */
+    int file_parts;                           /* multipart parts named `file` seen */
     struct MHD_PostProcessor *pp;
     struct srv_field fields[SRV_FIELDS_MAX]; /* (handler) multipart fields */
     int n_fields;
@@ -143,8 +143,8 @@ int srv_http_reply_empty(struct srv_req *r, unsigned status);
 /**
  * Sends a body already in memory. Takes ownership of buf (nn_malloc'd), even on failure.
  */
-int srv_http_reply_buffer(struct srv_req *r, unsigned status, const char *content_type,
-                          char *buf, size_t len);
+int srv_http_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf,
+                          size_t len);
 
 /**
  * Sends the contents of an open file from offset 0. Takes ownership of fd, even on failure.
@@ -156,8 +156,8 @@ int srv_http_reply_fd(struct srv_req *r, unsigned status, const char *content_ty
  * Sends an error in the shape of API.md: {"error": msg, "code": code-for-status, "details"}.
  * @param details [in] a JSON object or NULL ({}); taken, even on failure.
  */
-int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
+int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /**
  * The one mapping from an nn/err code to an HTTP error reply: NN_ENOTFOUND 404,
@@ -167,8 +167,8 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
  * else {"field"} when err->field is.
  * @param details [in] taken, even on failure.
  */
-int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err,
-                      unsigned input_status, cJSON *details);
+int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, unsigned input_status,
+                      cJSON *details);
 
 /** The API.md error code name of an HTTP status ("bad_request", ...). */
 const char *srv_http_status_code(unsigned status);

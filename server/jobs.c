@@ -78,8 +78,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int srv_jobs_new(int workers, int queue_size, srv_jobs_run_fn run, void *ud,
-                 struct srv_jobs **out, struct nn_err *err)
+int srv_jobs_new(int workers, int queue_size, srv_jobs_run_fn run, void *ud, struct srv_jobs **out,
+                 struct nn_err *err)
 {
     struct srv_jobs *j = NULL;
     int rc;
@@ -174,8 +174,7 @@ int srv_jobs_reserve(struct srv_jobs *j, struct srv_jobs_slot **slot, struct nn_
         if (stopping) {
             return nn_err_set(err, NN_ERANGE, "the daemon is stopping");
         }
-        return nn_err_set(err, NN_ERANGE, "the job queue is full (%d jobs waiting)",
-                          j->capacity);
+        return nn_err_set(err, NN_ERANGE, "the job queue is full (%d jobs waiting)", j->capacity);
     }
     j->reserved++;
     pthread_mutex_unlock(&j->lock);

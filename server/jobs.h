@@ -35,8 +35,8 @@ typedef void (*srv_jobs_run_fn)(void *ud, const char *id, atomic_int *cancel);
  * Starts `workers` threads over a queue holding at most queue_size waiting jobs.
  * @return 0, NN_EINVAL (bad sizes) or NN_ENOMEM. Ownership: *out is new; srv_jobs_free.
  */
-int srv_jobs_new(int workers, int queue_size, srv_jobs_run_fn run, void *ud,
-                 struct srv_jobs **out, struct nn_err *err);
+int srv_jobs_new(int workers, int queue_size, srv_jobs_run_fn run, void *ud, struct srv_jobs **out,
+                 struct nn_err *err);
 
 /**
  * Stops the pool: no job is taken any more, running jobs get SRV_JOBS_CANCEL_STOP, and the

@@ -10,8 +10,8 @@
  */
 #include "main.h"
 
-#include <cblas.h>
 #include <cJSON.h>
+#include <cblas.h>
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>

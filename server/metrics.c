@@ -16,9 +16,9 @@ static const unsigned statuses[] = {200, 201, 202, 204, 400, 401, 404, 405, 409,
                                     414, 415, 422, 429, 431, 500, 503, 507, 0};
 #define N_STATUS (sizeof(statuses) / sizeof(statuses[0]))
 /* Upper bounds of the latency buckets, in microseconds (and seconds in the output). */
-static const long long buckets_us[] = {100,    250,    500,     1000,    2500,    5000,
-                                       10000,  25000,  50000,   100000,  250000,  500000,
-                                       1000000, 2500000, 10000000};
+static const long long buckets_us[] = {100,    250,    500,     1000,    2500,
+                                       5000,   10000,  25000,   50000,   100000,
+                                       250000, 500000, 1000000, 2500000, 10000000};
 #define N_BUCKETS (sizeof(buckets_us) / sizeof(buckets_us[0]))
 
 struct route_stats {
@@ -208,33 +208,40 @@ int srv_metrics_render(struct srv_metrics *m, const struct srv_metrics_gauges *g
             (double)atomic_load(&m->routes[r].sum_us) / 1e6);
         put(&t, "neurond_http_request_duration_seconds_count{route=\"%s\"} %lu\n", name, cum);
     }
-    put(&t, "# HELP neurond_predictions_total Rows scored by prediction requests.\n"
-            "# TYPE neurond_predictions_total counter\nneurond_predictions_total %lu\n",
+    put(&t,
+        "# HELP neurond_predictions_total Rows scored by prediction requests.\n"
+        "# TYPE neurond_predictions_total counter\nneurond_predictions_total %lu\n",
         atomic_load(&m->predictions));
     put(&t, "# HELP neurond_jobs Training jobs by status.\n# TYPE neurond_jobs gauge\n");
     for (int i = 0; i < 5; i++) {
         put(&t, "neurond_jobs{status=\"%s\"} %ld\n", job_status[i], g->jobs[i]);
     }
-    put(&t, "# HELP neurond_queue_depth Jobs waiting for a worker.\n"
-            "# TYPE neurond_queue_depth gauge\nneurond_queue_depth %ld\n",
+    put(&t,
+        "# HELP neurond_queue_depth Jobs waiting for a worker.\n"
+        "# TYPE neurond_queue_depth gauge\nneurond_queue_depth %ld\n",
         g->queue_depth);
-    put(&t, "# HELP neurond_workers_busy Workers training now.\n"
-            "# TYPE neurond_workers_busy gauge\nneurond_workers_busy %ld\n",
+    put(&t,
+        "# HELP neurond_workers_busy Workers training now.\n"
+        "# TYPE neurond_workers_busy gauge\nneurond_workers_busy %ld\n",
         g->workers_busy);
-    put(&t, "# HELP neurond_models_loaded Model versions held in memory by the registry.\n"
-            "# TYPE neurond_models_loaded gauge\nneurond_models_loaded %ld\n",
+    put(&t,
+        "# HELP neurond_models_loaded Model versions held in memory by the registry.\n"
+        "# TYPE neurond_models_loaded gauge\nneurond_models_loaded %ld\n",
         g->models_loaded);
-    put(&t, "# HELP neurond_training_samples_total Training rows processed (all epochs).\n"
-            "# TYPE neurond_training_samples_total counter\nneurond_training_samples_total "
-            "%llu\n",
+    put(&t,
+        "# HELP neurond_training_samples_total Training rows processed (all epochs).\n"
+        "# TYPE neurond_training_samples_total counter\nneurond_training_samples_total "
+        "%llu\n",
         atomic_load(&m->training_samples));
-    put(&t, "# HELP neurond_training_seconds_total Seconds spent in training epochs.\n"
-            "# TYPE neurond_training_seconds_total counter\nneurond_training_seconds_total "
-            "%.6f\n",
+    put(&t,
+        "# HELP neurond_training_seconds_total Seconds spent in training epochs.\n"
+        "# TYPE neurond_training_seconds_total counter\nneurond_training_seconds_total "
+        "%.6f\n",
         (double)atomic_load(&m->training_usec) / 1e6);
-    put(&t, "# HELP neurond_training_samples_per_second Rows per second of the last epoch.\n"
-            "# TYPE neurond_training_samples_per_second gauge\n"
-            "neurond_training_samples_per_second %.1f\n",
+    put(&t,
+        "# HELP neurond_training_samples_per_second Rows per second of the last epoch.\n"
+        "# TYPE neurond_training_samples_per_second gauge\n"
+        "neurond_training_samples_per_second %.1f\n",
         atomic_load(&m->training_rate));
     if (t.failed) {
         nn_free(t.p);

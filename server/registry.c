@@ -19,8 +19,8 @@ struct entry {
 
 struct srv_registry {
     pthread_rwlock_t lock;
-    struct entry *head;     /* guarded by lock */
-    unsigned long gen;      /* guarded by lock; bumped by every invalidation */
+    struct entry *head; /* guarded by lock */
+    unsigned long gen;  /* guarded by lock; bumped by every invalidation */
     srv_registry_load_fn load;
     srv_registry_free_fn free_fn;
     void *ud;
@@ -89,8 +89,8 @@ static struct entry *find(struct srv_registry *r, const char *name, int version)
     return NULL;
 }
 
-int srv_registry_get(struct srv_registry *r, const char *name, int version,
-                     struct srv_model **out, struct nn_err *err)
+int srv_registry_get(struct srv_registry *r, const char *name, int version, struct srv_model **out,
+                     struct nn_err *err)
 {
     struct nn_model *model = NULL;
     struct srv_model *m = NULL;

@@ -59,8 +59,8 @@ void srv_registry_free(struct srv_registry *r);
  * @return 0, or the loader's error (NN_ENOTFOUND when there is no such model/version).
  * Ownership: *out holds one reference; give it back with srv_registry_release.
  */
-int srv_registry_get(struct srv_registry *r, const char *name, int version,
-                     struct srv_model **out, struct nn_err *err);
+int srv_registry_get(struct srv_registry *r, const char *name, int version, struct srv_model **out,
+                     struct nn_err *err);
 
 /** Releases a reference from srv_registry_get; the last one frees the model. NULL-safe. */
 void srv_registry_release(struct srv_model *m);

@@ -18,25 +18,25 @@
 #define F SRV_BODY_FORM
 
 /* method, pattern, handler, bodies, auth, big body */
-#define ROUTES(X)                                                                              \
-    X("GET", "/healthz", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                           \
-    X("GET", "/readyz", srv_api_ops_readyz, 0, SRV_AUTH_PUBLIC, 0)                             \
-    X("GET", "/metrics", srv_api_ops_metrics, 0, SRV_AUTH_PUBLIC, 0)                           \
-    X("POST", "/train", srv_api_train_post, C | F, SRV_AUTH_ADMIN, 0)                          \
-    X("GET", "/jobs", srv_api_jobs_list, 0, SRV_AUTH_READ, 0)                                  \
-    X("GET", "/jobs/*", srv_api_jobs_get, 0, SRV_AUTH_READ, 0)                                 \
-    X("DELETE", "/jobs/*", srv_api_jobs_cancel, 0, SRV_AUTH_ADMIN, 0)                          \
-    X("POST", "/jobs/*/cancel", srv_api_jobs_cancel, J, SRV_AUTH_ADMIN, 0)                     \
-    X("GET", "/jobs/*/events", srv_api_jobs_events, 0, SRV_AUTH_READ, 0)                       \
-    X("GET", "/models", srv_api_models_list, 0, SRV_AUTH_READ, 0)                              \
-    X("GET", "/models/*", srv_api_models_get, 0, SRV_AUTH_READ, 0)                             \
-    X("DELETE", "/models/*", srv_api_models_delete, 0, SRV_AUTH_ADMIN, 0)                      \
-    X("GET", "/models/*/versions/*", srv_api_models_get, 0, SRV_AUTH_READ, 0)                  \
-    X("DELETE", "/models/*/versions/*", srv_api_models_delete, 0, SRV_AUTH_ADMIN, 0)           \
-    X("PUT", "/models/*/serving", srv_api_models_serving, J, SRV_AUTH_ADMIN, 0)                \
-    X("GET", "/models/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)                   \
-    X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                 \
-    X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)              \
+#define ROUTES(X)                                                                                  \
+    X("GET", "/healthz", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                               \
+    X("GET", "/readyz", srv_api_ops_readyz, 0, SRV_AUTH_PUBLIC, 0)                                 \
+    X("GET", "/metrics", srv_api_ops_metrics, 0, SRV_AUTH_PUBLIC, 0)                               \
+    X("POST", "/train", srv_api_train_post, C | F, SRV_AUTH_ADMIN, 0)                              \
+    X("GET", "/jobs", srv_api_jobs_list, 0, SRV_AUTH_READ, 0)                                      \
+    X("GET", "/jobs/*", srv_api_jobs_get, 0, SRV_AUTH_READ, 0)                                     \
+    X("DELETE", "/jobs/*", srv_api_jobs_cancel, 0, SRV_AUTH_ADMIN, 0)                              \
+    X("POST", "/jobs/*/cancel", srv_api_jobs_cancel, J, SRV_AUTH_ADMIN, 0)                         \
+    X("GET", "/jobs/*/events", srv_api_jobs_events, 0, SRV_AUTH_READ, 0)                           \
+    X("GET", "/models", srv_api_models_list, 0, SRV_AUTH_READ, 0)                                  \
+    X("GET", "/models/*", srv_api_models_get, 0, SRV_AUTH_READ, 0)                                 \
+    X("DELETE", "/models/*", srv_api_models_delete, 0, SRV_AUTH_ADMIN, 0)                          \
+    X("GET", "/models/*/versions/*", srv_api_models_get, 0, SRV_AUTH_READ, 0)                      \
+    X("DELETE", "/models/*/versions/*", srv_api_models_delete, 0, SRV_AUTH_ADMIN, 0)               \
+    X("PUT", "/models/*/serving", srv_api_models_serving, J, SRV_AUTH_ADMIN, 0)                    \
+    X("GET", "/models/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)                       \
+    X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                     \
+    X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
     X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)
 
 #define ROUTE_ENTRY(m, p, h, b, a, big) {m, p, h, b, a, big, m " " p},
@@ -99,8 +99,8 @@ static int match(const char *pattern, const char *path, char args[][SRV_ARG_LEN]
     return 1;
 }
 
-int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LEN],
-                    int *n_args, char *allow, size_t allow_cap)
+int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LEN], int *n_args,
+                    char *allow, size_t allow_cap)
 {
     char tmp[SRV_ARGS_MAX][SRV_ARG_LEN];
     int n = 0;

@@ -24,12 +24,12 @@ typedef int (*srv_handler_fn)(struct srv_req *r);
 
 struct srv_route {
     const char *method;
-    const char *pattern;    /* "/models/ * /versions/ *" without spaces */
+    const char *pattern; /* "/models/ * /versions/ *" without spaces */
     srv_handler_fn handler;
-    int bodies;             /* SRV_BODY_* accepted */
-    int auth;               /* SRV_AUTH_* */
-    int big_body;           /* 1: JSON bodies may reach --max-upload-mb (model import) */
-    const char *label;      /* metrics label */
+    int bodies;        /* SRV_BODY_* accepted */
+    int auth;          /* SRV_AUTH_* */
+    int big_body;      /* 1: JSON bodies may reach --max-upload-mb (model import) */
+    const char *label; /* metrics label */
 };
 
 /**
@@ -39,8 +39,8 @@ struct srv_route {
  * @return the route index; -404 when no pattern matches the path; -405 when a pattern
  *         matches but not for this method.
  */
-int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LEN],
-                    int *n_args, char *allow, size_t allow_cap);
+int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LEN], int *n_args,
+                    char *allow, size_t allow_cap);
 
 /** Route i (0 <= i < srv_router_count()). Borrowed, static. */
 const struct srv_route *srv_router_get(int i);

@@ -37,17 +37,17 @@ struct store;
 struct store_job {
     char id[STORE_ID_MAX];
     char model[STORE_NAME_MAX];
-    int status;            /* enum store_job_status */
-    double progress;       /* 0..1 */
-    int epoch, epochs;     /* last finished epoch, maximum */
-    char *params;          /* JSON object: the API's "params" */
-    char *form;            /* JSON object: the parameters as sent, strings */
-    char spool[64];        /* dataset file name inside the spool directory */
+    int status;        /* enum store_job_status */
+    double progress;   /* 0..1 */
+    int epoch, epochs; /* last finished epoch, maximum */
+    char *params;      /* JSON object: the API's "params" */
+    char *form;        /* JSON object: the parameters as sent, strings */
+    char spool[64];    /* dataset file name inside the spool directory */
     long long rows, columns, bytes;
     char sha256[65];
-    char *metrics;         /* JSON object or NULL */
-    int model_version;     /* 0 = none */
-    char *error_code;      /* NULL unless failed */
+    char *metrics;     /* JSON object or NULL */
+    int model_version; /* 0 = none */
+    char *error_code;  /* NULL unless failed */
     char *error_message;
     char created_at[STORE_TIME_MAX], started_at[STORE_TIME_MAX], finished_at[STORE_TIME_MAX];
 };
@@ -63,16 +63,16 @@ struct store_epoch {
 struct store_version {
     char model[STORE_NAME_MAX];
     int version;
-    int serving;            /* the version served now (pinned or newest) */
-    int pinned;             /* 0 = not pinned */
-    unsigned char *blob;    /* NULL unless asked for */
+    int serving;         /* the version served now (pinned or newest) */
+    int pinned;          /* 0 = not pinned */
+    unsigned char *blob; /* NULL unless asked for */
     size_t blob_len;
-    char *card;             /* JSON object (nn_model_card) */
-    char *metrics;          /* JSON object */
+    char *card;                /* JSON object (nn_model_card) */
+    char *metrics;             /* JSON object */
     char job_id[STORE_ID_MAX]; /* "" for an imported version */
     char created_at[STORE_TIME_MAX];
     char model_created_at[STORE_TIME_MAX];
-    int *versions;          /* every version of the model, ascending */
+    int *versions; /* every version of the model, ascending */
     int n_versions;
 };
 
@@ -150,8 +150,7 @@ int store_job_history(struct store *s, const char *id, struct store_epoch **out,
  * @return 0, or NN_ENOTFOUND when there is no such job or it is not queued (cancelled).
  * Ownership: *out is new; store_job_free.
  */
-int store_job_claim(struct store *s, const char *id, struct store_job **out,
-                    struct nn_err *err);
+int store_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err);
 
 /**
  * Records one finished epoch of a running job (its epoch, progress and history row) in one
@@ -183,8 +182,7 @@ int store_job_requeue(struct store *s, const char *id, struct nn_err *err);
  * At start-up: moves every running job back to queued and lists every queued job, oldest
  * first, so they can be queued again. @param ids, n [out] new array of ids; nn_free.
  */
-int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
-                       struct nn_err *err);
+int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);
 
 /** Counts jobs by status. @param counts [out] indexed by enum store_job_status. */
 int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
@@ -222,8 +220,7 @@ void store_version_free(struct store_version *v);
  * Lists every model that has at least one version: its serving version (card, no blob),
  * name ascending. @param out, n [out] new array; store_version_list_free.
  */
-int store_model_list(struct store *s, struct store_version ***out, size_t *n,
-                     struct nn_err *err);
+int store_model_list(struct store *s, struct store_version ***out, size_t *n, struct nn_err *err);
 
 /** Frees a list from store_model_list. NULL-safe. */
 void store_version_list_free(struct store_version **v, size_t n);
@@ -234,7 +231,8 @@ void store_version_list_free(struct store_version **v, size_t n);
  */
 int store_serving_set(struct store *s, const char *model, int version, struct nn_err *err);
 
-/** Deletes a model and all its versions (its numbering restarts at 1). @return 0 or NN_ENOTFOUND. */
+/** Deletes a model and all its versions (its numbering restarts at 1). @return 0 or NN_ENOTFOUND.
+ */
 int store_model_delete(struct store *s, const char *model, struct nn_err *err);
 
 /**

@@ -66,10 +66,10 @@ enum {
     N_SQL
 };
 
-#define JOB_COLS                                                                               \
-    "j.id, j.model, j.status, j.progress, j.epoch, j.epochs, j.params, j.form, j.metrics, "    \
-    "j.model_version, j.error_code, j.error_message, j.created_at, j.started_at, "            \
-    "j.finished_at, d.spool, d.rows, d.columns, d.bytes, d.sha256 "                           \
+#define JOB_COLS                                                                                   \
+    "j.id, j.model, j.status, j.progress, j.epoch, j.epochs, j.params, j.form, j.metrics, "        \
+    "j.model_version, j.error_code, j.error_message, j.created_at, j.started_at, "                 \
+    "j.finished_at, d.spool, d.rows, d.columns, d.bytes, d.sha256 "                                \
     "FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
 
 static const char *const sql[N_SQL] = {
@@ -93,8 +93,9 @@ static const char *const sql[N_SQL] = {
     [Q_HISTORY_CLEAR] = "DELETE FROM job_history WHERE job_id = ?1",
     [Q_JOB_EPOCH] = "UPDATE jobs SET epoch = ?2, progress = ?3 WHERE id = ?1 AND status = "
                     "'running'",
-    [Q_HISTORY_INSERT] = "INSERT OR REPLACE INTO job_history (job_id, epoch, train_loss, "
-                         "val_loss, val_metric, seconds, regression) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_HISTORY_INSERT] =
+        "INSERT OR REPLACE INTO job_history (job_id, epoch, train_loss, "
+        "val_loss, val_metric, seconds, regression) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_JOB_FAIL] = "UPDATE jobs SET status = 'failed', error_code = ?2, error_message = ?3, "
                    "finished_at = ?4 WHERE id = ?1 AND status = 'running'",
     [Q_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
@@ -627,8 +628,7 @@ static struct store_job *job_from_row(sqlite3_stmt *st)
     return j;
 }
 
-static int job_get_conn(struct conn *c, const char *id, struct store_job **out,
-                        struct nn_err *err)
+static int job_get_conn(struct conn *c, const char *id, struct store_job **out, struct nn_err *err)
 {
     sqlite3_stmt *st = stmt(c, Q_JOB_GET, err);
 
@@ -805,8 +805,7 @@ fail:
     return rc;
 }
 
-int store_job_claim(struct store *s, const char *id, struct store_job **out,
-                    struct nn_err *err)
+int store_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
 {
     struct conn *c = NULL;
     char now[STORE_TIME_MAX];
@@ -1078,8 +1077,7 @@ out:
     return rc;
 }
 
-int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
-                       struct nn_err *err)
+int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
 {
     struct conn *c = NULL;
     char(*arr)[STORE_ID_MAX] = NULL;
@@ -1205,8 +1203,8 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
 /* ------------------------------------------------------------------------------------------ */
 
 /* Reads a model row: id, next version, pin, created_at. NN_ENOTFOUND when there is none. */
-static int model_row(struct conn *c, const char *model, sqlite3_int64 *id, int *next,
-                     int *pinned, char created[STORE_TIME_MAX], struct nn_err *err)
+static int model_row(struct conn *c, const char *model, sqlite3_int64 *id, int *next, int *pinned,
+                     char created[STORE_TIME_MAX], struct nn_err *err)
 {
     sqlite3_stmt *st = stmt(c, Q_MODEL_GET, err);
 
@@ -1256,9 +1254,9 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
             goto out;
         }
         sqlite3_bind_text(js, 1, v->job_id, -1, SQLITE_STATIC);
-        int running = sqlite3_step(js) == SQLITE_ROW &&
-                      store_job_status_parse((const char *)sqlite3_column_text(js, 0)) ==
-                          STORE_JOB_RUNNING;
+        int running =
+            sqlite3_step(js) == SQLITE_ROW &&
+            store_job_status_parse((const char *)sqlite3_column_text(js, 0)) == STORE_JOB_RUNNING;
         sqlite3_reset(js);
         if (!running) {
             rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", v->job_id);
@@ -1318,8 +1316,7 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
         sqlite3_bind_text(st, 1, v->job_id, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, v->job_epoch);
         sqlite3_bind_text(st, 3, v->metrics, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, v->job_params != NULL ? v->job_params : "{}", -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, v->job_params != NULL ? v->job_params : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 5, next);
         sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
         rc = run(c, st, &changes, err);
@@ -1404,8 +1401,7 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
     int step = sqlite3_step(st);
     if (step != SQLITE_ROW) {
         rc = step == SQLITE_DONE
-                 ? nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model,
-                              v->version)
+                 ? nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, v->version)
                  : db_error(c->db, "read version", err);
         goto fail;
     }
@@ -1497,8 +1493,7 @@ void store_version_list_free(struct store_version **v, size_t n)
     nn_free(v);
 }
 
-int store_model_list(struct store *s, struct store_version ***out, size_t *n,
-                     struct nn_err *err)
+int store_model_list(struct store *s, struct store_version ***out, size_t *n, struct nn_err *err)
 {
     struct conn *c = NULL;
     struct store_version **arr = NULL;
