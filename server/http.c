@@ -819,13 +819,28 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* Start and stop                                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+/* libmicrohttpd's own error messages, as log lines. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    srv_log("warn", "libmicrohttpd: %s", msg);
+}
+
 int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *err)
 {
     const struct srv_config *cfg = app->cfg;
     struct sockaddr_in6 a6;
     struct sockaddr_in a4;
     struct sockaddr *sa;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    unsigned int flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
     *out = NULL;
     memset(&a4, 0, sizeof(a4));
@@ -852,12 +867,12 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
     unsigned int threads =
         (unsigned int)(cfg->threads > 0 ? cfg->threads : (cores > 2 ? cores : 2));
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app,
-                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->conn_timeout,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->conn_memory_kb * 1024,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->conn_limit,
-                            MHD_OPTION_NOTIFY_COMPLETED, &on_completed, app,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+                            MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)cfg->conn_memory_kb * 1024, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned int)cfg->conn_limit, MHD_OPTION_NOTIFY_COMPLETED,
+                            &on_completed, app, MHD_OPTION_END);
     if (h->d == NULL) {
         nn_free(h);
         return nn_err_set(err, NN_EIO, "cannot listen on %s port %d (in use, or not allowed?)",
