@@ -92,7 +92,7 @@ def test_sigkill_during_training_then_restart(make_daemon):
     d = make_daemon(["--workers", "1"])
     with open(data("digits_train.csv"), "rb") as f:
         digits = f.read()
-    job = train(d.base, "survivor", content=digits, params={"epochs": 12, "patience": 0})
+    job = train(d.base, "survivor", content=digits, params={"epochs": 250, "patience": 0})
     queued = train(d.base, "survivor2", data("iris_train.csv"), {"epochs": 3})
     wait_epoch(d.base, job["id"], 1)
     d.kill()
