@@ -151,7 +151,7 @@ def mime(parts, boundary="b0undary"):
 HEAD = "From: a@example.com\nTo: b@example.com\nSubject: hello\nMIME-Version: 1.0\n"
 
 
-@pytest.mark.parametrize("name,message", [
+HOSTILE = [
     ("20 MB message", HEAD + "Content-Type: text/plain\n\n" + ("buy cheap pills now " * 1048576)),
     ("1,000 MIME parts", mime(["part %d free money" % i for i in range(1000)])),
     ("1,001 MIME parts", mime(["part %d" % i for i in range(1001)])),
@@ -160,7 +160,10 @@ HEAD = "From: a@example.com\nTo: b@example.com\nSubject: hello\nMIME-Version: 1.
     ("unknown charset", HEAD + "Content-Type: text/plain; charset=x-no-such-charset\n\nhello there\n"),
     ("no body", HEAD),
     ("binary junk", "".join(chr(random.Random(3).randrange(1, 256)) for _ in range(20000))),
-])
+]
+
+
+@pytest.mark.parametrize("name,message", HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_hostile_messages(daemon, spam, name, message):
     r = requests.post(daemon.url("/spam-score"), data=message.encode("utf-8", "surrogateescape"),
                       headers={"Content-Type": "message/rfc822"}, timeout=60)
@@ -206,3 +209,14 @@ def test_threshold_param(daemon, spam, tmp_path):
     assert wait_job(daemon.base, job["id"], timeout=300)["status"] == "succeeded"
     r = requests.post(daemon.url("/spam-score?model=spamthr"), json={"text": "hello"})
     assert r.json()["threshold"] == 0.9 and r.json()["threshold_source"] == "threshold"
+
+
+def test_example_script(make_daemon):
+    """examples/spam/score.sh, the README's three commands, against a fresh daemon."""
+    d = make_daemon(["--workers", "1"])
+    out = subprocess.run(["sh", os.path.join(EXAMPLES, "score.sh"), d.base],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    replies = [line for line in out.stdout.splitlines() if line.startswith('{"model":"spam"')]
+    assert len(replies) == 3, out.stdout
+    assert '"spam":true' in replies[0] and '"spam":false' in replies[1], replies
