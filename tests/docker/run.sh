@@ -324,6 +324,16 @@ else
         "$(docker inspect -f '{{json .State.Health}}' "$cid")"
 fi
 
+# NEUROND_API_KEY reaches the daemon: without the key (or with another) the API answers 401.
+anon=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$base_url/models")
+wrong=$(curl -s -o /dev/null -w '%{http_code}' -m 5 -H 'Authorization: Bearer nope' "$base_url/models")
+http GET /models
+if [ "$anon" = 401 ] && [ "$wrong" = 401 ] && [ "$code" = 200 ]; then
+    ok "NEUROND_API_KEY guards the API (no key 401, wrong key 401, the key 200)"
+else
+    not_ok "NEUROND_API_KEY guards the API (no key $anon, wrong key $wrong, the key $code)"
+fi
+
 # Train iris from the bundled CSV; predict the held-out rows.
 http POST "/train?model=iris&epochs=200&learning_rate=0.01&seed=7" \
     -H 'Content-Type: text/csv' --data-binary @tests/data/iris_train.csv
