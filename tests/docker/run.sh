@@ -3,9 +3,9 @@
 # with the classic builder, checks the image (size, user, port, volume, health check, labels),
 # then runs it with --network=host on a free port: waits for /readyz, trains a small model
 # with curl, predicts, replaces the container by a new one on the same volume and checks the
-# model is still served, and stops it with SIGTERM (exit 0 within 10 s). It removes the
-# containers, the volume and the image it made, and stops any dockerd it started, even when a
-# check fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
+# model is still served, and stops it with SIGTERM (exit 0 within 10 s); then brings
+# docker/compose.yaml up and down on the same image. It removes the containers, volumes and
+# image it made, and stops any dockerd it started, even when a check fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
 #
 # Docker daemon: the one `docker` already reaches (DOCKER_HOST or the default socket), else a
 # private dockerd started here (root needed) with its own --data-root in $NEUROND_DOCKER_STATE
@@ -32,6 +32,7 @@ vol_made=0
 image_made=0
 dockerd_pid=""
 exec_dir=""
+compose_up=0
 t_start=$(date +%s)
 
 log() { echo "docker: $*"; }
@@ -53,6 +54,10 @@ cleanup() {
     if [ -n "$cid" ]; then
         docker rm -f "$cid" >/dev/null 2>&1
         cid=""
+    fi
+    if [ "$compose_up" = 1 ]; then
+        compose down -v -t 10 >/dev/null 2>&1
+        compose_up=0
     fi
     if [ "$vol_made" = 1 ]; then
         docker volume rm "$VOL" >/dev/null 2>&1
@@ -421,3 +426,50 @@ else
 fi
 
 stop_with_sigterm "second container"
+docker rm "$cid" >/dev/null
+cid=""
+
+# ---------------------------------------------------------------- docker/compose.yaml
+
+# compose ARGS: docker/compose.yaml under this run's project name, on this run's image.
+compose() {
+    NEUROND_IMAGE=$IMAGE NEUROND_API_KEY=$KEY NEUROND_PUBLISH="127.0.0.1:$port" \
+        $compose_cmd -p "neurond-test-$$" -f docker/compose.yaml "$@"
+}
+compose_cmd=""
+if docker compose version >/dev/null 2>&1; then
+    compose_cmd="docker compose"
+elif command -v docker-compose >/dev/null 2>&1; then
+    compose_cmd=docker-compose
+fi
+if [ -z "$compose_cmd" ]; then
+    not_ok "docker compose or docker-compose present (scripts/deps.sh docker)"
+    exit 1
+fi
+if out=$(env -u NEUROND_API_KEY $compose_cmd -f docker/compose.yaml config 2>&1); then
+    not_ok "compose.yaml refuses to start without NEUROND_API_KEY" "$out"
+else
+    ok "compose.yaml refuses to start without NEUROND_API_KEY"
+fi
+compose_up=1
+if out=$(compose up -d 2>&1); then
+    ok "compose up (named volume, port published on 127.0.0.1:$port)"
+else
+    abort "compose up" "$out"
+fi
+cid=$(compose ps -q neurond)
+wait_ready "compose service"
+http GET /models/iris
+anon=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$base_url/models")
+if [ "$code" = 404 ] && [ "$anon" = 401 ]; then
+    ok "compose service: the API key from the environment, a fresh volume (no model: 404)"
+else
+    not_ok "compose service: the API key from the environment (no key: $anon), a fresh volume (GET /models/iris: $code)" "$body"
+fi
+cid=""
+if out=$(compose down -v -t 10 2>&1); then
+    compose_up=0
+    ok "compose down -v"
+else
+    not_ok "compose down -v" "$out"
+fi
