@@ -3,7 +3,8 @@
 # with the classic builder, checks the image (size, user, port, volume, health check, labels),
 # then runs it with --network=host on a free port: waits for /readyz, trains a small model
 # with curl, predicts, replaces the container by a new one on the same volume and checks the
-# model is still served, and stops it with SIGTERM (exit 0 within 10 s); then brings
+# model is still served, stops it with SIGTERM (exit 0 within 10 s, also in the middle of a
+# training job, which must come back after the next start); then brings
 # docker/compose.yaml up and down on the same image. It removes the containers, volumes and
 # image it made, and stops any dockerd it started, even when a check fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
 #
@@ -76,8 +77,8 @@ cleanup() {
         if kill -0 "$dockerd_pid" 2>/dev/null; then
             log "dockerd did not stop in 20 s; killing it"
             kill -KILL "$dockerd_pid" 2>/dev/null
-            sleep 1
         fi
+        wait "$dockerd_pid" 2>/dev/null
         dockerd_pid=""
     fi
     if [ -n "$exec_dir" ]; then
@@ -425,7 +426,38 @@ else
     not_ok "the job is kept across the restart (GET /jobs/$job: $code)" "$body"
 fi
 
-stop_with_sigterm "second container"
+# A long job (digits, thousands of epochs) that is running when SIGTERM comes: the daemon
+# must still stop within 10 s, and the job must come back after the next start.
+http POST "/train?model=digits&epochs=5000&patience=5000&hidden=128,128" \
+    -H 'Content-Type: text/csv' --data-binary @tests/data/digits_train.csv
+long_job=$(json 'j["id"]')
+status=""
+for _ in $(seq 1 40); do
+    http GET "/jobs/$long_job"
+    status=$(json 'j["status"]')
+    [ "$status" = running ] && [ "$(json 'j["epoch"]')" -ge 1 ] 2>/dev/null && break
+    sleep 0.25
+done
+if [ "$status" = running ]; then
+    ok "a long training job is running ($long_job)"
+else
+    not_ok "a long training job is running (status '$status')" "$body"
+fi
+stop_with_sigterm "second container, while training"
+docker rm "$cid" >/dev/null
+cid=""
+
+start_container third
+wait_ready "third container (same volume)"
+http GET "/jobs/$long_job"
+status=$(json 'j["status"]')
+if [ "$code" = 200 ] && { [ "$status" = queued ] || [ "$status" = running ]; }; then
+    ok "the job stopped by SIGTERM is queued again after the restart ($status)"
+else
+    not_ok "the job stopped by SIGTERM is queued again after the restart ($code, '$status')" "$body"
+fi
+http POST "/jobs/$long_job/cancel"
+stop_with_sigterm "third container"
 docker rm "$cid" >/dev/null
 cid=""
 
