@@ -121,6 +121,15 @@ EOF
         "$root"/usr/share/lintian/* "$root"/usr/share/locale/* "$root"/var/cache/man/*
     rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
         "$root"/var/log/* "$root"/tmp/* "$root"/var/tmp/*
+    # The same suites as the official image (updates, security) where this machine's apt
+    # configuration has a mirror for them, so the build stage installs current packages.
+    {
+        echo "deb $MIRROR $SUITE main"
+        u=$(SUITE=$SUITE-updates find_mirror | head -n 1)
+        if [ -n "$u" ]; then echo "deb $u $SUITE-updates main"; fi
+        u=$(SUITE=$SUITE-security find_mirror | head -n 1)
+        if [ -n "$u" ]; then echo "deb $u $SUITE-security main"; fi
+    } >"$root/etc/apt/sources.list"
     # As in the official images: the machine id and resolver are the container runtime's.
     : >"$root/etc/machine-id"
     rm -f "$root/etc/resolv.conf" "$root/etc/hostname"

@@ -317,6 +317,13 @@ else
     not_ok "the container's PID 1 runs as a non-root uid (got '$uid')"
 fi
 
+out=$(docker exec "$cid" neurond health 2>&1)
+if [ $? -eq 0 ] && [[ "$out" == *'"status"'*'"ok"'* ]]; then
+    ok "docker exec neurond health: exit 0, $out"
+else
+    not_ok "docker exec neurond health: exit 0 with the /healthz body" "$out"
+fi
+
 health=""
 for _ in $(seq 1 40); do
     health=$(docker inspect -f '{{.State.Health.Status}}' "$cid")
@@ -402,6 +409,13 @@ fi
 stop_with_sigterm "first container"
 docker rm "$cid" >/dev/null
 cid=""
+out=$(docker run --rm --network=host "$IMAGE" health --url "$base_url" --timeout 2 2>&1)
+rc=$?
+if [ "$rc" -eq 1 ] && [[ "$out" == *"cannot connect"* ]]; then
+    ok "neurond health exits 1 when nothing listens ($out)"
+else
+    not_ok "neurond health exits 1 when nothing listens (exit $rc)" "$out"
+fi
 
 # A new container on the same volume: the model must come back from the SQLite file.
 start_container second
