@@ -221,6 +221,13 @@ else
     not_ok "no curl or wget in the image" "$(grep -E 'bin/(curl|wget|neurond)$' <<<"$files")"
 fi
 
+if grep -Eq '^usr/lib/([^/]+/)?gconv/ISO8859-1\.so$' <<<"$files" &&
+    grep -Eq '^usr/lib/([^/]+/)?gconv/gconv-modules' <<<"$files"; then
+    ok "glibc's iconv charset modules are in the image (mail charsets)"
+else
+    not_ok "glibc's iconv charset modules are in the image (gconv/ISO8859-1.so)"
+fi
+
 # ---------------------------------------------------------------- the container
 
 # A TCP port nothing listens on (connection refused).
