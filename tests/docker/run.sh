@@ -99,7 +99,7 @@ finish() {
     exit $?
 }
 trap finish EXIT
-trap 'exit 1' INT TERM
+trap 'not_ok "interrupted"; exit 1' INT TERM
 
 # A fatal failure: the checks after it cannot run.
 abort() {
