@@ -80,9 +80,10 @@ if [ ! -s "$TARBALL" ]; then
     # debootstrap mounts /proc and /sys in the target; a failure can leave them mounted.
     cleanup() {
         local m
-        for m in $(awk -v r="$root" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r); do
-            umount -l "$m" 2>/dev/null || true
-        done
+        awk -v r="$root" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r |
+            while read -r m; do
+                umount -l "$m" 2>/dev/null || true
+            done
         rm -rf --one-file-system "$root"
     }
     trap cleanup EXIT
@@ -135,6 +136,8 @@ EOF
     rm -f "$root/etc/resolv.conf" "$root/etc/hostname"
     tar -C "$root" --numeric-owner -czf "$TARBALL.tmp" .
     mv "$TARBALL.tmp" "$TARBALL"
+    # Older cached rootfs of the same suite and architecture (another key) are stale now.
+    find "$CACHE_DIR" -maxdepth 1 -name "base-$SUITE-$ARCH-*.tar.gz" ! -name "${TARBALL##*/}" -delete
     cleanup
     trap - EXIT
     log "rootfs made in $(($(date +%s) - start)) s: $TARBALL ($(du -h "$TARBALL" | cut -f1))"
@@ -146,4 +149,10 @@ $DOCKER import \
     -m "debootstrap --variant=minbase $SUITE $MIRROR, slimmed (scripts/docker-base.sh)" \
     "$TARBALL" "$TAG" >/dev/null
 log "imported $TAG"
+# Earlier base images of this suite (another key) are stale: untag them (their layers go when
+# nothing uses them).
+$DOCKER images --format '{{.Repository}}:{{.Tag}}' neurond-base | grep "^neurond-base:$SUITE-" |
+    grep -vx "$TAG" | while read -r old; do
+    $DOCKER rmi "$old" >/dev/null 2>&1 || true
+done
 echo "$TAG"

@@ -17,8 +17,7 @@
 # scripts/docker-base.sh with debootstrap from the machine's apt mirror (no registry needed).
 # NEUROND_DOCKER_KEEP=1 keeps the image (neurond:test).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
+cd "$(dirname "$0")/../.." || exit 1
 STATE=${NEUROND_DOCKER_STATE:-/var/tmp/neurond-docker}
 IMAGE=neurond:test
 NAME=neurond-test-$$
@@ -83,10 +82,11 @@ cleanup() {
     fi
     if [ -n "$exec_dir" ]; then
         # Anything dockerd or containerd left mounted (overlays, netns, shm).
-        for m in $(awk -v a="$STATE/" -v b="$exec_dir/" \
-            'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts | sort -r); do
-            umount -l "$m" 2>/dev/null
-        done
+        awk -v a="$STATE/" -v b="$exec_dir/" \
+            'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts | sort -r |
+            while read -r m; do
+                umount -l "$m" 2>/dev/null
+            done
         rm -rf --one-file-system "$exec_dir"
         exec_dir=""
     fi
@@ -324,8 +324,7 @@ else
     not_ok "the container's PID 1 runs as a non-root uid (got '$uid')"
 fi
 
-out=$(docker exec "$cid" neurond health 2>&1)
-if [ $? -eq 0 ] && [[ "$out" == *'"status"'*'"ok"'* ]]; then
+if out=$(docker exec "$cid" neurond health 2>&1) && [[ "$out" == *'"status"'*'"ok"'* ]]; then
     ok "docker exec neurond health: exit 0, $out"
 else
     not_ok "docker exec neurond health: exit 0 with the /healthz body" "$out"
@@ -499,6 +498,7 @@ if [ -z "$compose_cmd" ]; then
     not_ok "docker compose or docker-compose present (scripts/deps.sh docker)"
     exit 1
 fi
+# shellcheck disable=SC2086 # "docker compose" is two words
 if out=$(env -u NEUROND_API_KEY $compose_cmd -f docker/compose.yaml config 2>&1); then
     not_ok "compose.yaml refuses to start without NEUROND_API_KEY" "$out"
 else
