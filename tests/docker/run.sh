@@ -52,7 +52,7 @@ not_ok() {
 cleanup() {
     local m
     if [ -n "$cid" ]; then
-        docker rm -f "$cid" >/dev/null 2>&1
+        docker rm -fv "$cid" >/dev/null 2>&1
         cid=""
     fi
     if [ "$compose_up" = 1 ]; then
@@ -214,7 +214,7 @@ else
 fi
 tmp=$(docker create "$IMAGE") || abort "docker create"
 files=$(docker export "$tmp" | tar -t)
-docker rm "$tmp" >/dev/null
+docker rm -v "$tmp" >/dev/null
 if ! grep -Eq '(^|/)bin/(curl|wget)$' <<<"$files" && grep -q '^usr/bin/neurond$' <<<"$files"; then
     ok "no curl or wget in the image ($(wc -l <<<"$files") paths)"
 else
@@ -413,7 +413,7 @@ else
 fi
 
 stop_with_sigterm "first container"
-docker rm "$cid" >/dev/null
+docker rm -v "$cid" >/dev/null
 cid=""
 out=$(docker run --rm --network=host "$IMAGE" health --url "$base_url" --timeout 2 2>&1)
 rc=$?
@@ -464,7 +464,7 @@ else
     not_ok "a long training job is running (status '$status')" "$body"
 fi
 stop_with_sigterm "second container, while training"
-docker rm "$cid" >/dev/null
+docker rm -v "$cid" >/dev/null
 cid=""
 
 start_container third
@@ -478,7 +478,7 @@ else
 fi
 http POST "/jobs/$long_job/cancel"
 stop_with_sigterm "third container"
-docker rm "$cid" >/dev/null
+docker rm -v "$cid" >/dev/null
 cid=""
 
 # ---------------------------------------------------------------- docker/compose.yaml
