@@ -16,7 +16,7 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-PKGS := openblas libmicrohttpd libcjson sqlite3 gnutls
+PKGS := openblas libmicrohttpd libcjson sqlite3 gnutls gmime-3.0
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
 	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
@@ -43,12 +43,24 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 
 NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+# The schema migrations are compiled into the binary (server/store_migrations.h).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+ifneq ($(SRV_SRC),)
+SRV_OBJ += $(BUILD)/gen/migrations.o
+endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libnn.a: $(NN_OBJ)
@@ -81,7 +93,7 @@ all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
-test-unit: $(UNIT_BIN) ## run the C unit tests only
+test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
@@ -114,3 +126,28 @@ help: ## list the targets
 
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (libFuzzer + ASan + UBSan, clang) ------------------------------------------------
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
+
+build/fuzz/%: tests/fuzz/%.c $(NN_SRC) $(SRV_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC)) -o $@ $(PKG_LIBS) -lpthread -lm
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)
+
+fuzz: $(FUZZ_BIN) ## run every fuzz target for FUZZ_SECONDS (default 60) on its seed corpus
+	@scripts/deps.sh fuzz
+	@for f in $(FUZZ_BIN); do \
+	    name=$${f##*/fuzz_}; corpus=tests/fuzz/corpus_$$name; work=build/fuzz/work_$$name; \
+	    mkdir -p $$work; echo "== fuzz $$name ($(FUZZ_SECONDS) s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	        -artifact_prefix=build/fuzz/crash_$$name- $$work $$corpus > $$work.log 2>&1; rc=$$?; \
+	    tail -3 $$work.log; \
+	    if [ $$rc -ne 0 ]; then echo "fuzz $$name: FAILED (see $$work.log)"; exit 1; fi; \
+	done

@@ -1,16 +1,71 @@
 /*
- * main: the `neurond` command line — dispatches to the subcommands (train, predict, eval,
- * inspect, serve). Placeholder until the subcommands land; prints usage.
+ * main: the `neurond` binary — one program, subcommands for each use: train / predict /
+ * eval / inspect / export / import / split work on files, `serve` runs the daemon.
  */
+#include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+#include "nn/mail.h"
+
+static const char usage[] =
+    "usage: neurond <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train DATA.csv -o MODEL.nrd [--label COL --hidden 64,32 --epochs N ...]\n"
+    "                          train a model (every training parameter of the API as --name)\n"
+    "  predict MODEL.nrd INPUT.csv   write INPUT with prediction and p_<class> columns (CSV)\n"
+    "  eval MODEL.nrd TEST.csv [--json]   accuracy, log loss, AUC, confusion / RMSE, MAE\n"
+    "  inspect MODEL.nrd       print the model card as JSON\n"
+    "  export MODEL.nrd        print the model as JSON (pipeline and every weight)\n"
+    "  import MODEL.json -o MODEL.nrd   make a model file from export or hand-written JSON\n"
+    "  split DATA.csv TRAIN.csv TEST.csv [--test 0.2 --seed 42 --label COL]\n"
+    "                          stratified train/test split of a CSV\n"
+    "  serve [--port 8080 ...] run the HTTP daemon (neurond serve --help)\n"
+    "\n"
+    "exit status: 0 success, 1 error (one line on stderr), 2 bad usage\n";
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+
+int srv_main(int argc, char **argv);
+
+static int serve(int argc, char **argv)
+{
+    return srv_main(argc, argv);
+}
+
+static const struct command commands[] = {
+    {"train", cli_train},     {"predict", cli_predict}, {"eval", cli_eval},
+    {"inspect", cli_inspect}, {"export", cli_export},   {"import", cli_import},
+    {"split", cli_split},     {"serve", serve},
+};
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fprintf(stderr, "usage: neurond <train|predict|eval|inspect|serve> ...\n");
-        return argc < 2 ? 2 : 0;
+    size_t i;
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
     }
-    fprintf(stderr, "neurond: unknown command '%s'\n", argv[1]);
-    return 2;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    /* Training must be bit-for-bit reproducible and the daemon runs one job per worker:
+       the products run single-threaded. */
+    openblas_set_num_threads(1);
+    nn_mail_global_init(); /* before any thread: GMime's one-time set-up */
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "neurond: unknown command '%s' (neurond --help lists them)\n", argv[1]);
+    return CLI_USAGE;
 }

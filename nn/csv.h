@@ -72,4 +72,11 @@ size_t nn_csv_rows(const struct nn_csv *r);
  */
 int nn_csv_rewind(struct nn_csv *r, struct nn_err *err);
 
+/**
+ * Writes one field (len bytes of s) to out, quoted with "" escapes when it holds the
+ * delimiter, a quote or a line break. The caller writes delimiters and line ends.
+ * @return 0, or -1 on a write error.
+ */
+int nn_csv_write_field(FILE *out, const char *s, size_t len, char delim);
+
 #endif

@@ -25,6 +25,10 @@
 #include "schema.h"
 
 #define NN_FEAT_HASH_BITS 18
+#define NN_FEAT_N_SHAPE                                                                            \
+    5 /* text shape features: capitals share, longest capital run, '!', '$',                       \
+         URLs */
+#define NN_FEAT_HASH_SEED 0x6e657572u /* the default hash_seed */
 
 /* One input of the pipeline (a CSV column that is not the label and not ignored). */
 struct nn_feat_input {
@@ -36,6 +40,9 @@ struct nn_feat_input {
     char **categories;   /* sorted; one-hot order */
     int offset;          /* first dense column this input writes (numeric, categorical, text
                             shape features) */
+    double shape_mean[NN_FEAT_N_SHAPE]; /* text: shape feature scaling (when scale) */
+    double shape_sd[NN_FEAT_N_SHAPE];
+    size_t *cat_order; /* categorical: indices of categories in byte order (for look-ups) */
 };
 
 struct nn_features {
@@ -45,9 +52,9 @@ struct nn_features {
     int task;                     /* NN_TASK_* */
     int n_classes;
     char **classes;
-    double y_mean, y_sd;          /* regression target scaling (0, 1 when unscaled) */
+    double y_mean, y_sd; /* regression target scaling (0, 1 when unscaled) */
     int dense_dim;
-    int sparse_dim;               /* 2^18 when a text input exists, else 0 */
+    int sparse_dim; /* 2^18 when a text input exists, else 0 */
     uint32_t hash_seed;
 };
 
@@ -71,8 +78,7 @@ void nn_features_free(struct nn_features *f);
  * @return 0 or NN_EINVAL (err->field = the input) for a non-numeric numeric cell.
  */
 int nn_features_encode(const struct nn_features *f, const char *const *cells, float *dense,
-                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz,
-                       struct nn_err *err);
+                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err);
 #define NN_FEAT_MAX_NNZ 65536
 
 /** Maps a standardised regression output back to label units. */

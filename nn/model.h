@@ -25,20 +25,27 @@
 
 /* Every training parameter of API.md, as used. Strings are owned (nn_model_params_fini). */
 struct nn_model_params {
-    char *label;                 /* NULL: the last column */
-    int task;                    /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
-                                    from the classes when "classification" is asked) */
-    int task_classification;     /* 1 when the user asked for "classification" */
+    char *label;             /* NULL: the last column */
+    int task;                /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
+                                from the classes when "classification" is asked) */
+    int task_classification; /* 1 when the user asked for "classification" */
     int hidden[NN_MODEL_MAX_HIDDEN];
-    int n_hidden;                /* default 1 x 32 */
-    enum nn_act activation;      /* default relu */
+    int n_hidden;           /* default 1 x 32 */
+    enum nn_act activation; /* default relu */
     struct nn_train_params train;
-    double validation_split;     /* default 0.2 */
-    unsigned long long seed;     /* default 42 */
-    char delimiter;              /* default ',' */
-    char *text_columns;          /* comma-separated overrides, NULL when not given */
+    int batch_auto;          /* 1 until batch_size is set: the batch is then
+                                min(32, ceil(training rows / 10)) so that small data sets
+                                still get ten optimiser steps an epoch */
+    double validation_split; /* default 0.2 */
+    unsigned long long seed; /* default 42 */
+    char delimiter;          /* default ',' */
+    char *text_columns;      /* comma-separated overrides, NULL when not given */
     char *categorical_columns;
     char *ignore_columns;
+    double threshold;  /* binary: decision threshold on the positive class's
+                          probability; -1 = not given (0.5) */
+    double target_fpr; /* binary: choose the threshold that keeps the validation
+                          false-positive rate at or under this; -1 = not given */
 };
 
 /** Fills p with the defaults of API.md. */
@@ -97,6 +104,20 @@ const char *nn_model_class(const struct nn_model *m, int i);
 int nn_model_n_inputs(const struct nn_model *m);
 const char *nn_model_input_name(const struct nn_model *m, int i);
 const char *nn_model_input_type(const struct nn_model *m, int i);
+/**
+ * The positive class of a binary model, whose probability is its score (API.md's spam rule):
+ * the class named "spam" (any case), else "1", "true" or "yes", else classes[1].
+ * @return the class index, or -1 when the model is not a binary classifier.
+ */
+int nn_model_positive_class(const struct nn_model *m);
+
+/**
+ * The decision threshold on the positive class's probability (binary models; 0.5 otherwise).
+ * @param source [out] optional: "default", "threshold" (set at training) or "target_fpr"
+ *               (chosen on the validation split); a static string.
+ */
+double nn_model_threshold(const struct nn_model *m, const char **source);
+
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
 int nn_model_text_input(const struct nn_model *m);
 
@@ -152,9 +173,14 @@ cJSON *nn_model_params_json(const struct nn_model *m);
  * Ownership: *buf is new; caller frees with nn_free.
  */
 int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err);
+/**
+ * Writes the payload length and the CRC-32 of a blob in place (len >= 20 bytes; the blob's
+ * header and checksum fields are overwritten). nn_model_save calls it; fuzzers use it to get
+ * past the checksum into the parsers behind it.
+ */
+void nn_model_blob_seal(unsigned char *buf, size_t len);
 /** Loads a blob; every count and length is checked before use. NULL *out on failure. */
-int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out,
-                  struct nn_err *err);
+int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err);
 /** Export JSON of API.md (card + pipeline + weights). New cJSON; caller frees. */
 cJSON *nn_model_export(const struct nn_model *m);
 /** Import from export JSON or a hand-written model; errors name the field. */

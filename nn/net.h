@@ -51,7 +51,7 @@ struct nn_net {
     float *params; /* all W and b, one buffer */
     float *grads;  /* same layout as params */
     int max_batch;
-    float *work;   /* activations and deltas for max_batch rows (private) */
+    float *work; /* activations and deltas for max_batch rows (private) */
     size_t work_len;
     unsigned char *touched; /* sparse_in flags: rows of W_0 touched this batch (private) */
     int *touched_list;      /* the touched sparse rows, n_touched of them (private) */
@@ -65,15 +65,16 @@ int nn_act_parse(const char *name);
 /**
  * Makes a network: dense_in + sparse_in inputs, hidden layers widths[0..n_hidden) with
  * activation `hidden_act`, then an output layer of n_out units with activation `out_act`
- * (sigmoid with n_out 1, softmax with n_out >= 2, identity). n_hidden 0 = logistic/linear
- * regression. Parameters are zero; call nn_net_init to draw them.
+ * (sigmoid with n_out 1, softmax with n_out >= 2, identity with n_out 1: targets are one value
+ * per row). n_hidden 0 = logistic/linear regression. Hidden activations: identity, sigmoid,
+ * tanh, relu, leaky_relu. Parameters are zero; call nn_net_init to draw them.
  * @param max_batch [in] largest batch forward/backward will be called with.
  * @return 0, NN_EINVAL (bad shape) or NN_ENOMEM.
  * Ownership: *out is a new net; caller frees with nn_net_free. *out is NULL on failure.
  */
-int nn_net_new(int dense_in, int sparse_in, const int *widths, int n_hidden,
-               enum nn_act hidden_act, int n_out, enum nn_act out_act, int max_batch,
-               struct nn_net **out, struct nn_err *err);
+int nn_net_new(int dense_in, int sparse_in, const int *widths, int n_hidden, enum nn_act hidden_act,
+               int n_out, enum nn_act out_act, int max_batch, struct nn_net **out,
+               struct nn_err *err);
 
 /** Frees a net. NULL-safe. */
 void nn_net_free(struct nn_net *net);
@@ -110,6 +111,27 @@ double nn_net_backward(struct nn_net *net, const struct nn_dataset *ds, const si
  */
 void nn_net_predict_row(const struct nn_net *net, const float *x, const int32_t *ind,
                         const float *val, size_t nnz, float *scratch, float *out);
+
+/**
+ * Mean loss of the batch of the last forward call, from the logits (BCE for a sigmoid
+ * output, softmax cross-entropy for softmax, MSE for identity); the same figure
+ * nn_net_backward returns, without touching the gradients.
+ * @param n [in] rows of the last forward call.
+ * @param y [in] the batch's targets in batch order.
+ * @return the mean loss (0 when n is 0).
+ * Thread-safety: reads the net's work buffers; same thread as the forward call.
+ */
+double nn_net_loss(const struct nn_net *net, int n, const float *y);
+
+/**
+ * Forward pass over every row of ds, in chunks of max_batch rows (batched through BLAS).
+ * @param ds  [in] rows to predict; its dense_cols must equal net->dense_in and its
+ *            sparse_cols must not exceed net->sparse_in (y is not read).
+ * @param out [out] ds->rows x n_out floats: probabilities (sigmoid/softmax) or values.
+ * @return 0, or NN_EINVAL when the shapes do not match (out untouched).
+ * Thread-safety: uses the net's work buffers: one thread at a time per net.
+ */
+int nn_net_predict(struct nn_net *net, const struct nn_dataset *ds, float *out);
 
 /** Floats of scratch nn_net_predict_row needs. */
 size_t nn_net_scratch_len(const struct nn_net *net);

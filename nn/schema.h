@@ -18,13 +18,24 @@
 #include "csv.h"
 #include "err.h"
 
-enum nn_col_type { NN_COL_NUMERIC = 0, NN_COL_CATEGORICAL = 1, NN_COL_TEXT = 2, NN_COL_IGNORED = 3 };
+#define NN_SCHEMA_MAX_CATEGORIES  64    /* inferred categorical: at most this many values */
+#define NN_SCHEMA_MAX_CAT_LEN     64    /* ... each at most this many bytes */
+#define NN_SCHEMA_MAX_FORCED_CATS 10000 /* a column forced categorical */
+#define NN_SCHEMA_MAX_INT_CLASSES 20    /* integer labels with more values: regression */
+#define NN_SCHEMA_MAX_CLASSES     1000  /* classification labels */
+
+enum nn_col_type {
+    NN_COL_NUMERIC = 0,
+    NN_COL_CATEGORICAL = 1,
+    NN_COL_TEXT = 2,
+    NN_COL_IGNORED = 3
+};
 
 struct nn_schema_opts {
-    const char *label;               /* NULL: the last column */
-    int task;                        /* -1 infer; 0 binary/multiclass ("classification");
-                                        2 regression (NN_TASK_REGRESSION) */
-    const char *text_columns;        /* comma-separated names, NULL for none */
+    const char *label;        /* NULL: the last column */
+    int task;                 /* -1 infer; 0 binary/multiclass ("classification");
+                                 2 regression (NN_TASK_REGRESSION) */
+    const char *text_columns; /* comma-separated names, NULL for none */
     const char *categorical_columns;
     const char *ignore_columns;
 };
@@ -61,6 +72,15 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
 
 /** Frees a schema. NULL-safe. */
 void nn_schema_free(struct nn_schema *s);
+
+/**
+ * Parses a cell as a number the way schema and features both do: surrounding blanks are
+ * ignored, the rest must be a whole decimal strtod number within float range (|v| <= FLT_MAX:
+ * features and labels are float32); "nan", "inf" and hex are not numbers.
+ * @param v [out] the value, written when the cell is a number.
+ * @return 1 a number, 0 missing (empty or blank), -1 not a number.
+ */
+int nn_schema_parse_number(const char *s, double *v);
 
 /** Class index of a label text, or -1. */
 int nn_schema_class_index(const struct nn_schema *s, const char *text);

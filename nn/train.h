@@ -5,7 +5,9 @@
  *
  * Determinism: same net init, same data in the same order, same params and same rng state
  * give bit-identical weights (single-threaded BLAS for the batch products; see
- * docs/decisions.md). A loss that turns NaN or infinite ends training with NN_EDIVERGED.
+ * docs/decisions.md). nn/ never touches BLAS's global state: the program sets
+ * OPENBLAS_NUM_THREADS=1 or calls openblas_set_num_threads(1) at start-up for repeatable
+ * runs. A loss that turns NaN or infinite ends training with NN_EDIVERGED.
  * Does not: split data (the caller splits before fitting features; see
  * nn_train_split_stratified), read files, or print.
  * Thread-safety: one training per net; cancel may be set from another thread.
@@ -30,21 +32,21 @@ struct nn_train_params {
     float learning_rate; /* 0: default (0.001 adam, 0.01 others) */
     int epochs;          /* maximum epochs */
     int batch_size;
-    float l2;            /* L2 weight decay on W (not on biases) */
-    int patience;        /* epochs without validation improvement; 0 = no early stopping */
-    float momentum;      /* 0.9 by default */
+    float l2;                /* L2 weight decay on W (not on biases) */
+    int patience;            /* epochs without validation improvement; 0 = no early stopping */
+    float momentum;          /* 0.9 by default */
     float beta1, beta2, eps; /* Adam: 0.9, 0.999, 1e-8 by default */
 };
 
 /** One epoch's figures, passed to the progress callback and kept in the history. */
 struct nn_epoch_stats {
-    int epoch;          /* 1-based */
-    int epochs;         /* the maximum */
-    double train_loss;  /* mean over the epoch's batches */
-    double val_loss;    /* NaN when there is no validation set */
-    double val_metric;  /* accuracy (classification) or RMSE (regression, in training units) */
-    double seconds;     /* wall time of this epoch */
-    int regression;     /* set by callers that know the task (model.c); train leaves it 0 */
+    int epoch;         /* 1-based */
+    int epochs;        /* the maximum */
+    double train_loss; /* mean over the epoch's batches */
+    double val_loss;   /* NaN when there is no validation set */
+    double val_metric; /* accuracy (classification) or RMSE (regression, in training units) */
+    double seconds;    /* wall time of this epoch */
+    int regression;    /* set by callers that know the task (model.c); train leaves it 0 */
 };
 
 /** Called after every epoch; return non-zero to stop training (treated as cancel). */
@@ -52,7 +54,7 @@ typedef int (*nn_progress_fn)(const struct nn_epoch_stats *st, void *ud);
 
 struct nn_train_result {
     int epochs_run;
-    int best_epoch;        /* whose weights the net now holds */
+    int best_epoch; /* whose weights the net now holds */
     double best_val_loss;
     double best_val_metric;
     double final_train_loss;

@@ -1,0 +1,130 @@
+/*
+ * cmd_train: `neurond train DATA.csv -o MODEL.nrd [params]` — trains with a progress bar on a
+ * terminal (plain lines otherwise), writes the model file, prints the final metrics.
+ */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nn/alloc.h"
+
+struct progress {
+    int tty;
+    int quiet;
+};
+
+static int on_epoch(const struct nn_epoch_stats *st, void *ud)
+{
+    const struct progress *pr = ud;
+    const char *metric = st->regression ? "val_rmse" : "val_acc";
+
+    if (pr->quiet) {
+        return 0;
+    }
+    if (pr->tty) {
+        int width = 24, done = st->epochs > 0 ? width * st->epoch / st->epochs : width, i;
+
+        fputs("\r[", stderr);
+        for (i = 0; i < width; i++) {
+            fputc(i < done ? '#' : '.', stderr);
+        }
+        fprintf(stderr, "] epoch %d/%d  loss %.4f  val_loss %.4f  %s %.4f ", st->epoch, st->epochs,
+                st->train_loss, st->val_loss, metric, st->val_metric);
+    } else {
+        fprintf(stderr, "epoch %d/%d loss %.6f val_loss %.6f %s %.6f seconds %.3f\n", st->epoch,
+                st->epochs, st->train_loss, st->val_loss, metric, st->val_metric, st->seconds);
+    }
+    fflush(stderr);
+    return 0;
+}
+
+static int train_usage(void)
+{
+    fputs("usage: neurond train DATA.csv -o MODEL.nrd [--label COL] [--task classification|"
+          "regression]\n"
+          "  [--hidden 32] [--activation relu|tanh|sigmoid|leaky_relu] [--optimizer "
+          "adam|sgd|momentum]\n"
+          "  [--learning-rate R] [--epochs 100] [--batch-size 32] [--l2 0] [--validation-split "
+          "0.2]\n"
+          "  [--patience 10] [--seed 42] [--delimiter ,|;|tab] [--text-columns A,B]\n"
+          "  [--categorical-columns A,B] [--ignore-columns A,B] [--quiet]\n",
+          stderr);
+    return CLI_USAGE;
+}
+
+int cli_train(int argc, char **argv)
+{
+    struct nn_model_params p;
+    struct nn_model_limits lim;
+    struct nn_model *m = NULL;
+    struct progress pr;
+    struct nn_err err;
+    const char *data = NULL, *out = NULL;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    cJSON *metrics;
+    char *text;
+    int i, rc = CLI_OK;
+
+    nn_model_params_default(&p);
+    nn_model_limits_default(&lim);
+    nn_err_clear(&err);
+    memset(&pr, 0, sizeof(pr));
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            if (i + 1 >= argc) {
+                rc = train_usage();
+                goto done;
+            }
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            pr.quiet = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            train_usage();
+            rc = CLI_OK;
+            goto done;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            rc = cli_param_option(argc, argv, &i, &p);
+            if (rc != 0) {
+                goto done;
+            }
+        } else if (data == NULL) {
+            data = argv[i];
+        } else {
+            rc = train_usage();
+            goto done;
+        }
+    }
+    if (data == NULL || out == NULL) {
+        rc = train_usage();
+        goto done;
+    }
+    pr.tty = isatty(2);
+    if (nn_model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
+        if (pr.tty && !pr.quiet) {
+            fputc('\n', stderr);
+        }
+        rc = cli_fail(&err, data);
+        goto done;
+    }
+    if (pr.tty && !pr.quiet) {
+        fputc('\n', stderr);
+    }
+    if (nn_model_save(m, &blob, &len, &err) != 0 || cli_write_file(out, blob, len, &err) != 0) {
+        rc = cli_fail(&err, out);
+        goto done;
+    }
+    metrics = nn_model_metrics(m);
+    text = metrics != NULL ? cJSON_PrintUnformatted(metrics) : NULL;
+    printf("%s\n", text != NULL ? text : "{}");
+    cJSON_free(text);
+    cJSON_Delete(metrics);
+done:
+    nn_free(blob);
+    nn_model_free(m);
+    nn_model_params_fini(&p);
+    return rc;
+}

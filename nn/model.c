@@ -1,0 +1,1468 @@
+/*
+ * model: the whole path from a CSV file to a trained model, and everything asked of a model
+ * afterwards (predict, evaluate, describe). It glues csv -> schema -> split -> features ->
+ * net -> train -> metrics, in that order, so that features are fitted on the training split
+ * only and the validation split decides early stopping and the reported metrics.
+ *
+ * Parameters are parsed here from the strings of API.md, for the CLI and the daemon alike.
+ * Serialisation (blob, JSON export/import) lives in model_io.c.
+ */
+#include "model.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "csv.h"
+#include "metrics.h"
+#include "model_priv.h"
+#include "schema.h"
+
+/* ------------------------------------------------------------------------------------------
+ * Parameters
+ * ---------------------------------------------------------------------------------------- */
+
+void nn_model_params_default(struct nn_model_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->task = -1;
+    p->hidden[0] = 32;
+    p->n_hidden = 1;
+    p->activation = NN_ACT_RELU;
+    nn_train_params_default(&p->train);
+    p->train.learning_rate = 0; /* by optimizer: 0.001 adam, 0.01 sgd and momentum */
+    p->batch_auto = 1;
+    p->validation_split = 0.2;
+    p->seed = 42;
+    p->delimiter = ',';
+    p->threshold = -1;
+    p->target_fpr = -1;
+}
+
+void nn_model_params_fini(struct nn_model_params *p)
+{
+    nn_free(p->label);
+    nn_free(p->text_columns);
+    nn_free(p->categorical_columns);
+    nn_free(p->ignore_columns);
+    p->label = NULL;
+    p->text_columns = NULL;
+    p->categorical_columns = NULL;
+    p->ignore_columns = NULL;
+}
+
+static int bad_param(struct nn_err *err, const char *key, const char *value, const char *what)
+{
+    return nn_err_set_at(err, NN_EINVAL, 0, 0, key, "parameter '%s': '%.64s' is not %s", key, value,
+                         what);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_hidden(struct nn_model_params *p, const char *value, struct nn_err *err)
+{
+    int widths[NN_MODEL_MAX_HIDDEN];
+    int n = 0;
+    const char *s = value;
+
+    while (*s == ' ') {
+        s++;
+    }
+    while (*s != '\0') {
+        char *end;
+        long w;
+
+        errno = 0;
+        w = strtol(s, &end, 10);
+        if (end == s || errno != 0 || w < 1 || w > 4096) {
+            return bad_param(err, "hidden", value,
+                             "a comma-separated list of layer widths from 1 to 4096");
+        }
+        if (n == NN_MODEL_MAX_HIDDEN) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, "hidden",
+                                 "parameter 'hidden': at most %d hidden layers",
+                                 NN_MODEL_MAX_HIDDEN);
+        }
+        widths[n++] = (int)w;
+        s = end;
+        while (*s == ' ') {
+            s++;
+        }
+        if (*s == ',') {
+            s++;
+            while (*s == ' ') {
+                s++;
+            }
+            if (*s == '\0') {
+                return bad_param(err, "hidden", value, "a comma-separated list of widths");
+            }
+        } else if (*s != '\0') {
+            return bad_param(err, "hidden", value, "a comma-separated list of widths");
+        }
+    }
+    memcpy(p->hidden, widths, sizeof(int) * (size_t)n);
+    p->n_hidden = n;
+    return 0;
+}
+
+static int set_str(char **dst, const char *value, const char *key, struct nn_err *err)
+{
+    char *s = NULL;
+
+    if (value[0] != '\0') {
+        s = nn_strdup(value);
+        if (s == NULL) {
+            return nn_err_set_at(err, NN_ENOMEM, 0, 0, key, "out of memory");
+        }
+    }
+    nn_free(*dst);
+    *dst = s;
+    return 0;
+}
+
+int nn_model_params_set(struct nn_model_params *p, const char *key, const char *value,
+                        struct nn_err *err)
+{
+    long l;
+    double d;
+
+    if (strcmp(key, "label") == 0) {
+        return set_str(&p->label, value, key, err);
+    } else if (strcmp(key, "task") == 0) {
+        if (strcmp(value, "classification") == 0) {
+            p->task = NN_TASK_BINARY;
+            p->task_classification = 1;
+        } else if (strcmp(value, "regression") == 0) {
+            p->task = NN_TASK_REGRESSION;
+            p->task_classification = 0;
+        } else if (value[0] == '\0' || strcmp(value, "auto") == 0) {
+            p->task = -1;
+            p->task_classification = 0;
+        } else {
+            return bad_param(err, key, value, "'classification' or 'regression'");
+        }
+    } else if (strcmp(key, "hidden") == 0) {
+        return parse_hidden(p, value, err);
+    } else if (strcmp(key, "activation") == 0) {
+        int a = nn_act_parse(value);
+
+        if (a != NN_ACT_RELU && a != NN_ACT_TANH && a != NN_ACT_SIGMOID && a != NN_ACT_LEAKY_RELU) {
+            return bad_param(err, key, value, "one of relu, tanh, sigmoid, leaky_relu");
+        }
+        p->activation = (enum nn_act)a;
+    } else if (strcmp(key, "optimizer") == 0) {
+        if (strcmp(value, "sgd") == 0) {
+            p->train.optimizer = NN_OPTIM_SGD;
+        } else if (strcmp(value, "momentum") == 0) {
+            p->train.optimizer = NN_OPTIM_MOMENTUM;
+        } else if (strcmp(value, "adam") == 0) {
+            p->train.optimizer = NN_OPTIM_ADAM;
+        } else {
+            return bad_param(err, key, value, "one of sgd, momentum, adam");
+        }
+    } else if (strcmp(key, "learning_rate") == 0) {
+        if (parse_double(value, 1e-9, 10.0, &d) != 0) {
+            return bad_param(err, key, value, "a number in (0, 10]");
+        }
+        p->train.learning_rate = (float)d;
+    } else if (strcmp(key, "epochs") == 0) {
+        if (parse_long(value, 1, 100000, &l) != 0) {
+            return bad_param(err, key, value, "an integer from 1 to 100000");
+        }
+        p->train.epochs = (int)l;
+    } else if (strcmp(key, "batch_size") == 0) {
+        if (parse_long(value, 1, 65536, &l) != 0) {
+            return bad_param(err, key, value, "an integer from 1 to 65536");
+        }
+        p->train.batch_size = (int)l;
+        p->batch_auto = 0;
+    } else if (strcmp(key, "l2") == 0) {
+        if (parse_double(value, 0.0, 10.0, &d) != 0) {
+            return bad_param(err, key, value, "a number from 0 to 10");
+        }
+        p->train.l2 = (float)d;
+    } else if (strcmp(key, "validation_split") == 0) {
+        if (parse_double(value, 0.0, 0.9, &d) != 0) {
+            return bad_param(err, key, value, "a number from 0 to 0.9");
+        }
+        p->validation_split = d;
+    } else if (strcmp(key, "patience") == 0) {
+        if (parse_long(value, 0, 100000, &l) != 0) {
+            return bad_param(err, key, value, "an integer from 0 to 100000");
+        }
+        p->train.patience = (int)l;
+    } else if (strcmp(key, "seed") == 0) {
+        char *end;
+        unsigned long long v;
+
+        errno = 0;
+        v = strtoull(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || value[0] == '-') {
+            return bad_param(err, key, value, "a non-negative integer");
+        }
+        p->seed = v;
+    } else if (strcmp(key, "delimiter") == 0) {
+        if (strcmp(value, ",") == 0 || strcmp(value, ";") == 0) {
+            p->delimiter = value[0];
+        } else if (strcmp(value, "\t") == 0 || strcmp(value, "\\t") == 0 ||
+                   strcmp(value, "tab") == 0) {
+            p->delimiter = '\t';
+        } else {
+            return bad_param(err, key, value, "',', ';' or a tab");
+        }
+    } else if (strcmp(key, "threshold") == 0) {
+        if (parse_double(value, 0.0, 1.0, &d) != 0) {
+            return bad_param(err, key, value, "a probability from 0 to 1");
+        }
+        p->threshold = d;
+    } else if (strcmp(key, "target_fpr") == 0) {
+        if (parse_double(value, 1e-9, 0.999999, &d) != 0) {
+            return bad_param(err, key, value, "a false-positive rate between 0 and 1");
+        }
+        p->target_fpr = d;
+    } else if (strcmp(key, "text_columns") == 0) {
+        return set_str(&p->text_columns, value, key, err);
+    } else if (strcmp(key, "categorical_columns") == 0) {
+        return set_str(&p->categorical_columns, value, key, err);
+    } else if (strcmp(key, "ignore_columns") == 0) {
+        return set_str(&p->ignore_columns, value, key, err);
+    } else {
+        return nn_err_set_at(err, NN_ENOTFOUND, 0, 0, key, "unknown parameter '%.64s'", key);
+    }
+    return 0;
+}
+
+void nn_model_limits_default(struct nn_model_limits *lim)
+{
+    lim->max_rows = 10000000;
+    lim->max_cols = 10000;
+    lim->max_field = 1 << 20;
+}
+
+static void csv_opts(struct nn_csv_opts *o, char delim, const struct nn_model_limits *lim)
+{
+    nn_csv_opts_default(o);
+    o->delim = delim;
+    if (lim != NULL) {
+        o->max_rows = lim->max_rows;
+        o->max_cols = lim->max_cols;
+        o->max_field = lim->max_field;
+    }
+}
+
+static int open_csv(const char *path, char delim, const struct nn_model_limits *lim, FILE **fp,
+                    struct nn_csv **r, struct nn_err *err)
+{
+    struct nn_csv_opts o;
+    FILE *f;
+    int rc;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return nn_err_set(err, NN_EIO, "cannot open %s: %s", path, strerror(errno));
+    }
+    csv_opts(&o, delim, lim);
+    rc = nn_csv_open(f, &o, r, err);
+    if (rc != 0) {
+        fclose(f);
+        return rc;
+    }
+    *fp = f;
+    return 0;
+}
+
+int nn_model_check_csv(const char *path, const struct nn_model_params *p,
+                       const struct nn_model_limits *lim, size_t *rows, size_t *cols,
+                       struct nn_err *err)
+{
+    struct nn_csv *r = NULL;
+    FILE *f = NULL;
+    int rc;
+
+    rc = open_csv(path, p->delimiter, lim, &f, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (p->label != NULL && nn_csv_find(r, p->label) < 0) {
+        rc = nn_err_set_at(err, NN_EINVAL, 1, 0, p->label,
+                           "label column '%.64s' is not in the CSV header", p->label);
+        goto fail;
+    }
+    if (nn_csv_ncols(r) < 2) {
+        rc = nn_err_set_at(err, NN_EINVAL, 1, 0, NULL,
+                           "the CSV needs at least two columns: features and a label");
+        goto fail;
+    }
+    while ((rc = nn_csv_next(r, err)) == 1) {
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    if (nn_csv_rows(r) < 2) {
+        rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
+        goto fail;
+    }
+    *rows = nn_csv_rows(r);
+    *cols = nn_csv_ncols(r);
+fail:
+    nn_csv_close(r);
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Model object
+ * ---------------------------------------------------------------------------------------- */
+
+struct nn_model *nn_model_alloc(void)
+{
+    struct nn_model *m = nn_calloc(1, sizeof(*m));
+
+    if (m == NULL) {
+        return NULL;
+    }
+    nn_model_params_default(&m->params);
+    m->metrics.accuracy = NAN;
+    m->metrics.log_loss = NAN;
+    m->metrics.auc = NAN;
+    m->metrics.rmse = NAN;
+    m->metrics.mae = NAN;
+    m->metrics.loss = NAN;
+    m->metrics.threshold = 0.5;
+    m->metrics.threshold_source = NN_THRESHOLD_DEFAULT;
+    return m;
+}
+
+void nn_model_free(struct nn_model *m)
+{
+    size_t i;
+
+    if (m == NULL) {
+        return;
+    }
+    nn_features_free(m->feat);
+    nn_net_free(m->net);
+    nn_model_params_fini(&m->params);
+    nn_free(m->history);
+    for (i = 0; i < m->n_ignored; i++) {
+        nn_free(m->ignored[i]);
+    }
+    nn_free(m->ignored);
+    nn_free(m);
+}
+
+const char *nn_model_task_name(int task)
+{
+    return task == NN_TASK_REGRESSION ? "regression" : "classification";
+}
+
+const char *nn_model_optim_name(int optim)
+{
+    switch (optim) {
+    case NN_OPTIM_SGD:
+        return "sgd";
+    case NN_OPTIM_MOMENTUM:
+        return "momentum";
+    default:
+        return "adam";
+    }
+}
+
+int nn_model_task(const struct nn_model *m)
+{
+    return m->feat->task;
+}
+
+int nn_model_n_classes(const struct nn_model *m)
+{
+    return m->feat->task == NN_TASK_REGRESSION ? 0 : m->feat->n_classes;
+}
+
+const char *nn_model_class(const struct nn_model *m, int i)
+{
+    return m->feat->classes[i];
+}
+
+int nn_model_n_inputs(const struct nn_model *m)
+{
+    return (int)m->feat->n_inputs;
+}
+
+const char *nn_model_input_name(const struct nn_model *m, int i)
+{
+    return m->feat->inputs[i].name;
+}
+
+const char *nn_model_input_type(const struct nn_model *m, int i)
+{
+    return nn_col_type_name(m->feat->inputs[i].type);
+}
+
+int nn_model_text_input(const struct nn_model *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->feat->n_inputs; i++) {
+        if (m->feat->inputs[i].type == NN_COL_TEXT) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int nn_model_positive_class(const struct nn_model *m)
+{
+    static const char *const yes[] = {"1", "true", "yes"};
+    int k = nn_model_n_classes(m), i;
+    size_t j;
+
+    if (k != 2) {
+        return -1;
+    }
+    for (i = 0; i < k; i++) {
+        if (strcasecmp(m->feat->classes[i], "spam") == 0) {
+            return i;
+        }
+    }
+    for (j = 0; j < sizeof(yes) / sizeof(yes[0]); j++) {
+        for (i = 0; i < k; i++) {
+            if (strcasecmp(m->feat->classes[i], yes[j]) == 0) {
+                return i;
+            }
+        }
+    }
+    return 1;
+}
+
+double nn_model_threshold(const struct nn_model *m, const char **source)
+{
+    static const char *const names[] = {"default", "threshold", "target_fpr"};
+    int s = m->metrics.threshold_source;
+
+    if (source != NULL) {
+        *source = names[s >= 0 && s <= NN_THRESHOLD_FPR ? s : 0];
+    }
+    return m->metrics.threshold;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training
+ * ---------------------------------------------------------------------------------------- */
+
+struct progress_ctx {
+    struct nn_model *m;
+    size_t cap;
+    nn_progress_fn cb;
+    void *ud;
+};
+
+/* Records each epoch in the model's history, then forwards to the caller's callback. */
+static int on_epoch(const struct nn_epoch_stats *st, void *ud)
+{
+    struct progress_ctx *c = ud;
+    struct nn_epoch_stats s = *st;
+
+    if (c->m->feat->task == NN_TASK_REGRESSION) {
+        s.regression = 1;
+        s.val_metric *= c->m->feat->y_sd; /* RMSE in label units */
+    }
+    if (c->m->n_history == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct nn_epoch_stats *h = nn_reallocarray(c->m->history, cap, sizeof(*h));
+
+        if (h == NULL) {
+            return 1; /* stops training; reported as out of memory by the caller */
+        }
+        c->m->history = h;
+        c->cap = cap;
+    }
+    c->m->history[c->m->n_history++] = s;
+    return c->cb != NULL ? c->cb(&s, c->ud) : 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/*
+ * Sets the decision threshold of a binary model: the threshold= parameter, or for
+ * target_fpr= the smallest threshold whose false-positive rate on the validation rows (rows of
+ * the negative class scored >= threshold) is at most the target. out[i] = P(classes[1]).
+ */
+static int choose_threshold(struct nn_model *m, const float *out, const struct nn_dataset *ds)
+{
+    int pos = nn_model_positive_class(m);
+    size_t n_neg = 0, i, allowed;
+    float *neg;
+
+    if (m->params.threshold >= 0) {
+        m->metrics.threshold = m->params.threshold;
+        m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+    }
+    if (m->params.target_fpr < 0 || pos < 0) {
+        return 0;
+    }
+    neg = nn_malloc(sizeof(float) * (ds->rows + 1));
+    if (neg == NULL) {
+        return NN_ENOMEM;
+    }
+    for (i = 0; i < ds->rows; i++) {
+        if ((int)ds->y[i] != pos) {
+            neg[n_neg++] = pos == 1 ? out[i] : 1.0f - out[i];
+        }
+    }
+    if (n_neg > 0) {
+        qsort(neg, n_neg, sizeof(float), cmp_desc);
+        allowed = (size_t)floor(m->params.target_fpr * (double)n_neg);
+        m->metrics.threshold = allowed >= n_neg ? 0.0 : (double)nextafterf(neg[allowed], 2.0f);
+        if (m->metrics.threshold > 1.0) {
+            m->metrics.threshold = 1.0;
+        }
+        m->metrics.threshold_source = NN_THRESHOLD_FPR;
+    }
+    nn_free(neg);
+    return 0;
+}
+
+/* Validation (or, with no validation rows, training) metrics of the trained net. */
+static int compute_metrics(struct nn_model *m, const struct nn_dataset *ds, struct nn_err *err)
+{
+    struct nn_features *f = m->feat;
+    int k = nn_net_outputs(m->net);
+    float *out = NULL;
+    float *tmp = NULL;
+    size_t i;
+    int rc = 0;
+
+    if (ds->rows == 0) {
+        return 0;
+    }
+    out = nn_calloc(ds->rows * (size_t)k, sizeof(float));
+    tmp = nn_calloc(ds->rows * 2, sizeof(float));
+    if (out == NULL || tmp == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
+        goto fail;
+    }
+    nn_net_predict(m->net, ds, out);
+    if (f->task == NN_TASK_REGRESSION) {
+        float *pred = tmp;
+        float *truth = tmp + ds->rows;
+        double sd = 0, mean = 0;
+
+        for (i = 0; i < ds->rows; i++) {
+            pred[i] = (float)nn_features_unscale(f, out[i]);
+            truth[i] = (float)nn_features_unscale(f, ds->y[i]);
+            mean += pred[i];
+        }
+        m->metrics.rmse = nn_metrics_rmse(pred, truth, ds->rows);
+        m->metrics.mae = nn_metrics_mae(pred, truth, ds->rows);
+        mean /= (double)ds->rows;
+        for (i = 0; i < ds->rows; i++) {
+            sd += (pred[i] - mean) * (pred[i] - mean);
+        }
+        if (ds->rows > 1 && sqrt(sd / (double)ds->rows) < 1e-6 * (fabs(mean) + 1.0)) {
+            rc = nn_err_set(err, NN_EINVAL,
+                            "quality gate: the model predicts the same value (%g) for every "
+                            "validation row; try more epochs, another learning rate or more data",
+                            mean);
+            goto fail;
+        }
+    } else {
+        int first = -1, same = 1, truth_same = 1;
+
+        m->metrics.accuracy = nn_metrics_accuracy(out, k, ds->y, ds->rows);
+        m->metrics.log_loss = nn_metrics_log_loss(out, k, ds->y, ds->rows);
+        if (k == 1) {
+            m->metrics.auc = nn_metrics_auc(out, ds->y, ds->rows);
+            rc = choose_threshold(m, out, ds);
+            if (rc != 0) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the threshold");
+                goto fail;
+            }
+        }
+        for (i = 0; i < ds->rows; i++) {
+            int lab = 0;
+
+            if (k == 1) {
+                lab = out[i] >= 0.5f;
+            } else {
+                int j;
+
+                for (j = 1; j < k; j++) {
+                    if (out[i * (size_t)k + (size_t)j] > out[i * (size_t)k + (size_t)lab]) {
+                        lab = j;
+                    }
+                }
+            }
+            if (first < 0) {
+                first = lab;
+            } else if (lab != first) {
+                same = 0;
+            }
+            if (ds->y[i] != ds->y[0]) {
+                truth_same = 0;
+            }
+        }
+        if (same && !truth_same && ds->rows > 1) {
+            rc = nn_err_set(err, NN_EINVAL,
+                            "quality gate: the model answers '%s' for every validation row; "
+                            "try more epochs, another learning rate or more data",
+                            f->classes[first]);
+            goto fail;
+        }
+    }
+fail:
+    nn_free(out);
+    nn_free(tmp);
+    return rc;
+}
+
+/* Names listed in ignore_columns that exist, kept for the resolved parameters. */
+static int keep_ignored(struct nn_model *m, const struct nn_schema *s)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < s->n_cols; i++) {
+        n += s->cols[i].type == NN_COL_IGNORED && i != s->label;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    m->ignored = nn_calloc(n, sizeof(char *));
+    if (m->ignored == NULL) {
+        return NN_ENOMEM;
+    }
+    for (i = 0; i < s->n_cols; i++) {
+        if (s->cols[i].type == NN_COL_IGNORED && i != s->label) {
+            m->ignored[m->n_ignored] = nn_strdup(s->cols[i].name);
+            if (m->ignored[m->n_ignored] == NULL) {
+                return NN_ENOMEM;
+            }
+            m->n_ignored++;
+        }
+    }
+    return 0;
+}
+
+static int copy_params(struct nn_model_params *dst, const struct nn_model_params *src)
+{
+    *dst = *src;
+    dst->label = NULL;
+    dst->text_columns = NULL;
+    dst->categorical_columns = NULL;
+    dst->ignore_columns = NULL;
+    if ((src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
+        (src->text_columns != NULL && (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
+        (src->categorical_columns != NULL &&
+         (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
+        (src->ignore_columns != NULL &&
+         (dst->ignore_columns = nn_strdup(src->ignore_columns)) == NULL)) {
+        nn_model_params_fini(dst);
+        return NN_ENOMEM;
+    }
+    return 0;
+}
+
+int nn_model_train_csv(const char *path, const struct nn_model_params *p,
+                       const struct nn_model_limits *lim, nn_progress_fn cb, void *ud,
+                       atomic_int *cancel, struct nn_model **out, struct nn_err *err)
+{
+    struct nn_schema_opts so;
+    struct nn_schema *s = NULL;
+    struct nn_csv *r = NULL;
+    struct nn_model *m = NULL;
+    struct nn_dataset all, tr, va;
+    struct nn_train_result res;
+    struct nn_rng rng;
+    struct progress_ctx pc;
+    unsigned char *is_train = NULL;
+    size_t *tr_idx = NULL, *va_idx = NULL, n_tr = 0, n_va = 0, i;
+    FILE *f = NULL;
+    int n_out, rc;
+    enum nn_act out_act;
+
+    *out = NULL;
+    memset(&all, 0, sizeof(all));
+    memset(&tr, 0, sizeof(tr));
+    memset(&va, 0, sizeof(va));
+    rc = open_csv(path, p->delimiter, lim, &f, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(&so, 0, sizeof(so));
+    so.label = p->label;
+    so.task = p->task < 0 ? -1 : (p->task == NN_TASK_REGRESSION ? NN_TASK_REGRESSION : 0);
+    so.text_columns = p->text_columns;
+    so.categorical_columns = p->categorical_columns;
+    so.ignore_columns = p->ignore_columns;
+    rc = nn_schema_infer(r, &so, &s, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (s->rows < 2) {
+        rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
+        goto fail;
+    }
+    m = nn_model_alloc();
+    tr_idx = nn_calloc(s->rows, sizeof(size_t));
+    va_idx = nn_calloc(s->rows, sizeof(size_t));
+    is_train = nn_calloc(s->rows, 1);
+    if (m == NULL || tr_idx == NULL || va_idx == NULL || is_train == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = copy_params(&m->params, p);
+    if (rc == 0) {
+        rc = keep_ignored(m, s);
+    }
+    if (rc != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    nn_free(m->params.label);
+    m->params.label = nn_strdup(s->cols[s->label].name);
+    if (m->params.label == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->params.task = s->task;
+
+    nn_rng_seed(&rng, p->seed);
+    rc = nn_train_split_stratified(s->labels, s->rows,
+                                   s->task == NN_TASK_REGRESSION ? 0 : s->n_classes,
+                                   p->validation_split, &rng, tr_idx, &n_tr, va_idx, &n_va, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    for (i = 0; i < n_tr; i++) {
+        is_train[tr_idx[i]] = 1;
+    }
+    rc = nn_features_fit(r, s, is_train, &m->feat, &all, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (nn_dataset_take_rows(&tr, &all, tr_idx, n_tr) != 0 ||
+        nn_dataset_take_rows(&va, &all, va_idx, n_va) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
+        goto fail;
+    }
+    nn_dataset_free(&all);
+    if (p->batch_auto) {
+        size_t b = (n_tr + 9) / 10;
+
+        m->params.train.batch_size =
+            b < 1 ? 1 : (b < (size_t)p->train.batch_size ? (int)b : p->train.batch_size);
+        m->params.batch_auto = 0;
+    }
+
+    if (s->task == NN_TASK_REGRESSION) {
+        n_out = 1;
+        out_act = NN_ACT_IDENTITY;
+    } else if (s->n_classes == 2) {
+        n_out = 1;
+        out_act = NN_ACT_SIGMOID;
+    } else {
+        n_out = s->n_classes;
+        out_act = NN_ACT_SOFTMAX;
+    }
+    rc = nn_net_new(
+        m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation, n_out,
+        out_act, m->params.train.batch_size < 256 ? 256 : m->params.train.batch_size, &m->net, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    nn_net_init(m->net, &rng);
+    pc.m = m;
+    pc.cap = 0;
+    pc.cb = cb;
+    pc.ud = ud;
+    rc = nn_train(m->net, s->task, &tr, va.rows > 0 ? &va : NULL, &m->params.train, on_epoch, &pc,
+                  cancel, &rng, &res, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    m->metrics.best_epoch = res.best_epoch;
+    m->metrics.epochs_run = res.epochs_run;
+    m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
+    m->metrics.train_rows = n_tr;
+    m->metrics.val_rows = n_va;
+    rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    *out = m;
+    m = NULL;
+fail:
+    nn_dataset_free(&all);
+    nn_dataset_free(&tr);
+    nn_dataset_free(&va);
+    nn_free(tr_idx);
+    nn_free(va_idx);
+    nn_free(is_train);
+    nn_model_free(m);
+    nn_schema_free(s);
+    nn_csv_close(r);
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Prediction
+ * ---------------------------------------------------------------------------------------- */
+
+/* Per-call scratch for one row: dense features, sparse entries, net scratch. */
+struct row_scratch {
+    float *dense;
+    int32_t *ind;
+    float *val;
+    size_t max_nnz;
+    float *net;
+    float *raw;
+};
+
+static int scratch_open(const struct nn_model *m, struct row_scratch *sc)
+{
+    size_t dense = (size_t)m->feat->dense_dim + 1;
+    size_t nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
+    size_t netlen = nn_net_scratch_len(m->net) + 1;
+    size_t outs = (size_t)nn_net_outputs(m->net) + 1;
+    float *block;
+
+    block = nn_malloc(sizeof(float) * (dense + nnz + netlen + outs) + sizeof(int32_t) * nnz);
+    if (block == NULL) {
+        return NN_ENOMEM;
+    }
+    sc->dense = block;
+    sc->val = block + dense;
+    sc->net = sc->val + nnz;
+    sc->raw = sc->net + netlen;
+    sc->ind = (int32_t *)(void *)(sc->raw + outs);
+    sc->max_nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 0;
+    return 0;
+}
+
+static void scratch_close(struct row_scratch *sc)
+{
+    nn_free(sc->dense);
+}
+
+/* Runs the net on encoded cells and writes the user-facing outputs (see model.h). */
+static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const char *const *cells,
+                         float *out, struct nn_err *err)
+{
+    size_t nnz = 0;
+    int rc;
+
+    rc = nn_features_encode(m->feat, cells, sc->dense, sc->ind, sc->val, sc->max_nnz, &nnz, err);
+    if (rc != 0) {
+        return rc;
+    }
+    nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        out[0] = (float)nn_features_unscale(m->feat, sc->raw[0]);
+    } else if (nn_net_outputs(m->net) == 1) {
+        out[0] = 1.0f - sc->raw[0];
+        out[1] = sc->raw[0];
+    } else {
+        memcpy(out, sc->raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
+    }
+    return 0;
+}
+
+int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, float *out,
+                           struct nn_err *err)
+{
+    struct row_scratch sc;
+    int rc;
+
+    if (scratch_open(m, &sc) != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = predict_cells(m, &sc, cells, out, err);
+    scratch_close(&sc);
+    return rc;
+}
+
+/* Turns one JSON value into the cell text the pipeline reads. buf holds numbers. */
+static int json_cell(const cJSON *v, const char *name, char *buf, size_t len, const char **cell,
+                     struct nn_err *err)
+{
+    if (v == NULL || cJSON_IsNull(v)) {
+        *cell = NULL;
+    } else if (cJSON_IsNumber(v)) {
+        snprintf(buf, len, "%.17g", v->valuedouble);
+        *cell = buf;
+    } else if (cJSON_IsString(v)) {
+        *cell = v->valuestring;
+    } else if (cJSON_IsBool(v)) {
+        *cell = cJSON_IsTrue(v) ? "true" : "false";
+    } else {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, name,
+                             "input '%.64s' must be a number, a string or null", name);
+    }
+    return 0;
+}
+
+int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
+                          struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs, i;
+    const char **cells = NULL;
+    char *nums = NULL;
+    struct row_scratch sc;
+    int rc = 0;
+
+    if (!cJSON_IsObject(instance) && !cJSON_IsArray(instance)) {
+        return nn_err_set(err, NN_EINVAL,
+                          "an instance must be an object keyed by input name or an array");
+    }
+    if (cJSON_IsArray(instance) && (size_t)cJSON_GetArraySize(instance) != n) {
+        return nn_err_set(err, NN_EINVAL, "the instance has %d values; the model has %zu inputs",
+                          cJSON_GetArraySize(instance), n);
+    }
+    cells = nn_calloc(n + 1, sizeof(char *));
+    nums = nn_malloc(32 * (n + 1));
+    if (cells == NULL || nums == NULL || scratch_open(m, &sc) != 0) {
+        nn_free(cells);
+        nn_free(nums);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    if (cJSON_IsObject(instance)) {
+        const cJSON *it;
+
+        cJSON_ArrayForEach(it, instance)
+        {
+            int known = 0;
+
+            for (i = 0; i < n; i++) {
+                if (strcmp(m->feat->inputs[i].name, it->string) == 0) {
+                    known = 1;
+                    break;
+                }
+            }
+            if (!known && strcmp(it->string, m->feat->label) != 0) {
+                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
+                                   it->string);
+                goto fail;
+            }
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const char *name = m->feat->inputs[i].name;
+        const cJSON *v = cJSON_IsArray(instance) ? cJSON_GetArrayItem(instance, (int)i)
+                                                 : cJSON_GetObjectItemCaseSensitive(instance, name);
+
+        rc = json_cell(v, name, nums + 32 * i, 32, &cells[i], err);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    rc = predict_cells(m, &sc, cells, out, err);
+fail:
+    scratch_close(&sc);
+    nn_free(cells);
+    nn_free(nums);
+    return rc;
+}
+
+/* Writes one NUL-terminated field with the csv module's quoting. */
+static void put_field(FILE *out, const char *s, char delim)
+{
+    nn_csv_write_field(out, s, strlen(s), delim);
+}
+
+/* Maps each model input to its column in the CSV; a missing column is an error. */
+static int map_columns(const struct nn_model *m, const struct nn_csv *r, long *col,
+                       struct nn_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < m->feat->n_inputs; i++) {
+        col[i] = nn_csv_find(r, m->feat->inputs[i].name);
+        if (col[i] < 0) {
+            return nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->inputs[i].name,
+                                 "the CSV has no column '%.64s', an input of the model",
+                                 m->feat->inputs[i].name);
+        }
+    }
+    return 0;
+}
+
+int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char delimiter,
+                         const struct nn_model_limits *lim, struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs, ncols, i;
+    int k = m->feat->task == NN_TASK_REGRESSION ? 1 : m->feat->n_classes;
+    struct nn_csv_opts o;
+    struct nn_csv *r = NULL;
+    struct row_scratch sc;
+    const char **cells = NULL;
+    long *col = NULL;
+    float *prob = NULL;
+    int rc;
+
+    csv_opts(&o, delimiter, lim);
+    rc = nn_csv_open(in, &o, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    cells = nn_calloc(n + 1, sizeof(char *));
+    col = nn_calloc(n + 1, sizeof(long));
+    prob = nn_calloc((size_t)k + 1, sizeof(float));
+    if (cells == NULL || col == NULL || prob == NULL || scratch_open(m, &sc) != 0) {
+        nn_free(cells);
+        nn_free(col);
+        nn_free(prob);
+        nn_csv_close(r);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = map_columns(m, r, col, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    ncols = nn_csv_ncols(r);
+    for (i = 0; i < ncols; i++) {
+        put_field(out, nn_csv_colname(r, i), delimiter);
+        fputc(delimiter, out);
+    }
+    fputs("prediction", out);
+    if (m->feat->task != NN_TASK_REGRESSION) {
+        int j;
+
+        for (j = 0; j < k; j++) {
+            fputc(delimiter, out);
+            fputs("p_", out);
+            put_field(out, m->feat->classes[j], delimiter);
+        }
+    }
+    fputc('\n', out);
+    while ((rc = nn_csv_next(r, err)) == 1) {
+        for (i = 0; i < n; i++) {
+            size_t len;
+            const char *v = nn_csv_field(r, (size_t)col[i], &len);
+
+            cells[i] = len > 0 ? v : NULL;
+        }
+        rc = predict_cells(m, &sc, cells, prob, err);
+        if (rc != 0) {
+            if (err != NULL) {
+                err->line = nn_csv_line(r);
+            }
+            goto fail;
+        }
+        for (i = 0; i < ncols; i++) {
+            size_t len;
+
+            put_field(out, nn_csv_field(r, i, &len), delimiter);
+            fputc(delimiter, out);
+        }
+        if (m->feat->task == NN_TASK_REGRESSION) {
+            fprintf(out, "%.9g", prob[0]);
+        } else {
+            int j, best = 0;
+
+            for (j = 1; j < k; j++) {
+                if (prob[j] > prob[best]) {
+                    best = j;
+                }
+            }
+            put_field(out, m->feat->classes[best], delimiter);
+            for (j = 0; j < k; j++) {
+                fprintf(out, "%c%.6g", delimiter, prob[j]);
+            }
+        }
+        fputc('\n', out);
+    }
+    if (rc == 0 && ferror(out)) {
+        rc = nn_err_set(err, NN_EIO, "write error");
+    }
+fail:
+    scratch_close(&sc);
+    nn_free(cells);
+    nn_free(col);
+    nn_free(prob);
+    nn_csv_close(r);
+    return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Evaluation
+ * ---------------------------------------------------------------------------------------- */
+
+int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter,
+                      const struct nn_model_limits *lim, cJSON **out, struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs, rows = 0, cap = 0, i;
+    int reg = m->feat->task == NN_TASK_REGRESSION;
+    int k = reg ? 1 : m->feat->n_classes;
+    struct nn_csv *r = NULL;
+    struct row_scratch sc;
+    const char **cells = NULL;
+    long *col = NULL, label;
+    float *prob = NULL, *y = NULL;
+    cJSON *doc = NULL;
+    FILE *f = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = open_csv(path, delimiter, lim, &f, &r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    cells = nn_calloc(n + 1, sizeof(char *));
+    col = nn_calloc(n + 1, sizeof(long));
+    if (cells == NULL || col == NULL || scratch_open(m, &sc) != 0) {
+        nn_free(cells);
+        nn_free(col);
+        nn_csv_close(r);
+        fclose(f);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = map_columns(m, r, col, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    label = nn_csv_find(r, m->feat->label);
+    if (label < 0) {
+        rc = nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->label,
+                           "the CSV has no label column '%.64s'", m->feat->label);
+        goto fail;
+    }
+    while ((rc = nn_csv_next(r, err)) == 1) {
+        size_t len;
+        const char *lv = nn_csv_field(r, (size_t)label, &len);
+        float target;
+
+        if (rows == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            float *np = nn_reallocarray(prob, nc * (size_t)(k + 1), sizeof(float));
+            float *ny;
+
+            if (np == NULL) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+                goto fail;
+            }
+            prob = np;
+            ny = nn_reallocarray(y, nc, sizeof(float));
+            if (ny == NULL) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+                goto fail;
+            }
+            y = ny;
+            cap = nc;
+        }
+        if (reg) {
+            char *end;
+
+            target = strtof(lv, &end);
+            if (len == 0 || *end != '\0') {
+                rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), label + 1, m->feat->label,
+                                   "label '%.64s' is not a number", lv);
+                goto fail;
+            }
+        } else {
+            int c = -1, j;
+
+            for (j = 0; j < k; j++) {
+                if (strcmp(m->feat->classes[j], lv) == 0) {
+                    c = j;
+                }
+            }
+            if (c < 0) {
+                rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), label + 1, m->feat->label,
+                                   "label '%.64s' is not a class of the model", lv);
+                goto fail;
+            }
+            target = (float)c;
+        }
+        for (i = 0; i < n; i++) {
+            const char *v = nn_csv_field(r, (size_t)col[i], &len);
+
+            cells[i] = len > 0 ? v : NULL;
+        }
+        rc = predict_cells(m, &sc, cells, prob + rows * (size_t)k, err);
+        if (rc != 0) {
+            if (err != NULL) {
+                err->line = nn_csv_line(r);
+            }
+            goto fail;
+        }
+        y[rows++] = target;
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    doc = cJSON_CreateObject();
+    if (doc == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    cJSON_AddNumberToObject(doc, "rows", (double)rows);
+    if (reg) {
+        cJSON_AddNumberToObject(doc, "rmse", nn_metrics_rmse(prob, y, rows));
+        cJSON_AddNumberToObject(doc, "mae", nn_metrics_mae(prob, y, rows));
+    } else {
+        size_t *cm = nn_calloc((size_t)k * (size_t)k, sizeof(size_t));
+        cJSON *conf = cJSON_AddArrayToObject(doc, "confusion");
+        int a, b;
+
+        if (cm == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+            goto fail;
+        }
+        cJSON_AddNumberToObject(doc, "accuracy", nn_metrics_accuracy(prob, k, y, rows));
+        cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(prob, k, y, rows));
+        if (k == 2) {
+            /* prob holds [p0, p1] per row: the AUC reads p1 */
+            for (i = 0; i < rows; i++) {
+                prob[i] = prob[2 * i + 1];
+            }
+            cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(prob, y, rows));
+            for (i = rows; i-- > 0;) {
+                prob[2 * i + 1] = prob[i];
+                prob[2 * i] = 1.0f - prob[i];
+            }
+        }
+        nn_metrics_confusion(prob, k, k, y, rows, cm);
+        for (a = 0; a < k; a++) {
+            cJSON *row = cJSON_CreateArray();
+
+            for (b = 0; b < k; b++) {
+                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm[a * k + b]));
+            }
+            cJSON_AddItemToArray(conf, row);
+        }
+        nn_free(cm);
+        {
+            cJSON *cls = cJSON_AddArrayToObject(doc, "classes");
+
+            for (a = 0; a < k; a++) {
+                cJSON_AddItemToArray(cls, cJSON_CreateString(m->feat->classes[a]));
+            }
+        }
+    }
+    *out = doc;
+    doc = NULL;
+fail:
+    cJSON_Delete(doc);
+    scratch_close(&sc);
+    nn_free(cells);
+    nn_free(col);
+    nn_free(prob);
+    nn_free(y);
+    nn_csv_close(r);
+    fclose(f);
+    return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Cards
+ * ---------------------------------------------------------------------------------------- */
+
+/* Adds a number, or null when it is not finite (JSON has no NaN). */
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v)) {
+        cJSON_AddNumberToObject(o, k, v);
+    } else {
+        cJSON_AddNullToObject(o, k);
+    }
+}
+
+cJSON *nn_model_metrics(const struct nn_model *m)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL) {
+        return NULL;
+    }
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        add_num(o, "val_rmse", m->metrics.rmse);
+        add_num(o, "val_mae", m->metrics.mae);
+        add_num(o, "val_loss", m->metrics.loss);
+    } else {
+        add_num(o, "val_accuracy", m->metrics.accuracy);
+        add_num(o, "val_loss", m->metrics.log_loss);
+        if (m->feat->n_classes == 2) {
+            const char *src;
+
+            add_num(o, "val_auc", m->metrics.auc);
+            cJSON_AddNumberToObject(o, "threshold", nn_model_threshold(m, &src));
+            cJSON_AddStringToObject(o, "threshold_source", src);
+        }
+    }
+    if (m->metrics.epochs_run > 0) {
+        cJSON_AddNumberToObject(o, "best_epoch", m->metrics.best_epoch);
+        cJSON_AddNumberToObject(o, "epochs_run", m->metrics.epochs_run);
+        cJSON_AddNumberToObject(o, "train_rows", (double)m->metrics.train_rows);
+        cJSON_AddNumberToObject(o, "val_rows", (double)m->metrics.val_rows);
+    }
+    return o;
+}
+
+cJSON *nn_model_history(const struct nn_model *m)
+{
+    int reg = m->feat->task == NN_TASK_REGRESSION;
+    cJSON *a = cJSON_CreateArray();
+    size_t i;
+
+    if (a == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < m->n_history; i++) {
+        const struct nn_epoch_stats *h = &m->history[i];
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(a, o);
+        cJSON_AddNumberToObject(o, "epoch", h->epoch);
+        add_num(o, "train_loss", h->train_loss);
+        add_num(o, "val_loss", h->val_loss);
+        add_num(o, reg ? "val_rmse" : "val_accuracy", h->val_metric);
+        cJSON_AddNumberToObject(o, "seconds", h->seconds);
+    }
+    return a;
+}
+
+/* Comma-separated list -> JSON array of names; the resolved list when names is NULL. */
+static cJSON *names_of_type(const struct nn_model *m, enum nn_col_type t)
+{
+    cJSON *a = cJSON_CreateArray();
+    size_t i;
+
+    for (i = 0; i < m->feat->n_inputs; i++) {
+        if (m->feat->inputs[i].type == t) {
+            cJSON_AddItemToArray(a, cJSON_CreateString(m->feat->inputs[i].name));
+        }
+    }
+    return a;
+}
+
+cJSON *nn_model_params_json(const struct nn_model *m)
+{
+    const struct nn_model_params *p = &m->params;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *h, *ign;
+    char delim[2] = {p->delimiter, '\0'};
+    float lr = p->train.learning_rate;
+    int i;
+
+    if (o == NULL) {
+        return NULL;
+    }
+    if (lr <= 0) {
+        lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
+    }
+    cJSON_AddStringToObject(o, "label", m->feat->label);
+    cJSON_AddStringToObject(o, "task", nn_model_task_name(m->feat->task));
+    h = cJSON_AddArrayToObject(o, "hidden");
+    for (i = 0; i < p->n_hidden; i++) {
+        cJSON_AddItemToArray(h, cJSON_CreateNumber(p->hidden[i]));
+    }
+    cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
+    cJSON_AddStringToObject(o, "optimizer", nn_model_optim_name(p->train.optimizer));
+    cJSON_AddNumberToObject(o, "learning_rate", (double)lr);
+    cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
+    cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
+    cJSON_AddNumberToObject(o, "l2", (double)p->train.l2);
+    cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
+    cJSON_AddNumberToObject(o, "patience", p->train.patience);
+    cJSON_AddNumberToObject(o, "seed", (double)p->seed);
+    cJSON_AddStringToObject(o, "delimiter", delim);
+    if (p->threshold >= 0) {
+        cJSON_AddNumberToObject(o, "threshold", p->threshold);
+    }
+    if (p->target_fpr >= 0) {
+        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
+    cJSON_AddItemToObject(o, "text_columns", names_of_type(m, NN_COL_TEXT));
+    cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, NN_COL_CATEGORICAL));
+    ign = cJSON_AddArrayToObject(o, "ignore_columns");
+    for (i = 0; i < (int)m->n_ignored; i++) {
+        cJSON_AddItemToArray(ign, cJSON_CreateString(m->ignored[i]));
+    }
+    return o;
+}
+
+cJSON *nn_model_card(const struct nn_model *m)
+{
+    const struct nn_features *f = m->feat;
+    cJSON *card = cJSON_CreateObject();
+    cJSON *inputs, *label, *cls, *arch, *layers;
+    size_t i;
+    int l;
+
+    if (card == NULL) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(card, "task", nn_model_task_name(f->task));
+    inputs = cJSON_AddArrayToObject(card, "inputs");
+    for (i = 0; i < f->n_inputs; i++) {
+        cJSON *in = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(inputs, in);
+        cJSON_AddStringToObject(in, "name", f->inputs[i].name);
+        cJSON_AddStringToObject(in, "type", nn_col_type_name(f->inputs[i].type));
+        if (f->inputs[i].type == NN_COL_CATEGORICAL) {
+            cJSON *c = cJSON_AddArrayToObject(in, "categories");
+            size_t j;
+
+            for (j = 0; j < f->inputs[i].n_categories; j++) {
+                cJSON_AddItemToArray(c, cJSON_CreateString(f->inputs[i].categories[j]));
+            }
+        }
+    }
+    label = cJSON_AddObjectToObject(card, "label");
+    cJSON_AddStringToObject(label, "name", f->label);
+    if (f->task != NN_TASK_REGRESSION) {
+        cls = cJSON_AddArrayToObject(label, "classes");
+        for (l = 0; l < f->n_classes; l++) {
+            cJSON_AddItemToArray(cls, cJSON_CreateString(f->classes[l]));
+        }
+    }
+    arch = cJSON_AddObjectToObject(card, "architecture");
+    layers = cJSON_AddArrayToObject(arch, "layers");
+    cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->net->dense_in + m->net->sparse_in));
+    for (l = 0; l < m->net->n_layers; l++) {
+        cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->net->layers[l].out));
+    }
+    cJSON_AddStringToObject(arch, "activation",
+                            m->net->n_layers > 1 ? nn_act_name(m->net->layers[0].act) : "none");
+    cJSON_AddStringToObject(arch, "output", nn_act_name(m->net->layers[m->net->n_layers - 1].act));
+    cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
+    cJSON_AddItemToObject(card, "metrics", nn_model_metrics(m));
+    cJSON_AddItemToObject(card, "params", nn_model_params_json(m));
+    return card;
+}

@@ -1,0 +1,701 @@
+/*
+ * model_io: a model as bytes and as JSON.
+ *
+ * The binary blob (docs/file-format.md) is what the daemon stores and the CLI writes: a magic,
+ * a format version, a payload length, the payload (feature pipeline, network, training
+ * parameters, metrics, history) and a CRC-32 over everything before it. Loading checks the
+ * checksum first, then every count and length against the bytes present before allocating:
+ * a truncated, corrupted or hostile blob is an error with a message, never a crash.
+ * The JSON export/import is API.md's: card + pipeline + every weight and bias, and it accepts
+ * hand-written models such as the one-neuron example.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "model_priv.h"
+
+#define MAGIC          "NRDM"
+#define FORMAT_VERSION 1u
+#define MAX_BLOB       ((size_t)1 << 31)
+#define MAX_WIDTH      (1 << 20)
+#define MAX_HISTORY    1000000u
+#define MAX_NAME       4096
+#define LOAD_BATCH     256
+
+/* ------------------------------------------------------------------------------------------
+ * CRC-32 (IEEE 802.3, reflected, as zlib's crc32)
+ * ---------------------------------------------------------------------------------------- */
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+    uint32_t table[256];
+    uint32_t c = 0xffffffffu;
+    size_t i;
+
+    for (i = 0; i < 256; i++) {
+        uint32_t v = (uint32_t)i;
+        int k;
+
+        for (k = 0; k < 8; k++) {
+            v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
+        }
+        table[i] = v;
+    }
+    for (i = 0; i < n; i++) {
+        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    }
+    return c ^ 0xffffffffu;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Save
+ * ---------------------------------------------------------------------------------------- */
+
+static void put_net(struct nn_buf *b, const struct nn_net *net)
+{
+    int l;
+
+    nn_buf_put_u32(b, (uint32_t)net->dense_in);
+    nn_buf_put_u32(b, (uint32_t)net->sparse_in);
+    nn_buf_put_u32(b, (uint32_t)net->n_layers);
+    for (l = 0; l < net->n_layers; l++) {
+        nn_buf_put_u32(b, (uint32_t)net->layers[l].in);
+        nn_buf_put_u32(b, (uint32_t)net->layers[l].out);
+        nn_buf_put_u32(b, (uint32_t)net->layers[l].act);
+    }
+    nn_buf_put_u64(b, (uint64_t)net->n_params);
+    nn_buf_put_f32s(b, net->params, net->n_params);
+}
+
+static void put_params(struct nn_buf *b, const struct nn_model_params *p)
+{
+    int i;
+
+    nn_buf_put_str(b, p->label != NULL ? p->label : "");
+    nn_buf_put_i32(b, p->task);
+    nn_buf_put_u32(b, (uint32_t)p->n_hidden);
+    for (i = 0; i < p->n_hidden; i++) {
+        nn_buf_put_i32(b, p->hidden[i]);
+    }
+    nn_buf_put_u32(b, (uint32_t)p->activation);
+    nn_buf_put_u32(b, (uint32_t)p->train.optimizer);
+    nn_buf_put_f32(b, p->train.learning_rate);
+    nn_buf_put_i32(b, p->train.epochs);
+    nn_buf_put_i32(b, p->train.batch_size);
+    nn_buf_put_f32(b, p->train.l2);
+    nn_buf_put_i32(b, p->train.patience);
+    nn_buf_put_f64(b, p->validation_split);
+    nn_buf_put_u64(b, p->seed);
+    nn_buf_put_u8(b, (uint8_t)p->delimiter);
+    nn_buf_put_f64(b, p->threshold);
+    nn_buf_put_f64(b, p->target_fpr);
+}
+
+static void put_metrics(struct nn_buf *b, const struct nn_model *m)
+{
+    const struct nn_model_metrics *mt = &m->metrics;
+    size_t i;
+
+    nn_buf_put_f64(b, mt->accuracy);
+    nn_buf_put_f64(b, mt->log_loss);
+    nn_buf_put_f64(b, mt->auc);
+    nn_buf_put_f64(b, mt->rmse);
+    nn_buf_put_f64(b, mt->mae);
+    nn_buf_put_f64(b, mt->loss);
+    nn_buf_put_i32(b, mt->best_epoch);
+    nn_buf_put_i32(b, mt->epochs_run);
+    nn_buf_put_u64(b, mt->train_rows);
+    nn_buf_put_u64(b, mt->val_rows);
+    nn_buf_put_f64(b, mt->threshold);
+    nn_buf_put_u8(b, (uint8_t)mt->threshold_source);
+    nn_buf_put_u32(b, (uint32_t)m->n_ignored);
+    for (i = 0; i < m->n_ignored; i++) {
+        nn_buf_put_str(b, m->ignored[i]);
+    }
+    nn_buf_put_u32(b, (uint32_t)m->n_history);
+    for (i = 0; i < m->n_history; i++) {
+        const struct nn_epoch_stats *h = &m->history[i];
+
+        nn_buf_put_i32(b, h->epoch);
+        nn_buf_put_i32(b, h->epochs);
+        nn_buf_put_f64(b, h->train_loss);
+        nn_buf_put_f64(b, h->val_loss);
+        nn_buf_put_f64(b, h->val_metric);
+        nn_buf_put_f64(b, h->seconds);
+    }
+}
+
+int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err)
+{
+    struct nn_buf b;
+    size_t payload_at;
+
+    *buf = NULL;
+    *len = 0;
+    nn_buf_init(&b, MAX_BLOB);
+    nn_buf_put(&b, MAGIC, 4);
+    nn_buf_put_u32(&b, FORMAT_VERSION);
+    nn_buf_put_u64(&b, 0); /* payload length, patched below */
+    payload_at = b.len;
+    nn_features_save(m->feat, &b);
+    put_net(&b, m->net);
+    put_params(&b, &m->params);
+    put_metrics(&b, m);
+    if (b.failed) {
+        nn_buf_fini(&b);
+        return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
+    }
+    (void)payload_at;
+    nn_buf_put_u32(&b, 0); /* checksum, sealed below */
+    if (b.failed) {
+        nn_buf_fini(&b);
+        return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
+    }
+    nn_model_blob_seal(b.data, b.len);
+    *buf = b.data;
+    *len = b.len;
+    return 0;
+}
+
+void nn_model_blob_seal(unsigned char *buf, size_t len)
+{
+    uint64_t payload;
+    uint32_t crc;
+    int i;
+
+    if (len < 20) {
+        return;
+    }
+    payload = (uint64_t)(len - 20);
+    for (i = 0; i < 8; i++) {
+        buf[8 + i] = (unsigned char)(payload >> (8 * i));
+    }
+    crc = crc32_of(buf, len - 4);
+    for (i = 0; i < 4; i++) {
+        buf[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Load
+ * ---------------------------------------------------------------------------------------- */
+
+/* The output layer a task needs: units and activation. */
+static int output_for(const struct nn_features *f, int *n_out, enum nn_act *act)
+{
+    if (f->task == NN_TASK_REGRESSION) {
+        *n_out = 1;
+        *act = NN_ACT_IDENTITY;
+    } else if (f->task == NN_TASK_BINARY) {
+        *n_out = 1;
+        *act = NN_ACT_SIGMOID;
+    } else {
+        *n_out = f->n_classes;
+        *act = NN_ACT_SOFTMAX;
+    }
+    return 0;
+}
+
+/*
+ * Builds an empty net for a validated list of layer widths and activations, checking that
+ * they fit the pipeline. widths[0] = inputs, widths[1..n] = layer outputs.
+ */
+static int make_net(const struct nn_features *f, const int *widths, const int *acts, int n,
+                    struct nn_net **out, struct nn_err *err)
+{
+    int hidden[NN_MAX_LAYERS];
+    int n_out, l;
+    enum nn_act out_act;
+
+    if (n < 1 || n > NN_MAX_LAYERS) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers", "a model has 1 to %d layers, not %d",
+                             NN_MAX_LAYERS, n);
+    }
+    if (widths[0] != f->dense_dim + f->sparse_dim) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers[0].weights",
+                             "the first layer reads %d inputs; the inputs make %d features",
+                             widths[0], f->dense_dim + f->sparse_dim);
+    }
+    output_for(f, &n_out, &out_act);
+    if (widths[n] != n_out || acts[n - 1] != (int)out_act) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers",
+                             "a %s model with %d classes needs a last layer of %d unit(s) with "
+                             "activation %s",
+                             nn_model_task_name(f->task), f->n_classes, n_out,
+                             nn_act_name(out_act));
+    }
+    for (l = 0; l < n - 1; l++) {
+        if (acts[l] != acts[0] || acts[l] == NN_ACT_SOFTMAX || acts[l] == NN_ACT_IDENTITY) {
+            return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers",
+                                 "hidden layers must share one activation among relu, tanh, "
+                                 "sigmoid, leaky_relu");
+        }
+        if (widths[l + 1] < 1 || widths[l + 1] > MAX_WIDTH) {
+            return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers", "layer %d has %d units", l,
+                                 widths[l + 1]);
+        }
+        hidden[l] = widths[l + 1];
+    }
+    return nn_net_new(f->dense_dim, f->sparse_dim, hidden, n - 1,
+                      n > 1 ? (enum nn_act)acts[0] : NN_ACT_RELU, n_out, out_act, LOAD_BATCH, out,
+                      err);
+}
+
+static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net **out,
+                   struct nn_err *err)
+{
+    uint32_t dense_in, sparse_in, n_layers, v;
+    int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
+    uint64_t n_params;
+    struct nn_net *net = NULL;
+    uint32_t l;
+    int rc;
+
+    if (nn_rd_u32(rd, &dense_in, "net dense inputs", err) != 0 ||
+        nn_rd_u32(rd, &sparse_in, "net sparse inputs", err) != 0 ||
+        nn_rd_u32(rd, &n_layers, "net layer count", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (dense_in != (uint32_t)f->dense_dim || sparse_in != (uint32_t)f->sparse_dim) {
+        return nn_err_set(err, NN_EFORMAT,
+                          "model blob: the net reads %u+%u inputs, the pipeline "
+                          "makes %d+%d",
+                          dense_in, sparse_in, f->dense_dim, f->sparse_dim);
+    }
+    if (n_layers < 1 || n_layers > NN_MODEL_MAX_HIDDEN + 1) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: %u layers (1 to %d allowed)", n_layers,
+                          NN_MODEL_MAX_HIDDEN + 1);
+    }
+    widths[0] = (int)(dense_in + sparse_in);
+    for (l = 0; l < n_layers; l++) {
+        uint32_t in, o;
+
+        if (nn_rd_u32(rd, &in, "layer inputs", err) != 0 ||
+            nn_rd_u32(rd, &o, "layer outputs", err) != 0 ||
+            nn_rd_u32(rd, &v, "layer activation", err) != 0) {
+            return NN_EFORMAT;
+        }
+        if ((int)in != widths[l] || o < 1 || o > MAX_WIDTH || v > NN_ACT_SOFTMAX) {
+            return nn_err_set(err, NN_EFORMAT, "model blob: layer %u is inconsistent", l);
+        }
+        widths[l + 1] = (int)o;
+        acts[l] = (int)v;
+    }
+    if (nn_rd_u64(rd, &n_params, "parameter count", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (nn_rd_need(rd, n_params, 4, "parameters", err) != 0) {
+        return NN_EFORMAT;
+    }
+    rc = make_net(f, widths, acts, (int)n_layers, &net, err);
+    if (rc != 0) {
+        return rc == NN_ENOMEM ? rc : NN_EFORMAT;
+    }
+    if (net->n_params != n_params) {
+        rc = nn_err_set(err, NN_EFORMAT, "model blob: %llu parameters, the layers need %zu",
+                        (unsigned long long)n_params, net->n_params);
+        nn_net_free(net);
+        return rc;
+    }
+    nn_rd_f32s(rd, net->params, net->n_params, "parameters", err);
+    *out = net;
+    return 0;
+}
+
+static int get_params(struct nn_rd *rd, struct nn_model_params *p, struct nn_err *err)
+{
+    uint32_t n, act, opt;
+    uint8_t delim;
+    int32_t v;
+    uint32_t i;
+
+    if (nn_rd_str(rd, &p->label, MAX_NAME, "label", err) != 0 ||
+        nn_rd_i32(rd, &v, "task", err) != 0 || nn_rd_u32(rd, &n, "hidden count", err) != 0) {
+        return NN_EFORMAT;
+    }
+    p->task = v;
+    if (n > NN_MODEL_MAX_HIDDEN) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: %u hidden layers in the parameters", n);
+    }
+    p->n_hidden = (int)n;
+    for (i = 0; i < n; i++) {
+        if (nn_rd_i32(rd, &p->hidden[i], "hidden width", err) != 0) {
+            return NN_EFORMAT;
+        }
+    }
+    if (nn_rd_u32(rd, &act, "activation", err) != 0 || nn_rd_u32(rd, &opt, "optimizer", err) != 0 ||
+        nn_rd_f32(rd, &p->train.learning_rate, "learning rate", err) != 0 ||
+        nn_rd_i32(rd, &p->train.epochs, "epochs", err) != 0 ||
+        nn_rd_i32(rd, &p->train.batch_size, "batch size", err) != 0 ||
+        nn_rd_f32(rd, &p->train.l2, "l2", err) != 0 ||
+        nn_rd_i32(rd, &p->train.patience, "patience", err) != 0 ||
+        nn_rd_f64(rd, &p->validation_split, "validation split", err) != 0 ||
+        nn_rd_u64(rd, (uint64_t *)&p->seed, "seed", err) != 0 ||
+        nn_rd_u8(rd, &delim, "delimiter", err) != 0 ||
+        nn_rd_f64(rd, &p->threshold, "threshold", err) != 0 ||
+        nn_rd_f64(rd, &p->target_fpr, "target fpr", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (act > NN_ACT_SOFTMAX || opt > NN_OPTIM_ADAM) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: bad activation or optimizer code");
+    }
+    p->activation = (enum nn_act)act;
+    p->train.optimizer = (enum nn_optim)opt;
+    p->delimiter = (char)delim;
+    return 0;
+}
+
+static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
+{
+    struct nn_model_metrics *mt = &m->metrics;
+    uint64_t tr, va;
+    uint32_t n, i;
+    uint8_t src;
+
+    if (nn_rd_f64(rd, &mt->accuracy, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->log_loss, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->auc, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->rmse, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->mae, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->loss, "metrics", err) != 0 ||
+        nn_rd_i32(rd, &mt->best_epoch, "metrics", err) != 0 ||
+        nn_rd_i32(rd, &mt->epochs_run, "metrics", err) != 0 ||
+        nn_rd_u64(rd, &tr, "metrics", err) != 0 || nn_rd_u64(rd, &va, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->threshold, "threshold", err) != 0 ||
+        nn_rd_u8(rd, &src, "threshold source", err) != 0 ||
+        nn_rd_u32(rd, &n, "ignored columns", err) != 0) {
+        return NN_EFORMAT;
+    }
+    mt->train_rows = (size_t)tr;
+    mt->val_rows = (size_t)va;
+    if (!(mt->threshold >= 0.0 && mt->threshold <= 1.0) || src > NN_THRESHOLD_FPR) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: bad decision threshold");
+    }
+    mt->threshold_source = src;
+    if (nn_rd_need(rd, n, 4, "ignored columns", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (n > 0) {
+        m->ignored = nn_calloc(n, sizeof(char *));
+        if (m->ignored == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+        for (i = 0; i < n; i++) {
+            if (nn_rd_str(rd, &m->ignored[i], MAX_NAME, "ignored column", err) != 0) {
+                return NN_EFORMAT;
+            }
+            m->n_ignored++;
+        }
+    }
+    if (nn_rd_u32(rd, &n, "history length", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (n > MAX_HISTORY || nn_rd_need(rd, n, 40, "history", err) != 0) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: history of %u epochs does not fit", n);
+    }
+    if (n > 0) {
+        m->history = nn_calloc(n, sizeof(*m->history));
+        if (m->history == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct nn_epoch_stats *h = &m->history[i];
+
+        nn_rd_i32(rd, &h->epoch, "history", err);
+        nn_rd_i32(rd, &h->epochs, "history", err);
+        nn_rd_f64(rd, &h->train_loss, "history", err);
+        nn_rd_f64(rd, &h->val_loss, "history", err);
+        nn_rd_f64(rd, &h->val_metric, "history", err);
+        nn_rd_f64(rd, &h->seconds, "history", err);
+    }
+    m->n_history = n;
+    return 0;
+}
+
+int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err)
+{
+    struct nn_model *m = NULL;
+    struct nn_rd rd;
+    uint32_t version, crc, want;
+    uint64_t payload;
+    int rc;
+
+    *out = NULL;
+    if (len < 20 || memcmp(buf, MAGIC, 4) != 0) {
+        return nn_err_set(err, NN_EFORMAT, "not a neurond model (bad magic or too short)");
+    }
+    nn_rd_init(&rd, buf, len);
+    rd.off = 4;
+    nn_rd_u32(&rd, &version, "version", err);
+    if (version != FORMAT_VERSION) {
+        return nn_err_set(err, NN_EFORMAT, "model format version %u; this build reads version %u",
+                          version, FORMAT_VERSION);
+    }
+    nn_rd_u64(&rd, &payload, "payload length", err);
+    if (payload != len - 20) {
+        return nn_err_set(err, NN_EFORMAT, "model blob is %zu bytes; its header says %llu", len,
+                          (unsigned long long)payload + 20);
+    }
+    want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 | (uint32_t)buf[len - 2] << 16 |
+           (uint32_t)buf[len - 1] << 24;
+    crc = crc32_of(buf, len - 4);
+    if (crc != want) {
+        return nn_err_set(err, NN_EFORMAT, "model blob checksum mismatch (corrupted)");
+    }
+    nn_rd_init(&rd, buf + 16, (size_t)payload);
+    m = nn_model_alloc();
+    if (m == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = nn_features_load(&rd, &m->feat, err);
+    if (rc == 0) {
+        rc = get_net(&rd, m->feat, &m->net, err);
+    }
+    if (rc == 0) {
+        rc = get_params(&rd, &m->params, err);
+    }
+    if (rc == 0) {
+        rc = get_metrics(&rd, m, err);
+    }
+    if (rc == 0 && nn_rd_left(&rd) != 0) {
+        rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",
+                        nn_rd_left(&rd));
+    }
+    if (rc != 0) {
+        nn_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * JSON export / import
+ * ---------------------------------------------------------------------------------------- */
+
+cJSON *nn_model_export(const struct nn_model *m)
+{
+    const struct nn_net *net = m->net;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON *layers;
+    int l;
+
+    if (doc == NULL) {
+        return NULL;
+    }
+    cJSON_AddStringToObject(doc, "format", "neurond-model");
+    cJSON_AddNumberToObject(doc, "format_version", FORMAT_VERSION);
+    if (nn_features_to_json(m->feat, doc) != 0) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    {
+        cJSON *card = nn_model_card(m);
+
+        if (card == NULL) {
+            cJSON_Delete(doc);
+            return NULL;
+        }
+        cJSON_AddItemToObject(doc, "architecture",
+                              cJSON_DetachItemFromObject(card, "architecture"));
+        cJSON_AddItemToObject(doc, "metrics", cJSON_DetachItemFromObject(card, "metrics"));
+        cJSON_AddItemToObject(doc, "params", cJSON_DetachItemFromObject(card, "params"));
+        cJSON_Delete(card);
+    }
+    if (nn_model_positive_class(m) >= 0) {
+        const char *src;
+
+        cJSON_AddNumberToObject(doc, "threshold", nn_model_threshold(m, &src));
+    }
+    layers = cJSON_AddArrayToObject(doc, "layers");
+    for (l = 0; l < net->n_layers; l++) {
+        const struct nn_layer *ly = &net->layers[l];
+        cJSON *o = cJSON_CreateObject();
+        cJSON *w = cJSON_AddArrayToObject(o, "weights");
+        int u, i;
+
+        cJSON_AddItemToArray(layers, o);
+        /* API.md writes weights per unit: weights[unit][input]; memory is W[input][unit] */
+        for (u = 0; u < ly->out; u++) {
+            cJSON *row = cJSON_CreateArray();
+
+            for (i = 0; i < ly->in; i++) {
+                cJSON_AddItemToArray(
+                    row, cJSON_CreateNumber(net->params[ly->w + (size_t)i * ly->out + u]));
+            }
+            cJSON_AddItemToArray(w, row);
+        }
+        cJSON_AddItemToObject(o, "bias", cJSON_CreateFloatArray(net->params + ly->b, ly->out));
+        cJSON_AddStringToObject(o, "activation", nn_act_name(ly->act));
+    }
+    return doc;
+}
+
+static int parse_act(const cJSON *o, int l, int *act, struct nn_err *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "activation");
+    char field[64];
+    int v;
+
+    snprintf(field, sizeof(field), "layers[%d].activation", l);
+    if (!cJSON_IsString(a)) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a string", field);
+    }
+    v = strcmp(a->valuestring, "linear") == 0 ? NN_ACT_IDENTITY : nn_act_parse(a->valuestring);
+    if (v < 0) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s: unknown activation '%.32s'", field,
+                             a->valuestring);
+    }
+    *act = v;
+    return 0;
+}
+
+/* Reads layers[l].weights (out x in) and .bias (out) into the net's W[in][out] and b. */
+static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *err)
+{
+    const struct nn_layer *ly = &net->layers[l];
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
+    char field[96];
+    int u, i;
+
+    for (u = 0; u < ly->out; u++) {
+        const cJSON *row = cJSON_GetArrayItem(w, u);
+
+        for (i = 0; i < ly->in; i++) {
+            const cJSON *x = cJSON_GetArrayItem(row, i);
+
+            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+                snprintf(field, sizeof(field), "layers[%d].weights[%d][%d]", l, u, i);
+                return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number",
+                                     field);
+            }
+            net->params[ly->w + (size_t)i * ly->out + u] = (float)x->valuedouble;
+        }
+    }
+    for (u = 0; u < ly->out; u++) {
+        const cJSON *x = cJSON_GetArrayItem(b, u);
+
+        if (b == NULL) {
+            net->params[ly->b + u] = 0.0f;
+            continue;
+        }
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+            snprintf(field, sizeof(field), "layers[%d].bias[%d]", l, u);
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number", field);
+        }
+        net->params[ly->b + u] = (float)x->valuedouble;
+    }
+    return 0;
+}
+
+int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
+{
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
+    int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
+    struct nn_model *m = NULL;
+    int n, l, rc;
+
+    *out = NULL;
+    if (!cJSON_IsObject(doc)) {
+        return nn_err_set(err, NN_EINVAL, "a model must be a JSON object");
+    }
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 ||
+        cJSON_GetArraySize(layers) > NN_MODEL_MAX_HIDDEN + 1) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, "layers",
+                             "layers must be an array of 1 to %d layers", NN_MODEL_MAX_HIDDEN + 1);
+    }
+    n = cJSON_GetArraySize(layers);
+    m = nn_model_alloc();
+    if (m == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = nn_features_from_json(doc, &m->feat, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    widths[0] = m->feat->dense_dim + m->feat->sparse_dim;
+    for (l = 0; l < n; l++) {
+        const cJSON *o = cJSON_GetArrayItem(layers, l);
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
+        char field[64];
+        int u;
+
+        snprintf(field, sizeof(field), "layers[%d].weights", l);
+        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 || cJSON_GetArraySize(w) > MAX_WIDTH) {
+            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,
+                               "%s must be an array with one array of input weights per unit",
+                               field);
+            goto fail;
+        }
+        widths[l + 1] = cJSON_GetArraySize(w);
+        for (u = 0; u < widths[l + 1]; u++) {
+            const cJSON *row = cJSON_GetArrayItem(w, u);
+
+            if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != widths[l]) {
+                snprintf(field, sizeof(field), "layers[%d].weights[%d]", l, u);
+                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,
+                                   "%s must hold %d weights, one per input of the layer", field,
+                                   widths[l]);
+                goto fail;
+            }
+        }
+        if (b != NULL && (!cJSON_IsArray(b) || cJSON_GetArraySize(b) != widths[l + 1])) {
+            snprintf(field, sizeof(field), "layers[%d].bias", l);
+            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must hold %d numbers", field,
+                               widths[l + 1]);
+            goto fail;
+        }
+        rc = parse_act(o, l, &acts[l], err);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    rc = make_net(m->feat, widths, acts, n, &m->net, err);
+    if (rc != 0) {
+        rc = rc == NN_ENOMEM ? rc : NN_EINVAL;
+        goto fail;
+    }
+    for (l = 0; l < n; l++) {
+        rc = fill_layer(m->net, cJSON_GetArrayItem(layers, l), l, err);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    nn_free(m->params.label);
+    m->params.label = nn_strdup(m->feat->label);
+    if (m->params.label == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->params.task = m->feat->task;
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "threshold");
+
+        if (t != NULL && !cJSON_IsNull(t)) {
+            if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0.0 && t->valuedouble <= 1.0)) {
+                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, "threshold",
+                                   "threshold must be a probability from 0 to 1");
+                goto fail;
+            }
+            m->metrics.threshold = t->valuedouble;
+            m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+        }
+    }
+    m->params.n_hidden = n - 1;
+    for (l = 0; l < n - 1; l++) {
+        m->params.hidden[l] = widths[l + 1];
+    }
+    if (n > 1) {
+        m->params.activation = (enum nn_act)acts[0];
+    }
+    *out = m;
+    return 0;
+fail:
+    nn_model_free(m);
+    return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * fuzz_csv: libFuzzer target for the CSV reader, then schema inference and feature fitting
+ * over whatever the reader accepted. The first input byte picks the delimiter and the limits
+ * (so small limits are reached too); the rest is the file, read through fmemopen as the
+ * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+ *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
+ *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c \
+ *       nn/features.c nn/features_io.c nn/mail.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c \
+ *       $(pkg-config --cflags --libs gmime-3.0) $(pkg-config --libs openblas) -lcjson -lm \
+ *       -o build/fuzz_csv
+ *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/alloc.h"
+#include "nn/csv.h"
+#include "nn/features.h"
+#include "nn/mail.h"
+#include "nn/schema.h"
+#include "nn/train.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Text cells that look like raw e-mail go through nn/mail (GMime): set it up once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return nn_mail_global_init() == 0 ? 0 : 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1) {
+        return 0;
+    }
+    uint8_t mode = data[0];
+    data++;
+    size--;
+    struct nn_csv_opts o;
+    nn_csv_opts_default(&o);
+    o.delim = (mode & 3) == 1 ? ';' : (mode & 3) == 2 ? '\t' : ',';
+    if (mode & 4) {
+        o.max_field = 8;
+        o.max_cols = 4;
+        o.max_rows = 8;
+    }
+    o.allow_no_rows = (mode & 8) != 0;
+    /* fmemopen needs a non-empty buffer it may not write to */
+    char *copy = malloc(size + 1);
+    if (copy == NULL) {
+        return 0;
+    }
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    FILE *f = fmemopen(copy, size ? size : 1, "r");
+    if (f == NULL) {
+        free(copy);
+        return 0;
+    }
+    if (size == 0) {
+        fgetc(f); /* an empty stream */
+    }
+    struct nn_csv *r = NULL;
+    struct nn_schema *s = NULL;
+    struct nn_features *feat = NULL;
+    struct nn_dataset ds;
+    memset(&ds, 0, sizeof(ds));
+    struct nn_err err;
+    if (nn_csv_open(f, &o, &r, &err) != 0) {
+        if (r != NULL || err.line < 0 || err.code >= 0) {
+            abort();
+        }
+        goto done;
+    }
+    struct nn_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL};
+    if (nn_schema_infer(r, &so, &s, &err) != 0) {
+        if (s != NULL) {
+            abort();
+        }
+        goto done;
+    }
+    if (s->rows != nn_csv_rows(r) || s->n_cols != nn_csv_ncols(r)) {
+        abort();
+    }
+    for (size_t i = 0; i < s->rows; i++) {
+        if (s->task != NN_TASK_REGRESSION &&
+            (s->labels[i] < 0 || s->labels[i] >= (float)s->n_classes)) {
+            abort();
+        }
+    }
+    unsigned char *tr = malloc(s->rows + 1);
+    if (tr == NULL) {
+        goto done;
+    }
+    for (size_t i = 0; i < s->rows; i++) {
+        tr[i] = (unsigned char)(i % 3 != 2 || (mode & 32));
+    }
+    if (nn_features_fit(r, s, tr, &feat, &ds, &err) == 0) {
+        if (ds.rows != s->rows) {
+            abort();
+        }
+        for (size_t i = 0; ds.sparse_cols > 0 && i < ds.rows; i++) {
+            for (size_t k = ds.indptr[i]; k < ds.indptr[i + 1]; k++) {
+                if (ds.indices[k] < 0 || ds.indices[k] >= ds.sparse_cols ||
+                    (k > ds.indptr[i] && ds.indices[k] <= ds.indices[k - 1])) {
+                    abort();
+                }
+            }
+        }
+        /* the binary form must load back */
+        struct nn_buf b;
+        nn_buf_init(&b, 1 << 24);
+        if (nn_features_save(feat, &b) == 0) {
+            struct nn_rd rd;
+            struct nn_features *g = NULL;
+            nn_rd_init(&rd, b.data, b.len);
+            if (nn_features_load(&rd, &g, &err) != 0) {
+                fprintf(stderr, "saved pipeline does not load: %s\n", err.msg);
+                abort();
+            }
+            nn_features_free(g);
+        }
+        nn_buf_fini(&b);
+    }
+    free(tr);
+done:
+    nn_features_free(feat);
+    nn_dataset_free(&ds);
+    nn_schema_free(s);
+    nn_csv_close(r);
+    fclose(f);
+    free(copy);
+    return 0;
+}
