@@ -4,9 +4,10 @@
 # then runs it with --network=host on a free port: waits for /readyz, trains a small model
 # with curl, predicts, replaces the container by a new one on the same volume and checks the
 # model is still served, stops it with SIGTERM (exit 0 within 10 s, also in the middle of a
-# training job, which must come back after the next start); then brings
-# docker/compose.yaml up and down on the same image. It removes the containers, volumes and
-# image it made, and stops any dockerd it started, even when a check fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
+# training job, which must come back after the next start), scores a KOI8-R mail (iconv in
+# the image); then brings docker/compose.yaml up and down on the same image. It removes the
+# containers, volumes and image it made, and stops any dockerd it started, even when a check
+# fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
 #
 # Docker daemon: the one `docker` already reaches (DOCKER_HOST or the default socket), else a
 # private dockerd started here (root needed) with its own --data-root in $NEUROND_DOCKER_STATE
@@ -167,9 +168,11 @@ if docker build --network=host --build-arg BASE="$base" --build-arg REVISION="$r
     ok "image builds with the classic builder ($(($(date +%s) - t0)) s; log $STATE/build.log)"
     # Private daemon: keep the build stage (its package layer) as the next run's cache under
     # one tag, and drop the build stages of earlier runs. A shared daemon is left alone.
-    [ -n "$dockerd_pid" ] && docker build --network=host --build-arg BASE="$base" --target build -t neurond-build:cache \
-        -f docker/Dockerfile . >>"$STATE/build.log" 2>&1
-    [ -n "$dockerd_pid" ] && docker image prune -f >/dev/null 2>&1
+    if [ -n "$dockerd_pid" ]; then
+        docker build --network=host --build-arg BASE="$base" --target build \
+            -t neurond-build:cache -f docker/Dockerfile . >>"$STATE/build.log" 2>&1
+        docker image prune -f >/dev/null 2>&1
+    fi
 else
     abort "image builds with the classic builder" "$(tail -n 30 "$STATE/build.log")"
 fi
@@ -446,7 +449,8 @@ if [ "$status" = succeeded ] && awk -v h="${hit:-0}" -v m="${miss:-1}" \
     'BEGIN { exit !(h > 0.8 && m < 0.5) }'; then
     ok "a KOI8-R mail is decoded through iconv in the image (spam score $hit; control $miss)"
 else
-    not_ok "a KOI8-R mail is decoded through iconv in the image (job '$status', score '$hit' > 0.8, control '$miss' < 0.5)" "$body"
+    not_ok "a KOI8-R mail is decoded through iconv in the image (job '$status', score '$hit'\
+ > 0.8, control '$miss' < 0.5)" "$body"
 fi
 
 logs=$(docker logs "$cid" 2>&1 | wc -l)
@@ -561,7 +565,8 @@ anon=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$base_url/models")
 if [ "$code" = 404 ] && [ "$anon" = 401 ]; then
     ok "compose service: the API key from the environment, a fresh volume (no model: 404)"
 else
-    not_ok "compose service: the API key from the environment (no key: $anon), a fresh volume (GET /models/iris: $code)" "$body"
+    not_ok "compose service: the API key from the environment (no key: $anon), a fresh volume\
+ (GET /models/iris: $code)" "$body"
 fi
 cid=""
 if out=$(compose down -v -t 10 2>&1); then
