@@ -86,7 +86,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api bench run clean format format-check
+.PHONY: all help test test-unit test-api test-docker bench run clean format format-check
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
@@ -98,6 +98,10 @@ test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
+
+test-docker: ## build the Docker image and test it end to end (starts a private dockerd if none runs; root)
+	@scripts/deps.sh docker
+	@tests/docker/run.sh
 
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench

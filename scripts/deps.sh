@@ -3,6 +3,7 @@
 # they are all there already. Called by `make` (deps target); prints what it installs.
 #   scripts/deps.sh           build + test dependencies
 #   scripts/deps.sh bench     adds the benchmark tools (wrk)
+#   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
@@ -10,6 +11,7 @@ libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 pyt
 case "${1:-}" in
 bench) pkgs="$pkgs wrk" ;;
 fuzz) pkgs="$pkgs clang" ;;
+docker) pkgs="$pkgs docker.io docker-compose debootstrap" ;;
 esac
 
 missing=""
