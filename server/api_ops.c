@@ -23,7 +23,7 @@ int srv_api_ops_healthz(struct srv_req *r)
 
 int srv_api_ops_readyz(struct srv_req *r)
 {
-    if (!atomic_load(&r->app->ready)) {
+    if (!atomic_load(&r->app->ready) || atomic_load(&r->app->stopping)) {
         return srv_http_reply_error(r, 503, NULL,
                                     "not ready: the store is not open yet, or "
                                     "the daemon is stopping");
