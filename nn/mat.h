@@ -24,12 +24,12 @@
 struct nn_dataset {
     size_t rows;
     int dense_cols;
-    float *dense;      /* rows x dense_cols, row-major; NULL when dense_cols == 0 */
-    int sparse_cols;   /* 0 when there is no sparse block */
-    size_t *indptr;    /* rows + 1 entries; NULL when sparse_cols == 0 */
-    int32_t *indices;  /* indptr[rows] entries */
-    float *values;     /* indptr[rows] entries */
-    float *y;          /* rows entries; may be NULL for prediction-only data */
+    float *dense;     /* rows x dense_cols, row-major; NULL when dense_cols == 0 */
+    int sparse_cols;  /* 0 when there is no sparse block */
+    size_t *indptr;   /* rows + 1 entries; NULL when sparse_cols == 0 */
+    int32_t *indices; /* indptr[rows] entries */
+    float *values;    /* indptr[rows] entries */
+    float *y;         /* rows entries; may be NULL for prediction-only data */
 };
 
 /**

@@ -3,10 +3,13 @@
  * over whatever the reader accepted. The first input byte picks the delimiter and the limits
  * (so small limits are reached too); the rest is the file, read through fmemopen as the
  * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -I/usr/include/cjson \
- *       tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c nn/features.c nn/err.c nn/alloc.c \
- *       nn/buf.c <nn/mat.c or a stand-in> -lcjson -lm -o build/fuzz_csv
- *   build/fuzz_csv -max_total_time=60 tests/fuzz/corpus_csv
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
+ *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
+ *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c \
+ *       nn/features.c nn/features_io.c nn/mail.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c \
+ *       $(pkg-config --cflags --libs gmime-3.0) $(pkg-config --libs openblas) -lcjson -lm \
+ *       -o build/fuzz_csv
+ *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,10 +19,20 @@
 #include "nn/alloc.h"
 #include "nn/csv.h"
 #include "nn/features.h"
+#include "nn/mail.h"
 #include "nn/schema.h"
 #include "nn/train.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Text cells that look like raw e-mail go through nn/mail (GMime): set it up once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    return nn_mail_global_init() == 0 ? 0 : 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

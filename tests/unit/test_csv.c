@@ -262,6 +262,27 @@ static void test_rewind(void **state)
     close_s(&s);
 }
 
+/* A pipe streams fine but cannot be rewound: NN_EIO, not a wrong second pass. */
+static void test_pipe(void **state)
+{
+    (void)state;
+    FILE *p = popen("printf 'a,b\\n1,2\\n3,4\\n'", "r");
+    assert_non_null(p);
+    struct nn_csv *r = NULL;
+    struct nn_err err;
+    assert_int_equal(nn_csv_open(p, NULL, &r, &err), 0);
+    assert_int_equal(nn_csv_next(r, &err), 1);
+    assert_int_equal(nn_csv_next(r, &err), 1);
+    assert_string_equal(nn_csv_field(r, 1, NULL), "4");
+    assert_int_equal(nn_csv_next(r, &err), 0);
+    assert_int_equal(nn_csv_rewind(r, &err), NN_EIO);
+    nn_csv_close(r);
+    pclose(p);
+    struct nn_csv *none = (struct nn_csv *)&err;
+    assert_int_equal(nn_csv_open(NULL, NULL, &none, &err), NN_EINVAL);
+    assert_null(none);
+}
+
 /* Records spanning many buffer refills, with quotes and CRLF at every alignment. */
 static void test_large(void **state)
 {
@@ -363,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_allow_no_rows),
         cmocka_unit_test(test_rewind),
+        cmocka_unit_test(test_pipe),
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_alloc_failures),

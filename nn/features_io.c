@@ -1,0 +1,726 @@
+/*
+ * features_io: the feature pipeline's two serialised forms — the binary section of a model
+ * blob (nn/buf.h; every count and length is checked against the bytes left and a hard limit
+ * before anything is allocated, and the loaded pipeline is re-validated as a whole: widths,
+ * task/classes pairing, scales) and the JSON of API.md's export, which also accepts a
+ * hand-written model (numeric inputs with "scale": false are used as they are; errors name
+ * the field, "inputs[1].type"). Split from features.c to keep each file under 1,500 lines.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "features.h"
+#include "features_priv.h"
+#include "train.h"
+
+/* ==========================================================================================
+ * Binary format
+ */
+int nn_features_save(const struct nn_features *f, struct nn_buf *b)
+{
+    nn_buf_put_u32(b, FEAT_MAGIC);
+    nn_buf_put_u32(b, FEAT_VERSION);
+    nn_buf_put_u32(b, (uint32_t)f->n_inputs);
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct nn_feat_input *in = &f->inputs[i];
+        nn_buf_put_str(b, in->name);
+        nn_buf_put_u8(b, (uint8_t)in->type);
+        nn_buf_put_u8(b, (uint8_t)(in->scale != 0));
+        nn_buf_put_f64(b, in->mean);
+        nn_buf_put_f64(b, in->sd);
+        nn_buf_put_u32(b, (uint32_t)in->n_categories);
+        for (size_t k = 0; k < in->n_categories; k++) {
+            nn_buf_put_str(b, in->categories[k]);
+        }
+        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            nn_buf_put_f64(b, in->shape_mean[j]);
+            nn_buf_put_f64(b, in->shape_sd[j]);
+        }
+    }
+    nn_buf_put_str(b, f->label ? f->label : "");
+    nn_buf_put_u8(b, (uint8_t)f->task);
+    nn_buf_put_u32(b, (uint32_t)f->n_classes);
+    for (int k = 0; k < f->n_classes; k++) {
+        nn_buf_put_str(b, f->classes[k]);
+    }
+    nn_buf_put_f64(b, f->y_mean);
+    nn_buf_put_f64(b, f->y_sd);
+    nn_buf_put_u32(b, f->hash_seed);
+    nn_buf_put_i32(b, f->dense_dim);
+    nn_buf_put_i32(b, f->sparse_dim);
+    return b->failed ? NN_ENOMEM : 0;
+}
+
+static int good_scale(double sd)
+{
+    return isfinite(sd) && sd > 0;
+}
+
+/* Checks the task / class count pairing and that no class repeats. */
+static int check_classes(const struct nn_features *f)
+{
+    if (f->task == NN_TASK_REGRESSION) {
+        return f->n_classes == 0 && good_scale(f->y_sd) && isfinite(f->y_mean);
+    }
+    if (f->task == NN_TASK_BINARY && f->n_classes != 2) {
+        return 0;
+    }
+    if (f->task == NN_TASK_MULTICLASS && f->n_classes < 3) {
+        return 0;
+    }
+    for (int a = 0; a < f->n_classes; a++) {
+        for (int b = 0; b < a; b++) {
+            if (strcmp(f->classes[a], f->classes[b]) == 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+int nn_features_load(struct nn_rd *rd, struct nn_features **out, struct nn_err *err)
+{
+    struct nn_features *f = NULL;
+    uint32_t u, n;
+    uint8_t b8;
+    int rc;
+    *out = NULL;
+    rc = nn_rd_u32(rd, &u, "features magic", err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (u != FEAT_MAGIC) {
+        return nn_err_set(err, NN_EFORMAT, "not a feature pipeline (bad magic)");
+    }
+    rc = nn_rd_u32(rd, &u, "features version", err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (u != FEAT_VERSION) {
+        return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
+    }
+    rc = nn_rd_u32(rd, &n, "input count", err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* each input takes at least 4 + 2 + 16 + 4 + 80 bytes */
+    if (n == 0 || n > FEAT_MAX_INPUTS) {
+        return nn_err_set(err, NN_EFORMAT, "bad input count %u", n);
+    }
+    rc = nn_rd_need(rd, n, 106, "inputs", err);
+    if (rc != 0) {
+        return rc;
+    }
+    f = nn_calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+    }
+    f->inputs = nn_calloc(n, sizeof(*f->inputs));
+    if (f->inputs == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+        goto fail;
+    }
+    f->n_inputs = n;
+    for (size_t i = 0; i < n; i++) {
+        struct nn_feat_input *in = &f->inputs[i];
+        uint32_t nc;
+        rc = nn_rd_str(rd, &in->name, FEAT_MAX_NAME, "input name", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = nn_rd_u8(rd, &b8, "input type", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        if (b8 != NN_COL_NUMERIC && b8 != NN_COL_CATEGORICAL && b8 != NN_COL_TEXT) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad type %u", i, b8);
+            goto fail;
+        }
+        in->type = (enum nn_col_type)b8;
+        rc = nn_rd_u8(rd, &b8, "input scale", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        in->scale = b8 != 0;
+        rc = nn_rd_f64(rd, &in->mean, "input mean", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = nn_rd_f64(rd, &in->sd, "input sd", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = nn_rd_u32(rd, &nc, "category count", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        if (!isfinite(in->mean) || !good_scale(in->sd) || b8 > 1 || nc > FEAT_MAX_CATS ||
+            (in->type != NN_COL_CATEGORICAL && nc != 0)) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad scaling or category count", i);
+            goto fail;
+        }
+        rc = nn_rd_need(rd, nc, 4, "categories", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        in->categories = nn_calloc(nc ? nc : 1, sizeof(char *));
+        if (in->categories == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+        for (uint32_t k = 0; k < nc; k++) {
+            rc = nn_rd_str(rd, &in->categories[k], FEAT_MAX_CAT, "category", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            in->n_categories = k + 1;
+        }
+        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            rc = nn_rd_f64(rd, &in->shape_mean[j], "shape mean", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            rc = nn_rd_f64(rd, &in->shape_sd[j], "shape sd", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            if (!isfinite(in->shape_mean[j]) || !good_scale(in->shape_sd[j])) {
+                rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
+                goto fail;
+            }
+        }
+        if (nn_feat_build_order(in) != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+        for (size_t k = 1; k < in->n_categories; k++) {
+            if (strcmp(in->categories[in->cat_order[k - 1]], in->categories[in->cat_order[k]]) ==
+                0) {
+                rc = nn_err_set(err, NN_EFORMAT, "input %zu: repeated category", i);
+                goto fail;
+            }
+        }
+    }
+    rc = nn_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_u8(rd, &b8, "task", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_u32(rd, &n, "class count", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (b8 > NN_TASK_REGRESSION || n > FEAT_MAX_CLASSES) {
+        rc = nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
+        goto fail;
+    }
+    f->task = b8;
+    rc = nn_rd_need(rd, n, 4, "classes", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (n > 0) {
+        f->classes = nn_calloc(n, sizeof(char *));
+        if (f->classes == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        rc = nn_rd_str(rd, &f->classes[k], FEAT_MAX_CAT, "class", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        f->n_classes = (int)k + 1;
+    }
+    int32_t dd, sd;
+    rc = nn_rd_f64(rd, &f->y_mean, "target mean", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_f64(rd, &f->y_sd, "target scale", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_u32(rd, &f->hash_seed, "hash seed", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_i32(rd, &dd, "dense width", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_rd_i32(rd, &sd, "sparse width", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (!check_classes(f)) {
+        rc = nn_err_set(err, NN_EFORMAT, "task, classes and target scaling do not agree");
+        goto fail;
+    }
+    if (!isfinite(f->y_mean) || !good_scale(f->y_sd)) {
+        rc = nn_err_set(err, NN_EFORMAT, "bad target scaling");
+        goto fail;
+    }
+    if (nn_feat_layout(f) != 0 || f->dense_dim != dd || f->sparse_dim != sd) {
+        rc = nn_err_set(err, NN_EFORMAT, "feature widths do not match the inputs");
+        goto fail;
+    }
+    *out = f;
+    return 0;
+fail:
+    nn_features_free(f);
+    return rc;
+}
+
+/* ==========================================================================================
+ * JSON
+ */
+static cJSON *num_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a != NULL && i < n; i++) {
+        cJSON *x = cJSON_CreateNumber(v[i]);
+        if (x == NULL || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static cJSON *str_array(char *const *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        cJSON *x = cJSON_CreateString(v[i]);
+        if (x == NULL || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Adds item to obj under key, replacing a member of that name; frees item on failure. */
+static int put(cJSON *obj, const char *key, cJSON *item)
+{
+    if (item == NULL) {
+        return NN_ENOMEM;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return NN_ENOMEM;
+    }
+    return 0;
+}
+
+static cJSON *input_json(const struct nn_feat_input *in)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL) {
+        return NULL;
+    }
+    int rc = put(o, "name", cJSON_CreateString(in->name));
+    if (rc == 0) {
+        rc = put(o, "type", cJSON_CreateString(nn_col_type_name(in->type)));
+    }
+    if (rc == 0 && in->type == NN_COL_NUMERIC) {
+        if (in->scale) {
+            rc = put(o, "mean", cJSON_CreateNumber(in->mean));
+            if (rc == 0) {
+                rc = put(o, "scale", cJSON_CreateNumber(in->sd));
+            }
+        } else {
+            rc = put(o, "scale", cJSON_CreateFalse());
+        }
+    } else if (rc == 0 && in->type == NN_COL_CATEGORICAL) {
+        rc = put(o, "categories", str_array(in->categories, in->n_categories));
+    } else if (rc == 0 && in->type == NN_COL_TEXT) {
+        if (in->scale) {
+            rc = put(o, "shape_mean", num_array(in->shape_mean, NN_FEAT_N_SHAPE));
+            if (rc == 0) {
+                rc = put(o, "shape_scale", num_array(in->shape_sd, NN_FEAT_N_SHAPE));
+            }
+        } else {
+            rc = put(o, "scale", cJSON_CreateFalse());
+        }
+    }
+    if (rc != 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+int nn_features_to_json(const struct nn_features *f, cJSON *obj)
+{
+    cJSON *inputs = cJSON_CreateArray();
+    if (inputs == NULL) {
+        return NN_ENOMEM;
+    }
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        cJSON *x = input_json(&f->inputs[i]);
+        if (x == NULL || !cJSON_AddItemToArray(inputs, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(inputs);
+            return NN_ENOMEM;
+        }
+    }
+    if (put(obj, "inputs", inputs) != 0) {
+        return NN_ENOMEM;
+    }
+    cJSON *label = cJSON_CreateObject();
+    if (put(obj, "label", label) != 0) {
+        return NN_ENOMEM;
+    }
+    int rc = put(label, "name", cJSON_CreateString(f->label ? f->label : ""));
+    if (rc == 0 && f->task == NN_TASK_REGRESSION) {
+        rc = put(label, "mean", cJSON_CreateNumber(f->y_mean));
+        if (rc == 0) {
+            rc = put(label, "scale", cJSON_CreateNumber(f->y_sd));
+        }
+    } else if (rc == 0) {
+        rc = put(label, "classes", str_array(f->classes, (size_t)f->n_classes));
+    }
+    if (rc == 0) {
+        rc = put(
+            obj, "task",
+            cJSON_CreateString(f->task == NN_TASK_REGRESSION ? "regression" : "classification"));
+    }
+    cJSON *text = rc == 0 ? cJSON_CreateObject() : NULL;
+    if (rc == 0) {
+        rc = put(obj, "text", text);
+    }
+    if (rc == 0) {
+        rc = put(text, "hash_bits", cJSON_CreateNumber(NN_FEAT_HASH_BITS));
+    }
+    if (rc == 0) {
+        rc = put(text, "hash_seed", cJSON_CreateNumber((double)f->hash_seed));
+    }
+    if (rc == 0) {
+        rc = put(text, "ngrams", cJSON_CreateNumber(2));
+    }
+    return rc;
+}
+
+/* Reads an optional finite number member; @return 1 read, 0 absent, -1 wrong type. */
+static int get_num(const cJSON *o, const char *key, double *v)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (x == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+        return -1;
+    }
+    *v = x->valuedouble;
+    return 1;
+}
+
+/* Reads an array of distinct strings into *out (n of them). */
+static int get_strs(const cJSON *a, size_t max, char ***out, size_t *n, const char *path,
+                    struct nn_err *err)
+{
+    if (!cJSON_IsArray(a)) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s must be an array of strings", path);
+    }
+    size_t cnt = (size_t)cJSON_GetArraySize(a);
+    if (cnt > max) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s has more than %zu entries", path,
+                             max);
+    }
+    char **v = nn_calloc(cnt ? cnt : 1, sizeof(char *));
+    if (v == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory reading %s", path);
+    }
+    size_t k = 0;
+    const cJSON *x;
+    int rc = 0;
+    cJSON_ArrayForEach(x, a)
+    {
+        if (!cJSON_IsString(x) || x->valuestring[0] == '\0' ||
+            strlen(x->valuestring) > FEAT_MAX_CAT) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s[%zu] must be a non-empty string",
+                               path, k);
+            break;
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (strcmp(v[j], x->valuestring) == 0) {
+                rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s: '%.64s' is repeated", path,
+                                   x->valuestring);
+                break;
+            }
+        }
+        if (rc != 0) {
+            break;
+        }
+        v[k] = nn_strdup(x->valuestring);
+        if (v[k] == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory reading %s", path);
+            break;
+        }
+        k++;
+    }
+    if (rc != 0) {
+        for (size_t j = 0; j < k; j++) {
+            nn_free(v[j]);
+        }
+        nn_free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, struct nn_err *err)
+{
+    char path[64];
+    if (!cJSON_IsObject(x)) {
+        snprintf(path, sizeof(path), "inputs[%zu]", i);
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s must be an object", path);
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(x, "name");
+    snprintf(path, sizeof(path), "inputs[%zu].name", i);
+    if (!cJSON_IsString(name) || name->valuestring[0] == '\0' ||
+        strlen(name->valuestring) > FEAT_MAX_NAME) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s must be a non-empty string", path);
+    }
+    in->name = nn_strdup(name->valuestring);
+    if (in->name == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(x, "type");
+    snprintf(path, sizeof(path), "inputs[%zu].type", i);
+    if (!cJSON_IsString(type)) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                             "%s must be \"numeric\", \"categorical\" or \"text\"", path);
+    }
+    const cJSON *scale = cJSON_GetObjectItemCaseSensitive(x, "scale");
+    in->sd = 1;
+    for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+        in->shape_sd[j] = 1;
+    }
+    if (strcmp(type->valuestring, "numeric") == 0) {
+        in->type = NN_COL_NUMERIC;
+        snprintf(path, sizeof(path), "inputs[%zu].scale", i);
+        if (scale == NULL || cJSON_IsFalse(scale)) {
+            in->scale = 0;
+            in->mean = 0;
+        } else if (cJSON_IsNumber(scale) && good_scale(scale->valuedouble)) {
+            in->scale = 1;
+            in->sd = scale->valuedouble;
+            snprintf(path, sizeof(path), "inputs[%zu].mean", i);
+            if (get_num(x, "mean", &in->mean) != 1) {
+                return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                                     "%s must be a number when scale is given", path);
+            }
+        } else {
+            return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                                 "%s must be a positive number or false", path);
+        }
+    } else if (strcmp(type->valuestring, "categorical") == 0) {
+        in->type = NN_COL_CATEGORICAL;
+        snprintf(path, sizeof(path), "inputs[%zu].categories", i);
+        int rc = get_strs(cJSON_GetObjectItemCaseSensitive(x, "categories"), FEAT_MAX_CATS,
+                          &in->categories, &in->n_categories, path, err);
+        if (rc != 0) {
+            return rc;
+        }
+        if (nn_feat_build_order(in) != 0) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
+        }
+    } else if (strcmp(type->valuestring, "text") == 0) {
+        in->type = NN_COL_TEXT;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "shape_mean");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(x, "shape_scale");
+        if (m == NULL && s == NULL) {
+            in->scale = 0;
+        } else {
+            in->scale = 1;
+            for (int pass = 0; pass < 2; pass++) {
+                const cJSON *a = pass ? s : m;
+                snprintf(path, sizeof(path), "inputs[%zu].%s", i,
+                         pass ? "shape_scale" : "shape_mean");
+                if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != NN_FEAT_N_SHAPE) {
+                    return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                                         "%s must be an array of %d numbers", path,
+                                         NN_FEAT_N_SHAPE);
+                }
+                for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+                    const cJSON *v = cJSON_GetArrayItem(a, j);
+                    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+                        (pass && !good_scale(v->valuedouble))) {
+                        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                                             "%s[%d] must be a %snumber", path, j,
+                                             pass ? "positive " : "");
+                    }
+                    if (pass) {
+                        in->shape_sd[j] = v->valuedouble;
+                    } else {
+                        in->shape_mean[j] = v->valuedouble;
+                    }
+                }
+            }
+        }
+    } else {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                             "%s must be \"numeric\", \"categorical\" or \"text\"", path);
+    }
+    if (in->cat_order == NULL && nn_feat_build_order(in) != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
+    }
+    return 0;
+}
+
+int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_err *err)
+{
+    struct nn_features *f = NULL;
+    int rc;
+    *out = NULL;
+    if (!cJSON_IsObject(doc)) {
+        return nn_err_set(err, NN_EFORMAT, "the model must be a JSON object");
+    }
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(doc, "inputs");
+    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) < 1 ||
+        (size_t)cJSON_GetArraySize(inputs) > FEAT_MAX_INPUTS) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "inputs",
+                             "inputs must be a non-empty array of inputs");
+    }
+    size_t n = (size_t)cJSON_GetArraySize(inputs);
+    f = nn_calloc(1, sizeof(*f));
+    if (f != NULL) {
+        f->inputs = nn_calloc(n, sizeof(*f->inputs));
+    }
+    if (f == NULL || f->inputs == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory reading the model");
+        goto fail;
+    }
+    f->n_inputs = n;
+    f->y_sd = 1;
+    f->hash_seed = NN_FEAT_HASH_SEED;
+    size_t i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, inputs)
+    {
+        rc = input_from_json(x, i, &f->inputs[i], err);
+        if (rc != 0) {
+            goto fail;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(f->inputs[j].name, f->inputs[i].name) == 0) {
+                char path[64];
+                snprintf(path, sizeof(path), "inputs[%zu].name", i);
+                rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s: '%.64s' is repeated", path,
+                                   f->inputs[i].name);
+                goto fail;
+            }
+        }
+        i++;
+    }
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(doc, "label");
+    if (!cJSON_IsObject(label)) {
+        rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "label", "label must be an object");
+        goto fail;
+    }
+    const cJSON *lname = cJSON_GetObjectItemCaseSensitive(label, "name");
+    if (!cJSON_IsString(lname) || lname->valuestring[0] == '\0' ||
+        strlen(lname->valuestring) > FEAT_MAX_NAME) {
+        rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "label.name",
+                           "label.name must be a non-empty string");
+        goto fail;
+    }
+    f->label = nn_strdup(lname->valuestring);
+    if (f->label == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory reading the model");
+        goto fail;
+    }
+    const cJSON *classes = cJSON_GetObjectItemCaseSensitive(label, "classes");
+    const cJSON *task = cJSON_GetObjectItemCaseSensitive(doc, "task");
+    int regression;
+    if (task == NULL) {
+        regression = classes == NULL;
+    } else if (cJSON_IsString(task) && strcmp(task->valuestring, "regression") == 0) {
+        regression = 1;
+    } else if (cJSON_IsString(task) && (strcmp(task->valuestring, "classification") == 0 ||
+                                        strcmp(task->valuestring, "binary") == 0 ||
+                                        strcmp(task->valuestring, "multiclass") == 0)) {
+        regression = 0;
+    } else {
+        rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "task",
+                           "task must be \"classification\" or \"regression\"");
+        goto fail;
+    }
+    if (regression) {
+        f->task = NN_TASK_REGRESSION;
+        int a = get_num(label, "mean", &f->y_mean);
+        int b = get_num(label, "scale", &f->y_sd);
+        if (a < 0 || b < 0 || !good_scale(f->y_sd)) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, a < 0 ? "label.mean" : "label.scale",
+                               "label.mean and label.scale must be numbers (scale > 0)");
+            goto fail;
+        }
+    } else {
+        char **cl = NULL;
+        size_t nc = 0;
+        rc = get_strs(classes, FEAT_MAX_CLASSES, &cl, &nc, "label.classes", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        f->classes = cl;
+        f->n_classes = (int)nc;
+        if (nc < 2) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "label.classes",
+                               "label.classes needs at least two classes");
+            goto fail;
+        }
+        f->task = nc == 2 ? NN_TASK_BINARY : NN_TASK_MULTICLASS;
+    }
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(doc, "text");
+    if (text != NULL) {
+        double v;
+        if (!cJSON_IsObject(text)) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "text", "text must be an object");
+            goto fail;
+        }
+        int k = get_num(text, "hash_bits", &v);
+        if (k < 0 || (k == 1 && v != NN_FEAT_HASH_BITS)) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "text.hash_bits", "text.hash_bits must be %d",
+                               NN_FEAT_HASH_BITS);
+            goto fail;
+        }
+        k = get_num(text, "ngrams", &v);
+        if (k < 0 || (k == 1 && v != 2)) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "text.ngrams", "text.ngrams must be 2");
+            goto fail;
+        }
+        k = get_num(text, "hash_seed", &v);
+        if (k < 0 || (k == 1 && (v < 0 || v > 4294967295.0 || v != floor(v)))) {
+            rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "text.hash_seed",
+                               "text.hash_seed must be an integer in [0, 2^32)");
+            goto fail;
+        }
+        if (k == 1) {
+            f->hash_seed = (uint32_t)v;
+        }
+    }
+    if (nn_feat_layout(f) != 0) {
+        rc = nn_err_set_at(err, NN_ERANGE, 0, 0, "inputs", "too many dense features");
+        goto fail;
+    }
+    *out = f;
+    return 0;
+fail:
+    nn_features_free(f);
+    return rc;
+}
