@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api_jobs.h"
+#include "api_kserve.h"
 #include "api_models.h"
 #include "api_ops.h"
 #include "api_predict.h"
@@ -37,7 +38,16 @@
     X("GET", "/models/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)                       \
     X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                     \
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
-    X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)
+    X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
+    X("GET", "/v2", srv_api_kserve_server, 0, SRV_AUTH_READ, 0)                                    \
+    X("GET", "/v2/health/live", srv_api_kserve_live, 0, SRV_AUTH_PUBLIC, 0)                        \
+    X("GET", "/v2/health/ready", srv_api_kserve_ready, 0, SRV_AUTH_PUBLIC, 0)                      \
+    X("GET", "/v2/models/*", srv_api_kserve_model, 0, SRV_AUTH_READ, 0)                            \
+    X("GET", "/v2/models/*/versions/*", srv_api_kserve_model, 0, SRV_AUTH_READ, 0)                 \
+    X("GET", "/v2/models/*/ready", srv_api_kserve_model_ready, 0, SRV_AUTH_READ, 0)                \
+    X("GET", "/v2/models/*/versions/*/ready", srv_api_kserve_model_ready, 0, SRV_AUTH_READ, 0)     \
+    X("POST", "/v2/models/*/infer", srv_api_kserve_infer, J, SRV_AUTH_READ, 0)                     \
+    X("POST", "/v2/models/*/versions/*/infer", srv_api_kserve_infer, J, SRV_AUTH_READ, 0)
 
 #define ROUTE_ENTRY(m, p, h, b, a, big) {m, p, h, b, a, big, m " " p},
 #define ROUTE_LABEL(m, p, h, b, a, big) m " " p,
