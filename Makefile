@@ -45,8 +45,10 @@ NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+# So are the OpenAPI document and the dashboard's files (server/assets.h).
+ASSETS := docs/openapi.json $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.png))
 ifneq ($(SRV_SRC),)
-SRV_OBJ += $(BUILD)/gen/migrations.o
+SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -61,6 +63,13 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-files.sh $(ASSETS) > $@
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libnn.a: $(NN_OBJ)

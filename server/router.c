@@ -10,9 +10,11 @@
 #include "api_jobs.h"
 #include "api_kserve.h"
 #include "api_models.h"
+#include "api_openapi.h"
 #include "api_ops.h"
 #include "api_predict.h"
 #include "api_train.h"
+#include "api_ui.h"
 
 #define J SRV_BODY_JSON
 #define C SRV_BODY_CSV
@@ -23,6 +25,9 @@
     X("GET", "/healthz", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                               \
     X("GET", "/readyz", srv_api_ops_readyz, 0, SRV_AUTH_PUBLIC, 0)                                 \
     X("GET", "/metrics", srv_api_ops_metrics, 0, SRV_AUTH_PUBLIC, 0)                               \
+    X("GET", "/openapi.json", srv_api_openapi_get, 0, SRV_AUTH_READ, 0)                            \
+    X("GET", "/", srv_api_ui_index, 0, SRV_AUTH_PUBLIC, 0)                                         \
+    X("GET", "/ui/*", srv_api_ui_file, 0, SRV_AUTH_PUBLIC, 0)                                      \
     X("POST", "/train", srv_api_train_post, C | F, SRV_AUTH_ADMIN, 0)                              \
     X("GET", "/jobs", srv_api_jobs_list, 0, SRV_AUTH_READ, 0)                                      \
     X("GET", "/jobs/*", srv_api_jobs_get, 0, SRV_AUTH_READ, 0)                                     \
