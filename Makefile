@@ -95,11 +95,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api bench run clean format format-check
+.PHONY: all help test test-unit test-api test-browser bench run clean format format-check
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
-test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API); ends with a summary line
+test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
 test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
@@ -107,6 +107,9 @@ test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
+
+test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (screenshot: build/dashboard.png)
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh browser
 
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench
