@@ -665,7 +665,7 @@ int srv_api_kserve_infer(struct srv_req *r)
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(out[i])));
         }
     }
-    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:
