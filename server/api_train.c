@@ -114,6 +114,12 @@ static cJSON *params_json(const struct nn_model_params *p)
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON_AddStringToObject(o, "delimiter", delim);
+    if (p->threshold >= 0) {
+        cJSON_AddNumberToObject(o, "threshold", p->threshold);
+    }
+    if (p->target_fpr >= 0) {
+        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
     cJSON_AddItemToObject(o, "text_columns", list_json(p->text_columns));
     cJSON_AddItemToObject(o, "categorical_columns", list_json(p->categorical_columns));
     cJSON_AddItemToObject(o, "ignore_columns", list_json(p->ignore_columns));

@@ -487,6 +487,13 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
             body_fail(r, 400, "too many form fields, or a field name too long");
             return MHD_NO;
         }
+        if (r->fields == NULL) {
+            r->fields = nn_calloc(SRV_FIELDS_MAX, sizeof(*r->fields));
+            if (r->fields == NULL) {
+                body_fail(r, 500, "out of memory for form fields");
+                return MHD_NO;
+            }
+        }
         f = &r->fields[r->n_fields++];
         snprintf(f->name, sizeof(f->name), "%s", key);
     }
@@ -525,6 +532,7 @@ static void body_chunk(struct srv_req *r, const char *data, size_t size)
     }
     switch (r->body_kind) {
     case SRV_BODY_JSON:
+    case SRV_BODY_MAIL:
         json_append(r, data, size);
         break;
     case SRV_BODY_CSV:
@@ -685,6 +693,10 @@ static int begin_request(struct srv_req *r)
                (strcmp(mt, "text/csv") == 0 || (mt[0] == '\0' && !(rt->bodies & SRV_BODY_JSON)))) {
         r->body_kind = SRV_BODY_CSV;
         r->cap = (unsigned long long)cfg->max_upload_mb << 20;
+    } else if ((rt->bodies & SRV_BODY_MAIL) &&
+               (strcmp(mt, "message/rfc822") == 0 || strcmp(mt, "text/plain") == 0)) {
+        r->body_kind = SRV_BODY_MAIL;
+        r->cap = (unsigned long long)SRV_MAIL_MAX_MB << 20;
     } else if ((rt->bodies & SRV_BODY_FORM) && strcmp(mt, "multipart/form-data") == 0) {
         r->body_kind = SRV_BODY_FORM;
         r->cap = (unsigned long long)cfg->max_upload_mb << 20;
@@ -697,7 +709,9 @@ static int begin_request(struct srv_req *r)
         srv_http_reply_error(r, 415, NULL, "%s %s takes no request body", rt->method, rt->pattern);
         return 1;
     } else {
-        const char *want = rt->bodies == SRV_BODY_JSON ? "application/json"
+        const char *want = (rt->bodies & SRV_BODY_MAIL)  ? "application/json, message/rfc822 or "
+                                                           "text/plain"
+                           : rt->bodies == SRV_BODY_JSON ? "application/json"
                            : rt->bodies == (SRV_BODY_CSV | SRV_BODY_FORM)
                                ? "multipart/form-data or text/csv"
                                : "application/json or text/csv";
@@ -813,6 +827,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     for (int i = 0; i < r->n_fields; i++) {
         nn_free(r->fields[i].value);
     }
+    nn_free(r->fields);
     nn_free(r->body);
     nn_free(r);
     atomic_fetch_sub(&app->inflight, 1);

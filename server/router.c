@@ -13,12 +13,14 @@
 #include "api_openapi.h"
 #include "api_ops.h"
 #include "api_predict.h"
+#include "api_spam.h"
 #include "api_train.h"
 #include "api_ui.h"
 
 #define J SRV_BODY_JSON
 #define C SRV_BODY_CSV
 #define F SRV_BODY_FORM
+#define M SRV_BODY_MAIL
 
 /* method, pattern, handler, bodies, auth, big body */
 #define ROUTES(X)                                                                                  \
@@ -44,6 +46,8 @@
     X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                     \
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
     X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
+    X("POST", "/spam-score", srv_api_spam_score, J | M, SRV_AUTH_READ, 0)                          \
+    X("POST", "/spam-score/batch", srv_api_spam_batch, J, SRV_AUTH_READ, 0)                        \
     X("GET", "/v2", srv_api_kserve_server, 0, SRV_AUTH_READ, 0)                                    \
     X("GET", "/v2/health/live", srv_api_kserve_live, 0, SRV_AUTH_PUBLIC, 0)                        \
     X("GET", "/v2/health/ready", srv_api_kserve_ready, 0, SRV_AUTH_PUBLIC, 0)                      \
