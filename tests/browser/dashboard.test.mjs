@@ -2,7 +2,7 @@
 // the page loads with no script error, a CSV uploaded through the form starts a job whose
 // loss curve grows while it trains (both lines drawn on the canvas), the model card shows,
 // a prediction from the page equals the API's, a malformed CSV shows its line, the spam box
-// shows the server's answer. A screenshot is kept: build/dashboard.png (and docs/dashboard.png
+// shows the API's score. A screenshot is kept: build/dashboard.png (and docs/dashboard.png
 // when DASHBOARD_DOCS_SHOT=1, for the README).
 // Run with: node --test tests/browser/   (tests/browser/run.sh; BIN= the folder of neurond)
 import { test, before, after } from 'node:test';
@@ -66,9 +66,11 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (daemon && daemon.exitCode === null) {
-    const done = new Promise((r) => daemon.once('exit', r));
+    const done = new Promise((r) => daemon.once('exit', (code) => r(code)));
     daemon.kill('SIGTERM');
-    await done;
+    const code = await done;
+    // a clean stop exits 0 (and the sanitizer build finds no leak)
+    assert.equal(code, 0, fs.readFileSync(path.join(work, 'daemon.log'), 'utf8').slice(-3000));
   }
   fs.rmSync(work, { recursive: true, force: true });
 });
@@ -176,17 +178,35 @@ test('a prediction from the page equals the API', async () => {
   await page.waitForSelector('#predict-label');
 });
 
-test('the spam box shows the server answer; screenshot', async () => {
-  await page.fill('#spam-text', 'WIN a FREE prize now!!! click here');
+test('the spam box scores a message as the API does; screenshot', async () => {
+  // a tiny text model named "spam", trained through the API
+  const spam = ['win a free prize now', 'cheap pills click here', 'claim your free money', 'you won the lottery click'];
+  const ham = ['meeting moved to noon', 'see the attached report', 'lunch tomorrow with the team', 'notes from the review'];
+  let csv = 'message,label\n';
+  for (let i = 0; i < 30; i++) csv += `${spam[i % 4]} ${i},spam\n${ham[i % 4]} ${i},ham\n`;
+  const fd = new FormData();
+  fd.append('model', 'spam');
+  fd.append('epochs', '30');
+  fd.append('text_columns', 'message');
+  fd.append('file', new Blob([csv], { type: 'text/csv' }), 'spam.csv');
+  const job = await (await fetch(base + '/train', { method: 'POST', body: fd })).json();
+  for (let i = 0; ; i++) {
+    const j = (await api('/jobs/' + job.id)).body;
+    if (j.status === 'succeeded') break;
+    assert.ok(i < 600 && (j.status === 'queued' || j.status === 'running'), JSON.stringify(j));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const text = 'WIN a FREE prize now, click here';
+  await page.fill('#spam-text', text);
   await page.click('#spam-btn');
-  await page.waitForSelector('#spam-out .err, #spam-score');
+  await page.waitForSelector('#spam-score');
   const r = await api('/spam-score', {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'x' }),
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text }),
   });
-  if (r.status === 200) assert.equal(await page.isVisible('#spam-score'), true);
-  else assert.equal(await page.textContent('#spam-out .err'), r.body.error);
-  await page.fill('#spam-text', '');
-  await page.evaluate(() => { document.getElementById('spam-out').textContent = ''; });
+  assert.equal(r.status, 200);
+  assert.equal(await page.textContent('#spam-score'), (r.body.score * 100).toFixed(1) + '%');
+  assert.match(await page.textContent('#spam-out'), r.body.spam ? / spam \(/ : /not spam/);
+  assert.equal(r.body.spam, true);
   fs.mkdirSync(BUILD, { recursive: true });
   await page.screenshot({ path: path.join(BUILD, 'dashboard.png'), fullPage: true });
   if (process.env.DASHBOARD_DOCS_SHOT === '1') fs.copyFileSync(path.join(BUILD, 'dashboard.png'), path.join(ROOT, 'docs', 'dashboard.png'));
