@@ -66,6 +66,13 @@ def test_valid_openapi3(doc, tmp_path):
     assert p.returncode == 1 and "INVALID" in p.stdout, p.stdout
 
 
+def test_document_is_the_generator_output(doc):
+    p = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "openapi.py")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == doc, "run scripts/openapi.py > docs/openapi.json"
+
+
 def test_every_route_and_only_routes(doc):
     routes, documented = router_routes(), doc_routes(doc)
     assert routes - documented == set(), "routes missing from docs/openapi.json"
