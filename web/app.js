@@ -198,6 +198,13 @@
         state.job.status = 'running';
       } else if (ev === 'done') {
         state.job = obj;
+        var msg = $('train-msg');
+        if (msg.textContent.indexOf('Job ' + obj.id.slice(0, 8) + ' ') === 0) {
+          msg.className = obj.status === 'succeeded' ? 'msg' : 'msg err';
+          msg.textContent = 'Job ' + obj.id.slice(0, 8) + ' ' + obj.status +
+            (obj.model_version ? ': ' + obj.model + ' v' + obj.model_version + ' ' + valMetric(obj.metrics) : '') +
+            (obj.error ? ': ' + obj.error.message : '');
+        }
         state.history = obj.history || state.history;
         refresh();
       }

@@ -138,6 +138,7 @@ test('upload a CSV, watch the loss curve grow while it trains', async () => {
     return { train, val };
   });
   assert.ok(px.train > 100 && px.val > 100, JSON.stringify(px));
+  assert.match(await page.textContent('#train-msg'), /^Job [0-9a-f]{8} succeeded: digits v1 acc 0\.\d{3}$/);
   // the jobs table shows it succeeded
   await page.waitForSelector(`#jobs tr[data-job="${job.id}"] .status-succeeded`);
 });
