@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import requests
 
-from conftest import IRIS_ROW, ROOT, data, train, wait_job
+from conftest import IRIS_ROW, ROOT, data, error_of, train, wait_job
 
 BROWSER = os.path.join(ROOT, "tests", "browser")
 DOC = os.path.join(ROOT, "docs", "openapi.json")
@@ -143,3 +143,24 @@ def test_live_replies_fit_the_schemas(daemon, doc):
     # and the check can fail: a reply missing a required field is refused
     with pytest.raises(jsonschema.ValidationError):
         check(doc, "/jobs/{id}", "get", 200, {k: v for k, v in j.items() if k != "status"})
+
+
+def test_dashboard_public_openapi_needs_key(make_daemon):
+    d = make_daemon(["--api-key", "sekret"])
+    r = requests.get(d.url("/"))
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert '<script src="/ui/app.js">' in r.text
+    for f, ctype in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        r = requests.get(d.url("/ui/" + f))
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith(ctype)
+        with open(os.path.join(ROOT, "web", f), "rb") as fh:
+            assert r.content == fh.read()
+    for f in ("index.html", "app.js", "style.css"):  # nothing from a CDN
+        with open(os.path.join(ROOT, "web", f)) as fh:
+            assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", fh.read()), f
+    error_of(requests.get(d.url("/ui/missing.js")), 404)
+    error_of(requests.get(d.url("/ui/.hidden")), 404)
+    error_of(requests.post(d.url("/"), data="x"), 405)
+    error_of(requests.get(d.url("/openapi.json")), 401)
+    r = requests.get(d.url("/openapi.json"), headers={"Authorization": "Bearer sekret"})
+    assert r.status_code == 200 and r.json()["openapi"].startswith("3.")

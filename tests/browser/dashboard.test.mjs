@@ -24,6 +24,7 @@ const DIGITS = path.join(ROOT, 'tests', 'data', 'digits_train.csv');
 
 let daemon, base, work, browser, page;
 const consoleErrors = [];
+const foreign = []; // requests to anywhere but the daemon (a CDN, a font): there must be none
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -60,6 +61,7 @@ before(async () => {
   page = browser.pages()[0] || await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('request', (r) => { if (!r.url().startsWith(base + '/') && !r.url().startsWith('data:')) foreign.push(r.url()); });
   await page.goto(base + '/');
 });
 
@@ -81,6 +83,7 @@ test('the page loads from the daemon, with no script error', async () => {
   assert.equal(await page.isVisible('#models-empty'), true);
   assert.equal(await page.isVisible('#jobs-empty'), true);
   assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(foreign, []);
 });
 
 test('a malformed CSV is refused with its line number', async () => {
@@ -214,4 +217,5 @@ test('the spam box scores a message as the API does; screenshot', async () => {
   assert.ok(fs.statSync(path.join(BUILD, 'dashboard.png')).size > 20000);
   // the deliberate 400, 404 and 422 replies above are logged by the browser; nothing else may be
   assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource: the server responded with a status of (400|404|422)/.test(e)), []);
+  assert.deepEqual(foreign, []);
 });
