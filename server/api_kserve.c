@@ -645,6 +645,10 @@ int srv_api_kserve_infer(struct srv_req *r)
         for (long e = 0; d != NULL && e < n * kc; e++) {
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(out[e])));
         }
+        if (d == NULL || cJSON_GetArraySize(d) != n * kc) {
+            rc = NN_ENOMEM;
+            goto out;
+        }
     }
     if (want_label) {
         cJSON *d = add_output(outs, "label", "BYTES", n, 0);
@@ -658,11 +662,19 @@ int srv_api_kserve_infer(struct srv_req *r)
             }
             cJSON_AddItemToArray(d, cJSON_CreateString(nn_model_class(m, best)));
         }
+        if (d == NULL || cJSON_GetArraySize(d) != n) {
+            rc = NN_ENOMEM;
+            goto out;
+        }
     }
     if (want_value) {
         cJSON *d = add_output(outs, "value", "FP32", n, 0);
         for (long i = 0; d != NULL && i < n; i++) {
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(out[i])));
+        }
+        if (d == NULL || cJSON_GetArraySize(d) != n) {
+            rc = NN_ENOMEM;
+            goto out;
         }
     }
     srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
