@@ -95,7 +95,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser bench run clean format format-check
+.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
@@ -110,6 +110,9 @@ test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HT
 
 test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (screenshot: build/dashboard.png)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh browser
+test-docker: ## build the Docker image and test it end to end (starts a private dockerd if none runs; root)
+	@scripts/deps.sh docker
+	@tests/docker/run.sh
 
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench

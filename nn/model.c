@@ -1370,6 +1370,15 @@ static cJSON *names_of_type(const struct nn_model *m, enum nn_col_type t)
     return a;
 }
 
+/* A float as the shortest decimal that reads back to it (0.001f prints 0.001). */
+static double float_json(float v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
 cJSON *nn_model_params_json(const struct nn_model *m)
 {
     const struct nn_model_params *p = &m->params;
@@ -1393,10 +1402,10 @@ cJSON *nn_model_params_json(const struct nn_model *m)
     }
     cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
     cJSON_AddStringToObject(o, "optimizer", nn_model_optim_name(p->train.optimizer));
-    cJSON_AddNumberToObject(o, "learning_rate", (double)lr);
+    cJSON_AddNumberToObject(o, "learning_rate", float_json(lr));
     cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
     cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
-    cJSON_AddNumberToObject(o, "l2", (double)p->train.l2);
+    cJSON_AddNumberToObject(o, "l2", float_json(p->train.l2));
     cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);

@@ -5,6 +5,7 @@
 #   scripts/deps.sh bench     adds the benchmark tools (wrk)
 #   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
 #                             dashboard test), promtool (prometheus: /metrics), node + npm
+#   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
@@ -17,6 +18,7 @@ eco)
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;
+docker) pkgs="$pkgs docker.io docker-compose debootstrap" ;;
 esac
 
 missing=""
