@@ -3,14 +3,21 @@
 # they are all there already. Called by `make` (deps target); prints what it installs.
 #   scripts/deps.sh           build + test dependencies
 #   scripts/deps.sh bench     adds the benchmark tools (wrk)
+#   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
+#                             dashboard test), promtool (prometheus: /metrics), node + npm
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
-libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests"
+libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk" ;;
 fuzz) pkgs="$pkgs clang" ;;
+eco)
+    pkgs="$pkgs chromium prometheus nodejs"
+    # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
+    command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+    ;;
 docker) pkgs="$pkgs docker.io docker-compose debootstrap" ;;
 esac
 

@@ -189,7 +189,7 @@ static int predict_json(struct srv_req *r)
         cJSON_AddItemToArray(preds, p);
         i++;
     }
-    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:

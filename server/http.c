@@ -230,6 +230,9 @@ int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, uns
         break;
     default:
         status = 500;
+        if (code == NN_EIO) {
+            srv_metrics_store_error(r->app->metrics);
+        }
         break;
     }
     if (details == NULL && err != NULL && status < 500) {
