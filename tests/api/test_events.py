@@ -41,15 +41,16 @@ def check_stream(events, epochs):
 
 
 def test_live_events_one_per_epoch_then_done(daemon):
+    # a job of a few seconds on any machine: several polls of the store see new epochs
     job = train(daemon.base, "ev-digits", data("digits_train.csv"),
-                {"epochs": 100, "patience": 0, "hidden": "128,128"})
+                {"epochs": 40, "patience": 0, "hidden": "512,512", "batch_size": 16})
     t0 = time.time()
     with requests.get(daemon.url("/jobs/%s/events" % job["id"]), stream=True, timeout=120) as r:
         assert r.status_code == 200
         assert r.headers["Content-Type"].startswith("text/event-stream")
         assert r.headers.get("X-Request-Id")
         events = read_events(r)
-    rows, done = check_stream(events, 100)
+    rows, done = check_stream(events, 40)
     # live: the first epochs arrived well before the end of training
     assert events[-1][2] - events[0][2] > 0.2, (events[0][2] - t0, events[-1][2] - t0)
     assert len({round(e[2], 2) for e in events}) > 3  # in several pieces, not one burst
