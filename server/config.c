@@ -136,6 +136,19 @@ static int apply(struct srv_config *cfg, const struct opt *o, const char *text, 
     return 0;
 }
 
+/* 1 when text is a value a boolean flag takes (so `--flag 0` and a bare `--flag` both work). */
+static int is_bool_word(const char *text)
+{
+    static const char *const words[] = {"0", "1", "true", "false", "yes", "no"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcmp(text, words[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, struct nn_err *err)
 {
     char who[80];
@@ -183,6 +196,8 @@ int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, st
         const char *val = NULL;
         if (eq != NULL) {
             val = eq + 1;
+        } else if (o->type == OPT_BOOL && (a + 1 >= argc || !is_bool_word(argv[a + 1]))) {
+            val = "1"; /* a bare switch: --insecure */
         } else if (a + 1 < argc) {
             val = argv[++a];
         } else {
