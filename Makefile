@@ -86,7 +86,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api bench run clean format format-check
+.PHONY: all help test test-unit test-api bench run clean format format-check soak
+
+SOAK_MINUTES ?= 10
+soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS
+	@BIN=$(BIN) /usr/bin/python3 scripts/soak.py --minutes $(SOAK_MINUTES)
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
