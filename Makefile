@@ -86,7 +86,10 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api bench run clean format format-check soak
+.PHONY: all help test test-unit test-api bench run clean format format-check soak test-torture
+
+test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
+	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
 
 SOAK_MINUTES ?= 10
 soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS
