@@ -543,6 +543,7 @@ static void body_chunk(struct srv_req *r, const char *data, size_t size)
     }
     switch (r->body_kind) {
     case SRV_BODY_JSON:
+    case SRV_BODY_MAIL:
         json_append(r, data, size);
         break;
     case SRV_BODY_CSV:
@@ -752,6 +753,10 @@ static int begin_request(struct srv_req *r)
                (strcmp(mt, "text/csv") == 0 || (mt[0] == '\0' && !(rt->bodies & SRV_BODY_JSON)))) {
         r->body_kind = SRV_BODY_CSV;
         r->cap = (unsigned long long)cfg->max_upload_mb << 20;
+    } else if ((rt->bodies & SRV_BODY_MAIL) &&
+               (strcmp(mt, "message/rfc822") == 0 || strcmp(mt, "text/plain") == 0)) {
+        r->body_kind = SRV_BODY_MAIL;
+        r->cap = (unsigned long long)SRV_MAIL_MAX_MB << 20;
     } else if ((rt->bodies & SRV_BODY_FORM) && strcmp(mt, "multipart/form-data") == 0) {
         r->body_kind = SRV_BODY_FORM;
         r->cap = (unsigned long long)cfg->max_upload_mb << 20;
@@ -764,7 +769,9 @@ static int begin_request(struct srv_req *r)
         srv_http_reply_error(r, 415, NULL, "%s %s takes no request body", rt->method, rt->pattern);
         return 1;
     } else {
-        const char *want = rt->bodies == SRV_BODY_JSON ? "application/json"
+        const char *want = (rt->bodies & SRV_BODY_MAIL)  ? "application/json, message/rfc822 or "
+                                                           "text/plain"
+                           : rt->bodies == SRV_BODY_JSON ? "application/json"
                            : rt->bodies == (SRV_BODY_CSV | SRV_BODY_FORM)
                                ? "multipart/form-data or text/csv"
                                : "application/json or text/csv";

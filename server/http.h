@@ -31,10 +31,12 @@
 #define SRV_HEADERS_MAX 4
 
 /* Body kinds a route accepts (bit set) and a request carries. */
-#define SRV_BODY_NONE 0
-#define SRV_BODY_JSON 1
-#define SRV_BODY_CSV  2
-#define SRV_BODY_FORM 4
+#define SRV_BODY_NONE   0
+#define SRV_BODY_JSON   1
+#define SRV_BODY_CSV    2
+#define SRV_BODY_FORM   4
+#define SRV_BODY_MAIL   8  /* message/rfc822 or text/plain, kept in memory like JSON */
+#define SRV_MAIL_MAX_MB 32 /* cap of a raw e-mail body (the decoder's input limit) */
 
 struct MHD_Connection;
 struct MHD_PostProcessor;

@@ -11,11 +11,13 @@
 #include "api_models.h"
 #include "api_ops.h"
 #include "api_predict.h"
+#include "api_spam.h"
 #include "api_train.h"
 
 #define J SRV_BODY_JSON
 #define C SRV_BODY_CSV
 #define F SRV_BODY_FORM
+#define M SRV_BODY_MAIL
 
 /* method, pattern, handler, bodies, auth, big body */
 #define ROUTES(X)                                                                                  \
@@ -37,7 +39,9 @@
     X("GET", "/models/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)                       \
     X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                     \
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
-    X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)
+    X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
+    X("POST", "/spam-score", srv_api_spam_score, J | M, SRV_AUTH_READ, 0)                          \
+    X("POST", "/spam-score/batch", srv_api_spam_batch, J, SRV_AUTH_READ, 0)
 
 #define ROUTE_ENTRY(m, p, h, b, a, big) {m, p, h, b, a, big, m " " p},
 #define ROUTE_LABEL(m, p, h, b, a, big) m " " p,

@@ -190,3 +190,20 @@ def test_not_ready_while_the_store_is_locked(make_daemon, tmp_path):
     con.close()
     d.wait_ready()
     assert requests.get(d.url("/models")).json() == {"models": []}
+
+
+def test_uri_and_headers_too_large(daemon):
+    # past the per-connection memory limit libmicrohttpd answers itself (414 / 431)
+    import socket
+    for req, status in ((b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+                        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000 +
+                         b"\r\n\r\n", b"431")):
+        s = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+        try:
+            s.sendall(req)
+        except OSError:
+            pass
+        reply = s.recv(200)
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 " + status), reply
+    assert requests.get(daemon.url("/healthz")).status_code == 200
