@@ -48,6 +48,12 @@ def test_every_route_class_needs_the_right_key(make_daemon):
         assert requests.post(d.url("/predict"), json=dict(inst, model="sec"),
                              headers=h).status_code == 200
     error_of(requests.post(d.url("/predict"), json=dict(inst, model="sec")), 401)
+    # spam scoring is a prediction: either key (404: no spam model yet), never none
+    for path, body in (("/spam-score", {"text": "cheap pills"}),
+                       ("/spam-score/batch", {"messages": [{"text": "hi"}]})):
+        for h in (admin, reader):
+            assert requests.post(d.url(path), json=body, headers=h).status_code == 404, path
+        error_of(requests.post(d.url(path), json=body), 401)
     # writes: the API key only
     export = requests.get(d.url("/models/sec/export"), headers=admin).json()
     writes = [("POST", "/models/sec/import", {"json": export}),

@@ -24,6 +24,8 @@ static const struct {
     {"PUT", "/models/iris/serving"},
     {"POST", "/jobs/00000000000000000000000000000000/cancel"},
     {"POST", "/models/iris/import"},
+    {"POST", "/spam-score"},
+    {"POST", "/spam-score/batch"},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
