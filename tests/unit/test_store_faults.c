@@ -15,6 +15,7 @@
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,16 +37,23 @@ struct shim_file {
 static sqlite3_vfs *real_vfs;
 static sqlite3_vfs shim_vfs;
 static sqlite3_io_methods shim_io;
-static long fault_countdown = -1; /* > 0: the countdown-th write/sync/truncate fails; -1 off */
-static long fault_ops;            /* write/sync/truncate calls seen */
-static int fault_fired;
+/* atomics: the busy test's second thread writes through the shim too */
+static atomic_long fault_countdown = -1; /* > 0: the countdown-th write/sync/truncate fails */
+static atomic_long fault_ops;            /* write/sync/truncate calls seen */
+static atomic_int fault_fired;
 
 static int faulty(void)
 {
-    fault_ops++;
-    if (fault_countdown > 0 && --fault_countdown == 0) {
-        fault_fired = 1;
-        return 1;
+    atomic_fetch_add(&fault_ops, 1);
+    long c = atomic_load(&fault_countdown);
+    while (c > 0) {
+        if (atomic_compare_exchange_weak(&fault_countdown, &c, c - 1)) {
+            if (c == 1) {
+                atomic_store(&fault_fired, 1);
+                return 1;
+            }
+            return 0;
+        }
     }
     return 0;
 }
@@ -336,17 +344,17 @@ static void test_nth_io_error(void **state)
     for (n = 1; n < 5000; n++) {
         struct store *s = NULL;
         remove_db(path);
-        fault_countdown = -1;
+        atomic_store(&fault_countdown, -1);
         assert_int_equal(store_open(path, &s, NULL), 0);
         /* a stored model that must survive every fault */
         assert_int_equal(life(s, "keep"), 0);
-        fault_ops = 0;
-        fault_fired = 0;
-        fault_countdown = n;
+        atomic_store(&fault_ops, 0);
+        atomic_store(&fault_fired, 0);
+        atomic_store(&fault_countdown, n);
         snprintf(id, sizeof(id), "j%ld", n);
         int failed = life(s, id);
-        int fired = fault_fired;
-        fault_countdown = -1;
+        int fired = atomic_load(&fault_fired);
+        atomic_store(&fault_countdown, -1);
         failures += failed;
         /* the disk is healthy again: the store works on the same connections */
         snprintf(id, sizeof(id), "after%ld", n);
