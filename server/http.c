@@ -1009,14 +1009,16 @@ void srv_http_stop(struct srv_http *h, long wait_ms)
         return;
     }
     MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET) {
-        close(s);
-    }
     struct timespec tick = {0, 10 * 1000000L};
     for (long waited = 0; waited < wait_ms && atomic_load(&h->app->inflight) > 0; waited += 10) {
         nanosleep(&tick, NULL);
     }
     MHD_stop_daemon(h->d);
+    /* the listening socket is ours after quiescing, but MHD's pool threads may still hold it
+     * in their epoll sets until they stop: close it only then (TSan saw the race) */
+    if (s != MHD_INVALID_SOCKET) {
+        close(s);
+    }
     free_tls(h);
     nn_free(h);
 }
