@@ -56,8 +56,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    resp = MHD_create_response_from_buffer(sizeof(reply) - 1, (void *)reply,
-                                           MHD_RESPMEM_PERSISTENT);
+    resp =
+        MHD_create_response_from_buffer(sizeof(reply) - 1, (void *)reply, MHD_RESPMEM_PERSISTENT);
     if (resp == NULL) {
         return MHD_NO;
     }
@@ -101,14 +101,12 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                             MHD_USE_ERROR_LOG,
-                         (uint16_t)atoi(argv[1]), NULL, NULL, &on_request, NULL,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a4, MHD_OPTION_THREAD_POOL_SIZE,
-                         threads, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-                         MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-                         &on_completed, NULL, MHD_OPTION_END);
+    d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        (uint16_t)atoi(argv[1]), NULL, NULL, &on_request, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&a4, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+        1024u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_empty: cannot listen on 127.0.0.1:%s\n", argv[1]);
         return 1;

@@ -140,7 +140,7 @@ end
 """
 
 
-def wrk(work, url, body, ctype="application/json", seconds=SECONDS):
+def wrk(work, url, body, ctype="application/json", seconds=SECONDS, conns=64):
     """One wrk run: dict(rps, p50_ms, p99_ms, errors, cpu_s of wrk), or None."""
     bpath = os.path.join(work, "body.bin")
     with open(bpath, "w") as f:
@@ -148,7 +148,7 @@ def wrk(work, url, body, ctype="application/json", seconds=SECONDS):
     lua = os.path.join(work, "post.lua")
     with open(lua, "w") as f:
         f.write(LUA % (ctype, bpath))
-    r = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--timeout", "5s", "-s", lua, url],
+    r = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--timeout", "5s", "-s", lua, url],
                        capture_output=True, text=True)
     for line in r.stdout.splitlines():
         if line.startswith("WRK "):
@@ -260,21 +260,22 @@ def bench_http(work, csv_path):
         else:
             out("  Flask + gunicorn peer skipped: gunicorn is not installed "
                 "(scripts/deps.sh bench installs it)")
-        targets = [("neurond", f"http://127.0.0.1:{port}/predict", one, proc)]
+        # 1,000-row batches with 8 connections: 64 would only queue (each takes milliseconds)
+        targets = [("neurond", f"http://127.0.0.1:{port}/predict", one, proc, 64)]
         if empty is not None:
-            targets.append(("empty", f"http://127.0.0.1:{eport}/predict", one, empty))
+            targets.append(("empty", f"http://127.0.0.1:{eport}/predict", one, empty, 64))
         if flask is not None:
-            targets.append(("flask", f"http://127.0.0.1:{fport}/predict", one, flask))
-        targets.append(("neurond_batch", f"http://127.0.0.1:{port}/predict", batch, proc))
+            targets.append(("flask", f"http://127.0.0.1:{fport}/predict", one, flask, 64))
+        targets.append(("neurond_batch", f"http://127.0.0.1:{port}/predict", batch, proc, 8))
         runs = {t[0]: [] for t in targets}
         for _ in range(RUNS):
-            for name, url, body, p in targets:
+            for name, url, body, p, conns in targets:
                 c0 = cpu_of(p.pid)
-                r = wrk(work, url, body)
+                r = wrk(work, url, body, conns=conns)
                 if r is not None:
                     r["server_cpu"] = cpu_of(p.pid) - c0
                     runs[name].append(r)
-        for name, url, body, p in targets:
+        for name, url, body, p, conns in targets:
             rs = runs[name]
             if not rs:
                 continue
@@ -287,7 +288,7 @@ def bench_http(work, csv_path):
             label = {"neurond": "neurond POST /predict, 1 row",
                      "empty": "empty libmicrohttpd handler (ceiling)",
                      "flask": "Flask + gunicorn (2 workers) + scikit-learn",
-                     "neurond_batch": "neurond POST /predict, 1,000-row batches"}[name]
+                     "neurond_batch": "neurond POST /predict, 1,000-row batches, 8 connections"}[name]
             if name == "neurond_batch":
                 out(f"  {label}: {rps:.0f} req/s = {rps * 1000:.0f} rows/s, p50 {p50:.2f} ms, "
                     f"p99 {p99:.2f} ms; server CPU {cpu_per:.0f} us a request")
