@@ -197,8 +197,17 @@ def start_daemon(work, name="neurond.db"):
 def train_model(port, csv_path, name, extra=""):
     with open(csv_path, "rb") as f:
         data = f.read()
-    st, b = http(port, "POST", f"/train?model={name}&hidden=64&optimizer=sgd&learning_rate=0.01"
-                 f"&batch_size=32&epochs=20&patience=0{extra}", data, "text/csv")
+    for attempt in range(3):  # one EPIPE on upload was seen once (see docs/performance.md)
+        try:
+            st, b = http(port, "POST", f"/train?model={name}&hidden=64&optimizer=sgd"
+                         f"&learning_rate=0.01&batch_size=32&epochs=20&patience=0{extra}", data,
+                         "text/csv")
+            break
+        except OSError as e:
+            out(f"  POST /train failed ({e}); trying again")
+            time.sleep(0.5)
+    else:
+        return False
     if st != 202:
         out(f"  POST /train answered {st}: {b[:200]!r}")
         return False
