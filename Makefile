@@ -43,12 +43,24 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 
 NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
+# The schema migrations are compiled into the binary (server/store_migrations.h).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+ifneq ($(SRV_SRC),)
+SRV_OBJ += $(BUILD)/gen/migrations.o
+endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libnn.a: $(NN_OBJ)

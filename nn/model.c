@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alloc.h"
 #include "csv.h"
@@ -39,6 +40,8 @@ void nn_model_params_default(struct nn_model_params *p)
     p->validation_split = 0.2;
     p->seed = 42;
     p->delimiter = ',';
+    p->threshold = -1;
+    p->target_fpr = -1;
 }
 
 void nn_model_params_fini(struct nn_model_params *p)
@@ -238,6 +241,16 @@ int nn_model_params_set(struct nn_model_params *p, const char *key, const char *
         } else {
             return bad_param(err, key, value, "',', ';' or a tab");
         }
+    } else if (strcmp(key, "threshold") == 0) {
+        if (parse_double(value, 0.0, 1.0, &d) != 0) {
+            return bad_param(err, key, value, "a probability from 0 to 1");
+        }
+        p->threshold = d;
+    } else if (strcmp(key, "target_fpr") == 0) {
+        if (parse_double(value, 1e-9, 0.999999, &d) != 0) {
+            return bad_param(err, key, value, "a false-positive rate between 0 and 1");
+        }
+        p->target_fpr = d;
     } else if (strcmp(key, "text_columns") == 0) {
         return set_str(&p->text_columns, value, key, err);
     } else if (strcmp(key, "categorical_columns") == 0) {
@@ -346,6 +359,8 @@ struct nn_model *nn_model_alloc(void)
     m->metrics.rmse = NAN;
     m->metrics.mae = NAN;
     m->metrics.loss = NAN;
+    m->metrics.threshold = 0.5;
+    m->metrics.threshold_source = NN_THRESHOLD_DEFAULT;
     return m;
 }
 
@@ -426,6 +441,41 @@ int nn_model_text_input(const struct nn_model *m)
     return -1;
 }
 
+int nn_model_positive_class(const struct nn_model *m)
+{
+    static const char *const yes[] = {"1", "true", "yes"};
+    int k = nn_model_n_classes(m), i;
+    size_t j;
+
+    if (k != 2) {
+        return -1;
+    }
+    for (i = 0; i < k; i++) {
+        if (strcasecmp(m->feat->classes[i], "spam") == 0) {
+            return i;
+        }
+    }
+    for (j = 0; j < sizeof(yes) / sizeof(yes[0]); j++) {
+        for (i = 0; i < k; i++) {
+            if (strcasecmp(m->feat->classes[i], yes[j]) == 0) {
+                return i;
+            }
+        }
+    }
+    return 1;
+}
+
+double nn_model_threshold(const struct nn_model *m, const char **source)
+{
+    static const char *const names[] = {"default", "threshold", "target_fpr"};
+    int s = m->metrics.threshold_source;
+
+    if (source != NULL) {
+        *source = names[s >= 0 && s <= NN_THRESHOLD_FPR ? s : 0];
+    }
+    return m->metrics.threshold;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Training
  * ---------------------------------------------------------------------------------------- */
@@ -459,6 +509,53 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
     }
     c->m->history[c->m->n_history++] = s;
     return c->cb != NULL ? c->cb(&s, c->ud) : 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/*
+ * Sets the decision threshold of a binary model: the threshold= parameter, or for
+ * target_fpr= the smallest threshold whose false-positive rate on the validation rows (rows of
+ * the negative class scored >= threshold) is at most the target. out[i] = P(classes[1]).
+ */
+static int choose_threshold(struct nn_model *m, const float *out, const struct nn_dataset *ds)
+{
+    int pos = nn_model_positive_class(m);
+    size_t n_neg = 0, i, allowed;
+    float *neg;
+
+    if (m->params.threshold >= 0) {
+        m->metrics.threshold = m->params.threshold;
+        m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+    }
+    if (m->params.target_fpr < 0 || pos < 0) {
+        return 0;
+    }
+    neg = nn_malloc(sizeof(float) * (ds->rows + 1));
+    if (neg == NULL) {
+        return NN_ENOMEM;
+    }
+    for (i = 0; i < ds->rows; i++) {
+        if ((int)ds->y[i] != pos) {
+            neg[n_neg++] = pos == 1 ? out[i] : 1.0f - out[i];
+        }
+    }
+    if (n_neg > 0) {
+        qsort(neg, n_neg, sizeof(float), cmp_desc);
+        allowed = (size_t)floor(m->params.target_fpr * (double)n_neg);
+        m->metrics.threshold = allowed >= n_neg ? 0.0 : (double)nextafterf(neg[allowed], 2.0f);
+        if (m->metrics.threshold > 1.0) {
+            m->metrics.threshold = 1.0;
+        }
+        m->metrics.threshold_source = NN_THRESHOLD_FPR;
+    }
+    nn_free(neg);
+    return 0;
 }
 
 /* Validation (or, with no validation rows, training) metrics of the trained net. */
@@ -511,6 +608,11 @@ static int compute_metrics(struct nn_model *m, const struct nn_dataset *ds, stru
         m->metrics.log_loss = nn_metrics_log_loss(out, k, ds->y, ds->rows);
         if (k == 1) {
             m->metrics.auc = nn_metrics_auc(out, ds->y, ds->rows);
+            rc = choose_threshold(m, out, ds);
+            if (rc != 0) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the threshold");
+                goto fail;
+            }
         }
         for (i = 0; i < ds->rows; i++) {
             int lab = 0;
@@ -1255,7 +1357,11 @@ cJSON *nn_model_metrics(const struct nn_model *m)
         add_num(o, "val_accuracy", m->metrics.accuracy);
         add_num(o, "val_loss", m->metrics.log_loss);
         if (m->feat->n_classes == 2) {
+            const char *src;
+
             add_num(o, "val_auc", m->metrics.auc);
+            cJSON_AddNumberToObject(o, "threshold", nn_model_threshold(m, &src));
+            cJSON_AddStringToObject(o, "threshold_source", src);
         }
     }
     if (m->metrics.epochs_run > 0) {
@@ -1335,6 +1441,12 @@ cJSON *nn_model_params_json(const struct nn_model *m)
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON_AddStringToObject(o, "delimiter", delim);
+    if (p->threshold >= 0) {
+        cJSON_AddNumberToObject(o, "threshold", p->threshold);
+    }
+    if (p->target_fpr >= 0) {
+        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
     cJSON_AddItemToObject(o, "text_columns", names_of_type(m, NN_COL_TEXT));
     cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, NN_COL_CATEGORICAL));
     ign = cJSON_AddArrayToObject(o, "ignore_columns");

@@ -42,6 +42,10 @@ struct nn_model_params {
     char *text_columns;      /* comma-separated overrides, NULL when not given */
     char *categorical_columns;
     char *ignore_columns;
+    double threshold;  /* binary: decision threshold on the positive class's
+                          probability; -1 = not given (0.5) */
+    double target_fpr; /* binary: choose the threshold that keeps the validation
+                          false-positive rate at or under this; -1 = not given */
 };
 
 /** Fills p with the defaults of API.md. */
@@ -100,6 +104,20 @@ const char *nn_model_class(const struct nn_model *m, int i);
 int nn_model_n_inputs(const struct nn_model *m);
 const char *nn_model_input_name(const struct nn_model *m, int i);
 const char *nn_model_input_type(const struct nn_model *m, int i);
+/**
+ * The positive class of a binary model, whose probability is its score (API.md's spam rule):
+ * the class named "spam" (any case), else "1", "true" or "yes", else classes[1].
+ * @return the class index, or -1 when the model is not a binary classifier.
+ */
+int nn_model_positive_class(const struct nn_model *m);
+
+/**
+ * The decision threshold on the positive class's probability (binary models; 0.5 otherwise).
+ * @param source [out] optional: "default", "threshold" (set at training) or "target_fpr"
+ *               (chosen on the validation split); a static string.
+ */
+double nn_model_threshold(const struct nn_model *m, const char **source);
+
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
 int nn_model_text_input(const struct nn_model *m);
 

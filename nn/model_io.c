@@ -89,6 +89,8 @@ static void put_params(struct nn_buf *b, const struct nn_model_params *p)
     nn_buf_put_f64(b, p->validation_split);
     nn_buf_put_u64(b, p->seed);
     nn_buf_put_u8(b, (uint8_t)p->delimiter);
+    nn_buf_put_f64(b, p->threshold);
+    nn_buf_put_f64(b, p->target_fpr);
 }
 
 static void put_metrics(struct nn_buf *b, const struct nn_model *m)
@@ -106,6 +108,8 @@ static void put_metrics(struct nn_buf *b, const struct nn_model *m)
     nn_buf_put_i32(b, mt->epochs_run);
     nn_buf_put_u64(b, mt->train_rows);
     nn_buf_put_u64(b, mt->val_rows);
+    nn_buf_put_f64(b, mt->threshold);
+    nn_buf_put_u8(b, (uint8_t)mt->threshold_source);
     nn_buf_put_u32(b, (uint32_t)m->n_ignored);
     for (i = 0; i < m->n_ignored; i++) {
         nn_buf_put_str(b, m->ignored[i]);
@@ -329,7 +333,9 @@ static int get_params(struct nn_rd *rd, struct nn_model_params *p, struct nn_err
         nn_rd_i32(rd, &p->train.patience, "patience", err) != 0 ||
         nn_rd_f64(rd, &p->validation_split, "validation split", err) != 0 ||
         nn_rd_u64(rd, (uint64_t *)&p->seed, "seed", err) != 0 ||
-        nn_rd_u8(rd, &delim, "delimiter", err) != 0) {
+        nn_rd_u8(rd, &delim, "delimiter", err) != 0 ||
+        nn_rd_f64(rd, &p->threshold, "threshold", err) != 0 ||
+        nn_rd_f64(rd, &p->target_fpr, "target fpr", err) != 0) {
         return NN_EFORMAT;
     }
     if (act > NN_ACT_SOFTMAX || opt > NN_OPTIM_ADAM) {
@@ -346,6 +352,7 @@ static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
     struct nn_model_metrics *mt = &m->metrics;
     uint64_t tr, va;
     uint32_t n, i;
+    uint8_t src;
 
     if (nn_rd_f64(rd, &mt->accuracy, "metrics", err) != 0 ||
         nn_rd_f64(rd, &mt->log_loss, "metrics", err) != 0 ||
@@ -356,11 +363,17 @@ static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
         nn_rd_i32(rd, &mt->best_epoch, "metrics", err) != 0 ||
         nn_rd_i32(rd, &mt->epochs_run, "metrics", err) != 0 ||
         nn_rd_u64(rd, &tr, "metrics", err) != 0 || nn_rd_u64(rd, &va, "metrics", err) != 0 ||
+        nn_rd_f64(rd, &mt->threshold, "threshold", err) != 0 ||
+        nn_rd_u8(rd, &src, "threshold source", err) != 0 ||
         nn_rd_u32(rd, &n, "ignored columns", err) != 0) {
         return NN_EFORMAT;
     }
     mt->train_rows = (size_t)tr;
     mt->val_rows = (size_t)va;
+    if (!(mt->threshold >= 0.0 && mt->threshold <= 1.0) || src > NN_THRESHOLD_FPR) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: bad decision threshold");
+    }
+    mt->threshold_source = src;
     if (nn_rd_need(rd, n, 4, "ignored columns", err) != 0) {
         return NN_EFORMAT;
     }
@@ -491,6 +504,11 @@ cJSON *nn_model_export(const struct nn_model *m)
         cJSON_AddItemToObject(doc, "metrics", cJSON_DetachItemFromObject(card, "metrics"));
         cJSON_AddItemToObject(doc, "params", cJSON_DetachItemFromObject(card, "params"));
         cJSON_Delete(card);
+    }
+    if (nn_model_positive_class(m) >= 0) {
+        const char *src;
+
+        cJSON_AddNumberToObject(doc, "threshold", nn_model_threshold(m, &src));
     }
     layers = cJSON_AddArrayToObject(doc, "layers");
     for (l = 0; l < net->n_layers; l++) {
@@ -655,6 +673,19 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
         goto fail;
     }
     m->params.task = m->feat->task;
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "threshold");
+
+        if (t != NULL && !cJSON_IsNull(t)) {
+            if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0.0 && t->valuedouble <= 1.0)) {
+                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, "threshold",
+                                   "threshold must be a probability from 0 to 1");
+                goto fail;
+            }
+            m->metrics.threshold = t->valuedouble;
+            m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+        }
+    }
     m->params.n_hidden = n - 1;
     for (l = 0; l < n - 1; l++) {
         m->params.hidden[l] = widths[l + 1];

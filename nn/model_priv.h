@@ -21,7 +21,13 @@ struct nn_model_metrics {
     int epochs_run;
     size_t train_rows;
     size_t val_rows;
+    double threshold;     /* decision threshold on P(positive class) */
+    int threshold_source; /* NN_THRESHOLD_* */
 };
+
+#define NN_THRESHOLD_DEFAULT 0 /* 0.5 */
+#define NN_THRESHOLD_PARAM   1 /* the threshold= parameter */
+#define NN_THRESHOLD_FPR     2 /* chosen for target_fpr= on the validation split */
 
 struct nn_model {
     struct nn_features *feat;

@@ -305,6 +305,55 @@ static void test_quality_gate(void **state)
     remove(path);
 }
 
+/* threshold= and target_fpr= set the decision threshold; it survives save and load. */
+static void test_threshold(void **state)
+{
+    struct nn_model_params p;
+    struct nn_model *m = NULL, *m2 = NULL;
+    unsigned char *blob = NULL;
+    const char *src = NULL;
+    struct nn_err err;
+    size_t len;
+    double t;
+
+    (void)state;
+    nn_model_params_default(&p);
+    assert_int_equal(nn_model_params_set(&p, "target_fpr", "0.01", &err), 0);
+    assert_int_equal(nn_model_params_set(&p, "threshold", "1.5", &err), NN_EINVAL);
+    assert_int_equal(nn_model_train_csv("tests/data/breast_cancer_train.csv", &p, NULL, NULL, NULL,
+                                        NULL, &m, &err),
+                     0);
+    assert_int_equal(nn_model_positive_class(m), 1); /* benign, malignant */
+    t = nn_model_threshold(m, &src);
+    assert_string_equal(src, "target_fpr");
+    assert_true(t > 0.0 && t <= 1.0);
+    assert_int_equal(nn_model_save(m, &blob, &len, &err), 0);
+    assert_int_equal(nn_model_load(blob, len, &m2, &err), 0);
+    assert_true(nn_model_threshold(m2, &src) == t);
+    assert_string_equal(src, "target_fpr");
+    nn_free(blob);
+    nn_model_free(m);
+    nn_model_free(m2);
+    nn_model_params_fini(&p);
+
+    nn_model_params_default(&p);
+    assert_int_equal(nn_model_params_set(&p, "threshold", "0.8", &err), 0);
+    assert_int_equal(nn_model_params_set(&p, "epochs", "5", &err), 0);
+    assert_int_equal(nn_model_train_csv("tests/data/breast_cancer_train.csv", &p, NULL, NULL, NULL,
+                                        NULL, &m, &err),
+                     0);
+    assert_true(nn_model_threshold(m, &src) == 0.8);
+    assert_string_equal(src, "threshold");
+    nn_model_free(m);
+    nn_model_params_fini(&p);
+    /* the one-neuron model: spam is the positive class, default threshold */
+    m = import_text(one_neuron, &err);
+    assert_int_equal(nn_model_positive_class(m), 1);
+    assert_true(nn_model_threshold(m, &src) == 0.5);
+    assert_string_equal(src, "default");
+    nn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_params),       cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_blob_hostile), cmocka_unit_test(test_export_import),
         cmocka_unit_test(test_determinism),  cmocka_unit_test(test_quality_gate),
+        cmocka_unit_test(test_threshold),
     };
 
     openblas_set_num_threads(1);

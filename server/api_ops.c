@@ -1,0 +1,62 @@
+/*
+ * api_ops: health, readiness and metrics. Readiness is the app's ready flag, set by main
+ * once the store is migrated and the job pool runs, cleared when a stop begins.
+ */
+#include "api_ops.h"
+
+#include "jobs.h"
+#include "metrics.h"
+#include "nn/alloc.h"
+#include "registry.h"
+#include "store.h"
+
+int srv_api_ops_healthz(struct srv_req *r)
+{
+    cJSON *doc = cJSON_CreateObject();
+
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ok") == NULL) {
+        cJSON_Delete(doc);
+        return NN_ENOMEM;
+    }
+    return srv_http_reply_json(r, 200, doc);
+}
+
+int srv_api_ops_readyz(struct srv_req *r)
+{
+    if (!atomic_load(&r->app->ready)) {
+        return srv_http_reply_error(r, 503, NULL,
+                                    "not ready: the store is not open yet, or "
+                                    "the daemon is stopping");
+    }
+    cJSON *doc = cJSON_CreateObject();
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ready") == NULL) {
+        cJSON_Delete(doc);
+        return NN_ENOMEM;
+    }
+    return srv_http_reply_json(r, 200, doc);
+}
+
+int srv_api_ops_metrics(struct srv_req *r)
+{
+    struct srv_app *app = r->app;
+    struct srv_metrics_gauges g = {{0}, 0, 0, 0};
+    struct nn_err err;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (app->store != NULL && atomic_load(&app->ready)) {
+        store_jobs_count(app->store, g.jobs, NULL);
+    }
+    if (app->jobs != NULL) {
+        g.queue_depth = srv_jobs_depth(app->jobs);
+        g.workers_busy = srv_jobs_busy(app->jobs);
+    }
+    if (app->reg != NULL) {
+        g.models_loaded = srv_registry_count(app->reg);
+    }
+    int rc = srv_metrics_render(app->metrics, &g, &text, &len, &err);
+    if (rc != 0) {
+        return srv_http_reply_nn(r, rc, &err, 500, NULL);
+    }
+    return srv_http_reply_buffer(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}

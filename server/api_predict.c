@@ -1,0 +1,304 @@
+/*
+ * api_predict: predictions from JSON instances or a CSV body.
+ *
+ * JSON: one registry reference for the whole request, one scratch vector, one reply tree.
+ * Probabilities are floats; they are printed at float precision (7 significant digits) so
+ * 0.98f reads 0.98, not 0.98000001907348633.
+ * CSV: the body was spooled to a file by the HTTP layer; the reply is written by
+ * nn_model_predict_csv into an unlinked temporary file in the spool directory and sent from
+ * that file descriptor, so neither side is ever whole in memory.
+ */
+#include "api_predict.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_models.h"
+#include "metrics.h"
+#include "nn/alloc.h"
+#include "nn/model.h"
+#include "registry.h"
+
+/* A float as the shortest decimal that reads back to the same float. */
+static double tidy(float v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
+static int reply_field(struct srv_req *r, unsigned status, const char *field, long index,
+                       const char *msg)
+{
+    cJSON *d = cJSON_CreateObject();
+
+    if (d != NULL) {
+        cJSON_AddStringToObject(d, "field", field);
+        if (index >= 0) {
+            cJSON_AddNumberToObject(d, "index", (double)index);
+        }
+    }
+    return srv_http_reply_error(r, status, d, "%s", msg);
+}
+
+/* One prediction object from the model's output vector. */
+static cJSON *prediction_json(const struct nn_model *m, const float *out)
+{
+    cJSON *o = cJSON_CreateObject();
+    int k = nn_model_n_classes(m);
+
+    if (o == NULL) {
+        return NULL;
+    }
+    if (nn_model_task(m) == NN_TASK_REGRESSION || k == 0) {
+        cJSON_AddNumberToObject(o, "value", tidy(out[0]));
+        return o;
+    }
+    int best = 0;
+    for (int c = 1; c < k; c++) {
+        if (out[c] > out[best]) {
+            best = c;
+        }
+    }
+    cJSON_AddStringToObject(o, "label", nn_model_class(m, best));
+    if (k == 2) {
+        cJSON_AddNumberToObject(o, "probability", tidy(out[1]));
+    }
+    cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
+    for (int c = 0; p != NULL && c < k; c++) {
+        cJSON_AddNumberToObject(p, nn_model_class(m, c), tidy(out[c]));
+    }
+    return o;
+}
+
+static int predict_json(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    struct nn_err err;
+    float *out = NULL;
+    cJSON *reply = NULL;
+    char field[200];
+    int version = 0;
+    int rc = 0;
+
+    cJSON *doc = srv_http_json_body(r);
+    if (doc == NULL) {
+        return 0;
+    }
+    if (!cJSON_IsObject(doc)) {
+        rc = reply_field(r, 400, "", -1, "the body must be a JSON object with \"instances\"");
+        goto out;
+    }
+    const char *name = NULL;
+    if (r->n_args > 0) {
+        name = r->args[0];
+    } else {
+        const cJSON *mj = cJSON_GetObjectItemCaseSensitive(doc, "model");
+        if (!cJSON_IsString(mj)) {
+            rc = reply_field(r, 400, "model", -1,
+                             "\"model\" (a model name) is required; or POST to "
+                             "/models/<name>/predict");
+            goto out;
+        }
+        name = mj->valuestring;
+    }
+    if (!srv_api_model_name_ok(name)) {
+        rc = srv_http_reply_error(r, 404, NULL, "no model '%.64s'", name);
+        goto out;
+    }
+    const cJSON *vj = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    if (vj != NULL && !cJSON_IsNull(vj)) {
+        if (!cJSON_IsNumber(vj) || vj->valuedouble < 1 || vj->valuedouble > 1e9 ||
+            vj->valuedouble != (double)(int)vj->valuedouble) {
+            rc = reply_field(r, 400, "version", -1, "\"version\" must be a positive integer");
+            goto out;
+        }
+        version = (int)vj->valuedouble;
+    }
+    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(doc, "instances");
+    if (!cJSON_IsArray(inst)) {
+        rc = reply_field(r, 400, "instances", -1, "\"instances\" (an array) is required");
+        goto out;
+    }
+    long n = (long)cJSON_GetArraySize(inst);
+    if (n > r->app->cfg->max_instances) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "field", "instances");
+            cJSON_AddNumberToObject(d, "limit", (double)r->app->cfg->max_instances);
+        }
+        rc = srv_http_reply_error(r, 413, d, "%ld instances: at most %ld per request", n,
+                                  r->app->cfg->max_instances);
+        goto out;
+    }
+    rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
+    if (rc != 0) {
+        rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
+        goto out;
+    }
+    const struct nn_model *m = sm->model;
+    int k = nn_model_n_classes(m);
+    out = nn_calloc((size_t)(k > 1 ? k : 1), sizeof(float));
+    reply = cJSON_CreateObject();
+    if (out == NULL || reply == NULL) {
+        rc = NN_ENOMEM;
+        goto out;
+    }
+    cJSON_AddStringToObject(reply, "model", sm->name);
+    cJSON_AddNumberToObject(reply, "version", sm->version);
+    cJSON *preds = cJSON_AddArrayToObject(reply, "predictions");
+    long i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, inst)
+    {
+        if (!cJSON_IsObject(it) && !cJSON_IsArray(it)) {
+            snprintf(field, sizeof(field), "instances[%ld]", i);
+            rc = reply_field(r, 422, field, i,
+                             "each instance must be an object (by input name) or an array "
+                             "(in input order)");
+            goto out;
+        }
+        nn_err_clear(&err);
+        rc = nn_model_predict_json(m, it, out, &err);
+        if (rc != 0) {
+            if (err.field[0] != '\0') {
+                snprintf(field, sizeof(field), "instances[%ld].%s", i, err.field);
+            } else {
+                snprintf(field, sizeof(field), "instances[%ld]", i);
+            }
+            char msg[400];
+            snprintf(msg, sizeof(msg), "instance %ld: %s", i, err.msg);
+            rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
+            goto out;
+        }
+        cJSON *p = prediction_json(m, out);
+        if (p == NULL || preds == NULL) {
+            cJSON_Delete(p);
+            rc = NN_ENOMEM;
+            goto out;
+        }
+        cJSON_AddItemToArray(preds, p);
+        i++;
+    }
+    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    rc = srv_http_reply_json(r, 200, reply);
+    reply = NULL;
+out:
+    srv_registry_release(sm);
+    cJSON_Delete(reply);
+    cJSON_Delete(doc);
+    nn_free(out);
+    return rc;
+}
+
+static int predict_csv(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    struct nn_model_limits lim;
+    struct nn_err err;
+    FILE *in = NULL, *out = NULL;
+    char tmpl[SRV_CONFIG_STR_MAX + 32];
+    int version = 0;
+    int rc = 0;
+    char delim = ',';
+
+    nn_err_clear(&err);
+    const char *name = r->n_args > 0 ? r->args[0] : srv_http_query(r, "model");
+    if (name == NULL) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "parameter", "model");
+        return srv_http_reply_error(r, 400, d, "?model=<name> is required with a text/csv body");
+    }
+    if (!srv_api_model_name_ok(name)) {
+        return srv_http_reply_error(r, 404, NULL, "no model '%.64s'", name);
+    }
+    const char *q = srv_http_query(r, "version");
+    if (q != NULL) {
+        char *end = NULL;
+        long v = strtol(q, &end, 10);
+        if (end == q || *end != '\0' || v < 1 || v > 1000000000L) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "parameter", "version");
+            return srv_http_reply_error(r, 400, d, "version must be a positive integer");
+        }
+        version = (int)v;
+    }
+    const char *dq = srv_http_query(r, "delimiter");
+    if (dq != NULL) {
+        if (strcmp(dq, ",") == 0 || strcmp(dq, ";") == 0 || strcmp(dq, "\t") == 0) {
+            delim = dq[0];
+        } else if (strcmp(dq, "tab") == 0 || strcmp(dq, "\\t") == 0) {
+            delim = '\t';
+        } else {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "parameter", "delimiter");
+            return srv_http_reply_error(r, 400, d, "delimiter must be ',', ';' or a tab");
+        }
+    }
+    rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
+    if (rc != 0) {
+        return srv_http_reply_nn(r, rc, &err, 400, NULL);
+    }
+    if (r->spool_name[0] == '\0') {
+        rc = srv_http_reply_error(r, 400, NULL, "the CSV body is empty");
+        goto out;
+    }
+    in = fopen(r->spool_path, "rb");
+    snprintf(tmpl, sizeof(tmpl), "%s/out-XXXXXX", r->app->spool_dir);
+    int fd = mkstemp(tmpl);
+    if (fd >= 0) {
+        unlink(tmpl);
+        out = fdopen(fd, "w+b");
+        if (out == NULL) {
+            close(fd);
+        }
+    }
+    if (in == NULL || out == NULL) {
+        rc = srv_http_reply_error(r, 500, NULL, "cannot open the spool files");
+        goto out;
+    }
+    nn_model_limits_default(&lim);
+    rc = nn_model_predict_csv(sm->model, in, out, delim, &lim, &err);
+    if (rc != 0) {
+        rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
+        goto out;
+    }
+    if (fflush(out) != 0) {
+        rc = srv_http_reply_error(r, 500, NULL, "cannot write the reply");
+        goto out;
+    }
+    long size = ftell(out);
+    int rfd = dup(fileno(out));
+    if (size < 0 || rfd < 0) {
+        if (rfd >= 0) {
+            close(rfd);
+        }
+        rc = srv_http_reply_error(r, 500, NULL, "cannot send the reply");
+        goto out;
+    }
+    rc = srv_http_reply_fd(r, 200, "text/csv; charset=utf-8", rfd, (unsigned long long)size);
+out:
+    if (in != NULL) {
+        fclose(in);
+    }
+    if (out != NULL) {
+        fclose(out);
+    }
+    srv_registry_release(sm);
+    return rc;
+}
+
+int srv_api_predict_post(struct srv_req *r)
+{
+    if (r->body_kind == SRV_BODY_CSV) {
+        return predict_csv(r);
+    }
+    if (r->body_kind == SRV_BODY_JSON) {
+        return predict_json(r);
+    }
+    return srv_http_reply_error(r, 400, NULL,
+                                "send the instances as a JSON body, or a CSV as text/csv");
+}

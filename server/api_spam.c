@@ -1,0 +1,269 @@
+/*
+ * api_spam: the spam scorer of API.md over the model registry. One registry reference per
+ * request; each message becomes the text cell of the model's first text input (other inputs
+ * missing) and goes through nn_model_predict_cells, so the JSON, the subject/body and the raw
+ * e-mail forms share one path with training.
+ */
+#include "api_spam.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api_models.h"
+#include "metrics.h"
+#include "nn/alloc.h"
+#include "nn/model.h"
+#include "registry.h"
+
+/* Fetches the scoring model, or replies 404 (with how to train one) / 422 and returns NULL. */
+static struct srv_model *spam_model(struct srv_req *r, int *rc)
+{
+    const char *name = srv_http_query(r, "model");
+    struct srv_model *sm = NULL;
+    struct nn_err err;
+    int rc0;
+
+    if (name == NULL || name[0] == '\0') {
+        name = "spam";
+    }
+    nn_err_clear(&err);
+    rc0 = srv_api_model_name_ok(name) ? srv_registry_get(r->app->reg, name, 0, &sm, &err)
+                                      : NN_ENOTFOUND;
+    if (rc0 == NN_ENOTFOUND) {
+        cJSON *d = cJSON_CreateObject();
+
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "model", name);
+        }
+        *rc = srv_http_reply_error(
+            r, 404, d,
+            "no model '%.64s' to score with: train one with `curl -F file=@mail.csv -F "
+            "model=%.64s http://<host>/train` (a CSV with a text column and a spam/ham label)",
+            name, name);
+        return NULL;
+    }
+    if (rc0 != 0) {
+        *rc = srv_http_reply_nn(r, rc0, &err, 400, NULL);
+        return NULL;
+    }
+    if (nn_model_positive_class(sm->model) < 0 || nn_model_text_input(sm->model) < 0) {
+        *rc = srv_http_reply_error(r, 422, NULL,
+                                   "model '%s' is not a binary classifier with a text input, "
+                                   "so it cannot score messages",
+                                   sm->name);
+        srv_registry_release(sm);
+        return NULL;
+    }
+    return sm;
+}
+
+/*
+ * The text of one JSON message: "text", or "subject" + blank line + "body" (the layout of a
+ * decoded message in the training files). Sets *buf when it builds a new string (nn_free).
+ * @return the text, or NULL with *why set.
+ */
+static const char *message_text(const cJSON *msg, char **buf, const char **why)
+{
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "text");
+    const cJSON *subject = cJSON_GetObjectItemCaseSensitive(msg, "subject");
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(msg, "body");
+    const char *s, *b;
+    size_t ls, lb;
+
+    *buf = NULL;
+    if (!cJSON_IsObject(msg)) {
+        *why = "a message must be an object: {\"text\": ...} or {\"subject\": ..., \"body\": ...}";
+        return NULL;
+    }
+    if (cJSON_IsString(text)) {
+        return text->valuestring;
+    }
+    if ((subject != NULL && !cJSON_IsString(subject)) || (body != NULL && !cJSON_IsString(body)) ||
+        (subject == NULL && body == NULL)) {
+        *why = "a message needs \"text\", or \"subject\" and/or \"body\", as strings";
+        return NULL;
+    }
+    s = subject != NULL ? subject->valuestring : "";
+    b = body != NULL ? body->valuestring : "";
+    ls = strlen(s);
+    lb = strlen(b);
+    *buf = nn_malloc(ls + lb + 3);
+    if (*buf == NULL) {
+        *why = "out of memory";
+        return NULL;
+    }
+    memcpy(*buf, s, ls);
+    memcpy(*buf + ls, "\n\n", 2);
+    memcpy(*buf + ls + 2, b, lb + 1);
+    return *buf;
+}
+
+/* Scores one text; fills the result object. @return 0 or an nn error in err. */
+static int score(const struct srv_model *sm, const char *text, float *out, cJSON *res,
+                 struct nn_err *err)
+{
+    const struct nn_model *m = sm->model;
+    int n = nn_model_n_inputs(m), ti = nn_model_text_input(m), pos = nn_model_positive_class(m);
+    const char *cells[64];
+    const char **cv = cells;
+    const char *src;
+    double thr, p;
+    int rc, i;
+
+    if (n > 64) {
+        cv = nn_calloc((size_t)n, sizeof(char *));
+        if (cv == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+    }
+    for (i = 0; i < n; i++) {
+        cv[i] = i == ti ? text : NULL;
+    }
+    rc = nn_model_predict_cells(m, cv, out, err);
+    if (cv != cells) {
+        nn_free(cv);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    p = (double)out[pos];
+    thr = nn_model_threshold(m, &src);
+    cJSON_AddStringToObject(res, "model", sm->name);
+    cJSON_AddNumberToObject(res, "version", sm->version);
+    cJSON_AddNumberToObject(res, "score", (double)(float)p);
+    cJSON_AddBoolToObject(res, "spam", p >= thr);
+    cJSON_AddNumberToObject(res, "threshold", thr);
+    cJSON_AddStringToObject(res, "threshold_source", src);
+    return 0;
+}
+
+int srv_api_spam_score(struct srv_req *r)
+{
+    struct srv_model *sm;
+    struct nn_err err;
+    cJSON *doc = NULL, *res = NULL;
+    char *buf = NULL;
+    const char *text, *why = NULL;
+    float out[2];
+    int rc = 0;
+
+    if (r->body_kind == SRV_BODY_MAIL) {
+        text = r->body != NULL ? r->body : "";
+        if (r->body != NULL && strlen(r->body) != r->body_len) {
+            return srv_http_reply_error(r, 400, NULL,
+                                        "the message holds NUL bytes; send it as base64 in MIME");
+        }
+    } else {
+        doc = srv_http_json_body(r);
+        if (doc == NULL) {
+            return 0; /* 400 sent */
+        }
+        text = message_text(doc, &buf, &why);
+        if (text == NULL) {
+            cJSON_Delete(doc);
+            return srv_http_reply_error(r, 400, NULL, "%s", why);
+        }
+    }
+    sm = spam_model(r, &rc);
+    if (sm == NULL) {
+        goto out;
+    }
+    res = cJSON_CreateObject();
+    nn_err_clear(&err);
+    if (res == NULL) {
+        rc = NN_ENOMEM;
+    } else if ((rc = score(sm, text, out, res, &err)) != 0) {
+        rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
+    } else {
+        srv_metrics_predictions(r->app->metrics, 1);
+        rc = srv_http_reply_json(r, 200, res);
+        res = NULL;
+    }
+    srv_registry_release(sm);
+out:
+    cJSON_Delete(res);
+    cJSON_Delete(doc);
+    nn_free(buf);
+    return rc;
+}
+
+int srv_api_spam_batch(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    const cJSON *msgs, *it;
+    struct nn_err err;
+    cJSON *doc, *reply = NULL, *results;
+    float out[2];
+    long i = 0, n;
+    int rc = 0;
+
+    doc = srv_http_json_body(r);
+    if (doc == NULL) {
+        return 0;
+    }
+    msgs = cJSON_GetObjectItemCaseSensitive(doc, "messages");
+    if (!cJSON_IsArray(msgs)) {
+        cJSON *d = cJSON_CreateObject();
+
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "field", "messages");
+        }
+        rc = srv_http_reply_error(r, 400, d, "\"messages\" (an array of messages) is required");
+        goto out;
+    }
+    n = (long)cJSON_GetArraySize(msgs);
+    if (n > SRV_SPAM_BATCH_MAX) {
+        cJSON *d = cJSON_CreateObject();
+
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "field", "messages");
+            cJSON_AddNumberToObject(d, "limit", SRV_SPAM_BATCH_MAX);
+        }
+        rc = srv_http_reply_error(r, 413, d, "%ld messages: at most %d per request", n,
+                                  SRV_SPAM_BATCH_MAX);
+        goto out;
+    }
+    sm = spam_model(r, &rc);
+    if (sm == NULL) {
+        goto out;
+    }
+    reply = cJSON_CreateObject();
+    results = cJSON_AddArrayToObject(reply, "results");
+    if (reply == NULL || results == NULL) {
+        rc = NN_ENOMEM;
+        goto out;
+    }
+    cJSON_ArrayForEach(it, msgs)
+    {
+        char *buf = NULL, field[48];
+        const char *why = NULL, *text = message_text(it, &buf, &why);
+        cJSON *res = cJSON_CreateObject();
+
+        snprintf(field, sizeof(field), "messages[%ld]", i);
+        nn_err_clear(&err);
+        if (text == NULL || res == NULL || score(sm, text, out, res, &err) != 0) {
+            cJSON *d = cJSON_CreateObject();
+
+            if (d != NULL) {
+                cJSON_AddStringToObject(d, "field", field);
+                cJSON_AddNumberToObject(d, "index", (double)i);
+            }
+            rc = srv_http_reply_error(r, text == NULL ? 400 : 422, d, "message %ld: %s", i,
+                                      text == NULL ? why : err.msg);
+            cJSON_Delete(res);
+            nn_free(buf);
+            goto out;
+        }
+        nn_free(buf);
+        cJSON_AddItemToArray(results, res);
+        i++;
+    }
+    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    rc = srv_http_reply_json(r, 200, reply);
+    reply = NULL;
+out:
+    srv_registry_release(sm);
+    cJSON_Delete(reply);
+    cJSON_Delete(doc);
+    return rc;
+}

@@ -1,0 +1,181 @@
+/*
+ * config: flags and NEUROND_* variables for `neurond serve`, driven by one table.
+ *
+ * Each entry names the flag, the variable, the default (as the text --help shows), the
+ * accepted range and where the value lands in struct srv_config. Values are applied in the
+ * order default, environment, flag, so a flag always wins.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT, OPT_LONG, OPT_BOOL };
+
+struct opt {
+    const char *flag;
+    const char *env;
+    enum opt_type type;
+    size_t off;
+    size_t size; /* OPT_STR: buffer size */
+    long min, max;
+    const char *def;
+    const char *help;
+};
+
+#define S(field) offsetof(struct srv_config, field), sizeof(((struct srv_config *)0)->field)
+#define N(field) offsetof(struct srv_config, field), 0
+
+static const struct opt opts[] = {
+    {"bind", "NEUROND_BIND", OPT_STR, S(bind), 0, 0, "127.0.0.1", "address to listen on"},
+    {"port", "NEUROND_PORT", OPT_INT, N(port), 0, 65535, "8080", "TCP port (0 = any free port)"},
+    {"db", "NEUROND_DB", OPT_STR, S(db), 0, 0, "./data/neurond.db", "SQLite database file"},
+    {"spool-dir", "NEUROND_SPOOL_DIR", OPT_STR, S(spool), 0, 0, "",
+     "directory for uploaded CSV files (default: spool/ beside the database)"},
+    {"workers", "NEUROND_WORKERS", OPT_INT, N(workers), 0, 256, "0",
+     "training worker threads (0 = number of cores)"},
+    {"queue-size", "NEUROND_QUEUE_SIZE", OPT_INT, N(queue_size), 1, 100000, "64",
+     "jobs that may wait for a worker; more gives 429 queue_full"},
+    {"threads", "NEUROND_THREADS", OPT_INT, N(threads), 0, 1024, "0",
+     "HTTP threads (0 = number of cores, at least 2)"},
+    {"api-key", "NEUROND_API_KEY", OPT_STR, S(api_key), 0, 0, "",
+     "require Authorization: Bearer <key> (empty = no auth)"},
+    {"predict-key", "NEUROND_PREDICT_KEY", OPT_STR, S(predict_key), 0, 0, "",
+     "an extra key allowed to predict and read only"},
+    {"max-upload-mb", "NEUROND_MAX_UPLOAD_MB", OPT_LONG, N(max_upload_mb), 1, 1048576, "256",
+     "largest /train upload, CSV prediction body or model import (MiB)"},
+    {"max-json-mb", "NEUROND_MAX_JSON_MB", OPT_LONG, N(max_json_mb), 1, 4096, "16",
+     "largest JSON request body (MiB)"},
+    {"max-instances", "NEUROND_MAX_INSTANCES", OPT_LONG, N(max_instances), 1, 10000000, "10000",
+     "most instances in one prediction request"},
+    {"conn-timeout", "NEUROND_CONN_TIMEOUT", OPT_INT, N(conn_timeout), 1, 86400, "60",
+     "seconds an idle connection is kept"},
+    {"conn-limit", "NEUROND_CONN_LIMIT", OPT_INT, N(conn_limit), 1, 100000, "1024",
+     "simultaneous connections"},
+    {"conn-memory-kb", "NEUROND_CONN_MEMORY_KB", OPT_INT, N(conn_memory_kb), 16, 65536, "64",
+     "memory per connection for headers and buffers (KiB)"},
+    {"log-requests", "NEUROND_LOG_REQUESTS", OPT_BOOL, N(log_requests), 0, 1, "1",
+     "one log line per request on stderr (0 or 1)"},
+};
+
+#undef S
+#undef N
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Parses text into the field of o; err names `who` (the flag or variable). */
+static int apply(struct srv_config *cfg, const struct opt *o, const char *text, const char *who,
+                 struct nn_err *err)
+{
+    char *p = (char *)cfg + o->off;
+
+    if (o->type == OPT_STR) {
+        if (strlen(text) >= o->size) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: value longer than %zu bytes", who,
+                                 o->size - 1);
+        }
+        memcpy(p, text, strlen(text) + 1);
+        return 0;
+    }
+    if (o->type == OPT_BOOL) {
+        if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0 || strcmp(text, "yes") == 0) {
+            *(int *)p = 1;
+            return 0;
+        }
+        if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0 || strcmp(text, "no") == 0) {
+            *(int *)p = 0;
+            return 0;
+        }
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s: expected 0 or 1, got '%s'", who, text);
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < o->min || v > o->max) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, who,
+                             "%s: expected an integer from %ld to %ld, got '%s'", who, o->min,
+                             o->max, text);
+    }
+    if (o->type == OPT_INT) {
+        *(int *)p = (int)v;
+    } else {
+        *(long *)p = v;
+    }
+    return 0;
+}
+
+int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, struct nn_err *err)
+{
+    char who[80];
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    *help = 0;
+    for (size_t i = 0; i < N_OPTS; i++) {
+        rc = apply(cfg, &opts[i], opts[i].def, opts[i].flag, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *v = getenv(opts[i].env);
+        if (v != NULL) {
+            rc = apply(cfg, &opts[i], v, opts[i].env, err);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, arg, "unexpected argument '%s'", arg);
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < N_OPTS; i++) {
+            if (strlen(opts[i].flag) == nlen && strncmp(opts[i].flag, name, nlen) == 0) {
+                o = &opts[i];
+            }
+        }
+        snprintf(who, sizeof(who), "--%.*s", (int)(nlen < 60 ? nlen : 60), name);
+        if (o == NULL) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "unknown flag %s (see --help)", who);
+        }
+        const char *val = NULL;
+        if (eq != NULL) {
+            val = eq + 1;
+        } else if (a + 1 < argc) {
+            val = argv[++a];
+        } else {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, who, "%s needs a value", who);
+        }
+        rc = apply(cfg, o, val, who, err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void srv_config_usage(FILE *f)
+{
+    fprintf(f, "usage: neurond serve [flags]\n\n"
+               "Starts the HTTP daemon. Every flag also reads an environment variable;\n"
+               "a flag wins over its variable. --flag value and --flag=value both work.\n\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s", opts[i].flag);
+        fprintf(f, "  %-18s %-24s default: %s\n  %-18s %s\n", left, opts[i].env,
+                opts[i].def[0] != '\0' ? opts[i].def : "(none)", "", opts[i].help);
+    }
+}

@@ -1,0 +1,54 @@
+/*
+ * config: the daemon's settings, read once at start-up from NEUROND_* environment variables
+ * and then from command-line flags (flags win), each checked against its range.
+ *
+ * One static table describes every setting (flag, variable, default, help), so `--help`,
+ * the parser and docs/api.md cannot drift apart. The filled struct is read-only afterwards
+ * and shared by every thread through `const struct srv_config *`.
+ * Does not: open files or sockets. Thread-safety: fill before starting threads, then read-only.
+ */
+#ifndef NEUROND_SERVER_CONFIG_H
+#define NEUROND_SERVER_CONFIG_H
+
+#include <stdio.h>
+
+#include "nn/err.h"
+
+#define SRV_CONFIG_STR_MAX 1024
+
+struct srv_config {
+    char bind[64];                  /* --bind: IPv4/IPv6 address to listen on */
+    int port;                       /* --port */
+    char db[SRV_CONFIG_STR_MAX];    /* --db: SQLite file */
+    char spool[SRV_CONFIG_STR_MAX]; /* --spool-dir: uploads; "" = <dir of db>/spool */
+    int workers;                    /* --workers: training threads; 0 = cores */
+    int queue_size;                 /* --queue-size: queued jobs waiting for a worker */
+    int threads;                    /* --threads: HTTP thread pool; 0 = cores (>= 2) */
+    char api_key[256];              /* --api-key: "" = no auth */
+    char predict_key[256];          /* --predict-key: "" = none */
+    long max_upload_mb;             /* --max-upload-mb: /train and CSV bodies */
+    long max_json_mb;               /* --max-json-mb: JSON bodies (16) */
+    long max_instances;             /* --max-instances per predict request */
+    int conn_timeout;               /* --conn-timeout: idle seconds before a close */
+    int conn_limit;                 /* --conn-limit: simultaneous connections */
+    int conn_memory_kb;             /* --conn-memory-kb: per-connection MHD memory */
+    int log_requests;               /* --log-requests: 1 = one line per request */
+};
+
+/**
+ * Fills cfg with the defaults, then the NEUROND_* variables of envp, then the flags.
+ * @param cfg  [out] the settings; written whole (defaults first) even on failure.
+ * @param argc, argv [in] the flags after the subcommand (argv[0] is "serve").
+ * @param help [out] 1 when --help was given (nothing else is checked then).
+ * @return 0, or NN_EINVAL with err->field = the flag or variable at fault.
+ * Thread-safety: reads the environment; call before threads start.
+ */
+int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, struct nn_err *err);
+
+/**
+ * Writes the usage text: every flag with its variable, default and meaning.
+ * @param f [in] where to write.
+ */
+void srv_config_usage(FILE *f);
+
+#endif

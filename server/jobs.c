@@ -1,0 +1,280 @@
+/*
+ * jobs: worker threads, a FIFO of job ids (a linked list of nodes allocated when a slot is
+ * reserved, so committing cannot fail), and one cancel flag per worker.
+ */
+#include "jobs.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nn/alloc.h"
+
+#define ID_MAX 64
+
+struct srv_jobs_slot {
+    char id[ID_MAX];
+    struct srv_jobs_slot *next;
+};
+
+struct worker {
+    struct srv_jobs *pool;
+    pthread_t thread;
+    int started;
+    char id[ID_MAX];   /* the job being run, "" when idle; guarded by pool->lock */
+    atomic_int cancel; /* SRV_JOBS_CANCEL_*; written under pool->lock, read by nn */
+};
+
+struct srv_jobs {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;               /* signalled on push and on stop */
+    struct srv_jobs_slot *head, *tail; /* guarded by lock */
+    long queued;                       /* nodes in the list; guarded by lock */
+    long reserved;                     /* reserved, not yet committed; guarded by lock */
+    long busy;                         /* guarded by lock */
+    int stopping;                      /* guarded by lock */
+    int capacity;
+    int n_workers;
+    struct worker *workers;
+    srv_jobs_run_fn run;
+    void *ud;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct srv_jobs *j = w->pool;
+    char id[ID_MAX];
+
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        while (!j->stopping && j->head == NULL) {
+            pthread_cond_wait(&j->cond, &j->lock);
+        }
+        if (j->stopping) {
+            pthread_mutex_unlock(&j->lock);
+            break;
+        }
+        struct srv_jobs_slot *s = j->head;
+        j->head = s->next;
+        if (j->head == NULL) {
+            j->tail = NULL;
+        }
+        j->queued--;
+        memcpy(w->id, s->id, ID_MAX);
+        memcpy(id, s->id, ID_MAX);
+        atomic_store(&w->cancel, 0);
+        j->busy++;
+        pthread_mutex_unlock(&j->lock);
+        nn_free(s);
+
+        j->run(j->ud, id, &w->cancel);
+
+        pthread_mutex_lock(&j->lock);
+        w->id[0] = '\0';
+        j->busy--;
+        pthread_mutex_unlock(&j->lock);
+    }
+    return NULL;
+}
+
+int srv_jobs_new(int workers, int queue_size, srv_jobs_run_fn run, void *ud, struct srv_jobs **out,
+                 struct nn_err *err)
+{
+    struct srv_jobs *j = NULL;
+    int rc;
+
+    *out = NULL;
+    if (workers < 1 || queue_size < 0 || run == NULL) {
+        return nn_err_set(err, NN_EINVAL, "jobs: need at least one worker");
+    }
+    j = nn_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory for the job pool");
+    }
+    pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->cond, NULL);
+    j->capacity = queue_size;
+    j->run = run;
+    j->ud = ud;
+    j->workers = nn_calloc((size_t)workers, sizeof(*j->workers));
+    if (j->workers == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory for the job pool");
+        goto fail;
+    }
+    j->n_workers = workers;
+    for (int i = 0; i < workers; i++) {
+        j->workers[i].pool = j;
+        atomic_init(&j->workers[i].cancel, 0);
+        if (pthread_create(&j->workers[i].thread, NULL, worker_main, &j->workers[i]) != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "cannot start worker thread %d", i);
+            goto fail;
+        }
+        j->workers[i].started = 1;
+    }
+    *out = j;
+    return 0;
+fail:
+    srv_jobs_free(j);
+    return rc;
+}
+
+void srv_jobs_stop(struct srv_jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    j->stopping = 1;
+    for (int i = 0; i < j->n_workers; i++) {
+        if (j->workers[i].id[0] != '\0') {
+            atomic_store(&j->workers[i].cancel, SRV_JOBS_CANCEL_STOP);
+        }
+    }
+    pthread_cond_broadcast(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    for (int i = 0; i < j->n_workers; i++) {
+        if (j->workers[i].started) {
+            pthread_join(j->workers[i].thread, NULL);
+            j->workers[i].started = 0;
+        }
+    }
+}
+
+void srv_jobs_free(struct srv_jobs *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    if (j->workers != NULL) {
+        srv_jobs_stop(j);
+    }
+    struct srv_jobs_slot *s = j->head;
+    while (s != NULL) {
+        struct srv_jobs_slot *next = s->next;
+        nn_free(s);
+        s = next;
+    }
+    nn_free(j->workers);
+    pthread_cond_destroy(&j->cond);
+    pthread_mutex_destroy(&j->lock);
+    nn_free(j);
+}
+
+int srv_jobs_reserve(struct srv_jobs *j, struct srv_jobs_slot **slot, struct nn_err *err)
+{
+    struct srv_jobs_slot *s = nn_calloc(1, sizeof(*s));
+
+    *slot = NULL;
+    if (s == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory for the job queue");
+    }
+    pthread_mutex_lock(&j->lock);
+    if (j->stopping || j->queued + j->reserved >= j->capacity) {
+        int stopping = j->stopping;
+        pthread_mutex_unlock(&j->lock);
+        nn_free(s);
+        if (stopping) {
+            return nn_err_set(err, NN_ERANGE, "the daemon is stopping");
+        }
+        return nn_err_set(err, NN_ERANGE, "the job queue is full (%d jobs waiting)", j->capacity);
+    }
+    j->reserved++;
+    pthread_mutex_unlock(&j->lock);
+    *slot = s;
+    return 0;
+}
+
+static void push_locked(struct srv_jobs *j, struct srv_jobs_slot *s)
+{
+    s->next = NULL;
+    if (j->tail != NULL) {
+        j->tail->next = s;
+    } else {
+        j->head = s;
+    }
+    j->tail = s;
+    j->queued++;
+    pthread_cond_signal(&j->cond);
+}
+
+void srv_jobs_commit(struct srv_jobs *j, struct srv_jobs_slot *slot, const char *id)
+{
+    snprintf(slot->id, sizeof(slot->id), "%s", id);
+    pthread_mutex_lock(&j->lock);
+    j->reserved--;
+    push_locked(j, slot);
+    pthread_mutex_unlock(&j->lock);
+}
+
+void srv_jobs_unreserve(struct srv_jobs *j, struct srv_jobs_slot *slot)
+{
+    if (slot == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    j->reserved--;
+    pthread_mutex_unlock(&j->lock);
+    nn_free(slot);
+}
+
+int srv_jobs_push_recovered(struct srv_jobs *j, const char *id, struct nn_err *err)
+{
+    struct srv_jobs_slot *s = nn_calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory for the job queue");
+    }
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    pthread_mutex_lock(&j->lock);
+    push_locked(j, s);
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+int srv_jobs_cancel(struct srv_jobs *j, const char *id)
+{
+    struct srv_jobs_slot *gone = NULL;
+    int held = 0;
+
+    pthread_mutex_lock(&j->lock);
+    for (int i = 0; i < j->n_workers; i++) {
+        if (strcmp(j->workers[i].id, id) == 0) {
+            atomic_store(&j->workers[i].cancel, SRV_JOBS_CANCEL_USER);
+            held = 1;
+        }
+    }
+    struct srv_jobs_slot *prev = NULL;
+    for (struct srv_jobs_slot *s = j->head; s != NULL; prev = s, s = s->next) {
+        if (strcmp(s->id, id) == 0) {
+            if (prev != NULL) {
+                prev->next = s->next;
+            } else {
+                j->head = s->next;
+            }
+            if (j->tail == s) {
+                j->tail = prev;
+            }
+            j->queued--;
+            gone = s;
+            held = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    nn_free(gone);
+    return held;
+}
+
+long srv_jobs_depth(struct srv_jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    long n = j->queued + j->reserved;
+    pthread_mutex_unlock(&j->lock);
+    return n;
+}
+
+long srv_jobs_busy(struct srv_jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    long n = j->busy;
+    pthread_mutex_unlock(&j->lock);
+    return n;
+}
