@@ -12,6 +12,14 @@ Usage: summary.py RESULTS_FILE
 import sys
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def load(path):
     r = {}
     try:
@@ -74,6 +82,10 @@ def main():
           f"core {r.get('blas_core', '?')}"
           + (f" (forced by OPENBLAS_CORETYPE); without it: {r['native_blas_core']}" if nat else
              "") + "; 1 BLAS thread")
+    if "load_start" in r:
+        print(f"load average (1, 5, 15 min) at start: {r['load_start']}; at the end: "
+              f"{loadavg()} (above the core count, other work shared the machine: the CPU-time "
+              "rows are the steadier figures)")
     print(f"peers: PyTorch {r.get('torch_version', 'missing')} (1 thread), scikit-learn "
           f"{r.get('sklearn_version', 'missing')}, FANN "
           f"{'2.2' if 'train_a_fann_rows_s' in r else 'missing'}")
@@ -100,12 +112,17 @@ def main():
     ns = num(r, "predict_row_ns")
     row("3  predict 1 row (a), ns", fmt(ns), f"CPU {fmt(num(r, 'predict_row_cpu_ns'))}", "",
         "<= 200 ns", None if ns is None else ns <= 200)
+    cns = num(r, "predict_row_cpu_ns")
+    row("     CPU ns", fmt(cns), "", "", "<= 200 ns", None if cns is None else cns <= 200)
     row("3  predict 1,000-row batches, rows/s", fmt(num(r, "predict_batch_rows_s")), "", "", "",
         None)
     # 4. HTTP
     ratio_row("4  POST /predict 1 row, req/s", num(r, "http_neurond_rps"),
               num(r, "http_empty_rps"), "empty MHD", 0.7)
     ratio_row("", num(r, "http_neurond_rps"), num(r, "http_flask_rps"), "Flask", 20.0)
+    cn, ce = num(r, "http_neurond_cpu_us"), num(r, "http_empty_cpu_us")
+    ratio_row("   server CPU us a request", cn, ce, "empty MHD", 0.7, lower_better=True)
+    ratio_row("", cn, num(r, "http_flask_cpu_us"), "Flask", 20.0, lower_better=True)
     p99 = num(r, "http_neurond_p99_ms")
     row("   p50 / p99 ms", f"{fmt(num(r, 'http_neurond_p50_ms'))} / {fmt(p99)}",
         f"empty {fmt(num(r, 'http_empty_p50_ms'))} / {fmt(num(r, 'http_empty_p99_ms'))}", "",

@@ -16,6 +16,7 @@ CC=${CC:-cc}
 RESULTS="$BUILD/bench/results.txt"
 mkdir -p "$BUILD/bench"
 : >"$RESULTS"
+echo "RESULT load_start $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" >>"$RESULTS"
 BENCH_RESULTS="$RESULTS"
 export BENCH_RESULTS BIN BUILD
 # Debian's python3-torch, -sklearn and -flask install for the system interpreter.
