@@ -98,7 +98,7 @@ def main():
                   num(r, f"train_{c}_torch_cpu_rows_s"), "PyTorch", goal)
         ratio_row("", ours, num(r, f"train_{c}_sklearn_rows_s"), "sklearn", 0)
         if c == "a":
-            ratio_row("", ours, num(r, f"train_a_fann_rows_s"), "FANN", 0)
+            ratio_row("", ours, num(r, "train_a_fann_rows_s"), "FANN", 0)
         if nat and c == "b":
             ratio_row("   with the machine's own kernel", num(r, "native_train_b_neurond_rows_s"),
                       num(r, "train_b_torch_rows_s"), "PyTorch", goal)
