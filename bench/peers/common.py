@@ -11,7 +11,12 @@ import statistics
 import sys
 import time
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    print(f"{sys.argv[0]}: numpy missing (scripts/deps.sh bench installs the peers); skipped",
+          file=sys.stderr)
+    sys.exit(0)
 
 # (name, inputs, hidden, outputs, rows, batch, epochs, optimiser, learning rate, runs)
 CONFIGS = {
