@@ -7,9 +7,14 @@ shuffle each epoch, torch.set_num_threads(1). The loss is the one neurond uses (
 cross-entropy on a sigmoid, cross-entropy on a softmax). Prints RESULT lines (see common.py).
 Usage: python3 bench/peers/torch_mlp.py [a|b ...]
 """
+import os
 import sys
 
-from common import CONFIGS, make_data, report, timed
+# one thread everywhere: torch's intra-op pool, and the BLAS and OpenMP pools under it
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+from common import CONFIGS, make_data, report, timed  # noqa: E402
 
 try:
     import torch
@@ -52,6 +57,7 @@ def train(c, x, y):
 
 def main():
     torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(1)
     print(f"RESULT torch_version {torch.__version__}")
     for name in sys.argv[1:] or ["a", "b"]:
