@@ -106,6 +106,8 @@ def main():
                   f"request (medians of {rounds} x {secs} s)")
         return 0 if same == len(reqs) else 1
     finally:
+        for p in s.STARTED:
+            s.stop(p)
         shutil.rmtree(w, ignore_errors=True)
 
 

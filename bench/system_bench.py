@@ -41,6 +41,7 @@ SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "10"))
 RUNS = int(os.environ.get("BENCH_HTTP_RUNS", "3"))
 NEUROND = os.path.join(BIN, "neurond")
 N_IN = 57
+STARTED = []  # every server process started here, stopped at the end whatever happens
 
 
 def out(line):
@@ -188,6 +189,7 @@ def start_daemon(work, name="neurond.db"):
                              os.path.join(work, name), "--workers", "1"],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "daemon.log"),
                                                                    "a"), env=env)
+    STARTED.append(proc)
     if not wait_http(port, "/healthz", proc):
         stop(proc)
         return None, None
@@ -248,6 +250,7 @@ def bench_http(work, csv_path):
         eport = free_port()
         if os.access(exe, os.X_OK):
             empty = subprocess.Popen([exe, str(eport)], stdout=subprocess.DEVNULL)
+            STARTED.append(empty)
             if not wait_http(eport, "/predict", empty):
                 stop(empty)
                 empty = None
@@ -262,6 +265,7 @@ def bench_http(work, csv_path):
                                       os.path.join(HERE, "peers"), "--log-level", "warning",
                                       "flask_app:app"], env=env, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(work, "gunicorn.log"), "w"))
+            STARTED.append(flask)
             if not wait_http(fport, "/predict", flask, 120):
                 out(f"  Flask peer did not start (see {work}/gunicorn.log)")
                 stop(flask)
@@ -518,6 +522,8 @@ def main():
         bench_spam_train(work)
         bench_memory(work, csv_path, proc, port)
     finally:
+        for p in STARTED:
+            stop(p)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
