@@ -45,8 +45,10 @@ NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+# So are the OpenAPI document and the dashboard's files (server/assets.h).
+ASSETS := docs/openapi.json $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.png))
 ifneq ($(SRV_SRC),)
-SRV_OBJ += $(BUILD)/gen/migrations.o
+SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -61,6 +63,13 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-files.sh $(ASSETS) > $@
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libnn.a: $(NN_OBJ)
@@ -86,11 +95,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api bench run clean format format-check
+.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
-test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API); ends with a summary line
+test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
 test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
@@ -98,6 +107,12 @@ test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
+
+test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (screenshot: build/dashboard.png)
+	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh browser
+test-docker: ## build the Docker image and test it end to end (starts a private dockerd if none runs; root)
+	@scripts/deps.sh docker
+	@tests/docker/run.sh
 
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench

@@ -22,6 +22,7 @@ int cli_inspect(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_split(int argc, char **argv);
+int cli_health(int argc, char **argv);
 
 /**
  * Prints "neurond: <where>: <message>" for err, with line/column/field when set.

@@ -23,6 +23,7 @@ static const char usage[] =
     "  split DATA.csv TRAIN.csv TEST.csv [--test 0.2 --seed 42 --label COL]\n"
     "                          stratified train/test split of a CSV\n"
     "  serve [--port 8080 ...] run the HTTP daemon (neurond serve --help)\n"
+    "  health [--url URL]      exit 0 when the daemon answers /healthz (Docker HEALTHCHECK)\n"
     "\n"
     "exit status: 0 success, 1 error (one line on stderr), 2 bad usage\n";
 
@@ -41,7 +42,7 @@ static int serve(int argc, char **argv)
 static const struct command commands[] = {
     {"train", cli_train},     {"predict", cli_predict}, {"eval", cli_eval},
     {"inspect", cli_inspect}, {"export", cli_export},   {"import", cli_import},
-    {"split", cli_split},     {"serve", serve},
+    {"split", cli_split},     {"serve", serve},         {"health", cli_health},
 };
 
 int main(int argc, char **argv)

@@ -46,6 +46,8 @@ curl -sS -X PUT -H 'Content-Type: application/json' -d '{"version": null}' \
     "$B/models/iris/serving" >/dev/null
 echo "ok"
 
-say "curl $B/models/iris/export > iris-model.json"
-curl -sS "$B/models/iris/export" | head -c 400
+out=${TMPDIR:-/tmp}/iris-model.json
+say "curl -o $out $B/models/iris/export"
+curl -sS -o "$out" "$B/models/iris/export"
+head -c 400 "$out"
 echo " ..."

@@ -332,8 +332,9 @@ static int text_prepare(const char *cell, const char **out, char **own)
 }
 
 /* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
-static int encode_row(const struct nn_features *f, const char *const *cells, float *dense,
-                      int32_t *ind, float *val, size_t max_nnz, size_t *nnz, size_t *bad)
+static int encode_row(const struct nn_features *f, const char *const *cells, const double *nums,
+                      float *dense, int32_t *ind, float *val, size_t max_nnz, size_t *nnz,
+                      size_t *bad)
 {
     struct hashes hs = {NULL, 0, 0};
     struct entry *ent = NULL;
@@ -343,7 +344,8 @@ static int encode_row(const struct nn_features *f, const char *const *cells, flo
         const char *cell = cells[i] != NULL ? cells[i] : "";
         if (in->type == NN_COL_NUMERIC) {
             double v = in->mean;
-            int k = nn_schema_parse_number(cell, &v);
+            int k = nums != NULL && !isnan(nums[i]) ? (v = nums[i], 1)
+                                                    : nn_schema_parse_number(cell, &v);
             if (k < 0) {
                 *bad = i;
                 rc = NN_EINVAL;
@@ -428,11 +430,29 @@ int nn_features_encode(const struct nn_features *f, const char *const *cells, fl
                        int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err)
 {
     size_t bad = 0;
-    int rc = encode_row(f, cells, dense, ind, val, max_nnz, nnz, &bad);
+    int rc = encode_row(f, cells, NULL, dense, ind, val, max_nnz, nnz, &bad);
     if (rc == NN_EINVAL) {
         return nn_err_set_at(err, NN_EINVAL, 0, (long)bad + 1, f->inputs[bad].name,
                              "input '%.64s': '%.64s' is not a number", f->inputs[bad].name,
                              cells[bad]);
+    }
+    if (rc != 0) {
+        return nn_err_set(err, rc, "out of memory encoding a row");
+    }
+    return 0;
+}
+
+int nn_features_encode_num(const struct nn_features *f, const char *const *cells,
+                           const double *nums, float *dense, int32_t *ind, float *val,
+                           size_t max_nnz, size_t *nnz, struct nn_err *err)
+{
+    size_t bad = 0;
+    int rc = encode_row(f, cells, nums, dense, ind, val, max_nnz, nnz, &bad);
+
+    if (rc == NN_EINVAL) {
+        return nn_err_set_at(err, NN_EINVAL, 0, (long)bad + 1, f->inputs[bad].name,
+                             "input '%.64s': '%.64s' is not a number", f->inputs[bad].name,
+                             cells[bad] != NULL ? cells[bad] : "");
     }
     if (rc != 0) {
         return nn_err_set(err, rc, "out of memory encoding a row");
@@ -725,8 +745,8 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
             cells[i] = nn_csv_field(r, colof[i], NULL);
         }
         size_t nz = 0, bad = 0;
-        rc = encode_row(f, cells, dense ? dense + row * dd : &dummy, itmp, vtmp, NN_FEAT_MAX_NNZ,
-                        &nz, &bad);
+        rc = encode_row(f, cells, NULL, dense ? dense + row * dd : &dummy, itmp, vtmp,
+                        NN_FEAT_MAX_NNZ, &nz, &bad);
         if (rc == NN_EINVAL) {
             rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), (long)colof[bad] + 1,
                                f->inputs[bad].name, "line %ld: '%.64s' is not a number",

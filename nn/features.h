@@ -81,6 +81,15 @@ int nn_features_encode(const struct nn_features *f, const char *const *cells, fl
                        int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err);
 #define NN_FEAT_MAX_NNZ 65536
 
+/**
+ * As nn_features_encode, with numbers given as numbers: for a numeric input i, nums[i] is used
+ * as the value unless it is NaN (then cells[i] is parsed as usual). Saves the text round trip
+ * on the JSON prediction path. nums may be NULL.
+ */
+int nn_features_encode_num(const struct nn_features *f, const char *const *cells,
+                           const double *nums, float *dense, int32_t *ind, float *val,
+                           size_t max_nnz, size_t *nnz, struct nn_err *err);
+
 /** Maps a standardised regression output back to label units. */
 double nn_features_unscale(const struct nn_features *f, double y);
 

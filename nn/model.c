@@ -11,7 +11,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -880,10 +879,18 @@ static void scratch_close(struct row_scratch *sc)
     nn_free(sc->dense);
 }
 
-/* Runs the net on the row encoded in sc and writes the user-facing outputs (see model.h). */
-static void predict_encoded(const struct nn_model *m, struct row_scratch *sc, size_t nnz,
-                            float *out)
+/* Runs the net on encoded cells and writes the user-facing outputs (see model.h). */
+static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const char *const *cells,
+                         const double *nums, float *out, struct nn_err *err)
 {
+    size_t nnz = 0;
+    int rc;
+
+    rc = nn_features_encode_num(m->feat, cells, nums, sc->dense, sc->ind, sc->val, sc->max_nnz,
+                                &nnz, err);
+    if (rc != 0) {
+        return rc;
+    }
     nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
     if (m->feat->task == NN_TASK_REGRESSION) {
         out[0] = (float)nn_features_unscale(m->feat, sc->raw[0]);
@@ -893,20 +900,6 @@ static void predict_encoded(const struct nn_model *m, struct row_scratch *sc, si
     } else {
         memcpy(out, sc->raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
     }
-}
-
-/* Encodes cells and runs the net (see predict_encoded). */
-static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const char *const *cells,
-                         float *out, struct nn_err *err)
-{
-    size_t nnz = 0;
-    int rc;
-
-    rc = nn_features_encode(m->feat, cells, sc->dense, sc->ind, sc->val, sc->max_nnz, &nnz, err);
-    if (rc != 0) {
-        return rc;
-    }
-    predict_encoded(m, sc, nnz, out);
     return 0;
 }
 
@@ -919,38 +912,67 @@ int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, f
     if (scratch_open(m, &sc) != 0) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = predict_cells(m, &sc, cells, out, err);
+    rc = predict_cells(m, &sc, cells, NULL, out, err);
     scratch_close(&sc);
     return rc;
 }
 
-/* Turns one JSON value into the cell text the pipeline reads. buf holds numbers. */
-static int json_cell(const cJSON *v, const char *name, char *buf, size_t len, const char **cell,
-                     struct nn_err *err)
+/*
+ * Turns one JSON value into what the pipeline reads: a number stays a number (*num) for a
+ * numeric input and is printed into buf for the others; strings are borrowed.
+ */
+static int json_cell(const cJSON *v, const struct nn_feat_input *in, char *buf, size_t len,
+                     const char **cell, double *num, struct nn_err *err)
 {
+    *num = NAN;
+    *cell = NULL;
     if (v == NULL || cJSON_IsNull(v)) {
-        *cell = NULL;
-    } else if (cJSON_IsNumber(v)) {
-        snprintf(buf, len, "%.17g", v->valuedouble);
-        *cell = buf;
+        return 0;
+    }
+    if (cJSON_IsNumber(v)) {
+        if (in->type == NN_COL_NUMERIC) {
+            *num = v->valuedouble;
+        } else {
+            snprintf(buf, len, "%.17g", v->valuedouble);
+            *cell = buf;
+        }
     } else if (cJSON_IsString(v)) {
         *cell = v->valuestring;
     } else if (cJSON_IsBool(v)) {
         *cell = cJSON_IsTrue(v) ? "true" : "false";
     } else {
-        return nn_err_set_at(err, NN_EINVAL, 0, 0, name,
-                             "input '%.64s' must be a number, a string or null", name);
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, in->name,
+                             "input '%.64s' must be a number, a string or null", in->name);
     }
     return 0;
+}
+
+/* Index of the input named `name`; `guess` (the member's position) is tried first. */
+static long input_index(const struct nn_features *f, const char *name, size_t guess)
+{
+    size_t i;
+
+    if (guess < f->n_inputs && strcmp(f->inputs[guess].name, name) == 0) {
+        return (long)guess;
+    }
+    for (i = 0; i < f->n_inputs; i++) {
+        if (strcmp(f->inputs[i].name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
 }
 
 int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
                           struct nn_err *err)
 {
-    size_t n = m->feat->n_inputs, i;
+    const struct nn_features *f = m->feat;
+    size_t n = f->n_inputs, i, pos = 0;
+    const cJSON **vals = NULL;
     const char **cells = NULL;
-    char *nums = NULL;
-    double *vals = NULL;
+    double *nums = NULL;
+    char *text = NULL;
+    const cJSON *it;
     struct row_scratch sc;
     int rc = 0;
 
@@ -958,83 +980,56 @@ int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float
         return nn_err_set(err, NN_EINVAL,
                           "an instance must be an object keyed by input name or an array");
     }
-    if (cJSON_IsArray(instance) && (size_t)cJSON_GetArraySize(instance) != n) {
-        return nn_err_set(err, NN_EINVAL, "the instance has %d values; the model has %zu inputs",
-                          cJSON_GetArraySize(instance), n);
-    }
+    vals = nn_calloc(n + 1, sizeof(*vals));
     cells = nn_calloc(n + 1, sizeof(char *));
-    nums = nn_malloc(32 * (n + 1));
-    vals = nn_malloc(sizeof(double) * (n + 1));
-    if (cells == NULL || nums == NULL || vals == NULL || scratch_open(m, &sc) != 0) {
+    nums = nn_calloc(n + 1, sizeof(double));
+    text = nn_malloc(32 * (n + 1));
+    if (vals == NULL || cells == NULL || nums == NULL || text == NULL ||
+        scratch_open(m, &sc) != 0) {
+        nn_free(vals);
         nn_free(cells);
         nn_free(nums);
-        nn_free(vals);
+        nn_free(text);
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    if (cJSON_IsObject(instance)) {
-        const cJSON *it;
-
-        cJSON_ArrayForEach(it, instance)
-        {
-            int known = 0;
-
-            for (i = 0; i < n; i++) {
-                if (strcmp(m->feat->inputs[i].name, it->string) == 0) {
-                    known = 1;
-                    break;
-                }
+    /* one walk over the instance's members (cJSON lists are linked: no indexing) */
+    cJSON_ArrayForEach(it, instance)
+    {
+        if (cJSON_IsArray(instance)) {
+            if (pos < n) {
+                vals[pos] = it;
             }
-            if (!known && strcmp(it->string, m->feat->label) != 0) {
+        } else {
+            long k = input_index(f, it->string, pos);
+
+            if (k >= 0) {
+                vals[k] = it;
+            } else if (strcmp(it->string, f->label) != 0) {
                 rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
                                    it->string);
                 goto fail;
             }
         }
+        pos++;
     }
-    /* A JSON number within float range (what nn_schema_parse_number accepts) for a numeric
-     * input skips the text round trip (%.17g, then parsing it back: two thirds of the CPU
-     * time of a one-row request): its cell is left empty for the encoder, and its value is
-     * standardised into the encoded row below with the encoder's own arithmetic, so the
-     * result is the same bit for bit. The array is walked by its links (no GetArrayItem). */
-    const cJSON *elem = cJSON_IsArray(instance) ? instance->child : NULL;
+    if (cJSON_IsArray(instance) && pos != n) {
+        rc = nn_err_set(err, NN_EINVAL, "the instance has %d values; the model has %zu inputs",
+                        cJSON_GetArraySize(instance), n);
+        goto fail;
+    }
     for (i = 0; i < n; i++) {
-        const char *name = m->feat->inputs[i].name;
-        const cJSON *v = elem != NULL ? elem : cJSON_GetObjectItemCaseSensitive(instance, name);
-
-        if (elem != NULL) {
-            elem = elem->next;
-        }
-        if (m->feat->inputs[i].type == NN_COL_NUMERIC && cJSON_IsNumber(v) &&
-            fabs(v->valuedouble) <= FLT_MAX) {
-            vals[i] = v->valuedouble;
-            cells[i] = NULL;
-            continue;
-        }
-        vals[i] = NAN;
-        rc = json_cell(v, name, nums + 32 * i, 32, &cells[i], err);
+        rc = json_cell(vals[i], &f->inputs[i], text + 32 * i, 32, &cells[i], &nums[i], err);
         if (rc != 0) {
             goto fail;
         }
     }
-    size_t nnz = 0;
-    rc = nn_features_encode(m->feat, cells, sc.dense, sc.ind, sc.val, sc.max_nnz, &nnz, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    for (i = 0; i < n; i++) {
-        const struct nn_feat_input *in = &m->feat->inputs[i];
-
-        if (!isnan(vals[i])) {
-            sc.dense[in->offset] =
-                in->scale ? (float)((vals[i] - in->mean) / in->sd) : (float)vals[i];
-        }
-    }
-    predict_encoded(m, &sc, nnz, out);
+    rc = predict_cells(m, &sc, cells, nums, out, err);
 fail:
     scratch_close(&sc);
+    nn_free(vals);
     nn_free(cells);
     nn_free(nums);
-    nn_free(vals);
+    nn_free(text);
     return rc;
 }
 
@@ -1116,7 +1111,7 @@ int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char del
 
             cells[i] = len > 0 ? v : NULL;
         }
-        rc = predict_cells(m, &sc, cells, prob, err);
+        rc = predict_cells(m, &sc, cells, NULL, prob, err);
         if (rc != 0) {
             if (err != NULL) {
                 err->line = nn_csv_line(r);
@@ -1253,7 +1248,7 @@ int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter
 
             cells[i] = len > 0 ? v : NULL;
         }
-        rc = predict_cells(m, &sc, cells, prob + rows * (size_t)k, err);
+        rc = predict_cells(m, &sc, cells, NULL, prob + rows * (size_t)k, err);
         if (rc != 0) {
             if (err != NULL) {
                 err->line = nn_csv_line(r);
@@ -1410,6 +1405,15 @@ static cJSON *names_of_type(const struct nn_model *m, enum nn_col_type t)
     return a;
 }
 
+/* A float as the shortest decimal that reads back to it (0.001f prints 0.001). */
+static double float_json(float v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
 cJSON *nn_model_params_json(const struct nn_model *m)
 {
     const struct nn_model_params *p = &m->params;
@@ -1433,10 +1437,10 @@ cJSON *nn_model_params_json(const struct nn_model *m)
     }
     cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
     cJSON_AddStringToObject(o, "optimizer", nn_model_optim_name(p->train.optimizer));
-    cJSON_AddNumberToObject(o, "learning_rate", (double)lr);
+    cJSON_AddNumberToObject(o, "learning_rate", float_json(lr));
     cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
     cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
-    cJSON_AddNumberToObject(o, "l2", (double)p->train.l2);
+    cJSON_AddNumberToObject(o, "l2", float_json(p->train.l2));
     cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);

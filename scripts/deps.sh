@@ -4,13 +4,22 @@
 #   scripts/deps.sh           build + test dependencies
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against); never used by tests
+#   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
+#                             dashboard test), promtool (prometheus: /metrics), node + npm
+#   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
-libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests"
+libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
+eco)
+    pkgs="$pkgs chromium prometheus nodejs"
+    # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
+    command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+    ;;
+docker) pkgs="$pkgs docker.io docker-compose debootstrap" ;;
 esac
 
 missing=""

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Runs the test suites and ends with one summary line "tests: N passed, N failed".
-#   scripts/run-tests.sh unit|api|all      (BUILD and BIN come from the Makefile)
+#   scripts/run-tests.sh unit|api|browser|all      (BUILD and BIN come from the Makefile)
 # Unit tests: every build/tests/test_* cmocka binary, run from the repository root.
-# API tests: tests/api/run.sh drives the real daemon over loopback HTTP.
+# API tests: tests/api/run.sh drives the real daemon over loopback HTTP (tests/browser/setup.sh
+# first: the OpenAPI check runs a node validator, the metrics check promtool).
+# Browser tests: tests/browser/run.sh, the dashboard in headless Chromium.
 set -u
 what=${1:-all}
 BUILD=${BUILD:-build}
@@ -32,6 +34,9 @@ fi
 
 if [ "$what" = api ] || [ "$what" = all ]; then
     if [ -x tests/api/run.sh ]; then
+        if [ -x tests/browser/setup.sh ] && ! tests/browser/setup.sh >/dev/null 2>&1; then
+            echo "api: tests/browser/setup.sh failed (chromium, promtool, npm packages)"
+        fi
         out=$(BIN="$BIN" tests/api/run.sh 2>&1)
         rc=$?
         printf '%s\n' "$out"
@@ -45,6 +50,24 @@ if [ "$what" = api ] || [ "$what" = all ]; then
         passed=$((passed + p))
         failed=$((failed + f))
         [ "$f" -gt 0 ] && failed_names="$failed_names api"
+    fi
+fi
+
+if [ "$what" = browser ] || [ "$what" = all ]; then
+    if [ -x tests/browser/run.sh ]; then
+        out=$(BIN="$BIN" BUILD="$BUILD" tests/browser/run.sh 2>&1)
+        rc=$?
+        printf '%s\n' "$out"
+        p=$(printf '%s\n' "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
+        f=$(printf '%s\n' "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
+        p=${p:-0}
+        f=${f:-0}
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            f=1
+        fi
+        passed=$((passed + p))
+        failed=$((failed + f))
+        [ "$f" -gt 0 ] && failed_names="$failed_names browser"
     fi
 fi
 

@@ -23,7 +23,7 @@ int srv_api_ops_healthz(struct srv_req *r)
 
 int srv_api_ops_readyz(struct srv_req *r)
 {
-    if (!atomic_load(&r->app->ready)) {
+    if (!atomic_load(&r->app->ready) || atomic_load(&r->app->stopping)) {
         return srv_http_reply_error(r, 503, NULL,
                                     "not ready: the store is not open yet, or "
                                     "the daemon is stopping");
@@ -44,14 +44,12 @@ int srv_api_ops_metrics(struct srv_req *r)
     char *text = NULL;
     size_t len = 0;
 
-    if (app->store != NULL && atomic_load(&app->ready)) {
+    /* the modules exist once ready is set (main writes them before it, and clears ready
+       only after HTTP has stopped): read the flag first */
+    if (atomic_load(&app->ready)) {
         store_jobs_count(app->store, g.jobs, NULL);
-    }
-    if (app->jobs != NULL) {
         g.queue_depth = srv_jobs_depth(app->jobs);
         g.workers_busy = srv_jobs_busy(app->jobs);
-    }
-    if (app->reg != NULL) {
         g.models_loaded = srv_registry_count(app->reg);
     }
     int rc = srv_metrics_render(app->metrics, &g, &text, &len, &err);

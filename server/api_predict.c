@@ -3,7 +3,9 @@
  *
  * JSON: one registry reference for the whole request, one scratch vector, one reply tree.
  * Probabilities are floats; they are printed at float precision (7 significant digits) so
- * 0.98f reads 0.98, not 0.98000001907348633.
+ * 0.98f reads 0.98, not 0.98000001907348633. The label is the most probable class; a binary
+ * model's is its positive class when that class's probability reaches the model's decision
+ * threshold (0.5 unless set by threshold= or target_fpr= at training).
  * CSV: the body was spooled to a file by the HTTP layer; the reply is written by
  * nn_model_predict_csv into an unlinked temporary file in the spool directory and sent from
  * that file descriptor, so neither side is ever whole in memory.
@@ -62,6 +64,10 @@ static cJSON *prediction_json(const struct nn_model *m, const float *out)
         if (out[c] > out[best]) {
             best = c;
         }
+    }
+    int pos = k == 2 ? nn_model_positive_class(m) : -1;
+    if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
+        best = (double)out[pos] >= nn_model_threshold(m, NULL) ? pos : 1 - pos;
     }
     cJSON_AddStringToObject(o, "label", nn_model_class(m, best));
     if (k == 2) {
@@ -183,7 +189,7 @@ static int predict_json(struct srv_req *r)
         cJSON_AddItemToArray(preds, p);
         i++;
     }
-    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:

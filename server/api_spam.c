@@ -175,7 +175,7 @@ int srv_api_spam_score(struct srv_req *r)
     } else if ((rc = score(sm, text, out, res, &err)) != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
     } else {
-        srv_metrics_predictions(r->app->metrics, 1);
+        srv_metrics_predictions_model(r->app->metrics, sm->name, 1);
         rc = srv_http_reply_json(r, 200, res);
         res = NULL;
     }
@@ -258,7 +258,7 @@ int srv_api_spam_batch(struct srv_req *r)
         cJSON_AddItemToArray(results, res);
         i++;
     }
-    srv_metrics_predictions(r->app->metrics, (unsigned long)n);
+    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:

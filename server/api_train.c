@@ -114,6 +114,12 @@ static cJSON *params_json(const struct nn_model_params *p)
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
     cJSON_AddStringToObject(o, "delimiter", delim);
+    if (p->threshold >= 0) {
+        cJSON_AddNumberToObject(o, "threshold", p->threshold);
+    }
+    if (p->target_fpr >= 0) {
+        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
     cJSON_AddItemToObject(o, "text_columns", list_json(p->text_columns));
     cJSON_AddItemToObject(o, "categorical_columns", list_json(p->categorical_columns));
     cJSON_AddItemToObject(o, "ignore_columns", list_json(p->ignore_columns));
@@ -285,18 +291,21 @@ int srv_api_train_post(struct srv_req *r)
         goto out;
     }
     r->spool_keep = 1; /* the job owns the file now */
+    /* render the reply before a worker can take the job: it shows the job as accepted */
+    struct store_job *stored = NULL;
+    cJSON *doc = NULL;
+    int grc = store_job_get(app->store, job.id, &stored, &err);
+    if (grc == 0) {
+        doc = srv_api_job_json(app->store, stored, 1);
+        store_job_free(stored);
+    }
     srv_jobs_commit(app->jobs, slot, job.id);
     srv_log("info", "job %s accepted: model %s, %zu rows, %zu columns", job.id, job.model, rows,
             cols);
-
-    struct store_job *stored = NULL;
-    rc = store_job_get(app->store, job.id, &stored, &err);
-    if (rc != 0) {
-        rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
+    if (grc != 0) {
+        rc = srv_http_reply_nn(r, grc, &err, 400, NULL);
         goto out;
     }
-    cJSON *doc = srv_api_job_json(app->store, stored, 1);
-    store_job_free(stored);
     if (doc == NULL) {
         rc = NN_ENOMEM;
         goto out;

@@ -230,6 +230,9 @@ int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, uns
         break;
     default:
         status = 500;
+        if (code == NN_EIO) {
+            srv_metrics_store_error(r->app->metrics);
+        }
         break;
     }
     if (details == NULL && err != NULL && status < 500) {
@@ -483,6 +486,13 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         if (r->n_fields >= SRV_FIELDS_MAX || strlen(key) >= sizeof(f->name)) {
             body_fail(r, 400, "too many form fields, or a field name too long");
             return MHD_NO;
+        }
+        if (r->fields == NULL) {
+            r->fields = nn_calloc(SRV_FIELDS_MAX, sizeof(*r->fields));
+            if (r->fields == NULL) {
+                body_fail(r, 500, "out of memory for form fields");
+                return MHD_NO;
+            }
         }
         f = &r->fields[r->n_fields++];
         snprintf(f->name, sizeof(f->name), "%s", key);
@@ -817,6 +827,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     for (int i = 0; i < r->n_fields; i++) {
         nn_free(r->fields[i].value);
     }
+    nn_free(r->fields);
     nn_free(r->body);
     nn_free(r);
     atomic_fetch_sub(&app->inflight, 1);

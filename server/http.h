@@ -76,7 +76,7 @@ struct srv_req {
     int spool_keep;                           /* (handler) set to keep the file after the request */
     int file_parts;                           /* multipart parts named `file` seen */
     struct MHD_PostProcessor *pp;
-    struct srv_field fields[SRV_FIELDS_MAX]; /* (handler) multipart fields */
+    struct srv_field *fields; /* (handler) multipart fields; NULL until the first */
     int n_fields;
     /* an error found while reading the body, sent when it ends */
     unsigned body_status;

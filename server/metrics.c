@@ -27,7 +27,19 @@ struct route_stats {
     atomic_ullong sum_us;
 };
 
+/* Predictions by model: slots claimed once (0 free, 1 being written, 2 ready), never freed,
+ * so counting takes no lock; a name claimed twice at once is summed when rendered. */
+#define N_MODEL_SLOTS 256
+struct model_slot {
+    atomic_int state;
+    char name[72];
+    atomic_ulong count;
+};
+
 struct srv_metrics {
+    struct model_slot models[N_MODEL_SLOTS];
+    atomic_ulong models_other; /* predictions of models past the slots */
+    atomic_ulong store_errors;
     const char *const *names; /* borrowed */
     int n_routes;
     struct route_stats *routes; /* n_routes + 1; the last is "unmatched" */
@@ -98,6 +110,35 @@ void srv_metrics_request(struct srv_metrics *m, int route, unsigned status, long
 void srv_metrics_predictions(struct srv_metrics *m, unsigned long n)
 {
     atomic_fetch_add_explicit(&m->predictions, n, memory_order_relaxed);
+}
+
+void srv_metrics_predictions_model(struct srv_metrics *m, const char *model, unsigned long n)
+{
+    atomic_fetch_add_explicit(&m->predictions, n, memory_order_relaxed);
+    for (int i = 0; i < N_MODEL_SLOTS; i++) {
+        struct model_slot *s = &m->models[i];
+        int st = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (st == 2 && strcmp(s->name, model) == 0) {
+            atomic_fetch_add_explicit(&s->count, n, memory_order_relaxed);
+            return;
+        }
+        if (st == 0) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&s->state, &expect, 1)) {
+                snprintf(s->name, sizeof(s->name), "%s", model);
+                atomic_fetch_add_explicit(&s->count, n, memory_order_relaxed);
+                atomic_store_explicit(&s->state, 2, memory_order_release);
+                return;
+            }
+            i--; /* lost the race for this slot: look at it again */
+        }
+    }
+    atomic_fetch_add_explicit(&m->models_other, n, memory_order_relaxed);
+}
+
+void srv_metrics_store_error(struct srv_metrics *m)
+{
+    atomic_fetch_add_explicit(&m->store_errors, 1, memory_order_relaxed);
 }
 
 void srv_metrics_training(struct srv_metrics *m, unsigned long rows, double seconds)
@@ -212,6 +253,39 @@ int srv_metrics_render(struct srv_metrics *m, const struct srv_metrics_gauges *g
         "# HELP neurond_predictions_total Rows scored by prediction requests.\n"
         "# TYPE neurond_predictions_total counter\nneurond_predictions_total %lu\n",
         atomic_load(&m->predictions));
+    put(&t, "# HELP neurond_model_predictions_total Rows scored, by model.\n"
+            "# TYPE neurond_model_predictions_total counter\n");
+    for (int i = 0; i < N_MODEL_SLOTS; i++) {
+        if (atomic_load_explicit(&m->models[i].state, memory_order_acquire) != 2) {
+            continue;
+        }
+        const char *name = m->models[i].name;
+        unsigned long v = 0;
+        int dup = 0;
+        for (int j = 0; j < N_MODEL_SLOTS; j++) {
+            if (atomic_load_explicit(&m->models[j].state, memory_order_acquire) != 2 ||
+                strcmp(m->models[j].name, name) != 0) {
+                continue;
+            }
+            if (j < i) {
+                dup = 1; /* rendered with the first slot of this name */
+                break;
+            }
+            v += atomic_load(&m->models[j].count);
+        }
+        if (dup) {
+            continue;
+        }
+        put(&t, "neurond_model_predictions_total{model=\"%s\"} %lu\n", m->models[i].name, v);
+    }
+    if (atomic_load(&m->models_other) > 0) {
+        put(&t, "neurond_model_predictions_total{model=\"_other\"} %lu\n",
+            atomic_load(&m->models_other));
+    }
+    put(&t,
+        "# HELP neurond_store_errors_total Requests that failed on a storage error (database "
+        "or file).\n# TYPE neurond_store_errors_total counter\nneurond_store_errors_total %lu\n",
+        atomic_load(&m->store_errors));
     put(&t, "# HELP neurond_jobs Training jobs by status.\n# TYPE neurond_jobs gauge\n");
     for (int i = 0; i < 5; i++) {
         put(&t, "neurond_jobs{status=\"%s\"} %ld\n", job_status[i], g->jobs[i]);

@@ -46,6 +46,16 @@ void srv_metrics_request(struct srv_metrics *m, int route, unsigned status, long
 /** Adds n predictions (rows scored). */
 void srv_metrics_predictions(struct srv_metrics *m, unsigned long n);
 
+/**
+ * Adds n predictions of a model: to the total and to the model's own counter (the first 256
+ * model names get one each; later ones are counted under "_other").
+ * @param model [in] the model name (copied).
+ */
+void srv_metrics_predictions_model(struct srv_metrics *m, const char *model, unsigned long n);
+
+/** Counts one request that failed on a storage error (NN_EIO). */
+void srv_metrics_store_error(struct srv_metrics *m);
+
 /** Records one training epoch: rows trained on and the seconds it took. */
 void srv_metrics_training(struct srv_metrics *m, unsigned long rows, double seconds);
 

@@ -2,6 +2,7 @@
  * registry: a small list of cached, refcounted models behind a rwlock that is held only to
  * find an entry and bump its refcount (see registry.h for the design).
  */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writers must not starve */
 #include "registry.h"
 
 #include <pthread.h>
@@ -35,7 +36,17 @@ int srv_registry_new(srv_registry_load_fn load, srv_registry_free_fn free_fn, vo
     if (r == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory for the registry");
     }
-    if (pthread_rwlock_init(&r->lock, NULL) != 0) {
+    /* glibc's default rwlock prefers readers: under a steady stream of predictions an
+       invalidation (a new version, a pin) could wait for ever. Prefer the writer; its
+       critical section is a few pointer moves. */
+    pthread_rwlockattr_t attr;
+    int ok = pthread_rwlockattr_init(&attr) == 0;
+    if (ok) {
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        ok = pthread_rwlock_init(&r->lock, &attr) == 0;
+        pthread_rwlockattr_destroy(&attr);
+    }
+    if (!ok) {
         nn_free(r);
         return nn_err_set(err, NN_ENOMEM, "cannot make the registry lock");
     }

@@ -6,7 +6,8 @@
  * Models are refcounted: a request takes a reference and releases it when done, so a model
  * swapped out or deleted while in use stays valid until its last user lets go. The table is
  * guarded by a rwlock that is held only to find an entry and take a reference (no lock while
- * predicting, and readers never wait for each other); loading happens outside the lock. A
+ * predicting, and readers never wait for each other; a waiting writer goes first, so a swap
+ * is never starved by traffic); loading happens outside the lock. A
  * change to a model (new version, pin, delete) calls srv_registry_invalidate, and the next
  * request loads the new serving version: no restart, no global lock on the predict path.
  * A generation counter stops a load that raced with an invalidation from being cached.

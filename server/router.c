@@ -8,11 +8,14 @@
 #include <string.h>
 
 #include "api_jobs.h"
+#include "api_kserve.h"
 #include "api_models.h"
+#include "api_openapi.h"
 #include "api_ops.h"
 #include "api_predict.h"
 #include "api_spam.h"
 #include "api_train.h"
+#include "api_ui.h"
 
 #define J SRV_BODY_JSON
 #define C SRV_BODY_CSV
@@ -24,6 +27,9 @@
     X("GET", "/healthz", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                               \
     X("GET", "/readyz", srv_api_ops_readyz, 0, SRV_AUTH_PUBLIC, 0)                                 \
     X("GET", "/metrics", srv_api_ops_metrics, 0, SRV_AUTH_PUBLIC, 0)                               \
+    X("GET", "/openapi.json", srv_api_openapi_get, 0, SRV_AUTH_READ, 0)                            \
+    X("GET", "/", srv_api_ui_index, 0, SRV_AUTH_PUBLIC, 0)                                         \
+    X("GET", "/ui/*", srv_api_ui_file, 0, SRV_AUTH_PUBLIC, 0)                                      \
     X("POST", "/train", srv_api_train_post, C | F, SRV_AUTH_ADMIN, 0)                              \
     X("GET", "/jobs", srv_api_jobs_list, 0, SRV_AUTH_READ, 0)                                      \
     X("GET", "/jobs/*", srv_api_jobs_get, 0, SRV_AUTH_READ, 0)                                     \
@@ -41,7 +47,16 @@
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
     X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
     X("POST", "/spam-score", srv_api_spam_score, J | M, SRV_AUTH_READ, 0)                          \
-    X("POST", "/spam-score/batch", srv_api_spam_batch, J, SRV_AUTH_READ, 0)
+    X("POST", "/spam-score/batch", srv_api_spam_batch, J, SRV_AUTH_READ, 0)                        \
+    X("GET", "/v2", srv_api_kserve_server, 0, SRV_AUTH_READ, 0)                                    \
+    X("GET", "/v2/health/live", srv_api_kserve_live, 0, SRV_AUTH_PUBLIC, 0)                        \
+    X("GET", "/v2/health/ready", srv_api_kserve_ready, 0, SRV_AUTH_PUBLIC, 0)                      \
+    X("GET", "/v2/models/*", srv_api_kserve_model, 0, SRV_AUTH_READ, 0)                            \
+    X("GET", "/v2/models/*/versions/*", srv_api_kserve_model, 0, SRV_AUTH_READ, 0)                 \
+    X("GET", "/v2/models/*/ready", srv_api_kserve_model_ready, 0, SRV_AUTH_READ, 0)                \
+    X("GET", "/v2/models/*/versions/*/ready", srv_api_kserve_model_ready, 0, SRV_AUTH_READ, 0)     \
+    X("POST", "/v2/models/*/infer", srv_api_kserve_infer, J, SRV_AUTH_READ, 0)                     \
+    X("POST", "/v2/models/*/versions/*/infer", srv_api_kserve_infer, J, SRV_AUTH_READ, 0)
 
 #define ROUTE_ENTRY(m, p, h, b, a, big) {m, p, h, b, a, big, m " " p},
 #define ROUTE_LABEL(m, p, h, b, a, big) m " " p,

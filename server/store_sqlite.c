@@ -9,6 +9,7 @@
  * process; docs/decisions.md), foreign keys on, a 10 s busy timeout.
  * Writes that must be atomic run inside BEGIN IMMEDIATE ... COMMIT on one connection.
  * Migrations (embedded from migrations/NNNN_name.sql) run at open, each in its own transaction.
+ * The job calls live in store_sqlite_jobs.c; what both files share is store_sqlite_int.h.
  */
 #include "store.h"
 
@@ -21,50 +22,12 @@
 
 #include "nn/alloc.h"
 #include "store_migrations.h"
+#include "store_sqlite_int.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Statements                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-enum {
-    Q_BEGIN,
-    Q_BEGIN_READ,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_SCHEMA_VERSION,
-    Q_DATASET_INSERT,
-    Q_JOB_INSERT,
-    Q_JOB_GET,
-    Q_JOB_LIST,
-    Q_JOB_HISTORY,
-    Q_JOB_CLAIM,
-    Q_HISTORY_CLEAR,
-    Q_JOB_EPOCH,
-    Q_HISTORY_INSERT,
-    Q_JOB_FAIL,
-    Q_JOB_STATUS,
-    Q_JOB_CANCEL,
-    Q_JOB_REQUEUE,
-    Q_JOBS_REQUEUE_ALL,
-    Q_HISTORY_CLEAR_QUEUED,
-    Q_JOBS_QUEUED,
-    Q_JOBS_COUNT,
-    Q_SPOOL_IN_USE,
-    Q_MODEL_ENSURE,
-    Q_MODEL_GET,
-    Q_VERSION_INSERT,
-    Q_MODEL_BUMP,
-    Q_JOB_SUCCEED,
-    Q_VERSION_MAX,
-    Q_VERSION_GET,
-    Q_VERSION_LIST,
-    Q_MODEL_NAMES,
-    Q_MODEL_PIN,
-    Q_MODEL_DELETE,
-    Q_VERSION_DELETE,
-    Q_MODEL_UNPIN_IF,
-    N_SQL
-};
 
 #define JOB_COLS                                                                                   \
     "j.id, j.model, j.status, j.progress, j.epoch, j.epochs, j.params, j.form, j.metrics, "        \
@@ -141,11 +104,6 @@ static const char *const status_names[STORE_JOB_N_STATUS] = {"queued", "running"
 /* Connections                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-struct conn {
-    sqlite3 *db;
-    sqlite3_stmt *st[N_SQL];
-    struct conn *next;
-};
 
 struct store {
     char *path;
@@ -171,7 +129,7 @@ int store_job_status_parse(const char *name)
     return -1;
 }
 
-static void now_iso(char out[STORE_TIME_MAX])
+void store_sql_now(char out[STORE_TIME_MAX])
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -180,7 +138,7 @@ static void now_iso(char out[STORE_TIME_MAX])
     strftime(out, STORE_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int db_error(sqlite3 *db, const char *what, struct nn_err *err)
+int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err)
 {
     return nn_err_set(err, NN_EIO, "database: %s: %s", what,
                       db != NULL ? sqlite3_errmsg(db) : "cannot open");
@@ -207,7 +165,7 @@ static int exec_all(sqlite3 *db, const char *text, struct nn_err *err)
         sqlite3_stmt *st = NULL;
         const char *next = NULL;
         if (sqlite3_prepare_v2(db, tail, -1, &st, &next) != SQLITE_OK) {
-            return db_error(db, "prepare", err);
+            return store_sql_error(db, "prepare", err);
         }
         if (st == NULL) { /* only whitespace or comments left */
             break;
@@ -218,7 +176,7 @@ static int exec_all(sqlite3 *db, const char *text, struct nn_err *err)
         }
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
-            return db_error(db, "exec", err);
+            return store_sql_error(db, "exec", err);
         }
         tail = next;
     }
@@ -258,7 +216,7 @@ fail:
 }
 
 /* Takes an idle connection or opens a new one. */
-static int get(struct store *s, struct conn **out, struct nn_err *err)
+int store_sql_get(struct store *s, struct conn **out, struct nn_err *err)
 {
     pthread_mutex_lock(&s->lock);
     struct conn *c = s->free;
@@ -274,7 +232,7 @@ static int get(struct store *s, struct conn **out, struct nn_err *err)
     return conn_open(s->path, out, err);
 }
 
-static void put(struct store *s, struct conn *c)
+void store_sql_put(struct store *s, struct conn *c)
 {
     pthread_mutex_lock(&s->lock);
     c->next = s->free;
@@ -283,12 +241,12 @@ static void put(struct store *s, struct conn *c)
 }
 
 /* The connection's statement q, reset and unbound; NULL (err set) when it cannot prepare. */
-static sqlite3_stmt *stmt(struct conn *c, int q, struct nn_err *err)
+sqlite3_stmt *store_sql_stmt(struct conn *c, int q, struct nn_err *err)
 {
     if (c->st[q] == NULL) {
         if (sqlite3_prepare_v3(c->db, sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->st[q], NULL) !=
             SQLITE_OK) {
-            db_error(c->db, "prepare", err);
+            store_sql_error(c->db, "prepare", err);
             return NULL;
         }
     }
@@ -298,7 +256,7 @@ static sqlite3_stmt *stmt(struct conn *c, int q, struct nn_err *err)
 }
 
 /* Runs a statement that returns no rows; *changes (may be NULL) gets the rows changed. */
-static int run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *err)
+int store_sql_run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *err)
 {
     int rc = sqlite3_step(st);
 
@@ -307,7 +265,7 @@ static int run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *er
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
             return nn_err_set(err, NN_EINVAL, "database: %s", sqlite3_errmsg(c->db));
         }
-        return db_error(c->db, "step", err);
+        return store_sql_error(c->db, "step", err);
     }
     if (changes != NULL) {
         *changes = sqlite3_changes(c->db);
@@ -315,34 +273,34 @@ static int run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *er
     return 0;
 }
 
-static int simple(struct conn *c, int q, struct nn_err *err)
+int store_sql_simple(struct conn *c, int q, struct nn_err *err)
 {
-    sqlite3_stmt *st = stmt(c, q, err);
+    sqlite3_stmt *st = store_sql_stmt(c, q, err);
 
     if (st == NULL) {
         return NN_EIO;
     }
-    return run(c, st, NULL, err);
+    return store_sql_run(c, st, NULL, err);
 }
 
-static int begin(struct conn *c, struct nn_err *err)
+int store_sql_begin(struct conn *c, struct nn_err *err)
 {
-    return simple(c, Q_BEGIN, err);
+    return store_sql_simple(c, Q_BEGIN, err);
 }
 
-static int commit(struct conn *c, struct nn_err *err)
+int store_sql_commit(struct conn *c, struct nn_err *err)
 {
-    return simple(c, Q_COMMIT, err);
+    return store_sql_simple(c, Q_COMMIT, err);
 }
 
-static void rollback(struct conn *c)
+void store_sql_rollback(struct conn *c)
 {
     if (!sqlite3_get_autocommit(c->db)) {
-        simple(c, Q_ROLLBACK, NULL);
+        store_sql_simple(c, Q_ROLLBACK, NULL);
     }
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+char *store_sql_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -352,7 +310,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
     return nn_strdup((const char *)t);
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+void store_sql_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -380,13 +338,13 @@ static int migrate(struct conn *c, struct nn_err *err)
     }
     for (int i = 0; i < store_n_migrations; i++) {
         const struct store_migration *m = &store_migrations[i];
-        rc = begin(c, err);
+        rc = store_sql_begin(c, err);
         if (rc != 0) {
             return rc;
         }
-        sqlite3_stmt *st = stmt(c, Q_SCHEMA_VERSION, err);
+        sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
         if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-            rc = db_error(c->db, "read schema version", err);
+            rc = store_sql_error(c->db, "read schema version", err);
             goto fail;
         }
         int cur = sqlite3_column_int(st, 0);
@@ -399,7 +357,7 @@ static int migrate(struct conn *c, struct nn_err *err)
             goto fail;
         }
         if (m->version <= cur) {
-            rollback(c);
+            store_sql_rollback(c);
             continue;
         }
         rc = exec_all(c->db, m->sql, err);
@@ -407,13 +365,13 @@ static int migrate(struct conn *c, struct nn_err *err)
             goto fail;
         }
         char now[STORE_TIME_MAX];
-        now_iso(now);
+        store_sql_now(now);
         sqlite3_stmt *ins = NULL;
         if (sqlite3_prepare_v2(c->db,
                                "INSERT INTO schema_migrations (version, name, applied_at) "
                                "VALUES (?1, ?2, ?3)",
                                -1, &ins, NULL) != SQLITE_OK) {
-            rc = db_error(c->db, "prepare", err);
+            rc = store_sql_error(c->db, "prepare", err);
             goto fail;
         }
         sqlite3_bind_int(ins, 1, m->version);
@@ -422,19 +380,19 @@ static int migrate(struct conn *c, struct nn_err *err)
         int step = sqlite3_step(ins);
         sqlite3_finalize(ins);
         if (step != SQLITE_DONE) {
-            rc = db_error(c->db, "record migration", err);
+            rc = store_sql_error(c->db, "record migration", err);
             goto fail;
         }
-        rc = commit(c, err);
+        rc = store_sql_commit(c, err);
         if (rc != 0) {
             goto fail;
         }
     }
     /* A database newer than every migration we know, with nothing left for us to apply. */
     int v = 0;
-    sqlite3_stmt *st = stmt(c, Q_SCHEMA_VERSION, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
     if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        return db_error(c->db, "read schema version", err);
+        return store_sql_error(c->db, "read schema version", err);
     }
     v = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
@@ -446,7 +404,7 @@ static int migrate(struct conn *c, struct nn_err *err)
     }
     return 0;
 fail:
-    rollback(c);
+    store_sql_rollback(c);
     return rc;
 }
 
@@ -474,7 +432,7 @@ int store_open(const char *path, struct store **out, struct nn_err *err)
     if (rc != 0) {
         goto fail;
     }
-    put(s, c);
+    store_sql_put(s, c);
     *out = s;
     return 0;
 fail:
@@ -502,699 +460,19 @@ void store_close(struct store *s)
 int store_schema_version(struct store *s, int *v, struct nn_err *err)
 {
     struct conn *c = NULL;
-    int rc = get(s, &c, err);
+    int rc = store_sql_get(s, &c, err);
 
     if (rc != 0) {
         return rc;
     }
-    sqlite3_stmt *st = stmt(c, Q_SCHEMA_VERSION, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
     if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_error(c->db, "read schema version", err);
+        rc = store_sql_error(c->db, "read schema version", err);
     } else {
         *v = sqlite3_column_int(st, 0);
         sqlite3_reset(st);
     }
-    put(s, c);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Jobs                                                                                        */
-/* ------------------------------------------------------------------------------------------ */
-
-int store_job_create(struct store *s, const struct store_job *j, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    now_iso(now);
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = stmt(c, Q_DATASET_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, j->spool, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, j->bytes);
-    sqlite3_bind_int64(st, 3, j->rows);
-    sqlite3_bind_int64(st, 4, j->columns);
-    sqlite3_bind_text(st, 5, j->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_int64 ds = sqlite3_last_insert_rowid(c->db);
-    st = stmt(c, Q_JOB_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->model, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, j->epochs);
-    sqlite3_bind_text(st, 4, j->params, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, j->form, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, ds);
-    sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = commit(c, err);
-out:
-    if (rc != 0) {
-        rollback(c);
-    }
-    put(s, c);
-    return rc;
-}
-
-void store_job_free(struct store_job *j)
-{
-    if (j == NULL) {
-        return;
-    }
-    nn_free(j->params);
-    nn_free(j->form);
-    nn_free(j->metrics);
-    nn_free(j->error_code);
-    nn_free(j->error_message);
-    nn_free(j);
-}
-
-/* Reads the current row of a JOB_COLS query into a new job. */
-static struct store_job *job_from_row(sqlite3_stmt *st)
-{
-    struct store_job *j = nn_calloc(1, sizeof(*j));
-
-    if (j == NULL) {
-        return NULL;
-    }
-    col_copy(st, 0, j->id, sizeof(j->id));
-    col_copy(st, 1, j->model, sizeof(j->model));
-    j->status = store_job_status_parse((const char *)sqlite3_column_text(st, 2));
-    j->progress = sqlite3_column_double(st, 3);
-    j->epoch = sqlite3_column_int(st, 4);
-    j->epochs = sqlite3_column_int(st, 5);
-    j->params = col_dup(st, 6);
-    j->form = col_dup(st, 7);
-    j->metrics = col_dup(st, 8);
-    j->model_version = sqlite3_column_int(st, 9);
-    j->error_code = col_dup(st, 10);
-    j->error_message = col_dup(st, 11);
-    col_copy(st, 12, j->created_at, sizeof(j->created_at));
-    col_copy(st, 13, j->started_at, sizeof(j->started_at));
-    col_copy(st, 14, j->finished_at, sizeof(j->finished_at));
-    col_copy(st, 15, j->spool, sizeof(j->spool));
-    j->rows = sqlite3_column_int64(st, 16);
-    j->columns = sqlite3_column_int64(st, 17);
-    j->bytes = sqlite3_column_int64(st, 18);
-    col_copy(st, 19, j->sha256, sizeof(j->sha256));
-    if (j->params == NULL || j->form == NULL ||
-        (j->metrics == NULL && sqlite3_column_type(st, 8) != SQLITE_NULL) ||
-        (j->error_code == NULL && sqlite3_column_type(st, 10) != SQLITE_NULL) ||
-        (j->error_message == NULL && sqlite3_column_type(st, 11) != SQLITE_NULL)) {
-        store_job_free(j);
-        return NULL;
-    }
-    return j;
-}
-
-static int job_get_conn(struct conn *c, const char *id, struct store_job **out, struct nn_err *err)
-{
-    sqlite3_stmt *st = stmt(c, Q_JOB_GET, err);
-
-    if (st == NULL) {
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id);
-    }
-    if (step != SQLITE_ROW) {
-        int rc = db_error(c->db, "read job", err);
-        sqlite3_reset(st);
-        return rc;
-    }
-    struct store_job *j = job_from_row(st);
-    sqlite3_reset(st);
-    if (j == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    *out = j;
-    return 0;
-}
-
-int store_job_get(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int rc;
-
-    *out = NULL;
-    rc = get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = job_get_conn(c, id, out, err);
-    put(s, c);
-    return rc;
-}
-
-void store_job_list_free(struct store_job **jobs, size_t n)
-{
-    if (jobs == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_job_free(jobs[i]);
-    }
-    nn_free(jobs);
-}
-
-int store_job_list(struct store *s, int status, const char *model, int limit,
-                   struct store_job ***out, size_t *n, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    struct store_job **arr = NULL;
-    size_t len = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    rc = get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOB_LIST, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    if (status >= 0) {
-        sqlite3_bind_text(st, 1, store_job_status_name(status), -1, SQLITE_STATIC);
-    }
-    if (model != NULL) {
-        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int(st, 3, limit);
-    arr = nn_calloc(limit > 0 ? (size_t)limit : 1, sizeof(*arr));
-    if (arr == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && len < (size_t)limit) {
-        arr[len] = job_from_row(st);
-        if (arr[len] == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-            goto fail;
-        }
-        len++;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        rc = db_error(c->db, "list jobs", err);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    put(s, c);
-    *out = arr;
-    *n = len;
-    return 0;
-fail:
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    put(s, c);
-    store_job_list_free(arr, len);
-    return rc;
-}
-
-static double col_double_or_nan(sqlite3_stmt *st, int i)
-{
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-        return NAN;
-    }
-    return sqlite3_column_double(st, i);
-}
-
-int store_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
-                      struct nn_err *err)
-{
-    struct conn *c = NULL;
-    struct store_epoch *arr = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    rc = get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOB_HISTORY, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 64 : cap * 2;
-            struct store_epoch *na = nn_reallocarray(arr, ncap, sizeof(*arr));
-            if (na == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        arr[len].epoch = sqlite3_column_int(st, 0);
-        arr[len].train_loss = col_double_or_nan(st, 1);
-        arr[len].val_loss = col_double_or_nan(st, 2);
-        arr[len].val_metric = col_double_or_nan(st, 3);
-        arr[len].seconds = sqlite3_column_double(st, 4);
-        arr[len].regression = sqlite3_column_int(st, 5);
-        len++;
-    }
-    if (step != SQLITE_DONE) {
-        rc = db_error(c->db, "read history", err);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    put(s, c);
-    *out = arr;
-    *n = len;
-    return 0;
-fail:
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    put(s, c);
-    nn_free(arr);
-    return rc;
-}
-
-int store_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int changes = 0;
-    int rc;
-
-    *out = NULL;
-    rc = get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    now_iso(now);
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOB_CLAIM, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ENOTFOUND, "job '%s' is not queued", id);
-        goto out;
-    }
-    st = stmt(c, Q_HISTORY_CLEAR, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    struct store_job *j = NULL;
-    rc = job_get_conn(c, id, &j, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = commit(c, err);
-    if (rc != 0) {
-        store_job_free(j);
-        goto out;
-    }
-    *out = j;
-out:
-    if (rc != 0) {
-        rollback(c);
-    }
-    put(s, c);
-    return rc;
-}
-
-static void bind_double_or_null(sqlite3_stmt *st, int i, double v)
-{
-    if (isfinite(v)) {
-        sqlite3_bind_double(st, i, v);
-    } else {
-        sqlite3_bind_null(st, i);
-    }
-}
-
-int store_job_progress(struct store *s, const char *id, const struct store_epoch *e,
-                       struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int changes = 0;
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    /* epochs comes from the job row: progress = epoch / epochs */
-    sqlite3_stmt *st = stmt(c, Q_JOB_GET, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int epochs = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        epochs = sqlite3_column_int(st, 5);
-    }
-    sqlite3_reset(st);
-    double progress = epochs > 0 ? (double)e->epoch / epochs : 0.0;
-    if (progress > 1) {
-        progress = 1;
-    }
-    st = stmt(c, Q_JOB_EPOCH, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, e->epoch);
-    sqlite3_bind_double(st, 3, progress);
-    rc = run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", id);
-        goto out;
-    }
-    st = stmt(c, Q_HISTORY_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, e->epoch);
-    bind_double_or_null(st, 3, e->train_loss);
-    bind_double_or_null(st, 4, e->val_loss);
-    bind_double_or_null(st, 5, e->val_metric);
-    sqlite3_bind_double(st, 6, isfinite(e->seconds) ? e->seconds : 0.0);
-    sqlite3_bind_int(st, 7, e->regression != 0);
-    rc = run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = commit(c, err);
-out:
-    if (rc != 0) {
-        rollback(c);
-    }
-    put(s, c);
-    return rc;
-}
-
-int store_job_fail(struct store *s, const char *id, const char *code, const char *message,
-                   struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int changes = 0;
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    now_iso(now);
-    sqlite3_stmt *st = stmt(c, Q_JOB_FAIL, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-    rc = run(c, st, &changes, err);
-    if (rc == 0 && changes == 0) {
-        rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", id);
-    }
-out:
-    put(s, c);
-    return rc;
-}
-
-int store_job_cancel(struct store *s, const char *id, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int changes = 0;
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    now_iso(now);
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOB_STATUS, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(st);
-        rc = step == SQLITE_DONE ? nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id)
-                                 : db_error(c->db, "read job", err);
-        goto out;
-    }
-    int status = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (status != STORE_JOB_QUEUED && status != STORE_JOB_RUNNING) {
-        rc = nn_err_set(err, NN_ERANGE, "job '%s' has already finished (%s)", id,
-                        store_job_status_name(status));
-        goto out;
-    }
-    st = stmt(c, Q_JOB_CANCEL, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = commit(c, err);
-out:
-    if (rc != 0) {
-        rollback(c);
-    }
-    put(s, c);
-    return rc;
-}
-
-int store_job_requeue(struct store *s, const char *id, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int changes = 0;
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOB_REQUEUE, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ECANCELED, "job '%s' is not running", id);
-        goto out;
-    }
-    st = stmt(c, Q_HISTORY_CLEAR, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = commit(c, err);
-out:
-    if (rc != 0) {
-        rollback(c);
-    }
-    put(s, c);
-    return rc;
-}
-
-int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char(*arr)[STORE_ID_MAX] = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-
-    *ids = NULL;
-    *n = 0;
-    rc = get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = begin(c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = simple(c, Q_JOBS_REQUEUE_ALL, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = simple(c, Q_HISTORY_CLEAR_QUEUED, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOBS_QUEUED, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            char(*na)[STORE_ID_MAX] = nn_reallocarray(arr, ncap, sizeof(*arr));
-            if (na == NULL) {
-                sqlite3_reset(st);
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        col_copy(st, 0, arr[len], STORE_ID_MAX);
-        len++;
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        rc = db_error(c->db, "list queued jobs", err);
-        goto fail;
-    }
-    rc = commit(c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    put(s, c);
-    *ids = arr;
-    *n = len;
-    return 0;
-fail:
-    rollback(c);
-    put(s, c);
-    nn_free(arr);
-    return rc;
-}
-
-int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err)
-{
-    struct conn *c = NULL;
-    long tmp[STORE_JOB_N_STATUS] = {0};
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = stmt(c, Q_JOBS_COUNT, err);
-    if (st == NULL) {
-        put(s, c);
-        return NN_EIO;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int k = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
-        if (k >= 0) {
-            tmp[k] = (long)sqlite3_column_int64(st, 1);
-        }
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        rc = db_error(c->db, "count jobs", err);
-    } else {
-        memcpy(counts, tmp, sizeof(tmp));
-    }
-    put(s, c);
-    return rc;
-}
-
-int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int rc = get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = stmt(c, Q_SPOOL_IN_USE, err);
-    if (st == NULL) {
-        put(s, c);
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, spool, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *in_use = sqlite3_column_int(st, 0) > 0;
-    } else {
-        rc = db_error(c->db, "read spool", err);
-    }
-    sqlite3_reset(st);
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }
 
@@ -1206,7 +484,7 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
 static int model_row(struct conn *c, const char *model, sqlite3_int64 *id, int *next, int *pinned,
                      char created[STORE_TIME_MAX], struct nn_err *err)
 {
-    sqlite3_stmt *st = stmt(c, Q_MODEL_GET, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_GET, err);
 
     if (st == NULL) {
         return NN_EIO;
@@ -1218,13 +496,13 @@ static int model_row(struct conn *c, const char *model, sqlite3_int64 *id, int *
         if (step == SQLITE_DONE) {
             return nn_err_set(err, NN_ENOTFOUND, "no model '%s'", model);
         }
-        return db_error(c->db, "read model", err);
+        return store_sql_error(c->db, "read model", err);
     }
     *id = sqlite3_column_int64(st, 0);
     *next = sqlite3_column_int(st, 1);
     *pinned = sqlite3_column_int(st, 2);
     if (created != NULL) {
-        col_copy(st, 3, created, STORE_TIME_MAX);
+        store_sql_col_copy(st, 3, created, STORE_TIME_MAX);
     }
     sqlite3_reset(st);
     return 0;
@@ -1237,18 +515,18 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
     char now[STORE_TIME_MAX];
     sqlite3_int64 mid = 0;
     int next = 0, pinned = 0, changes = 0;
-    int rc = get(s, &c, err);
+    int rc = store_sql_get(s, &c, err);
 
     if (rc != 0) {
         return rc;
     }
-    now_iso(now);
-    rc = begin(c, err);
+    store_sql_now(now);
+    rc = store_sql_begin(c, err);
     if (rc != 0) {
         goto out;
     }
     if (v->job_id != NULL) {
-        sqlite3_stmt *js = stmt(c, Q_JOB_STATUS, err);
+        sqlite3_stmt *js = store_sql_stmt(c, Q_JOB_STATUS, err);
         if (js == NULL) {
             rc = NN_EIO;
             goto out;
@@ -1263,14 +541,14 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
             goto out;
         }
     }
-    sqlite3_stmt *st = stmt(c, Q_MODEL_ENSURE, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_ENSURE, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
     }
     sqlite3_bind_text(st, 1, v->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
+    rc = store_sql_run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
     }
@@ -1278,7 +556,7 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
     if (rc != 0) {
         goto out;
     }
-    st = stmt(c, Q_VERSION_INSERT, err);
+    st = store_sql_stmt(c, Q_VERSION_INSERT, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
@@ -1292,23 +570,23 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
         sqlite3_bind_text(st, 6, v->job_id, -1, SQLITE_STATIC);
     }
     sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-    rc = run(c, st, NULL, err);
+    rc = store_sql_run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
     }
-    st = stmt(c, Q_MODEL_BUMP, err);
+    st = store_sql_stmt(c, Q_MODEL_BUMP, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
     }
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int(st, 2, next);
-    rc = run(c, st, NULL, err);
+    rc = store_sql_run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
     }
     if (v->job_id != NULL) {
-        st = stmt(c, Q_JOB_SUCCEED, err);
+        st = store_sql_stmt(c, Q_JOB_SUCCEED, err);
         if (st == NULL) {
             rc = NN_EIO;
             goto out;
@@ -1319,7 +597,7 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
         sqlite3_bind_text(st, 4, v->job_params != NULL ? v->job_params : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 5, next);
         sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-        rc = run(c, st, &changes, err);
+        rc = store_sql_run(c, st, &changes, err);
         if (rc != 0) {
             goto out;
         }
@@ -1328,15 +606,15 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
             goto out;
         }
     }
-    rc = commit(c, err);
+    rc = store_sql_commit(c, err);
     if (rc == 0) {
         *version = next;
     }
 out:
     if (rc != 0) {
-        rollback(c);
+        store_sql_rollback(c);
     }
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }
 
@@ -1372,14 +650,14 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
     if (pinned > 0) {
         v->serving = pinned;
     } else {
-        st = stmt(c, Q_VERSION_MAX, err);
+        st = store_sql_stmt(c, Q_VERSION_MAX, err);
         if (st == NULL) {
             rc = NN_EIO;
             goto fail;
         }
         sqlite3_bind_int64(st, 1, mid);
         if (sqlite3_step(st) != SQLITE_ROW) {
-            rc = db_error(c->db, "read versions", err);
+            rc = store_sql_error(c->db, "read versions", err);
             goto fail;
         }
         v->serving = sqlite3_column_int(st, 0);
@@ -1390,7 +668,7 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
         goto fail;
     }
     v->version = version > 0 ? version : v->serving;
-    st = stmt(c, Q_VERSION_GET, err);
+    st = store_sql_stmt(c, Q_VERSION_GET, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto fail;
@@ -1402,7 +680,7 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
     if (step != SQLITE_ROW) {
         rc = step == SQLITE_DONE
                  ? nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, v->version)
-                 : db_error(c->db, "read version", err);
+                 : store_sql_error(c->db, "read version", err);
         goto fail;
     }
     if (with_blob) {
@@ -1418,16 +696,16 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
         }
         v->blob_len = (size_t)n;
     }
-    v->card = col_dup(st, 1);
-    v->metrics = col_dup(st, 2);
-    col_copy(st, 3, v->job_id, sizeof(v->job_id));
-    col_copy(st, 4, v->created_at, sizeof(v->created_at));
+    v->card = store_sql_col_dup(st, 1);
+    v->metrics = store_sql_col_dup(st, 2);
+    store_sql_col_copy(st, 3, v->job_id, sizeof(v->job_id));
+    store_sql_col_copy(st, 4, v->created_at, sizeof(v->created_at));
     sqlite3_reset(st);
     if (v->card == NULL || v->metrics == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    st = stmt(c, Q_VERSION_LIST, err);
+    st = store_sql_stmt(c, Q_VERSION_LIST, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto fail;
@@ -1448,7 +726,7 @@ static int version_get_conn(struct conn *c, const char *model, int version, int 
         v->versions[v->n_versions++] = sqlite3_column_int(st, 0);
     }
     if (step != SQLITE_DONE) {
-        rc = db_error(c->db, "list versions", err);
+        rc = store_sql_error(c->db, "list versions", err);
         goto fail;
     }
     sqlite3_reset(st);
@@ -1469,16 +747,16 @@ int store_version_get(struct store *s, const char *model, int version, int with_
     int rc;
 
     *out = NULL;
-    rc = get(s, &c, err);
+    rc = store_sql_get(s, &c, err);
     if (rc != 0) {
         return rc;
     }
-    rc = simple(c, Q_BEGIN_READ, err); /* one snapshot for the several reads */
+    rc = store_sql_simple(c, Q_BEGIN_READ, err); /* one snapshot for the several reads */
     if (rc == 0) {
         rc = version_get_conn(c, model, version, with_blob, out, err);
-        rollback(c);
+        store_sql_rollback(c);
     }
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }
 
@@ -1503,15 +781,15 @@ int store_model_list(struct store *s, struct store_version ***out, size_t *n, st
 
     *out = NULL;
     *n = 0;
-    rc = get(s, &c, err);
+    rc = store_sql_get(s, &c, err);
     if (rc != 0) {
         return rc;
     }
-    rc = simple(c, Q_BEGIN_READ, err);
+    rc = store_sql_simple(c, Q_BEGIN_READ, err);
     if (rc != 0) {
         goto fail;
     }
-    sqlite3_stmt *st = stmt(c, Q_MODEL_NAMES, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_NAMES, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto fail;
@@ -1529,12 +807,12 @@ int store_model_list(struct store *s, struct store_version ***out, size_t *n, st
             names = nn;
             cap = ncap;
         }
-        col_copy(st, 0, names[len], STORE_NAME_MAX);
+        store_sql_col_copy(st, 0, names[len], STORE_NAME_MAX);
         len++;
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) {
-        rc = db_error(c->db, "list models", err);
+        rc = store_sql_error(c->db, "list models", err);
         goto fail;
     }
     arr = nn_calloc(len > 0 ? len : 1, sizeof(*arr));
@@ -1548,15 +826,15 @@ int store_model_list(struct store *s, struct store_version ***out, size_t *n, st
             goto fail;
         }
     }
-    rollback(c);
-    put(s, c);
+    store_sql_rollback(c);
+    store_sql_put(s, c);
     nn_free(names);
     *out = arr;
     *n = len;
     return 0;
 fail:
-    rollback(c);
-    put(s, c);
+    store_sql_rollback(c);
+    store_sql_put(s, c);
     nn_free(names);
     store_version_list_free(arr, done);
     return rc;
@@ -1567,12 +845,12 @@ int store_serving_set(struct store *s, const char *model, int version, struct nn
     struct conn *c = NULL;
     sqlite3_int64 mid = 0;
     int next = 0, pinned = 0;
-    int rc = get(s, &c, err);
+    int rc = store_sql_get(s, &c, err);
 
     if (rc != 0) {
         return rc;
     }
-    rc = begin(c, err);
+    rc = store_sql_begin(c, err);
     if (rc != 0) {
         goto out;
     }
@@ -1582,7 +860,7 @@ int store_serving_set(struct store *s, const char *model, int version, struct nn
     }
     sqlite3_stmt *st;
     if (version > 0) {
-        st = stmt(c, Q_VERSION_GET, err);
+        st = store_sql_stmt(c, Q_VERSION_GET, err);
         if (st == NULL) {
             rc = NN_EIO;
             goto out;
@@ -1597,23 +875,23 @@ int store_serving_set(struct store *s, const char *model, int version, struct nn
             goto out;
         }
     }
-    st = stmt(c, Q_MODEL_PIN, err);
+    st = store_sql_stmt(c, Q_MODEL_PIN, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
     }
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int(st, 2, version);
-    rc = run(c, st, NULL, err);
+    rc = store_sql_run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
     }
-    rc = commit(c, err);
+    rc = store_sql_commit(c, err);
 out:
     if (rc != 0) {
-        rollback(c);
+        store_sql_rollback(c);
     }
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }
 
@@ -1621,22 +899,22 @@ int store_model_delete(struct store *s, const char *model, struct nn_err *err)
 {
     struct conn *c = NULL;
     int changes = 0;
-    int rc = get(s, &c, err);
+    int rc = store_sql_get(s, &c, err);
 
     if (rc != 0) {
         return rc;
     }
-    sqlite3_stmt *st = stmt(c, Q_MODEL_DELETE, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_DELETE, err);
     if (st == NULL) {
-        put(s, c);
+        store_sql_put(s, c);
         return NN_EIO;
     }
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
-    rc = run(c, st, &changes, err);
+    rc = store_sql_run(c, st, &changes, err);
     if (rc == 0 && changes == 0) {
         rc = nn_err_set(err, NN_ENOTFOUND, "no model '%s'", model);
     }
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }
 
@@ -1645,12 +923,12 @@ int store_version_delete(struct store *s, const char *model, int version, struct
     struct conn *c = NULL;
     sqlite3_int64 mid = 0;
     int next = 0, pinned = 0, changes = 0;
-    int rc = get(s, &c, err);
+    int rc = store_sql_get(s, &c, err);
 
     if (rc != 0) {
         return rc;
     }
-    rc = begin(c, err);
+    rc = store_sql_begin(c, err);
     if (rc != 0) {
         goto out;
     }
@@ -1658,14 +936,14 @@ int store_version_delete(struct store *s, const char *model, int version, struct
     if (rc != 0) {
         goto out;
     }
-    sqlite3_stmt *st = stmt(c, Q_VERSION_DELETE, err);
+    sqlite3_stmt *st = store_sql_stmt(c, Q_VERSION_DELETE, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
     }
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int(st, 2, version);
-    rc = run(c, st, &changes, err);
+    rc = store_sql_run(c, st, &changes, err);
     if (rc != 0) {
         goto out;
     }
@@ -1673,22 +951,22 @@ int store_version_delete(struct store *s, const char *model, int version, struct
         rc = nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, version);
         goto out;
     }
-    st = stmt(c, Q_MODEL_UNPIN_IF, err);
+    st = store_sql_stmt(c, Q_MODEL_UNPIN_IF, err);
     if (st == NULL) {
         rc = NN_EIO;
         goto out;
     }
     sqlite3_bind_int64(st, 1, mid);
     sqlite3_bind_int(st, 2, version);
-    rc = run(c, st, NULL, err);
+    rc = store_sql_run(c, st, NULL, err);
     if (rc != 0) {
         goto out;
     }
-    rc = commit(c, err);
+    rc = store_sql_commit(c, err);
 out:
     if (rc != 0) {
-        rollback(c);
+        store_sql_rollback(c);
     }
-    put(s, c);
+    store_sql_put(s, c);
     return rc;
 }

@@ -161,3 +161,49 @@ def test_auth(make_daemon):
     assert r.status_code == 202
     # the predict key may read and predict
     assert requests.get(d.url("/jobs/" + r.json()["id"]), headers=reader).status_code == 200
+
+
+def test_not_ready_while_the_store_is_locked(make_daemon, tmp_path):
+    # another process holds the database: the daemon serves /healthz, says 503 elsewhere,
+    # and turns ready once it can migrate
+    import sqlite3 as sq
+    import time
+    db = str(tmp_path / "locked.db")
+    con = sq.connect(db, isolation_level=None)
+    con.execute("CREATE TABLE other (x)")
+    con.execute("BEGIN EXCLUSIVE")
+    d = make_daemon(["--workers", "1"], db=db, wait=False)
+    deadline = time.time() + 10
+    while True:
+        try:
+            if requests.get(d.url("/healthz"), timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.time() < deadline
+        time.sleep(0.05)
+    body = error_of(requests.get(d.url("/readyz")), 503)
+    assert body["code"] == "not_ready"
+    error_of(requests.get(d.url("/models")), 503)
+    assert requests.get(d.url("/metrics")).status_code == 200
+    con.execute("COMMIT")
+    con.close()
+    d.wait_ready()
+    assert requests.get(d.url("/models")).json() == {"models": []}
+
+
+def test_uri_and_headers_too_large(daemon):
+    # past the per-connection memory limit libmicrohttpd answers itself (414 / 431)
+    import socket
+    for req, status in ((b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+                        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 100000 +
+                         b"\r\n\r\n", b"431")):
+        s = socket.create_connection(("127.0.0.1", daemon.port), timeout=10)
+        try:
+            s.sendall(req)
+        except OSError:
+            pass
+        reply = s.recv(200)
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 " + status), reply
+    assert requests.get(daemon.url("/healthz")).status_code == 200

@@ -60,6 +60,19 @@ def test_binary_probability(models):
         assert p["label"] == ("1" if p["probability"] >= 0.5 else "0")
 
 
+def test_binary_threshold(models):
+    d = models
+    job = train(d.base, "p-moons-t", data("moons_train.csv"), {"epochs": 5, "threshold": 0.9})
+    assert job["params"]["threshold"] == 0.9
+    assert wait_job(d.base, job["id"])["status"] == "succeeded"
+    assert requests.get(d.url("/models/p-moons-t")).json()["metrics"]["threshold"] == 0.9
+    rows = [[x / 4.0, y / 4.0] for x in range(-4, 9) for y in range(-3, 5)]
+    preds = requests.post(d.url("/predict"), json={"model": "p-moons-t", "instances": rows}).json()["predictions"]
+    assert any(0.5 <= p["probability"] < 0.9 for p in preds)  # where the threshold matters
+    for p in preds:
+        assert p["label"] == ("1" if p["probability"] >= 0.9 else "0"), p
+
+
 def test_regression_value(models):
     d = models
     inst = {"age": 50, "sex": 1, "bmi": 25.0, "bp": 90, "s1": 180, "s2": 110, "s3": 45, "s4": 4,

@@ -317,3 +317,14 @@ def test_upload_100mb_streams_to_disk(make_daemon, tmp_path):
     requests.delete(d.url("/jobs/" + busy["id"]))
     # the daemon never held the upload: its peak stays far below the file's size
     assert peak - before < 60 * 1024, (before, peak)
+
+
+def test_diverging_job_fails_without_a_model(daemon):
+    job = train(daemon.base, "diverge", data("diabetes_train.csv"),
+                {"optimizer": "sgd", "learning_rate": 10, "epochs": 20, "patience": 0})
+    done = wait_job(daemon.base, job["id"])
+    assert done["status"] == "failed", done
+    assert done["error"]["code"] == "diverged"
+    assert "diverged" in done["error"]["message"]
+    assert done["model_version"] is None and done["finished_at"]
+    error_of(requests.get(daemon.url("/models/diverge")), 404)

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Writes docs/openapi.json (stdout), the OpenAPI 3 document of every route of server/router.c.
+
+Edit this file, then: scripts/openapi.py > docs/openapi.json. tests/api/test_openapi.py checks
+that the two agree, that the document is valid and that it lists exactly the router's routes."""
+import json
+ref = lambda n: {"$ref": "#/components/schemas/" + n}
+def jbody(schema, desc=None):
+    c = {"content": {"application/json": {"schema": schema}}}
+    if desc: c["description"] = desc
+    return c
+def err(desc):
+    return {"description": desc, "content": {"application/json": {"schema": ref("Error")}}}
+E = {s: err(d) for s, d in {
+    "400": "Malformed request or bad parameter (`bad_request`)",
+    "401": "Missing or wrong API key (`unauthorized`)",
+    "404": "No such resource (`not_found`)",
+    "409": "Conflict with the resource's state (`conflict`)",
+    "413": "Body or batch too large (`payload_too_large`)",
+    "415": "Unsupported Content-Type (`unsupported_media_type`)",
+    "422": "Well-formed but does not fit the model (`invalid_input`)",
+    "429": "The job queue is full (`queue_full`)",
+    "503": "Not ready (`not_ready`)",
+}.items()}
+def errs(*codes):
+    return {c: {"$ref": "#/components/responses/E" + c} for c in codes}
+P = lambda name, desc, schema=None, where="path": {"name": name, "in": where, "required": where == "path",
+                                                  "description": desc, "schema": schema or {"type": "string"}}
+name_p = {"$ref": "#/components/parameters/name"}
+ver_p = {"$ref": "#/components/parameters/version"}
+id_p = {"$ref": "#/components/parameters/id"}
+def op(summary, tag, responses, params=None, body=None, desc=None, security=True, opid=None):
+    o = {"summary": summary, "tags": [tag], "operationId": opid, "responses": responses}
+    if desc: o["description"] = desc
+    if params: o["parameters"] = params
+    if body: o["requestBody"] = body
+    if not security: o["security"] = []
+    return o
+ok = lambda schema, desc="OK": {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+train_params = {
+ "model": ({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}, "Model name; a new version is created when the job succeeds"),
+ "label": ({"type": "string"}, "Column to predict (default: the last)"),
+ "task": ({"type": "string", "enum": ["classification", "regression"]}, "Inferred when absent"),
+ "hidden": ({"type": "string", "example": "64,32"}, "Hidden layer sizes, comma separated; empty for none (default 32)"),
+ "activation": ({"type": "string", "enum": ["relu", "tanh", "sigmoid", "leaky_relu"]}, "Hidden activation (default relu)"),
+ "optimizer": ({"type": "string", "enum": ["sgd", "momentum", "adam"]}, "Optimiser (default adam)"),
+ "learning_rate": ({"type": "number"}, "Step size (default 0.001 for adam, 0.01 for the others)"),
+ "epochs": ({"type": "integer", "minimum": 1}, "Maximum epochs (default 100)"),
+ "batch_size": ({"type": "integer", "minimum": 1}, "Mini-batch size (default 32)"),
+ "l2": ({"type": "number", "minimum": 0}, "L2 weight decay (default 0)"),
+ "validation_split": ({"type": "number", "minimum": 0, "maximum": 1}, "Fraction held out (default 0.2)"),
+ "patience": ({"type": "integer", "minimum": 0}, "Early-stopping patience in epochs (default 10)"),
+ "seed": ({"type": "integer"}, "Seed (default 42): same data, parameters and seed give the same model"),
+ "text_columns": ({"type": "string"}, "Comma-separated columns to treat as text"),
+ "categorical_columns": ({"type": "string"}, "Comma-separated columns to treat as categorical"),
+ "ignore_columns": ({"type": "string"}, "Comma-separated columns to ignore"),
+ "delimiter": ({"type": "string", "enum": [",", ";", "\t"]}, "CSV delimiter (default ,)"),
+}
+form_props = {"file": {"type": "string", "format": "binary", "description": "The CSV (RFC 4180, header row)"}}
+form_props.update({k: dict(s, description=d) for k, (s, d) in train_params.items()})
+query_params = [dict(P(k, d, s, "query"), required=(k == "model")) for k, (s, d) in train_params.items()]
+
+tensor_data = {"type": "array", "description": "Row-major; flat or nested", "items": {}}
+schemas = {
+ "Error": {"type": "object", "required": ["error", "code", "details"], "properties": {
+    "error": {"type": "string", "description": "One human sentence"},
+    "code": {"type": "string", "enum": ["bad_request", "unauthorized", "not_found", "method_not_allowed", "conflict",
+             "payload_too_large", "uri_too_long", "unsupported_media_type", "invalid_input", "queue_full",
+             "headers_too_large", "not_ready", "insufficient_storage", "internal"]},
+    "details": {"type": "object", "description": "Points at the culprit: line/column, field/index or parameter",
+                "additionalProperties": True}}},
+ "HistoryRow": {"type": "object", "properties": {
+    "epoch": {"type": "integer"}, "train_loss": {"type": "number", "nullable": True},
+    "val_loss": {"type": "number", "nullable": True}, "val_accuracy": {"type": "number", "nullable": True},
+    "val_rmse": {"type": "number", "nullable": True}, "seconds": {"type": "number"}}},
+ "Job": {"type": "object", "required": ["id", "model", "status"], "properties": {
+    "id": {"type": "string"}, "model": {"type": "string"},
+    "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
+    "progress": {"type": "number", "minimum": 0, "maximum": 1}, "epoch": {"type": "integer"}, "epochs": {"type": "integer"},
+    "params": {"type": "object", "additionalProperties": True},
+    "dataset": {"type": "object", "properties": {"rows": {"type": "integer"}, "columns": {"type": "integer"}, "sha256": {"type": "string"}}},
+    "history": {"type": "array", "items": ref("HistoryRow")},
+    "metrics": {"type": "object", "nullable": True, "additionalProperties": True},
+    "model_version": {"type": "integer", "nullable": True},
+    "error": {"type": "object", "nullable": True, "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+    "created_at": {"type": "string", "format": "date-time", "nullable": True},
+    "started_at": {"type": "string", "format": "date-time", "nullable": True},
+    "finished_at": {"type": "string", "format": "date-time", "nullable": True}}},
+ "JobList": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": ref("Job")}}},
+ "ModelSummary": {"type": "object", "properties": {
+    "name": {"type": "string"}, "version": {"type": "integer"}, "versions": {"type": "array", "items": {"type": "integer"}},
+    "pinned": {"type": "boolean"}, "task": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}}},
+ "ModelList": {"type": "object", "required": ["models"], "properties": {"models": {"type": "array", "items": ref("ModelSummary")}}},
+ "Input": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["numeric", "categorical", "text"]},
+    "categories": {"type": "array", "items": {"type": "string"}}}},
+ "ModelCard": {"type": "object", "required": ["name", "version", "task", "inputs"], "properties": {
+    "name": {"type": "string"}, "version": {"type": "integer"}, "versions": {"type": "array", "items": {"type": "integer"}},
+    "serving_version": {"type": "integer"}, "pinned": {"type": "boolean"},
+    "task": {"type": "string", "enum": ["classification", "regression"]},
+    "inputs": {"type": "array", "items": ref("Input")},
+    "label": {"type": "object", "properties": {"name": {"type": "string"}, "classes": {"type": "array", "items": {"type": "string"}}}},
+    "architecture": {"type": "object", "additionalProperties": True},
+    "metrics": {"type": "object", "additionalProperties": True},
+    "job_id": {"type": "string", "nullable": True}, "created_at": {"type": "string", "format": "date-time"}},
+    "additionalProperties": True},
+ "ModelExport": {"type": "object", "description": "The card plus the feature pipeline and every weight and bias",
+    "required": ["task", "inputs", "layers"], "additionalProperties": True, "properties": {
+    "task": {"type": "string"}, "inputs": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+    "label": {"type": "object", "additionalProperties": True},
+    "layers": {"type": "array", "items": {"type": "object", "properties": {
+        "weights": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "bias": {"type": "array", "items": {"type": "number"}}, "activation": {"type": "string"}}}}}},
+ "PredictRequest": {"type": "object", "required": ["instances"], "properties": {
+    "model": {"type": "string", "description": "Required on /predict; taken from the path on /models/{name}/predict"},
+    "version": {"type": "integer", "minimum": 1, "description": "Default: the serving version"},
+    "instances": {"type": "array", "items": {"oneOf": [
+        {"type": "object", "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}},
+        {"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}}]}}}},
+ "Prediction": {"type": "object", "properties": {
+    "label": {"type": "string"}, "probability": {"type": "number", "description": "Binary: probability of classes[1]"},
+    "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+    "value": {"type": "number", "description": "Regression"}}},
+ "PredictResponse": {"type": "object", "required": ["model", "version", "predictions"], "properties": {
+    "model": {"type": "string"}, "version": {"type": "integer"}, "predictions": {"type": "array", "items": ref("Prediction")}}},
+ "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
+ "V2ServerMetadata": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
+    "name": {"type": "string"}, "version": {"type": "string"}, "extensions": {"type": "array", "items": {"type": "string"}}}},
+ "V2MetadataTensor": {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+    "name": {"type": "string"}, "datatype": {"type": "string"}, "shape": {"type": "array", "items": {"type": "integer"}}}},
+ "V2ModelMetadata": {"type": "object", "required": ["name", "platform", "inputs", "outputs"], "properties": {
+    "name": {"type": "string"}, "versions": {"type": "array", "items": {"type": "string"}}, "platform": {"type": "string"},
+    "inputs": {"type": "array", "items": ref("V2MetadataTensor")}, "outputs": {"type": "array", "items": ref("V2MetadataTensor")}}},
+ "V2Tensor": {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
+    "name": {"type": "string", "description": "`input` ([n, k], all inputs in card order) or a column name ([n])"},
+    "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+    "datatype": {"type": "string", "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+                                            "INT64", "FP16", "FP32", "FP64", "BF16", "BYTES"]},
+    "parameters": {"type": "object", "additionalProperties": True}, "data": tensor_data}},
+ "V2InferRequest": {"type": "object", "required": ["inputs"], "properties": {
+    "id": {"type": "string"}, "parameters": {"type": "object", "additionalProperties": True},
+    "inputs": {"type": "array", "minItems": 1, "items": ref("V2Tensor")},
+    "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "enum": ["probabilities", "label", "value"]},
+        "parameters": {"type": "object", "additionalProperties": True}}}}}},
+ "V2InferResponse": {"type": "object", "required": ["model_name", "outputs"], "properties": {
+    "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+    "parameters": {"type": "object", "additionalProperties": True},
+    "outputs": {"type": "array", "items": ref("V2Tensor")}}},
+}
+paths = {}
+def add(path, method, o):
+    paths.setdefault(path, {})[method] = o
+add("/healthz", "get", op("Liveness", "operations", {"200": ok(ref("Status"))}, security=False, opid="healthz"))
+add("/readyz", "get", op("Readiness: the store is open and migrated", "operations",
+    {"200": ok(ref("Status")), "503": {"$ref": "#/components/responses/E503"}}, security=False, opid="readyz"))
+add("/metrics", "get", op("Prometheus metrics", "operations", {"200": {"description": "Prometheus text format 0.0.4",
+    "content": {"text/plain": {"schema": {"type": "string"}}}}}, security=False, opid="metrics",
+    desc="Requests by route and status, latency histograms, predictions (total and by model), jobs by status, "
+         "queue depth, workers busy, models loaded, training rows per second, store errors."))
+add("/openapi.json", "get", op("This document", "operations", {"200": ok({"type": "object"})}, opid="openapi"))
+add("/", "get", op("The web dashboard", "dashboard", {"200": {"description": "HTML page",
+    "content": {"text/html": {"schema": {"type": "string"}}}}}, security=False, opid="dashboard",
+    desc="Static files compiled into the daemon; they carry no data, so they need no key (the page asks for one)."))
+add("/ui/{file}", "get", op("A static file of the dashboard (app.js, style.css)", "dashboard",
+    {"200": {"description": "The file", "content": {"text/javascript": {"schema": {"type": "string"}},
+                                                    "text/css": {"schema": {"type": "string"}}}},
+     **errs("404")}, params=[P("file", "File name")], security=False, opid="dashboardFile"))
+add("/train", "post", op("Start a training job from a CSV", "training",
+    {"202": {"description": "Accepted: the job (queued or running)", "headers": {"Location": {"schema": {"type": "string"},
+     "description": "/jobs/{id}"}}, "content": {"application/json": {"schema": ref("Job")}}},
+     **errs("400", "401", "413", "415", "429", "503")},
+    params=query_params,
+    body={"required": True, "content": {
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file", "model"], "properties": form_props}},
+        "text/csv": {"schema": {"type": "string"}, "example": "x,y\n1,a\n"}}},
+    desc="multipart/form-data (the CSV in the part `file`, parameters as fields) or a text/csv body "
+         "with the parameters in the query string.", opid="train"))
+add("/jobs", "get", op("List jobs, newest first", "training", {"200": ok(ref("JobList")), **errs("400", "401")},
+    params=[P("status", "Filter by status", {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]}, "query"),
+            P("model", "Filter by model", where="query"),
+            P("limit", "At most this many (default 50)", {"type": "integer", "minimum": 1, "maximum": 1000}, "query")],
+    opid="listJobs"))
+add("/jobs/{id}", "get", op("A job", "training", {"200": ok(ref("Job")), **errs("401", "404")}, params=[id_p], opid="getJob"))
+add("/jobs/{id}", "delete", op("Cancel a queued or running job", "training", {"200": ok(ref("Job")), **errs("401", "404", "409")},
+    params=[id_p], opid="deleteJob"))
+add("/jobs/{id}/cancel", "post", op("Cancel a queued or running job", "training",
+    {"200": ok(ref("Job")), **errs("401", "404", "409")}, params=[id_p], opid="cancelJob"))
+add("/jobs/{id}/events", "get", op("Live training progress (Server-Sent Events)", "training",
+    {"200": {"description": "`event: progress` with a history row per epoch (the history so far first), "
+             "then `event: done` with the final job object",
+             "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **errs("401", "404")},
+    params=[id_p], opid="jobEvents"))
+add("/models", "get", op("List models", "models", {"200": ok(ref("ModelList")), **errs("401")}, opid="listModels"))
+add("/models/{name}", "get", op("The serving version's card", "models", {"200": ok(ref("ModelCard")), **errs("401", "404")},
+    params=[name_p], opid="getModel"))
+add("/models/{name}", "delete", op("Delete a model and all its versions", "models",
+    {"204": {"description": "Deleted"}, **errs("401", "404")}, params=[name_p], opid="deleteModel"))
+add("/models/{name}/versions/{version}", "get", op("One version's card", "models",
+    {"200": ok(ref("ModelCard")), **errs("401", "404")}, params=[name_p, ver_p], opid="getModelVersion"))
+add("/models/{name}/versions/{version}", "delete", op("Delete one version", "models",
+    {"204": {"description": "Deleted"}, **errs("401", "404")}, params=[name_p, ver_p], opid="deleteModelVersion"))
+add("/models/{name}/serving", "put", op("Pin the serving version, or un-pin with null", "models",
+    {"200": ok(ref("ModelCard")), **errs("400", "401", "404")}, params=[name_p],
+    body={"required": True, **jbody({"type": "object", "required": ["version"], "properties": {
+        "version": {"type": "integer", "minimum": 1, "nullable": True}}})}, opid="setServing"))
+add("/models/{name}/export", "get", op("The model as JSON (card, feature pipeline, weights)", "models",
+    {"200": ok(ref("ModelExport")), **errs("401", "404")},
+    params=[name_p, P("version", "Default: the serving version", {"type": "integer", "minimum": 1}, "query")], opid="exportModel"))
+add("/models/{name}/import", "post", op("Store a JSON model as a new version", "models",
+    {"201": {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}},
+             "content": {"application/json": {"schema": ref("ModelCard")}}}, **errs("400", "401", "413", "415")},
+    params=[name_p], body={"required": True, **jbody(ref("ModelExport"))}, opid="importModel"))
+predict_body = {"required": True, "content": {"application/json": {"schema": ref("PredictRequest")},
+                                               "text/csv": {"schema": {"type": "string"}}}}
+predict_resp = {"200": {"description": "Predictions (JSON), or the CSV with `prediction` and `p_<class>` columns",
+                        "content": {"application/json": {"schema": ref("PredictResponse")},
+                                    "text/csv": {"schema": {"type": "string"}}}},
+                **errs("400", "401", "404", "413", "415", "422")}
+add("/models/{name}/predict", "post", op("Predict with a model", "prediction", predict_resp, params=[name_p,
+    P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query")],
+    body=predict_body, opid="predictModel"))
+add("/predict", "post", op("Predict (the model named in the body, or ?model= for CSV)", "prediction", predict_resp,
+    params=[P("model", "CSV bodies: the model", where="query"),
+            P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query")],
+    body=predict_body, opid="predict"))
+spam_result = {"type": "object", "required": ["model", "version", "score", "spam", "threshold"], "properties": {
+    "model": {"type": "string"}, "version": {"type": "integer"},
+    "score": {"type": "number", "minimum": 0, "maximum": 1, "description": "Probability of the spam class"},
+    "spam": {"type": "boolean", "description": "score >= threshold"}, "threshold": {"type": "number"},
+    "threshold_source": {"type": "string", "description": "Where the threshold came from"}}}
+schemas["SpamResult"] = spam_result
+message = {"type": "object", "properties": {"text": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}}}
+schemas["SpamMessage"] = message
+model_q = P("model", "The model (default: spam)", where="query")
+add("/spam-score", "post", op("Spam score of one message", "prediction",
+    {"200": ok(ref("SpamResult")), **errs("400", "401", "404", "413", "415", "422")}, params=[model_q],
+    body={"required": True, "content": {"application/json": {"schema": ref("SpamMessage")},
+        "message/rfc822": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
+    desc="A JSON message ({\"text\"} or {\"subject\", \"body\"}) or a raw e-mail (headers, MIME parts, "
+         "base64 and quoted-printable decoded, HTML reduced to text).", opid="spamScore"))
+add("/spam-score/batch", "post", op("Spam scores of up to 1,000 messages", "prediction",
+    {"200": ok({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": ref("SpamResult")}}}),
+     **errs("400", "401", "404", "413", "415", "422")}, params=[model_q],
+    body={"required": True, **jbody({"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "maxItems": 1000, "items": ref("SpamMessage")}}})}, opid="spamScoreBatch"))
+# KServe V2
+add("/v2", "get", op("Server metadata", "kserve-v2", {"200": ok(ref("V2ServerMetadata")), **errs("401")}, opid="v2Server"))
+add("/v2/health/live", "get", op("Server liveness", "kserve-v2", {"200": ok({"type": "object", "properties": {"live": {"type": "boolean"}}})},
+    security=False, opid="v2Live"))
+add("/v2/health/ready", "get", op("Server readiness", "kserve-v2", {"200": ok({"type": "object", "properties": {"ready": {"type": "boolean"}}}),
+    **errs("503")}, security=False, opid="v2Ready"))
+ready = {"200": ok({"type": "object", "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}}), **errs("401", "404")}
+infer_body = {"required": True, **jbody(ref("V2InferRequest"))}
+infer_resp = {"200": ok(ref("V2InferResponse")), **errs("400", "401", "404", "413", "422")}
+add("/v2/models/{name}", "get", op("Model metadata (serving version)", "kserve-v2", {"200": ok(ref("V2ModelMetadata")), **errs("401", "404")},
+    params=[name_p], opid="v2Model"))
+add("/v2/models/{name}/versions/{version}", "get", op("Model metadata (one version)", "kserve-v2",
+    {"200": ok(ref("V2ModelMetadata")), **errs("401", "404")}, params=[name_p, ver_p], opid="v2ModelVersion"))
+add("/v2/models/{name}/ready", "get", op("Model readiness", "kserve-v2", ready, params=[name_p], opid="v2ModelReady"))
+add("/v2/models/{name}/versions/{version}/ready", "get", op("Model version readiness", "kserve-v2", ready,
+    params=[name_p, ver_p], opid="v2ModelVersionReady"))
+add("/v2/models/{name}/infer", "post", op("Inference (Open Inference Protocol)", "kserve-v2", infer_resp, params=[name_p],
+    body=infer_body, opid="v2Infer",
+    desc="Inputs: one tensor `input` [n, k] (numeric models), or one tensor per input column [n], FP32 or BYTES. "
+         "Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32 [n]."))
+add("/v2/models/{name}/versions/{version}/infer", "post", op("Inference with one version", "kserve-v2", infer_resp,
+    params=[name_p, ver_p], body=infer_body, opid="v2InferVersion"))
+
+doc = {
+ "openapi": "3.0.3",
+ "info": {"title": "neurond", "version": "0.1.0",
+          "description": "Train neural networks on CSV files and serve predictions over HTTP. "
+                         "Errors are JSON: {\"error\", \"code\", \"details\"}. Every reply carries X-Request-Id.",
+          "license": {"name": "See the repository"}},
+ "servers": [{"url": "http://127.0.0.1:8080"}],
+ "security": [{"bearer": []}, {}],
+ "tags": [{"name": n} for n in ["training", "models", "prediction", "kserve-v2", "operations", "dashboard"]],
+ "paths": paths,
+ "components": {
+   "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+        "description": "Required when the daemon runs with --api-key; a predict-only key may call what only reads"}},
+   "parameters": {
+     "name": {"name": "name", "in": "path", "required": True, "description": "Model name",
+              "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}},
+     "version": {"name": "version", "in": "path", "required": True, "description": "Version number (from 1)",
+                 "schema": {"type": "integer", "minimum": 1}},
+     "id": {"name": "id", "in": "path", "required": True, "description": "Job id", "schema": {"type": "string"}}},
+   "responses": {"E" + k: v for k, v in E.items()},
+   "schemas": schemas}}
+print(json.dumps(doc, indent=1))
