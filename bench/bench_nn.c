@@ -14,7 +14,11 @@
  * on only for a separate instrumented run, so rows/s figures carry no wrapper overhead. Every
  * figure is a median of several runs. BLAS runs single-threaded (as training must, for
  * determinism).
+ * For bench/summary.py: when BENCH_RESULTS names a file, each headline figure is also appended
+ * to it as a line `RESULT <key> <value>` (keys prefixed with BENCH_TAG when that is set, e.g.
+ * the second run without OPENBLAS_CORETYPE that scripts/run-bench.sh makes).
  */
+#include <stdarg.h>
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <dlfcn.h>
@@ -61,7 +65,25 @@ static struct {
     double flops;
     struct shape shapes[MAX_SHAPES];
     int n_shapes;
+    FILE *results; /* BENCH_RESULTS, or NULL */
+    const char *tag;
 } gemm_probe;
+
+/* Appends `RESULT <tag><key> <value>` to the results file, when there is one. */
+static void result(const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (gemm_probe.results == NULL) {
+        return;
+    }
+    fprintf(gemm_probe.results, "RESULT %s%s ", gemm_probe.tag, key);
+    va_start(ap, fmt);
+    vfprintf(gemm_probe.results, fmt, ap);
+    va_end(ap);
+    fputc('\n', gemm_probe.results);
+    fflush(gemm_probe.results);
+}
 
 static double now(void)
 {
@@ -168,6 +190,9 @@ static void print_machine(void)
         fclose(f);
     }
     printf("machine: %s, %ld cores online\n", model, sysconf(_SC_NPROCESSORS_ONLN));
+    result("cpu_model", "%s", model);
+    result("cores", "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    result("blas_core", "%s", openblas_get_corename());
     f = fopen("/proc/loadavg", "r");
     if (f != NULL) {
         if (fgets(line, sizeof(line), f) != NULL) {
@@ -377,13 +402,30 @@ static void bench_training(const struct config *c, const struct nn_dataset *ds)
     }
     printf("  sgemm alone on the same shapes and counts: %.1f GFLOP/s\n",
            flops / alone_time * 1e-9);
+    {
+        char key[64];
+
+        snprintf(key, sizeof(key), "train_%s_neurond_rows_s", c->name);
+        result(key, "%.0f", (double)c->rows * c->epochs / tmed);
+        snprintf(key, sizeof(key), "train_%s_neurond_cpu_rows_s", c->name);
+        result(key, "%.0f", (double)c->rows * c->epochs / cmed);
+        snprintf(key, sizeof(key), "gemm_%s_train_gflops", c->name);
+        result(key, "%.2f", flops / in_gemm * 1e-9);
+        snprintf(key, sizeof(key), "gemm_%s_alone_gflops", c->name);
+        result(key, "%.2f", flops / alone_time * 1e-9);
+        snprintf(key, sizeof(key), "gemm_%s_share", c->name);
+        result(key, "%.3f", in_gemm / tinst);
+    }
 }
 
 static void bench_square(void)
 {
     struct shape s = {0, 0, 1024, 1024, 1024, 1, 0.0};
 
-    printf("\nsgemm alone, 1024 x 1024 x 1024, 1 thread: %.1f GFLOP/s\n", sgemm_alone(&s, 3, 5));
+    double g = sgemm_alone(&s, 3, 5);
+
+    printf("\nsgemm alone, 1024 x 1024 x 1024, 1 thread: %.1f GFLOP/s\n", g);
+    result("gemm_1024_gflops", "%.2f", g);
 }
 
 static void bench_prediction(const struct config *c, const struct nn_dataset *ds)
@@ -419,6 +461,8 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
     printf("  single row (nn_net_predict_row): %.0f ns wall, %.0f ns CPU per row (medians of 7 x "
            "%ld)\n",
            median(t, 7), median(tc, 7), per);
+    result("predict_row_ns", "%.1f", median(t, 7));
+    result("predict_row_cpu_ns", "%.1f", median(tc, 7));
     view.rows = 1000;
     for (r = 0; r < 7; r++) {
         double t0 = now(), c0 = cpu_now();
@@ -434,6 +478,8 @@ static void bench_prediction(const struct config *c, const struct nn_dataset *ds
     printf("  batches of 1,000 rows (nn_net_predict): %.0f rows/s wall, %.0f rows/s CPU "
            "(medians of 7)\n",
            median(t, 7), median(tc, 7));
+    result("predict_batch_rows_s", "%.0f", median(t, 7));
+    result("predict_batch_cpu_rows_s", "%.0f", median(tc, 7));
     if (sink == 42.4242) {
         printf(" \n");
     }
@@ -518,6 +564,7 @@ static void bench_sparse(void)
            "net set-up + init %.3f s\n",
            median(t, 3), (double)rows * epochs / median(t, 3), median(tc, 3),
            (double)rows * epochs / median(tc, 3), tinit);
+    result("train_c_neurond_rows_s", "%.0f", (double)rows * epochs / median(t, 3));
     nn_dataset_free(&ds);
 }
 
@@ -535,6 +582,10 @@ int main(void)
         fprintf(stderr, "bench_nn: cannot find the real cblas_sgemm / cblas_sgemv\n");
         return 1;
     }
+    gemm_probe.tag = getenv("BENCH_TAG") != NULL ? getenv("BENCH_TAG") : "";
+    if (getenv("BENCH_RESULTS") != NULL && getenv("BENCH_RESULTS")[0] != '\0') {
+        gemm_probe.results = fopen(getenv("BENCH_RESULTS"), "a");
+    }
     openblas_set_num_threads(1);
     printf("== bench_nn: training and prediction (nn/ core) ==\n");
     print_machine();
@@ -548,5 +599,8 @@ int main(void)
     bench_prediction(&a, &da);
     nn_dataset_free(&da);
     nn_dataset_free(&db);
+    if (gemm_probe.results != NULL) {
+        fclose(gemm_probe.results);
+    }
     return 0;
 }

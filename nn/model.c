@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -930,7 +931,8 @@ static int json_cell(const cJSON *v, const struct nn_feat_input *in, char *buf, 
         return 0;
     }
     if (cJSON_IsNumber(v)) {
-        if (in->type == NN_COL_NUMERIC) {
+        /* past float range (1e300, 1e400 = inf) the text way refuses it, as a CSV cell is */
+        if (in->type == NN_COL_NUMERIC && fabs(v->valuedouble) <= FLT_MAX) {
             *num = v->valuedouble;
         } else {
             snprintf(buf, len, "%.17g", v->valuedouble);

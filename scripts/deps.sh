@@ -2,7 +2,8 @@
 # Installs the Debian/Ubuntu packages neurond needs to build, test and run, and nothing when
 # they are all there already. Called by `make` (deps target); prints what it installs.
 #   scripts/deps.sh           build + test dependencies
-#   scripts/deps.sh bench     adds the benchmark tools (wrk)
+#   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
+#                             Flask + gunicorn and FANN to compare against); never used by tests
 #   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
 #                             dashboard test), promtool (prometheus: /metrics), node + npm
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
@@ -11,7 +12,7 @@ set -eu
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
 libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema"
 case "${1:-}" in
-bench) pkgs="$pkgs wrk" ;;
+bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
 eco)
     pkgs="$pkgs chromium prometheus nodejs"

@@ -1,15 +1,55 @@
 #!/bin/sh
-# Runs every benchmark binary build/bench/bench_* in name order and prints what each prints.
-#   scripts/run-bench.sh            (BUILD comes from the Makefile; default build)
-# Each bench prints its own section headed "== bench_<name>: ... =="; add a bench by adding
-# bench/bench_<name>.c (the Makefile builds it). Exit status: non-zero if any bench failed.
+# Runs every benchmark and ends with one summary table: neurond beside its peers and ceilings.
+#   scripts/run-bench.sh            (BIN and BUILD come from the Makefile; defaults bin, build)
+# In order: the C benchmarks build/bench/bench_* (each prints its section "== bench_<name> =="),
+# bench_nn once more without OPENBLAS_CORETYPE when that variable is set (in that command only),
+# the training peers (bench/peers: PyTorch, scikit-learn, FANN), bench/system_bench.py (HTTP
+# with wrk, spam training, memory), then bench/summary.py. Each appends `RESULT key value` lines
+# to $BUILD/bench/results.txt, which the summary reads. A peer or tool that is missing is
+# reported and skipped. Add a C bench by adding bench/bench_<name>.c (the Makefile builds it).
+# bench_http (the C version of the HTTP comparison) runs only with BENCH_HTTP_C=1.
+# Takes about 4-6 minutes. Exit status: non-zero only if a C bench failed; it is never part
+# of `make test`.
 set -u
 BUILD=${BUILD:-build}
+BIN=${BIN:-bin}
+CC=${CC:-cc}
+RESULTS="$BUILD/bench/results.txt"
+mkdir -p "$BUILD/bench"
+: >"$RESULTS"
+echo "RESULT load_start $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" >>"$RESULTS"
+BENCH_RESULTS="$RESULTS"
+export BENCH_RESULTS BIN BUILD
+# Debian's python3-torch, -sklearn and -flask install for the system interpreter.
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 status=0
+
+# helpers built here: they are not benchmarks of their own, so the Makefile does not build them
+WFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -Wpedantic -Werror -O2"
+# shellcheck disable=SC2046,SC2086
+if ! $CC $WFLAGS -pthread $(pkg-config --cflags libmicrohttpd) bench/mhd_empty.c \
+    -o "$BUILD/bench/mhd_empty" $(pkg-config --libs libmicrohttpd); then
+    echo "bench: cannot build bench/mhd_empty.c: the HTTP ceiling will be missing"
+fi
+rm -f "$BUILD/bench/fann_mlp"
+if pkg-config --exists fann 2>/dev/null; then
+    # shellcheck disable=SC2046,SC2086
+    $CC $WFLAGS bench/peers/fann_mlp.c -o "$BUILD/bench/fann_mlp" $(pkg-config --cflags --libs fann) ||
+        echo "bench: cannot build bench/peers/fann_mlp.c: the FANN peer will be missing"
+fi
+
 found=0
 for b in "$BUILD"/bench/bench_*; do
-    [ -f "$b" ] && [ -x "$b" ] || continue
+    { [ -f "$b" ] && [ -x "$b" ]; } || continue
     found=1
+    # bench_http's comparison (daemon vs an empty libmicrohttpd handler) is made by
+    # bench/system_bench.py below, beside the Flask peer; run it alone with BENCH_HTTP_C=1
+    if [ "$(basename "$b")" = bench_http ] && [ "${BENCH_HTTP_C:-0}" != 1 ]; then
+        echo "== bench_http: skipped (system_bench.py below makes the same comparison; BENCH_HTTP_C=1 runs it) =="
+        echo
+        continue
+    fi
     "$b"
     rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -22,4 +62,26 @@ if [ "$found" -eq 0 ]; then
     echo "bench: no benchmarks in $BUILD/bench (run make bench)"
     exit 1
 fi
+
+if [ -n "${OPENBLAS_CORETYPE:-}" ] && [ -x "$BUILD/bench/bench_nn" ]; then
+    echo "== bench_nn again without OPENBLAS_CORETYPE (set to $OPENBLAS_CORETYPE here): the" \
+        "kernel OpenBLAS picks by itself =="
+    env -u OPENBLAS_CORETYPE BENCH_TAG=native_ "$BUILD/bench/bench_nn" || status=1
+    echo
+fi
+
+echo "== peers: the same training runs in PyTorch, scikit-learn and FANN =="
+"$PY" bench/peers/torch_mlp.py >>"$RESULTS"
+"$PY" bench/peers/sklearn_mlp.py >>"$RESULTS"
+if [ -x "$BUILD/bench/fann_mlp" ]; then
+    "$BUILD/bench/fann_mlp" >>"$RESULTS"
+else
+    echo "  fann: libfann-dev missing (scripts/deps.sh bench installs it); skipped"
+fi
+echo
+
+"$PY" bench/system_bench.py
+echo
+
+"$PY" bench/summary.py "$RESULTS"
 exit $status
