@@ -152,10 +152,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
 
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(NN_SRC) $(SRV_SRC) build/gen/migrations.c
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(NN_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
 	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)
