@@ -95,7 +95,14 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check
+.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check soak test-torture
+
+test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
+	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
+
+SOAK_MINUTES ?= 10
+soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS
+	@BIN=$(BIN) /usr/bin/python3 scripts/soak.py --minutes $(SOAK_MINUTES)
 
 all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 
@@ -145,9 +152,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
 
-build/fuzz/%: tests/fuzz/%.c $(NN_SRC) $(SRV_SRC)
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(NN_SRC) $(SRV_SRC) build/gen/migrations.c
+	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC)) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)

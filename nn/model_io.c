@@ -553,41 +553,47 @@ static int parse_act(const cJSON *o, int l, int *act, struct nn_err *err)
     return 0;
 }
 
-/* Reads layers[l].weights (out x in) and .bias (out) into the net's W[in][out] and b. */
+/*
+ * Reads layers[l].weights (out x in) and .bias (out) into the net's W[in][out] and b.
+ * Walks the cJSON lists through ->next: indexing them would be quadratic in the layer width.
+ */
 static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *err)
 {
     const struct nn_layer *ly = &net->layers[l];
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
+    const cJSON *row, *x;
     char field[96];
-    int u, i;
+    int u = 0, i;
 
-    for (u = 0; u < ly->out; u++) {
-        const cJSON *row = cJSON_GetArrayItem(w, u);
-
-        for (i = 0; i < ly->in; i++) {
-            const cJSON *x = cJSON_GetArrayItem(row, i);
-
+    cJSON_ArrayForEach(row, w)
+    {
+        i = 0;
+        cJSON_ArrayForEach(x, row)
+        {
             if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
                 snprintf(field, sizeof(field), "layers[%d].weights[%d][%d]", l, u, i);
                 return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number",
                                      field);
             }
             net->params[ly->w + (size_t)i * ly->out + u] = (float)x->valuedouble;
+            i++;
         }
+        u++;
     }
-    for (u = 0; u < ly->out; u++) {
-        const cJSON *x = cJSON_GetArrayItem(b, u);
-
-        if (b == NULL) {
-            net->params[ly->b + u] = 0.0f;
-            continue;
-        }
+    u = 0;
+    if (b == NULL) {
+        memset(net->params + ly->b, 0, sizeof(float) * (size_t)ly->out);
+        return 0;
+    }
+    cJSON_ArrayForEach(x, b)
+    {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
             snprintf(field, sizeof(field), "layers[%d].bias[%d]", l, u);
             return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number", field);
         }
         net->params[ly->b + u] = (float)x->valuedouble;
+        u++;
     }
     return 0;
 }
@@ -633,9 +639,8 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
             goto fail;
         }
         widths[l + 1] = cJSON_GetArraySize(w);
-        for (u = 0; u < widths[l + 1]; u++) {
-            const cJSON *row = cJSON_GetArrayItem(w, u);
-
+        u = 0;
+        for (const cJSON *row = w->child; row != NULL; row = row->next, u++) {
             if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != widths[l]) {
                 snprintf(field, sizeof(field), "layers[%d].weights[%d]", l, u);
                 rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,

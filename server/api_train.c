@@ -23,6 +23,7 @@
 #include "api_jobs.h"
 #include "api_models.h"
 #include "jobs.h"
+#include "limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "nn/alloc.h"
@@ -244,7 +245,7 @@ int srv_api_train_post(struct srv_req *r)
                              : "the CSV body is empty");
         goto out;
     }
-    nn_model_limits_default(&lim);
+    srv_limits_csv(app->cfg, &lim);
     rc = nn_model_check_csv(r->spool_path, &p, &lim, &rows, &cols, &err);
     if (rc != 0) {
         if (rc == NN_ENOTFOUND || (err.line == 0 && err.field[0] != '\0' &&
@@ -253,6 +254,10 @@ int srv_api_train_post(struct srv_req *r)
         } else {
             rc = srv_http_reply_nn(r, rc == NN_ENOMEM ? NN_ERANGE : rc, &err, 400, NULL);
         }
+        goto out;
+    }
+    if (srv_limits_network(app->cfg, &p, cols, NULL, &err) != 0) {
+        rc = reply_param(r, err.field, err.msg);
         goto out;
     }
     pj = params_json(&p);
@@ -422,7 +427,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
 
     nn_err_clear(&err);
     nn_model_params_default(&p);
-    nn_model_limits_default(&lim);
+    srv_limits_csv(app->cfg, &lim);
     rc = store_job_claim(app->store, id, &job, &err);
     if (rc != 0) {
         /* cancelled while queued (or gone): drop its upload */

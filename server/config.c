@@ -59,6 +59,35 @@ static const struct opt opts[] = {
      "memory per connection for headers and buffers (KiB)"},
     {"log-requests", "NEUROND_LOG_REQUESTS", OPT_BOOL, N(log_requests), 0, 1, "1",
      "one log line per request on stderr (0 or 1)"},
+    {"api-key-file", "NEUROND_API_KEY_FILE", OPT_STR, S(api_key_file), 0, 0, "",
+     "read the API key from this file (first line); keeps it out of ps and the environment"},
+    {"predict-key-file", "NEUROND_PREDICT_KEY_FILE", OPT_STR, S(predict_key_file), 0, 0, "",
+     "read the predict-only key from this file (first line)"},
+    {"insecure", "NEUROND_INSECURE", OPT_BOOL, N(insecure), 0, 1, "0",
+     "allow binding a non-loopback address without an API key (0 or 1)"},
+    {"tls-cert", "NEUROND_TLS_CERT", OPT_STR, S(tls_cert), 0, 0, "",
+     "PEM certificate (chain) file: serve HTTPS (needs --tls-key)"},
+    {"tls-key", "NEUROND_TLS_KEY", OPT_STR, S(tls_key), 0, 0, "", "PEM private key file for HTTPS"},
+    {"conn-per-ip", "NEUROND_CONN_PER_IP", OPT_INT, N(conn_per_ip), 0, 100000, "256",
+     "simultaneous connections from one client address (0 = no per-address limit)"},
+    {"max-url-bytes", "NEUROND_MAX_URL_BYTES", OPT_LONG, N(max_url_bytes), 64, 1048576, "8192",
+     "longest request target, path and query (414 past it)"},
+    {"max-header-kb", "NEUROND_MAX_HEADER_KB", OPT_LONG, N(max_header_kb), 1, 65536, "32",
+     "all request headers together (KiB; 431 past it; also bounded by --conn-memory-kb)"},
+    {"max-json-depth", "NEUROND_MAX_JSON_DEPTH", OPT_LONG, N(max_json_depth), 2, 1000, "64",
+     "deepest nesting of arrays and objects in a JSON body (400 past it)"},
+    {"max-csv-rows", "NEUROND_MAX_CSV_ROWS", OPT_LONG, N(max_csv_rows), 2, 1000000000, "10000000",
+     "data rows in a training CSV"},
+    {"max-csv-columns", "NEUROND_MAX_CSV_COLUMNS", OPT_LONG, N(max_csv_columns), 2, 1000000,
+     "10000", "columns in a training CSV"},
+    {"max-csv-field-kb", "NEUROND_MAX_CSV_FIELD_KB", OPT_LONG, N(max_csv_field_kb), 1, 1048576,
+     "1024", "bytes in one CSV field (KiB)"},
+    {"max-epochs", "NEUROND_MAX_EPOCHS", OPT_LONG, N(max_epochs), 1, 100000, "100000",
+     "largest 'epochs' a training job may ask for"},
+    {"max-layer-width", "NEUROND_MAX_LAYER_WIDTH", OPT_LONG, N(max_layer_width), 1, 4096, "4096",
+     "widest hidden layer a training job may ask for"},
+    {"max-params", "NEUROND_MAX_PARAMS", OPT_LONG, N(max_params), 1000, 2000000000, "50000000",
+     "weights and biases of a requested network (counted from the CSV's columns)"},
 };
 
 #undef S
@@ -103,6 +132,19 @@ static int apply(struct srv_config *cfg, const struct opt *o, const char *text, 
         *(int *)p = (int)v;
     } else {
         *(long *)p = v;
+    }
+    return 0;
+}
+
+/* 1 when text is a value a boolean flag takes (so `--flag 0` and a bare `--flag` both work). */
+static int is_bool_word(const char *text)
+{
+    static const char *const words[] = {"0", "1", "true", "false", "yes", "no"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strcmp(text, words[i]) == 0) {
+            return 1;
+        }
     }
     return 0;
 }
@@ -154,6 +196,8 @@ int srv_config_load(struct srv_config *cfg, int argc, char **argv, int *help, st
         const char *val = NULL;
         if (eq != NULL) {
             val = eq + 1;
+        } else if (o->type == OPT_BOOL && (a + 1 >= argc || !is_bool_word(argv[a + 1]))) {
+            val = "1"; /* a bare switch: --insecure */
         } else if (a + 1 < argc) {
             val = argv[++a];
         } else {

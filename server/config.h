@@ -33,6 +33,22 @@ struct srv_config {
     int conn_limit;                 /* --conn-limit: simultaneous connections */
     int conn_memory_kb;             /* --conn-memory-kb: per-connection MHD memory */
     int log_requests;               /* --log-requests: 1 = one line per request */
+    /* security and limits (hardening; see docs/operations.md) */
+    char api_key_file[SRV_CONFIG_STR_MAX];     /* --api-key-file: the key read from a file */
+    char predict_key_file[SRV_CONFIG_STR_MAX]; /* --predict-key-file */
+    int insecure;                      /* --insecure: allow a non-loopback bind without a key */
+    char tls_cert[SRV_CONFIG_STR_MAX]; /* --tls-cert: PEM certificate (chain); "" = plain HTTP */
+    char tls_key[SRV_CONFIG_STR_MAX];  /* --tls-key: PEM private key */
+    int conn_per_ip;                   /* --conn-per-ip: simultaneous connections per client IP */
+    long max_url_bytes;                /* --max-url-bytes: request target length (414 past it) */
+    long max_header_kb;                /* --max-header-kb: all request headers together (431) */
+    long max_json_depth;               /* --max-json-depth: nesting of JSON bodies (400) */
+    long max_csv_rows;                 /* --max-csv-rows: data rows of a training CSV */
+    long max_csv_columns;              /* --max-csv-columns */
+    long max_csv_field_kb;             /* --max-csv-field-kb: bytes in one CSV field */
+    long max_epochs;                   /* --max-epochs: largest `epochs` a job may ask for */
+    long max_layer_width;              /* --max-layer-width: largest hidden layer */
+    long max_params;                   /* --max-params: weights + biases of a requested network */
 };
 
 /**

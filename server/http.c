@@ -25,12 +25,14 @@
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "router.h"
+#include "security.h"
 
 #define FIELD_VALUE_MAX (64 * 1024)
 #define PP_BUFFER       (64 * 1024)
 
 struct srv_http {
     struct MHD_Daemon *d;
+    char *tls_cert, *tls_key; /* PEM text for GnuTLS; NULL without TLS */
     struct srv_app *app;
     int port;
 };
@@ -306,6 +308,18 @@ cJSON *srv_http_json_body(struct srv_req *r)
 
     if (r->body == NULL || r->body_len == 0) {
         srv_http_reply_error(r, 400, NULL, "the request needs a JSON body");
+        return NULL;
+    }
+    long depth = 0;
+    struct nn_err derr;
+    if (srv_security_json_depth(r->body, r->body_len, r->app->cfg->max_json_depth, &depth, &derr) !=
+        0) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddNumberToObject(d, "limit", (double)r->app->cfg->max_json_depth);
+            cJSON_AddNumberToObject(d, "offset", (double)derr.col);
+        }
+        srv_http_reply_error(r, 400, d, "%s", derr.msg);
         return NULL;
     }
     cJSON *doc = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
@@ -591,13 +605,59 @@ static void make_id(struct srv_req *r)
 /* Constant-time comparison of a presented key with a configured one. */
 static int key_equal(const char *given, const char *want)
 {
-    size_t gl = strlen(given), wl = strlen(want);
-    unsigned char diff = (unsigned char)(gl != wl);
+    return srv_security_key_equal(given, want);
+}
 
-    for (size_t i = 0; i < wl; i++) {
-        diff |= (unsigned char)(want[i] ^ (i < gl ? given[i] : 0));
+/* Adds the length of one header (name, ": ", value, CRLF) to the running total. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    size_t *total = cls;
+
+    (void)kind;
+    *total += strlen(key) + 4 + (value != NULL ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* Adds the length of one query argument (key=value&) to the running total. */
+static enum MHD_Result add_arg_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    size_t *total = cls;
+
+    (void)kind;
+    *total += strlen(key) + 2 + (value != NULL ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* The --max-url-bytes and --max-header-kb limits: 0, or 1 after a 414 / 431 was sent. */
+static int check_sizes(struct srv_req *r)
+{
+    const struct srv_config *cfg = r->app->cfg;
+    size_t url = strlen(r->url), hdr = 0;
+
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg_size, &url);
+    if (url > (size_t)cfg->max_url_bytes) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddNumberToObject(d, "limit_bytes", (double)cfg->max_url_bytes);
+        }
+        r->url = "(too long)"; /* keep the log line short */
+        srv_http_reply_error(r, 414, d, "the request target is longer than %ld bytes",
+                             cfg->max_url_bytes);
+        return 1;
     }
-    return diff == 0;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &hdr);
+    if (hdr > (size_t)cfg->max_header_kb * 1024) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddNumberToObject(d, "limit_bytes", (double)cfg->max_header_kb * 1024);
+        }
+        srv_http_reply_error(r, 431, d, "the request headers are larger than %ld KiB",
+                             cfg->max_header_kb);
+        return 1;
+    }
+    return 0;
 }
 
 /* 0 when the request may call route rt; else the 401 has been sent. */
@@ -649,6 +709,9 @@ static int begin_request(struct srv_req *r)
     char allow[64];
     const struct srv_config *cfg = r->app->cfg;
 
+    if (check_sizes(r) != 0) {
+        return 1;
+    }
     r->route = srv_router_find(r->method, r->url, r->args, &r->n_args, allow, sizeof(allow));
     if (r->route == -404) {
         r->route = -1;
@@ -851,6 +914,17 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     srv_log("warn", "libmicrohttpd: %s", msg);
 }
 
+/* Wipes and frees the PEM text (the key must not linger in freed memory). */
+static void free_tls(struct srv_http *h)
+{
+    if (h->tls_key != NULL) {
+        memset(h->tls_key, 0, strlen(h->tls_key));
+    }
+    nn_free(h->tls_key);
+    nn_free(h->tls_cert);
+    h->tls_key = h->tls_cert = NULL;
+}
+
 int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *err)
 {
     const struct srv_config *cfg = app->cfg;
@@ -884,16 +958,41 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned int threads =
         (unsigned int)(cfg->threads > 0 ? cfg->threads : (cores > 2 ? cores : 2));
+    struct MHD_OptionItem ops[16] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)&on_mhd_log, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, sa},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->conn_timeout, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->conn_memory_kb * 1024, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->conn_limit, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->conn_per_ip, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, app},
+    };
+    int n_ops = 8;
+    if (cfg->tls_cert[0] != '\0') {
+        /* GnuTLS through libmicrohttpd; the PEM text stays in memory for the daemon's life */
+        int rc = srv_security_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, err);
+        if (rc == 0) {
+            rc = srv_security_read_file(cfg->tls_key, 1 << 20, &h->tls_key, err);
+        }
+        if (rc != 0) {
+            nn_free(h->tls_cert);
+            nn_free(h);
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+        ops[n_ops++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        ops[n_ops++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
+    ops[n_ops] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app,
-                            MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)cfg->conn_memory_kb * 1024, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned int)cfg->conn_limit, MHD_OPTION_NOTIFY_COMPLETED,
-                            &on_completed, app, MHD_OPTION_END);
+                            MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (h->d == NULL) {
+        free_tls(h);
         nn_free(h);
-        return nn_err_set(err, NN_EIO, "cannot listen on %s port %d (in use, or not allowed?)",
+        return nn_err_set(err, NN_EIO,
+                          "cannot listen on %s port %d (in use, not allowed, or a bad TLS "
+                          "certificate or key?)",
                           cfg->bind, cfg->port);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -913,13 +1012,16 @@ void srv_http_stop(struct srv_http *h, long wait_ms)
         return;
     }
     MHD_socket s = MHD_quiesce_daemon(h->d);
-    if (s != MHD_INVALID_SOCKET) {
-        close(s);
-    }
     struct timespec tick = {0, 10 * 1000000L};
     for (long waited = 0; waited < wait_ms && atomic_load(&h->app->inflight) > 0; waited += 10) {
         nanosleep(&tick, NULL);
     }
     MHD_stop_daemon(h->d);
+    /* the listening socket is ours after quiescing, but MHD's pool threads may still hold it
+     * in their epoll sets until they stop: close it only then (TSan saw the race) */
+    if (s != MHD_INVALID_SOCKET) {
+        close(s);
+    }
+    free_tls(h);
     nn_free(h);
 }

@@ -31,6 +31,7 @@
 #include "nn/alloc.h"
 #include "registry.h"
 #include "router.h"
+#include "security.h"
 #include "store.h"
 
 #define DRAIN_MS 30000
@@ -123,6 +124,10 @@ int srv_main(int argc, char **argv)
         srv_config_usage(stdout);
         return 0;
     }
+    if (srv_security_prepare(&cfg, &err) != 0) {
+        fprintf(stderr, "neurond serve: %s\n", err.msg);
+        return 2;
+    }
     openblas_set_num_threads(1); /* workers train in parallel; each one single-threaded */
     cJSON_Hooks hooks = {nn_malloc, nn_free};
     cJSON_InitHooks(&hooks);
@@ -159,7 +164,9 @@ int srv_main(int argc, char **argv)
         srv_metrics_free(app.metrics);
         return 1;
     }
-    srv_log("info", "listening on http://%s:%d", cfg.bind, srv_http_port(http));
+    srv_log("info", "listening on %s://%s:%d", cfg.tls_cert[0] != '\0' ? "https" : "http", cfg.bind,
+            srv_http_port(http));
+    srv_security_banner(&cfg, srv_http_port(http));
     if (store_open(cfg.db, &app.store, &err) != 0) {
         srv_log("error", "cannot open the store %s: %s", cfg.db, err.msg);
         fprintf(stderr, "neurond serve: %s: %s\n", cfg.db, err.msg);

@@ -1,0 +1,198 @@
+"""Faults: SIGKILL at random moments during training and model writes, a full disk during an
+upload and during a model write, a locked database (SQLITE_BUSY). After each: the database
+passes PRAGMA integrity_check, every accepted job ends succeeded (re-run after a restart),
+no model version is half there, and the daemon keeps serving predictions."""
+import os
+import random
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import data, error_of, train, wait_job
+
+IRIS = open(data("iris_train.csv"), "rb").read()
+ROW = [5.1, 3.5, 1.4, 0.2]
+
+
+def integrity(db):
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+def check_versions_whole(base, db):
+    """Every stored version loads and predicts; versions match the succeeded jobs."""
+    con = sqlite3.connect(db, timeout=30)
+    rows = con.execute("SELECT m.name, v.version, v.job_id, length(v.blob) FROM model_versions v "
+                       "JOIN models m ON m.id = v.model_id").fetchall()
+    jobs = dict(con.execute("SELECT id, status FROM jobs").fetchall())
+    con.close()
+    for name, version, job_id, n in rows:
+        assert n > 0
+        if job_id is not None:
+            assert jobs.get(job_id) == "succeeded", (name, version, job_id, jobs.get(job_id))
+        card = requests.get(base + "/models/%s/versions/%d" % (name, version))
+        assert card.status_code == 200, card.text
+        row = [0.5] * len(card.json()["inputs"])
+        r = requests.post(base + "/models/%s/predict" % name, json={"version": version, "instances": [row]})
+        assert r.status_code == 200, (name, version, r.text)
+    return rows
+
+
+def test_sigkill_during_20_jobs_and_model_writes(make_daemon):
+    rnd = random.Random(7)
+    d = make_daemon(["--workers", "2"])
+    db = d.db
+    digits = open(data("digits_train.csv"), "rb").read()
+    jobs = []
+    for i in range(20):
+        # short jobs, so that kills land in model writes too, and a few longer ones
+        epochs = rnd.choice([5, 20, 60, 150])
+        jobs.append(train(d.base, "kill%d" % (i % 4), content=digits,
+                          params={"epochs": epochs, "patience": 0, "hidden": "32"})["id"])
+    kills = 0
+    current = d
+    for _ in range(12):
+        time.sleep(rnd.uniform(0.05, 1.0))
+        current.kill()
+        kills += 1
+        assert integrity(db) == "ok"
+        current = make_daemon(["--workers", "2"], db=db)
+        st = [requests.get(current.url("/jobs/" + j)).json()["status"] for j in jobs]
+        print("after kill %d: %s" % (kills, sorted(st)))
+        assert all(s in ("queued", "running", "succeeded") for s in st), st
+        if all(s == "succeeded" for s in st):
+            break
+    for j in jobs:
+        job = wait_job(current.base, j, timeout=300)
+        assert job["status"] == "succeeded", job
+        assert job["progress"] == 1
+    rows = check_versions_whole(current.base, db)
+    # one version per succeeded job, numbered 1..n per model without holes
+    assert len(rows) == 20
+    for m in range(4):
+        vs = sorted(v for name, v, _, _ in rows if name == "kill%d" % m)
+        assert vs == list(range(1, len(vs) + 1)), vs
+    assert current.stop() == 0
+    assert integrity(db) == "ok"
+    assert kills >= 1
+
+
+def can_mount():
+    return os.geteuid() == 0 and subprocess.run(["mount", "--version"], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A small tmpfs (root only); yields its path."""
+    if not can_mount():
+        pytest.skip("needs root to mount a small tmpfs")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount tmpfs: %s" % r.stderr)
+    yield str(mnt)
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def fill(path, leave_kb):
+    """Fills the filesystem of path, leaving about leave_kb KiB free; returns the filler path."""
+    st = os.statvfs(path)
+    free = st.f_bavail * st.f_frsize
+    filler = os.path.join(path, "filler")
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(0, free - leave_kb * 1024))
+    return filler
+
+
+def test_disk_full_during_upload(make_daemon, small_fs, tmp_path):
+    d = make_daemon(["--workers", "1", "--spool-dir", small_fs])
+    j = train(d.base, "before", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    filler = fill(small_fs, 64)
+    big = IRIS * 200  # ~ 1 MiB, more than is left
+    r = requests.post(d.url("/train"), data={"model": "after"}, files={"file": ("x.csv", big)})
+    body = error_of(r, 507, "insufficient_storage")
+    assert "upload" in body["error"]
+    # still serving, the earlier model intact, no job made
+    r = requests.post(d.url("/models/before/predict"), json={"instances": [ROW]})
+    assert r.status_code == 200
+    assert [x["model"] for x in requests.get(d.url("/jobs")).json()["jobs"]] == ["before"]
+    os.unlink(filler)
+    j = train(d.base, "after", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert integrity(d.db) == "ok"
+
+
+def test_disk_full_during_model_write(make_daemon, small_fs):
+    db = os.path.join(small_fs, "neurond.db")
+    d = make_daemon(["--workers", "1", "--db", db])
+    j = train(d.base, "keep", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    imp = requests.get(d.url("/models/keep/export")).json()
+    # a model bigger than what is left: the version write fails
+    filler = fill(small_fs, 200)
+    r = requests.post(d.url("/train"), data={"model": "big", "epochs": "2", "hidden": "1024,64"},
+                      files={"file": ("x.csv", IRIS)})
+    if r.status_code == 202:
+        job = wait_job(d.base, r.json()["id"])
+        print("big job:", job["status"], job["error"])
+        assert job["status"] == "failed", job
+        assert job["error"]["message"]
+    else:
+        assert r.status_code in (500, 507), r.text
+        error_of(r, r.status_code, "insufficient_storage" if r.status_code == 507 else "internal")
+    # an import while the disk is (nearly) full: stored whole, or a JSON error
+    r = requests.post(d.url("/models/keep/import"), json=imp)
+    assert r.status_code in (201, 500, 507), r.text
+    if r.status_code != 201:
+        assert r.json()["code"] in ("internal", "insufficient_storage")
+    # still serving the earlier model; nothing half there
+    for _ in range(20):
+        assert requests.post(d.url("/models/keep/predict"), json={"instances": [ROW]}).status_code == 200
+    assert requests.get(d.url("/models/big")).status_code == 404
+    assert requests.get(d.url("/healthz")).status_code == 200
+    os.unlink(filler)
+    assert integrity(db) == "ok"
+    check_versions_whole(d.base, db)
+    j = train(d.base, "big", content=IRIS, params={"epochs": 2, "hidden": "16"})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert d.stop() == 0
+    assert integrity(db) == "ok"
+
+
+def test_locked_database_is_retried(make_daemon):
+    d = make_daemon(["--workers", "1"])
+    j = train(d.base, "busy", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    con = sqlite3.connect(d.db, timeout=30, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")  # holds the write lock: the daemon's writes get SQLITE_BUSY
+    results = {}
+
+    def writer():
+        r = requests.post(d.url("/train"), data={"model": "busy", "epochs": "3"},
+                          files={"file": ("x.csv", IRIS)})
+        results["train"] = r.status_code
+        results["pin"] = requests.put(d.url("/models/busy/serving"), json={"version": 1}).status_code
+
+    t = threading.Thread(target=writer)
+    t.start()
+    time.sleep(1.5)
+    # reads and predictions are not blocked by a writer (WAL)
+    assert requests.post(d.url("/models/busy/predict"), json={"instances": [ROW]}).status_code == 200
+    assert requests.get(d.url("/jobs")).status_code == 200
+    con.execute("COMMIT")
+    con.close()
+    t.join(30)
+    assert results == {"train": 202, "pin": 200}, results
+    jobs = requests.get(d.url("/jobs")).json()["jobs"]
+    for job in jobs:
+        assert wait_job(d.base, job["id"])["status"] == "succeeded"
+    assert integrity(d.db) == "ok"
