@@ -1011,17 +1011,18 @@ void srv_http_stop(struct srv_http *h, long wait_ms)
     if (h == NULL) {
         return;
     }
-    MHD_socket s = MHD_quiesce_daemon(h->d);
+    /*
+     * No MHD_quiesce_daemon here: with a thread pool and epoll, libmicrohttpd 0.9.75 races its
+     * pool threads removing the listen socket from their epoll sets and can abort ("Failed to
+     * remove listen FD from epoll set", seen once in the ASan suite). The caller has set
+     * app->stopping, so every reply during the drain closes its connection; requests in flight
+     * finish, then MHD_stop_daemon closes the listening socket itself.
+     */
     struct timespec tick = {0, 10 * 1000000L};
     for (long waited = 0; waited < wait_ms && atomic_load(&h->app->inflight) > 0; waited += 10) {
         nanosleep(&tick, NULL);
     }
     MHD_stop_daemon(h->d);
-    /* the listening socket is ours after quiescing, but MHD's pool threads may still hold it
-     * in their epoll sets until they stop: close it only then (TSan saw the race) */
-    if (s != MHD_INVALID_SOCKET) {
-        close(s);
-    }
     free_tls(h);
     nn_free(h);
 }

@@ -100,9 +100,9 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
 int srv_http_port(struct srv_http *h);
 
 /**
- * Stops gracefully: stops accepting connections (MHD_quiesce_daemon), waits up to
- * wait_ms for every request in flight to finish, then stops the daemon and frees it.
- * NULL-safe.
+ * Stops gracefully: waits up to wait_ms for every request in flight to finish (the caller
+ * sets app->stopping first, so each reply meanwhile closes its connection), then stops the
+ * daemon, which closes the listening socket, and frees it. NULL-safe.
  */
 void srv_http_stop(struct srv_http *h, long wait_ms);
 
