@@ -1,8 +1,8 @@
 /*
  * main: `neurond serve` — reads the configuration, starts the HTTP front, opens and
  * migrates the store, starts the job pool (re-queueing jobs a previous run left behind),
- * then waits for SIGTERM or SIGINT and stops gracefully: stop accepting, finish the
- * requests in flight, put running jobs back to queued, close the store.
+ * then waits for SIGTERM or SIGINT and stops gracefully: finish the requests in flight
+ * (their connections close), put running jobs back to queued, close the store.
  * Thread-safety: call once, from the main thread, before any other thread exists.
  */
 #ifndef NEUROND_SERVER_MAIN_H
