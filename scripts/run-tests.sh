@@ -13,6 +13,24 @@ passed=0
 failed=0
 failed_names=""
 
+# tally SUITE RC OUTPUT: prints a suite's output and adds its "SUITE: N passed, N failed" line
+# to the totals; a non-zero exit with no failure counted counts as one failure.
+tally() {
+    printf '%s\n' "$3"
+    p=$(printf '%s\n' "$3" | sed -n "s/^$1: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p" | tail -1)
+    f=$(printf '%s\n' "$3" | sed -n "s/^$1: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p" | tail -1)
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$f" -gt 0 ]; then
+        failed_names="$failed_names $1"
+    fi
+}
+
 if [ "$what" = unit ] || [ "$what" = all ]; then
     for t in "$BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
@@ -38,36 +56,14 @@ if [ "$what" = api ] || [ "$what" = all ]; then
             echo "api: tests/browser/setup.sh failed (chromium, promtool, npm packages)"
         fi
         out=$(BIN="$BIN" tests/api/run.sh 2>&1)
-        rc=$?
-        printf '%s\n' "$out"
-        p=$(printf '%s\n' "$out" | sed -n 's/^api: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
-        f=$(printf '%s\n' "$out" | sed -n 's/^api: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
-        p=${p:-0}
-        f=${f:-0}
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-            f=1
-        fi
-        passed=$((passed + p))
-        failed=$((failed + f))
-        [ "$f" -gt 0 ] && failed_names="$failed_names api"
+        tally api "$?" "$out"
     fi
 fi
 
 if [ "$what" = browser ] || [ "$what" = all ]; then
     if [ -x tests/browser/run.sh ]; then
         out=$(BIN="$BIN" BUILD="$BUILD" tests/browser/run.sh 2>&1)
-        rc=$?
-        printf '%s\n' "$out"
-        p=$(printf '%s\n' "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' | tail -1)
-        f=$(printf '%s\n' "$out" | sed -n 's/^browser: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' | tail -1)
-        p=${p:-0}
-        f=${f:-0}
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-            f=1
-        fi
-        passed=$((passed + p))
-        failed=$((failed + f))
-        [ "$f" -gt 0 ] && failed_names="$failed_names browser"
+        tally browser "$?" "$out"
     fi
 fi
 
