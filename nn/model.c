@@ -854,24 +854,41 @@ struct row_scratch {
     float *raw;
 };
 
-static int scratch_open(const struct nn_model *m, struct row_scratch *sc)
+/* Bytes of scratch one row needs (see scratch_carve). */
+static size_t scratch_bytes(const struct nn_model *m)
 {
     size_t dense = (size_t)m->feat->dense_dim + 1;
     size_t nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
     size_t netlen = nn_net_scratch_len(m->net) + 1;
     size_t outs = (size_t)nn_net_outputs(m->net) + 1;
-    float *block;
 
-    block = nn_malloc(sizeof(float) * (dense + nnz + netlen + outs) + sizeof(int32_t) * nnz);
-    if (block == NULL) {
-        return NN_ENOMEM;
-    }
+    return sizeof(float) * (dense + nnz + netlen + outs) + sizeof(int32_t) * nnz;
+}
+
+/* Points the scratch at a block of scratch_bytes(m) bytes (float-aligned). */
+static void scratch_carve(const struct nn_model *m, struct row_scratch *sc, float *block)
+{
+    size_t dense = (size_t)m->feat->dense_dim + 1;
+    size_t nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
+    size_t netlen = nn_net_scratch_len(m->net) + 1;
+    size_t outs = (size_t)nn_net_outputs(m->net) + 1;
+
     sc->dense = block;
     sc->val = block + dense;
     sc->net = sc->val + nnz;
     sc->raw = sc->net + netlen;
     sc->ind = (int32_t *)(void *)(sc->raw + outs);
     sc->max_nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 0;
+}
+
+static int scratch_open(const struct nn_model *m, struct row_scratch *sc)
+{
+    float *block = nn_malloc(scratch_bytes(m));
+
+    if (block == NULL) {
+        return NN_ENOMEM;
+    }
+    scratch_carve(m, sc, block);
     return 0;
 }
 
@@ -1032,6 +1049,53 @@ fail:
     nn_free(cells);
     nn_free(nums);
     nn_free(text);
+    return rc;
+}
+
+/* Scratch of a small model's row lives on the stack: the serving path allocates nothing. */
+#define PREDICT_STACK_FLOATS 2048
+#define PREDICT_STACK_INPUTS 256
+
+int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows, float *out,
+                         struct nn_err *err)
+{
+    const struct nn_features *f = m->feat;
+    size_t n = f->n_inputs, k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
+    float stack[PREDICT_STACK_FLOATS];
+    const char *stack_cells[PREDICT_STACK_INPUTS] = {NULL};
+    const char **cells = stack_cells;
+    struct row_scratch sc;
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n; i++) {
+        if (f->inputs[i].type != NN_COL_NUMERIC) {
+            return nn_err_set_at(err, NN_EINVAL, 0, (long)i + 1, f->inputs[i].name,
+                                 "input '%.64s' is not numeric", f->inputs[i].name);
+        }
+    }
+    if (n > PREDICT_STACK_INPUTS) {
+        cells = nn_calloc(n, sizeof(char *));
+    }
+    if (scratch_bytes(m) <= sizeof(stack)) {
+        scratch_carve(m, &sc, stack);
+    } else if (scratch_open(m, &sc) != 0) {
+        sc.dense = NULL;
+    }
+    if (cells == NULL || sc.dense == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < rows && rc == 0; i++) {
+        rc = predict_cells(m, &sc, cells, x + i * n, out + i * k, err);
+    }
+done:
+    if (sc.dense != stack) {
+        scratch_close(&sc);
+    }
+    if (cells != stack_cells) {
+        nn_free(cells);
+    }
     return rc;
 }
 

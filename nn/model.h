@@ -130,6 +130,17 @@ int nn_model_text_input(const struct nn_model *m);
 int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
                           struct nn_err *err);
 /**
+ * Predicts rows of an all-numeric model given as numbers in input order (the server's fast
+ * path for JSON arrays of numbers). Same arithmetic as nn_model_predict_json with JSON numbers;
+ * a NaN is a missing value. Allocates nothing for models whose row scratch fits on the stack.
+ * @param x [in] rows * n_inputs values, row-major, each finite within float range or NaN.
+ * @param out [out] rows * max(n_classes, 1) values, each row as nn_model_predict_json writes.
+ * @return 0, NN_EINVAL (an input is not numeric; err->field names it) or NN_ENOMEM.
+ * Thread-safety: as nn_model_predict_json (a shared model is only read).
+ */
+int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows, float *out,
+                         struct nn_err *err);
+/**
  * Predicts one instance given as strings in input order (NULL = missing / empty).
  * @param out as for nn_model_predict_json.
  */

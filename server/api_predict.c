@@ -1,7 +1,11 @@
 /*
  * api_predict: predictions from JSON instances or a CSV body.
  *
- * JSON: one registry reference for the whole request, one scratch vector, one reply tree.
+ * JSON: one registry reference for the whole request, one scratch vector, and the reply
+ * written straight into one buffer (json_write). The common body, rows of numbers for an
+ * all-numeric model, is read by predict_read without a cJSON tree and predicted by
+ * nn_model_predict_num with no allocation but the reply's; every other body, and every
+ * error, goes the general cJSON way.
  * Probabilities are floats; they are printed at float precision (7 significant digits) so
  * 0.98f reads 0.98, not 0.98000001907348633. The label is the most probable class; a binary
  * model's is its positive class when that class's probability reaches the model's decision
@@ -18,19 +22,13 @@
 #include <unistd.h>
 
 #include "api_models.h"
+#include "json_write.h"
 #include "metrics.h"
 #include "nn/alloc.h"
+#include "nn/buf.h"
 #include "nn/model.h"
+#include "predict_read.h"
 #include "registry.h"
-
-/* A float as the shortest decimal that reads back to the same float. */
-static double tidy(float v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%.7g", (double)v);
-    return strtod(buf, NULL);
-}
 
 static int reply_field(struct srv_req *r, unsigned status, const char *field, long index,
                        const char *msg)
@@ -46,18 +44,19 @@ static int reply_field(struct srv_req *r, unsigned status, const char *field, lo
     return srv_http_reply_error(r, status, d, "%s", msg);
 }
 
+/* A reply larger than this is refused (500) rather than grown further. */
+#define REPLY_MAX ((size_t)1 << 30)
+
 /* One prediction object from the model's output vector. */
-static cJSON *prediction_json(const struct nn_model *m, const float *out)
+static void prediction_write(struct nn_buf *b, const struct nn_model *m, const float *out)
 {
-    cJSON *o = cJSON_CreateObject();
     int k = nn_model_n_classes(m);
 
-    if (o == NULL) {
-        return NULL;
-    }
     if (nn_model_task(m) == NN_TASK_REGRESSION || k == 0) {
-        cJSON_AddNumberToObject(o, "value", tidy(out[0]));
-        return o;
+        srv_json_raw(b, "{\"value\":");
+        srv_json_float(b, out[0]);
+        srv_json_raw(b, "}");
+        return;
     }
     int best = 0;
     for (int c = 1; c < k; c++) {
@@ -69,15 +68,106 @@ static cJSON *prediction_json(const struct nn_model *m, const float *out)
     if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
         best = (double)out[pos] >= nn_model_threshold(m, NULL) ? pos : 1 - pos;
     }
-    cJSON_AddStringToObject(o, "label", nn_model_class(m, best));
+    char p1[40];
+    int n1 = k == 2 ? srv_json_float_text(out[1], p1) : 0; /* printed twice, formatted once */
+    srv_json_raw(b, "{\"label\":");
+    srv_json_str(b, nn_model_class(m, best));
     if (k == 2) {
-        cJSON_AddNumberToObject(o, "probability", tidy(out[1]));
+        srv_json_raw(b, ",\"probability\":");
+        nn_buf_put(b, p1, (size_t)n1);
     }
-    cJSON *p = cJSON_AddObjectToObject(o, "probabilities");
-    for (int c = 0; p != NULL && c < k; c++) {
-        cJSON_AddNumberToObject(p, nn_model_class(m, c), tidy(out[c]));
+    srv_json_raw(b, ",\"probabilities\":{");
+    for (int c = 0; c < k; c++) {
+        if (c > 0) {
+            srv_json_raw(b, ",");
+        }
+        srv_json_str(b, nn_model_class(m, c));
+        srv_json_raw(b, ":");
+        if (k == 2 && c == 1) {
+            nn_buf_put(b, p1, (size_t)n1);
+        } else {
+            srv_json_float(b, out[c]);
+        }
     }
-    return o;
+    srv_json_raw(b, "}}");
+}
+
+/* {"model":"name","version":n,"predictions":[ */
+static void reply_head(struct nn_buf *b, const struct srv_model *sm)
+{
+    srv_json_raw(b, "{\"model\":");
+    srv_json_str(b, sm->name);
+    srv_json_raw(b, ",\"version\":");
+    srv_json_int(b, sm->version);
+    srv_json_raw(b, ",\"predictions\":[");
+}
+
+/* Sends the reply in b (taken, whatever happens). */
+static int reply_buf(struct srv_req *r, struct nn_buf *b)
+{
+    if (b->failed) {
+        nn_buf_fini(b);
+        return NN_ENOMEM;
+    }
+    return srv_http_reply_buffer(r, 200, "application/json; charset=utf-8", (char *)b->data,
+                                 b->len);
+}
+
+/* The common body answered without cJSON: 1 when it was (200), 0 when the general way runs. */
+static int predict_fast(struct srv_req *r)
+{
+    struct srv_predict_doc doc;
+    struct srv_model *sm = NULL;
+    struct nn_err err;
+    float stack_out[256], *out = stack_out;
+    struct nn_buf b;
+    int done = 0;
+
+    nn_buf_init(&b, REPLY_MAX);
+    doc.x = NULL;
+    if (r->app->cfg->max_json_depth < 3 || !srv_predict_read(r->body, r->body_len, &doc) ||
+        (long)doc.rows > r->app->cfg->max_instances) {
+        goto out;
+    }
+    const char *name = r->n_args > 0 ? r->args[0] : doc.model;
+    if (!srv_api_model_name_ok(name) ||
+        srv_registry_get(r->app->reg, name, doc.has_version ? doc.version : 0, &sm, &err) != 0) {
+        goto out; /* the general way names the fault */
+    }
+    const struct nn_model *m = sm->model;
+    size_t k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
+    if ((size_t)nn_model_n_inputs(m) != doc.width) {
+        goto out;
+    }
+    if (doc.rows * k > sizeof(stack_out) / sizeof(float)) {
+        out = nn_malloc(doc.rows * k * sizeof(float));
+    }
+    if (out == NULL || nn_model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
+        goto out; /* a non-numeric input, or no memory: the general way answers */
+    }
+    reply_head(&b, sm);
+    for (size_t i = 0; i < doc.rows; i++) {
+        if (i > 0) {
+            srv_json_raw(&b, ",");
+        }
+        prediction_write(&b, m, out + i * k);
+    }
+    srv_json_raw(&b, "]}");
+    if (!b.failed) {
+        srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)doc.rows);
+        reply_buf(r, &b);
+        done = 1;
+    }
+out:
+    if (!done) {
+        nn_buf_fini(&b);
+    }
+    if (out != stack_out) {
+        nn_free(out);
+    }
+    srv_registry_release(sm);
+    srv_predict_doc_fini(&doc);
+    return done;
 }
 
 static int predict_json(struct srv_req *r)
@@ -85,11 +175,15 @@ static int predict_json(struct srv_req *r)
     struct srv_model *sm = NULL;
     struct nn_err err;
     float *out = NULL;
-    cJSON *reply = NULL;
+    struct nn_buf b;
     char field[200];
     int version = 0;
     int rc = 0;
 
+    nn_buf_init(&b, REPLY_MAX);
+    if (predict_fast(r)) {
+        return 0;
+    }
     cJSON *doc = srv_http_json_body(r);
     if (doc == NULL) {
         return 0;
@@ -148,14 +242,11 @@ static int predict_json(struct srv_req *r)
     const struct nn_model *m = sm->model;
     int k = nn_model_n_classes(m);
     out = nn_calloc((size_t)(k > 1 ? k : 1), sizeof(float));
-    reply = cJSON_CreateObject();
-    if (out == NULL || reply == NULL) {
+    if (out == NULL) {
         rc = NN_ENOMEM;
         goto out;
     }
-    cJSON_AddStringToObject(reply, "model", sm->name);
-    cJSON_AddNumberToObject(reply, "version", sm->version);
-    cJSON *preds = cJSON_AddArrayToObject(reply, "predictions");
+    reply_head(&b, sm);
     long i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, inst)
@@ -180,21 +271,21 @@ static int predict_json(struct srv_req *r)
             rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
             goto out;
         }
-        cJSON *p = prediction_json(m, out);
-        if (p == NULL || preds == NULL) {
-            cJSON_Delete(p);
-            rc = NN_ENOMEM;
-            goto out;
+        if (i > 0) {
+            srv_json_raw(&b, ",");
         }
-        cJSON_AddItemToArray(preds, p);
+        prediction_write(&b, m, out);
         i++;
     }
-    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
-    rc = srv_http_reply_json(r, 200, reply);
-    reply = NULL;
+    srv_json_raw(&b, "]}");
+    if (!b.failed) {
+        srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
+    }
+    rc = reply_buf(r, &b);
+    b.data = NULL;
 out:
+    nn_buf_fini(&b);
     srv_registry_release(sm);
-    cJSON_Delete(reply);
     cJSON_Delete(doc);
     nn_free(out);
     return rc;

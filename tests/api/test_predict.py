@@ -148,3 +148,50 @@ def test_prediction_counter(models):
     before = count()
     requests.post(d.url("/predict"), json={"model": "p-iris", "instances": [IRIS_ROW] * 7})
     assert count() == before + 7
+
+
+def test_fast_and_general_paths_agree(models):
+    """Rows of numbers are read without cJSON (server/predict_read.c); any other body goes the
+    general way. The same instances must get the same bytes either way, and the errors of
+    bodies the fast reader declines stay the general path's."""
+    d = models
+    rows = []
+    with open(data("iris_test.csv")) as f:
+        for rec in csv.DictReader(f):
+            rows.append([float(v) for k, v in rec.items() if k != "species"])
+    names = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
+    hdr = {"Content-Type": "application/json"}
+    fast = requests.post(d.url("/predict"), data='{"model":"p-iris","instances":%s}' % rows, headers=hdr)
+    assert fast.status_code == 200, fast.text
+    # an unknown key, objects, a version: each takes the general path
+    general = requests.post(d.url("/predict"), json={"model": "p-iris", "instances": rows, "note": "x"})
+    objects = requests.post(d.url("/predict"), json={"model": "p-iris", "version": 1,
+                                                      "instances": [dict(zip(names, r)) for r in rows]})
+    assert fast.text == general.text == objects.text
+    assert len(fast.json()["predictions"]) == len(rows)
+    # a body the fast reader declines still gets the general path's errors
+    body = error_of(requests.post(d.url("/predict"), data='{"model":"p-iris","instances":[[1,2,3]]}',
+                                  headers=hdr), 422)
+    assert body["details"]["field"] == "instances[0]"
+    body = error_of(requests.post(d.url("/predict"), data='{"model":"p-iris","instances":[[1,2,3,1e39]]}',
+                                  headers=hdr), 422)
+    assert body["details"]["field"] == "instances[0].petal_width_cm"
+    error_of(requests.post(d.url("/predict"), data='{"model":"p-iris","version":7,"instances":[[1,2,3,4]]}',
+                           headers=hdr), 404)
+    error_of(requests.post(d.url("/predict"), data='{"model":"p-nope","instances":[[1,2,3,4]]}', headers=hdr), 404)
+    body = error_of(requests.post(d.url("/predict"), data='{"instances":[[1,2,3,4]]}', headers=hdr), 400)
+    assert body["details"]["field"] == "model"
+    body = error_of(requests.post(d.url("/predict"), data='{"model":"p-iris","instances":%s}' % ([[1, 2, 3, 4]] * 10001),
+                                  headers=hdr), 413)
+    assert body["details"]["limit"] == 10000
+    # a model with a categorical input answers arrays of numbers the general way (as text)
+    job = train(d.base, "p-diab-cat", data("diabetes_train.csv"), {"epochs": 2, "categorical_columns": "sex"})
+    assert wait_job(d.base, job["id"])["status"] == "succeeded"
+    inputs = requests.get(d.url("/models/p-diab-cat")).json()["inputs"]
+    assert [i["type"] for i in inputs if i["name"] == "sex"] == ["categorical"], inputs
+    row = '[50,1,25,90,180,110,45,4,4.6,90]'
+    r = requests.post(d.url("/predict"), data='{"model":"p-diab-cat","instances":[%s]}' % row, headers=hdr)
+    assert r.status_code == 200, r.text
+    assert set(r.json()["predictions"][0]) == {"value"}
+    named = dict(zip(["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"], [50, "1", 25, 90, 180, 110, 45, 4, 4.6, 90]))
+    assert requests.post(d.url("/predict"), json={"model": "p-diab-cat", "instances": [named]}).text == r.text

@@ -6,7 +6,8 @@
  * 1,000 random byte flips of a valid blob are rejected with an error (run under ASan in CI);
  * export -> import predicts the same; same seed = bit-identical weights, another seed
  * differs; bad parameters name the parameter; the quality gate refuses a model that cannot
- * tell the classes apart.
+ * tell the classes apart; the numeric fast path (nn_model_predict_num, the server's) gives
+ * the same bits as the JSON path, NaN meaning missing, and refuses a model with a text input.
  * Why: the blob is what the daemon stores and loads from strangers' uploads; the JSON is
  * what users hand-write; determinism is a promise of the API.
  */
@@ -354,6 +355,60 @@ static void test_threshold(void **state)
     nn_model_free(m);
 }
 
+/* The server's fast path and the JSON path must not disagree by one bit. */
+static void test_predict_num(void **state)
+{
+    struct nn_model *m = train_iris(42, "8");
+    struct nn_err err;
+    double x[3 * 4] = {6.7, 3.0, 5.2, 2.3, 5.1, 3.5, 1.4, 0.2, 5.9, 3.0, NAN, 1.8};
+    float fast[9], slow[3];
+    char text[200];
+
+    (void)state;
+    assert_int_equal(nn_model_predict_num(m, x, 3, fast, &err), 0);
+    for (int row = 0; row < 3; row++) {
+        const double *v = x + 4 * row;
+        if (isnan(v[2])) {
+            snprintf(text, sizeof(text), "[%.17g, %.17g, null, %.17g]", v[0], v[1], v[3]);
+        } else {
+            snprintf(text, sizeof(text), "[%.17g, %.17g, %.17g, %.17g]", v[0], v[1], v[2], v[3]);
+        }
+        cJSON *inst = cJSON_Parse(text);
+        assert_non_null(inst);
+        assert_int_equal(nn_model_predict_json(m, inst, slow, &err), 0);
+        assert_memory_equal(fast + 3 * row, slow, sizeof(slow));
+        cJSON_Delete(inst);
+    }
+    assert_true(fast[2] > 0.5f); /* virginica */
+    assert_true(fast[3] > 0.5f); /* setosa */
+    nn_model_free(m);
+    /* a model with a text input is not for this path */
+    struct nn_model_params p;
+    struct nn_model_limits lim;
+    nn_model_params_default(&p);
+    nn_model_limits_default(&lim);
+    assert_int_equal(nn_model_params_set(&p, "epochs", "2", &err), 0);
+    FILE *f = fopen("build/tests/num_text.csv", "w");
+    assert_non_null(f);
+    fputs("n,words,label\n", f);
+    for (int i = 0; i < 40; i++) {
+        fprintf(f, "%d,%s,%s\n", i, i % 2 ? "cheap pills now" : "meeting at noon",
+                i % 2 ? "a" : "b");
+    }
+    fclose(f);
+    assert_int_equal(nn_model_params_set(&p, "text_columns", "words", &err), 0);
+    m = NULL;
+    if (nn_model_train_csv("build/tests/num_text.csv", &p, &lim, NULL, NULL, NULL, &m, &err) != 0) {
+        fail_msg("training the text model failed: %s", err.msg);
+    }
+    double y[2] = {1, 2};
+    nn_err_clear(&err);
+    assert_int_equal(nn_model_predict_num(m, y, 1, fast, &err), NN_EINVAL);
+    assert_string_equal(err.field, "words");
+    nn_model_free(m);
+    nn_model_params_fini(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -361,7 +416,7 @@ int main(void)
         cmocka_unit_test(test_params),       cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_blob_hostile), cmocka_unit_test(test_export_import),
         cmocka_unit_test(test_determinism),  cmocka_unit_test(test_quality_gate),
-        cmocka_unit_test(test_threshold),
+        cmocka_unit_test(test_threshold),    cmocka_unit_test(test_predict_num),
     };
 
     openblas_set_num_threads(1);

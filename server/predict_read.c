@@ -1,0 +1,216 @@
+/*
+ * predict_read: see predict_read.h. A cursor over the bytes with one function per piece of
+ * the grammar; each returns 0 at the first byte that is not the common shape. Numbers are
+ * checked against RFC 8259's grammar here and converted by nn_schema_parse_number, the parser
+ * of CSV cells, so a value reads the same from a JSON body as from a CSV file.
+ */
+#include "predict_read.h"
+
+#include <string.h>
+
+#include "nn/alloc.h"
+#include "nn/schema.h"
+
+struct cur {
+    const char *p, *end;
+};
+
+static void skip_ws(struct cur *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
+        c->p++;
+    }
+}
+
+/* Takes the character ch after optional white space. */
+static int take(struct cur *c, char ch)
+{
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A string of printable bytes other than '\\' (UTF-8 passes through), copied into buf. */
+static int read_str(struct cur *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (!take(c, '"')) {
+        return 0;
+    }
+    while (c->p < c->end && *c->p != '"') {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '\\' || ch < 0x20 || n + 1 >= cap) {
+            return 0;
+        }
+        buf[n++] = (char)ch;
+        c->p++;
+    }
+    if (c->p >= c->end) {
+        return 0;
+    }
+    c->p++;
+    buf[n] = '\0';
+    return 1;
+}
+
+static const char *digits(const char *q, const char *end)
+{
+    while (q < end && *q >= '0' && *q <= '9') {
+        q++;
+    }
+    return q;
+}
+
+/* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range. */
+static int read_num(struct cur *c, double *v)
+{
+    char buf[64];
+    const char *s, *q, *d;
+
+    skip_ws(c);
+    s = q = c->p;
+    if (q < c->end && *q == '-') {
+        q++;
+    }
+    if (q >= c->end || *q < '0' || *q > '9') {
+        return 0;
+    }
+    q = *q == '0' ? q + 1 : digits(q, c->end);
+    if (q < c->end && *q == '.') {
+        d = digits(q + 1, c->end);
+        if (d == q + 1) {
+            return 0;
+        }
+        q = d;
+    }
+    if (q < c->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < c->end && (*q == '+' || *q == '-')) {
+            q++;
+        }
+        d = digits(q, c->end);
+        if (d == q) {
+            return 0;
+        }
+        q = d;
+    }
+    if ((size_t)(q - s) >= sizeof(buf)) {
+        return 0; /* 64 characters: rare enough for the general way */
+    }
+    memcpy(buf, s, (size_t)(q - s));
+    buf[q - s] = '\0';
+    if (nn_schema_parse_number(buf, v) != 1) {
+        return 0;
+    }
+    c->p = q;
+    return 1;
+}
+
+/* Room for one more value. */
+static int grow(struct srv_predict_doc *d, size_t n)
+{
+    if (n < d->cap) {
+        return 1;
+    }
+    size_t cap = 2 * d->cap;
+    double *x = nn_malloc(cap * sizeof(double));
+    if (x == NULL) {
+        return 0;
+    }
+    memcpy(x, d->x, n * sizeof(double));
+    if (d->x != d->inline_x) {
+        nn_free(d->x);
+    }
+    d->x = x;
+    d->cap = cap;
+    return 1;
+}
+
+/* [[n, ...], ...]: at least one row, every row as wide as the first, none empty. */
+static int read_rows(struct cur *c, struct srv_predict_doc *d)
+{
+    size_t n = 0;
+
+    if (!take(c, '[')) {
+        return 0;
+    }
+    do {
+        size_t w = 0;
+        if (!take(c, '[')) {
+            return 0;
+        }
+        do {
+            if (!grow(d, n) || !read_num(c, &d->x[n])) {
+                return 0;
+            }
+            n++;
+            w++;
+        } while (take(c, ','));
+        if (!take(c, ']') || (d->rows > 0 && w != d->width)) {
+            return 0;
+        }
+        d->width = w;
+        d->rows++;
+    } while (take(c, ','));
+    return take(c, ']');
+}
+
+int srv_predict_read(const char *body, size_t len, struct srv_predict_doc *d)
+{
+    struct cur c = {body, body + len};
+    char key[16];
+    double v = 0;
+    int has_model = 0, has_rows = 0;
+
+    d->model[0] = '\0';
+    d->has_version = 0;
+    d->version = 0;
+    d->rows = d->width = 0;
+    d->x = d->inline_x;
+    d->cap = SRV_PREDICT_INLINE;
+    if (body == NULL || !take(&c, '{')) {
+        return 0;
+    }
+    do {
+        if (!read_str(&c, key, sizeof(key)) || !take(&c, ':')) {
+            return 0;
+        }
+        if (strcmp(key, "model") == 0 && !has_model) {
+            has_model = read_str(&c, d->model, sizeof(d->model));
+            if (!has_model) {
+                return 0;
+            }
+        } else if (strcmp(key, "version") == 0 && !d->has_version) {
+            /* the general way's rule: a whole number in [1, 1e9] */
+            if (!read_num(&c, &v) || v < 1 || v > 1e9 || v != (double)(int)v) {
+                return 0;
+            }
+            d->has_version = 1;
+            d->version = (int)v;
+        } else if (strcmp(key, "instances") == 0 && !has_rows) {
+            has_rows = read_rows(&c, d);
+            if (!has_rows) {
+                return 0;
+            }
+        } else {
+            return 0;
+        }
+    } while (take(&c, ','));
+    if (!take(&c, '}')) {
+        return 0;
+    }
+    skip_ws(&c);
+    return c.p == c.end && has_rows;
+}
+
+void srv_predict_doc_fini(struct srv_predict_doc *d)
+{
+    if (d->x != NULL && d->x != d->inline_x) {
+        nn_free(d->x);
+    }
+    d->x = NULL;
+}
