@@ -1,7 +1,8 @@
 /*
  * json_write: see json_write.h. Strings are copied in runs between the bytes that need an
- * escape; numbers go through one snprintf.
+ * escape; numbers go through one strfromd.
  */
+#define __STDC_WANT_IEC_60559_BFP_EXT__ 1 /* strfromd (C2x, glibc >= 2.25) */
 #include "json_write.h"
 
 #include <math.h>
@@ -64,9 +65,17 @@ void srv_json_str(struct nn_buf *b, const char *s)
 void srv_json_int(struct nn_buf *b, long v)
 {
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%ld", v);
+    size_t i = sizeof(buf);
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
 
-    nn_buf_put(b, buf, (size_t)n);
+    do {
+        buf[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) {
+        buf[--i] = '-';
+    }
+    nn_buf_put(b, buf + i, sizeof(buf) - i);
 }
 
 int srv_json_float_text(float v, char buf[40])
@@ -75,11 +84,12 @@ int srv_json_float_text(float v, char buf[40])
         memcpy(buf, "null", 5);
         return 4;
     }
-    int n = snprintf(buf, 40, "%.7g", (double)v);
+    /* strfromd: the same digits as snprintf's %.7g without its format-string machinery */
+    int n = strfromd(buf, 40, "%.7g", (double)v);
     /* %.7g and cJSON's %1.15g agree except where %.7g chose an exponent that %1.15g does not
      * (1e7 <= |v| < 1e15) */
     if (strchr(buf, 'e') != NULL) {
-        n = snprintf(buf, 40, "%1.15g", strtod(buf, NULL));
+        n = strfromd(buf, 40, "%.15g", strtod(buf, NULL));
     }
     return n;
 }

@@ -6,6 +6,7 @@
  */
 #include "predict_read.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/alloc.h"
@@ -65,11 +66,18 @@ static const char *digits(const char *q, const char *end)
     return q;
 }
 
-/* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range. */
+/* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range.
+ * Up to 15 digits and no exponent (what clients send) convert here, as nn_schema_parse_number's
+ * own fast path does (Clinger: an exact integer over an exact power of ten, one correctly
+ * rounded division, strtod's result); the rest goes through nn_schema_parse_number. */
 static int read_num(struct cur *c, double *v)
 {
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     char buf[64];
     const char *s, *q, *d;
+    uint64_t m = 0;
+    int n_digits = 0, n_frac = 0;
 
     skip_ws(c);
     s = q = c->p;
@@ -79,12 +87,21 @@ static int read_num(struct cur *c, double *v)
     if (q >= c->end || *q < '0' || *q > '9') {
         return 0;
     }
-    q = *q == '0' ? q + 1 : digits(q, c->end);
+    d = *q == '0' ? q + 1 : digits(q, c->end);
+    for (; q < d && n_digits < 16; q++, n_digits++) {
+        m = m * 10 + (uint64_t)(*q - '0');
+    }
+    n_digits += (int)(d - q);
+    q = d;
     if (q < c->end && *q == '.') {
         d = digits(q + 1, c->end);
         if (d == q + 1) {
             return 0;
         }
+        for (q++; q < d && n_digits < 16; q++, n_digits++, n_frac++) {
+            m = m * 10 + (uint64_t)(*q - '0');
+        }
+        n_digits += (int)(d - q);
         q = d;
     }
     if (q < c->end && (*q == 'e' || *q == 'E')) {
@@ -97,6 +114,13 @@ static int read_num(struct cur *c, double *v)
             return 0;
         }
         q = d;
+        n_digits = 99; /* the general conversion */
+    }
+    if (n_digits <= 15) {
+        double x = (double)m / pow10[n_frac];
+        *v = *s == '-' ? -x : x;
+        c->p = q;
+        return 1;
     }
     if ((size_t)(q - s) >= sizeof(buf)) {
         return 0; /* 64 characters: rare enough for the general way */

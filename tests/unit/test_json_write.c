@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +116,16 @@ static void test_strings(void **state)
     }
     nn_buf_init(&b, 1024);
     srv_json_int(&b, -42);
+    srv_json_raw(&b, ",");
+    srv_json_int(&b, 0);
+    srv_json_raw(&b, ",");
+    srv_json_int(&b, 1000000007);
+    srv_json_raw(&b, ",");
+    srv_json_int(&b, LONG_MIN);
     nn_buf_put(&b, "", 1);
-    assert_string_equal((const char *)b.data, "-42");
+    char want[64];
+    snprintf(want, sizeof(want), "-42,0,1000000007,%ld", LONG_MIN);
+    assert_string_equal((const char *)b.data, want);
     nn_buf_fini(&b);
 }
 
