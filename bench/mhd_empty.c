@@ -7,7 +7,7 @@
  * figure says how much the daemon's own work (routing, JSON, prediction, logging) costs. Same
  * daemon options as srv_http_start: MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
  * MHD_USE_ITC | MHD_USE_ERROR_LOG, a thread pool of max(cores, 2) threads (or argv[2]),
- * connection timeout 60 s, 64 KiB per connection, 1024 connections, a completion callback, a
+ * connection timeout 60 s, 32 KiB per connection, 1024 connections, a completion callback, a
  * per-request context allocated on the first call and freed when the request completes (as
  * the daemon does). The handler reads the body (discarding it) and answers 200 with a small
  * JSON reply and the same two headers the daemon sends.
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
         (uint16_t)atoi(argv[1]), NULL, NULL, &on_request, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&a4, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+        60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_CONNECTION_LIMIT,
         1024u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_empty: cannot listen on 127.0.0.1:%s\n", argv[1]);
