@@ -18,6 +18,9 @@ struct cur {
 
 static void skip_ws(struct cur *c)
 {
+    if (c->p < c->end && (unsigned char)*c->p > ' ') {
+        return; /* the usual case, one test */
+    }
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) {
         c->p++;
     }
@@ -58,77 +61,81 @@ static int read_str(struct cur *c, char *buf, size_t cap)
     return 1;
 }
 
-static const char *digits(const char *q, const char *end)
+static int is_digit(char ch)
 {
-    while (q < end && *q >= '0' && *q <= '9') {
-        q++;
-    }
-    return q;
+    return (unsigned char)(ch - '0') <= 9;
 }
 
 /* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range.
- * Up to 15 digits and no exponent (what clients send) convert here, as nn_schema_parse_number's
- * own fast path does (Clinger: an exact integer over an exact power of ten, one correctly
- * rounded division, strtod's result); the rest goes through nn_schema_parse_number. */
+ * One pass: up to 15 digits and no exponent (what clients send) convert here, as
+ * nn_schema_parse_number's own fast path does (Clinger: an exact integer over an exact power of
+ * ten, one correctly rounded division, strtod's result); the rest goes through
+ * nn_schema_parse_number. */
 static int read_num(struct cur *c, double *v)
 {
     static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-    char buf[64];
-    const char *s, *q, *d;
+    const char *s, *q, *end = c->end;
     uint64_t m = 0;
-    int n_digits = 0, n_frac = 0;
+    long n_digits = 0, n_frac = 0;
+    int exact = 1;
 
     skip_ws(c);
     s = q = c->p;
-    if (q < c->end && *q == '-') {
+    if (q < end && *q == '-') {
         q++;
     }
-    if (q >= c->end || *q < '0' || *q > '9') {
+    if (q >= end || !is_digit(*q)) {
         return 0;
     }
-    d = *q == '0' ? q + 1 : digits(q, c->end);
-    for (; q < d && n_digits < 16; q++, n_digits++) {
-        m = m * 10 + (uint64_t)(*q - '0');
-    }
-    n_digits += (int)(d - q);
-    q = d;
-    if (q < c->end && *q == '.') {
-        d = digits(q + 1, c->end);
-        if (d == q + 1) {
-            return 0;
+    if (*q == '0') { /* no leading zeros: "0", "0.5", never "01" */
+        q++;
+        n_digits = 1;
+    } else {
+        const char *i = q;
+        for (; q < end && is_digit(*q); q++) {
+            m = m * 10 + (uint64_t)(*q - '0'); /* wraps past 19 digits: then unused */
         }
-        for (q++; q < d && n_digits < 16; q++, n_digits++, n_frac++) {
+        n_digits = q - i;
+    }
+    if (q < end && *q == '.') {
+        const char *f = ++q;
+        for (; q < end && is_digit(*q); q++) {
             m = m * 10 + (uint64_t)(*q - '0');
         }
-        n_digits += (int)(d - q);
-        q = d;
-    }
-    if (q < c->end && (*q == 'e' || *q == 'E')) {
-        q++;
-        if (q < c->end && (*q == '+' || *q == '-')) {
-            q++;
-        }
-        d = digits(q, c->end);
-        if (d == q) {
+        n_frac = q - f;
+        if (n_frac == 0) {
             return 0;
         }
-        q = d;
-        n_digits = 99; /* the general conversion */
+        n_digits += n_frac;
     }
-    if (n_digits <= 15) {
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) {
+            q++;
+        }
+        const char *e = q;
+        while (q < end && is_digit(*q)) {
+            q++;
+        }
+        if (q == e) {
+            return 0;
+        }
+        exact = 0;
+    }
+    if (exact && n_digits <= 15) {
         double x = (double)m / pow10[n_frac];
         *v = *s == '-' ? -x : x;
-        c->p = q;
-        return 1;
-    }
-    if ((size_t)(q - s) >= sizeof(buf)) {
-        return 0; /* 64 characters: rare enough for the general way */
-    }
-    memcpy(buf, s, (size_t)(q - s));
-    buf[q - s] = '\0';
-    if (nn_schema_parse_number(buf, v) != 1) {
-        return 0;
+    } else {
+        char buf[64];
+        if ((size_t)(q - s) >= sizeof(buf)) {
+            return 0; /* 64 characters: rare enough for the general way */
+        }
+        memcpy(buf, s, (size_t)(q - s));
+        buf[q - s] = '\0';
+        if (nn_schema_parse_number(buf, v) != 1) {
+            return 0;
+        }
     }
     c->p = q;
     return 1;

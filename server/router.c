@@ -130,7 +130,10 @@ int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LE
         allow[0] = '\0';
     }
     for (int i = 0; i < N_ROUTES; i++) {
-        if (!match(routes[i].pattern, path, tmp, &n)) {
+        /* the first byte of the first segment rules out most routes cheaply (no pattern
+         * starts with a `*` segment) */
+        if ((path[0] != '\0' && routes[i].pattern[1] != path[1]) ||
+            !match(routes[i].pattern, path, tmp, &n)) {
             continue;
         }
         if (strcmp(routes[i].method, method) == 0) {
