@@ -76,6 +76,8 @@ const char *nn_strerror(int code)
         return "cancelled";
     case NN_EDIVERGED:
         return "training diverged";
+    case NN_ENOSPC:
+        return "no space left";
     default:
         return "unknown error";
     }

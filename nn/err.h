@@ -18,6 +18,7 @@
 #define NN_ENOTFOUND (-6) /* no such item */
 #define NN_ECANCELED (-7) /* stopped by the caller's cancel flag */
 #define NN_EDIVERGED (-8) /* training produced NaN or infinite loss */
+#define NN_ENOSPC    (-9) /* no space left to write (disk or database file full) */
 
 /* Details of the last error. line/col are 1-based, 0 when not applicable; field is "" then. */
 struct nn_err {

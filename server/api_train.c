@@ -368,6 +368,8 @@ static const char *error_code(int rc)
         return "out_of_memory";
     case NN_EIO:
         return "io_error";
+    case NN_ENOSPC:
+        return "insufficient_storage";
     case NN_ENOTFOUND:
         return "not_found";
     default:

@@ -231,6 +231,9 @@ int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, uns
     case NN_ECANCELED:
         status = 409;
         break;
+    case NN_ENOSPC:
+        status = 507;
+        break;
     default:
         status = 500;
         if (code == NN_EIO) {

@@ -140,6 +140,9 @@ void store_sql_now(char out[STORE_TIME_MAX])
 
 int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err)
 {
+    if (db != NULL && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
+        return nn_err_set(err, NN_ENOSPC, "database: %s: %s", what, sqlite3_errmsg(db));
+    }
     return nn_err_set(err, NN_EIO, "database: %s: %s", what,
                       db != NULL ? sqlite3_errmsg(db) : "cannot open");
 }

@@ -84,7 +84,8 @@ char *store_sql_col_dup(sqlite3_stmt *st, int i);
 void store_sql_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /** Now, as "2026-11-27T16:00:00Z". */
 void store_sql_now(char out[STORE_TIME_MAX]);
-/** Records a database error (NN_EIO) with SQLite's message. @return NN_EIO. */
+/** Records a database error with SQLite's message.
+ *  @return NN_ENOSPC when the disk or the database file is full (SQLITE_FULL), else NN_EIO. */
 int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err);
 
 #endif
