@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn/alloc.h"
 #include "nn/mail.h"
@@ -388,7 +389,10 @@ static void test_predict_num(void **state)
     nn_model_params_default(&p);
     nn_model_limits_default(&lim);
     assert_int_equal(nn_model_params_set(&p, "epochs", "2", &err), 0);
-    FILE *f = fopen("build/tests/num_text.csv", "w");
+    char path[] = "/tmp/neurond-test-num-text-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
     assert_non_null(f);
     fputs("n,words,label\n", f);
     for (int i = 0; i < 40; i++) {
@@ -398,7 +402,9 @@ static void test_predict_num(void **state)
     fclose(f);
     assert_int_equal(nn_model_params_set(&p, "text_columns", "words", &err), 0);
     m = NULL;
-    if (nn_model_train_csv("build/tests/num_text.csv", &p, &lim, NULL, NULL, NULL, &m, &err) != 0) {
+    int trained = nn_model_train_csv(path, &p, &lim, NULL, NULL, NULL, &m, &err);
+    unlink(path);
+    if (trained != 0) {
         fail_msg("training the text model failed: %s", err.msg);
     }
     double y[2] = {1, 2};
