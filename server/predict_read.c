@@ -1,8 +1,9 @@
 /*
  * predict_read: see predict_read.h. A cursor over the bytes with one function per piece of
  * the grammar; each returns 0 at the first byte that is not the common shape. Numbers are
- * checked against RFC 8259's grammar here and converted by nn_schema_parse_number, the parser
- * of CSV cells, so a value reads the same from a JSON body as from a CSV file.
+ * checked against RFC 8259's grammar as they are scanned; short ones convert by the same exact
+ * fast path as nn_schema_parse_number (the parser of CSV cells), the rest by that function,
+ * so a value reads the same from a JSON body as from a CSV file, and as cJSON reads it.
  */
 #include "predict_read.h"
 
