@@ -6,6 +6,7 @@ store errors."""
 import re
 import sqlite3
 import subprocess
+import time
 
 import requests
 
@@ -41,6 +42,17 @@ def scrape(d):
     return r.text, samples(r.text)
 
 
+def scrape_settled(d, key, value, seconds=10):
+    """Scrapes until samples[key] == value: a request is counted when libmicrohttpd reports it
+    complete, which may come a moment after the client has read the reply (seen under TSan)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text, s = scrape(d)
+        if s.get(key) == value or time.monotonic() > deadline:
+            return text, s
+        time.sleep(0.05)
+
+
 def test_promtool_can_fail():
     assert promtool('# TYPE x counter\nx{a="1" 3\n').returncode == 1  # a parse error
     assert promtool("foo_total 3\n").returncode != 0  # lint: no HELP
@@ -64,7 +76,7 @@ def test_metrics_count_what_happened(make_daemon):
     error_of(requests.post(d.url("/predict"), json={"model": "absent", "instances": [IRIS_ROW]}), 404)
     error_of(requests.get(d.url("/no/such/route")), 404)
 
-    text, s = scrape(d)
+    text, s = scrape_settled(d, 'neurond_http_requests_total{route="unmatched",status="404"}', 1)
     assert s['neurond_http_requests_total{route="POST /models/*/predict",status="200"}'] == 3
     assert s['neurond_http_requests_total{route="POST /v2/models/*/infer",status="200"}'] == 1
     assert s['neurond_http_requests_total{route="POST /predict",status="404"}'] == 1
@@ -107,6 +119,6 @@ def test_store_error_counted(make_daemon, tmp_path):
     db.close()
     r = requests.post(d.url("/models/pm-broken/predict"), json={"instances": [IRIS_ROW]})
     assert r.status_code == 500, r.text
-    _, s = scrape(d)
+    _, s = scrape_settled(d, 'neurond_http_requests_total{route="POST /models/*/predict",status="500"}', 1)
     assert s["neurond_store_errors_total"] == 1
     assert s['neurond_http_requests_total{route="POST /models/*/predict",status="500"}'] == 1
