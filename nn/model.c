@@ -854,36 +854,35 @@ struct row_scratch {
     float *raw;
 };
 
-/* Bytes of scratch one row needs (see scratch_carve). */
-static size_t scratch_bytes(const struct nn_model *m)
+/* The row scratch's parts in floats (dense, sparse values, net, outputs; the int32 indices
+ * follow, as many as the sparse values). @return the bytes of the whole block. */
+static size_t scratch_layout(const struct nn_model *m, size_t part[4])
 {
-    size_t dense = (size_t)m->feat->dense_dim + 1;
-    size_t nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
-    size_t netlen = nn_net_scratch_len(m->net) + 1;
-    size_t outs = (size_t)nn_net_outputs(m->net) + 1;
-
-    return sizeof(float) * (dense + nnz + netlen + outs) + sizeof(int32_t) * nnz;
+    part[0] = (size_t)m->feat->dense_dim + 1;
+    part[1] = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
+    part[2] = nn_net_scratch_len(m->net) + 1;
+    part[3] = (size_t)nn_net_outputs(m->net) + 1;
+    return sizeof(float) * (part[0] + part[1] + part[2] + part[3]) + sizeof(int32_t) * part[1];
 }
 
-/* Points the scratch at a block of scratch_bytes(m) bytes (float-aligned). */
+/* Points the scratch at a block of scratch_layout's bytes (float-aligned). */
 static void scratch_carve(const struct nn_model *m, struct row_scratch *sc, float *block)
 {
-    size_t dense = (size_t)m->feat->dense_dim + 1;
-    size_t nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
-    size_t netlen = nn_net_scratch_len(m->net) + 1;
-    size_t outs = (size_t)nn_net_outputs(m->net) + 1;
+    size_t part[4];
 
+    scratch_layout(m, part);
     sc->dense = block;
-    sc->val = block + dense;
-    sc->net = sc->val + nnz;
-    sc->raw = sc->net + netlen;
-    sc->ind = (int32_t *)(void *)(sc->raw + outs);
+    sc->val = block + part[0];
+    sc->net = sc->val + part[1];
+    sc->raw = sc->net + part[2];
+    sc->ind = (int32_t *)(void *)(sc->raw + part[3]);
     sc->max_nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 0;
 }
 
 static int scratch_open(const struct nn_model *m, struct row_scratch *sc)
 {
-    float *block = nn_malloc(scratch_bytes(m));
+    size_t part[4];
+    float *block = nn_malloc(scratch_layout(m, part));
 
     if (block == NULL) {
         return NN_ENOMEM;
@@ -1077,7 +1076,8 @@ int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows,
     if (n > PREDICT_STACK_INPUTS) {
         cells = nn_calloc(n, sizeof(char *));
     }
-    if (scratch_bytes(m) <= sizeof(stack)) {
+    size_t part[4];
+    if (scratch_layout(m, part) <= sizeof(stack)) {
         scratch_carve(m, &sc, stack);
     } else if (scratch_open(m, &sc) != 0) {
         sc.dense = NULL;

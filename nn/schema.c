@@ -135,6 +135,16 @@ const char *nn_col_type_name(enum nn_col_type t)
     return "unknown";
 }
 
+double nn_schema_exact_decimal(uint64_t m, int frac, int negative)
+{
+    /* Clinger: an exact integer over an exact power of ten, one correctly rounded division */
+    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double d = (double)m / pow10[frac];
+
+    return negative ? -d : d;
+}
+
 int nn_schema_parse_number(const char *s, double *v)
 {
     while (*s == ' ' || *s == '\t') {
@@ -154,10 +164,7 @@ int nn_schema_parse_number(const char *s, double *v)
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         return -1;
     }
-    /* Fast path (Clinger): at most 15 digits and no exponent give an exact integer mantissa
-     * and an exact power of ten, so one division is correctly rounded — strtod's result. */
-    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    /* fast path: at most 15 digits and no exponent (nn_schema_exact_decimal) */
     uint64_t m = 0;
     int digits = 0, frac = -1;
     const char *q = p;
@@ -179,8 +186,7 @@ int nn_schema_parse_number(const char *s, double *v)
         t++;
     }
     if (digits <= 15 && *t == '\0') {
-        double d = (double)m / pow10[frac > 0 ? frac : 0];
-        *v = *s == '-' ? -d : d;
+        *v = nn_schema_exact_decimal(m, frac > 0 ? frac : 0, *s == '-');
         return 1;
     }
     char *end;

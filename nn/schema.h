@@ -14,6 +14,7 @@
 #define NEUROND_NN_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "csv.h"
 #include "err.h"
@@ -81,6 +82,11 @@ void nn_schema_free(struct nn_schema *s);
  * @return 1 a number, 0 missing (empty or blank), -1 not a number.
  */
 int nn_schema_parse_number(const char *s, double *v);
+/**
+ * The value of the decimal m / 10^frac (negated when negative), correctly rounded — strtod's
+ * result for the same digits — when the decimal has at most 15 digits (m < 10^15, frac <= 15).
+ */
+double nn_schema_exact_decimal(uint64_t m, int frac, int negative);
 
 /** Class index of a label text, or -1. */
 int nn_schema_class_index(const struct nn_schema *s, const char *text);

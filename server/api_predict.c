@@ -68,13 +68,11 @@ static void prediction_write(struct nn_buf *b, const struct nn_model *m, const f
     if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
         best = (double)out[pos] >= nn_model_threshold(m, NULL) ? pos : 1 - pos;
     }
-    char p1[40];
-    int n1 = k == 2 ? srv_json_float_text(out[1], p1) : 0; /* printed twice, formatted once */
     srv_json_raw(b, "{\"label\":");
     srv_json_str(b, nn_model_class(m, best));
     if (k == 2) {
         srv_json_raw(b, ",\"probability\":");
-        nn_buf_put(b, p1, (size_t)n1);
+        srv_json_float(b, out[1]);
     }
     srv_json_raw(b, ",\"probabilities\":{");
     for (int c = 0; c < k; c++) {
@@ -83,49 +81,49 @@ static void prediction_write(struct nn_buf *b, const struct nn_model *m, const f
         }
         srv_json_str(b, nn_model_class(m, c));
         srv_json_raw(b, ":");
-        if (k == 2 && c == 1) {
-            nn_buf_put(b, p1, (size_t)n1);
-        } else {
-            srv_json_float(b, out[c]);
-        }
+        srv_json_float(b, out[c]);
     }
     srv_json_raw(b, "}}");
 }
 
-/* {"model":"name","version":n,"predictions":[ */
-static void reply_head(struct nn_buf *b, const struct srv_model *sm)
+/* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
+ * the predictions. */
+static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
+                             size_t rows, size_t k)
 {
-    srv_json_raw(b, "{\"model\":");
-    srv_json_str(b, sm->name);
-    srv_json_raw(b, ",\"version\":");
-    srv_json_int(b, sm->version);
-    srv_json_raw(b, ",\"predictions\":[");
-}
+    struct nn_buf b;
 
-/* Sends the reply in b (taken, whatever happens). */
-static int reply_buf(struct srv_req *r, struct nn_buf *b)
-{
-    if (b->failed) {
-        nn_buf_fini(b);
+    nn_buf_init(&b, REPLY_MAX);
+    srv_json_raw(&b, "{\"model\":");
+    srv_json_str(&b, sm->name);
+    srv_json_raw(&b, ",\"version\":");
+    srv_json_int(&b, sm->version);
+    srv_json_raw(&b, ",\"predictions\":[");
+    for (size_t i = 0; i < rows; i++) {
+        if (i > 0) {
+            srv_json_raw(&b, ",");
+        }
+        prediction_write(&b, sm->model, out + i * k);
+    }
+    srv_json_raw(&b, "]}");
+    if (b.failed) {
+        nn_buf_fini(&b);
         return NN_ENOMEM;
     }
-    return srv_http_reply_buffer(r, 200, "application/json; charset=utf-8", (char *)b->data,
-                                 b->len);
+    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)rows);
+    return srv_http_reply_buffer(r, 200, "application/json; charset=utf-8", (char *)b.data, b.len);
 }
 
-/* The common body answered without cJSON: 1 when it was (200), 0 when the general way runs. */
+/* The common body answered without cJSON: 1 when it was, 0 when the general way runs. */
 static int predict_fast(struct srv_req *r)
 {
     struct srv_predict_doc doc;
     struct srv_model *sm = NULL;
     struct nn_err err;
     float stack_out[256], *out = stack_out;
-    struct nn_buf b;
     int done = 0;
 
-    nn_buf_init(&b, REPLY_MAX);
-    doc.x = NULL;
-    if (r->app->cfg->max_json_depth < 3 || !srv_predict_read(r->body, r->body_len, &doc) ||
+    if (!srv_predict_read(r->body, r->body_len, &doc) || r->app->cfg->max_json_depth < 3 ||
         (long)doc.rows > r->app->cfg->max_instances) {
         goto out;
     }
@@ -145,23 +143,9 @@ static int predict_fast(struct srv_req *r)
     if (out == NULL || nn_model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
         goto out; /* a non-numeric input, or no memory: the general way answers */
     }
-    reply_head(&b, sm);
-    for (size_t i = 0; i < doc.rows; i++) {
-        if (i > 0) {
-            srv_json_raw(&b, ",");
-        }
-        prediction_write(&b, m, out + i * k);
-    }
-    srv_json_raw(&b, "]}");
-    if (!b.failed) {
-        srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)doc.rows);
-        reply_buf(r, &b);
-        done = 1;
-    }
+    /* a reply too big for memory goes the general way too, which answers 500 */
+    done = reply_predictions(r, sm, out, doc.rows, k) != NN_ENOMEM;
 out:
-    if (!done) {
-        nn_buf_fini(&b);
-    }
     if (out != stack_out) {
         nn_free(out);
     }
@@ -175,12 +159,10 @@ static int predict_json(struct srv_req *r)
     struct srv_model *sm = NULL;
     struct nn_err err;
     float *out = NULL;
-    struct nn_buf b;
     char field[200];
     int version = 0;
     int rc = 0;
 
-    nn_buf_init(&b, REPLY_MAX);
     if (predict_fast(r)) {
         return 0;
     }
@@ -240,13 +222,12 @@ static int predict_json(struct srv_req *r)
         goto out;
     }
     const struct nn_model *m = sm->model;
-    int k = nn_model_n_classes(m);
-    out = nn_calloc((size_t)(k > 1 ? k : 1), sizeof(float));
+    size_t k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
+    out = nn_calloc((size_t)(n > 0 ? n : 1) * k, sizeof(float));
     if (out == NULL) {
         rc = NN_ENOMEM;
         goto out;
     }
-    reply_head(&b, sm);
     long i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, inst)
@@ -259,7 +240,7 @@ static int predict_json(struct srv_req *r)
             goto out;
         }
         nn_err_clear(&err);
-        rc = nn_model_predict_json(m, it, out, &err);
+        rc = nn_model_predict_json(m, it, out + (size_t)i * k, &err);
         if (rc != 0) {
             if (err.field[0] != '\0') {
                 snprintf(field, sizeof(field), "instances[%ld].%s", i, err.field);
@@ -271,20 +252,10 @@ static int predict_json(struct srv_req *r)
             rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
             goto out;
         }
-        if (i > 0) {
-            srv_json_raw(&b, ",");
-        }
-        prediction_write(&b, m, out);
         i++;
     }
-    srv_json_raw(&b, "]}");
-    if (!b.failed) {
-        srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
-    }
-    rc = reply_buf(r, &b);
-    b.data = NULL;
+    rc = reply_predictions(r, sm, out, (size_t)n, k);
 out:
-    nn_buf_fini(&b);
     srv_registry_release(sm);
     cJSON_Delete(doc);
     nn_free(out);

@@ -606,8 +606,10 @@ static void make_id(struct srv_req *r)
     static _Thread_local int seeded;
     static const char hex[] = "0123456789abcdef";
     if (!seeded) {
-        uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&seeded;
-        gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed));
+        uint64_t seed;
+        if (gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed)) != 0) {
+            seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&seeded; /* ids stay unique enough */
+        }
         nn_rng_seed(&rng, seed);
         seeded = 1;
     }

@@ -186,7 +186,8 @@ static int format7(float v, char *buf)
     return n;
 }
 
-int srv_json_float_text(float v, char buf[40])
+/* The text srv_json_float appends, into buf (NUL-terminated). @return its length. */
+static int float_text(float v, char buf[40])
 {
     if (!isfinite(v)) {
         memcpy(buf, "null", 5);
@@ -209,7 +210,7 @@ int srv_json_float_text(float v, char buf[40])
 void srv_json_float(struct nn_buf *b, float v)
 {
     char buf[40];
-    int n = srv_json_float_text(v, buf);
+    int n = float_text(v, buf);
 
     nn_buf_put(b, buf, (size_t)n);
 }

@@ -20,7 +20,5 @@ void srv_json_int(struct nn_buf *b, long v);
  * cJSON prints the double nearest that decimal (%1.15g); NaN and infinities as null.
  */
 void srv_json_float(struct nn_buf *b, float v);
-/** The text srv_json_float appends, into buf (NUL-terminated). @return its length. */
-int srv_json_float_text(float v, char buf[40]);
 
 #endif

@@ -68,14 +68,11 @@ static int is_digit(char ch)
 }
 
 /* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range.
- * One pass: up to 15 digits and no exponent (what clients send) convert here, as
- * nn_schema_parse_number's own fast path does (Clinger: an exact integer over an exact power of
- * ten, one correctly rounded division, strtod's result); the rest goes through
- * nn_schema_parse_number. */
+ * One pass: up to 15 digits and no exponent (what clients send) convert by
+ * nn_schema_exact_decimal, as nn_schema_parse_number's own fast path does; the rest goes
+ * through nn_schema_parse_number. */
 static int read_num(struct cur *c, double *v)
 {
-    static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const char *s, *q, *end = c->end;
     uint64_t m = 0;
     long n_digits = 0, n_frac = 0;
@@ -125,8 +122,7 @@ static int read_num(struct cur *c, double *v)
         exact = 0;
     }
     if (exact && n_digits <= 15) {
-        double x = (double)m / pow10[n_frac];
-        *v = *s == '-' ? -x : x;
+        *v = nn_schema_exact_decimal(m, (int)n_frac, *s == '-');
     } else {
         char buf[64];
         if ((size_t)(q - s) >= sizeof(buf)) {
