@@ -429,17 +429,7 @@ done:
 int nn_features_encode(const struct nn_features *f, const char *const *cells, float *dense,
                        int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err)
 {
-    size_t bad = 0;
-    int rc = encode_row(f, cells, NULL, dense, ind, val, max_nnz, nnz, &bad);
-    if (rc == NN_EINVAL) {
-        return nn_err_set_at(err, NN_EINVAL, 0, (long)bad + 1, f->inputs[bad].name,
-                             "input '%.64s': '%.64s' is not a number", f->inputs[bad].name,
-                             cells[bad]);
-    }
-    if (rc != 0) {
-        return nn_err_set(err, rc, "out of memory encoding a row");
-    }
-    return 0;
+    return nn_features_encode_num(f, cells, NULL, dense, ind, val, max_nnz, nnz, err);
 }
 
 int nn_features_encode_num(const struct nn_features *f, const char *const *cells,

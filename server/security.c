@@ -64,7 +64,9 @@ static int load_key(const char *path, char *dst, size_t cap, const char *flag, s
     int rc = srv_security_read_file(path, KEY_FILE_MAX, &text, err);
 
     if (rc != 0) {
-        return nn_err_set_at(err, rc, 0, 0, flag, "%s: %s", flag, err != NULL ? err->msg : "");
+        char why[sizeof(err->msg)]; /* err->msg is both source and target: copy it first */
+        snprintf(why, sizeof(why), "%s", err != NULL ? err->msg : "");
+        return nn_err_set_at(err, rc, 0, 0, flag, "%s: %s", flag, why);
     }
     size_t n = strcspn(text, "\r\n");
     while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) {

@@ -103,6 +103,9 @@ static void test_prepare_rules(void **state)
     base_cfg(&c);
     snprintf(c.api_key_file, sizeof(c.api_key_file), "%s", path);
     assert_int_equal(srv_security_prepare(&c, &err), NN_EIO);
+    /* the flag, then the reader's own message naming the file */
+    assert_int_equal(strncmp(err.msg, "--api-key-file: ", 16), 0);
+    assert_non_null(strstr(err.msg, path));
 }
 
 static void test_json_depth(void **state)
