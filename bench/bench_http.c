@@ -330,7 +330,7 @@ int main(void)
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, (uint16_t)eport, NULL, NULL,
         &empty_handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        (unsigned int)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "bench_http: cannot start the empty handler\n");

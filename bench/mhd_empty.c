@@ -1,5 +1,5 @@
 /*
- * mhd_empty: the ceiling for bench/http_bench.py — an HTTP server that does nothing, built
+ * mhd_empty: the ceiling for bench/system_bench.py — an HTTP server that does nothing, built
  * with libmicrohttpd exactly as server/http.c builds the daemon's.
  *
  * What and why: `make bench` reports the daemon's POST /predict requests per second as a
@@ -7,9 +7,9 @@
  * figure says how much the daemon's own work (routing, JSON, prediction, logging) costs. Same
  * daemon options as srv_http_start: MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
  * MHD_USE_ITC | MHD_USE_ERROR_LOG, a thread pool of max(cores, 2) threads (or argv[2]),
- * connection timeout 60 s, 32 KiB per connection, 1024 connections, a completion callback, a
- * per-request context allocated on the first call and freed when the request completes (as
- * the daemon does). The handler reads the body (discarding it) and answers 200 with a small
+ * connection timeout 60 s, 32 KiB per connection, 1024 connections (256 from one address), a
+ * completion callback, a per-request context allocated on the first call and freed when the
+ * request completes (as the daemon does). The handler reads the body (discarding it) and answers 200 with a small
  * JSON reply and the same two headers the daemon sends.
  * Usage: mhd_empty PORT [THREADS]; listens on 127.0.0.1, runs until SIGTERM or SIGINT.
  * Built by scripts/run-bench.sh (not by the Makefile: it is not a benchmark on its own).
@@ -106,7 +106,8 @@ int main(int argc, char **argv)
         (uint16_t)atoi(argv[1]), NULL, NULL, &on_request, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&a4, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
         60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_CONNECTION_LIMIT,
-        1024u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_END);
+        1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed,
+        NULL, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_empty: cannot listen on 127.0.0.1:%s\n", argv[1]);
         return 1;
