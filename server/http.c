@@ -620,12 +620,6 @@ static void make_id(struct srv_req *r)
     r->id[16] = '\0';
 }
 
-/* Constant-time comparison of a presented key with a configured one. */
-static int key_equal(const char *given, const char *want)
-{
-    return srv_security_key_equal(given, want);
-}
-
 /* Adds the length of one header (name, ": ", value, CRLF) to the running total. */
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value)
@@ -689,11 +683,11 @@ static int check_auth(struct srv_req *r, const struct srv_route *rt)
     const char *h = srv_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
         const char *key = h + 7;
-        if (key_equal(key, cfg->api_key)) {
+        if (srv_security_key_equal(key, cfg->api_key)) {
             return 0;
         }
         if (rt->auth == SRV_AUTH_READ && cfg->predict_key[0] != '\0' &&
-            key_equal(key, cfg->predict_key)) {
+            srv_security_key_equal(key, cfg->predict_key)) {
             return 0;
         }
     }
@@ -994,7 +988,7 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
             rc = srv_security_read_file(cfg->tls_key, 1 << 20, &h->tls_key, err);
         }
         if (rc != 0) {
-            nn_free(h->tls_cert);
+            free_tls(h);
             nn_free(h);
             return rc;
         }
