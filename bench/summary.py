@@ -129,6 +129,9 @@ def main():
         "p99 < 5 ms", None if p99 is None else p99 < 5.0)
     row("", "", f"Flask {fmt(num(r, 'http_flask_p50_ms'))} / {fmt(num(r, 'http_flask_p99_ms'))}",
         "", "", None)
+    errs = num(r, "http_neurond_errors")
+    if errs is not None:  # req/s of failed requests is no figure: say so beside it
+        row("   failed or non-2xx requests", f"{errs:.0f}", "", "", "0", errs == 0)
     row("4  POST /predict 1,000 rows, rows/s", fmt(num(r, "http_batch_rows_s")),
         f"in-process {fmt(num(r, 'predict_batch_rows_s'))}", "", "", None)
     if r.get("spam_score_available") == "0":
