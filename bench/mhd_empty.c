@@ -9,8 +9,9 @@
  * MHD_USE_ITC | MHD_USE_ERROR_LOG, a thread pool of max(cores, 2) threads (or argv[2]),
  * connection timeout 60 s, 32 KiB per connection, 1024 connections (256 from one address), a
  * completion callback, a per-request context allocated on the first call and freed when the
- * request completes (as the daemon does). The handler reads the body (discarding it) and answers 200 with a small
- * JSON reply and the same two headers the daemon sends.
+ * request completes (as the daemon does). The handler reads the body (discarding it) and
+ * answers 200 with a small JSON reply and the same two headers the daemon sends.
+ *
  * Usage: mhd_empty PORT [THREADS]; listens on 127.0.0.1, runs until SIGTERM or SIGINT.
  * Built by scripts/run-bench.sh (not by the Makefile: it is not a benchmark on its own).
  */
