@@ -95,7 +95,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check soak test-torture
+.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
@@ -120,6 +120,10 @@ test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (scr
 test-docker: ## build the Docker image and test it end to end (starts a private dockerd if none runs; root)
 	@scripts/deps.sh docker
 	@tests/docker/run.sh
+
+test-fresh: ## the README's commands in a new bare Debian container (SUITE=bookworm|trixie; root, docker)
+	@scripts/deps.sh docker
+	@tests/fresh/run.sh
 
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench
