@@ -19,7 +19,7 @@ eco)
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;
-docker) pkgs="$pkgs docker.io docker-compose debootstrap" ;;
+docker) pkgs="$pkgs docker.io docker-compose debootstrap git" ;;
 esac
 
 missing=""
