@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import data, error_of, train, wait_job
+from conftest import data, error_of, train, wait_epoch, wait_job
 
 IRIS = open(data("iris_train.csv"), "rb").read()
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -196,3 +196,71 @@ def test_locked_database_is_retried(make_daemon):
     for job in jobs:
         assert wait_job(d.base, job["id"])["status"] == "succeeded"
     assert integrity(d.db) == "ok"
+
+
+def fill_all(path):
+    """Fills the filesystem of path to the last block (the daemon may be writing meanwhile);
+    returns the filler path."""
+    filler = os.path.join(path, "filler")
+    with open(filler, "wb", buffering=0) as f:
+        for size in (1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+    return filler
+
+
+def wait_log(d, text, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in d.logtext():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%r not in the log after %ss:\n%s" % (text, timeout, d.logtext()))
+
+
+def test_disk_full_job_end_is_stored_once_space_is_back(make_daemon, small_fs, tmp_path):
+    """A job whose model write fails on a full disk, and whose failure cannot be stored either,
+    ends 'failed' (insufficient_storage) within seconds of space coming back; never stays
+    'running' with an idle worker."""
+    spool = tmp_path / "spool"  # the dataset is elsewhere: removing it frees nothing here
+    db = os.path.join(small_fs, "neurond.db")
+    d = make_daemon(["--workers", "1", "--db", db, "--spool-dir", str(spool)])
+    digits = open(data("digits_train.csv"), "rb").read()
+    j = train(d.base, "full", content=digits, params={"epochs": 40, "patience": 0, "hidden": "64"})
+    wait_epoch(d.base, j["id"], 1)
+    filler = fill_all(small_fs)
+    wait_log(d, "job %s failed" % j["id"])
+    time.sleep(1.0)
+    job = requests.get(d.url("/jobs/" + j["id"])).json()
+    assert job["status"] == "running", job  # the store could not take the failure yet
+    os.unlink(filler)
+    job = wait_job(d.base, j["id"], timeout=10)
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "insufficient_storage", job["error"]
+    assert integrity(db) == "ok"
+    # the worker is free again: the next job runs
+    j2 = train(d.base, "full", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j2["id"])["status"] == "succeeded"
+
+
+def test_disk_full_job_left_running_runs_again_after_restart(make_daemon, small_fs, tmp_path):
+    """Stopped while its failure cannot be stored, a job is 'running' in the store; the next
+    start runs it again (its dataset kept), so it does not stay 'running' without a worker."""
+    spool = tmp_path / "spool"
+    db = os.path.join(small_fs, "neurond.db")
+    args = ["--workers", "1", "--db", db, "--spool-dir", str(spool)]
+    d = make_daemon(args)
+    digits = open(data("digits_train.csv"), "rb").read()
+    j = train(d.base, "again", content=digits, params={"epochs": 40, "patience": 0, "hidden": "64"})
+    wait_epoch(d.base, j["id"], 1)
+    filler = fill_all(small_fs)
+    wait_log(d, "job %s failed" % j["id"])
+    assert d.stop() == 0
+    os.unlink(filler)
+    d2 = make_daemon(args, db=db)
+    job = wait_job(d2.base, j["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    assert integrity(db) == "ok"
