@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "nn/alloc.h"
 #include "nn/model.h"
 #include "registry.h"
+#include "reserve.h"
 #include "store.h"
 
 int srv_api_model_name_ok(const char *name)
@@ -192,6 +194,16 @@ int srv_api_models_get(struct srv_req *r)
     return reply_card(r, r->args[0], version, 200);
 }
 
+/* Deletes the model r->args[0] (version 0) or one of its versions. */
+static int delete_model(struct srv_req *r, int version, struct nn_err *err)
+{
+    if (version > 0) {
+        return store_version_delete(r->app->store, r->args[0], version, err);
+    }
+    return store_model_delete(r->app->store, r->args[0], err);
+}
+
+/* On a full disk the delete is tried again after releasing the reserve (reserve.h). */
 int srv_api_models_delete(struct srv_req *r)
 {
     struct nn_err err;
@@ -201,10 +213,14 @@ int srv_api_models_delete(struct srv_req *r)
     if (path_model(r, &version) != 0) {
         return 0;
     }
-    if (version > 0) {
-        rc = store_version_delete(r->app->store, r->args[0], version, &err);
-    } else {
-        rc = store_model_delete(r->app->store, r->args[0], &err);
+    rc = delete_model(r, version, &err);
+    if (rc == NN_ENOSPC && srv_reserve_release(r->app->cfg->db)) {
+        srv_log("warn", "the disk is full: released %s.reserve to delete model %s", r->app->cfg->db,
+                r->args[0]);
+        rc = delete_model(r, version, &err);
+    }
+    if (rc == 0) {
+        srv_reserve_fill(r->app->cfg->db); /* again, once there is room */
     }
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);

@@ -30,6 +30,7 @@
 #include "nn/alloc.h"
 #include "nn/model.h"
 #include "registry.h"
+#include "reserve.h"
 #include "store.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -517,6 +518,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             rc = commit_model(&ctx, job->model, m, &version, &err);
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
+                srv_reserve_fill(app->cfg->db); /* made again once there is room */
                 srv_log("info", "job %s succeeded: model %s version %d", id, job->model, version);
             }
         }

@@ -206,7 +206,7 @@ static int conn_open(const char *path, struct conn **out, struct nn_err *err)
     sqlite3_extended_result_codes(c->db, 1);
     rc = exec_all(c->db,
                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                  "PRAGMA foreign_keys = ON;",
+                  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;",
                   err);
     if (rc != 0) {
         goto fail;

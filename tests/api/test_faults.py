@@ -264,3 +264,35 @@ def test_disk_full_job_left_running_runs_again_after_restart(make_daemon, small_
     job = wait_job(d2.base, j["id"], timeout=120)
     assert job["status"] == "succeeded", job
     assert integrity(db) == "ok"
+
+
+def test_delete_frees_space_on_a_full_disk(make_daemon, small_fs, tmp_path):
+    """DELETE /models/<name> and /models/<name>/versions/<n> work on a full disk (the store
+    keeps a reserve file for it), and the space they free inside the database is used by the
+    next model once the filler is gone."""
+    db = os.path.join(small_fs, "neurond.db")
+    d = make_daemon(["--workers", "1", "--db", db, "--spool-dir", str(tmp_path / "spool")])
+    digits = open(data("digits_train.csv"), "rb").read()
+    # old v2 (~1.3 MB) is bigger than the reserve: deleting it must not rewrite its pages
+    for name, hidden in (("old", "16"), ("old", "1024,256"), ("keep", "16")):
+        j = train(d.base, name, content=digits, params={"epochs": 2, "hidden": hidden})
+        assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert os.path.getsize(db + ".reserve") == 1 << 20
+    filler = fill_all(small_fs)
+    # the disk is full: writes fail...
+    r = requests.put(d.url("/models/keep/serving"), json={"version": 1})
+    assert r.status_code in (200, 507), r.text
+    # ...but deleting works
+    r = requests.delete(d.url("/models/old/versions/1"))
+    assert r.status_code == 204, r.text
+    r = requests.delete(d.url("/models/old"))
+    assert r.status_code == 204, r.text
+    assert requests.get(d.url("/models/old")).status_code == 404
+    assert requests.post(d.url("/models/keep/predict"), json={"instances": [[0] * 64]}).status_code == 200
+    assert integrity(db) == "ok"
+    os.unlink(filler)
+    j = train(d.base, "new", content=digits, params={"epochs": 2, "hidden": "16"})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert os.path.getsize(db + ".reserve") == 1 << 20  # made again once there is room
+    assert d.stop() == 0
+    assert integrity(db) == "ok"
