@@ -208,6 +208,9 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
     if (status >= 500 && status != 503 && status != 507) {
         srv_log("error", "request %s %s failed: %s", r->method, r->url, msg);
     }
+    if (status == 507) { /* every 507 is a write the disk could not take */
+        srv_metrics_store_error(r->app->metrics);
+    }
     return srv_http_reply_json(r, status, doc);
 }
 

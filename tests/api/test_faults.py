@@ -296,3 +296,39 @@ def test_delete_frees_space_on_a_full_disk(make_daemon, small_fs, tmp_path):
     assert os.path.getsize(db + ".reserve") == 1 << 20  # made again once there is room
     assert d.stop() == 0
     assert integrity(db) == "ok"
+
+
+def store_errors(d):
+    for line in requests.get(d.url("/metrics")).text.splitlines():
+        if line.startswith("neurond_store_errors_total "):
+            return float(line.split()[1])
+    raise AssertionError("no neurond_store_errors_total")
+
+
+def test_csv_prediction_on_a_full_disk_is_507(make_daemon, small_fs, tmp_path):
+    """The CSV reply is written to the spool before it is sent: when that disk is full, the
+    answer is 507 insufficient_storage (not 500 internal), counted as a storage error."""
+    d = make_daemon(["--workers", "1", "--spool-dir", small_fs])
+    j = train(d.base, "csvfull", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    lines = IRIS.decode().splitlines()
+    body = ("\n".join([lines[0]] + lines[1:] * 8) + "\n").encode()  # ~ 24 KB; the reply ~ 2x
+    assert 15000 < len(body) < 30000, len(body)
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and len(r.content) > len(body) + 24 * 1024
+    before = store_errors(d)
+    filler = fill(small_fs, len(body) // 1024 + 12)  # room for the body, not for the reply
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    body_err = error_of(r, 507, "insufficient_storage")
+    assert "reply" in body_err["error"]
+    assert store_errors(d) == before + 1
+    os.unlink(filler)
+    # a reply small enough to sit in the stdio buffer fails at the flush: the same answer
+    small = ("\n".join(lines[:2]) + "\n").encode()
+    filler = fill(small_fs, 4)  # one page: the body's
+    r = requests.post(d.url("/models/csvfull/predict"), data=small, headers={"Content-Type": "text/csv"})
+    assert "reply" in error_of(r, 507, "insufficient_storage")["error"]
+    assert store_errors(d) == before + 2
+    os.unlink(filler)
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200
