@@ -353,7 +353,9 @@ static int predict_csv(struct srv_req *r)
         goto out;
     }
     if (rc != 0) {
-        rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
+        /* NN_ERANGE here is a CSV reader limit (columns, field length, rows): 400 as at /train;
+         * NN_EINVAL a missing column or a bad value: 422 */
+        rc = srv_http_reply_nn(r, rc, &err, rc == NN_ERANGE ? 400 : 422, NULL);
         goto out;
     }
     if (fflush(out) != 0) {
