@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "nn/model.h"
+#include "nn/utf8.h"
 #include "registry.h"
 #include "reserve.h"
 #include "store.h"
@@ -222,6 +223,15 @@ int srv_api_train_post(struct srv_req *r)
     } else {
         rc = srv_http_query_each(r, add_arg, form);
         if (rc != 0) {
+            goto out;
+        }
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, form)
+    {
+        if (!nn_utf8_valid(it->string, strlen(it->string), NULL) ||
+            !nn_utf8_valid(it->valuestring, strlen(it->valuestring), NULL)) {
+            rc = reply_param(r, it->string, "parameters must be UTF-8 text");
             goto out;
         }
     }

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "nn/rng.h"
+#include "nn/utf8.h"
 #include "router.h"
 #include "security.h"
 
@@ -181,6 +182,33 @@ int srv_http_reply_fd(struct srv_req *r, unsigned status, const char *content_ty
     return send_reply(r, status, resp, content_type, (size_t)size);
 }
 
+/* Replaces in place each byte of s that does not belong to well-formed UTF-8 with '?': an
+ * error message or detail may quote a name, a parameter or a query value as the client sent
+ * it (or cut by %.64s in the middle of a character), and a JSON reply holds UTF-8 only. */
+static void utf8_scrub(char *s)
+{
+    size_t n = strlen(s), i = 0, bad = 0;
+
+    while (i < n && !nn_utf8_valid(s + i, n - i, &bad)) {
+        s[i + bad] = '?';
+        i += bad + 1;
+    }
+}
+
+/* utf8_scrub over every string (values and keys) of a details tree. */
+static void utf8_scrub_tree(cJSON *j)
+{
+    for (; j != NULL; j = j->next) {
+        if (j->string != NULL) {
+            utf8_scrub(j->string);
+        }
+        if (cJSON_IsString(j) && j->valuestring != NULL) {
+            utf8_scrub(j->valuestring);
+        }
+        utf8_scrub_tree(j->child);
+    }
+}
+
 int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
 {
     char msg[512];
@@ -189,6 +217,10 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
+    if (details != NULL) {
+        utf8_scrub_tree(details->child);
+    }
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL) {
         cJSON_Delete(details);
@@ -315,6 +347,23 @@ cJSON *srv_http_json_body(struct srv_req *r)
 
     if (r->body == NULL || r->body_len == 0) {
         srv_http_reply_error(r, 400, NULL, "the request needs a JSON body");
+        return NULL;
+    }
+    size_t bad = 0;
+    if (!nn_utf8_valid(r->body, r->body_len, &bad)) {
+        long line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++) {
+            line += r->body[i] == '\n';
+            col = r->body[i] == '\n' ? 1 : col + 1;
+        }
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddNumberToObject(d, "line", (double)line);
+            cJSON_AddNumberToObject(d, "column", (double)col);
+        }
+        srv_http_reply_error(r, 400, d,
+                             "the JSON body is not UTF-8 (byte 0x%02x at line %ld, column %ld)",
+                             (unsigned)(unsigned char)r->body[bad], line, col);
         return NULL;
     }
     long depth = 0;
