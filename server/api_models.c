@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_count.h"
 #include "log.h"
 #include "nn/alloc.h"
 #include "nn/model.h"
@@ -307,6 +308,48 @@ int srv_api_models_export(struct srv_req *r)
     return srv_http_reply_json(r, 200, doc);
 }
 
+/* Replies 400 naming the limit for an import past one. */
+static int reply_count(struct srv_req *r, const char *field, size_t n, long limit, const char *what)
+{
+    cJSON *d = cJSON_CreateObject();
+
+    if (d != NULL) {
+        cJSON_AddStringToObject(d, "field", field);
+        cJSON_AddNumberToObject(d, "limit", (double)limit);
+    }
+    srv_http_reply_error(r, 400, d, "the model has %zu %s: this daemon takes at most %ld", n, what,
+                         limit);
+    return -1;
+}
+
+/*
+ * Checks the counts of the import's text against the limits before cJSON builds a tree of
+ * it (json_count.h): inputs up to --max-csv-columns (a model's inputs are columns), layers up
+ * to NN_MODEL_MAX_HIDDEN + 1, weights and biases up to --max-params. @return 0, or -1 replied.
+ */
+static int import_counts_ok(struct srv_req *r)
+{
+    const struct srv_config *cfg = r->app->cfg;
+    struct srv_json_counts c;
+
+    if (r->body == NULL) {
+        return 0; /* srv_http_json_body answers */
+    }
+    srv_json_count(r->body, r->body_len, &c);
+    if (c.inputs > (size_t)cfg->max_csv_columns) {
+        return reply_count(r, "inputs", c.inputs, cfg->max_csv_columns,
+                           "inputs (--max-csv-columns)");
+    }
+    if (c.layers > NN_MODEL_MAX_HIDDEN + 1) {
+        return reply_count(r, "layers", c.layers, NN_MODEL_MAX_HIDDEN + 1, "layers");
+    }
+    if (c.numbers > (size_t)cfg->max_params) {
+        return reply_count(r, "layers", c.numbers, cfg->max_params,
+                           "weights and biases (--max-params)");
+    }
+    return 0;
+}
+
 int srv_api_models_import(struct srv_req *r)
 {
     struct nn_model *m = NULL;
@@ -320,6 +363,9 @@ int srv_api_models_import(struct srv_req *r)
 
     nn_err_clear(&err);
     if (path_model(r, &version) != 0) {
+        return 0;
+    }
+    if (import_counts_ok(r) != 0) {
         return 0;
     }
     cJSON *doc = srv_http_json_body(r);
