@@ -25,8 +25,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "mail/mail.h"
 #include "nn/alloc.h"
-#include "nn/mail.h"
 #include "server/api_models.h"
 #include "server/api_train.h"
 #include "server/app.h"
@@ -55,7 +55,7 @@ static struct harness *harness_start(void)
     char db[400];
 
     signal(SIGPIPE, SIG_IGN);
-    nn_mail_global_init();
+    mail_global_init();
     cJSON_Hooks hooks = {nn_malloc, nn_free};
     cJSON_InitHooks(&hooks);
     snprintf(h.dir, sizeof(h.dir), "/tmp/neurond-fuzz-XXXXXX");

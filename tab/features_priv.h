@@ -1,11 +1,12 @@
 /*
- * features_priv: what features.c (fitting, encoding) and features_io.c (binary and JSON forms)
- * share. Not for other modules: they use features.h.
+ * features_priv: what features.c (fitting, encoding), features_io.c (the binary form) and
+ * model/features_json.c (the JSON form, kept with cJSON in model/) share. Not for other
+ * modules: they use features.h.
  */
-#ifndef NEUROND_NN_FEATURES_PRIV_H
-#define NEUROND_NN_FEATURES_PRIV_H
+#ifndef NEUROND_TAB_FEATURES_PRIV_H
+#define NEUROND_TAB_FEATURES_PRIV_H
 
-#include "features.h"
+#include "tab/features.h"
 
 #define FEAT_MAGIC       0x5446454eu /* "NEFT" */
 #define FEAT_VERSION     1u
@@ -20,13 +21,16 @@
  * @param in [in,out] a categorical (or any) input; its old cat_order is freed.
  * @return 0 or NN_ENOMEM.
  */
-int nn_feat_build_order(struct nn_feat_input *in);
+int tab_feat_build_order(struct tab_feat_input *in);
 
 /**
  * Assigns each input's dense offset (numeric 1 column, categorical one per category, text
- * NN_FEAT_N_SHAPE) and sets f->dense_dim and f->sparse_dim (2^18 when a text input exists).
+ * TAB_FEAT_N_SHAPE) and sets f->dense_dim and f->sparse_dim (2^18 when a text input exists).
  * @return 0, NN_EINVAL (an input of no known type) or NN_ERANGE (too wide).
  */
-int nn_feat_layout(struct nn_features *f);
+int tab_feat_layout(struct tab_features *f);
+
+/** A usable standard deviation / scale: finite and positive. */
+int tab_feat_good_scale(double sd);
 
 #endif

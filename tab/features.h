@@ -8,48 +8,47 @@
  * into 2^18 buckets, log(1 + count), L2-normalised, sparse; plus dense shape features (share
  * of capitals, longest capital run, counts of '!' and '$', URLs; log-scaled). Regression
  * targets are standardised for training and mapped back at prediction.
- * Does not: read files itself (it reads a struct nn_csv), train, or know about HTTP.
+ * Does not: read files itself (it reads a struct tab_csv), train, or know about HTTP.
  * Thread-safety: a fitted pipeline is immutable; encoding a row is reentrant.
  */
-#ifndef NEUROND_NN_FEATURES_H
-#define NEUROND_NN_FEATURES_H
+#ifndef NEUROND_TAB_FEATURES_H
+#define NEUROND_TAB_FEATURES_H
 
-#include <cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "csv.h"
-#include "err.h"
-#include "mat.h"
-#include "schema.h"
+#include "nn/err.h"
+#include "nn/mat.h"
+#include "tab/buf.h"
+#include "tab/csv.h"
+#include "tab/schema.h"
 
-#define NN_FEAT_HASH_BITS 18
-#define NN_FEAT_N_SHAPE                                                                            \
+#define TAB_FEAT_HASH_BITS 18
+#define TAB_FEAT_N_SHAPE                                                                           \
     5 /* text shape features: capitals share, longest capital run, '!', '$',                       \
          URLs */
-#define NN_FEAT_HASH_SEED 0x6e657572u /* the default hash_seed */
+#define TAB_FEAT_HASH_SEED 0x6e657572u /* the default hash_seed */
 
 /* One input of the pipeline (a CSV column that is not the label and not ignored). */
-struct nn_feat_input {
+struct tab_feat_input {
     char *name;
-    enum nn_col_type type;
+    enum tab_col_type type;
     int scale;           /* numeric: 1 standardise (default), 0 use as is (imported models) */
     double mean, sd;     /* numeric */
     size_t n_categories; /* categorical: one-hot width */
     char **categories;   /* sorted; one-hot order */
     int offset;          /* first dense column this input writes (numeric, categorical, text
                             shape features) */
-    double shape_mean[NN_FEAT_N_SHAPE]; /* text: shape feature scaling (when scale) */
-    double shape_sd[NN_FEAT_N_SHAPE];
+    double shape_mean[TAB_FEAT_N_SHAPE]; /* text: shape feature scaling (when scale) */
+    double shape_sd[TAB_FEAT_N_SHAPE];
     size_t *cat_order; /* categorical: indices of categories in byte order (for look-ups) */
 };
 
-struct nn_features {
+struct tab_features {
     size_t n_inputs;
-    struct nn_feat_input *inputs; /* in CSV order */
-    char *label;                  /* label column name */
-    int task;                     /* NN_TASK_* */
+    struct tab_feat_input *inputs; /* in CSV order */
+    char *label;                   /* label column name */
+    int task;                      /* NN_TASK_* */
     int n_classes;
     char **classes;
     double y_mean, y_sd; /* regression target scaling (0, 1 when unscaled) */
@@ -61,48 +60,41 @@ struct nn_features {
 /**
  * Pass 2: rewinds r, encodes every row into ds (y = class index, or the standardised target)
  * and fits the pipeline on the rows with is_train[i] != 0 only.
- * @return 0 or an error (line/column of a bad cell). Ownership: *out new (nn_features_free),
+ * @return 0 or an error (line/column of a bad cell). Ownership: *out new (tab_features_free),
  *         ds filled (nn_dataset_free). Nothing is allocated on failure.
  */
-int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned char *is_train,
-                    struct nn_features **out, struct nn_dataset *ds, struct nn_err *err);
+int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
+                     struct tab_features **out, struct nn_dataset *ds, struct nn_err *err);
 
 /** Frees a pipeline. NULL-safe. */
-void nn_features_free(struct nn_features *f);
+void tab_features_free(struct tab_features *f);
 
 /**
  * Encodes one row given as cells in input order (cells[i] NULL = missing/empty).
  * @param dense [out] dense_dim floats. @param ind, val [out] room for max_nnz entries;
  * @param nnz [out] entries written (sorted by index). Extra entries past max_nnz are dropped
- * (the smallest ones) — callers pass NN_FEAT_MAX_NNZ.
+ * (the smallest ones) — callers pass TAB_FEAT_MAX_NNZ.
  * @return 0 or NN_EINVAL (err->field = the input) for a non-numeric numeric cell.
  */
-int nn_features_encode(const struct nn_features *f, const char *const *cells, float *dense,
-                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err);
-#define NN_FEAT_MAX_NNZ 65536
+int tab_features_encode(const struct tab_features *f, const char *const *cells, float *dense,
+                        int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err);
+#define TAB_FEAT_MAX_NNZ 65536
 
 /**
- * As nn_features_encode, with numbers given as numbers: for a numeric input i, nums[i] is used
+ * As tab_features_encode, with numbers given as numbers: for a numeric input i, nums[i] is used
  * as the value unless it is NaN (then cells[i] is parsed as usual). Saves the text round trip
  * on the JSON prediction path. nums may be NULL.
  */
-int nn_features_encode_num(const struct nn_features *f, const char *const *cells,
-                           const double *nums, float *dense, int32_t *ind, float *val,
-                           size_t max_nnz, size_t *nnz, struct nn_err *err);
+int tab_features_encode_num(const struct tab_features *f, const char *const *cells,
+                            const double *nums, float *dense, int32_t *ind, float *val,
+                            size_t max_nnz, size_t *nnz, struct nn_err *err);
 
 /** Maps a standardised regression output back to label units. */
-double nn_features_unscale(const struct nn_features *f, double y);
+double tab_features_unscale(const struct tab_features *f, double y);
 
 /** Appends the pipeline to b (binary model format section). */
-int nn_features_save(const struct nn_features *f, struct nn_buf *b);
-/** Reads what nn_features_save wrote; every count checked before allocating. */
-int nn_features_load(struct nn_rd *rd, struct nn_features **out, struct nn_err *err);
-
-/** JSON of API.md's export: "inputs" (with mean/scale or categories), "label", "text" settings.
- *  Adds its members to obj. @return 0 or NN_ENOMEM. */
-int nn_features_to_json(const struct nn_features *f, cJSON *obj);
-/** Builds a pipeline from export JSON / a hand-written model ("inputs", "label", "task").
- *  Errors name the field ("inputs[1].type"). */
-int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_err *err);
+int tab_features_save(const struct tab_features *f, struct tab_buf *b);
+/** Reads what tab_features_save wrote; every count checked before allocating. */
+int tab_features_load(struct tab_rd *rd, struct tab_features **out, struct nn_err *err);
 
 #endif
