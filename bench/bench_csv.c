@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "tab/csv.h"
 #include "tab/features.h"
@@ -126,7 +127,8 @@ static double pipeline(const char *path, size_t *rows, size_t *nnz)
     for (size_t i = 0; tr != NULL && i < s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    if (tr == NULL || tab_features_fit(r, s, tr, &feat, &ds, &err) != 0) {
+    if (tr == NULL ||
+        tab_features_fit(r, s, tr, model_text_decoder_default(), &feat, &ds, &err) != 0) {
         fprintf(stderr, "bench_csv: features: %s\n", err.msg);
         goto done;
     }

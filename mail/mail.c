@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -298,6 +299,22 @@ static int builtin_mode(const char *cs, enum conv_mode *mode)
     return 0;
 }
 
+/* ==========================================================================================
+ * GMime's one-time set-up, done here before the first call that needs it (pthread_once: any
+ * number of threads may race to it), so that no caller can forget it.
+ */
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void gmime_init_once(void)
+{
+    g_mime_init();
+}
+
+static void gmime_ready(void)
+{
+    (void)pthread_once(&gmime_once, gmime_init_once);
+}
+
 /*
  * Appends the bytes of a part in charset cs as clean UTF-8. Charsets iconv does not know are
  * decoded as AUTO; bytes iconv rejects become U+FFFD.
@@ -314,6 +331,7 @@ static int decode_charset(const char *s, size_t n, const char *cs, struct sbuf *
     if (builtin_mode(cs, &mode)) {
         return clean_text(s, n, mode, o);
     }
+    gmime_ready();
     cd = g_mime_iconv_open("UTF-8", cs);
     if (cd == (iconv_t)-1) {
         return clean_text(s, n, CONV_AUTO, o);
@@ -1027,7 +1045,7 @@ void mail_limits_init(struct mail_limits *lim)
 
 int mail_global_init(void)
 {
-    g_mime_init(); /* GMime counts its init calls: a second one returns at once */
+    gmime_ready();
     return NN_OK;
 }
 
@@ -1122,6 +1140,7 @@ int mail_to_text(const char *raw, size_t len, const struct mail_limits *lim, cha
     if ((raw == NULL && len > 0) || out == NULL || out_len == NULL) {
         return nn_err_set(err, NN_EINVAL, "mail_to_text: NULL argument");
     }
+    gmime_ready();
     mail_limits_init(&L);
     if (lim != NULL) {
         L.max_input = lim->max_input != 0 ? lim->max_input : L.max_input;
@@ -1330,4 +1349,14 @@ fail:
     sb_fini(&tmp);
     sb_fini(&o);
     return rc;
+}
+
+int mail_decode_cell(const char *cell, size_t len, char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!mail_looks_raw(cell, len)) {
+        return NN_OK;
+    }
+    return mail_to_text(cell, len, NULL, out, out_len, NULL);
 }

@@ -7,8 +7,9 @@
  * a {subject, body} pair (mail_subject_body). All three run the same per-part normalisation, so
  * training on one form and scoring another sees the same tokens. It does not keep headers other
  * than Subject, attachments other than text/plain and text/html, or any layout.
- * Thread-safety: after mail_global_init, every function may run in any number of threads at
- * once: each call builds its own GMime objects and keeps no state.
+ * Thread-safety: every function may run in any number of threads at once: each call builds its
+ * own GMime objects and keeps no state; GMime's process-wide set-up is done once, internally,
+ * by the first call that needs it (pthread_once).
  */
 #ifndef NEUROND_MAIL_MAIL_H
 #define NEUROND_MAIL_MAIL_H
@@ -43,9 +44,10 @@ struct mail_limits {
 void mail_limits_init(struct mail_limits *lim);
 
 /**
- * Initialises GMime once for the process; calling it again does nothing.
+ * Initialises GMime now rather than at the first decoding call (optional: every function that
+ * needs GMime does it itself, once). Calling it again does nothing.
  * @return NN_OK.
- * Thread-safety: not thread-safe; call from main before any thread that decodes mail starts.
+ * Thread-safety: thread-safe (pthread_once).
  */
 int mail_global_init(void);
 
@@ -85,7 +87,7 @@ int mail_looks_raw(const char *s, size_t len);
  * @return NN_OK; NN_EINVAL for NULL arguments; NN_ERANGE when len > max_input or the message has
  *         more than max_parts leaf parts; NN_ENOMEM.
  * Ownership: *out is new; the caller frees it with nn_free.
- * Thread-safety: thread-safe after mail_global_init (GMime objects are per call).
+ * Thread-safety: thread-safe (GMime objects are per call; its set-up is done once, inside).
  */
 int mail_to_text(const char *raw, size_t len, const struct mail_limits *lim, char **out,
                  size_t *out_len, struct nn_err *err);
@@ -139,5 +141,20 @@ int mail_decoded_text(const char *text, size_t len, char **out, size_t *out_len,
  */
 int mail_html_to_text(const char *html, size_t len, char **out, size_t *out_len,
                       struct nn_err *err);
+
+/**
+ * The text decoder of a text input (model/ wires it into tab/ under the name "mail"): a cell
+ * that looks like a raw message (mail_looks_raw) is decoded with mail_to_text at the default
+ * limits; any other cell is left as it is.
+ * @param cell    [in] the cell (need not be NUL-terminated).
+ * @param len     [in] its length in bytes.
+ * @param out     [out] the decoded text, NUL-terminated; NULL when the cell is not a message
+ *                or on failure.
+ * @param out_len [out] its length without the NUL; 0 when *out is NULL.
+ * @return NN_OK (also when the cell is left as it is), or mail_to_text's error.
+ * Ownership: *out is new; the caller frees it with nn_free.
+ * Thread-safety: thread-safe; needs no set-up.
+ */
+int mail_decode_cell(const char *cell, size_t len, char **out, size_t *out_len);
 
 #endif

@@ -6,9 +6,11 @@
 #include "model/features_json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
 #include "tab/features_priv.h"
@@ -87,6 +89,12 @@ static cJSON *input_json(const struct tab_feat_input *in)
             }
         } else {
             rc = put(o, "scale", cJSON_CreateFalse());
+        }
+        /* only a decoder other than the default is named: older exports stay as they were */
+        if (rc == 0 && in->decoder == NULL) {
+            rc = put(o, "decoder", cJSON_CreateNull());
+        } else if (rc == 0 && strcmp(in->decoder->name, TAB_FEAT_V1_DECODER) != 0) {
+            rc = put(o, "decoder", cJSON_CreateString(in->decoder->name));
         }
     }
     if (rc != 0) {
@@ -217,6 +225,33 @@ static int get_strs(const cJSON *a, size_t max, char ***out, size_t *n, const ch
     return 0;
 }
 
+/* A text input's "decoder": absent = the default one, null or "" = none, else its name. */
+static int decoder_from_json(const cJSON *x, size_t i, struct tab_feat_input *in,
+                             struct nn_err *err)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(x, "decoder");
+    char path[64];
+
+    in->decoder = NULL;
+    if (d == NULL) {
+        in->decoder = model_text_decoder_find(TAB_FEAT_V1_DECODER);
+        return 0;
+    }
+    if (cJSON_IsNull(d) || (cJSON_IsString(d) && d->valuestring[0] == '\0')) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "inputs[%zu].decoder", i);
+    if (cJSON_IsString(d)) {
+        in->decoder = model_text_decoder_find(d->valuestring);
+    }
+    if (in->decoder == NULL) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                             "%s must be null or a known decoder (\"%s\")", path,
+                             TAB_FEAT_V1_DECODER);
+    }
+    return 0;
+}
+
 static int input_from_json(const cJSON *x, size_t i, struct tab_feat_input *in, struct nn_err *err)
 {
     char path[64];
@@ -276,6 +311,10 @@ static int input_from_json(const cJSON *x, size_t i, struct tab_feat_input *in, 
         }
     } else if (strcmp(type->valuestring, "text") == 0) {
         in->type = TAB_COL_TEXT;
+        int rc = decoder_from_json(x, i, in, err);
+        if (rc != 0) {
+            return rc;
+        }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "shape_mean");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(x, "shape_scale");
         if (m == NULL && s == NULL) {

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "model/model_priv.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/metrics.h"
 #include "tab/csv.h"
@@ -768,7 +769,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     for (i = 0; i < n_tr; i++) {
         is_train[tr_idx[i]] = 1;
     }
-    rc = tab_features_fit(r, s, is_train, &m->feat, &all, err);
+    rc = tab_features_fit(r, s, is_train, model_text_decoder_default(), &m->feat, &all, err);
     if (rc != 0) {
         goto fail;
     }

@@ -81,7 +81,9 @@ int model_check_csv(const char *path, const struct model_params *p, const struct
 
 /**
  * Trains a model on a CSV file: read, type columns, split (stratified), fit features on the
- * training split, train with early stopping, compute validation metrics, apply the quality
+ * training split (text inputs get the "mail" text decoder, model/text_decoder.h: raw e-mails
+ * are decoded, at training and at every prediction), train with early stopping, compute
+ * validation metrics, apply the quality
  * gate (a model answering the same for every validation row is refused with NN_EINVAL).
  * @param cancel [in] optional; non-zero stops within one batch (NN_ECANCELED).
  * @return 0 or an error. Ownership: *out is a new model; model_free. NULL on failure.

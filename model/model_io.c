@@ -14,6 +14,7 @@
 
 #include "model/features_json.h"
 #include "model/model_priv.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "tab/buf.h"
 
@@ -451,7 +452,7 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     if (m == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = tab_features_load(&rd, &m->feat, err);
+    rc = tab_features_load(&rd, model_text_decoder_find, &m->feat, err);
     if (rc == 0) {
         rc = get_net(&rd, m->feat, &m->net, err);
     }

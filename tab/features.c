@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail/mail.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
 #include "tab/features_priv.h"
@@ -310,25 +309,23 @@ static int cmp_entry_idx(const void *a, const void *b)
  */
 
 /*
- * The text a text input reads: a raw e-mail (headers, MIME) is decoded to "subject\n\nbody"
- * (mail_to_text: base64/quoted-printable, charsets to UTF-8, HTML reduced to text), the way
- * the spam scorer decodes a posted message, so training on raw mail and scoring raw mail see
- * the same text. Any other text is used as it is (the HTML tags of an already decoded message
- * are strong spam signals: reducing them costs accuracy). A message over the decoder's limits
- * is used as it is too.
- * @param out [out] the text to read; *own is set when it is new (free with nn_free).
- * @return 0.
+ * The text a text input reads: what its decoder (chosen at fit, see tab_text_decoder) makes
+ * of the cell, or the cell itself when it has none or the decoder leaves it (not a message,
+ * over the decoder's limits, out of memory).
+ * @param own [out] set when the text is new (free with nn_free).
  */
-static int text_prepare(const char *cell, const char **out, char **own)
+static const char *text_prepare(const struct tab_feat_input *in, const char *cell, char **own)
 {
-    size_t len = strlen(cell), n;
+    size_t n;
 
     *own = NULL;
-    *out = cell;
-    if (mail_looks_raw(cell, len) && mail_to_text(cell, len, NULL, own, &n, NULL) == 0) {
-        *out = *own;
+    if (in->decoder == NULL || in->decoder->decode(cell, strlen(cell), own, &n) != 0 ||
+        *own == NULL) {
+        nn_free(*own);
+        *own = NULL;
+        return cell;
     }
-    return 0;
+    return *own;
 }
 
 /* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
@@ -369,7 +366,7 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
             const char *text;
             char *own;
 
-            text_prepare(cell, &text, &own);
+            text = text_prepare(in, cell, &own);
             text_shape(text, sh);
             for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                 dense[in->offset + j] = in->scale
@@ -478,7 +475,8 @@ static void welford_get(const struct welford *w, double *mean, double *sd)
 }
 
 int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
-                     struct tab_features **out, struct nn_dataset *ds, struct nn_err *err)
+                     const struct tab_text_decoder *text_decoder, struct tab_features **out,
+                     struct nn_dataset *ds, struct nn_err *err)
 {
     struct tab_features *f = NULL;
     size_t *colof = NULL;
@@ -537,6 +535,7 @@ int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsign
             goto fail;
         }
         in->type = col->type;
+        in->decoder = col->type == TAB_COL_TEXT ? text_decoder : NULL;
         in->scale = col->type != TAB_COL_CATEGORICAL;
         in->sd = 1;
         for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
@@ -620,7 +619,7 @@ int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsign
                 const char *text;
                 char *own;
 
-                text_prepare(v, &text, &own);
+                text = text_prepare(&f->inputs[i], v, &own);
                 text_shape(text, sh);
                 nn_free(own);
                 for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {

@@ -4,7 +4,8 @@
  *
  * Numeric: standardised with mean and scale fitted on the training rows only; missing cells
  * take the training mean. Categorical: one-hot over the categories seen in training; unseen
- * = all zeros. Text: lowercased word tokens, unigrams + bigrams hashed (fixed seeded hash)
+ * = all zeros. Text: the cell after the input's text decoder (chosen at fit, stored; none =
+ * as it is), then lowercased word tokens, unigrams + bigrams hashed (fixed seeded hash)
  * into 2^18 buckets, log(1 + count), L2-normalised, sparse; plus dense shape features (share
  * of capitals, longest capital run, counts of '!' and '$', URLs; log-scaled). Regression
  * targets are standardised for training and mapped back at prediction.
@@ -29,6 +30,27 @@
          URLs */
 #define TAB_FEAT_HASH_SEED 0x6e657572u /* the default hash_seed */
 
+/*
+ * A text decoder: what the cells of a text input go through before they are tokenised (a raw
+ * e-mail to its text, say). It is chosen when the pipeline is fitted, stored in it by name and
+ * called through `decode`, never guessed at prediction. tab/ defines the interface and knows
+ * no decoder: the caller passes one to tab_features_fit and a look-up to tab_features_load
+ * (model/ wires mail/'s, named "mail").
+ * decode: returns 0 with *out a new NUL-terminated text (freed with nn_free; *out_len its
+ * length) or *out NULL (the cell is read as it is); a negative code on failure, *out NULL,
+ * and then too the cell is read as it is. It must be thread-safe and need no set-up.
+ */
+typedef int (*tab_text_decode_fn)(const char *cell, size_t len, char **out, size_t *out_len);
+struct tab_text_decoder {
+    const char *name; /* stored in the model; 1..TAB_FEAT_MAX_DECODER_NAME bytes */
+    tab_text_decode_fn decode;
+};
+/** Finds a decoder by its stored name; NULL when there is none of that name. */
+typedef const struct tab_text_decoder *(*tab_text_decoder_find_fn)(const char *name);
+#define TAB_FEAT_MAX_DECODER_NAME 64
+/* Version-1 pipelines (before the decoder was stored) decoded every text input with this one. */
+#define TAB_FEAT_V1_DECODER "mail"
+
 /* One input of the pipeline (a CSV column that is not the label and not ignored). */
 struct tab_feat_input {
     char *name;
@@ -42,6 +64,7 @@ struct tab_feat_input {
     double shape_mean[TAB_FEAT_N_SHAPE]; /* text: shape feature scaling (when scale) */
     double shape_sd[TAB_FEAT_N_SHAPE];
     size_t *cat_order; /* categorical: indices of categories in byte order (for look-ups) */
+    const struct tab_text_decoder *decoder; /* text: borrowed (static); NULL = cells as they are */
 };
 
 struct tab_features {
@@ -60,11 +83,14 @@ struct tab_features {
 /**
  * Pass 2: rewinds r, encodes every row into ds (y = class index, or the standardised target)
  * and fits the pipeline on the rows with is_train[i] != 0 only.
+ * @param text_decoder [in] the decoder every text input uses (stored in the pipeline); NULL
+ *        for none. Borrowed: it must outlive the pipeline (a static table entry).
  * @return 0 or an error (line/column of a bad cell). Ownership: *out new (tab_features_free),
  *         ds filled (nn_dataset_free). Nothing is allocated on failure.
  */
 int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
-                     struct tab_features **out, struct nn_dataset *ds, struct nn_err *err);
+                     const struct tab_text_decoder *text_decoder, struct tab_features **out,
+                     struct nn_dataset *ds, struct nn_err *err);
 
 /** Frees a pipeline. NULL-safe. */
 void tab_features_free(struct tab_features *f);
@@ -94,7 +120,13 @@ double tab_features_unscale(const struct tab_features *f, double y);
 
 /** Appends the pipeline to b (binary model format section). */
 int tab_features_save(const struct tab_features *f, struct tab_buf *b);
-/** Reads what tab_features_save wrote; every count checked before allocating. */
-int tab_features_load(struct tab_rd *rd, struct tab_features **out, struct nn_err *err);
+/**
+ * Reads what tab_features_save wrote; every count checked before allocating. Each text
+ * input's decoder is looked up by its stored name with find (version-1 sections: the decoder
+ * TAB_FEAT_V1_DECODER); a name find does not know is NN_EFORMAT. find may be NULL when no
+ * decoder is known.
+ */
+int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
+                      struct nn_err *err);
 
 #endif

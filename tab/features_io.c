@@ -18,8 +18,15 @@
  */
 int tab_features_save(const struct tab_features *f, struct tab_buf *b)
 {
+    /* version 1 unless a text input's decoder is not the one version 1 implies */
+    int named = 0;
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct tab_feat_input *in = &f->inputs[i];
+        named |= in->type == TAB_COL_TEXT &&
+                 (in->decoder == NULL || strcmp(in->decoder->name, TAB_FEAT_V1_DECODER) != 0);
+    }
     tab_buf_put_u32(b, FEAT_MAGIC);
-    tab_buf_put_u32(b, FEAT_VERSION);
+    tab_buf_put_u32(b, named ? FEAT_VERSION_DEC : FEAT_VERSION);
     tab_buf_put_u32(b, (uint32_t)f->n_inputs);
     for (size_t i = 0; i < f->n_inputs; i++) {
         const struct tab_feat_input *in = &f->inputs[i];
@@ -35,6 +42,9 @@ int tab_features_save(const struct tab_features *f, struct tab_buf *b)
         for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
             tab_buf_put_f64(b, in->shape_mean[j]);
             tab_buf_put_f64(b, in->shape_sd[j]);
+        }
+        if (named && in->type == TAB_COL_TEXT) {
+            tab_buf_put_str(b, in->decoder != NULL ? in->decoder->name : "");
         }
     }
     tab_buf_put_str(b, f->label ? f->label : "");
@@ -78,10 +88,40 @@ static int check_classes(const struct tab_features *f)
     return 1;
 }
 
-int tab_features_load(struct tab_rd *rd, struct tab_features **out, struct nn_err *err)
+/* Reads a text input's decoder: its stored name (version 2) or the one version 1 implies. */
+static int load_decoder(struct tab_rd *rd, uint32_t version, tab_text_decoder_find_fn find,
+                        size_t i, struct tab_feat_input *in, struct nn_err *err)
+{
+    char *name = NULL;
+    int rc = 0;
+
+    if (version == FEAT_VERSION) {
+        name = nn_strdup(TAB_FEAT_V1_DECODER);
+        if (name == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+        }
+    } else {
+        rc = tab_rd_str(rd, &name, TAB_FEAT_MAX_DECODER_NAME, "text decoder", err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    in->decoder = NULL;
+    if (name[0] != '\0') {
+        in->decoder = find != NULL ? find(name) : NULL;
+        if (in->decoder == NULL) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: unknown text decoder '%s'", i, name);
+        }
+    }
+    nn_free(name);
+    return rc;
+}
+
+int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
+                      struct nn_err *err)
 {
     struct tab_features *f = NULL;
-    uint32_t u, n;
+    uint32_t u, n, version;
     uint8_t b8;
     int rc;
     *out = NULL;
@@ -96,9 +136,10 @@ int tab_features_load(struct tab_rd *rd, struct tab_features **out, struct nn_er
     if (rc != 0) {
         return rc;
     }
-    if (u != FEAT_VERSION) {
+    if (u != FEAT_VERSION && u != FEAT_VERSION_DEC) {
         return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
     }
+    version = u;
     rc = tab_rd_u32(rd, &n, "input count", err);
     if (rc != 0) {
         return rc;
@@ -186,6 +227,12 @@ int tab_features_load(struct tab_rd *rd, struct tab_features **out, struct nn_er
             }
             if (!isfinite(in->shape_mean[j]) || !tab_feat_good_scale(in->shape_sd[j])) {
                 rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
+                goto fail;
+            }
+        }
+        if (in->type == TAB_COL_TEXT) {
+            rc = load_decoder(rd, version, find, i, in, err);
+            if (rc != 0) {
                 goto fail;
             }
         }

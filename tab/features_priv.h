@@ -9,7 +9,8 @@
 #include "tab/features.h"
 
 #define FEAT_MAGIC       0x5446454eu /* "NEFT" */
-#define FEAT_VERSION     1u
+#define FEAT_VERSION     1u          /* every text input decoded with TAB_FEAT_V1_DECODER */
+#define FEAT_VERSION_DEC 2u          /* + a decoder name per text input, written when one differs */
 #define FEAT_MAX_INPUTS  100000u
 #define FEAT_MAX_NAME    4096u
 #define FEAT_MAX_CAT     65536u

@@ -3,20 +3,15 @@
  * over whatever the reader accepted. The first input byte picks the delimiter and the limits
  * (so small limits are reached too); the rest is the file, read through fmemopen as the
  * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
- *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
- *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c tab/csv.c tab/schema.c \
- *       tab/features.c tab/features_io.c mail/mail.c nn/mat.c nn/err.c nn/alloc.c tab/buf.c \
- *       $(pkg-config --cflags --libs gmime-3.0) $(pkg-config --libs openblas) -lcjson -lm \
- *       -o build/fuzz_csv
- *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
+ * Build: make build/fuzz/fuzz_csv (make fuzz-build builds every target); run:
+ *   build/fuzz/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail/mail.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
 #include "tab/csv.h"
@@ -26,12 +21,13 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Text cells that look like raw e-mail go through nn/mail (GMime): set it up once. */
+/* Text inputs get the daemon's decoder (model/text_decoder.h): raw e-mail goes through mail/
+   (GMime), which sets itself up. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    return mail_global_init() == 0 ? 0 : 1;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -101,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < s->rows; i++) {
         tr[i] = (unsigned char)(i % 3 != 2 || (mode & 32));
     }
-    if (tab_features_fit(r, s, tr, &feat, &ds, &err) == 0) {
+    if (tab_features_fit(r, s, tr, model_text_decoder_default(), &feat, &ds, &err) == 0) {
         if (ds.rows != s->rows) {
             abort();
         }
@@ -120,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct tab_rd rd;
             struct tab_features *g = NULL;
             tab_rd_init(&rd, b.data, b.len);
-            if (tab_features_load(&rd, &g, &err) != 0) {
+            if (tab_features_load(&rd, model_text_decoder_find, &g, &err) != 0) {
                 fprintf(stderr, "saved pipeline does not load: %s\n", err.msg);
                 abort();
             }

@@ -56,7 +56,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    mail_global_init();
     return 0;
 }
 

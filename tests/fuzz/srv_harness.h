@@ -25,7 +25,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "mail/mail.h"
 #include "nn/alloc.h"
 #include "server/api_models.h"
 #include "server/api_train.h"
@@ -55,7 +54,6 @@ static struct harness *harness_start(void)
     char db[400];
 
     signal(SIGPIPE, SIG_IGN);
-    mail_global_init();
     cJSON_Hooks hooks = {nn_malloc, nn_free};
     cJSON_InitHooks(&hooks);
     snprintf(h.dir, sizeof(h.dir), "/tmp/neurond-fuzz-XXXXXX");

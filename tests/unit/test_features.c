@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "model/features_json.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
 
@@ -50,7 +51,8 @@ static int fit_text(struct fixture *x, const char *text, const unsigned char *is
             assert_non_null(all);
             memset(all, 1, x->s->rows);
         }
-        rc = tab_features_fit(x->r, x->s, is_train ? is_train : all, &x->feat, &x->ds, err);
+        rc = tab_features_fit(x->r, x->s, is_train ? is_train : all, model_text_decoder_default(),
+                              &x->feat, &x->ds, err);
         free(all);
     }
     return rc;
@@ -134,7 +136,8 @@ static void test_regression_target(void **state)
     for (size_t i = 0; i < x.s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    assert_int_equal(tab_features_fit(x.r, x.s, tr, &x.feat, &x.ds, &err), 0);
+    assert_int_equal(
+        tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, &err), 0);
     double sum = 0, sq = 0, n = 0;
     for (size_t i = 0; i < x.s->rows; i++) {
         double back = tab_features_unscale(x.feat, x.ds.y[i]);
@@ -336,7 +339,7 @@ static void test_save_load(void **state)
     struct tab_rd rd;
     tab_rd_init(&rd, b.data, b.len);
     struct tab_features *g = NULL;
-    assert_int_equal(tab_features_load(&rd, &g, &err), 0);
+    assert_int_equal(tab_features_load(&rd, model_text_decoder_find, &g, &err), 0);
     assert_int_equal(tab_rd_left(&rd), 0);
     save(g, &b2);
     assert_int_equal(b.len, b2.len);
@@ -348,7 +351,7 @@ static void test_save_load(void **state)
     for (size_t n = 0; n < b.len; n++) {
         tab_rd_init(&rd, b.data, n);
         g = (struct tab_features *)&rd; /* must be reset to NULL */
-        int rc = tab_features_load(&rd, &g, &err);
+        int rc = tab_features_load(&rd, model_text_decoder_find, &g, &err);
         assert_true(rc < 0);
         assert_null(g);
     }
@@ -363,7 +366,7 @@ static void test_save_load(void **state)
         }
         tab_rd_init(&rd, c, b.len);
         g = NULL;
-        if (tab_features_load(&rd, &g, NULL) == 0) {
+        if (tab_features_load(&rd, model_text_decoder_find, &g, NULL) == 0) {
             float dense[64];
             int32_t ind[256];
             float val[256];
@@ -379,7 +382,7 @@ static void test_save_load(void **state)
     /* a huge count is refused before any allocation */
     unsigned char hostile[12] = {0x4e, 0x45, 0x46, 0x54, 1, 0, 0, 0, 0xff, 0xff, 0x01, 0};
     tab_rd_init(&rd, hostile, sizeof(hostile));
-    assert_true(tab_features_load(&rd, &g, &err) < 0);
+    assert_true(tab_features_load(&rd, model_text_decoder_find, &g, &err) < 0);
     assert_null(g);
     tab_buf_fini(&b);
     tab_buf_fini(&b2);
@@ -546,7 +549,7 @@ static void test_alloc_failures(void **state)
         assert_int_equal(tab_schema_infer(x.r, &so, &x.s, NULL), 0);
         unsigned char tr[6] = {1, 1, 1, 1, 1, 1};
         nn_alloc_fail_after(k);
-        int rc = tab_features_fit(x.r, x.s, tr, &x.feat, &x.ds, NULL);
+        int rc = tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, NULL);
         nn_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == NN_ENOMEM);
         if (rc != 0) {
@@ -574,7 +577,7 @@ static void test_load_alloc_failures(void **state)
         struct tab_features *g = NULL;
         tab_rd_init(&rd, b.data, b.len);
         nn_alloc_fail_after(k);
-        int rc = tab_features_load(&rd, &g, NULL);
+        int rc = tab_features_load(&rd, model_text_decoder_find, &g, NULL);
         nn_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == NN_ENOMEM);
         assert_true((rc == 0) == (g != NULL));
@@ -630,7 +633,8 @@ static void test_spam_end_to_end(void **state)
     for (size_t i = 0; i < x.s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    assert_int_equal(tab_features_fit(x.r, x.s, tr, &x.feat, &x.ds, &err), 0);
+    assert_int_equal(
+        tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_int_equal(x.ds.rows, 4837);
     assert_int_equal(x.ds.sparse_cols, 1 << TAB_FEAT_HASH_BITS);

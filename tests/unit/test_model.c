@@ -26,7 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mail/mail.h"
 #include "model/model.h"
 #include "model/model_priv.h"
 #include "nn/alloc.h"
@@ -425,6 +424,5 @@ int main(void)
     };
 
     openblas_set_num_threads(1);
-    mail_global_init();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
