@@ -61,6 +61,9 @@ SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The network maths links alone: every object of libnn.a, -lopenblas -lm and nothing else, no
+# include path but the repository's (tests/link/nn_only.c; run with the unit tests).
+UNIT_BIN += $(BUILD)/tests/test_link_nn_only
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/%.o: %.c
@@ -113,6 +116,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
+$(BUILD)/tests/test_link_nn_only: tests/link/nn_only.c $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) $(SANFLAGS) -I. $< \
+	    -Wl,--whole-archive $(BUILD)/libnn.a -Wl,--no-whole-archive -o $@ -lopenblas -lm
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
@@ -131,7 +139,7 @@ all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
-test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
+test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI + nn/ linked alone, tests/link)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
@@ -152,10 +160,10 @@ run: $(BIN)/neurond ## build and start the daemon on 127.0.0.1:8080 (data in ./d
 	$(BIN)/neurond serve $(ARGS)
 
 format: ## reformat the C sources with clang-format
-	clang-format -i $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/link/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
 
 format-check: ## check the C sources against .clang-format (CI)
-	clang-format --dry-run -Werror $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+	clang-format --dry-run -Werror $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/link/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
 
 clean: ## remove build outputs
 	rm -rf build bin
