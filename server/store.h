@@ -67,7 +67,7 @@ struct store_version {
     int pinned;          /* 0 = not pinned */
     unsigned char *blob; /* NULL unless asked for */
     size_t blob_len;
-    char *card;                /* JSON object (nn_model_card) */
+    char *card;                /* JSON object (model_card) */
     char *metrics;             /* JSON object */
     char job_id[STORE_ID_MAX]; /* "" for an imported version */
     char created_at[STORE_TIME_MAX];
