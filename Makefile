@@ -177,7 +177,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .SECONDARY:
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- fuzzing (libFuzzer + ASan + UBSan, clang) ------------------------------------------------
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
