@@ -598,6 +598,85 @@ static void test_restart_requeues(void **state)
     nn_free(ids);
 }
 
+/* One read of the store (op 0..N_OOM_OPS-1); checks the out-parameters when it fails. */
+#define N_OOM_OPS 7
+static int oom_op(struct fix *f, int op)
+{
+    struct store_job *j = (struct store_job *)1, **jobs = (struct store_job **)1;
+    struct store_version *v = (struct store_version *)1, **list = (struct store_version **)1;
+    struct store_epoch *h = (struct store_epoch *)1;
+    char(*ids)[STORE_ID_MAX] = (char(*)[STORE_ID_MAX])1;
+    struct store *s2 = (struct store *)1;
+    size_t n = 1;
+    int rc = -100;
+
+    switch (op) {
+    case 0:
+        rc = store_job_get(f->s, "o1", &j, NULL);
+        store_job_free(rc == 0 ? j : NULL);
+        return rc != 0 && j != NULL ? -100 : rc;
+    case 1:
+        rc = store_job_list(f->s, -1, NULL, 10, &jobs, &n, NULL);
+        store_job_list_free(rc == 0 ? jobs : NULL, n);
+        return rc != 0 && (jobs != NULL || n != 0) ? -100 : rc;
+    case 2:
+        rc = store_job_history(f->s, "o1", &h, &n, NULL);
+        nn_free(rc == 0 ? h : NULL);
+        return rc != 0 && (h != NULL || n != 0) ? -100 : rc;
+    case 3:
+        rc = store_version_get(f->s, "om", 0, 1, &v, NULL);
+        store_version_free(rc == 0 ? v : NULL);
+        return rc != 0 && v != NULL ? -100 : rc;
+    case 4:
+        rc = store_model_list(f->s, &list, &n, NULL);
+        store_version_list_free(rc == 0 ? list : NULL, n);
+        return rc != 0 && (list != NULL || n != 0) ? -100 : rc;
+    case 5:
+        rc = store_open(f->url, &s2, NULL);
+        store_close(rc == 0 ? s2 : NULL);
+        return rc != 0 && s2 != NULL ? -100 : rc;
+    default:
+        rc = store_jobs_recover(f->s, &ids, &n, NULL);
+        nn_free(rc == 0 ? ids : NULL);
+        return rc != 0 && (ids != NULL || n != 0) ? -100 : rc;
+    }
+}
+
+/* Each read fails cleanly (NN_ENOMEM, nothing returned, nothing leaked: run it under ASan)
+ * when the Nth allocation fails, for N = 0, 1, ... until it succeeds. */
+static void test_out_of_memory(void **state)
+{
+    struct fix *f = *state;
+    struct store_epoch e = {1, 0.5, 0.6, 0.8, 0.01, 0};
+    int v = 0;
+
+    new_job(f->s, "o1", "om");
+    new_job(f->s, "o2", "om");
+    claim(f->s, "o1");
+    assert_int_equal(store_job_progress(f->s, "o1", &e, NULL), 0);
+    e.epoch = 2;
+    assert_int_equal(store_job_progress(f->s, "o1", &e, NULL), 0);
+    assert_int_equal(put_version(f->s, "om", NULL, &v), 0);
+    assert_int_equal(put_version(f->s, "om", NULL, &v), 0);
+    for (int op = 0; op < N_OOM_OPS; op++) {
+        long n;
+        for (n = 0; n < 1000; n++) {
+            nn_alloc_fail_after(n);
+            int rc = oom_op(f, op);
+            long made = nn_alloc_count();
+            nn_alloc_fail_after(-1);
+            if (made <= n) { /* no allocation failed: done */
+                assert_int_equal(rc, 0);
+                break;
+            }
+            if (rc != NN_ENOMEM) { /* a failed allocation is reported, never absorbed */
+                fail_msg("read %d, allocation %ld failing: returned %d", op, n, rc);
+            }
+        }
+        assert_true(n > 0 && n < 1000);
+    }
+}
+
 /* ========================================================================================== */
 /* Concurrent callers (worker threads, or replicas on one store)                              */
 /* ========================================================================================== */
@@ -721,6 +800,7 @@ static const struct {
     {"cancel_rules", test_cancel_rules},
     {"list_and_history", test_list_and_history},
     {"restart_requeues", test_restart_requeues},
+    {"out_of_memory", test_out_of_memory},
     {"racing_workers", test_racing_workers},
 };
 #define N_SUITE (sizeof(suite) / sizeof(suite[0]))
