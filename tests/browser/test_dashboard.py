@@ -22,6 +22,7 @@ import time
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -101,9 +102,29 @@ class Page:
             "still false after %ss: %s" % (timeout, script))
 
     def wait_visible(self, css, timeout=15):
-        WebDriverWait(self.driver, timeout, poll_frequency=0.02).until(
+        WebDriverWait(self.driver, timeout, poll_frequency=0.02,
+                      ignored_exceptions=[StaleElementReferenceException]).until(
             lambda d: any(e.is_displayed() for e in d.find_elements(By.CSS_SELECTOR, css)),
             "%s not visible after %ss" % (css, timeout))
+
+    def click(self, css, timeout=15):
+        """Clicks the element, finding it again when the page redrew it in between (the
+        tables are rebuilt on each refresh)."""
+        def attempt(d):
+            d.find_element(By.CSS_SELECTOR, css).click()
+            return True
+        WebDriverWait(self.driver, timeout, poll_frequency=0.02,
+                      ignored_exceptions=[StaleElementReferenceException]).until(
+            attempt, "could not click %s in %ss" % (css, timeout))
+
+    def select(self, css, value, timeout=15):
+        """Picks the option with that value (again when the page rebuilt the options)."""
+        def attempt(d):
+            Select(d.find_element(By.CSS_SELECTOR, css)).select_by_value(value)
+            return d.find_element(By.CSS_SELECTOR, css).get_property("value") == value
+        WebDriverWait(self.driver, timeout, poll_frequency=0.02,
+                      ignored_exceptions=[StaleElementReferenceException]).until(
+            attempt, "could not select %s in %s" % (value, css))
 
     def fill(self, css, value):
         e = self.find(css)
@@ -163,7 +184,7 @@ def test_malformed_csv_refused_with_its_line(page, daemon, tmp_path):
     bad.write_text('a,b,label\n1,2,x\n3,"4,y\n')
     page.find("#train-file").send_keys(str(bad))
     page.fill("#train-model", "broken")
-    page.find("#train-btn").click()
+    page.click("#train-btn")
     page.wait_visible("#train-msg.err")
     assert re.search(r"line 3", page.text("#train-msg")), page.text("#train-msg")
     assert api(daemon, "/jobs")[1]["jobs"] == []
@@ -176,7 +197,7 @@ def test_upload_csv_loss_curve_grows_while_training(page, daemon):
     page.fill("#train-epochs", "100")
     page.fill("#train-patience", "0")
     page.fill("#train-hidden", "128,128")
-    page.find("#train-btn").click()
+    page.click("#train-btn")
     page.wait("/^Job [0-9a-f]{8} /.test(document.getElementById('train-msg').textContent)")
     # live: while the job still runs, the canvas already holds some of its epochs
     seen = []
@@ -224,7 +245,7 @@ def test_upload_csv_loss_curve_grows_while_training(page, daemon):
 
 def test_model_card_shows_inputs_classes_metrics(page):
     page.wait_visible('#models tr[data-model="digits"]')
-    page.find('#models tr[data-model="digits"]').click()
+    page.click('#models tr[data-model="digits"]')
     page.wait("/digit: 0, 1, 2/.test(document.getElementById('model-card').textContent)")
     text = page.text("#model-card")
     for want in (r"pixel_0_0 · numeric", r"… and 52 more", r"val_accuracy 0\.\d{4}", r"64 → 128 → 128 → 10"):
@@ -232,13 +253,13 @@ def test_model_card_shows_inputs_classes_metrics(page):
 
 
 def test_prediction_from_the_page_equals_the_api(page, daemon):
-    Select(page.find("#predict-model")).select_by_value("digits")
+    page.select("#predict-model", "digits")
     with open(DIGITS) as f:
         header = f.readline().strip().split(",")
         row = [float(x) for x in f.readline().strip().split(",")]
     inst = dict(zip(header[:64], row[:64]))
     page.fill("#predict-input", json.dumps(inst))
-    page.find("#predict-btn").click()
+    page.click("#predict-btn")
     page.wait_visible("#predict-label")
     status, body = api(daemon, "/models/digits/predict", method="POST", json={"instances": [inst]})
     assert status == 200, body
@@ -246,12 +267,12 @@ def test_prediction_from_the_page_equals_the_api(page, daemon):
     assert len(page.driver.find_elements(By.CSS_SELECTOR, "#predict-out .prob")) == 10
     # a bad instance shows the API's error and its field
     page.fill("#predict-input", '{"pixel_0_0": "dark"}')
-    page.find("#predict-btn").click()
+    page.click("#predict-btn")
     page.wait_visible("#predict-out .err")
     assert "pixel_0_0" in page.text("#predict-out .err")
     # and the good one again, for the screenshot
     page.fill("#predict-input", json.dumps(inst, indent=1))
-    page.find("#predict-btn").click()
+    page.click("#predict-btn")
     page.wait("document.querySelector('#predict-label') && !document.querySelector('#predict-out .err')")
 
 
@@ -276,7 +297,7 @@ def test_spam_box_scores_as_the_api_screenshot(page, daemon):
     assert wait_job(daemon.base, job["id"], timeout=60)["status"] == "succeeded"
     text = "WIN a FREE prize now, click here"
     page.fill("#spam-text", text)
-    page.find("#spam-btn").click()
+    page.click("#spam-btn")
     page.wait_visible("#spam-score")
     status, body = api(daemon, "/spam-score", method="POST", json={"text": text})
     assert status == 200, body
