@@ -1,12 +1,12 @@
 #!/bin/sh
 # Runs the API tests (pytest, Debian's python3) against $BIN/neurond and prints one line:
 #   api: N passed, N failed
-# Exits non-zero when a test fails or none ran. SUITE=browser runs the pytest suite of
+# Exits non-zero when a test fails or none ran. NEUROND_SUITE=browser runs the pytest suite of
 # tests/browser instead, with a "browser:" line (tests/browser/run.sh does that).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-bin}
-SUITE=${SUITE:-api}
+SUITE=${NEUROND_SUITE:-api}
 export BIN
 if [ ! -x "$BIN/neurond" ]; then
     echo "$SUITE: $BIN/neurond is missing (make first)"

@@ -16,4 +16,4 @@ if ! setup=$(scripts/deps.sh eco 2>&1); then
     echo "browser: 0 passed, 1 failed"
     exit 1
 fi
-SUITE=browser exec tests/api/run.sh --tb=short "$@"
+NEUROND_SUITE=browser exec tests/api/run.sh --tb=short "$@"
