@@ -9,7 +9,7 @@
  * tensor per input column named after it, shape [n] (or [n, 1]); a tensor the model does not
  * know or an input with no tensor is 422, as a /predict instance that does not fit. Each row
  * becomes k text cells (numbers printed exactly, BYTES as they are) for
- * nn_model_predict_cells, the same path the CSV predictions take.
+ * model_predict_cells, the same path the CSV predictions take.
  * Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32
  * [n]; a request's `outputs` list picks some of them. Model metadata lists exactly these, and
  * as inputs the `input` tensor for an all-numeric model, else one tensor per column.
@@ -23,8 +23,8 @@
 
 #include "api_models.h"
 #include "metrics.h"
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -116,10 +116,10 @@ static int model_ref(struct srv_req *r, struct srv_model **out)
 }
 
 /* 1 when every input of the model is numeric (then the `input` [n, k] tensor is listed). */
-static int all_numeric(const struct nn_model *m)
+static int all_numeric(const struct model *m)
 {
-    for (int i = 0; i < nn_model_n_inputs(m); i++) {
-        if (strcmp(nn_model_input_type(m, i), "numeric") != 0) {
+    for (int i = 0; i < model_n_inputs(m); i++) {
+        if (strcmp(model_input_type(m, i), "numeric") != 0) {
             return 0;
         }
     }
@@ -197,7 +197,7 @@ int srv_api_kserve_model(struct srv_req *r)
         srv_registry_release(sm);
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
     }
-    const struct nn_model *m = sm->model;
+    const struct model *m = sm->model;
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL) {
         rc = NN_ENOMEM;
@@ -213,17 +213,17 @@ int srv_api_kserve_model(struct srv_req *r)
     cJSON_AddStringToObject(doc, "platform", KSERVE_PLATFORM);
     cJSON *ins = cJSON_AddArrayToObject(doc, "inputs");
     if (all_numeric(m)) {
-        cJSON_AddItemToArray(ins, tensor_meta("input", "FP32", nn_model_n_inputs(m)));
+        cJSON_AddItemToArray(ins, tensor_meta("input", "FP32", model_n_inputs(m)));
     } else {
-        for (int i = 0; i < nn_model_n_inputs(m); i++) {
-            int num = strcmp(nn_model_input_type(m, i), "numeric") == 0;
+        for (int i = 0; i < model_n_inputs(m); i++) {
+            int num = strcmp(model_input_type(m, i), "numeric") == 0;
             cJSON_AddItemToArray(ins,
-                                 tensor_meta(nn_model_input_name(m, i), num ? "FP32" : "BYTES", 0));
+                                 tensor_meta(model_input_name(m, i), num ? "FP32" : "BYTES", 0));
         }
     }
     cJSON *outs = cJSON_AddArrayToObject(doc, "outputs");
-    int k = nn_model_n_classes(m);
-    if (nn_model_task(m) == NN_TASK_REGRESSION || k == 0) {
+    int k = model_n_classes(m);
+    if (model_task(m) == NN_TASK_REGRESSION || k == 0) {
         cJSON_AddItemToArray(outs, tensor_meta("value", "FP32", 0));
     } else {
         cJSON_AddItemToArray(outs, tensor_meta("probabilities", "FP32", k));
@@ -489,10 +489,10 @@ int srv_api_kserve_infer(struct srv_req *r)
     if (model_ref(r, &sm) != 0) {
         goto out;
     }
-    const struct nn_model *m = sm->model;
-    int k = nn_model_n_inputs(m);
-    int kc = nn_model_n_classes(m);
-    int regression = nn_model_task(m) == NN_TASK_REGRESSION || kc == 0;
+    const struct model *m = sm->model;
+    int k = model_n_inputs(m);
+    int kc = model_n_classes(m);
+    int regression = model_task(m) == NN_TASK_REGRESSION || kc == 0;
     int want_probs, want_label, want_value;
     if (wanted_outputs(r, doc, regression, &want_probs, &want_label, &want_value) != 0) {
         goto out;
@@ -527,7 +527,7 @@ int srv_api_kserve_infer(struct srv_req *r)
          * client calls it, as KServe's own examples' "input-0") */
         matrix = 1;
         for (int c = 0; c < k; c++) {
-            if (strcmp(nn_model_input_name(m, c), ts[0].name) == 0) {
+            if (strcmp(model_input_name(m, c), ts[0].name) == 0) {
                 matrix = 0;
             }
         }
@@ -547,7 +547,7 @@ int srv_api_kserve_infer(struct srv_req *r)
         for (long i = 0; i < nt; i++) {
             int c = 0;
             char field[64];
-            while (c < k && strcmp(nn_model_input_name(m, c), ts[i].name) != 0) {
+            while (c < k && strcmp(model_input_name(m, c), ts[i].name) != 0) {
                 c++;
             }
             snprintf(field, sizeof(field), "inputs[%ld].name", i);
@@ -581,9 +581,8 @@ int srv_api_kserve_infer(struct srv_req *r)
         }
         for (int c = 0; c < k; c++) {
             if (colmap[c] < 0) {
-                rc =
-                    reply_field(r, 422, nn_model_input_name(m, c), -1,
-                                "no tensor for the model input '%.64s'", nn_model_input_name(m, c));
+                rc = reply_field(r, 422, model_input_name(m, c), -1,
+                                 "no tensor for the model input '%.64s'", model_input_name(m, c));
                 goto out;
             }
         }
@@ -614,7 +613,7 @@ int srv_api_kserve_infer(struct srv_req *r)
             cells[c] = cell_of(x, numbuf + (size_t)c * CELL_LEN);
         }
         nn_err_clear(&err);
-        rc = nn_model_predict_cells(m, cells, out + (size_t)i * (size_t)per, &err);
+        rc = model_predict_cells(m, cells, out + (size_t)i * (size_t)per, &err);
         if (rc != 0) {
             char field[200], msg[400];
             if (err.field[0] != '\0') {
@@ -660,7 +659,7 @@ int srv_api_kserve_infer(struct srv_req *r)
                     best = c;
                 }
             }
-            cJSON_AddItemToArray(d, cJSON_CreateString(nn_model_class(m, best)));
+            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(m, best)));
         }
         if (d == NULL || cJSON_GetArraySize(d) != n) {
             rc = NN_ENOMEM;

@@ -2,7 +2,7 @@
  * json_count: counts what a model document holds — its inputs, its layers, the numbers of
  * its layers (weights and biases), its values in all — from the raw JSON text, before any
  * tree is built. cJSON spends about 80 bytes a value, so a 100 MB document of a million
- * inputs cost ~900 MB before nn_model_import could refuse it; counted first, it is refused
+ * inputs cost ~900 MB before model_import could refuse it; counted first, it is refused
  * with the body as the only memory spent.
  * A scanner, not a parser: on malformed text the counts are approximate (cJSON then refuses
  * it). No allocation, no recursion. Thread-safety: pure.
