@@ -75,6 +75,8 @@ const char *srv_http_status_code(unsigned status)
         return "queue_full";
     case 431:
         return "headers_too_large";
+    case 501:
+        return "not_implemented";
     case 503:
         return "not_ready";
     case 507:
@@ -715,6 +717,74 @@ static void media_type(struct srv_req *r, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* 1 when the request announces a body (a non-zero Content-Length, or Transfer-Encoding). */
+static int has_body(struct srv_req *r)
+{
+    const char *cl = srv_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (cl != NULL && strtoull(cl, NULL, 10) > 0) ||
+           srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+struct framing {
+    int n_length, n_te, n_host;
+};
+
+/* Counts the headers that frame the message. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    (void)value;
+    f->n_length += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
+    f->n_te += strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0;
+    f->n_host += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
+    return MHD_YES;
+}
+
+/*
+ * The framing faults that reach the handler (RFC 9112 6.1, 6.3 and 3.2): libmicrohttpd would
+ * take the first of two Content-Length headers, prefer chunked over a Content-Length sent
+ * with it (a request-smuggling shape), and wait for the close on a Transfer-Encoding it does
+ * not know. Each is refused here with a JSON error, and the connection closes after it.
+ * Faults libmicrohttpd itself refuses before any callback (a Content-Length that is not a
+ * number, a bad chunk size) get its own HTML page: see docs/operations.md.
+ * @return 0, or 1 after the error was sent.
+ */
+static int check_framing(struct srv_req *r, const char *version)
+{
+    struct framing f = {0, 0, 0};
+
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.n_length > 1) {
+        srv_http_reply_error(r, 400, NULL, "more than one Content-Length header");
+        return 1;
+    }
+    if (f.n_te > 1 || (f.n_te == 1 && f.n_length == 1)) {
+        srv_http_reply_error(r, 400, NULL,
+                             f.n_te > 1 ? "more than one Transfer-Encoding header"
+                                        : "both Content-Length and Transfer-Encoding");
+        return 1;
+    }
+    const char *te = srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "transfer_encoding", te);
+        }
+        srv_http_reply_error(r, 501, d, "Transfer-Encoding '%.64s' is not supported (send chunked)",
+                             te);
+        return 1;
+    }
+    if (f.n_host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        srv_http_reply_error(r, 400, NULL, "an HTTP/1.1 request needs a Host header");
+        return 1;
+    }
+    return 0;
+}
+
 /* First call: route, auth, readiness, body checks. 0 = go on reading; 1 = replied. */
 static int begin_request(struct srv_req *r)
 {
@@ -818,7 +888,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct srv_app *app = cls;
     struct srv_req *r = *req_cls;
 
-    (void)version;
     if (r == NULL) {
         r = nn_calloc(1, sizeof(*r));
         if (r == NULL) {
@@ -834,7 +903,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&app->inflight, 1);
         *req_cls = r;
         make_id(r);
-        begin_request(r);
+        if (check_framing(r, version) != 0) {
+            return MHD_YES;
+        }
+        /* a request without a body is answered on the last call, once libmicrohttpd has
+         * read the whole request: a reply queued on the first call makes it close the
+         * connection, losing the requests pipelined behind */
+        r->deferred = !has_body(r);
+        if (!r->deferred) {
+            begin_request(r);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -846,6 +924,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->responded) {
         return MHD_YES;
+    }
+    if (r->deferred) {
+        r->deferred = 0;
+        if (begin_request(r) != 0) {
+            return MHD_YES;
+        }
     }
     body_end(r);
     if (r->body_status != 0) {

@@ -85,6 +85,7 @@ struct srv_req {
     unsigned status;
     size_t resp_bytes;
     int responded;
+    int deferred; /* no body: routed and checked on the last call, not the first */
     char hdr[SRV_HEADERS_MAX][2][256]; /* extra reply headers */
     int n_hdr;
 };
