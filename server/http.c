@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_check.h"
 #include "log.h"
 #include "metrics.h"
 #include "nn/alloc.h"
@@ -308,6 +309,36 @@ const char *srv_http_field(struct srv_req *r, const char *name)
     return NULL;
 }
 
+/* The line and column (from 1) of byte off of the body. */
+static void body_line_col(const struct srv_req *r, size_t off, long *line, long *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < r->body_len; i++) {
+        if (r->body[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Sends 400 "malformed JSON at line L, column C" for byte off, with why (may be ""). */
+static void reply_malformed(struct srv_req *r, size_t off, const char *why)
+{
+    long line, col;
+
+    body_line_col(r, off, &line, &col);
+    cJSON *d = cJSON_CreateObject();
+    if (d != NULL) {
+        cJSON_AddNumberToObject(d, "line", (double)line);
+        cJSON_AddNumberToObject(d, "column", (double)col);
+    }
+    srv_http_reply_error(r, 400, d, "malformed JSON at line %ld, column %ld%s%s", line, col,
+                         why[0] != '\0' ? ": " : "", why);
+}
+
 cJSON *srv_http_json_body(struct srv_req *r)
 {
     const char *end = NULL;
@@ -328,25 +359,35 @@ cJSON *srv_http_json_body(struct srv_req *r)
         srv_http_reply_error(r, 400, d, "%s", derr.msg);
         return NULL;
     }
-    cJSON *doc = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
-    if (doc == NULL) {
-        /* locate the fault: line and column of the byte cJSON stopped at */
-        long line = 1, col = 1;
-        const char *stop = end != NULL ? end : r->body;
-        for (const char *p = r->body; p < stop && p < r->body + r->body_len; p++) {
-            if (*p == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
+    /* what cJSON would let through: raw control characters, and \u0000, which it decodes
+     * into a NUL that cuts the string ("iris\u0000x" read as "iris") */
+    int rc = srv_json_check_text(r->body, r->body_len, &derr);
+    if (rc == NN_EFORMAT) {
+        reply_malformed(r, (size_t)derr.col - 1, derr.msg);
+        return NULL;
+    }
+    if (rc != 0) {
         cJSON *d = cJSON_CreateObject();
         if (d != NULL) {
-            cJSON_AddNumberToObject(d, "line", (double)line);
-            cJSON_AddNumberToObject(d, "column", (double)col);
+            cJSON_AddStringToObject(d, "field", derr.field);
         }
-        srv_http_reply_error(r, 400, d, "malformed JSON at line %ld, column %ld", line, col);
+        srv_http_reply_error(r, 400, d, "%s", derr.msg);
+        return NULL;
+    }
+    cJSON *doc = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    if (doc == NULL) {
+        /* the fault: the byte cJSON stopped at */
+        reply_malformed(r, end != NULL ? (size_t)(end - r->body) : 0, "");
+        return NULL;
+    }
+    /* cJSON stops after the first value: anything but white space after it is malformed */
+    size_t off = end != NULL ? (size_t)(end - r->body) : r->body_len;
+    while (off < r->body_len && strchr(" \t\n\r", r->body[off]) != NULL) {
+        off++;
+    }
+    if (off < r->body_len) {
+        cJSON_Delete(doc);
+        reply_malformed(r, off, "more after the JSON value");
         return NULL;
     }
     return doc;
@@ -516,6 +557,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         }
         f = &r->fields[r->n_fields++];
         snprintf(f->name, sizeof(f->name), "%s", key);
+    }
+    if (memchr(data, '\0', size) != NULL) {
+        body_fail(r, 400, "form field '%s' holds a NUL byte", key);
+        return MHD_NO;
     }
     if (f->len + size > FIELD_VALUE_MAX) {
         body_fail(r, 400, "form field '%s' is longer than %d bytes", key, FIELD_VALUE_MAX);
@@ -996,6 +1041,40 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* Start and stop                                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Decodes %XX in the path and the query arguments, as libmicrohttpd's own unescaping does,
+ * but leaves %00 as it is: a decoded NUL would cut the C string, so /models/iris%00x would be
+ * read as /models/iris. Left encoded, it makes an invalid name, refused as one.
+ */
+static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s)
+{
+    size_t w = 0;
+
+    (void)cls;
+    (void)conn;
+    for (size_t i = 0; s[i] != '\0'; i++) {
+        int hi = s[i] == '%' ? hex_value(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            s[w++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            s[w++] = s[i];
+        }
+    }
+    s[w] = '\0';
+    return w;
+}
+
 /* libmicrohttpd's own error messages, as log lines. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -1063,8 +1142,9 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->conn_limit, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->conn_per_ip, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, app},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)&unescape_url, NULL},
     };
-    int n_ops = 8;
+    int n_ops = 9;
     if (cfg->tls_cert[0] != '\0') {
         /* GnuTLS through libmicrohttpd; the PEM text stays in memory for the daemon's life */
         int rc = srv_security_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, err);
