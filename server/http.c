@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conns.h"
 #include "json_check.h"
 #include "log.h"
 #include "metrics.h"
@@ -34,6 +35,7 @@
 
 struct srv_http {
     struct MHD_Daemon *d;
+    struct srv_conns *conns;  /* deadlines and the connection limit */
     char *tls_cert, *tls_key; /* PEM text for GnuTLS; NULL without TLS */
     struct srv_app *app;
     int port;
@@ -930,7 +932,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    struct srv_app *app = cls;
+    struct srv_http *h = cls;
+    struct srv_app *app = h->app;
     struct srv_req *r = *req_cls;
 
     if (r == NULL) {
@@ -938,6 +941,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r == NULL) {
             return MHD_NO;
         }
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->conns = h->conns;
+        r->slot = ci != NULL ? ci->socket_context : NULL;
         r->app = app;
         r->conn = conn;
         r->method = method;
@@ -955,18 +962,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * read the whole request: a reply queued on the first call makes it close the
          * connection, losing the requests pipelined behind */
         r->deferred = !has_body(r);
+        srv_conns_request(r->conns, r->slot, !r->deferred);
         if (!r->deferred) {
             begin_request(r);
         }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        srv_conns_body(r->conns, r->slot, *upload_data_size);
         if (!r->responded) {
             body_chunk(r, upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    srv_conns_busy(r->conns, r->slot);
     if (r->responded) {
         return MHD_YES;
     }
@@ -999,7 +1009,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct srv_app *app = cls;
+    struct srv_http *h = cls;
+    struct srv_app *app = h->app;
     struct srv_req *r = *req_cls;
 
     (void)conn;
@@ -1007,6 +1018,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     }
     *req_cls = NULL;
+    srv_conns_idle(r->conns, r->slot);
     long long us = now_us() - r->t0_us;
     unsigned status = r->responded ? r->status : 0;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status != 0) {
@@ -1075,6 +1087,23 @@ static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s)
     return w;
 }
 
+/* Registers each connection with the guard when accepted, and drops it before its socket is
+ * closed (libmicrohttpd calls this before the close, so the guard never shuts a reused fd). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct srv_http *h = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? srv_conns_open(h->conns, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        srv_conns_close(h->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* libmicrohttpd's own error messages, as log lines. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -1085,6 +1114,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
+    }
+    /* a client gone mid-request, or a slow one the connection guard closed: routine, and a
+     * line each would let a flood of slow clients flood the log (the guard counts them) */
+    if (strstr(msg, "incomplete request") != NULL ||
+        strstr(msg, "detected connection closure") != NULL) {
+        return;
     }
     srv_log("warn", "libmicrohttpd: %s", msg);
 }
@@ -1130,6 +1165,20 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     h->app = app;
+    /* the guard keeps --conn-limit by eviction; libmicrohttpd's own limit leaves room for
+     * the connections being closed meanwhile */
+    struct srv_conns_config gc = {cfg->conn_limit,
+                                  cfg->conn_limit +
+                                      (cfg->conn_limit / 8 > 16 ? cfg->conn_limit / 8 : 16),
+                                  (long)cfg->header_timeout * 1000,
+                                  (long)cfg->body_timeout * 1000,
+                                  cfg->body_min_rate,
+                                  100};
+    int grc = srv_conns_new(&gc, &h->conns, err);
+    if (grc != 0) {
+        nn_free(h);
+        return grc;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned int threads =
         (unsigned int)(cfg->threads > 0 ? cfg->threads : (cores > 2 ? cores : 2));
@@ -1139,12 +1188,13 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->conn_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->conn_memory_kb * 1024, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->conn_limit, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)gc.capacity, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->conn_per_ip, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, app},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, h},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)&unescape_url, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection, h},
     };
-    int n_ops = 9;
+    int n_ops = 10;
     if (cfg->tls_cert[0] != '\0') {
         /* GnuTLS through libmicrohttpd; the PEM text stays in memory for the daemon's life */
         int rc = srv_security_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, err);
@@ -1153,6 +1203,7 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         }
         if (rc != 0) {
             free_tls(h);
+            srv_conns_free(h->conns);
             nn_free(h);
             return rc;
         }
@@ -1161,10 +1212,11 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         ops[n_ops++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
     }
     ops[n_ops] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app,
+    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, h,
                             MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (h->d == NULL) {
         free_tls(h);
+        srv_conns_free(h->conns);
         nn_free(h);
         return nn_err_set(err, NN_EIO,
                           "cannot listen on %s port %d (in use, not allowed, or a bad TLS "
@@ -1199,6 +1251,7 @@ void srv_http_stop(struct srv_http *h, long wait_ms)
         nanosleep(&tick, NULL);
     }
     MHD_stop_daemon(h->d);
+    srv_conns_free(h->conns);
     free_tls(h);
     nn_free(h);
 }
