@@ -54,7 +54,8 @@ static const struct opt opts[] = {
     {"conn-timeout", "NEUROND_CONN_TIMEOUT", OPT_INT, N(conn_timeout), 1, 86400, "60",
      "seconds an idle connection is kept"},
     {"conn-limit", "NEUROND_CONN_LIMIT", OPT_INT, N(conn_limit), 1, 100000, "1024",
-     "simultaneous connections; past it the one waiting longest for a request is closed"},
+     "simultaneous connections; past it the oldest one waiting for a request (or sending its body "
+     "below --body-min-rate) is closed"},
     {"header-timeout", "NEUROND_HEADER_TIMEOUT", OPT_INT, N(header_timeout), 1, 3600, "10",
      "seconds a request's headers may take, counted from the accept or the previous reply "
      "(then the connection is closed)"},

@@ -8,15 +8,21 @@ ordinary client on another address (127.0.0.99) sends GET /healthz on a new conn
 20 ms and times each request, connect to last byte.
 
 Used by tests/api/test_slow_clients.py (a small run in `make test`) and by
-`make test-slowloris` (python3 tests/api/slowloris.py --port P: 2,000 connections, 60 s).
+`make test-slowloris`: python3 tests/api/slowloris.py starts bin/neurond with its defaults
+(or attacks --port P) with 2,000 connections from 8 addresses for 60 s.
 """
 import argparse
 import errno
 import http.client
+import os
 import resource
 import selectors
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -170,16 +176,56 @@ def attack(port, n, seconds, n_addresses=8, warmup=None):
     return loris, ordinary
 
 
+def start_daemon(neurond, workdir):
+    """Starts `neurond serve` with its default settings on a free loopback port."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    log = open(os.path.join(workdir, "neurond.log"), "ab")
+    proc = subprocess.Popen([neurond, "serve", "--port", str(port), "--log-requests", "0",
+                             "--db", os.path.join(workdir, "neurond.db")], stdout=log, stderr=log)
+    for _ in range(300):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", "/readyz")
+            if c.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("neurond did not become ready")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--port", type=int, help="a running daemon's port")
+    ap.add_argument("--neurond", default="bin/neurond",
+                    help="without --port: start this binary with its defaults")
     ap.add_argument("--connections", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--addresses", type=int, default=8)
     a = ap.parse_args()
-    loris, ordinary = attack(a.port, a.connections, a.seconds, a.addresses)
-    print("slow connections: %d kept open, %d opened, %d closed by the daemon, %d refused"
-          % (a.connections, loris.opened, loris.closed_by_server, loris.refused))
+    raise_fd_limit(a.connections + 2048)  # the daemon started here inherits it
+    proc, workdir = None, None
+    port = a.port
+    if port is None:
+        workdir = tempfile.mkdtemp(prefix="slowloris-")
+        proc, port = start_daemon(a.neurond, workdir)
+    try:
+        loris, ordinary = attack(port, a.connections, a.seconds, a.addresses)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+            with open(os.path.join(workdir, "neurond.log"), errors="replace") as f:
+                print("".join(l for l in f if "slow or surplus" in l)[-400:], end="")
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("slow connections: %d kept open from %d addresses for %.0f s: %d opened, %d closed "
+          "by the daemon, %d refused at connect"
+          % (a.connections, a.addresses, a.seconds, loris.opened, loris.closed_by_server,
+             loris.refused))
     print("ordinary client: %d answered, %d failed, p99 %.1f ms"
           % (len(ordinary.latencies), len(ordinary.failures), ordinary.p99_ms()))
     ok = not ordinary.failures and ordinary.p99_ms() < 50
