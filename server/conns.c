@@ -236,16 +236,24 @@ void srv_conns_close(struct srv_conns *t, struct srv_conn *c)
     pthread_mutex_unlock(&t->lock);
 }
 
-void srv_conns_request(struct srv_conns *t, struct srv_conn *c, int has_body)
+/* Moves c to phase ph; a wait or a body starts its clock now. */
+static void set_phase(struct srv_conns *t, struct srv_conn *c, enum phase ph)
 {
     if (c == NULL) {
         return;
     }
     pthread_mutex_lock(&t->lock);
-    c->phase = has_body ? PH_BODY : PH_BUSY;
-    c->since_ms = c->last_ms = now_ms();
-    c->received = 0;
+    c->phase = ph;
+    if (ph != PH_BUSY) {
+        c->since_ms = c->last_ms = now_ms();
+        c->received = 0;
+    }
     pthread_mutex_unlock(&t->lock);
+}
+
+void srv_conns_request(struct srv_conns *t, struct srv_conn *c, int has_body)
+{
+    set_phase(t, c, has_body ? PH_BODY : PH_BUSY);
 }
 
 void srv_conns_body(struct srv_conns *t, struct srv_conn *c, size_t n)
@@ -261,23 +269,12 @@ void srv_conns_body(struct srv_conns *t, struct srv_conn *c, size_t n)
 
 void srv_conns_busy(struct srv_conns *t, struct srv_conn *c)
 {
-    if (c == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&t->lock);
-    c->phase = PH_BUSY;
-    pthread_mutex_unlock(&t->lock);
+    set_phase(t, c, PH_BUSY);
 }
 
 void srv_conns_idle(struct srv_conns *t, struct srv_conn *c)
 {
-    if (c == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&t->lock);
-    c->phase = PH_WAIT;
-    c->since_ms = now_ms();
-    pthread_mutex_unlock(&t->lock);
+    set_phase(t, c, PH_WAIT);
 }
 
 void srv_conns_counts(struct srv_conns *t, unsigned long *timed_out, unsigned long *evicted,
