@@ -35,13 +35,22 @@ build/config.mk: scripts/deps.sh Makefile
 	   echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
+# The library, one folder and one archive per concern; arrows only downward:
+# server, cli -> model -> tab, mail -> nn (docs/architecture.md).
 NN_SRC := $(wildcard nn/*.c)
+TAB_SRC := $(wildcard tab/*.c)
+MAIL_SRC := $(wildcard mail/*.c)
+MODEL_SRC := $(wildcard model/*.c)
+LIB_SRC := $(MODEL_SRC) $(TAB_SRC) $(MAIL_SRC) $(NN_SRC)
 SRV_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 CLI_SRC := $(wildcard cli/*.c) $(wildcard server/main.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
+TAB_OBJ := $(TAB_SRC:%.c=$(BUILD)/%.o)
+MAIL_OBJ := $(MAIL_SRC:%.c=$(BUILD)/%.o)
+MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -52,6 +61,9 @@ SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The network maths links alone: every object of libnn.a, -lopenblas -lm and nothing else, no
+# include path but the repository's (tests/link/nn_only.c; run with the unit tests).
+UNIT_BIN += $(BUILD)/tests/test_link_nn_only
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/%.o: %.c
@@ -76,12 +88,25 @@ $(BUILD)/libnn.a: $(NN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILD)/libtab.a: $(TAB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmail.a: $(MAIL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libmodel.a: $(MODEL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libsrv.a: $(SRV_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 SRV_LIB := $(if $(SRV_OBJ),$(BUILD)/libsrv.a)
-LIBS_A = $(SRV_LIB) $(BUILD)/libnn.a
+# Link order: users before what they use.
+LIBS_A = $(SRV_LIB) $(BUILD)/libmodel.a $(BUILD)/libtab.a $(BUILD)/libmail.a $(BUILD)/libnn.a
 
 $(BIN)/neurond: $(CLI_OBJ) $(LIBS_A)
 	@mkdir -p $(dir $@)
@@ -91,11 +116,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(CMOCKA_LIBS) $(LDLIBS_ALL)
 
+$(BUILD)/tests/test_link_nn_only: tests/link/nn_only.c $(BUILD)/libnn.a
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) $(SANFLAGS) -I. $< \
+	    -Wl,--whole-archive $(BUILD)/libnn.a -Wl,--no-whole-archive -o $@ -lopenblas -lm
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker bench run clean format format-check soak test-torture test-slowloris
+.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture test-slowloris
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
@@ -112,7 +142,7 @@ all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
-test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI)
+test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI + nn/ linked alone, tests/link)
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
@@ -124,6 +154,10 @@ test-docker: ## build the Docker image and test it end to end (starts a private 
 	@scripts/deps.sh docker
 	@tests/docker/run.sh
 
+test-fresh: ## the README's commands in a new bare Debian container (SUITE=bookworm|trixie; root, docker)
+	@scripts/deps.sh docker
+	@tests/fresh/run.sh
+
 bench: $(BIN)/neurond $(BENCH_BIN) ## build and run the benchmarks (prints figures; not a test)
 	@scripts/deps.sh bench
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-bench.sh
@@ -133,10 +167,10 @@ run: $(BIN)/neurond ## build and start the daemon on 127.0.0.1:8080 (data in ./d
 	$(BIN)/neurond serve $(ARGS)
 
 format: ## reformat the C sources with clang-format
-	clang-format -i $(wildcard nn/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+	clang-format -i $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/link/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
 
 format-check: ## check the C sources against .clang-format (CI)
-	clang-format --dry-run -Werror $(wildcard nn/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
+	clang-format --dry-run -Werror $(wildcard nn/*.[ch] tab/*.[ch] mail/*.[ch] model/*.[ch] server/*.[ch] cli/*.[ch] tests/unit/*.[ch] tests/link/*.[ch] bench/*.[ch] tests/fuzz/*.[ch])
 
 clean: ## remove build outputs
 	rm -rf build bin
@@ -146,7 +180,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .SECONDARY:
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # ---- fuzzing (libFuzzer + ASan + UBSan, clang) ------------------------------------------------
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -155,10 +189,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
 
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(NN_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
 	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(NN_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)

@@ -17,10 +17,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
-#include "nn/csv.h"
-#include "nn/features.h"
-#include "nn/schema.h"
+#include "tab/csv.h"
+#include "tab/features.h"
+#include "tab/schema.h"
 
 static double now(void)
 {
@@ -73,26 +74,26 @@ static double read_pass(const char *path, size_t *rows)
     if (f == NULL) {
         return -1;
     }
-    struct nn_csv *r = NULL;
+    struct tab_csv *r = NULL;
     struct nn_err err;
     double t0 = now();
-    if (nn_csv_open(f, NULL, &r, &err) != 0) {
+    if (tab_csv_open(f, NULL, &r, &err) != 0) {
         fprintf(stderr, "bench_csv: %s: %s\n", path, err.msg);
         fclose(f);
         return -1;
     }
-    size_t nc = nn_csv_ncols(r), sum = 0;
+    size_t nc = tab_csv_ncols(r), sum = 0;
     int rc;
-    while ((rc = nn_csv_next(r, &err)) == 1) {
+    while ((rc = tab_csv_next(r, &err)) == 1) {
         for (size_t i = 0; i < nc; i++) {
             size_t len;
-            const char *v = nn_csv_field(r, i, &len);
+            const char *v = tab_csv_field(r, i, &len);
             sum += len + (size_t)(unsigned char)v[0];
         }
     }
     double t = now() - t0;
-    *rows = nn_csv_rows(r);
-    nn_csv_close(r);
+    *rows = tab_csv_rows(r);
+    tab_csv_close(r);
     fclose(f);
     if (rc < 0) {
         fprintf(stderr, "bench_csv: %s\n", err.msg);
@@ -110,15 +111,15 @@ static double pipeline(const char *path, size_t *rows, size_t *nnz)
     if (f == NULL) {
         return -1;
     }
-    struct nn_csv *r = NULL;
-    struct nn_schema *s = NULL;
-    struct nn_features *feat = NULL;
+    struct tab_csv *r = NULL;
+    struct tab_schema *s = NULL;
+    struct tab_features *feat = NULL;
     struct nn_dataset ds;
     struct nn_err err;
     unsigned char *tr = NULL;
     double t = -1, t0 = now();
     memset(&ds, 0, sizeof(ds));
-    if (nn_csv_open(f, NULL, &r, &err) != 0 || nn_schema_infer(r, NULL, &s, &err) != 0) {
+    if (tab_csv_open(f, NULL, &r, &err) != 0 || tab_schema_infer(r, NULL, &s, &err) != 0) {
         fprintf(stderr, "bench_csv: %s: %s\n", path, err.msg);
         goto done;
     }
@@ -126,7 +127,8 @@ static double pipeline(const char *path, size_t *rows, size_t *nnz)
     for (size_t i = 0; tr != NULL && i < s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    if (tr == NULL || nn_features_fit(r, s, tr, &feat, &ds, &err) != 0) {
+    if (tr == NULL ||
+        tab_features_fit(r, s, tr, model_text_decoder_default(), &feat, &ds, &err) != 0) {
         fprintf(stderr, "bench_csv: features: %s\n", err.msg);
         goto done;
     }
@@ -135,10 +137,10 @@ static double pipeline(const char *path, size_t *rows, size_t *nnz)
     *nnz = ds.sparse_cols ? ds.indptr[ds.rows] : 0;
 done:
     free(tr);
-    nn_features_free(feat);
+    tab_features_free(feat);
     nn_dataset_free(&ds);
-    nn_schema_free(s);
-    nn_csv_close(r);
+    tab_schema_free(s);
+    tab_csv_close(r);
     fclose(f);
     return t;
 }

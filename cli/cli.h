@@ -7,8 +7,8 @@
 #ifndef NEUROND_CLI_CLI_H
 #define NEUROND_CLI_CLI_H
 
+#include "model/model.h"
 #include "nn/err.h"
-#include "nn/model.h"
 
 #define CLI_OK    0
 #define CLI_ERR   1
@@ -33,9 +33,9 @@ int cli_fail(const struct nn_err *err, const char *where);
 
 /**
  * Reads a model file (binary blob) and loads it.
- * @return 0 or an error in err. Ownership: *out new; nn_model_free.
+ * @return 0 or an error in err. Ownership: *out new; model_free.
  */
-int cli_load_model(const char *path, struct nn_model **out, struct nn_err *err);
+int cli_load_model(const char *path, struct model **out, struct nn_err *err);
 
 /**
  * Writes a whole buffer to path atomically (temp file + rename).
@@ -56,7 +56,7 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, struct 
  * @return 0, CLI_USAGE for an unknown option or missing value (message printed), or CLI_ERR
  *         for a bad value (message printed).
  */
-int cli_param_option(int argc, char **argv, int *i, struct nn_model_params *p);
+int cli_param_option(int argc, char **argv, int *i, struct model_params *p);
 
 /** Parses a delimiter option value (",", ";", "tab" or "\t"); -1 when invalid. */
 int cli_delimiter(const char *s);

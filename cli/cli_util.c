@@ -83,7 +83,7 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, struct 
     return 0;
 }
 
-int cli_load_model(const char *path, struct nn_model **out, struct nn_err *err)
+int cli_load_model(const char *path, struct model **out, struct nn_err *err)
 {
     char *buf;
     size_t len;
@@ -93,7 +93,7 @@ int cli_load_model(const char *path, struct nn_model **out, struct nn_err *err)
     if (rc != 0) {
         return rc;
     }
-    rc = nn_model_load((const unsigned char *)buf, len, out, err);
+    rc = model_load((const unsigned char *)buf, len, out, err);
     nn_free(buf);
     return rc;
 }
@@ -135,7 +135,7 @@ int cli_delimiter(const char *s)
     return -1;
 }
 
-int cli_param_option(int argc, char **argv, int *i, struct nn_model_params *p)
+int cli_param_option(int argc, char **argv, int *i, struct model_params *p)
 {
     char key[64];
     const char *opt = argv[*i] + 2;
@@ -163,7 +163,7 @@ int cli_param_option(int argc, char **argv, int *i, struct nn_model_params *p)
         return CLI_USAGE;
     }
     nn_err_clear(&err);
-    rc = nn_model_params_set(p, key, value, &err);
+    rc = model_params_set(p, key, value, &err);
     if (rc == NN_ENOTFOUND) {
         fprintf(stderr, "neurond: unknown option --%.*s\n", (int)klen, opt);
         return CLI_USAGE;

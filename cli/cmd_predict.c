@@ -48,8 +48,8 @@ static int model_and_file(int argc, char **argv, const char **model, const char 
 
 int cli_predict(int argc, char **argv)
 {
-    struct nn_model_limits lim;
-    struct nn_model *m = NULL;
+    struct model_limits lim;
+    struct model *m = NULL;
     struct nn_err err;
     const char *model, *file;
     FILE *in;
@@ -61,21 +61,21 @@ int cli_predict(int argc, char **argv)
         return CLI_USAGE;
     }
     nn_err_clear(&err);
-    nn_model_limits_default(&lim);
+    model_limits_default(&lim);
     if (cli_load_model(model, &m, &err) != 0) {
         return cli_fail(&err, model);
     }
     in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (in == NULL) {
-        nn_model_free(m);
+        model_free(m);
         nn_err_set(&err, NN_EIO, "cannot open the input");
         return cli_fail(&err, file);
     }
-    rc = nn_model_predict_csv(m, in, stdout, delim, &lim, &err);
+    rc = model_predict_csv(m, in, stdout, delim, &lim, &err);
     if (in != stdin) {
         fclose(in);
     }
-    nn_model_free(m);
+    model_free(m);
     if (fflush(stdout) != 0 && rc == 0) {
         rc = nn_err_set(&err, NN_EIO, "cannot write the output");
     }
@@ -114,8 +114,8 @@ static void print_eval(const cJSON *r)
 
 int cli_eval(int argc, char **argv)
 {
-    struct nn_model_limits lim;
-    struct nn_model *m = NULL;
+    struct model_limits lim;
+    struct model *m = NULL;
     struct nn_err err;
     const char *model, *file;
     cJSON *r = NULL;
@@ -127,12 +127,12 @@ int cli_eval(int argc, char **argv)
         return CLI_USAGE;
     }
     nn_err_clear(&err);
-    nn_model_limits_default(&lim);
+    model_limits_default(&lim);
     if (cli_load_model(model, &m, &err) != 0) {
         return cli_fail(&err, model);
     }
-    if (nn_model_eval_csv(m, file, delim, &lim, &r, &err) != 0) {
-        nn_model_free(m);
+    if (model_eval_csv(m, file, delim, &lim, &r, &err) != 0) {
+        model_free(m);
         return cli_fail(&err, file);
     }
     if (json) {
@@ -144,14 +144,14 @@ int cli_eval(int argc, char **argv)
         print_eval(r);
     }
     cJSON_Delete(r);
-    nn_model_free(m);
+    model_free(m);
     return CLI_OK;
 }
 
 /* inspect and export: load, build a JSON document, print it. */
-static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct nn_model *))
+static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct model *))
 {
-    struct nn_model *m = NULL;
+    struct model *m = NULL;
     struct nn_err err;
     cJSON *doc;
     char *text;
@@ -166,7 +166,7 @@ static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct n
     }
     doc = make(m);
     text = doc != NULL ? cJSON_Print(doc) : NULL;
-    nn_model_free(m);
+    model_free(m);
     cJSON_Delete(doc);
     if (text == NULL) {
         nn_err_set(&err, NN_ENOMEM, "out of memory");
@@ -179,17 +179,17 @@ static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct n
 
 int cli_inspect(int argc, char **argv)
 {
-    return print_model_json(argc, argv, nn_model_card);
+    return print_model_json(argc, argv, model_card);
 }
 
 int cli_export(int argc, char **argv)
 {
-    return print_model_json(argc, argv, nn_model_export);
+    return print_model_json(argc, argv, model_export);
 }
 
 int cli_import(int argc, char **argv)
 {
-    struct nn_model *m = NULL;
+    struct model *m = NULL;
     struct nn_err err;
     const char *out = NULL, *in = NULL;
     unsigned char *blob = NULL;
@@ -222,15 +222,15 @@ int cli_import(int argc, char **argv)
         nn_err_set(&err, NN_EFORMAT, "not valid JSON");
         return cli_fail(&err, in);
     }
-    rc = nn_model_import(doc, &m, &err);
+    rc = model_import(doc, &m, &err);
     cJSON_Delete(doc);
     if (rc == 0) {
-        rc = nn_model_save(m, &blob, &len, &err);
+        rc = model_save(m, &blob, &len, &err);
     }
     if (rc == 0) {
         rc = cli_write_file(out, blob, len, &err);
     }
     nn_free(blob);
-    nn_model_free(m);
+    model_free(m);
     return rc != 0 ? cli_fail(&err, in) : CLI_OK;
 }

@@ -10,9 +10,9 @@
 
 #include "cli.h"
 #include "nn/alloc.h"
-#include "nn/csv.h"
 #include "nn/rng.h"
 #include "nn/train.h"
+#include "tab/csv.h"
 
 #define MAX_STRATA 256
 
@@ -44,29 +44,29 @@ static int stratum(struct split *s, const char *v)
     return s->n_names++;
 }
 
-static int write_row(FILE *out, const struct nn_csv *r, char delim)
+static int write_row(FILE *out, const struct tab_csv *r, char delim)
 {
-    size_t i, n = nn_csv_ncols(r), len;
+    size_t i, n = tab_csv_ncols(r), len;
 
     for (i = 0; i < n; i++) {
-        const char *v = nn_csv_field(r, i, &len);
+        const char *v = tab_csv_field(r, i, &len);
 
-        if ((i > 0 && fputc(delim, out) == EOF) || nn_csv_write_field(out, v, len, delim) != 0) {
+        if ((i > 0 && fputc(delim, out) == EOF) || tab_csv_write_field(out, v, len, delim) != 0) {
             return -1;
         }
     }
     return fputc('\n', out) == EOF ? -1 : 0;
 }
 
-static int write_header(FILE *out, const struct nn_csv *r, char delim)
+static int write_header(FILE *out, const struct tab_csv *r, char delim)
 {
-    size_t i, n = nn_csv_ncols(r);
+    size_t i, n = tab_csv_ncols(r);
 
     for (i = 0; i < n; i++) {
-        const char *v = nn_csv_colname(r, i);
+        const char *v = tab_csv_colname(r, i);
 
         if ((i > 0 && fputc(delim, out) == EOF) ||
-            nn_csv_write_field(out, v, strlen(v), delim) != 0) {
+            tab_csv_write_field(out, v, strlen(v), delim) != 0) {
             return -1;
         }
     }
@@ -79,8 +79,8 @@ int cli_split(int argc, char **argv)
     const char *label = NULL;
     double test = 0.2;
     unsigned long long seed = 42;
-    struct nn_csv_opts o;
-    struct nn_csv *r = NULL;
+    struct tab_csv_opts o;
+    struct tab_csv *r = NULL;
     struct split s;
     struct nn_err err;
     struct nn_rng rng;
@@ -92,7 +92,7 @@ int cli_split(int argc, char **argv)
 
     memset(&s, 0, sizeof(s));
     nn_err_clear(&err);
-    nn_csv_opts_default(&o);
+    tab_csv_opts_default(&o);
     for (int i2 = 1; i2 < argc; i2++) {
         if (strcmp(argv[i2], "--test") == 0 && i2 + 1 < argc) {
             char *end;
@@ -131,11 +131,11 @@ int cli_split(int argc, char **argv)
         nn_err_set(&err, NN_EIO, "cannot open: %s", strerror(errno));
         return cli_fail(&err, files[0]);
     }
-    if (nn_csv_open(in, &o, &r, &err) != 0) {
+    if (tab_csv_open(in, &o, &r, &err) != 0) {
         rc = cli_fail(&err, files[0]);
         goto done;
     }
-    col = label != NULL ? nn_csv_find(r, label) : (long)nn_csv_ncols(r) - 1;
+    col = label != NULL ? tab_csv_find(r, label) : (long)tab_csv_ncols(r) - 1;
     if (col < 0) {
         nn_err_set_at(&err, NN_EINVAL, 1, 0, label, "no column '%s'", label);
         rc = cli_fail(&err, files[0]);
@@ -145,9 +145,9 @@ int cli_split(int argc, char **argv)
     if (s.names == NULL) {
         goto oom;
     }
-    while ((got = nn_csv_next(r, &err)) == 1) {
+    while ((got = tab_csv_next(r, &err)) == 1) {
         size_t len;
-        int k = stratum(&s, nn_csv_field(r, (size_t)col, &len));
+        int k = stratum(&s, tab_csv_field(r, (size_t)col, &len));
 
         if (k < 0) {
             goto oom;
@@ -185,7 +185,7 @@ int cli_split(int argc, char **argv)
     }
     out_tr = fopen(files[1], "wb");
     out_te = fopen(files[2], "wb");
-    if (out_tr == NULL || out_te == NULL || nn_csv_rewind(r, &err) != 0) {
+    if (out_tr == NULL || out_te == NULL || tab_csv_rewind(r, &err) != 0) {
         nn_err_set(&err, NN_EIO, "cannot write the output files");
         rc = cli_fail(&err, out_tr == NULL ? files[1] : files[2]);
         goto done;
@@ -193,7 +193,7 @@ int cli_split(int argc, char **argv)
     if (write_header(out_tr, r, o.delim) != 0 || write_header(out_te, r, o.delim) != 0) {
         goto wfail;
     }
-    for (i = 0; (got = nn_csv_next(r, &err)) == 1; i++) {
+    for (i = 0; (got = tab_csv_next(r, &err)) == 1; i++) {
         if (write_row(is_test[i] ? out_te : out_tr, r, o.delim) != 0) {
             goto wfail;
         }
@@ -233,7 +233,7 @@ done:
     nn_free(tr);
     nn_free(te);
     nn_free(is_test);
-    nn_csv_close(r);
+    tab_csv_close(r);
     fclose(in);
     return rc;
 }

@@ -57,9 +57,9 @@ static int train_usage(void)
 
 int cli_train(int argc, char **argv)
 {
-    struct nn_model_params p;
-    struct nn_model_limits lim;
-    struct nn_model *m = NULL;
+    struct model_params p;
+    struct model_limits lim;
+    struct model *m = NULL;
     struct progress pr;
     struct nn_err err;
     const char *data = NULL, *out = NULL;
@@ -69,8 +69,8 @@ int cli_train(int argc, char **argv)
     char *text;
     int i, rc = CLI_OK;
 
-    nn_model_params_default(&p);
-    nn_model_limits_default(&lim);
+    model_params_default(&p);
+    model_limits_default(&lim);
     nn_err_clear(&err);
     memset(&pr, 0, sizeof(pr));
     for (i = 1; i < argc; i++) {
@@ -103,7 +103,7 @@ int cli_train(int argc, char **argv)
         goto done;
     }
     pr.tty = isatty(2);
-    if (nn_model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
+    if (model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
         if (pr.tty && !pr.quiet) {
             fputc('\n', stderr);
         }
@@ -113,18 +113,18 @@ int cli_train(int argc, char **argv)
     if (pr.tty && !pr.quiet) {
         fputc('\n', stderr);
     }
-    if (nn_model_save(m, &blob, &len, &err) != 0 || cli_write_file(out, blob, len, &err) != 0) {
+    if (model_save(m, &blob, &len, &err) != 0 || cli_write_file(out, blob, len, &err) != 0) {
         rc = cli_fail(&err, out);
         goto done;
     }
-    metrics = nn_model_metrics(m);
+    metrics = model_metrics(m);
     text = metrics != NULL ? cJSON_PrintUnformatted(metrics) : NULL;
     printf("%s\n", text != NULL ? text : "{}");
     cJSON_free(text);
     cJSON_Delete(metrics);
 done:
     nn_free(blob);
-    nn_model_free(m);
-    nn_model_params_fini(&p);
+    model_free(m);
+    model_params_fini(&p);
     return rc;
 }

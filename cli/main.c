@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nn/mail.h"
 
 static const char usage[] =
     "usage: neurond <command> [options]\n"
@@ -61,7 +60,6 @@ int main(int argc, char **argv)
     /* Training must be bit-for-bit reproducible and the daemon runs one job per worker:
        the products run single-threaded. */
     openblas_set_num_threads(1);
-    nn_mail_global_init(); /* before any thread: GMime's one-time set-up */
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             return commands[i].run(argc - 1, argv + 1);

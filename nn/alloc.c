@@ -2,7 +2,7 @@
  * alloc: malloc wrappers with an optional fail-after-N counter for torture tests.
  * The counter is an atomic so the daemon's threads may allocate while it is off (-1).
  */
-#include "alloc.h"
+#include "nn/alloc.h"
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
  * err: the one place that writes struct nn_err records (vsnprintf into a bounded buffer).
  */
-#include "err.h"
+#include "nn/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

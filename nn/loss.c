@@ -6,7 +6,7 @@
  * confident wrong answer costs a large but finite loss and the gradient stays bounded.
  * Sums are accumulated in double.
  */
-#include "loss.h"
+#include "nn/loss.h"
 
 #include <math.h>
 #include <stddef.h>

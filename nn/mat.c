@@ -6,13 +6,13 @@
  * can index rows without copying. Splits copy rows (nn_dataset_take_rows) so that a training
  * set and its validation set own their memory independently.
  */
-#include "mat.h"
+#include "nn/mat.h"
 
 #include <cblas.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "err.h"
+#include "nn/alloc.h"
+#include "nn/err.h"
 
 int nn_dataset_alloc(struct nn_dataset *ds, size_t rows, int dense_cols, int sparse_cols,
                      size_t nnz, int with_y)

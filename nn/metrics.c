@@ -5,13 +5,13 @@
  * tied scores exactly (each tie group shares its average rank), where threshold sweeps need
  * care with ties. Sums are accumulated in double.
  */
-#include "metrics.h"
+#include "nn/metrics.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "nn/alloc.h"
 
 /* Predicted class of one output row. */
 static int predicted(const float *row, int k)

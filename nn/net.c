@@ -13,14 +13,14 @@
  * layer A_l [max_batch x out_l] (the output layer's A holds probabilities), then Z_out
  * [max_batch x n_out] (output logits), then per layer dZ_l [max_batch x out_l].
  */
-#include "net.h"
+#include "nn/net.h"
 
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "loss.h"
+#include "nn/alloc.h"
+#include "nn/loss.h"
 
 #define MAX_WIDTH  (1 << 24) /* any layer width or input count */
 #define MAX_PARAMS ((size_t)1 << 31)

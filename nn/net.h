@@ -19,9 +19,9 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "mat.h"
-#include "rng.h"
+#include "nn/err.h"
+#include "nn/mat.h"
+#include "nn/rng.h"
 
 #define NN_MAX_LAYERS 16
 

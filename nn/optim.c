@@ -6,12 +6,12 @@
  * exception, visited row by row from net->touched_list so that a hashed-text first layer
  * (2^18 rows) costs only what the batch touched. See optim.h for the lazy semantics.
  */
-#include "optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "nn/alloc.h"
 
 /* Hot loops: on x86-64 Linux with GCC an AVX2+FMA clone is picked at load time (ifunc);
  * elsewhere the plain loops (written in blocks of 8 so -O2 vectorises them) are used. The

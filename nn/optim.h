@@ -17,9 +17,9 @@
 
 #include <stddef.h>
 
-#include "err.h"
-#include "net.h"
-#include "train.h"
+#include "nn/err.h"
+#include "nn/net.h"
+#include "nn/train.h"
 
 struct nn_optim_state {
     enum nn_optim kind;

@@ -1,7 +1,7 @@
 /*
  * rng: xoshiro256** (Blackman and Vigna), seeded with splitmix64. Deterministic everywhere.
  */
-#include "rng.h"
+#include "nn/rng.h"
 
 #include <math.h>
 

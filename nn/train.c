@@ -11,15 +11,15 @@
  * BLAS (the caller sets OPENBLAS_NUM_THREADS=1 or calls openblas_set_num_threads(1) at
  * start — nn/ never changes BLAS's global state) a run is bit-for-bit repeatable.
  */
-#include "train.h"
+#include "nn/train.h"
 
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "metrics.h"
-#include "optim.h"
+#include "nn/alloc.h"
+#include "nn/metrics.h"
+#include "nn/optim.h"
 
 void nn_train_params_default(struct nn_train_params *p)
 {

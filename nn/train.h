@@ -18,10 +18,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "mat.h"
-#include "net.h"
-#include "rng.h"
+#include "nn/err.h"
+#include "nn/mat.h"
+#include "nn/net.h"
+#include "nn/rng.h"
 
 enum nn_optim { NN_OPTIM_SGD = 0, NN_OPTIM_MOMENTUM = 1, NN_OPTIM_ADAM = 2 };
 

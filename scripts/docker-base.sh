@@ -151,8 +151,11 @@ $DOCKER import \
 log "imported $TAG"
 # Earlier base images of this suite (another key) are stale: untag them (their layers go when
 # nothing uses them).
-$DOCKER images --format '{{.Repository}}:{{.Tag}}' neurond-base | grep "^neurond-base:$SUITE-" |
-    grep -vx "$TAG" | while read -r old; do
-    $DOCKER rmi "$old" >/dev/null 2>&1 || true
-done
+# (awk, not grep: under pipefail a grep that matches nothing, as on a first run, would stop the
+# script here before it prints the tag.)
+$DOCKER images --format '{{.Repository}}:{{.Tag}}' neurond-base |
+    awk -v p="neurond-base:$SUITE-" -v tag="$TAG" 'index($0, p) == 1 && $0 != tag' |
+    while read -r old; do
+        $DOCKER rmi "$old" >/dev/null 2>&1 || true
+    done
 echo "$TAG"

@@ -9,7 +9,7 @@
  * tensor per input column named after it, shape [n] (or [n, 1]); a tensor the model does not
  * know or an input with no tensor is 422, as a /predict instance that does not fit. Each row
  * becomes k text cells (numbers printed exactly, BYTES as they are) for
- * nn_model_predict_cells, the same path the CSV predictions take.
+ * model_predict_cells, the same path the CSV predictions take.
  * Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32
  * [n]; a request's `outputs` list picks some of them. Model metadata lists exactly these, and
  * as inputs the `input` tensor for an all-numeric model, else one tensor per column.
@@ -25,8 +25,8 @@
 
 #include "api_models.h"
 #include "metrics.h"
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -118,10 +118,10 @@ static int model_ref(struct srv_req *r, struct srv_model **out)
 }
 
 /* 1 when every input of the model is numeric (then the `input` [n, k] tensor is listed). */
-static int all_numeric(const struct nn_model *m)
+static int all_numeric(const struct model *m)
 {
-    for (int i = 0; i < nn_model_n_inputs(m); i++) {
-        if (strcmp(nn_model_input_type(m, i), "numeric") != 0) {
+    for (int i = 0; i < model_n_inputs(m); i++) {
+        if (strcmp(model_input_type(m, i), "numeric") != 0) {
             return 0;
         }
     }
@@ -199,7 +199,7 @@ int srv_api_kserve_model(struct srv_req *r)
         srv_registry_release(sm);
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
     }
-    const struct nn_model *m = sm->model;
+    const struct model *m = sm->model;
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL) {
         rc = NN_ENOMEM;
@@ -215,17 +215,17 @@ int srv_api_kserve_model(struct srv_req *r)
     cJSON_AddStringToObject(doc, "platform", KSERVE_PLATFORM);
     cJSON *ins = cJSON_AddArrayToObject(doc, "inputs");
     if (all_numeric(m)) {
-        cJSON_AddItemToArray(ins, tensor_meta("input", "FP32", nn_model_n_inputs(m)));
+        cJSON_AddItemToArray(ins, tensor_meta("input", "FP32", model_n_inputs(m)));
     } else {
-        for (int i = 0; i < nn_model_n_inputs(m); i++) {
-            int num = strcmp(nn_model_input_type(m, i), "numeric") == 0;
+        for (int i = 0; i < model_n_inputs(m); i++) {
+            int num = strcmp(model_input_type(m, i), "numeric") == 0;
             cJSON_AddItemToArray(ins,
-                                 tensor_meta(nn_model_input_name(m, i), num ? "FP32" : "BYTES", 0));
+                                 tensor_meta(model_input_name(m, i), num ? "FP32" : "BYTES", 0));
         }
     }
     cJSON *outs = cJSON_AddArrayToObject(doc, "outputs");
-    int k = nn_model_n_classes(m);
-    if (nn_model_task(m) == NN_TASK_REGRESSION || k == 0) {
+    int k = model_n_classes(m);
+    if (model_task(m) == NN_TASK_REGRESSION || k == 0) {
         cJSON_AddItemToArray(outs, tensor_meta("value", "FP32", 0));
     } else {
         cJSON_AddItemToArray(outs, tensor_meta("probabilities", "FP32", k));
@@ -492,7 +492,7 @@ struct infer {
     cJSON *doc;           /* the request; owned */
     const cJSON *id;      /* the request's "id", or NULL */
     struct srv_model *sm; /* a registry reference; owned */
-    const struct nn_model *m;
+    const struct model *m;
     int k, kc, regression; /* model inputs, classes, regression (or no classes) */
     int want_probs, want_label, want_value;
     struct tensor *ts; /* nt input tensors; owned */
@@ -534,9 +534,9 @@ static int infer_parse(struct infer *q)
         return stop(q, 0);
     }
     q->m = q->sm->model;
-    q->k = nn_model_n_inputs(q->m);
-    q->kc = nn_model_n_classes(q->m);
-    q->regression = nn_model_task(q->m) == NN_TASK_REGRESSION || q->kc == 0;
+    q->k = model_n_inputs(q->m);
+    q->kc = model_n_classes(q->m);
+    q->regression = model_task(q->m) == NN_TASK_REGRESSION || q->kc == 0;
     if (wanted_outputs(r, q->doc, q->regression, &q->want_probs, &q->want_label, &q->want_value) !=
         0) {
         return stop(q, 0);
@@ -569,7 +569,7 @@ static int match_columns(struct infer *q)
     for (long i = 0; i < q->nt; i++) {
         const struct tensor *t = &q->ts[i];
         int c = 0;
-        while (c < q->k && strcmp(nn_model_input_name(q->m, c), t->name) != 0) {
+        while (c < q->k && strcmp(model_input_name(q->m, c), t->name) != 0) {
             c++;
         }
         snprintf(field, sizeof(field), "inputs[%ld].name", i);
@@ -599,7 +599,7 @@ static int match_columns(struct infer *q)
     }
     for (int c = 0; c < q->k; c++) {
         if (q->colmap[c] < 0) {
-            const char *name = nn_model_input_name(q->m, c);
+            const char *name = model_input_name(q->m, c);
             return stop(
                 q, reply_field(r, 422, name, -1, "no tensor for the model input '%.64s'", name));
         }
@@ -621,7 +621,7 @@ static int infer_match(struct infer *q)
      * client calls it, as KServe's own examples' "input-0") */
     q->matrix = q->nt == 1;
     for (int c = 0; q->matrix && c < q->k; c++) {
-        q->matrix = strcmp(nn_model_input_name(q->m, c), q->ts[0].name) != 0;
+        q->matrix = strcmp(model_input_name(q->m, c), q->ts[0].name) != 0;
     }
     if (q->matrix) {
         long cols = q->ts[0].ndims == 2 ? q->ts[0].dims[1] : 1;
@@ -666,16 +666,16 @@ static int infer_predict(struct infer *q)
             const cJSON *x = q->matrix ? q->ts[0].leaf[i * q->k + c] : q->ts[q->colmap[c]].leaf[i];
             if (cJSON_IsNumber(x) && fabs(x->valuedouble) > FLT_MAX) {
                 /* a valid FP64 the model, which reads float32, cannot take */
-                rc = stop(q, reply_field(q->r, 422, nn_model_input_name(q->m, c), i,
+                rc = stop(q, reply_field(q->r, 422, model_input_name(q->m, c), i,
                                          "instance %ld: input '%.64s' (%.17g) is past the range "
                                          "of the model's float32 inputs",
-                                         i, nn_model_input_name(q->m, c), x->valuedouble));
+                                         i, model_input_name(q->m, c), x->valuedouble));
                 goto out;
             }
             cells[c] = cell_of(x, numbuf + (size_t)c * CELL_LEN);
         }
         nn_err_clear(&err);
-        int prc = nn_model_predict_cells(q->m, cells, q->out + (size_t)i * (size_t)per, &err);
+        int prc = model_predict_cells(q->m, cells, q->out + (size_t)i * (size_t)per, &err);
         if (prc != 0) {
             char field[200];
             if (err.field[0] != '\0') {
@@ -725,7 +725,7 @@ static int add_output(cJSON *outs, const struct infer *q, const char *name, cons
             for (int c = 1; c < q->kc; c++) {
                 best = p[c] > p[best] ? c : best;
             }
-            cJSON_AddItemToArray(d, cJSON_CreateString(nn_model_class(q->m, best)));
+            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(q->m, best)));
         } else {
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(vals[e])));
         }

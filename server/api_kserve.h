@@ -5,7 +5,7 @@
  * `inputs`/`outputs` tensors.
  *
  * Inference reuses the models the registry serves to /predict: the tensors are turned into
- * one row of cells per instance (nn_model_predict_cells), so a KServe call and a /predict
+ * one row of cells per instance (model_predict_cells), so a KServe call and a /predict
  * call give the same numbers. Only the JSON tensor form is spoken (no binary extension).
  * Thread-safety: handlers run on MHD threads, any number at once.
  */

@@ -1,6 +1,6 @@
 /*
  * api_models: model cards, deletion, pinning, export and import over the store, and the
- * registry's loader. A card is the nn_model_card JSON stored with the version, plus the
+ * registry's loader. A card is the model_card JSON stored with the version, plus the
  * server's fields (name, version, versions, serving_version, pinned, job_id, created_at).
  */
 #include "api_models.h"
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -31,7 +31,7 @@ int srv_api_model_name_ok(const char *name)
     return 1;
 }
 
-int srv_api_models_load(void *ud, const char *name, int version, int *got, struct nn_model **out,
+int srv_api_models_load(void *ud, const char *name, int version, int *got, struct model **out,
                         struct nn_err *err)
 {
     struct store *s = ud;
@@ -41,7 +41,7 @@ int srv_api_models_load(void *ud, const char *name, int version, int *got, struc
     if (rc != 0) {
         return rc;
     }
-    rc = nn_model_load(v->blob, v->blob_len, out, err);
+    rc = model_load(v->blob, v->blob_len, out, err);
     if (rc == 0) {
         *got = v->version;
     } else {
@@ -53,9 +53,9 @@ int srv_api_models_load(void *ud, const char *name, int version, int *got, struc
     return rc;
 }
 
-void srv_api_models_free(struct nn_model *m)
+void srv_api_models_free(struct model *m)
 {
-    nn_model_free(m);
+    model_free(m);
 }
 
 /* Parses a version path segment; 0 when it is not a positive integer. */
@@ -268,7 +268,7 @@ int srv_api_models_export(struct srv_req *r)
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
     }
-    cJSON *exp = nn_model_export(m->model);
+    cJSON *exp = model_export(m->model);
     cJSON *doc = exp != NULL ? cJSON_CreateObject() : NULL;
     if (doc != NULL) {
         /* name and version first, then the export's own fields */
@@ -293,7 +293,7 @@ int srv_api_models_export(struct srv_req *r)
 
 int srv_api_models_import(struct srv_req *r)
 {
-    struct nn_model *m = NULL;
+    struct model *m = NULL;
     struct nn_err err;
     unsigned char *blob = NULL;
     size_t blob_len = 0;
@@ -310,7 +310,7 @@ int srv_api_models_import(struct srv_req *r)
     if (doc == NULL) {
         return 0;
     }
-    rc = nn_model_import(doc, &m, &err);
+    rc = model_import(doc, &m, &err);
     cJSON_Delete(doc);
     if (rc != 0) {
         cJSON *d = cJSON_CreateObject();
@@ -320,13 +320,13 @@ int srv_api_models_import(struct srv_req *r)
         rc = srv_http_reply_nn(r, rc == NN_ENOMEM ? NN_EINVAL : rc, &err, 400, d);
         goto out;
     }
-    rc = nn_model_save(m, &blob, &blob_len, &err);
+    rc = model_save(m, &blob, &blob_len, &err);
     if (rc != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
         goto out;
     }
-    cj = nn_model_card(m);
-    mj = nn_model_metrics(m);
+    cj = model_card(m);
+    mj = model_metrics(m);
     card = cj != NULL ? cJSON_PrintUnformatted(cj) : NULL;
     if (mj == NULL) {
         mj = cJSON_CreateObject();
@@ -348,7 +348,7 @@ int srv_api_models_import(struct srv_req *r)
     srv_http_add_header(r, "Location", loc);
     rc = reply_card(r, r->args[0], version, 201);
 out:
-    nn_model_free(m);
+    model_free(m);
     nn_free(blob);
     cJSON_Delete(cj);
     cJSON_Delete(mj);

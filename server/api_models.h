@@ -1,7 +1,7 @@
 /*
  * api_models: the model resource — list, card (serving or one version), delete (whole or
  * one version), pin/un-pin the serving version, export and import — plus the registry's
- * loader (store blob -> nn_model) and the model-name rule of API.md.
+ * loader (store blob -> model) and the model-name rule of API.md.
  * Every change to a model invalidates its registry entries, so the next prediction serves
  * the new state with no restart.
  * Thread-safety: handlers run on MHD threads, any number at once.
@@ -11,7 +11,7 @@
 
 #include "http.h"
 
-struct nn_model;
+struct model;
 
 /** 1 when name matches [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
 int srv_api_model_name_ok(const char *name);
@@ -20,11 +20,11 @@ int srv_api_model_name_ok(const char *name);
  * srv_registry_load_fn over the store (ud is the struct store): reads the blob of a version
  * (0 = serving) and decodes it.
  */
-int srv_api_models_load(void *ud, const char *name, int version, int *got, struct nn_model **out,
+int srv_api_models_load(void *ud, const char *name, int version, int *got, struct model **out,
                         struct nn_err *err);
 
-/** srv_registry_free_fn: nn_model_free. */
-void srv_api_models_free(struct nn_model *m);
+/** srv_registry_free_fn: model_free. */
+void srv_api_models_free(struct model *m);
 
 /** GET /models */
 int srv_api_models_list(struct srv_req *r);

@@ -4,14 +4,14 @@
  * JSON: one registry reference for the whole request, one scratch vector, and the reply
  * written straight into one buffer (json_write). The common body, rows of numbers for an
  * all-numeric model, is read by predict_read without a cJSON tree and predicted by
- * nn_model_predict_num with no allocation but the reply's; every other body, and every
+ * model_predict_num with no allocation but the reply's; every other body, and every
  * error, goes the general cJSON way.
  * Probabilities are floats; they are printed at float precision (7 significant digits) so
  * 0.98f reads 0.98, not 0.98000001907348633. The label is the most probable class; a binary
  * model's is its positive class when that class's probability reaches the model's decision
  * threshold (0.5 unless set by threshold= or target_fpr= at training).
  * CSV: the body was spooled to a file by the HTTP layer; the reply is written by
- * nn_model_predict_csv into an unlinked temporary file in the spool directory and sent from
+ * model_predict_csv into an unlinked temporary file in the spool directory and sent from
  * that file descriptor, so neither side is ever whole in memory.
  */
 #include "api_predict.h"
@@ -24,11 +24,11 @@
 #include "api_models.h"
 #include "json_write.h"
 #include "metrics.h"
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/buf.h"
-#include "nn/model.h"
 #include "predict_read.h"
 #include "registry.h"
+#include "tab/buf.h"
 
 static int reply_field(struct srv_req *r, unsigned status, const char *field, long index,
                        const char *msg)
@@ -48,11 +48,11 @@ static int reply_field(struct srv_req *r, unsigned status, const char *field, lo
 #define REPLY_MAX ((size_t)1 << 30)
 
 /* One prediction object from the model's output vector. */
-static void prediction_write(struct nn_buf *b, const struct nn_model *m, const float *out)
+static void prediction_write(struct tab_buf *b, const struct model *m, const float *out)
 {
-    int k = nn_model_n_classes(m);
+    int k = model_n_classes(m);
 
-    if (nn_model_task(m) == NN_TASK_REGRESSION || k == 0) {
+    if (model_task(m) == NN_TASK_REGRESSION || k == 0) {
         srv_json_raw(b, "{\"value\":");
         srv_json_float(b, out[0]);
         srv_json_raw(b, "}");
@@ -64,12 +64,12 @@ static void prediction_write(struct nn_buf *b, const struct nn_model *m, const f
             best = c;
         }
     }
-    int pos = k == 2 ? nn_model_positive_class(m) : -1;
+    int pos = k == 2 ? model_positive_class(m) : -1;
     if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
-        best = (double)out[pos] >= nn_model_threshold(m, NULL) ? pos : 1 - pos;
+        best = (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
     }
     srv_json_raw(b, "{\"label\":");
-    srv_json_str(b, nn_model_class(m, best));
+    srv_json_str(b, model_class(m, best));
     if (k == 2) {
         srv_json_raw(b, ",\"probability\":");
         srv_json_float(b, out[1]);
@@ -79,7 +79,7 @@ static void prediction_write(struct nn_buf *b, const struct nn_model *m, const f
         if (c > 0) {
             srv_json_raw(b, ",");
         }
-        srv_json_str(b, nn_model_class(m, c));
+        srv_json_str(b, model_class(m, c));
         srv_json_raw(b, ":");
         srv_json_float(b, out[c]);
     }
@@ -91,9 +91,9 @@ static void prediction_write(struct nn_buf *b, const struct nn_model *m, const f
 static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
                              size_t rows, size_t k)
 {
-    struct nn_buf b;
+    struct tab_buf b;
 
-    nn_buf_init(&b, REPLY_MAX);
+    tab_buf_init(&b, REPLY_MAX);
     srv_json_raw(&b, "{\"model\":");
     srv_json_str(&b, sm->name);
     srv_json_raw(&b, ",\"version\":");
@@ -107,7 +107,7 @@ static int reply_predictions(struct srv_req *r, const struct srv_model *sm, cons
     }
     srv_json_raw(&b, "]}");
     if (b.failed) {
-        nn_buf_fini(&b);
+        tab_buf_fini(&b);
         return NN_ENOMEM;
     }
     srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)rows);
@@ -132,15 +132,15 @@ static int predict_fast(struct srv_req *r)
         srv_registry_get(r->app->reg, name, doc.has_version ? doc.version : 0, &sm, &err) != 0) {
         goto out; /* the general way names the fault */
     }
-    const struct nn_model *m = sm->model;
-    size_t k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
-    if ((size_t)nn_model_n_inputs(m) != doc.width) {
+    const struct model *m = sm->model;
+    size_t k = (size_t)(model_n_classes(m) > 1 ? model_n_classes(m) : 1);
+    if ((size_t)model_n_inputs(m) != doc.width) {
         goto out;
     }
     if (doc.rows * k > sizeof(stack_out) / sizeof(float)) {
         out = nn_malloc(doc.rows * k * sizeof(float));
     }
-    if (out == NULL || nn_model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
+    if (out == NULL || model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
         goto out; /* a non-numeric input, or no memory: the general way answers */
     }
     /* a reply too big for memory goes the general way too, which answers 500 */
@@ -221,8 +221,8 @@ static int predict_json(struct srv_req *r)
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
         goto out;
     }
-    const struct nn_model *m = sm->model;
-    size_t k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
+    const struct model *m = sm->model;
+    size_t k = (size_t)(model_n_classes(m) > 1 ? model_n_classes(m) : 1);
     out = nn_calloc((size_t)(n > 0 ? n : 1) * k, sizeof(float));
     if (out == NULL) {
         rc = NN_ENOMEM;
@@ -240,7 +240,7 @@ static int predict_json(struct srv_req *r)
             goto out;
         }
         nn_err_clear(&err);
-        rc = nn_model_predict_json(m, it, out + (size_t)i * k, &err);
+        rc = model_predict_json(m, it, out + (size_t)i * k, &err);
         if (rc != 0) {
             if (err.field[0] != '\0') {
                 snprintf(field, sizeof(field), "instances[%ld].%s", i, err.field);
@@ -265,7 +265,7 @@ out:
 static int predict_csv(struct srv_req *r)
 {
     struct srv_model *sm = NULL;
-    struct nn_model_limits lim;
+    struct model_limits lim;
     struct nn_err err;
     FILE *in = NULL, *out = NULL;
     char tmpl[SRV_CONFIG_STR_MAX + 32];
@@ -328,8 +328,8 @@ static int predict_csv(struct srv_req *r)
         rc = srv_http_reply_error(r, 500, NULL, "cannot open the spool files");
         goto out;
     }
-    nn_model_limits_default(&lim);
-    rc = nn_model_predict_csv(sm->model, in, out, delim, &lim, &err);
+    model_limits_default(&lim);
+    rc = model_predict_csv(sm->model, in, out, delim, &lim, &err);
     if (rc != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
         goto out;

@@ -1,7 +1,7 @@
 /*
  * api_spam: the spam scorer of API.md over the model registry. One registry reference per
  * request; each message becomes the text cell of the model's first text input (other inputs
- * missing) and goes through nn_model_predict_cells, so the JSON, the subject/body and the raw
+ * missing) and goes through model_predict_cells, so the JSON, the subject/body and the raw
  * e-mail forms share one path with training.
  */
 #include "api_spam.h"
@@ -11,8 +11,8 @@
 
 #include "api_models.h"
 #include "metrics.h"
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 #include "registry.h"
 
 /* Fetches the scoring model, or replies 404 (with how to train one) / 422 and returns NULL. */
@@ -46,7 +46,7 @@ static struct srv_model *spam_model(struct srv_req *r, int *rc)
         *rc = srv_http_reply_nn(r, rc0, &err, 400, NULL);
         return NULL;
     }
-    if (nn_model_positive_class(sm->model) < 0 || nn_model_text_input(sm->model) < 0) {
+    if (model_positive_class(sm->model) < 0 || model_text_input(sm->model) < 0) {
         *rc = srv_http_reply_error(r, 422, NULL,
                                    "model '%s' is not a binary classifier with a text input, "
                                    "so it cannot score messages",
@@ -102,8 +102,8 @@ static const char *message_text(const cJSON *msg, char **buf, const char **why)
 static int score(const struct srv_model *sm, const char *text, float *out, cJSON *res,
                  struct nn_err *err)
 {
-    const struct nn_model *m = sm->model;
-    int n = nn_model_n_inputs(m), ti = nn_model_text_input(m), pos = nn_model_positive_class(m);
+    const struct model *m = sm->model;
+    int n = model_n_inputs(m), ti = model_text_input(m), pos = model_positive_class(m);
     const char *cells[64];
     const char **cv = cells;
     const char *src;
@@ -119,7 +119,7 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     for (i = 0; i < n; i++) {
         cv[i] = i == ti ? text : NULL;
     }
-    rc = nn_model_predict_cells(m, cv, out, err);
+    rc = model_predict_cells(m, cv, out, err);
     if (cv != cells) {
         nn_free(cv);
     }
@@ -127,7 +127,7 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
         return rc;
     }
     p = (double)out[pos];
-    thr = nn_model_threshold(m, &src);
+    thr = model_threshold(m, &src);
     cJSON_AddStringToObject(res, "model", sm->name);
     cJSON_AddNumberToObject(res, "version", sm->version);
     cJSON_AddNumberToObject(res, "score", (double)(float)p);

@@ -2,8 +2,8 @@
  * api_spam: POST /spam-score and POST /spam-score/batch — score messages with a binary text
  * model (`spam` unless ?model=). A message is {"text": ...}, {"subject": ..., "body": ...},
  * or a raw e-mail body (message/rfc822, text/plain); raw mail is decoded by the feature
- * pipeline (nn/mail: MIME, base64/QP, charsets, HTML to text), exactly as at training time.
- * The score is the probability of the positive class (nn_model_positive_class), `spam` is
+ * pipeline (mail/: MIME, base64/QP, charsets, HTML to text), exactly as at training time.
+ * The score is the probability of the positive class (model_positive_class), `spam` is
  * score >= the model's threshold, and the reply says where the threshold came from.
  * Thread-safety: handlers run on MHD threads, any number at once.
  */

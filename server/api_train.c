@@ -3,8 +3,8 @@
  *
  * Accepting: the parameters (multipart fields, or the query string with a text/csv body)
  * are kept as sent (the job's "form", so a re-run after a restart is built identically) and
- * parsed by nn_model_params_set, the same parser the CLI uses. The CSV is checked by
- * nn_model_check_csv before a job exists. Then a queue slot is reserved (429 when full),
+ * parsed by model_params_set, the same parser the CLI uses. The CSV is checked by
+ * model_check_csv before a job exists. Then a queue slot is reserved (429 when full),
  * the dataset and job are written in one transaction, and the slot is committed.
  * Running: a worker claims the job (queued -> running), trains with a progress callback
  * that records each epoch in the store, and on success stores the version and the job's
@@ -26,8 +26,8 @@
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -74,7 +74,7 @@ static cJSON *list_json(const char *list)
 }
 
 /* The job's "params" before training: as given, defaults filled in (API.md's names). */
-static cJSON *params_json(const struct nn_model_params *p)
+static cJSON *params_json(const struct model_params *p)
 {
     cJSON *o = cJSON_CreateObject();
     char delim[2] = {p->delimiter, '\0'};
@@ -128,7 +128,7 @@ static cJSON *params_json(const struct nn_model_params *p)
 }
 
 /* Applies every entry of form (an object of strings) but "model" to p. */
-static int apply_form(struct nn_model_params *p, const cJSON *form, char *bad, size_t bad_cap,
+static int apply_form(struct model_params *p, const cJSON *form, char *bad, size_t bad_cap,
                       struct nn_err *err)
 {
     const cJSON *it;
@@ -138,7 +138,7 @@ static int apply_form(struct nn_model_params *p, const cJSON *form, char *bad, s
         if (strcmp(it->string, "model") == 0) {
             continue;
         }
-        int rc = nn_model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "", err);
+        int rc = model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "", err);
         if (rc != 0) {
             snprintf(bad, bad_cap, "%s", it->string);
             if (rc == NN_ENOTFOUND) {
@@ -188,8 +188,8 @@ static void make_job_id(char out[STORE_ID_MAX])
 int srv_api_train_post(struct srv_req *r)
 {
     struct srv_app *app = r->app;
-    struct nn_model_params p;
-    struct nn_model_limits lim;
+    struct model_params p;
+    struct model_limits lim;
     struct nn_err err;
     struct srv_jobs_slot *slot = NULL;
     struct store_job job;
@@ -200,7 +200,7 @@ int srv_api_train_post(struct srv_req *r)
     int rc = 0;
 
     nn_err_clear(&err);
-    nn_model_params_default(&p);
+    model_params_default(&p);
     memset(&job, 0, sizeof(job));
     if (r->body_kind != SRV_BODY_FORM && r->body_kind != SRV_BODY_CSV) {
         rc = reply_param(r, "file",
@@ -246,7 +246,7 @@ int srv_api_train_post(struct srv_req *r)
         goto out;
     }
     srv_limits_csv(app->cfg, &lim);
-    rc = nn_model_check_csv(r->spool_path, &p, &lim, &rows, &cols, &err);
+    rc = model_check_csv(r->spool_path, &p, &lim, &rows, &cols, &err);
     if (rc != 0) {
         if (rc == NN_ENOTFOUND || (err.line == 0 && err.field[0] != '\0' &&
                                    cJSON_GetObjectItemCaseSensitive(form, err.field) != NULL)) {
@@ -324,7 +324,7 @@ out:
     cJSON_Delete(pj);
     cJSON_free(form_text);
     cJSON_free(params_text);
-    nn_model_params_fini(&p);
+    model_params_fini(&p);
     return rc;
 }
 
@@ -378,21 +378,21 @@ static const char *error_code(int rc)
 }
 
 /* Stores the trained model as a new version and marks the job succeeded (one transaction). */
-static int commit_model(struct run_ctx *c, const char *model_name, struct nn_model *m, int *version,
+static int commit_model(struct run_ctx *c, const char *model_name, struct model *m, int *version,
                         struct nn_err *err)
 {
     unsigned char *blob = NULL;
     size_t blob_len = 0;
     char *card = NULL, *metrics = NULL, *params = NULL;
     cJSON *cj = NULL, *mj = NULL, *pj = NULL;
-    int rc = nn_model_save(m, &blob, &blob_len, err);
+    int rc = model_save(m, &blob, &blob_len, err);
 
     if (rc != 0) {
         return rc;
     }
-    cj = nn_model_card(m);
-    mj = nn_model_metrics(m);
-    pj = nn_model_params_json(m);
+    cj = model_card(m);
+    mj = model_metrics(m);
+    pj = model_params_json(m);
     card = cj != NULL ? cJSON_PrintUnformatted(cj) : NULL;
     metrics = mj != NULL ? cJSON_PrintUnformatted(mj) : NULL;
     params = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
@@ -418,9 +418,9 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
 {
     struct srv_app *app = ud;
     struct store_job *job = NULL;
-    struct nn_model *m = NULL;
-    struct nn_model_params p;
-    struct nn_model_limits lim;
+    struct model *m = NULL;
+    struct model_params p;
+    struct model_limits lim;
     struct nn_err err;
     char path[SRV_CONFIG_STR_MAX + 80];
     char bad[128];
@@ -428,7 +428,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     int rc;
 
     nn_err_clear(&err);
-    nn_model_params_default(&p);
+    model_params_default(&p);
     srv_limits_csv(app->cfg, &lim);
     rc = store_job_claim(app->store, id, &job, &err);
     if (rc != 0) {
@@ -439,7 +439,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             unlink(path);
         }
         store_job_free(job);
-        nn_model_params_fini(&p);
+        model_params_fini(&p);
         return;
     }
     snprintf(path, sizeof(path), "%s/%s", app->spool_dir, job->spool);
@@ -455,7 +455,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         struct run_ctx ctx = {app, id, cancel, 0, 0};
         double frac = p.validation_split > 0 && p.validation_split < 1 ? p.validation_split : 0;
         ctx.train_rows = (unsigned long)llround((double)job->rows * (1.0 - frac));
-        rc = nn_model_train_csv(path, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
+        rc = model_train_csv(path, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
         if (rc == 0) {
             int version = 0;
             rc = commit_model(&ctx, job->model, m, &version, &err);
@@ -480,7 +480,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     if (!keep_file) {
         unlink(path);
     }
-    nn_model_free(m);
+    model_free(m);
     store_job_free(job);
-    nn_model_params_fini(&p);
+    model_params_fini(&p);
 }

@@ -10,17 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-void srv_json_raw(struct nn_buf *b, const char *s)
+void srv_json_raw(struct tab_buf *b, const char *s)
 {
-    nn_buf_put(b, s, strlen(s));
+    tab_buf_put(b, s, strlen(s));
 }
 
-void srv_json_str(struct nn_buf *b, const char *s)
+void srv_json_str(struct tab_buf *b, const char *s)
 {
     const char *run = s;
     char esc[8];
 
-    nn_buf_put(b, "\"", 1);
+    tab_buf_put(b, "\"", 1);
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         const char *e = NULL;
@@ -28,7 +28,7 @@ void srv_json_str(struct nn_buf *b, const char *s)
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
-        nn_buf_put(b, run, (size_t)(s - run));
+        tab_buf_put(b, run, (size_t)(s - run));
         run = s + 1;
         switch (c) {
         case '"':
@@ -58,11 +58,11 @@ void srv_json_str(struct nn_buf *b, const char *s)
         }
         srv_json_raw(b, e);
     }
-    nn_buf_put(b, run, (size_t)(s - run));
-    nn_buf_put(b, "\"", 1);
+    tab_buf_put(b, run, (size_t)(s - run));
+    tab_buf_put(b, "\"", 1);
 }
 
-void srv_json_int(struct nn_buf *b, long v)
+void srv_json_int(struct tab_buf *b, long v)
 {
     char buf[24];
     size_t i = sizeof(buf);
@@ -75,7 +75,7 @@ void srv_json_int(struct nn_buf *b, long v)
     if (v < 0) {
         buf[--i] = '-';
     }
-    nn_buf_put(b, buf + i, sizeof(buf) - i);
+    tab_buf_put(b, buf + i, sizeof(buf) - i);
 }
 
 /*
@@ -207,10 +207,10 @@ static int float_text(float v, char buf[40])
     return n;
 }
 
-void srv_json_float(struct nn_buf *b, float v)
+void srv_json_float(struct tab_buf *b, float v)
 {
     char buf[40];
     int n = float_text(v, buf);
 
-    nn_buf_put(b, buf, (size_t)n);
+    tab_buf_put(b, buf, (size_t)n);
 }

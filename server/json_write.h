@@ -1,5 +1,5 @@
 /*
- * json_write: JSON text written straight into an nn_buf, for replies built on the hot path
+ * json_write: JSON text written straight into a tab_buf, for replies built on the hot path
  * (POST /predict) where a cJSON tree and its print pass cost more than the prediction.
  * The bytes are those cJSON_PrintUnformatted gives for the same values, so both paths answer
  * alike. Thread-safety: one buffer per thread.
@@ -7,18 +7,18 @@
 #ifndef NEUROND_SERVER_JSON_WRITE_H
 #define NEUROND_SERVER_JSON_WRITE_H
 
-#include "nn/buf.h"
+#include "tab/buf.h"
 
 /** Appends the literal text s (no escaping). Failures are sticky in b->failed. */
-void srv_json_raw(struct nn_buf *b, const char *s);
+void srv_json_raw(struct tab_buf *b, const char *s);
 /** Appends s as a JSON string, escaped as cJSON escapes (\" \\ \b \f \n \r \t, \u00XX). */
-void srv_json_str(struct nn_buf *b, const char *s);
+void srv_json_str(struct tab_buf *b, const char *s);
 /** Appends an integer. */
-void srv_json_int(struct nn_buf *b, long v);
+void srv_json_int(struct tab_buf *b, long v);
 /**
  * Appends a float at float precision (7 significant digits, so 0.98f reads 0.98), spelled as
  * cJSON prints the double nearest that decimal (%1.15g); NaN and infinities as null.
  */
-void srv_json_float(struct nn_buf *b, float v);
+void srv_json_float(struct tab_buf *b, float v);
 
 #endif

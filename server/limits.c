@@ -4,15 +4,15 @@
  */
 #include "limits.h"
 
-void srv_limits_csv(const struct srv_config *cfg, struct nn_model_limits *lim)
+void srv_limits_csv(const struct srv_config *cfg, struct model_limits *lim)
 {
-    nn_model_limits_default(lim);
+    model_limits_default(lim);
     lim->max_rows = (size_t)cfg->max_csv_rows;
     lim->max_cols = (size_t)cfg->max_csv_columns;
     lim->max_field = (size_t)cfg->max_csv_field_kb * 1024;
 }
 
-int srv_limits_network(const struct srv_config *cfg, const struct nn_model_params *p, size_t cols,
+int srv_limits_network(const struct srv_config *cfg, const struct model_params *p, size_t cols,
                        double *params, struct nn_err *err)
 {
     if (p->train.epochs > cfg->max_epochs) {

@@ -15,14 +15,14 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "model/model.h"
 #include "nn/err.h"
-#include "nn/model.h"
 
 /**
  * The CSV limits of the configuration (--max-csv-rows, --max-csv-columns, --max-csv-field-kb).
  * @param lim [out] filled whole.
  */
-void srv_limits_csv(const struct srv_config *cfg, struct nn_model_limits *lim);
+void srv_limits_csv(const struct srv_config *cfg, struct model_limits *lim);
 
 /**
  * Checks the requested network against --max-epochs, --max-layer-width and --max-params.
@@ -31,7 +31,7 @@ void srv_limits_csv(const struct srv_config *cfg, struct nn_model_limits *lim);
  * @param params [out] the estimated parameter count (may be NULL).
  * @return 0, or NN_ERANGE with err->field the parameter at fault ("epochs", "hidden").
  */
-int srv_limits_network(const struct srv_config *cfg, const struct nn_model_params *p, size_t cols,
+int srv_limits_network(const struct srv_config *cfg, const struct model_params *p, size_t cols,
                        double *params, struct nn_err *err);
 
 #endif

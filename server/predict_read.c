@@ -2,7 +2,7 @@
  * predict_read: see predict_read.h. A cursor over the bytes with one function per piece of
  * the grammar; each returns 0 at the first byte that is not the common shape. Numbers are
  * checked against RFC 8259's grammar as they are scanned; short ones convert by the same exact
- * fast path as nn_schema_parse_number (the parser of CSV cells), the rest by that function,
+ * fast path as tab_schema_parse_number (the parser of CSV cells), the rest by that function,
  * so a value reads the same from a JSON body as from a CSV file, and as cJSON reads it.
  */
 #include "predict_read.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "nn/alloc.h"
-#include "nn/schema.h"
+#include "tab/schema.h"
 
 struct cur {
     const char *p, *end;
@@ -69,8 +69,8 @@ static int is_digit(char ch)
 
 /* A number in JSON's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), in float range.
  * One pass: up to 15 digits and no exponent (what clients send) convert by
- * nn_schema_exact_decimal, as nn_schema_parse_number's own fast path does; the rest goes
- * through nn_schema_parse_number. */
+ * tab_schema_exact_decimal, as tab_schema_parse_number's own fast path does; the rest goes
+ * through tab_schema_parse_number. */
 static int read_num(struct cur *c, double *v)
 {
     const char *s, *q, *end = c->end;
@@ -122,7 +122,7 @@ static int read_num(struct cur *c, double *v)
         exact = 0;
     }
     if (exact && n_digits <= 15) {
-        *v = nn_schema_exact_decimal(m, (int)n_frac, *s == '-');
+        *v = tab_schema_exact_decimal(m, (int)n_frac, *s == '-');
     } else {
         char buf[64];
         if ((size_t)(q - s) >= sizeof(buf)) {
@@ -130,7 +130,7 @@ static int read_num(struct cur *c, double *v)
         }
         memcpy(buf, s, (size_t)(q - s));
         buf[q - s] = '\0';
-        if (nn_schema_parse_number(buf, v) != 1) {
+        if (tab_schema_parse_number(buf, v) != 1) {
             return 0;
         }
     }

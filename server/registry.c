@@ -103,7 +103,7 @@ static struct entry *find(struct srv_registry *r, const char *name, int version)
 int srv_registry_get(struct srv_registry *r, const char *name, int version, struct srv_model **out,
                      struct nn_err *err)
 {
-    struct nn_model *model = NULL;
+    struct model *model = NULL;
     struct srv_model *m = NULL;
     int got = 0;
 

@@ -21,11 +21,11 @@
 
 #include "nn/err.h"
 
-struct nn_model;
+struct model;
 struct srv_registry;
 
-/** Frees a loaded model (nn_model_free). */
-typedef void (*srv_registry_free_fn)(struct nn_model *m);
+/** Frees a loaded model (model_free). */
+typedef void (*srv_registry_free_fn)(struct model *m);
 
 /**
  * Loads a model version. @param version [in] 0 = the serving one.
@@ -33,14 +33,14 @@ typedef void (*srv_registry_free_fn)(struct nn_model *m);
  * @return 0 or NN_ENOTFOUND / another error.
  */
 typedef int (*srv_registry_load_fn)(void *ud, const char *name, int version, int *got,
-                                    struct nn_model **out, struct nn_err *err);
+                                    struct model **out, struct nn_err *err);
 
 /* A served model: immutable after creation except for refs. */
 struct srv_model {
     atomic_int refs;
     char name[72];
     int version;
-    struct nn_model *model; /* owned; freed with free_fn when refs reaches 0 */
+    struct model *model; /* owned; freed with free_fn when refs reaches 0 */
     srv_registry_free_fn free_fn;
 };
 

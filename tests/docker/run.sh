@@ -9,17 +9,16 @@
 # containers, volumes and image it made, and stops any dockerd it started, even when a check
 # fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
 #
-# Docker daemon: the one `docker` already reaches (DOCKER_HOST or the default socket), else a
-# private dockerd started here (root needed) with its own --data-root in $NEUROND_DOCKER_STATE
-# (default /var/tmp/neurond-docker, kept as a build cache so reruns are fast; delete it to
-# reclaim the space; not under build/, whose *.d files the Makefile includes), its own
-# --exec-root and socket under /tmp, --iptables=false --ip6tables=false --bridge=none. Base image:
+# Docker daemon: the one `docker` already reaches, else a private dockerd (scripts/dockerd.sh,
+# root needed, its data in $NEUROND_DOCKER_STATE, default /var/tmp/neurond-docker). Base image:
 # $NEUROND_DOCKER_BASE if set, else debian:bookworm-slim (local or pulled), else one made by
 # scripts/docker-base.sh with debootstrap from the machine's apt mirror (no registry needed).
 # NEUROND_DOCKER_KEEP=1 keeps the image (neurond:test).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-STATE=${NEUROND_DOCKER_STATE:-/var/tmp/neurond-docker}
+# shellcheck source=scripts/dockerd.sh
+. scripts/dockerd.sh
+STATE=$NEUROND_DOCKER_STATE
 IMAGE=neurond:test
 NAME=neurond-test-$$
 VOL=neurond-test-data-$$
@@ -31,8 +30,6 @@ failed=0
 cid=""
 vol_made=0
 image_made=0
-dockerd_pid=""
-exec_dir=""
 compose_up=0
 t_start=$(date +%s)
 
@@ -51,7 +48,6 @@ not_ok() {
 
 # Stops what this script started, in reverse order; safe to call more than once.
 cleanup() {
-    local m
     if [ -n "$cid" ]; then
         docker rm -fv "$cid" >/dev/null 2>&1
         cid=""
@@ -68,29 +64,7 @@ cleanup() {
         docker rmi "$IMAGE" >/dev/null 2>&1
         image_made=0
     fi
-    if [ -n "$dockerd_pid" ]; then
-        kill -TERM "$dockerd_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$dockerd_pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        if kill -0 "$dockerd_pid" 2>/dev/null; then
-            log "dockerd did not stop in 20 s; killing it"
-            kill -KILL "$dockerd_pid" 2>/dev/null
-        fi
-        wait "$dockerd_pid" 2>/dev/null
-        dockerd_pid=""
-    fi
-    if [ -n "$exec_dir" ]; then
-        # Anything dockerd or containerd left mounted (overlays, netns, shm).
-        awk -v a="$STATE/" -v b="$exec_dir/" \
-            'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts | sort -r |
-            while read -r m; do
-                umount -l "$m" 2>/dev/null
-            done
-        rm -rf --one-file-system "$exec_dir"
-        exec_dir=""
-    fi
+    dockerd_down
 }
 
 finish() {
@@ -110,41 +84,8 @@ abort() {
 
 # ---------------------------------------------------------------- the daemon
 
-if ! command -v docker >/dev/null 2>&1; then
-    abort "docker client present (scripts/deps.sh docker installs docker.io)"
-fi
-if docker version >/dev/null 2>&1; then
-    log "using the running Docker daemon ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
-else
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1 && [ -z "${NEUROND_DOCKER_SUDO:-}" ]; then
-            trap - EXIT
-            exec sudo -E NEUROND_DOCKER_SUDO=1 "$0" "$@"
-        fi
-        abort "no Docker daemon running, and starting one needs root"
-    fi
-    command -v dockerd >/dev/null 2>&1 || abort "dockerd present (scripts/deps.sh docker)"
-    mkdir -p "$STATE"
-    # One private daemon per data root at a time.
-    exec 9>"$STATE/lock"
-    flock -w 600 9 || abort "lock $STATE/lock (another docker test running?)"
-    exec_dir=$(mktemp -d /tmp/neurond-dockerd.XXXXXX)
-    dockerd --data-root "$STATE/root" --exec-root "$exec_dir/exec" \
-        -H "unix://$exec_dir/docker.sock" --pidfile "$exec_dir/docker.pid" \
-        --iptables=false --ip6tables=false --bridge=none \
-        >"$STATE/dockerd.log" 2>&1 &
-    dockerd_pid=$!
-    export DOCKER_HOST="unix://$exec_dir/docker.sock"
-    for _ in $(seq 1 60); do
-        docker version >/dev/null 2>&1 && break
-        kill -0 "$dockerd_pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    docker version >/dev/null 2>&1 ||
-        abort "private dockerd starts" "$(tail -n 20 "$STATE/dockerd.log")"
-    log "private dockerd $dockerd_pid (data $STATE/root, socket $exec_dir/docker.sock)"
-fi
-
+# Not in $(...): the private daemon's pid and DOCKER_HOST must stay in this shell.
+dockerd_up 2>&1 || abort "a Docker daemon (the running one, else a private dockerd)"
 # ---------------------------------------------------------------- the image
 
 base=${NEUROND_DOCKER_BASE:-}

@@ -3,35 +3,31 @@
  * over whatever the reader accepted. The first input byte picks the delimiter and the limits
  * (so small limits are reached too); the rest is the file, read through fmemopen as the
  * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -std=c11 \
- *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. -iquote nn -I/usr/include/cjson \
- *       $(pkg-config --cflags openblas) tests/fuzz/fuzz_csv.c nn/csv.c nn/schema.c \
- *       nn/features.c nn/features_io.c nn/mail.c nn/mat.c nn/err.c nn/alloc.c nn/buf.c \
- *       $(pkg-config --cflags --libs gmime-3.0) $(pkg-config --libs openblas) -lcjson -lm \
- *       -o build/fuzz_csv
- *   build/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
+ * Build: make build/fuzz/fuzz_csv (make fuzz-build builds every target); run:
+ *   build/fuzz/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
-#include "nn/csv.h"
-#include "nn/features.h"
-#include "nn/mail.h"
-#include "nn/schema.h"
 #include "nn/train.h"
+#include "tab/csv.h"
+#include "tab/features.h"
+#include "tab/schema.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Text cells that look like raw e-mail go through nn/mail (GMime): set it up once. */
+/* Text inputs get the daemon's decoder (model/text_decoder.h): raw e-mail goes through mail/
+   (GMime), which sets itself up. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    return nn_mail_global_init() == 0 ? 0 : 1;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     data++;
     size--;
-    struct nn_csv_opts o;
-    nn_csv_opts_default(&o);
+    struct tab_csv_opts o;
+    tab_csv_opts_default(&o);
     o.delim = (mode & 3) == 1 ? ';' : (mode & 3) == 2 ? '\t' : ',';
     if (mode & 4) {
         o.max_field = 8;
@@ -66,26 +62,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) {
         fgetc(f); /* an empty stream */
     }
-    struct nn_csv *r = NULL;
-    struct nn_schema *s = NULL;
-    struct nn_features *feat = NULL;
+    struct tab_csv *r = NULL;
+    struct tab_schema *s = NULL;
+    struct tab_features *feat = NULL;
     struct nn_dataset ds;
     memset(&ds, 0, sizeof(ds));
     struct nn_err err;
-    if (nn_csv_open(f, &o, &r, &err) != 0) {
+    if (tab_csv_open(f, &o, &r, &err) != 0) {
         if (r != NULL || err.line < 0 || err.code >= 0) {
             abort();
         }
         goto done;
     }
-    struct nn_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL};
-    if (nn_schema_infer(r, &so, &s, &err) != 0) {
+    struct tab_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL};
+    if (tab_schema_infer(r, &so, &s, &err) != 0) {
         if (s != NULL) {
             abort();
         }
         goto done;
     }
-    if (s->rows != nn_csv_rows(r) || s->n_cols != nn_csv_ncols(r)) {
+    if (s->rows != tab_csv_rows(r) || s->n_cols != tab_csv_ncols(r)) {
         abort();
     }
     for (size_t i = 0; i < s->rows; i++) {
@@ -101,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < s->rows; i++) {
         tr[i] = (unsigned char)(i % 3 != 2 || (mode & 32));
     }
-    if (nn_features_fit(r, s, tr, &feat, &ds, &err) == 0) {
+    if (tab_features_fit(r, s, tr, model_text_decoder_default(), &feat, &ds, &err) == 0) {
         if (ds.rows != s->rows) {
             abort();
         }
@@ -114,26 +110,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         /* the binary form must load back */
-        struct nn_buf b;
-        nn_buf_init(&b, 1 << 24);
-        if (nn_features_save(feat, &b) == 0) {
-            struct nn_rd rd;
-            struct nn_features *g = NULL;
-            nn_rd_init(&rd, b.data, b.len);
-            if (nn_features_load(&rd, &g, &err) != 0) {
+        struct tab_buf b;
+        tab_buf_init(&b, 1 << 24);
+        if (tab_features_save(feat, &b) == 0) {
+            struct tab_rd rd;
+            struct tab_features *g = NULL;
+            tab_rd_init(&rd, b.data, b.len);
+            if (tab_features_load(&rd, model_text_decoder_find, &g, &err) != 0) {
                 fprintf(stderr, "saved pipeline does not load: %s\n", err.msg);
                 abort();
             }
-            nn_features_free(g);
+            tab_features_free(g);
         }
-        nn_buf_fini(&b);
+        tab_buf_fini(&b);
     }
     free(tr);
 done:
-    nn_features_free(feat);
+    tab_features_free(feat);
     nn_dataset_free(&ds);
-    nn_schema_free(s);
-    nn_csv_close(r);
+    tab_schema_free(s);
+    tab_csv_close(r);
     fclose(f);
     free(copy);
     return 0;

@@ -4,7 +4,7 @@
  * text it returns must be clean UTF-8 within the output limit; ASan/UBSan catch the rest.
  * Build (from the repository root):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. $(pkg-config --cflags gmime-3.0) \
- *     tests/fuzz/fuzz_mail.c nn/mail.c nn/alloc.c nn/err.c $(pkg-config --libs gmime-3.0) \
+ *     tests/fuzz/fuzz_mail.c mail/mail.c nn/alloc.c nn/err.c $(pkg-config --libs gmime-3.0) \
  *     -o build/fuzz_mail
  * Run: build/fuzz_mail -max_total_time=60 -max_len=65536 build/corpus tests/fuzz/corpus_mail
  */
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/mail.h"
 #include "nn/alloc.h"
 #include "nn/err.h"
-#include "nn/mail.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -56,23 +56,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    nn_mail_global_init();
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
-    struct nn_mail_limits lim;
+    struct mail_limits lim;
     struct nn_err err;
     char *out = NULL;
     size_t n = 0;
     int rc;
 
-    (void)nn_mail_looks_raw(s, size);
+    (void)mail_looks_raw(s, size);
 
-    nn_mail_limits_init(&lim);
-    rc = nn_mail_to_text(s, size, &lim, &out, &n, &err);
+    mail_limits_init(&lim);
+    rc = mail_to_text(s, size, &lim, &out, &n, &err);
     if (rc == NN_OK) {
         check_text(out, n, lim.max_output);
         nn_free(out);
@@ -83,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* small limits: cuts and part-limit errors on short inputs */
     lim.max_parts = 3;
     lim.max_output = 64;
-    lim.flags = size > 0 && (data[0] & 1) ? NN_MAIL_KEEP_HTML : 0;
-    rc = nn_mail_to_text(s, size, &lim, &out, &n, &err);
+    lim.flags = size > 0 && (data[0] & 1) ? MAIL_KEEP_HTML : 0;
+    rc = mail_to_text(s, size, &lim, &out, &n, &err);
     if (rc == NN_OK) {
         check_text(out, n, lim.max_output);
         nn_free(out);
@@ -92,14 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    rc = nn_mail_decoded_text(s, size, &out, &n, &err);
+    rc = mail_decoded_text(s, size, &out, &n, &err);
     if (rc != NN_OK) {
         abort();
     }
-    check_text(out, n, NN_MAIL_MAX_OUTPUT_DEFAULT);
+    check_text(out, n, MAIL_MAX_OUTPUT_DEFAULT);
     nn_free(out);
 
-    rc = nn_mail_html_to_text(s, size, &out, &n, &err);
+    rc = mail_html_to_text(s, size, &out, &n, &err);
     if (rc != NN_OK) {
         abort();
     }

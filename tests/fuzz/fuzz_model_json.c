@@ -7,14 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct nn_model *m = NULL;
+    struct model *m = NULL;
     cJSON *doc, *inst, *out;
     float prob[1024];
 
@@ -22,15 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (doc == NULL) {
         return 0;
     }
-    if (nn_model_import(doc, &m, NULL) == 0) {
-        if (nn_model_n_classes(m) <= 1024) {
+    if (model_import(doc, &m, NULL) == 0) {
+        if (model_n_classes(m) <= 1024) {
             inst = cJSON_CreateObject();
-            nn_model_predict_json(m, inst, prob, NULL);
+            model_predict_json(m, inst, prob, NULL);
             cJSON_Delete(inst);
         }
-        out = nn_model_export(m);
+        out = model_export(m);
         cJSON_Delete(out);
-        nn_model_free(m);
+        model_free(m);
     }
     cJSON_Delete(doc);
     return 0;

@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include "nn/alloc.h"
-#include "nn/mail.h"
 #include "server/api_models.h"
 #include "server/api_train.h"
 #include "server/app.h"
@@ -55,7 +54,6 @@ static struct harness *harness_start(void)
     char db[400];
 
     signal(SIGPIPE, SIG_IGN);
-    nn_mail_global_init();
     cJSON_Hooks hooks = {nn_malloc, nn_free};
     cJSON_InitHooks(&hooks);
     snprintf(h.dir, sizeof(h.dir), "/tmp/neurond-fuzz-XXXXXX");

@@ -3,7 +3,7 @@
  * every error with its exact line and column (quoted newlines included, so line counting is
  * checked). Ends with a deterministic random-bytes loop so ASan covers odd inputs.
  */
-#include "nn/csv.h"
+#include "tab/csv.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,41 +19,41 @@
 
 struct src {
     FILE *f;
-    struct nn_csv *r;
+    struct tab_csv *r;
 };
 
-/* Opens text (n bytes) as a CSV; returns nn_csv_open's code. */
-static int open_n(struct src *s, const char *text, size_t n, const struct nn_csv_opts *o,
+/* Opens text (n bytes) as a CSV; returns tab_csv_open's code. */
+static int open_n(struct src *s, const char *text, size_t n, const struct tab_csv_opts *o,
                   struct nn_err *err)
 {
     s->r = NULL;
     s->f = fmemopen((void *)text, n, "r");
     assert_non_null(s->f);
-    return nn_csv_open(s->f, o, &s->r, err);
+    return tab_csv_open(s->f, o, &s->r, err);
 }
 
-static int open_s(struct src *s, const char *text, const struct nn_csv_opts *o, struct nn_err *err)
+static int open_s(struct src *s, const char *text, const struct tab_csv_opts *o, struct nn_err *err)
 {
     return open_n(s, text, strlen(text), o, err);
 }
 
 static void close_s(struct src *s)
 {
-    nn_csv_close(s->r);
+    tab_csv_close(s->r);
     fclose(s->f);
 }
 
 static void expect_field(struct src *s, size_t i, const char *want)
 {
     size_t len = 99;
-    const char *v = nn_csv_field(s->r, i, &len);
+    const char *v = tab_csv_field(s->r, i, &len);
     assert_non_null(v);
     assert_string_equal(v, want);
     assert_int_equal(len, strlen(want));
 }
 
 /* Reads records until an error; checks its code, line, column and field. */
-static void expect_error(const char *text, const struct nn_csv_opts *o, int code, long line,
+static void expect_error(const char *text, const struct tab_csv_opts *o, int code, long line,
                          long col, const char *field)
 {
     struct src s;
@@ -61,7 +61,7 @@ static void expect_error(const char *text, const struct nn_csv_opts *o, int code
     nn_err_clear(&err);
     int rc = open_s(&s, text, o, &err);
     if (rc == 0) {
-        while ((rc = nn_csv_next(s.r, &err)) == 1) {
+        while ((rc = tab_csv_next(s.r, &err)) == 1) {
         }
     }
     assert_int_equal(rc, code);
@@ -79,19 +79,19 @@ static void test_basic(void **state)
     struct src s;
     struct nn_err err;
     assert_int_equal(open_s(&s, "a,b,c\n1,2,3\n4,,6\n", NULL, &err), 0);
-    assert_int_equal(nn_csv_ncols(s.r), 3);
-    assert_string_equal(nn_csv_colname(s.r, 1), "b");
-    assert_int_equal(nn_csv_find(s.r, "c"), 2);
-    assert_int_equal(nn_csv_find(s.r, "zz"), -1);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 2);
+    assert_int_equal(tab_csv_ncols(s.r), 3);
+    assert_string_equal(tab_csv_colname(s.r, 1), "b");
+    assert_int_equal(tab_csv_find(s.r, "c"), 2);
+    assert_int_equal(tab_csv_find(s.r, "zz"), -1);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 2);
     expect_field(&s, 0, "1");
     expect_field(&s, 2, "3");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 3);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 3);
     expect_field(&s, 1, "");
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
-    assert_int_equal(nn_csv_rows(s.r), 2);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_rows(s.r), 2);
     close_s(&s);
 }
 
@@ -106,20 +106,20 @@ static void test_quotes(void **state)
                     "\"\",\"\"\n"
                     "z,plain\n";
     assert_int_equal(open_s(&s, t, NULL, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
     expect_field(&s, 0, "x");
     expect_field(&s, 1, "a \"quoted\", field");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 3);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 3);
     expect_field(&s, 1, "two\nlines, with comma");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 5); /* the quoted newline counted */
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 5); /* the quoted newline counted */
     expect_field(&s, 0, "");
     expect_field(&s, 1, "");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 6);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 6);
     expect_field(&s, 1, "plain");
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
     close_s(&s);
 }
 
@@ -131,14 +131,14 @@ static void test_crlf_bom_no_final_newline(void **state)
     const char *t = "\xEF\xBB\xBF"
                     "id,v\r\n1,\"a\r\nb\"\r\n2,x";
     assert_int_equal(open_s(&s, t, NULL, &err), 0);
-    assert_string_equal(nn_csv_colname(s.r, 0), "id"); /* BOM stripped */
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
+    assert_string_equal(tab_csv_colname(s.r, 0), "id"); /* BOM stripped */
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
     expect_field(&s, 1, "a\r\nb");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_line(s.r), 4);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_line(s.r), 4);
     expect_field(&s, 0, "2");
     expect_field(&s, 1, "x"); /* no final newline: fine */
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
     close_s(&s);
 }
 
@@ -148,17 +148,17 @@ static void test_blank_final_line(void **state)
     struct src s;
     struct nn_err err;
     assert_int_equal(open_s(&s, "a,b\n1,2\n\n", NULL, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
-    assert_int_equal(nn_csv_rows(s.r), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_rows(s.r), 1);
     close_s(&s);
     assert_int_equal(open_s(&s, "a,b\r\n1,2\r\n\r\n\r\n", NULL, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
     close_s(&s);
     /* a trailing empty field after a delimiter is a field */
     assert_int_equal(open_s(&s, "a,b\n1,", NULL, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
     expect_field(&s, 1, "");
     close_s(&s);
 }
@@ -168,18 +168,18 @@ static void test_delims(void **state)
     (void)state;
     struct src s;
     struct nn_err err;
-    struct nn_csv_opts o;
-    nn_csv_opts_default(&o);
+    struct tab_csv_opts o;
+    tab_csv_opts_default(&o);
     o.delim = ';';
     assert_int_equal(open_s(&s, "a;b\n1,5;\"x;y\"\n", &o, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
     expect_field(&s, 0, "1,5");
     expect_field(&s, 1, "x;y");
     close_s(&s);
     o.delim = '\t';
     assert_int_equal(open_s(&s, "a\tb c\n1\t2 3\n", &o, &err), 0);
-    assert_string_equal(nn_csv_colname(s.r, 1), "b c");
-    assert_int_equal(nn_csv_next(s.r, &err), 1);
+    assert_string_equal(tab_csv_colname(s.r, 1), "b c");
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
     expect_field(&s, 1, "2 3");
     close_s(&s);
     o.delim = '|';
@@ -191,8 +191,8 @@ static void test_delims(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    struct nn_csv_opts o;
-    nn_csv_opts_default(&o);
+    struct tab_csv_opts o;
+    tab_csv_opts_default(&o);
     /* too many fields on line 3 */
     expect_error("a,b\n1,2\n3,4,5\n", NULL, NN_EFORMAT, 3, 3, NULL);
     /* too few: the missing column is named */
@@ -221,10 +221,10 @@ static void test_errors(void **state)
     expect_error("a,b\n1,1234\n1,12345\n", &o, NN_ERANGE, 3, 2, "b");
     expect_error("a,b\n1,\"12\n345\"\n", &o, NN_ERANGE, 2, 2, "b");
     expect_error("abcde,b\n1,2\n", &o, NN_ERANGE, 1, 1, NULL);
-    nn_csv_opts_default(&o);
+    tab_csv_opts_default(&o);
     o.max_cols = 2;
     expect_error("a,b,c\n1,2,3\n", &o, NN_ERANGE, 1, 3, NULL);
-    nn_csv_opts_default(&o);
+    tab_csv_opts_default(&o);
     o.max_rows = 2;
     expect_error("a\n1\n2\n3\n", &o, NN_ERANGE, 4, 1, NULL);
 }
@@ -234,11 +234,11 @@ static void test_allow_no_rows(void **state)
     (void)state;
     struct src s;
     struct nn_err err;
-    struct nn_csv_opts o;
-    nn_csv_opts_default(&o);
+    struct tab_csv_opts o;
+    tab_csv_opts_default(&o);
     o.allow_no_rows = 1;
     assert_int_equal(open_s(&s, "a,b\n", &o, &err), 0);
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
     close_s(&s);
 }
 
@@ -249,15 +249,15 @@ static void test_rewind(void **state)
     struct nn_err err;
     assert_int_equal(open_s(&s, "\xEF\xBB\xBFh1,h2\n\"a\nb\",1\nc,2\n", NULL, &err), 0);
     for (int pass = 0; pass < 2; pass++) {
-        assert_int_equal(nn_csv_next(s.r, &err), 1);
-        assert_int_equal(nn_csv_line(s.r), 2);
+        assert_int_equal(tab_csv_next(s.r, &err), 1);
+        assert_int_equal(tab_csv_line(s.r), 2);
         expect_field(&s, 0, "a\nb");
-        assert_int_equal(nn_csv_next(s.r, &err), 1);
-        assert_int_equal(nn_csv_line(s.r), 4);
+        assert_int_equal(tab_csv_next(s.r, &err), 1);
+        assert_int_equal(tab_csv_line(s.r), 4);
         expect_field(&s, 0, "c");
-        assert_int_equal(nn_csv_next(s.r, &err), 0);
-        assert_int_equal(nn_csv_rows(s.r), 2);
-        assert_int_equal(nn_csv_rewind(s.r, &err), 0);
+        assert_int_equal(tab_csv_next(s.r, &err), 0);
+        assert_int_equal(tab_csv_rows(s.r), 2);
+        assert_int_equal(tab_csv_rewind(s.r, &err), 0);
     }
     close_s(&s);
 }
@@ -268,18 +268,18 @@ static void test_pipe(void **state)
     (void)state;
     FILE *p = popen("printf 'a,b\\n1,2\\n3,4\\n'", "r");
     assert_non_null(p);
-    struct nn_csv *r = NULL;
+    struct tab_csv *r = NULL;
     struct nn_err err;
-    assert_int_equal(nn_csv_open(p, NULL, &r, &err), 0);
-    assert_int_equal(nn_csv_next(r, &err), 1);
-    assert_int_equal(nn_csv_next(r, &err), 1);
-    assert_string_equal(nn_csv_field(r, 1, NULL), "4");
-    assert_int_equal(nn_csv_next(r, &err), 0);
-    assert_int_equal(nn_csv_rewind(r, &err), NN_EIO);
-    nn_csv_close(r);
+    assert_int_equal(tab_csv_open(p, NULL, &r, &err), 0);
+    assert_int_equal(tab_csv_next(r, &err), 1);
+    assert_int_equal(tab_csv_next(r, &err), 1);
+    assert_string_equal(tab_csv_field(r, 1, NULL), "4");
+    assert_int_equal(tab_csv_next(r, &err), 0);
+    assert_int_equal(tab_csv_rewind(r, &err), NN_EIO);
+    tab_csv_close(r);
     pclose(p);
-    struct nn_csv *none = (struct nn_csv *)&err;
-    assert_int_equal(nn_csv_open(NULL, NULL, &none, &err), NN_EINVAL);
+    struct tab_csv *none = (struct tab_csv *)&err;
+    assert_int_equal(tab_csv_open(NULL, NULL, &none, &err), NN_EINVAL);
     assert_null(none);
 }
 
@@ -299,12 +299,12 @@ static void test_large(void **state)
     assert_int_equal(open_n(&s, t, len, NULL, &err), 0);
     char want[64];
     for (size_t i = 0; i < n; i++) {
-        assert_int_equal(nn_csv_next(s.r, &err), 1);
-        assert_int_equal(nn_csv_line(s.r), (long)(2 + 2 * i));
+        assert_int_equal(tab_csv_next(s.r, &err), 1);
+        assert_int_equal(tab_csv_line(s.r), (long)(2 + 2 * i));
         snprintf(want, sizeof(want), "q\"%zu\r\nz", i * 7);
         expect_field(&s, 1, want);
     }
-    assert_int_equal(nn_csv_next(s.r, &err), 0);
+    assert_int_equal(tab_csv_next(s.r, &err), 0);
     close_s(&s);
     free(t);
 }
@@ -327,8 +327,8 @@ static void test_random_bytes(void **state)
             x ^= x << 17;
             buf[i] = (x & 15) == 15 ? (char)(x >> 8) : alpha[(x >> 4) % (sizeof(alpha) - 1)];
         }
-        struct nn_csv_opts o;
-        nn_csv_opts_default(&o);
+        struct tab_csv_opts o;
+        tab_csv_opts_default(&o);
         o.max_field = 16;
         o.delim = (it & 1) ? ',' : ';';
         struct src s;
@@ -336,11 +336,11 @@ static void test_random_bytes(void **state)
         nn_err_clear(&err);
         int rc = open_n(&s, n ? buf : "", n, &o, &err);
         if (rc == 0) {
-            size_t nc = nn_csv_ncols(s.r);
-            while ((rc = nn_csv_next(s.r, &err)) == 1) {
+            size_t nc = tab_csv_ncols(s.r);
+            while ((rc = tab_csv_next(s.r, &err)) == 1) {
                 for (size_t i = 0; i < nc; i++) {
                     size_t len;
-                    const char *v = nn_csv_field(s.r, i, &len);
+                    const char *v = tab_csv_field(s.r, i, &len);
                     assert_non_null(v);
                     assert_true(len <= 16);
                 }
@@ -365,7 +365,7 @@ static void test_alloc_failures(void **state)
         nn_alloc_fail_after(k);
         int rc = open_s(&s, t, NULL, &err);
         if (rc == 0) {
-            rc = nn_csv_next(s.r, &err);
+            rc = tab_csv_next(s.r, &err);
         }
         nn_alloc_fail_after(-1);
         assert_true(rc == 1 || rc == NN_ENOMEM);

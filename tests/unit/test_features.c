@@ -5,7 +5,7 @@
  * random corruption rejected cleanly), JSON export/import and API.md's hand-written model,
  * and the real spam training set end to end through csv + schema + features.
  */
-#include "nn/features.h"
+#include "tab/features.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -19,28 +19,30 @@
 
 #include <cmocka.h>
 
+#include "model/features_json.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
 
 /* A CSV in memory, its schema, and a fitted pipeline over it. */
 struct fixture {
     FILE *f;
-    struct nn_csv *r;
-    struct nn_schema *s;
-    struct nn_features *feat;
+    struct tab_csv *r;
+    struct tab_schema *s;
+    struct tab_features *feat;
     struct nn_dataset ds;
 };
 
 /* Fits text (is_train NULL: every row trains). @return the first failing code. */
 static int fit_text(struct fixture *x, const char *text, const unsigned char *is_train,
-                    const struct nn_schema_opts *so, struct nn_err *err)
+                    const struct tab_schema_opts *so, struct nn_err *err)
 {
     memset(x, 0, sizeof(*x));
     x->f = fmemopen((void *)text, strlen(text), "r");
     assert_non_null(x->f);
-    int rc = nn_csv_open(x->f, NULL, &x->r, err);
+    int rc = tab_csv_open(x->f, NULL, &x->r, err);
     if (rc == 0) {
-        rc = nn_schema_infer(x->r, so, &x->s, err);
+        rc = tab_schema_infer(x->r, so, &x->s, err);
     }
     if (rc == 0) {
         unsigned char *all = NULL;
@@ -49,7 +51,8 @@ static int fit_text(struct fixture *x, const char *text, const unsigned char *is
             assert_non_null(all);
             memset(all, 1, x->s->rows);
         }
-        rc = nn_features_fit(x->r, x->s, is_train ? is_train : all, &x->feat, &x->ds, err);
+        rc = tab_features_fit(x->r, x->s, is_train ? is_train : all, model_text_decoder_default(),
+                              &x->feat, &x->ds, err);
         free(all);
     }
     return rc;
@@ -57,10 +60,10 @@ static int fit_text(struct fixture *x, const char *text, const unsigned char *is
 
 static void fixture_fini(struct fixture *x)
 {
-    nn_features_free(x->feat);
+    tab_features_free(x->feat);
     nn_dataset_free(&x->ds);
-    nn_schema_free(x->s);
-    nn_csv_close(x->r);
+    tab_schema_free(x->s);
+    tab_csv_close(x->r);
     if (x->f != NULL) {
         fclose(x->f);
     }
@@ -73,7 +76,7 @@ static void test_numeric_train_only(void **state)
     struct nn_err err;
     const unsigned char tr[] = {1, 1, 1, 0, 0};
     assert_int_equal(fit_text(&x, "a,y\n1,p\n2,q\n3,p\n100,q\n,p\n", tr, NULL, &err), 0);
-    const struct nn_feat_input *in = &x.feat->inputs[0];
+    const struct tab_feat_input *in = &x.feat->inputs[0];
     assert_int_equal(x.feat->dense_dim, 1);
     assert_int_equal(x.feat->sparse_dim, 0);
     assert_true(fabs(in->mean - 2.0) < 1e-12);
@@ -101,8 +104,8 @@ static void test_categorical_unseen(void **state)
     const unsigned char tr[] = {1, 1, 1, 0, 1};
     assert_int_equal(
         fit_text(&x, "c,n,y\nred,1,a\nblue,2,b\nred,3,a\ngreen,4,b\n,5,a\n", tr, NULL, &err), 0);
-    const struct nn_feat_input *c = &x.feat->inputs[0];
-    assert_int_equal(c->type, NN_COL_CATEGORICAL);
+    const struct tab_feat_input *c = &x.feat->inputs[0];
+    assert_int_equal(c->type, TAB_COL_CATEGORICAL);
     assert_int_equal(c->n_categories, 2); /* green only in a validation row */
     assert_string_equal(c->categories[0], "blue");
     assert_string_equal(c->categories[1], "red");
@@ -126,17 +129,18 @@ static void test_regression_target(void **state)
     assert_non_null(f);
     memset(&x, 0, sizeof(x));
     x.f = f;
-    assert_int_equal(nn_csv_open(f, NULL, &x.r, &err), 0);
-    assert_int_equal(nn_schema_infer(x.r, NULL, &x.s, &err), 0);
+    assert_int_equal(tab_csv_open(f, NULL, &x.r, &err), 0);
+    assert_int_equal(tab_schema_infer(x.r, NULL, &x.s, &err), 0);
     assert_int_equal(x.s->task, NN_TASK_REGRESSION);
     unsigned char *tr = malloc(x.s->rows);
     for (size_t i = 0; i < x.s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    assert_int_equal(nn_features_fit(x.r, x.s, tr, &x.feat, &x.ds, &err), 0);
+    assert_int_equal(
+        tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, &err), 0);
     double sum = 0, sq = 0, n = 0;
     for (size_t i = 0; i < x.s->rows; i++) {
-        double back = nn_features_unscale(x.feat, x.ds.y[i]);
+        double back = tab_features_unscale(x.feat, x.ds.y[i]);
         assert_true(fabs(back - x.s->labels[i]) < 1e-3 * (1 + fabs(x.s->labels[i])));
         if (tr[i]) {
             sum += x.ds.y[i];
@@ -152,12 +156,13 @@ static void test_regression_target(void **state)
 }
 
 /* Encodes one text through a one-text-input pipeline. */
-static size_t encode_text(const struct nn_features *f, const char *t, int32_t *ind, float *val)
+static size_t encode_text(const struct tab_features *f, const char *t, int32_t *ind, float *val)
 {
     float dense[64];
     size_t nnz = 0;
     const char *cells[] = {t};
-    assert_int_equal(nn_features_encode(f, cells, dense, ind, val, NN_FEAT_MAX_NNZ, &nnz, NULL), 0);
+    assert_int_equal(tab_features_encode(f, cells, dense, ind, val, TAB_FEAT_MAX_NNZ, &nnz, NULL),
+                     0);
     return nnz;
 }
 
@@ -166,14 +171,14 @@ static void test_text_hashing(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct nn_schema_opts so = {NULL, -1, "t", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "t", NULL, NULL};
     assert_int_equal(
         fit_text(&x, "t,y\nhello world,a\nBUY NOW!!! $$$ http://x.y,b\n", NULL, &so, &err), 0);
-    const struct nn_features *f = x.feat;
-    assert_int_equal(f->sparse_dim, 1 << NN_FEAT_HASH_BITS);
-    assert_int_equal(f->dense_dim, NN_FEAT_N_SHAPE);
-    int32_t *i1 = malloc(NN_FEAT_MAX_NNZ * sizeof(int32_t)), *i2 = malloc(NN_FEAT_MAX_NNZ * 4);
-    float *v1 = malloc(NN_FEAT_MAX_NNZ * sizeof(float)), *v2 = malloc(NN_FEAT_MAX_NNZ * 4);
+    const struct tab_features *f = x.feat;
+    assert_int_equal(f->sparse_dim, 1 << TAB_FEAT_HASH_BITS);
+    assert_int_equal(f->dense_dim, TAB_FEAT_N_SHAPE);
+    int32_t *i1 = malloc(TAB_FEAT_MAX_NNZ * sizeof(int32_t)), *i2 = malloc(TAB_FEAT_MAX_NNZ * 4);
+    float *v1 = malloc(TAB_FEAT_MAX_NNZ * sizeof(float)), *v2 = malloc(TAB_FEAT_MAX_NNZ * 4);
     /* deterministic, case-folded */
     size_t n1 = encode_text(f, "Hello, WORLD", i1, v1);
     size_t n2 = encode_text(f, "hello world", i2, v2);
@@ -220,7 +225,7 @@ static void test_text_hashing(void **state)
     float dense[8];
     size_t nnz = 0;
     const char *cells[] = {"x x x x y z"};
-    assert_int_equal(nn_features_encode(f, cells, dense, i1, v1, 1, &nnz, NULL), 0);
+    assert_int_equal(tab_features_encode(f, cells, dense, i1, v1, 1, &nnz, NULL), 0);
     assert_int_equal(nnz, 1);
     n2 = encode_text(f, "x", i2, v2);
     assert_int_equal(i1[0], i2[0]); /* the largest: x (count 4) */
@@ -234,25 +239,25 @@ static void test_text_hashing(void **state)
 static void test_shape_features(void **state)
 {
     (void)state;
-    struct nn_features *f = NULL;
+    struct tab_features *f = NULL;
     const char *js = "{\"inputs\": [{\"name\": \"t\", \"type\": \"text\"}], \"label\": {\"name\": "
                      "\"y\", \"classes\": [\"a\", \"b\"]}}";
     cJSON *doc = cJSON_Parse(js);
-    assert_int_equal(nn_features_from_json(doc, &f, NULL), 0);
+    assert_int_equal(model_features_from_json(doc, &f, NULL), 0);
     cJSON_Delete(doc);
-    float d[NN_FEAT_N_SHAPE];
+    float d[TAB_FEAT_N_SHAPE];
     int32_t ind[64];
     float val[64];
     size_t nnz;
     const char *cells[] = {"FREE money!! $$$ see http://a.b and www.c.d or https://www.e.f ok"};
-    assert_int_equal(nn_features_encode(f, cells, d, ind, val, 64, &nnz, NULL), 0);
+    assert_int_equal(tab_features_encode(f, cells, d, ind, val, 64, &nnz, NULL), 0);
     /* letters: FREE(4 caps) + moneyseeaandwwwcdorhttpswwwefokhttpab... */
     assert_true(d[1] == (float)log1p(4.0)); /* longest capital run */
     assert_true(d[2] == (float)log1p(2.0)); /* '!' */
     assert_true(d[3] == (float)log1p(3.0)); /* '$' */
     assert_true(d[4] == (float)log1p(3.0)); /* http://, www. alone, https://www. once */
     assert_true(d[0] > 0.0f && d[0] < (float)log1p(0.5));
-    nn_features_free(f);
+    tab_features_free(f);
 }
 
 /* A mixed CSV: numeric with a missing cell, categorical, text. */
@@ -272,27 +277,27 @@ static void test_encode_equals_fit(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
     const unsigned char tr[] = {1, 1, 0, 1, 1, 1};
     assert_int_equal(fit_text(&x, mixed_csv(), tr, &so, &err), 0);
-    const struct nn_features *f = x.feat;
+    const struct tab_features *f = x.feat;
     assert_int_equal(f->n_inputs, 3);
-    assert_int_equal(f->dense_dim, 1 + 3 + NN_FEAT_N_SHAPE);
+    assert_int_equal(f->dense_dim, 1 + 3 + TAB_FEAT_N_SHAPE);
     /* read the rows again and encode each from its cells */
-    assert_int_equal(nn_csv_rewind(x.r, &err), 0);
+    assert_int_equal(tab_csv_rewind(x.r, &err), 0);
     float dense[32];
-    int32_t *ind = malloc(NN_FEAT_MAX_NNZ * sizeof(int32_t));
-    float *val = malloc(NN_FEAT_MAX_NNZ * sizeof(float));
+    int32_t *ind = malloc(TAB_FEAT_MAX_NNZ * sizeof(int32_t));
+    float *val = malloc(TAB_FEAT_MAX_NNZ * sizeof(float));
     size_t row = 0;
-    while (nn_csv_next(x.r, &err) == 1) {
+    while (tab_csv_next(x.r, &err) == 1) {
         const char *cells[3];
         for (size_t i = 0; i < 3; i++) {
-            const char *v = nn_csv_field(x.r, i, NULL);
+            const char *v = tab_csv_field(x.r, i, NULL);
             cells[i] = *v ? v : NULL;
         }
         size_t nnz = 0;
-        assert_int_equal(nn_features_encode(f, cells, dense, ind, val, NN_FEAT_MAX_NNZ, &nnz, &err),
-                         0);
+        assert_int_equal(
+            tab_features_encode(f, cells, dense, ind, val, TAB_FEAT_MAX_NNZ, &nnz, &err), 0);
         assert_memory_equal(dense, x.ds.dense + row * (size_t)f->dense_dim,
                             (size_t)f->dense_dim * sizeof(float));
         size_t a = x.ds.indptr[row], b = x.ds.indptr[row + 1];
@@ -308,7 +313,7 @@ static void test_encode_equals_fit(void **state)
     /* a word in a numeric input */
     const char *bad[] = {"abc", "red", "x"};
     size_t nnz = 0;
-    assert_int_equal(nn_features_encode(f, bad, dense, ind, val, NN_FEAT_MAX_NNZ, &nnz, &err),
+    assert_int_equal(tab_features_encode(f, bad, dense, ind, val, TAB_FEAT_MAX_NNZ, &nnz, &err),
                      NN_EINVAL);
     assert_string_equal(err.field, "num");
     free(ind);
@@ -316,10 +321,10 @@ static void test_encode_equals_fit(void **state)
     fixture_fini(&x);
 }
 
-static void save(const struct nn_features *f, struct nn_buf *b)
+static void save(const struct tab_features *f, struct tab_buf *b)
 {
-    nn_buf_init(b, 1 << 24);
-    assert_int_equal(nn_features_save(f, b), 0);
+    tab_buf_init(b, 1 << 24);
+    assert_int_equal(tab_features_save(f, b), 0);
 }
 
 static void test_save_load(void **state)
@@ -327,26 +332,26 @@ static void test_save_load(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, &err), 0);
-    struct nn_buf b, b2;
+    struct tab_buf b, b2;
     save(x.feat, &b);
-    struct nn_rd rd;
-    nn_rd_init(&rd, b.data, b.len);
-    struct nn_features *g = NULL;
-    assert_int_equal(nn_features_load(&rd, &g, &err), 0);
-    assert_int_equal(nn_rd_left(&rd), 0);
+    struct tab_rd rd;
+    tab_rd_init(&rd, b.data, b.len);
+    struct tab_features *g = NULL;
+    assert_int_equal(tab_features_load(&rd, model_text_decoder_find, &g, &err), 0);
+    assert_int_equal(tab_rd_left(&rd), 0);
     save(g, &b2);
     assert_int_equal(b.len, b2.len);
     assert_memory_equal(b.data, b2.data, b.len);
     assert_int_equal(g->dense_dim, x.feat->dense_dim);
     assert_string_equal(g->classes[1], "spam");
-    nn_features_free(g);
+    tab_features_free(g);
     /* every truncation fails cleanly */
     for (size_t n = 0; n < b.len; n++) {
-        nn_rd_init(&rd, b.data, n);
-        g = (struct nn_features *)&rd; /* must be reset to NULL */
-        int rc = nn_features_load(&rd, &g, &err);
+        tab_rd_init(&rd, b.data, n);
+        g = (struct tab_features *)&rd; /* must be reset to NULL */
+        int rc = tab_features_load(&rd, model_text_decoder_find, &g, &err);
         assert_true(rc < 0);
         assert_null(g);
     }
@@ -359,28 +364,28 @@ static void test_save_load(void **state)
             seed = seed * 1664525u + 1013904223u;
             c[(seed >> 8) % b.len] = (unsigned char)(seed >> 24);
         }
-        nn_rd_init(&rd, c, b.len);
+        tab_rd_init(&rd, c, b.len);
         g = NULL;
-        if (nn_features_load(&rd, &g, NULL) == 0) {
+        if (tab_features_load(&rd, model_text_decoder_find, &g, NULL) == 0) {
             float dense[64];
             int32_t ind[256];
             float val[256];
             size_t nnz;
             const char *cells[] = {"1", "red", "some text"};
             if (g->n_inputs == 3 && g->dense_dim <= 64) {
-                (void)nn_features_encode(g, cells, dense, ind, val, 256, &nnz, NULL);
+                (void)tab_features_encode(g, cells, dense, ind, val, 256, &nnz, NULL);
             }
-            nn_features_free(g);
+            tab_features_free(g);
         }
     }
     free(c);
     /* a huge count is refused before any allocation */
     unsigned char hostile[12] = {0x4e, 0x45, 0x46, 0x54, 1, 0, 0, 0, 0xff, 0xff, 0x01, 0};
-    nn_rd_init(&rd, hostile, sizeof(hostile));
-    assert_true(nn_features_load(&rd, &g, &err) < 0);
+    tab_rd_init(&rd, hostile, sizeof(hostile));
+    assert_true(tab_features_load(&rd, model_text_decoder_find, &g, &err) < 0);
     assert_null(g);
-    nn_buf_fini(&b);
-    nn_buf_fini(&b2);
+    tab_buf_fini(&b);
+    tab_buf_fini(&b2);
     fixture_fini(&x);
 }
 
@@ -389,10 +394,10 @@ static void test_json_round_trip(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, &err), 0);
     cJSON *o = cJSON_CreateObject();
-    assert_int_equal(nn_features_to_json(x.feat, o), 0);
+    assert_int_equal(model_features_to_json(x.feat, o), 0);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     assert_non_null(strstr(txt, "\"task\":\"classification\""));
@@ -400,11 +405,11 @@ static void test_json_round_trip(void **state)
     assert_non_null(strstr(txt, "\"categories\":[\"blue\",\"green\",\"red\"]"));
     cJSON *doc = cJSON_Parse(txt);
     free(txt);
-    struct nn_features *g = NULL;
-    assert_int_equal(nn_features_from_json(doc, &g, &err), 0);
+    struct tab_features *g = NULL;
+    assert_int_equal(model_features_from_json(doc, &g, &err), 0);
     cJSON_Delete(doc);
     /* cJSON prints doubles to within an ulp: compare values, not bytes */
-    const struct nn_features *a = x.feat;
+    const struct tab_features *a = x.feat;
     assert_int_equal(g->n_inputs, a->n_inputs);
     assert_int_equal(g->dense_dim, a->dense_dim);
     assert_int_equal(g->sparse_dim, a->sparse_dim);
@@ -414,14 +419,14 @@ static void test_json_round_trip(void **state)
     assert_string_equal(g->classes[1], a->classes[1]);
     assert_string_equal(g->label, a->label);
     for (size_t i = 0; i < a->n_inputs; i++) {
-        const struct nn_feat_input *p = &a->inputs[i], *q = &g->inputs[i];
+        const struct tab_feat_input *p = &a->inputs[i], *q = &g->inputs[i];
         assert_string_equal(p->name, q->name);
         assert_int_equal(p->type, q->type);
         assert_int_equal(p->scale, q->scale);
         assert_int_equal(p->offset, q->offset);
         assert_true(fabs(p->mean - q->mean) <= 1e-14 * (1 + fabs(p->mean)));
         assert_true(fabs(p->sd - q->sd) <= 1e-14 * p->sd);
-        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
             assert_true(fabs(p->shape_mean[j] - q->shape_mean[j]) <=
                         1e-14 * (1 + fabs(p->shape_mean[j])));
             assert_true(fabs(p->shape_sd[j] - q->shape_sd[j]) <= 1e-14 * p->shape_sd[j]);
@@ -431,17 +436,17 @@ static void test_json_round_trip(void **state)
             assert_string_equal(p->categories[k], q->categories[k]);
         }
     }
-    nn_features_free(g);
+    tab_features_free(g);
     fixture_fini(&x);
     /* regression keeps its target scaling */
     assert_int_equal(fit_text(&x, "a,y\n1,1.5\n2,2.5\n3,7.25\n", NULL, NULL, &err), 0);
     o = cJSON_CreateObject();
-    assert_int_equal(nn_features_to_json(x.feat, o), 0);
-    assert_int_equal(nn_features_from_json(o, &g, &err), 0);
+    assert_int_equal(model_features_to_json(x.feat, o), 0);
+    assert_int_equal(model_features_from_json(o, &g, &err), 0);
     cJSON_Delete(o);
     assert_int_equal(g->task, NN_TASK_REGRESSION);
     assert_true(g->y_mean == x.feat->y_mean && g->y_sd == x.feat->y_sd);
-    nn_features_free(g);
+    tab_features_free(g);
     fixture_fini(&x);
 }
 
@@ -454,9 +459,9 @@ static void test_api_md_model(void **state)
         "\"scale\": false}], \"label\": {\"name\": \"spam\", \"classes\": [\"ham\", \"spam\"]}, "
         "\"layers\": [{\"weights\": [[7, 3]], \"bias\": [-2], \"activation\": \"sigmoid\"}]}";
     cJSON *doc = cJSON_Parse(js);
-    struct nn_features *f = NULL;
+    struct tab_features *f = NULL;
     struct nn_err err;
-    assert_int_equal(nn_features_from_json(doc, &f, &err), 0);
+    assert_int_equal(model_features_from_json(doc, &f, &err), 0);
     cJSON_Delete(doc);
     assert_int_equal(f->task, NN_TASK_BINARY);
     assert_int_equal(f->n_inputs, 2);
@@ -466,10 +471,10 @@ static void test_api_md_model(void **state)
     float d[2];
     size_t nnz = 7;
     const char *cells[] = {"1", "0"};
-    assert_int_equal(nn_features_encode(f, cells, d, NULL, NULL, 0, &nnz, &err), 0);
+    assert_int_equal(tab_features_encode(f, cells, d, NULL, NULL, 0, &nnz, &err), 0);
     assert_true(d[0] == 1.0f && d[1] == 0.0f);
     assert_int_equal(nnz, 0);
-    nn_features_free(f);
+    tab_features_free(f);
 
     struct {
         const char *js, *field;
@@ -507,9 +512,9 @@ static void test_api_md_model(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         doc = cJSON_Parse(bad[i].js);
         assert_non_null(doc);
-        f = (struct nn_features *)doc;
+        f = (struct tab_features *)doc;
         nn_err_clear(&err);
-        assert_true(nn_features_from_json(doc, &f, &err) < 0);
+        assert_true(model_features_from_json(doc, &f, &err) < 0);
         assert_null(f);
         assert_string_equal(err.field, bad[i].field);
         cJSON_Delete(doc);
@@ -518,33 +523,33 @@ static void test_api_md_model(void **state)
     doc = cJSON_Parse("{\"inputs\": [{\"name\": \"c\", \"type\": \"categorical\", "
                       "\"categories\": [\"red\", \"blue\", \"amber\"]}], \"label\": {\"name\": "
                       "\"y\", \"classes\": [\"p\", \"q\", \"r\"]}}");
-    assert_int_equal(nn_features_from_json(doc, &f, &err), 0);
+    assert_int_equal(model_features_from_json(doc, &f, &err), 0);
     cJSON_Delete(doc);
     assert_int_equal(f->task, NN_TASK_MULTICLASS);
     float oh[3];
     const char *c1[] = {"blue"};
-    assert_int_equal(nn_features_encode(f, c1, oh, NULL, NULL, 0, &nnz, &err), 0);
+    assert_int_equal(tab_features_encode(f, c1, oh, NULL, NULL, 0, &nnz, &err), 0);
     assert_true(oh[0] == 0.0f && oh[1] == 1.0f && oh[2] == 0.0f);
     const char *c2[] = {"amber"};
-    assert_int_equal(nn_features_encode(f, c2, oh, NULL, NULL, 0, &nnz, &err), 0);
+    assert_int_equal(tab_features_encode(f, c2, oh, NULL, NULL, 0, &nnz, &err), 0);
     assert_true(oh[2] == 1.0f);
-    nn_features_free(f);
+    tab_features_free(f);
 }
 
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
     for (long k = 0; k < 200; k++) {
         struct fixture x;
         memset(&x, 0, sizeof(x));
         const char *t = mixed_csv();
         x.f = fmemopen((void *)t, strlen(t), "r");
-        assert_int_equal(nn_csv_open(x.f, NULL, &x.r, NULL), 0);
-        assert_int_equal(nn_schema_infer(x.r, &so, &x.s, NULL), 0);
+        assert_int_equal(tab_csv_open(x.f, NULL, &x.r, NULL), 0);
+        assert_int_equal(tab_schema_infer(x.r, &so, &x.s, NULL), 0);
         unsigned char tr[6] = {1, 1, 1, 1, 1, 1};
         nn_alloc_fail_after(k);
-        int rc = nn_features_fit(x.r, x.s, tr, &x.feat, &x.ds, NULL);
+        int rc = tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, NULL);
         nn_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == NN_ENOMEM);
         if (rc != 0) {
@@ -560,37 +565,37 @@ static void test_load_alloc_failures(void **state)
 {
     (void)state;
     struct fixture x;
-    struct nn_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, NULL), 0);
-    struct nn_buf b;
+    struct tab_buf b;
     save(x.feat, &b);
     cJSON *doc = cJSON_CreateObject();
-    assert_int_equal(nn_features_to_json(x.feat, doc), 0);
+    assert_int_equal(model_features_to_json(x.feat, doc), 0);
     int ok_load = 0, ok_json = 0;
     for (long k = 0; k < 60; k++) {
-        struct nn_rd rd;
-        struct nn_features *g = NULL;
-        nn_rd_init(&rd, b.data, b.len);
+        struct tab_rd rd;
+        struct tab_features *g = NULL;
+        tab_rd_init(&rd, b.data, b.len);
         nn_alloc_fail_after(k);
-        int rc = nn_features_load(&rd, &g, NULL);
+        int rc = tab_features_load(&rd, model_text_decoder_find, &g, NULL);
         nn_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == NN_ENOMEM);
         assert_true((rc == 0) == (g != NULL));
         ok_load += rc == 0;
-        nn_features_free(g);
+        tab_features_free(g);
         g = NULL;
         nn_alloc_fail_after(k);
-        rc = nn_features_from_json(doc, &g, NULL);
+        rc = model_features_from_json(doc, &g, NULL);
         nn_alloc_fail_after(-1);
         assert_true(rc == 0 || rc == NN_ENOMEM);
         assert_true((rc == 0) == (g != NULL));
         ok_json += rc == 0;
-        nn_features_free(g);
+        tab_features_free(g);
     }
     assert_true(ok_load > 0 && ok_load < 60);
     assert_true(ok_json > 0 && ok_json < 60);
     cJSON_Delete(doc);
-    nn_buf_fini(&b);
+    tab_buf_fini(&b);
     fixture_fini(&x);
 }
 
@@ -613,26 +618,27 @@ static void test_spam_end_to_end(void **state)
     struct nn_err err;
     memset(&x, 0, sizeof(x));
     x.f = f;
-    assert_int_equal(nn_csv_open(f, NULL, &x.r, &err), 0);
-    assert_int_equal(nn_schema_infer(x.r, NULL, &x.s, &err), 0);
+    assert_int_equal(tab_csv_open(f, NULL, &x.r, &err), 0);
+    assert_int_equal(tab_schema_infer(x.r, NULL, &x.s, &err), 0);
     assert_int_equal(x.s->rows, 4837);
     assert_int_equal(x.s->n_classes, 2);
     assert_string_equal(x.s->classes[0], "ham");
     assert_string_equal(x.s->classes[1], "spam");
     size_t ntext = 0;
     for (size_t c = 0; c < x.s->n_cols; c++) {
-        ntext += x.s->cols[c].type == NN_COL_TEXT;
+        ntext += x.s->cols[c].type == TAB_COL_TEXT;
     }
     assert_int_equal(ntext, 1);
     unsigned char *tr = malloc(x.s->rows);
     for (size_t i = 0; i < x.s->rows; i++) {
         tr[i] = i % 5 != 0;
     }
-    assert_int_equal(nn_features_fit(x.r, x.s, tr, &x.feat, &x.ds, &err), 0);
+    assert_int_equal(
+        tab_features_fit(x.r, x.s, tr, model_text_decoder_default(), &x.feat, &x.ds, &err), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_int_equal(x.ds.rows, 4837);
-    assert_int_equal(x.ds.sparse_cols, 1 << NN_FEAT_HASH_BITS);
-    assert_int_equal(x.ds.dense_cols, NN_FEAT_N_SHAPE);
+    assert_int_equal(x.ds.sparse_cols, 1 << TAB_FEAT_HASH_BITS);
+    assert_int_equal(x.ds.dense_cols, TAB_FEAT_N_SHAPE);
     size_t nnz = x.ds.indptr[x.ds.rows];
     assert_true(nnz > 100000);
     size_t spam = 0;

@@ -40,17 +40,17 @@ static char *cjson_text(float v)
 
 static void check_float(float v)
 {
-    struct nn_buf b;
+    struct tab_buf b;
     char *want = cjson_text(v);
 
-    nn_buf_init(&b, 1024);
+    tab_buf_init(&b, 1024);
     srv_json_float(&b, v);
-    nn_buf_put(&b, "", 1);
+    tab_buf_put(&b, "", 1);
     if (strcmp((const char *)b.data, want) != 0) {
         fail_msg("%.9g: wrote %s, cJSON %s", (double)v, (const char *)b.data, want);
     }
     cJSON_free(want);
-    nn_buf_fini(&b);
+    tab_buf_fini(&b);
 }
 
 static void test_floats(void **state)
@@ -81,18 +81,18 @@ static void test_floats(void **state)
 
 static void test_non_finite(void **state)
 {
-    struct nn_buf b;
+    struct tab_buf b;
 
     (void)state;
-    nn_buf_init(&b, 1024);
+    tab_buf_init(&b, 1024);
     srv_json_float(&b, NAN);
     srv_json_raw(&b, ",");
     srv_json_float(&b, INFINITY);
     srv_json_raw(&b, ",");
     srv_json_float(&b, -INFINITY);
-    nn_buf_put(&b, "", 1);
+    tab_buf_put(&b, "", 1);
     assert_string_equal((const char *)b.data, "null,null,null");
-    nn_buf_fini(&b);
+    tab_buf_fini(&b);
 }
 
 static void test_strings(void **state)
@@ -100,21 +100,21 @@ static void test_strings(void **state)
     static const char *const cases[] = {"",          "plain",       "a\"b",     "back\\slash",
                                         "tab\there", "nl\nx\r\b\f", "\x01\x1f", "caf\xc3\xa9",
                                         "\x7f"};
-    struct nn_buf b;
+    struct tab_buf b;
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cJSON *s = cJSON_CreateString(cases[i]);
         char *want = cJSON_PrintUnformatted(s);
-        nn_buf_init(&b, 1024);
+        tab_buf_init(&b, 1024);
         srv_json_str(&b, cases[i]);
-        nn_buf_put(&b, "", 1);
+        tab_buf_put(&b, "", 1);
         assert_string_equal((const char *)b.data, want);
-        nn_buf_fini(&b);
+        tab_buf_fini(&b);
         cJSON_free(want);
         cJSON_Delete(s);
     }
-    nn_buf_init(&b, 1024);
+    tab_buf_init(&b, 1024);
     srv_json_int(&b, -42);
     srv_json_raw(&b, ",");
     srv_json_int(&b, 0);
@@ -122,24 +122,24 @@ static void test_strings(void **state)
     srv_json_int(&b, 1000000007);
     srv_json_raw(&b, ",");
     srv_json_int(&b, LONG_MIN);
-    nn_buf_put(&b, "", 1);
+    tab_buf_put(&b, "", 1);
     char want[64];
     snprintf(want, sizeof(want), "-42,0,1000000007,%ld", LONG_MIN);
     assert_string_equal((const char *)b.data, want);
-    nn_buf_fini(&b);
+    tab_buf_fini(&b);
 }
 
 static void test_limit(void **state)
 {
-    struct nn_buf b;
+    struct tab_buf b;
 
     (void)state;
-    nn_buf_init(&b, 8);
+    tab_buf_init(&b, 8);
     srv_json_str(&b, "longer than eight");
     assert_true(b.failed); /* sticky: the caller answers 500, never a cut reply */
     srv_json_raw(&b, "x");
     assert_true(b.failed);
-    nn_buf_fini(&b);
+    tab_buf_fini(&b);
 }
 
 int main(void)

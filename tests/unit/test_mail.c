@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
+#include "mail/mail.h"
 #include "nn/alloc.h"
 #include "nn/err.h"
-#include "nn/mail.h"
 #include "nn/rng.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -52,10 +52,10 @@ static char *decode_mem(const char *raw, size_t len, size_t *out_len)
     struct nn_err err;
     char *out = NULL;
     size_t n = 0;
-    int rc = nn_mail_to_text(raw, len, NULL, &out, &n, &err);
+    int rc = mail_to_text(raw, len, NULL, &out, &n, &err);
 
     if (rc != NN_OK) {
-        fail_msg("nn_mail_to_text: %d %s", rc, err.msg);
+        fail_msg("mail_to_text: %d %s", rc, err.msg);
     }
     assert_non_null(out);
     assert_int_equal(strlen(out), n); /* NUL-terminated, no NUL inside */
@@ -128,8 +128,8 @@ static int clean_utf8(const char *s, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    assert_int_equal(nn_mail_global_init(), NN_OK);
-    assert_int_equal(nn_mail_global_init(), NN_OK); /* idempotent */
+    assert_int_equal(mail_global_init(), NN_OK);
+    assert_int_equal(mail_global_init(), NN_OK); /* idempotent */
     return 0;
 }
 
@@ -217,22 +217,22 @@ static void test_html_to_text(void **state)
     size_t n = 0;
 
     (void)state;
-    assert_int_equal(nn_mail_html_to_text(html, strlen(html), &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_html_to_text(html, strlen(html), &out, &n, NULL), NN_OK);
     assert_string_equal(out, "Buy now\n\nA&B AB € 1 – done\nline 2\n\nc1 c2\n\nlink 3 < 4 end");
     assert_int_equal(n, strlen(out));
     nn_free(out);
 
     /* legacy entities without ';', <br><br> as a blank line, unknown names kept */
-    assert_int_equal(nn_mail_html_to_text("a&nbspb &amp c<br><br>d&copy e &lt", 34, &out, &n, NULL),
+    assert_int_equal(mail_html_to_text("a&nbspb &amp c<br><br>d&copy e &lt", 34, &out, &n, NULL),
                      NN_OK);
     assert_string_equal(out, "a b & c\n\nd&copy e <");
     nn_free(out);
 
     /* an unterminated script swallows the rest; an unterminated comment too */
-    assert_int_equal(nn_mail_html_to_text("a<script>b", 10, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_html_to_text("a<script>b", 10, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "a");
     nn_free(out);
-    assert_int_equal(nn_mail_html_to_text("a<!-- b", 7, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_html_to_text("a<!-- b", 7, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "a");
     nn_free(out);
 }
@@ -242,14 +242,14 @@ static void test_keep_html_flag(void **state)
     size_t len;
     char path[] = "tests/data/mail/alternative.eml";
     char *raw = read_file(path, &len);
-    struct nn_mail_limits lim;
+    struct mail_limits lim;
     char *out = NULL;
     size_t n = 0;
 
     (void)state;
-    nn_mail_limits_init(&lim);
-    lim.flags = NN_MAIL_KEEP_HTML;
-    assert_int_equal(nn_mail_to_text(raw, len, &lim, &out, &n, NULL), NN_OK);
+    mail_limits_init(&lim);
+    lim.flags = MAIL_KEEP_HTML;
+    assert_int_equal(mail_to_text(raw, len, &lim, &out, &n, NULL), NN_OK);
     assert_non_null(strstr(out, "<p>HTML version of the <b>offer</b>.</p>"));
     nn_free(out);
     free(raw);
@@ -362,7 +362,7 @@ static void test_three_forms_agree(void **state)
         size_t len;
         char *text = decode_file(files[f]);
         len = strlen(text);
-        assert_int_equal(nn_mail_decoded_text(text, len, &out, &n, NULL), NN_OK);
+        assert_int_equal(mail_decoded_text(text, len, &out, &n, NULL), NN_OK);
         if (n != len || memcmp(out, text, n) != 0) {
             fail_msg("%s: decoded text not stable:\n%s\n---\n%s", files[f], text, out);
         }
@@ -376,7 +376,7 @@ static void test_three_forms_agree(void **state)
         char *raw = read_file("tests/data/mail/html.eml", &len);
         char *from_raw = decode_mem(raw, len, NULL);
         const char *html = strstr(raw, "\n\n") + 2;
-        assert_int_equal(nn_mail_subject_body("  html\n reduction ", html, &out, &n, NULL), NN_OK);
+        assert_int_equal(mail_subject_body("  html\n reduction ", html, &out, &n, NULL), NN_OK);
         assert_string_equal(out, from_raw);
         nn_free(out);
         nn_free(from_raw);
@@ -384,18 +384,18 @@ static void test_three_forms_agree(void **state)
     }
 
     /* decoded text with CRLF line ends and a latin-1 byte: same as the UTF-8 LF form */
-    assert_int_equal(nn_mail_decoded_text(crlf, sizeof crlf - 1, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_decoded_text(crlf, sizeof crlf - 1, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "Café\n\nline 1\nline 2\n");
     nn_free(out);
-    assert_int_equal(nn_mail_subject_body("Café", "line 1\nline 2\n", &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_subject_body("Café", "line 1\nline 2\n", &out, &n, NULL), NN_OK);
     assert_string_equal(out, "Café\n\nline 1\nline 2\n");
     nn_free(out);
 
     /* no blank line: all body; NULL halves are empty */
-    assert_int_equal(nn_mail_decoded_text("just words", 10, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_decoded_text("just words", 10, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "\n\njust words");
     nn_free(out);
-    assert_int_equal(nn_mail_subject_body(NULL, NULL, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_subject_body(NULL, NULL, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "\n\n");
     assert_int_equal(n, 2);
     nn_free(out);
@@ -411,7 +411,7 @@ static void test_20mb_message(void **state)
     static const char head[] = "From: a@example.org\nSubject: big\nContent-Type: text/plain\n\n";
     size_t hl = strlen(head);
     char *m = malloc(hl + body_len + 1);
-    struct nn_mail_limits lim;
+    struct mail_limits lim;
     struct nn_err err;
     char *out = NULL;
     size_t n = 0;
@@ -426,16 +426,16 @@ static void test_20mb_message(void **state)
     m[hl + body_len] = '\0';
 
     /* default limits: 4 MiB of text, cut, not an error */
-    assert_int_equal(nn_mail_to_text(m, hl + body_len, NULL, &out, &n, &err), NN_OK);
-    assert_int_equal(n, NN_MAIL_MAX_OUTPUT_DEFAULT);
+    assert_int_equal(mail_to_text(m, hl + body_len, NULL, &out, &n, &err), NN_OK);
+    assert_int_equal(n, MAIL_MAX_OUTPUT_DEFAULT);
     assert_memory_equal(out, "big\n\n", 5);
     assert_memory_equal(out + 5, m + hl, n - 5);
     nn_free(out);
 
     /* a larger output limit gives all of it */
-    nn_mail_limits_init(&lim);
+    mail_limits_init(&lim);
     lim.max_output = (size_t)32 << 20;
-    assert_int_equal(nn_mail_to_text(m, hl + body_len, &lim, &out, &n, &err), NN_OK);
+    assert_int_equal(mail_to_text(m, hl + body_len, &lim, &out, &n, &err), NN_OK);
     assert_int_equal(n, 5 + body_len);
     assert_memory_equal(out + 5, m + hl, body_len);
     nn_free(out);
@@ -444,7 +444,7 @@ static void test_20mb_message(void **state)
     lim.max_input = (size_t)16 << 20;
     out = (char *)&err;
     n = 7;
-    assert_int_equal(nn_mail_to_text(m, hl + body_len, &lim, &out, &n, &err), NN_ERANGE);
+    assert_int_equal(mail_to_text(m, hl + body_len, &lim, &out, &n, &err), NN_ERANGE);
     assert_int_equal(err.code, NN_ERANGE);
     assert_null(out);
     assert_int_equal(n, 0);
@@ -454,14 +454,14 @@ static void test_20mb_message(void **state)
 static void test_output_cut_on_char_boundary(void **state)
 {
     static const char m[] = "Subject: x\n\n\xc3\xa9\xc3\xa9\xc3\xa9\n";
-    struct nn_mail_limits lim;
+    struct mail_limits lim;
     char *out = NULL;
     size_t n = 0;
 
     (void)state;
-    nn_mail_limits_init(&lim);
+    mail_limits_init(&lim);
     lim.max_output = 6; /* "x\n\n" + one é (2 bytes) + half of the next */
-    assert_int_equal(nn_mail_to_text(m, sizeof m - 1, &lim, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_to_text(m, sizeof m - 1, &lim, &out, &n, NULL), NN_OK);
     assert_int_equal(n, 5);
     assert_string_equal(out, "x\n\n\xc3\xa9");
     nn_free(out);
@@ -491,7 +491,7 @@ static char *many_parts(size_t nparts, size_t *len)
 static void test_part_limit(void **state)
 {
     struct nn_err err;
-    struct nn_mail_limits lim;
+    struct mail_limits lim;
     char *out = NULL;
     size_t n = 0;
     size_t len;
@@ -499,7 +499,7 @@ static void test_part_limit(void **state)
 
     (void)state;
     m = many_parts(1000, &len);
-    assert_int_equal(nn_mail_to_text(m, len, NULL, &out, &n, &err), NN_OK);
+    assert_int_equal(mail_to_text(m, len, NULL, &out, &n, &err), NN_OK);
     assert_memory_equal(out, "parts\n\npart 0\npart 1\n", 21);
     assert_non_null(strstr(out, "\npart 999"));
     nn_free(out);
@@ -507,13 +507,13 @@ static void test_part_limit(void **state)
 
     m = many_parts(1001, &len);
     out = (char *)m;
-    assert_int_equal(nn_mail_to_text(m, len, NULL, &out, &n, &err), NN_ERANGE);
+    assert_int_equal(mail_to_text(m, len, NULL, &out, &n, &err), NN_ERANGE);
     assert_null(out);
     assert_int_equal(n, 0);
     assert_non_null(strstr(err.msg, "1000"));
-    nn_mail_limits_init(&lim);
+    mail_limits_init(&lim);
     lim.max_parts = 1001;
-    assert_int_equal(nn_mail_to_text(m, len, &lim, &out, &n, &err), NN_OK);
+    assert_int_equal(mail_to_text(m, len, &lim, &out, &n, &err), NN_OK);
     assert_non_null(strstr(out, "\npart 1000"));
     nn_free(out);
     free(m);
@@ -543,14 +543,14 @@ static void test_no_body(void **state)
 
     (void)state;
     expect_file("no_body.eml", "headers only\n\n");
-    assert_int_equal(nn_mail_to_text("", 0, NULL, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_to_text("", 0, NULL, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "\n\n");
     nn_free(out);
-    assert_int_equal(nn_mail_to_text(NULL, 0, NULL, &out, &n, NULL), NN_OK);
+    assert_int_equal(mail_to_text(NULL, 0, NULL, &out, &n, NULL), NN_OK);
     assert_string_equal(out, "\n\n");
     nn_free(out);
-    assert_int_equal(nn_mail_to_text(NULL, 3, NULL, &out, &n, NULL), NN_EINVAL);
-    assert_int_equal(nn_mail_to_text("x", 1, NULL, NULL, &n, NULL), NN_EINVAL);
+    assert_int_equal(mail_to_text(NULL, 3, NULL, &out, &n, NULL), NN_EINVAL);
+    assert_int_equal(mail_to_text("x", 1, NULL, NULL, &n, NULL), NN_EINVAL);
 }
 
 static void test_deep_nesting(void **state)
@@ -603,10 +603,10 @@ static void test_binary_junk(void **state)
         for (i = 0; i < len; i++) {
             m[off + i] = (char)nn_rng_below(&rng, 256);
         }
-        assert_int_equal(nn_mail_to_text(m, off + len, NULL, &out, &n, NULL), NN_OK);
+        assert_int_equal(mail_to_text(m, off + len, NULL, &out, &n, NULL), NN_OK);
         assert_true(clean_utf8(out, n));
         nn_free(out);
-        assert_int_equal(nn_mail_decoded_text(m, off + len, &out, &n, NULL), NN_OK);
+        assert_int_equal(mail_decoded_text(m, off + len, &out, &n, NULL), NN_OK);
         assert_true(clean_utf8(out, n));
         nn_free(out);
         free(m);
@@ -626,7 +626,7 @@ static void test_allocation_failures(void **state)
         size_t n = 9;
         int rc;
         nn_alloc_fail_after(k);
-        rc = nn_mail_to_text(raw, len, NULL, &out, &n, NULL);
+        rc = mail_to_text(raw, len, NULL, &out, &n, NULL);
         nn_alloc_fail_after(-1);
         if (rc == NN_OK) {
             assert_string_equal(out, "nested\n\nfirst plain part\nsecond html part\n"
@@ -669,7 +669,7 @@ static void *thread_main(void *arg)
         for (f = 0; f < NTHREAD_FILES; f++) {
             char *out = NULL;
             size_t n = 0;
-            if (nn_mail_to_text(job->raw[f], job->len[f], NULL, &out, &n, NULL) != NN_OK ||
+            if (mail_to_text(job->raw[f], job->len[f], NULL, &out, &n, NULL) != NN_OK ||
                 strcmp(out, job->want[f]) != 0) {
                 job->mismatches++;
             }
@@ -780,23 +780,23 @@ static void test_looks_raw(void **state)
         char *text;
         snprintf(path, sizeof path, "tests/data/mail/%s", files[i]);
         raw = read_file(path, &n);
-        if (nn_mail_looks_raw(raw, n) != 1) {
+        if (mail_looks_raw(raw, n) != 1) {
             fail_msg("%s should look raw", files[i]);
         }
         text = decode_mem(raw, n, NULL);
-        if (nn_mail_looks_raw(text, strlen(text)) != 0) {
+        if (mail_looks_raw(text, strlen(text)) != 0) {
             fail_msg("decoded %s should not look raw", files[i]);
         }
         nn_free(text);
         free(raw);
     }
-    assert_int_equal(nn_mail_looks_raw("Return-Path: <a@b>\r\nReceived: x\r\n\r\nbody", 40), 1);
+    assert_int_equal(mail_looks_raw("Return-Path: <a@b>\r\nReceived: x\r\n\r\nbody", 40), 1);
     for (i = 0; i < sizeof decoded / sizeof decoded[0]; i++) {
-        if (nn_mail_looks_raw(decoded[i], strlen(decoded[i])) != 0) {
+        if (mail_looks_raw(decoded[i], strlen(decoded[i])) != 0) {
             fail_msg("decoded[%zu] should not look raw", i);
         }
     }
-    assert_int_equal(nn_mail_looks_raw(NULL, 10), 0);
+    assert_int_equal(mail_looks_raw(NULL, 10), 0);
 
     /* the first 50 decoded texts of the spam data set are not raw messages */
     assert_int_equal(system("mkdir -p build && xz -dc tests/data/spamassassin_train.csv.xz "
@@ -810,7 +810,7 @@ static void test_looks_raw(void **state)
     while (rows < 50) {
         int end = csv_field(f, &buf, &len, &cap);
         assert_int_equal(end, ',');
-        if (nn_mail_looks_raw(buf, len) != 0) {
+        if (mail_looks_raw(buf, len) != 0) {
             fail_msg("decoded row %d looks raw: %.80s", rows + 1, buf);
         }
         assert_int_equal(csv_field(f, &buf, &len, &cap), '\n'); /* the label */

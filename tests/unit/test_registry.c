@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-/* A stand-in for struct nn_model: the registry never looks inside. */
+/* A stand-in for struct model: the registry never looks inside. */
 struct fake {
     int version;
     int freed;
@@ -32,7 +32,7 @@ struct loader {
 
 static struct loader *the_loader;
 
-static int load(void *ud, const char *name, int version, int *got, struct nn_model **out,
+static int load(void *ud, const char *name, int version, int *got, struct model **out,
                 struct nn_err *err)
 {
     struct loader *l = ud;
@@ -44,11 +44,11 @@ static int load(void *ud, const char *name, int version, int *got, struct nn_mod
     f->version = version > 0 ? version : atomic_load(&l->serving);
     *got = f->version;
     atomic_fetch_add(&l->loads, 1);
-    *out = (struct nn_model *)f;
+    *out = (struct model *)f;
     return 0;
 }
 
-static void free_model(struct nn_model *m)
+static void free_model(struct model *m)
 {
     struct fake *f = (struct fake *)m;
     assert_int_equal(f->freed, 0);

@@ -132,7 +132,7 @@ static void test_json_depth(void **state)
 static void test_network_bound(void **state)
 {
     struct srv_config c;
-    struct nn_model_params p;
+    struct model_params p;
     struct nn_err err;
     double n = 0;
 
@@ -141,7 +141,7 @@ static void test_network_bound(void **state)
     c.max_epochs = 100;
     c.max_layer_width = 64;
     c.max_params = 1000;
-    nn_model_params_default(&p);
+    model_params_default(&p);
     p.train.epochs = 50;
     p.hidden[0] = 10;
     p.n_hidden = 1;
@@ -157,7 +157,7 @@ static void test_network_bound(void **state)
     p.hidden[0] = 64;
     assert_int_equal(srv_limits_network(&c, &p, 20, &n, &err), NN_ERANGE);
     assert_string_equal(err.field, "hidden");
-    nn_model_params_fini(&p);
+    model_params_fini(&p);
 }
 
 int main(void)

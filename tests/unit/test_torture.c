@@ -21,10 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/model.h"
 #include "nn/alloc.h"
-#include "nn/csv.h"
 #include "nn/err.h"
-#include "nn/model.h"
+#include "tab/csv.h"
 
 #define MAX_STEPS 200000L
 
@@ -67,25 +67,25 @@ static int remove_csv(void **state)
     return 0;
 }
 
-static void small_params(struct nn_model_params *p)
+static void small_params(struct model_params *p)
 {
-    nn_model_params_default(p);
+    model_params_default(p);
     p->train.epochs = 3;
     p->hidden[0] = 4;
     p->n_hidden = 1;
 }
 
 /* Trains the reference model without fault injection. */
-static struct nn_model *reference_model(void)
+static struct model *reference_model(void)
 {
-    struct nn_model_params p;
-    struct nn_model *m = NULL;
+    struct model_params p;
+    struct model *m = NULL;
     struct nn_err err;
 
     small_params(&p);
     nn_err_clear(&err);
-    int rc = nn_model_train_csv(csv_path, &p, NULL, NULL, NULL, NULL, &m, &err);
-    nn_model_params_fini(&p);
+    int rc = model_train_csv(csv_path, &p, NULL, NULL, NULL, NULL, &m, &err);
+    model_params_fini(&p);
     if (rc != 0) {
         fail_msg("reference training failed: %s", err.msg);
     }
@@ -132,70 +132,70 @@ struct blob {
 static int op_load(void *ud)
 {
     struct blob *b = ud;
-    struct nn_model *m = NULL;
-    int rc = nn_model_load(b->buf, b->len, &m, NULL);
+    struct model *m = NULL;
+    int rc = model_load(b->buf, b->len, &m, NULL);
 
     if (rc == 0) {
         assert_non_null(m);
-        assert_int_equal(nn_model_n_classes(m), 2);
+        assert_int_equal(model_n_classes(m), 2);
     } else {
         assert_null(m);
     }
-    nn_model_free(m);
+    model_free(m);
     return rc;
 }
 
 static void test_blob_load(void **state)
 {
     (void)state;
-    struct nn_model *m = reference_model();
+    struct model *m = reference_model();
     struct blob b = {NULL, 0};
 
-    assert_int_equal(nn_model_save(m, &b.buf, &b.len, NULL), 0);
-    nn_model_free(m);
-    torture(op_load, &b, "nn_model_load");
+    assert_int_equal(model_save(m, &b.buf, &b.len, NULL), 0);
+    model_free(m);
+    torture(op_load, &b, "model_load");
     nn_free(b.buf);
 }
 
 static int op_import(void *ud)
 {
-    struct nn_model *m = NULL;
-    int rc = nn_model_import(ud, &m, NULL);
+    struct model *m = NULL;
+    int rc = model_import(ud, &m, NULL);
 
     if (rc != 0) {
         assert_null(m);
     }
-    nn_model_free(m);
+    model_free(m);
     return rc;
 }
 
 static void test_json_import(void **state)
 {
     (void)state;
-    struct nn_model *m = reference_model();
-    cJSON *doc = nn_model_export(m);
+    struct model *m = reference_model();
+    cJSON *doc = model_export(m);
 
     assert_non_null(doc);
-    nn_model_free(m);
-    torture(op_import, doc, "nn_model_import");
+    model_free(m);
+    torture(op_import, doc, "model_import");
     cJSON_Delete(doc);
 }
 
 static int op_csv_read(void *ud)
 {
-    struct nn_csv_opts o;
-    struct nn_csv *r = NULL;
+    struct tab_csv_opts o;
+    struct tab_csv *r = NULL;
     long *rows = ud;
     long n = 0;
     int rc;
     FILE *f = fopen(csv_path, "rb");
 
     assert_non_null(f);
-    nn_csv_opts_default(&o);
-    rc = nn_csv_open(f, &o, &r, NULL);
+    tab_csv_opts_default(&o);
+    rc = tab_csv_open(f, &o, &r, NULL);
     if (rc == 0) {
         for (;;) {
-            rc = nn_csv_next(r, NULL);
+            rc = tab_csv_next(r, NULL);
             if (rc != 1) {
                 break;
             }
@@ -204,7 +204,7 @@ static int op_csv_read(void *ud)
         if (rc == 0) {
             *rows = n;
         }
-        nn_csv_close(r);
+        tab_csv_close(r);
     }
     fclose(f);
     return rc;
@@ -215,19 +215,19 @@ static void test_csv_reader(void **state)
     (void)state;
     long rows = -1;
 
-    torture(op_csv_read, &rows, "nn_csv_open/next");
+    torture(op_csv_read, &rows, "tab_csv_open/next");
     assert_int_equal(rows, 12);
 }
 
 static int op_check(void *ud)
 {
-    struct nn_model_params p;
+    struct model_params p;
     size_t rows = 0, cols = 0;
 
     (void)ud;
     small_params(&p);
-    int rc = nn_model_check_csv(csv_path, &p, NULL, &rows, &cols, NULL);
-    nn_model_params_fini(&p);
+    int rc = model_check_csv(csv_path, &p, NULL, &rows, &cols, NULL);
+    model_params_fini(&p);
     if (rc == 0) {
         assert_int_equal(rows, 12);
         assert_int_equal(cols, 5);
@@ -238,22 +238,22 @@ static int op_check(void *ud)
 static void test_csv_check(void **state)
 {
     (void)state;
-    torture(op_check, NULL, "nn_model_check_csv");
+    torture(op_check, NULL, "model_check_csv");
 }
 
 static int op_train(void *ud)
 {
-    struct nn_model_params p;
-    struct nn_model *m = NULL;
+    struct model_params p;
+    struct model *m = NULL;
 
     (void)ud;
     small_params(&p);
-    int rc = nn_model_train_csv(csv_path, &p, NULL, NULL, NULL, NULL, &m, NULL);
-    nn_model_params_fini(&p);
+    int rc = model_train_csv(csv_path, &p, NULL, NULL, NULL, NULL, &m, NULL);
+    model_params_fini(&p);
     if (rc != 0) {
         assert_null(m);
     }
-    nn_model_free(m);
+    model_free(m);
     return rc;
 }
 
@@ -264,7 +264,7 @@ static void test_train_full_tier(void **state)
     if (full == NULL || strcmp(full, "1") != 0) {
         skip(); /* full tier only: make test-torture */
     }
-    torture(op_train, NULL, "nn_model_train_csv");
+    torture(op_train, NULL, "model_train_csv");
 }
 
 int main(void)

@@ -5,7 +5,7 @@
  * stopping restores the best epoch's weights; cancel and divergence give their codes;
  * determinism (same seed, same bytes); the stratified split; lazy sparse updates touch only
  * the rows a batch used; argument checks. A tiny numeric CSV loader (label last; label
- * words map to class indices in sorted order) keeps this file independent of nn/csv.
+ * words map to class indices in sorted order) keeps this file independent of tab/csv.
  * Why: "the loss went down" proves little; these floors and exact comparisons can fail.
  */
 #include <setjmp.h>

@@ -1,16 +1,16 @@
 /*
- * model_priv: the layout of struct nn_model, shared by model.c (training, prediction,
+ * model_priv: the layout of struct model, shared by model.c (training, prediction,
  * cards) and model_io.c (binary blob, JSON export/import) only. Not installed, not for
  * server/ or cli/: they use the accessors of model.h.
  */
-#ifndef NEUROND_NN_MODEL_PRIV_H
-#define NEUROND_NN_MODEL_PRIV_H
+#ifndef NEUROND_MODEL_MODEL_PRIV_H
+#define NEUROND_MODEL_MODEL_PRIV_H
 
-#include "features.h"
-#include "model.h"
-#include "net.h"
+#include "model/model.h"
+#include "nn/net.h"
+#include "tab/features.h"
 
-struct nn_model_metrics {
+struct model_metrics {
     double accuracy; /* classification; NaN otherwise */
     double log_loss; /* classification: validation log loss */
     double auc;      /* binary only; NaN otherwise */
@@ -22,18 +22,18 @@ struct nn_model_metrics {
     size_t train_rows;
     size_t val_rows;
     double threshold;     /* decision threshold on P(positive class) */
-    int threshold_source; /* NN_THRESHOLD_* */
+    int threshold_source; /* MODEL_THRESHOLD_* */
 };
 
-#define NN_THRESHOLD_DEFAULT 0 /* 0.5 */
-#define NN_THRESHOLD_PARAM   1 /* the threshold= parameter */
-#define NN_THRESHOLD_FPR     2 /* chosen for target_fpr= on the validation split */
+#define MODEL_THRESHOLD_DEFAULT 0 /* 0.5 */
+#define MODEL_THRESHOLD_PARAM   1 /* the threshold= parameter */
+#define MODEL_THRESHOLD_FPR     2 /* chosen for target_fpr= on the validation split */
 
-struct nn_model {
-    struct nn_features *feat;
+struct model {
+    struct tab_features *feat;
     struct nn_net *net;
-    struct nn_model_params params; /* as used (label resolved) */
-    struct nn_model_metrics metrics;
+    struct model_params params; /* as used (label resolved) */
+    struct model_metrics metrics;
     struct nn_epoch_stats *history;
     size_t n_history;
     char **ignored; /* columns ignored at training (resolved), n_ignored of them */
@@ -41,12 +41,12 @@ struct nn_model {
 };
 
 /** Allocates an empty model (all pointers NULL, metrics NaN). NULL when out of memory. */
-struct nn_model *nn_model_alloc(void);
+struct model *model_alloc(void);
 
 /** Task name for cards: "classification" or "regression". */
-const char *nn_model_task_name(int task);
+const char *model_task_name(int task);
 
 /** Optimiser name ("sgd", "momentum", "adam"). */
-const char *nn_model_optim_name(int optim);
+const char *model_optim_name(int optim);
 
 #endif

@@ -10,10 +10,11 @@
  * out-of-memory; their allocations are bounded by the input limit. What we allocate goes
  * through nn/alloc.h and fails with NN_ENOMEM.
  */
-#include "nn/mail.h"
+#include "mail/mail.h"
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -298,6 +299,22 @@ static int builtin_mode(const char *cs, enum conv_mode *mode)
     return 0;
 }
 
+/* ==========================================================================================
+ * GMime's one-time set-up, done here before the first call that needs it (pthread_once: any
+ * number of threads may race to it), so that no caller can forget it.
+ */
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void gmime_init_once(void)
+{
+    g_mime_init();
+}
+
+static void gmime_ready(void)
+{
+    (void)pthread_once(&gmime_once, gmime_init_once);
+}
+
 /*
  * Appends the bytes of a part in charset cs as clean UTF-8. Charsets iconv does not know are
  * decoded as AUTO; bytes iconv rejects become U+FFFD.
@@ -314,6 +331,7 @@ static int decode_charset(const char *s, size_t n, const char *cs, struct sbuf *
     if (builtin_mode(cs, &mode)) {
         return clean_text(s, n, mode, o);
     }
+    gmime_ready();
     cd = g_mime_iconv_open("UTF-8", cs);
     if (cd == (iconv_t)-1) {
         return clean_text(s, n, CONV_AUTO, o);
@@ -828,7 +846,7 @@ static int put_body(const char *s, size_t n, const char *cs, int is_html, unsign
     sb_init(&tmp, n > (SIZE_MAX - 64) / 4 ? SIZE_MAX - 1 : n * 4 + 64);
     rc = decode_charset(s, n, cs, &tmp);
     if (rc == NN_OK && tmp.len > 0) {
-        if ((flags & NN_MAIL_KEEP_HTML) == 0 && (is_html || looks_html(tmp.p, tmp.len))) {
+        if ((flags & MAIL_KEEP_HTML) == 0 && (is_html || looks_html(tmp.p, tmp.len))) {
             rc = html_reduce(tmp.p, tmp.len, o);
         } else {
             rc = sb_put(o, tmp.p, tmp.len);
@@ -845,7 +863,7 @@ static int put_body(const char *s, size_t n, const char *cs, int is_html, unsign
 /* Walk state over the MIME tree. */
 struct walk {
     struct sbuf *o;
-    const struct nn_mail_limits *lim;
+    const struct mail_limits *lim;
     size_t parts;   /* leaf parts seen */
     size_t written; /* text parts written */
 };
@@ -1000,7 +1018,7 @@ static GByteArray *normalise_raw(const char *raw, size_t len)
 }
 
 /* Appends the prologue and epilogue of a multipart that has no parts, in its charset. */
-static int put_multipart_text(GMimeMultipart *mp, const struct nn_mail_limits *lim, struct sbuf *o)
+static int put_multipart_text(GMimeMultipart *mp, const struct mail_limits *lim, struct sbuf *o)
 {
     const char *texts[2];
     const char *cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "charset");
@@ -1017,17 +1035,17 @@ static int put_multipart_text(GMimeMultipart *mp, const struct nn_mail_limits *l
     return rc;
 }
 
-void nn_mail_limits_init(struct nn_mail_limits *lim)
+void mail_limits_init(struct mail_limits *lim)
 {
-    lim->max_input = NN_MAIL_MAX_INPUT_DEFAULT;
-    lim->max_parts = NN_MAIL_MAX_PARTS_DEFAULT;
-    lim->max_output = NN_MAIL_MAX_OUTPUT_DEFAULT;
+    lim->max_input = MAIL_MAX_INPUT_DEFAULT;
+    lim->max_parts = MAIL_MAX_PARTS_DEFAULT;
+    lim->max_output = MAIL_MAX_OUTPUT_DEFAULT;
     lim->flags = 0;
 }
 
-int nn_mail_global_init(void)
+int mail_global_init(void)
 {
-    g_mime_init(); /* GMime counts its init calls: a second one returns at once */
+    gmime_ready();
     return NN_OK;
 }
 
@@ -1055,7 +1073,7 @@ static int known_header(const char *s, size_t n)
     return 0;
 }
 
-int nn_mail_looks_raw(const char *s, size_t len)
+int mail_looks_raw(const char *s, size_t len)
 {
     size_t i = 0;
     size_t fields = 0;
@@ -1100,10 +1118,10 @@ int nn_mail_looks_raw(const char *s, size_t len)
     return fields >= 2 && known;
 }
 
-int nn_mail_to_text(const char *raw, size_t len, const struct nn_mail_limits *lim, char **out,
-                    size_t *out_len, struct nn_err *err)
+int mail_to_text(const char *raw, size_t len, const struct mail_limits *lim, char **out,
+                 size_t *out_len, struct nn_err *err)
 {
-    struct nn_mail_limits L;
+    struct mail_limits L;
     struct sbuf o;
     struct walk w;
     GByteArray *ba = NULL;
@@ -1120,9 +1138,10 @@ int nn_mail_to_text(const char *raw, size_t len, const struct nn_mail_limits *li
         *out_len = 0;
     }
     if ((raw == NULL && len > 0) || out == NULL || out_len == NULL) {
-        return nn_err_set(err, NN_EINVAL, "nn_mail_to_text: NULL argument");
+        return nn_err_set(err, NN_EINVAL, "mail_to_text: NULL argument");
     }
-    nn_mail_limits_init(&L);
+    gmime_ready();
+    mail_limits_init(&L);
     if (lim != NULL) {
         L.max_input = lim->max_input != 0 ? lim->max_input : L.max_input;
         L.max_parts = lim->max_parts != 0 ? lim->max_parts : L.max_parts;
@@ -1213,7 +1232,7 @@ static int build_pair(const char *subj, size_t slen, const char *body, size_t bl
     struct sbuf o;
     int rc;
 
-    sb_init(&o, NN_MAIL_MAX_OUTPUT_DEFAULT);
+    sb_init(&o, MAIL_MAX_OUTPUT_DEFAULT);
     rc = put_subject(subj, slen, &o);
     if (rc == NN_OK) {
         rc = sb_put(&o, "\n\n", 2);
@@ -1233,8 +1252,8 @@ fail:
     return rc;
 }
 
-int nn_mail_subject_body(const char *subject, const char *body, char **out, size_t *out_len,
-                         struct nn_err *err)
+int mail_subject_body(const char *subject, const char *body, char **out, size_t *out_len,
+                      struct nn_err *err)
 {
     if (out != NULL) {
         *out = NULL;
@@ -1243,7 +1262,7 @@ int nn_mail_subject_body(const char *subject, const char *body, char **out, size
         *out_len = 0;
     }
     if (out == NULL || out_len == NULL) {
-        return nn_err_set(err, NN_EINVAL, "nn_mail_subject_body: NULL argument");
+        return nn_err_set(err, NN_EINVAL, "mail_subject_body: NULL argument");
     }
     if (subject == NULL) {
         subject = "";
@@ -1254,8 +1273,7 @@ int nn_mail_subject_body(const char *subject, const char *body, char **out, size
     return build_pair(subject, strlen(subject), body, strlen(body), out, out_len, err);
 }
 
-int nn_mail_decoded_text(const char *text, size_t len, char **out, size_t *out_len,
-                         struct nn_err *err)
+int mail_decoded_text(const char *text, size_t len, char **out, size_t *out_len, struct nn_err *err)
 {
     size_t i;
     size_t split = len;
@@ -1268,7 +1286,7 @@ int nn_mail_decoded_text(const char *text, size_t len, char **out, size_t *out_l
         *out_len = 0;
     }
     if ((text == NULL && len > 0) || out == NULL || out_len == NULL) {
-        return nn_err_set(err, NN_EINVAL, "nn_mail_decoded_text: NULL argument");
+        return nn_err_set(err, NN_EINVAL, "mail_decoded_text: NULL argument");
     }
     if (text == NULL) {
         text = "";
@@ -1299,8 +1317,7 @@ int nn_mail_decoded_text(const char *text, size_t len, char **out, size_t *out_l
     return build_pair(text, split, text + split + skip, len - split - skip, out, out_len, err);
 }
 
-int nn_mail_html_to_text(const char *html, size_t len, char **out, size_t *out_len,
-                         struct nn_err *err)
+int mail_html_to_text(const char *html, size_t len, char **out, size_t *out_len, struct nn_err *err)
 {
     struct sbuf tmp;
     struct sbuf o;
@@ -1313,7 +1330,7 @@ int nn_mail_html_to_text(const char *html, size_t len, char **out, size_t *out_l
         *out_len = 0;
     }
     if ((html == NULL && len > 0) || out == NULL || out_len == NULL) {
-        return nn_err_set(err, NN_EINVAL, "nn_mail_html_to_text: NULL argument");
+        return nn_err_set(err, NN_EINVAL, "mail_html_to_text: NULL argument");
     }
     sb_init(&tmp, len > (SIZE_MAX - 64) / 4 ? SIZE_MAX - 1 : len * 4 + 64);
     sb_init(&o, SIZE_MAX - 1);
@@ -1332,4 +1349,14 @@ fail:
     sb_fini(&tmp);
     sb_fini(&o);
     return rc;
+}
+
+int mail_decode_cell(const char *cell, size_t len, char **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!mail_looks_raw(cell, len)) {
+        return NN_OK;
+    }
+    return mail_to_text(cell, len, NULL, out, out_len, NULL);
 }

@@ -7,7 +7,7 @@
  * Parameters are parsed here from the strings of API.md, for the CLI and the daemon alike.
  * Serialisation (blob, JSON export/import) lives in model_io.c.
  */
-#include "model.h"
+#include "model/model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,17 +17,18 @@
 #include <string.h>
 #include <strings.h>
 
-#include "alloc.h"
-#include "csv.h"
-#include "metrics.h"
-#include "model_priv.h"
-#include "schema.h"
+#include "model/model_priv.h"
+#include "model/text_decoder.h"
+#include "nn/alloc.h"
+#include "nn/metrics.h"
+#include "tab/csv.h"
+#include "tab/schema.h"
 
 /* ------------------------------------------------------------------------------------------
  * Parameters
  * ---------------------------------------------------------------------------------------- */
 
-void nn_model_params_default(struct nn_model_params *p)
+void model_params_default(struct model_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->task = -1;
@@ -44,7 +45,7 @@ void nn_model_params_default(struct nn_model_params *p)
     p->target_fpr = -1;
 }
 
-void nn_model_params_fini(struct nn_model_params *p)
+void model_params_fini(struct model_params *p)
 {
     nn_free(p->label);
     nn_free(p->text_columns);
@@ -90,9 +91,9 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-static int parse_hidden(struct nn_model_params *p, const char *value, struct nn_err *err)
+static int parse_hidden(struct model_params *p, const char *value, struct nn_err *err)
 {
-    int widths[NN_MODEL_MAX_HIDDEN];
+    int widths[MODEL_MAX_HIDDEN];
     int n = 0;
     const char *s = value;
 
@@ -109,10 +110,9 @@ static int parse_hidden(struct nn_model_params *p, const char *value, struct nn_
             return bad_param(err, "hidden", value,
                              "a comma-separated list of layer widths from 1 to 4096");
         }
-        if (n == NN_MODEL_MAX_HIDDEN) {
+        if (n == MODEL_MAX_HIDDEN) {
             return nn_err_set_at(err, NN_EINVAL, 0, 0, "hidden",
-                                 "parameter 'hidden': at most %d hidden layers",
-                                 NN_MODEL_MAX_HIDDEN);
+                                 "parameter 'hidden': at most %d hidden layers", MODEL_MAX_HIDDEN);
         }
         widths[n++] = (int)w;
         s = end;
@@ -151,8 +151,7 @@ static int set_str(char **dst, const char *value, const char *key, struct nn_err
     return 0;
 }
 
-int nn_model_params_set(struct nn_model_params *p, const char *key, const char *value,
-                        struct nn_err *err)
+int model_params_set(struct model_params *p, const char *key, const char *value, struct nn_err *err)
 {
     long l;
     double d;
@@ -263,16 +262,16 @@ int nn_model_params_set(struct nn_model_params *p, const char *key, const char *
     return 0;
 }
 
-void nn_model_limits_default(struct nn_model_limits *lim)
+void model_limits_default(struct model_limits *lim)
 {
     lim->max_rows = 10000000;
     lim->max_cols = 10000;
     lim->max_field = 1 << 20;
 }
 
-static void csv_opts(struct nn_csv_opts *o, char delim, const struct nn_model_limits *lim)
+static void csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim)
 {
-    nn_csv_opts_default(o);
+    tab_csv_opts_default(o);
     o->delim = delim;
     if (lim != NULL) {
         o->max_rows = lim->max_rows;
@@ -281,10 +280,10 @@ static void csv_opts(struct nn_csv_opts *o, char delim, const struct nn_model_li
     }
 }
 
-static int open_csv(const char *path, char delim, const struct nn_model_limits *lim, FILE **fp,
-                    struct nn_csv **r, struct nn_err *err)
+static int open_csv(const char *path, char delim, const struct model_limits *lim, FILE **fp,
+                    struct tab_csv **r, struct nn_err *err)
 {
-    struct nn_csv_opts o;
+    struct tab_csv_opts o;
     FILE *f;
     int rc;
 
@@ -293,7 +292,7 @@ static int open_csv(const char *path, char delim, const struct nn_model_limits *
         return nn_err_set(err, NN_EIO, "cannot open %s: %s", path, strerror(errno));
     }
     csv_opts(&o, delim, lim);
-    rc = nn_csv_open(f, &o, r, err);
+    rc = tab_csv_open(f, &o, r, err);
     if (rc != 0) {
         fclose(f);
         return rc;
@@ -302,11 +301,10 @@ static int open_csv(const char *path, char delim, const struct nn_model_limits *
     return 0;
 }
 
-int nn_model_check_csv(const char *path, const struct nn_model_params *p,
-                       const struct nn_model_limits *lim, size_t *rows, size_t *cols,
-                       struct nn_err *err)
+int model_check_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    size_t *rows, size_t *cols, struct nn_err *err)
 {
-    struct nn_csv *r = NULL;
+    struct tab_csv *r = NULL;
     FILE *f = NULL;
     int rc;
 
@@ -314,29 +312,29 @@ int nn_model_check_csv(const char *path, const struct nn_model_params *p,
     if (rc != 0) {
         return rc;
     }
-    if (p->label != NULL && nn_csv_find(r, p->label) < 0) {
+    if (p->label != NULL && tab_csv_find(r, p->label) < 0) {
         rc = nn_err_set_at(err, NN_EINVAL, 1, 0, p->label,
                            "label column '%.64s' is not in the CSV header", p->label);
         goto fail;
     }
-    if (nn_csv_ncols(r) < 2) {
+    if (tab_csv_ncols(r) < 2) {
         rc = nn_err_set_at(err, NN_EINVAL, 1, 0, NULL,
                            "the CSV needs at least two columns: features and a label");
         goto fail;
     }
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
     }
     if (rc != 0) {
         goto fail;
     }
-    if (nn_csv_rows(r) < 2) {
+    if (tab_csv_rows(r) < 2) {
         rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
         goto fail;
     }
-    *rows = nn_csv_rows(r);
-    *cols = nn_csv_ncols(r);
+    *rows = tab_csv_rows(r);
+    *cols = tab_csv_ncols(r);
 fail:
-    nn_csv_close(r);
+    tab_csv_close(r);
     fclose(f);
     return rc;
 }
@@ -345,14 +343,14 @@ fail:
  * Model object
  * ---------------------------------------------------------------------------------------- */
 
-struct nn_model *nn_model_alloc(void)
+struct model *model_alloc(void)
 {
-    struct nn_model *m = nn_calloc(1, sizeof(*m));
+    struct model *m = nn_calloc(1, sizeof(*m));
 
     if (m == NULL) {
         return NULL;
     }
-    nn_model_params_default(&m->params);
+    model_params_default(&m->params);
     m->metrics.accuracy = NAN;
     m->metrics.log_loss = NAN;
     m->metrics.auc = NAN;
@@ -360,20 +358,20 @@ struct nn_model *nn_model_alloc(void)
     m->metrics.mae = NAN;
     m->metrics.loss = NAN;
     m->metrics.threshold = 0.5;
-    m->metrics.threshold_source = NN_THRESHOLD_DEFAULT;
+    m->metrics.threshold_source = MODEL_THRESHOLD_DEFAULT;
     return m;
 }
 
-void nn_model_free(struct nn_model *m)
+void model_free(struct model *m)
 {
     size_t i;
 
     if (m == NULL) {
         return;
     }
-    nn_features_free(m->feat);
+    tab_features_free(m->feat);
     nn_net_free(m->net);
-    nn_model_params_fini(&m->params);
+    model_params_fini(&m->params);
     nn_free(m->history);
     for (i = 0; i < m->n_ignored; i++) {
         nn_free(m->ignored[i]);
@@ -382,12 +380,12 @@ void nn_model_free(struct nn_model *m)
     nn_free(m);
 }
 
-const char *nn_model_task_name(int task)
+const char *model_task_name(int task)
 {
     return task == NN_TASK_REGRESSION ? "regression" : "classification";
 }
 
-const char *nn_model_optim_name(int optim)
+const char *model_optim_name(int optim)
 {
     switch (optim) {
     case NN_OPTIM_SGD:
@@ -399,52 +397,52 @@ const char *nn_model_optim_name(int optim)
     }
 }
 
-int nn_model_task(const struct nn_model *m)
+int model_task(const struct model *m)
 {
     return m->feat->task;
 }
 
-int nn_model_n_classes(const struct nn_model *m)
+int model_n_classes(const struct model *m)
 {
     return m->feat->task == NN_TASK_REGRESSION ? 0 : m->feat->n_classes;
 }
 
-const char *nn_model_class(const struct nn_model *m, int i)
+const char *model_class(const struct model *m, int i)
 {
     return m->feat->classes[i];
 }
 
-int nn_model_n_inputs(const struct nn_model *m)
+int model_n_inputs(const struct model *m)
 {
     return (int)m->feat->n_inputs;
 }
 
-const char *nn_model_input_name(const struct nn_model *m, int i)
+const char *model_input_name(const struct model *m, int i)
 {
     return m->feat->inputs[i].name;
 }
 
-const char *nn_model_input_type(const struct nn_model *m, int i)
+const char *model_input_type(const struct model *m, int i)
 {
-    return nn_col_type_name(m->feat->inputs[i].type);
+    return tab_col_type_name(m->feat->inputs[i].type);
 }
 
-int nn_model_text_input(const struct nn_model *m)
+int model_text_input(const struct model *m)
 {
     size_t i;
 
     for (i = 0; i < m->feat->n_inputs; i++) {
-        if (m->feat->inputs[i].type == NN_COL_TEXT) {
+        if (m->feat->inputs[i].type == TAB_COL_TEXT) {
             return (int)i;
         }
     }
     return -1;
 }
 
-int nn_model_positive_class(const struct nn_model *m)
+int model_positive_class(const struct model *m)
 {
     static const char *const yes[] = {"1", "true", "yes"};
-    int k = nn_model_n_classes(m), i;
+    int k = model_n_classes(m), i;
     size_t j;
 
     if (k != 2) {
@@ -465,13 +463,13 @@ int nn_model_positive_class(const struct nn_model *m)
     return 1;
 }
 
-double nn_model_threshold(const struct nn_model *m, const char **source)
+double model_threshold(const struct model *m, const char **source)
 {
     static const char *const names[] = {"default", "threshold", "target_fpr"};
     int s = m->metrics.threshold_source;
 
     if (source != NULL) {
-        *source = names[s >= 0 && s <= NN_THRESHOLD_FPR ? s : 0];
+        *source = names[s >= 0 && s <= MODEL_THRESHOLD_FPR ? s : 0];
     }
     return m->metrics.threshold;
 }
@@ -481,7 +479,7 @@ double nn_model_threshold(const struct nn_model *m, const char **source)
  * ---------------------------------------------------------------------------------------- */
 
 struct progress_ctx {
-    struct nn_model *m;
+    struct model *m;
     size_t cap;
     nn_progress_fn cb;
     void *ud;
@@ -523,15 +521,15 @@ static int cmp_desc(const void *a, const void *b)
  * target_fpr= the smallest threshold whose false-positive rate on the validation rows (rows of
  * the negative class scored >= threshold) is at most the target. out[i] = P(classes[1]).
  */
-static int choose_threshold(struct nn_model *m, const float *out, const struct nn_dataset *ds)
+static int choose_threshold(struct model *m, const float *out, const struct nn_dataset *ds)
 {
-    int pos = nn_model_positive_class(m);
+    int pos = model_positive_class(m);
     size_t n_neg = 0, i, allowed;
     float *neg;
 
     if (m->params.threshold >= 0) {
         m->metrics.threshold = m->params.threshold;
-        m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+        m->metrics.threshold_source = MODEL_THRESHOLD_PARAM;
     }
     if (m->params.target_fpr < 0 || pos < 0) {
         return 0;
@@ -552,16 +550,16 @@ static int choose_threshold(struct nn_model *m, const float *out, const struct n
         if (m->metrics.threshold > 1.0) {
             m->metrics.threshold = 1.0;
         }
-        m->metrics.threshold_source = NN_THRESHOLD_FPR;
+        m->metrics.threshold_source = MODEL_THRESHOLD_FPR;
     }
     nn_free(neg);
     return 0;
 }
 
 /* Validation (or, with no validation rows, training) metrics of the trained net. */
-static int compute_metrics(struct nn_model *m, const struct nn_dataset *ds, struct nn_err *err)
+static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
 {
-    struct nn_features *f = m->feat;
+    struct tab_features *f = m->feat;
     int k = nn_net_outputs(m->net);
     float *out = NULL;
     float *tmp = NULL;
@@ -584,8 +582,8 @@ static int compute_metrics(struct nn_model *m, const struct nn_dataset *ds, stru
         double sd = 0, mean = 0;
 
         for (i = 0; i < ds->rows; i++) {
-            pred[i] = (float)nn_features_unscale(f, out[i]);
-            truth[i] = (float)nn_features_unscale(f, ds->y[i]);
+            pred[i] = (float)tab_features_unscale(f, out[i]);
+            truth[i] = (float)tab_features_unscale(f, ds->y[i]);
             mean += pred[i];
         }
         m->metrics.rmse = nn_metrics_rmse(pred, truth, ds->rows);
@@ -652,12 +650,12 @@ fail:
 }
 
 /* Names listed in ignore_columns that exist, kept for the resolved parameters. */
-static int keep_ignored(struct nn_model *m, const struct nn_schema *s)
+static int keep_ignored(struct model *m, const struct tab_schema *s)
 {
     size_t i, n = 0;
 
     for (i = 0; i < s->n_cols; i++) {
-        n += s->cols[i].type == NN_COL_IGNORED && i != s->label;
+        n += s->cols[i].type == TAB_COL_IGNORED && i != s->label;
     }
     if (n == 0) {
         return 0;
@@ -667,7 +665,7 @@ static int keep_ignored(struct nn_model *m, const struct nn_schema *s)
         return NN_ENOMEM;
     }
     for (i = 0; i < s->n_cols; i++) {
-        if (s->cols[i].type == NN_COL_IGNORED && i != s->label) {
+        if (s->cols[i].type == TAB_COL_IGNORED && i != s->label) {
             m->ignored[m->n_ignored] = nn_strdup(s->cols[i].name);
             if (m->ignored[m->n_ignored] == NULL) {
                 return NN_ENOMEM;
@@ -678,7 +676,7 @@ static int keep_ignored(struct nn_model *m, const struct nn_schema *s)
     return 0;
 }
 
-static int copy_params(struct nn_model_params *dst, const struct nn_model_params *src)
+static int copy_params(struct model_params *dst, const struct model_params *src)
 {
     *dst = *src;
     dst->label = NULL;
@@ -691,20 +689,20 @@ static int copy_params(struct nn_model_params *dst, const struct nn_model_params
          (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
         (src->ignore_columns != NULL &&
          (dst->ignore_columns = nn_strdup(src->ignore_columns)) == NULL)) {
-        nn_model_params_fini(dst);
+        model_params_fini(dst);
         return NN_ENOMEM;
     }
     return 0;
 }
 
-int nn_model_train_csv(const char *path, const struct nn_model_params *p,
-                       const struct nn_model_limits *lim, nn_progress_fn cb, void *ud,
-                       atomic_int *cancel, struct nn_model **out, struct nn_err *err)
+int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                    struct nn_err *err)
 {
-    struct nn_schema_opts so;
-    struct nn_schema *s = NULL;
-    struct nn_csv *r = NULL;
-    struct nn_model *m = NULL;
+    struct tab_schema_opts so;
+    struct tab_schema *s = NULL;
+    struct tab_csv *r = NULL;
+    struct model *m = NULL;
     struct nn_dataset all, tr, va;
     struct nn_train_result res;
     struct nn_rng rng;
@@ -729,7 +727,7 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
     so.text_columns = p->text_columns;
     so.categorical_columns = p->categorical_columns;
     so.ignore_columns = p->ignore_columns;
-    rc = nn_schema_infer(r, &so, &s, err);
+    rc = tab_schema_infer(r, &so, &s, err);
     if (rc != 0) {
         goto fail;
     }
@@ -737,7 +735,7 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
         rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
         goto fail;
     }
-    m = nn_model_alloc();
+    m = model_alloc();
     tr_idx = nn_calloc(s->rows, sizeof(size_t));
     va_idx = nn_calloc(s->rows, sizeof(size_t));
     is_train = nn_calloc(s->rows, 1);
@@ -771,7 +769,7 @@ int nn_model_train_csv(const char *path, const struct nn_model_params *p,
     for (i = 0; i < n_tr; i++) {
         is_train[tr_idx[i]] = 1;
     }
-    rc = nn_features_fit(r, s, is_train, &m->feat, &all, err);
+    rc = tab_features_fit(r, s, is_train, model_text_decoder_default(), &m->feat, &all, err);
     if (rc != 0) {
         goto fail;
     }
@@ -833,9 +831,9 @@ fail:
     nn_free(tr_idx);
     nn_free(va_idx);
     nn_free(is_train);
-    nn_model_free(m);
-    nn_schema_free(s);
-    nn_csv_close(r);
+    model_free(m);
+    tab_schema_free(s);
+    tab_csv_close(r);
     fclose(f);
     return rc;
 }
@@ -856,17 +854,17 @@ struct row_scratch {
 
 /* The row scratch's parts in floats (dense, sparse values, net, outputs; the int32 indices
  * follow, as many as the sparse values). @return the bytes of the whole block. */
-static size_t scratch_layout(const struct nn_model *m, size_t part[4])
+static size_t scratch_layout(const struct model *m, size_t part[4])
 {
     part[0] = (size_t)m->feat->dense_dim + 1;
-    part[1] = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 1;
+    part[1] = m->feat->sparse_dim > 0 ? TAB_FEAT_MAX_NNZ : 1;
     part[2] = nn_net_scratch_len(m->net) + 1;
     part[3] = (size_t)nn_net_outputs(m->net) + 1;
     return sizeof(float) * (part[0] + part[1] + part[2] + part[3]) + sizeof(int32_t) * part[1];
 }
 
 /* Points the scratch at a block of scratch_layout's bytes (float-aligned). */
-static void scratch_carve(const struct nn_model *m, struct row_scratch *sc, float *block)
+static void scratch_carve(const struct model *m, struct row_scratch *sc, float *block)
 {
     size_t part[4];
 
@@ -876,10 +874,10 @@ static void scratch_carve(const struct nn_model *m, struct row_scratch *sc, floa
     sc->net = sc->val + part[1];
     sc->raw = sc->net + part[2];
     sc->ind = (int32_t *)(void *)(sc->raw + part[3]);
-    sc->max_nnz = m->feat->sparse_dim > 0 ? NN_FEAT_MAX_NNZ : 0;
+    sc->max_nnz = m->feat->sparse_dim > 0 ? TAB_FEAT_MAX_NNZ : 0;
 }
 
-static int scratch_open(const struct nn_model *m, struct row_scratch *sc)
+static int scratch_open(const struct model *m, struct row_scratch *sc)
 {
     size_t part[4];
     float *block = nn_malloc(scratch_layout(m, part));
@@ -897,20 +895,20 @@ static void scratch_close(struct row_scratch *sc)
 }
 
 /* Runs the net on encoded cells and writes the user-facing outputs (see model.h). */
-static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const char *const *cells,
+static int predict_cells(const struct model *m, struct row_scratch *sc, const char *const *cells,
                          const double *nums, float *out, struct nn_err *err)
 {
     size_t nnz = 0;
     int rc;
 
-    rc = nn_features_encode_num(m->feat, cells, nums, sc->dense, sc->ind, sc->val, sc->max_nnz,
-                                &nnz, err);
+    rc = tab_features_encode_num(m->feat, cells, nums, sc->dense, sc->ind, sc->val, sc->max_nnz,
+                                 &nnz, err);
     if (rc != 0) {
         return rc;
     }
     nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
     if (m->feat->task == NN_TASK_REGRESSION) {
-        out[0] = (float)nn_features_unscale(m->feat, sc->raw[0]);
+        out[0] = (float)tab_features_unscale(m->feat, sc->raw[0]);
     } else if (nn_net_outputs(m->net) == 1) {
         out[0] = 1.0f - sc->raw[0];
         out[1] = sc->raw[0];
@@ -920,8 +918,8 @@ static int predict_cells(const struct nn_model *m, struct row_scratch *sc, const
     return 0;
 }
 
-int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, float *out,
-                           struct nn_err *err)
+int model_predict_cells(const struct model *m, const char *const *cells, float *out,
+                        struct nn_err *err)
 {
     struct row_scratch sc;
     int rc;
@@ -938,7 +936,7 @@ int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, f
  * Turns one JSON value into what the pipeline reads: a number stays a number (*num) for a
  * numeric input and is printed into buf for the others; strings are borrowed.
  */
-static int json_cell(const cJSON *v, const struct nn_feat_input *in, char *buf, size_t len,
+static int json_cell(const cJSON *v, const struct tab_feat_input *in, char *buf, size_t len,
                      const char **cell, double *num, struct nn_err *err)
 {
     *num = NAN;
@@ -948,7 +946,7 @@ static int json_cell(const cJSON *v, const struct nn_feat_input *in, char *buf, 
     }
     if (cJSON_IsNumber(v)) {
         /* past float range (1e300, 1e400 = inf) the text way refuses it, as a CSV cell is */
-        if (in->type == NN_COL_NUMERIC && fabs(v->valuedouble) <= FLT_MAX) {
+        if (in->type == TAB_COL_NUMERIC && fabs(v->valuedouble) <= FLT_MAX) {
             *num = v->valuedouble;
         } else {
             snprintf(buf, len, "%.17g", v->valuedouble);
@@ -966,7 +964,7 @@ static int json_cell(const cJSON *v, const struct nn_feat_input *in, char *buf, 
 }
 
 /* Index of the input named `name`; `guess` (the member's position) is tried first. */
-static long input_index(const struct nn_features *f, const char *name, size_t guess)
+static long input_index(const struct tab_features *f, const char *name, size_t guess)
 {
     size_t i;
 
@@ -981,10 +979,9 @@ static long input_index(const struct nn_features *f, const char *name, size_t gu
     return -1;
 }
 
-int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
-                          struct nn_err *err)
+int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
 {
-    const struct nn_features *f = m->feat;
+    const struct tab_features *f = m->feat;
     size_t n = f->n_inputs, i, pos = 0;
     const cJSON **vals = NULL;
     const char **cells = NULL;
@@ -1055,11 +1052,11 @@ fail:
 #define PREDICT_STACK_FLOATS 2048
 #define PREDICT_STACK_INPUTS 256
 
-int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows, float *out,
-                         struct nn_err *err)
+int model_predict_num(const struct model *m, const double *x, size_t rows, float *out,
+                      struct nn_err *err)
 {
-    const struct nn_features *f = m->feat;
-    size_t n = f->n_inputs, k = (size_t)(nn_model_n_classes(m) > 1 ? nn_model_n_classes(m) : 1);
+    const struct tab_features *f = m->feat;
+    size_t n = f->n_inputs, k = (size_t)(model_n_classes(m) > 1 ? model_n_classes(m) : 1);
     float stack[PREDICT_STACK_FLOATS];
     const char *stack_cells[PREDICT_STACK_INPUTS] = {NULL};
     const char **cells = stack_cells;
@@ -1068,7 +1065,7 @@ int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows,
     int rc = 0;
 
     for (i = 0; i < n; i++) {
-        if (f->inputs[i].type != NN_COL_NUMERIC) {
+        if (f->inputs[i].type != TAB_COL_NUMERIC) {
             return nn_err_set_at(err, NN_EINVAL, 0, (long)i + 1, f->inputs[i].name,
                                  "input '%.64s' is not numeric", f->inputs[i].name);
         }
@@ -1102,17 +1099,17 @@ done:
 /* Writes one NUL-terminated field with the csv module's quoting. */
 static void put_field(FILE *out, const char *s, char delim)
 {
-    nn_csv_write_field(out, s, strlen(s), delim);
+    tab_csv_write_field(out, s, strlen(s), delim);
 }
 
 /* Maps each model input to its column in the CSV; a missing column is an error. */
-static int map_columns(const struct nn_model *m, const struct nn_csv *r, long *col,
+static int map_columns(const struct model *m, const struct tab_csv *r, long *col,
                        struct nn_err *err)
 {
     size_t i;
 
     for (i = 0; i < m->feat->n_inputs; i++) {
-        col[i] = nn_csv_find(r, m->feat->inputs[i].name);
+        col[i] = tab_csv_find(r, m->feat->inputs[i].name);
         if (col[i] < 0) {
             return nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->inputs[i].name,
                                  "the CSV has no column '%.64s', an input of the model",
@@ -1122,13 +1119,13 @@ static int map_columns(const struct nn_model *m, const struct nn_csv *r, long *c
     return 0;
 }
 
-int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char delimiter,
-                         const struct nn_model_limits *lim, struct nn_err *err)
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+                      const struct model_limits *lim, struct nn_err *err)
 {
     size_t n = m->feat->n_inputs, ncols, i;
     int k = m->feat->task == NN_TASK_REGRESSION ? 1 : m->feat->n_classes;
-    struct nn_csv_opts o;
-    struct nn_csv *r = NULL;
+    struct tab_csv_opts o;
+    struct tab_csv *r = NULL;
     struct row_scratch sc;
     const char **cells = NULL;
     long *col = NULL;
@@ -1136,7 +1133,7 @@ int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char del
     int rc;
 
     csv_opts(&o, delimiter, lim);
-    rc = nn_csv_open(in, &o, &r, err);
+    rc = tab_csv_open(in, &o, &r, err);
     if (rc != 0) {
         return rc;
     }
@@ -1147,16 +1144,16 @@ int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char del
         nn_free(cells);
         nn_free(col);
         nn_free(prob);
-        nn_csv_close(r);
+        tab_csv_close(r);
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     rc = map_columns(m, r, col, err);
     if (rc != 0) {
         goto fail;
     }
-    ncols = nn_csv_ncols(r);
+    ncols = tab_csv_ncols(r);
     for (i = 0; i < ncols; i++) {
-        put_field(out, nn_csv_colname(r, i), delimiter);
+        put_field(out, tab_csv_colname(r, i), delimiter);
         fputc(delimiter, out);
     }
     fputs("prediction", out);
@@ -1170,24 +1167,24 @@ int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char del
         }
     }
     fputc('\n', out);
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
         for (i = 0; i < n; i++) {
             size_t len;
-            const char *v = nn_csv_field(r, (size_t)col[i], &len);
+            const char *v = tab_csv_field(r, (size_t)col[i], &len);
 
             cells[i] = len > 0 ? v : NULL;
         }
         rc = predict_cells(m, &sc, cells, NULL, prob, err);
         if (rc != 0) {
             if (err != NULL) {
-                err->line = nn_csv_line(r);
+                err->line = tab_csv_line(r);
             }
             goto fail;
         }
         for (i = 0; i < ncols; i++) {
             size_t len;
 
-            put_field(out, nn_csv_field(r, i, &len), delimiter);
+            put_field(out, tab_csv_field(r, i, &len), delimiter);
             fputc(delimiter, out);
         }
         if (m->feat->task == NN_TASK_REGRESSION) {
@@ -1215,7 +1212,7 @@ fail:
     nn_free(cells);
     nn_free(col);
     nn_free(prob);
-    nn_csv_close(r);
+    tab_csv_close(r);
     return rc < 0 ? rc : 0;
 }
 
@@ -1223,13 +1220,13 @@ fail:
  * Evaluation
  * ---------------------------------------------------------------------------------------- */
 
-int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter,
-                      const struct nn_model_limits *lim, cJSON **out, struct nn_err *err)
+int model_eval_csv(const struct model *m, const char *path, char delimiter,
+                   const struct model_limits *lim, cJSON **out, struct nn_err *err)
 {
     size_t n = m->feat->n_inputs, rows = 0, cap = 0, i;
     int reg = m->feat->task == NN_TASK_REGRESSION;
     int k = reg ? 1 : m->feat->n_classes;
-    struct nn_csv *r = NULL;
+    struct tab_csv *r = NULL;
     struct row_scratch sc;
     const char **cells = NULL;
     long *col = NULL, label;
@@ -1248,7 +1245,7 @@ int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter
     if (cells == NULL || col == NULL || scratch_open(m, &sc) != 0) {
         nn_free(cells);
         nn_free(col);
-        nn_csv_close(r);
+        tab_csv_close(r);
         fclose(f);
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
@@ -1256,15 +1253,15 @@ int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter
     if (rc != 0) {
         goto fail;
     }
-    label = nn_csv_find(r, m->feat->label);
+    label = tab_csv_find(r, m->feat->label);
     if (label < 0) {
         rc = nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->label,
                            "the CSV has no label column '%.64s'", m->feat->label);
         goto fail;
     }
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
         size_t len;
-        const char *lv = nn_csv_field(r, (size_t)label, &len);
+        const char *lv = tab_csv_field(r, (size_t)label, &len);
         float target;
 
         if (rows == cap) {
@@ -1290,7 +1287,7 @@ int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter
 
             target = strtof(lv, &end);
             if (len == 0 || *end != '\0') {
-                rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), label + 1, m->feat->label,
+                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
                                    "label '%.64s' is not a number", lv);
                 goto fail;
             }
@@ -1303,21 +1300,21 @@ int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter
                 }
             }
             if (c < 0) {
-                rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), label + 1, m->feat->label,
+                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
                                    "label '%.64s' is not a class of the model", lv);
                 goto fail;
             }
             target = (float)c;
         }
         for (i = 0; i < n; i++) {
-            const char *v = nn_csv_field(r, (size_t)col[i], &len);
+            const char *v = tab_csv_field(r, (size_t)col[i], &len);
 
             cells[i] = len > 0 ? v : NULL;
         }
         rc = predict_cells(m, &sc, cells, NULL, prob + rows * (size_t)k, err);
         if (rc != 0) {
             if (err != NULL) {
-                err->line = nn_csv_line(r);
+                err->line = tab_csv_line(r);
             }
             goto fail;
         }
@@ -1384,7 +1381,7 @@ fail:
     nn_free(col);
     nn_free(prob);
     nn_free(y);
-    nn_csv_close(r);
+    tab_csv_close(r);
     fclose(f);
     return rc < 0 ? rc : 0;
 }
@@ -1403,7 +1400,7 @@ static void add_num(cJSON *o, const char *k, double v)
     }
 }
 
-cJSON *nn_model_metrics(const struct nn_model *m)
+cJSON *model_metrics(const struct model *m)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -1421,7 +1418,7 @@ cJSON *nn_model_metrics(const struct nn_model *m)
             const char *src;
 
             add_num(o, "val_auc", m->metrics.auc);
-            cJSON_AddNumberToObject(o, "threshold", nn_model_threshold(m, &src));
+            cJSON_AddNumberToObject(o, "threshold", model_threshold(m, &src));
             cJSON_AddStringToObject(o, "threshold_source", src);
         }
     }
@@ -1434,7 +1431,7 @@ cJSON *nn_model_metrics(const struct nn_model *m)
     return o;
 }
 
-cJSON *nn_model_history(const struct nn_model *m)
+cJSON *model_history(const struct model *m)
 {
     int reg = m->feat->task == NN_TASK_REGRESSION;
     cJSON *a = cJSON_CreateArray();
@@ -1458,7 +1455,7 @@ cJSON *nn_model_history(const struct nn_model *m)
 }
 
 /* Comma-separated list -> JSON array of names; the resolved list when names is NULL. */
-static cJSON *names_of_type(const struct nn_model *m, enum nn_col_type t)
+static cJSON *names_of_type(const struct model *m, enum tab_col_type t)
 {
     cJSON *a = cJSON_CreateArray();
     size_t i;
@@ -1480,9 +1477,9 @@ static double float_json(float v)
     return strtod(buf, NULL);
 }
 
-cJSON *nn_model_params_json(const struct nn_model *m)
+cJSON *model_params_json(const struct model *m)
 {
-    const struct nn_model_params *p = &m->params;
+    const struct model_params *p = &m->params;
     cJSON *o = cJSON_CreateObject();
     cJSON *h, *ign;
     char delim[2] = {p->delimiter, '\0'};
@@ -1496,13 +1493,13 @@ cJSON *nn_model_params_json(const struct nn_model *m)
         lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
     }
     cJSON_AddStringToObject(o, "label", m->feat->label);
-    cJSON_AddStringToObject(o, "task", nn_model_task_name(m->feat->task));
+    cJSON_AddStringToObject(o, "task", model_task_name(m->feat->task));
     h = cJSON_AddArrayToObject(o, "hidden");
     for (i = 0; i < p->n_hidden; i++) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(p->hidden[i]));
     }
     cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
-    cJSON_AddStringToObject(o, "optimizer", nn_model_optim_name(p->train.optimizer));
+    cJSON_AddStringToObject(o, "optimizer", model_optim_name(p->train.optimizer));
     cJSON_AddNumberToObject(o, "learning_rate", float_json(lr));
     cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
     cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
@@ -1517,8 +1514,8 @@ cJSON *nn_model_params_json(const struct nn_model *m)
     if (p->target_fpr >= 0) {
         cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
     }
-    cJSON_AddItemToObject(o, "text_columns", names_of_type(m, NN_COL_TEXT));
-    cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, NN_COL_CATEGORICAL));
+    cJSON_AddItemToObject(o, "text_columns", names_of_type(m, TAB_COL_TEXT));
+    cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, TAB_COL_CATEGORICAL));
     ign = cJSON_AddArrayToObject(o, "ignore_columns");
     for (i = 0; i < (int)m->n_ignored; i++) {
         cJSON_AddItemToArray(ign, cJSON_CreateString(m->ignored[i]));
@@ -1526,9 +1523,9 @@ cJSON *nn_model_params_json(const struct nn_model *m)
     return o;
 }
 
-cJSON *nn_model_card(const struct nn_model *m)
+cJSON *model_card(const struct model *m)
 {
-    const struct nn_features *f = m->feat;
+    const struct tab_features *f = m->feat;
     cJSON *card = cJSON_CreateObject();
     cJSON *inputs, *label, *cls, *arch, *layers;
     size_t i;
@@ -1537,15 +1534,15 @@ cJSON *nn_model_card(const struct nn_model *m)
     if (card == NULL) {
         return NULL;
     }
-    cJSON_AddStringToObject(card, "task", nn_model_task_name(f->task));
+    cJSON_AddStringToObject(card, "task", model_task_name(f->task));
     inputs = cJSON_AddArrayToObject(card, "inputs");
     for (i = 0; i < f->n_inputs; i++) {
         cJSON *in = cJSON_CreateObject();
 
         cJSON_AddItemToArray(inputs, in);
         cJSON_AddStringToObject(in, "name", f->inputs[i].name);
-        cJSON_AddStringToObject(in, "type", nn_col_type_name(f->inputs[i].type));
-        if (f->inputs[i].type == NN_COL_CATEGORICAL) {
+        cJSON_AddStringToObject(in, "type", tab_col_type_name(f->inputs[i].type));
+        if (f->inputs[i].type == TAB_COL_CATEGORICAL) {
             cJSON *c = cJSON_AddArrayToObject(in, "categories");
             size_t j;
 
@@ -1572,7 +1569,7 @@ cJSON *nn_model_card(const struct nn_model *m)
                             m->net->n_layers > 1 ? nn_act_name(m->net->layers[0].act) : "none");
     cJSON_AddStringToObject(arch, "output", nn_act_name(m->net->layers[m->net->n_layers - 1].act));
     cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
-    cJSON_AddItemToObject(card, "metrics", nn_model_metrics(m));
-    cJSON_AddItemToObject(card, "params", nn_model_params_json(m));
+    cJSON_AddItemToObject(card, "metrics", model_metrics(m));
+    cJSON_AddItemToObject(card, "params", model_params_json(m));
     return card;
 }

@@ -1,283 +1,19 @@
 /*
- * features_io: the feature pipeline's two serialised forms — the binary section of a model
- * blob (nn/buf.h; every count and length is checked against the bytes left and a hard limit
- * before anything is allocated, and the loaded pipeline is re-validated as a whole: widths,
- * task/classes pairing, scales) and the JSON of API.md's export, which also accepts a
+ * features_json: the feature pipeline as the JSON of API.md's export, which also accepts a
  * hand-written model (numeric inputs with "scale": false are used as they are; errors name
- * the field, "inputs[1].type"). Split from features.c to keep each file under 1,500 lines.
+ * the field, "inputs[1].type"). It lives in model/ because cJSON does: tab/ knows no JSON.
  */
+#include "model/features_json.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "features.h"
-#include "features_priv.h"
-#include "train.h"
-
-/* ==========================================================================================
- * Binary format
- */
-int nn_features_save(const struct nn_features *f, struct nn_buf *b)
-{
-    nn_buf_put_u32(b, FEAT_MAGIC);
-    nn_buf_put_u32(b, FEAT_VERSION);
-    nn_buf_put_u32(b, (uint32_t)f->n_inputs);
-    for (size_t i = 0; i < f->n_inputs; i++) {
-        const struct nn_feat_input *in = &f->inputs[i];
-        nn_buf_put_str(b, in->name);
-        nn_buf_put_u8(b, (uint8_t)in->type);
-        nn_buf_put_u8(b, (uint8_t)(in->scale != 0));
-        nn_buf_put_f64(b, in->mean);
-        nn_buf_put_f64(b, in->sd);
-        nn_buf_put_u32(b, (uint32_t)in->n_categories);
-        for (size_t k = 0; k < in->n_categories; k++) {
-            nn_buf_put_str(b, in->categories[k]);
-        }
-        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
-            nn_buf_put_f64(b, in->shape_mean[j]);
-            nn_buf_put_f64(b, in->shape_sd[j]);
-        }
-    }
-    nn_buf_put_str(b, f->label ? f->label : "");
-    nn_buf_put_u8(b, (uint8_t)f->task);
-    nn_buf_put_u32(b, (uint32_t)f->n_classes);
-    for (int k = 0; k < f->n_classes; k++) {
-        nn_buf_put_str(b, f->classes[k]);
-    }
-    nn_buf_put_f64(b, f->y_mean);
-    nn_buf_put_f64(b, f->y_sd);
-    nn_buf_put_u32(b, f->hash_seed);
-    nn_buf_put_i32(b, f->dense_dim);
-    nn_buf_put_i32(b, f->sparse_dim);
-    return b->failed ? NN_ENOMEM : 0;
-}
-
-static int good_scale(double sd)
-{
-    return isfinite(sd) && sd > 0;
-}
-
-/* Checks the task / class count pairing and that no class repeats. */
-static int check_classes(const struct nn_features *f)
-{
-    if (f->task == NN_TASK_REGRESSION) {
-        return f->n_classes == 0 && good_scale(f->y_sd) && isfinite(f->y_mean);
-    }
-    if (f->task == NN_TASK_BINARY && f->n_classes != 2) {
-        return 0;
-    }
-    if (f->task == NN_TASK_MULTICLASS && f->n_classes < 3) {
-        return 0;
-    }
-    for (int a = 0; a < f->n_classes; a++) {
-        for (int b = 0; b < a; b++) {
-            if (strcmp(f->classes[a], f->classes[b]) == 0) {
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
-
-int nn_features_load(struct nn_rd *rd, struct nn_features **out, struct nn_err *err)
-{
-    struct nn_features *f = NULL;
-    uint32_t u, n;
-    uint8_t b8;
-    int rc;
-    *out = NULL;
-    rc = nn_rd_u32(rd, &u, "features magic", err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (u != FEAT_MAGIC) {
-        return nn_err_set(err, NN_EFORMAT, "not a feature pipeline (bad magic)");
-    }
-    rc = nn_rd_u32(rd, &u, "features version", err);
-    if (rc != 0) {
-        return rc;
-    }
-    if (u != FEAT_VERSION) {
-        return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
-    }
-    rc = nn_rd_u32(rd, &n, "input count", err);
-    if (rc != 0) {
-        return rc;
-    }
-    /* each input takes at least 4 + 2 + 16 + 4 + 80 bytes */
-    if (n == 0 || n > FEAT_MAX_INPUTS) {
-        return nn_err_set(err, NN_EFORMAT, "bad input count %u", n);
-    }
-    rc = nn_rd_need(rd, n, 106, "inputs", err);
-    if (rc != 0) {
-        return rc;
-    }
-    f = nn_calloc(1, sizeof(*f));
-    if (f == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-    }
-    f->inputs = nn_calloc(n, sizeof(*f->inputs));
-    if (f->inputs == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-        goto fail;
-    }
-    f->n_inputs = n;
-    for (size_t i = 0; i < n; i++) {
-        struct nn_feat_input *in = &f->inputs[i];
-        uint32_t nc;
-        rc = nn_rd_str(rd, &in->name, FEAT_MAX_NAME, "input name", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = nn_rd_u8(rd, &b8, "input type", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        if (b8 != NN_COL_NUMERIC && b8 != NN_COL_CATEGORICAL && b8 != NN_COL_TEXT) {
-            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad type %u", i, b8);
-            goto fail;
-        }
-        in->type = (enum nn_col_type)b8;
-        rc = nn_rd_u8(rd, &b8, "input scale", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        in->scale = b8 != 0;
-        rc = nn_rd_f64(rd, &in->mean, "input mean", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = nn_rd_f64(rd, &in->sd, "input sd", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = nn_rd_u32(rd, &nc, "category count", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        if (!isfinite(in->mean) || !good_scale(in->sd) || b8 > 1 || nc > FEAT_MAX_CATS ||
-            (in->type != NN_COL_CATEGORICAL && nc != 0)) {
-            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad scaling or category count", i);
-            goto fail;
-        }
-        rc = nn_rd_need(rd, nc, 4, "categories", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        in->categories = nn_calloc(nc ? nc : 1, sizeof(char *));
-        if (in->categories == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-        for (uint32_t k = 0; k < nc; k++) {
-            rc = nn_rd_str(rd, &in->categories[k], FEAT_MAX_CAT, "category", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            in->n_categories = k + 1;
-        }
-        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
-            rc = nn_rd_f64(rd, &in->shape_mean[j], "shape mean", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            rc = nn_rd_f64(rd, &in->shape_sd[j], "shape sd", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            if (!isfinite(in->shape_mean[j]) || !good_scale(in->shape_sd[j])) {
-                rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
-                goto fail;
-            }
-        }
-        if (nn_feat_build_order(in) != 0) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-        for (size_t k = 1; k < in->n_categories; k++) {
-            if (strcmp(in->categories[in->cat_order[k - 1]], in->categories[in->cat_order[k]]) ==
-                0) {
-                rc = nn_err_set(err, NN_EFORMAT, "input %zu: repeated category", i);
-                goto fail;
-            }
-        }
-    }
-    rc = nn_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_u8(rd, &b8, "task", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_u32(rd, &n, "class count", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (b8 > NN_TASK_REGRESSION || n > FEAT_MAX_CLASSES) {
-        rc = nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
-        goto fail;
-    }
-    f->task = b8;
-    rc = nn_rd_need(rd, n, 4, "classes", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (n > 0) {
-        f->classes = nn_calloc(n, sizeof(char *));
-        if (f->classes == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        rc = nn_rd_str(rd, &f->classes[k], FEAT_MAX_CAT, "class", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        f->n_classes = (int)k + 1;
-    }
-    int32_t dd, sd;
-    rc = nn_rd_f64(rd, &f->y_mean, "target mean", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_f64(rd, &f->y_sd, "target scale", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_u32(rd, &f->hash_seed, "hash seed", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_i32(rd, &dd, "dense width", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = nn_rd_i32(rd, &sd, "sparse width", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (!check_classes(f)) {
-        rc = nn_err_set(err, NN_EFORMAT, "task, classes and target scaling do not agree");
-        goto fail;
-    }
-    if (!isfinite(f->y_mean) || !good_scale(f->y_sd)) {
-        rc = nn_err_set(err, NN_EFORMAT, "bad target scaling");
-        goto fail;
-    }
-    if (nn_feat_layout(f) != 0 || f->dense_dim != dd || f->sparse_dim != sd) {
-        rc = nn_err_set(err, NN_EFORMAT, "feature widths do not match the inputs");
-        goto fail;
-    }
-    *out = f;
-    return 0;
-fail:
-    nn_features_free(f);
-    return rc;
-}
+#include "model/text_decoder.h"
+#include "nn/alloc.h"
+#include "nn/train.h"
+#include "tab/features_priv.h"
 
 /* ==========================================================================================
  * JSON
@@ -324,7 +60,7 @@ static int put(cJSON *obj, const char *key, cJSON *item)
     return 0;
 }
 
-static cJSON *input_json(const struct nn_feat_input *in)
+static cJSON *input_json(const struct tab_feat_input *in)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) {
@@ -332,9 +68,9 @@ static cJSON *input_json(const struct nn_feat_input *in)
     }
     int rc = put(o, "name", cJSON_CreateString(in->name));
     if (rc == 0) {
-        rc = put(o, "type", cJSON_CreateString(nn_col_type_name(in->type)));
+        rc = put(o, "type", cJSON_CreateString(tab_col_type_name(in->type)));
     }
-    if (rc == 0 && in->type == NN_COL_NUMERIC) {
+    if (rc == 0 && in->type == TAB_COL_NUMERIC) {
         if (in->scale) {
             rc = put(o, "mean", cJSON_CreateNumber(in->mean));
             if (rc == 0) {
@@ -343,16 +79,22 @@ static cJSON *input_json(const struct nn_feat_input *in)
         } else {
             rc = put(o, "scale", cJSON_CreateFalse());
         }
-    } else if (rc == 0 && in->type == NN_COL_CATEGORICAL) {
+    } else if (rc == 0 && in->type == TAB_COL_CATEGORICAL) {
         rc = put(o, "categories", str_array(in->categories, in->n_categories));
-    } else if (rc == 0 && in->type == NN_COL_TEXT) {
+    } else if (rc == 0 && in->type == TAB_COL_TEXT) {
         if (in->scale) {
-            rc = put(o, "shape_mean", num_array(in->shape_mean, NN_FEAT_N_SHAPE));
+            rc = put(o, "shape_mean", num_array(in->shape_mean, TAB_FEAT_N_SHAPE));
             if (rc == 0) {
-                rc = put(o, "shape_scale", num_array(in->shape_sd, NN_FEAT_N_SHAPE));
+                rc = put(o, "shape_scale", num_array(in->shape_sd, TAB_FEAT_N_SHAPE));
             }
         } else {
             rc = put(o, "scale", cJSON_CreateFalse());
+        }
+        /* only a decoder other than the default is named: older exports stay as they were */
+        if (rc == 0 && in->decoder == NULL) {
+            rc = put(o, "decoder", cJSON_CreateNull());
+        } else if (rc == 0 && strcmp(in->decoder->name, TAB_FEAT_V1_DECODER) != 0) {
+            rc = put(o, "decoder", cJSON_CreateString(in->decoder->name));
         }
     }
     if (rc != 0) {
@@ -362,7 +104,7 @@ static cJSON *input_json(const struct nn_feat_input *in)
     return o;
 }
 
-int nn_features_to_json(const struct nn_features *f, cJSON *obj)
+int model_features_to_json(const struct tab_features *f, cJSON *obj)
 {
     cJSON *inputs = cJSON_CreateArray();
     if (inputs == NULL) {
@@ -402,7 +144,7 @@ int nn_features_to_json(const struct nn_features *f, cJSON *obj)
         rc = put(obj, "text", text);
     }
     if (rc == 0) {
-        rc = put(text, "hash_bits", cJSON_CreateNumber(NN_FEAT_HASH_BITS));
+        rc = put(text, "hash_bits", cJSON_CreateNumber(TAB_FEAT_HASH_BITS));
     }
     if (rc == 0) {
         rc = put(text, "hash_seed", cJSON_CreateNumber((double)f->hash_seed));
@@ -483,7 +225,34 @@ static int get_strs(const cJSON *a, size_t max, char ***out, size_t *n, const ch
     return 0;
 }
 
-static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, struct nn_err *err)
+/* A text input's "decoder": absent = the default one, null or "" = none, else its name. */
+static int decoder_from_json(const cJSON *x, size_t i, struct tab_feat_input *in,
+                             struct nn_err *err)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(x, "decoder");
+    char path[64];
+
+    in->decoder = NULL;
+    if (d == NULL) {
+        in->decoder = model_text_decoder_find(TAB_FEAT_V1_DECODER);
+        return 0;
+    }
+    if (cJSON_IsNull(d) || (cJSON_IsString(d) && d->valuestring[0] == '\0')) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "inputs[%zu].decoder", i);
+    if (cJSON_IsString(d)) {
+        in->decoder = model_text_decoder_find(d->valuestring);
+    }
+    if (in->decoder == NULL) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                             "%s must be null or a known decoder (\"%s\")", path,
+                             TAB_FEAT_V1_DECODER);
+    }
+    return 0;
+}
+
+static int input_from_json(const cJSON *x, size_t i, struct tab_feat_input *in, struct nn_err *err)
 {
     char path[64];
     if (!cJSON_IsObject(x)) {
@@ -508,16 +277,16 @@ static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, s
     }
     const cJSON *scale = cJSON_GetObjectItemCaseSensitive(x, "scale");
     in->sd = 1;
-    for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+    for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
         in->shape_sd[j] = 1;
     }
     if (strcmp(type->valuestring, "numeric") == 0) {
-        in->type = NN_COL_NUMERIC;
+        in->type = TAB_COL_NUMERIC;
         snprintf(path, sizeof(path), "inputs[%zu].scale", i);
         if (scale == NULL || cJSON_IsFalse(scale)) {
             in->scale = 0;
             in->mean = 0;
-        } else if (cJSON_IsNumber(scale) && good_scale(scale->valuedouble)) {
+        } else if (cJSON_IsNumber(scale) && tab_feat_good_scale(scale->valuedouble)) {
             in->scale = 1;
             in->sd = scale->valuedouble;
             snprintf(path, sizeof(path), "inputs[%zu].mean", i);
@@ -530,18 +299,22 @@ static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, s
                                  "%s must be a positive number or false", path);
         }
     } else if (strcmp(type->valuestring, "categorical") == 0) {
-        in->type = NN_COL_CATEGORICAL;
+        in->type = TAB_COL_CATEGORICAL;
         snprintf(path, sizeof(path), "inputs[%zu].categories", i);
         int rc = get_strs(cJSON_GetObjectItemCaseSensitive(x, "categories"), FEAT_MAX_CATS,
                           &in->categories, &in->n_categories, path, err);
         if (rc != 0) {
             return rc;
         }
-        if (nn_feat_build_order(in) != 0) {
+        if (tab_feat_build_order(in) != 0) {
             return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
         }
     } else if (strcmp(type->valuestring, "text") == 0) {
-        in->type = NN_COL_TEXT;
+        in->type = TAB_COL_TEXT;
+        int rc = decoder_from_json(x, i, in, err);
+        if (rc != 0) {
+            return rc;
+        }
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, "shape_mean");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(x, "shape_scale");
         if (m == NULL && s == NULL) {
@@ -552,15 +325,15 @@ static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, s
                 const cJSON *a = pass ? s : m;
                 snprintf(path, sizeof(path), "inputs[%zu].%s", i,
                          pass ? "shape_scale" : "shape_mean");
-                if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != NN_FEAT_N_SHAPE) {
+                if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != TAB_FEAT_N_SHAPE) {
                     return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
                                          "%s must be an array of %d numbers", path,
-                                         NN_FEAT_N_SHAPE);
+                                         TAB_FEAT_N_SHAPE);
                 }
-                for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+                for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                     const cJSON *v = cJSON_GetArrayItem(a, j);
                     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
-                        (pass && !good_scale(v->valuedouble))) {
+                        (pass && !tab_feat_good_scale(v->valuedouble))) {
                         return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
                                              "%s[%d] must be a %snumber", path, j,
                                              pass ? "positive " : "");
@@ -577,15 +350,15 @@ static int input_from_json(const cJSON *x, size_t i, struct nn_feat_input *in, s
         return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
                              "%s must be \"numeric\", \"categorical\" or \"text\"", path);
     }
-    if (in->cat_order == NULL && nn_feat_build_order(in) != 0) {
+    if (in->cat_order == NULL && tab_feat_build_order(in) != 0) {
         return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
     }
     return 0;
 }
 
-int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_err *err)
+int model_features_from_json(const cJSON *doc, struct tab_features **out, struct nn_err *err)
 {
-    struct nn_features *f = NULL;
+    struct tab_features *f = NULL;
     int rc;
     *out = NULL;
     if (!cJSON_IsObject(doc)) {
@@ -608,7 +381,7 @@ int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_
     }
     f->n_inputs = n;
     f->y_sd = 1;
-    f->hash_seed = NN_FEAT_HASH_SEED;
+    f->hash_seed = TAB_FEAT_HASH_SEED;
     size_t i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, inputs)
@@ -665,7 +438,7 @@ int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_
         f->task = NN_TASK_REGRESSION;
         int a = get_num(label, "mean", &f->y_mean);
         int b = get_num(label, "scale", &f->y_sd);
-        if (a < 0 || b < 0 || !good_scale(f->y_sd)) {
+        if (a < 0 || b < 0 || !tab_feat_good_scale(f->y_sd)) {
             rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, a < 0 ? "label.mean" : "label.scale",
                                "label.mean and label.scale must be numbers (scale > 0)");
             goto fail;
@@ -694,9 +467,9 @@ int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_
             goto fail;
         }
         int k = get_num(text, "hash_bits", &v);
-        if (k < 0 || (k == 1 && v != NN_FEAT_HASH_BITS)) {
+        if (k < 0 || (k == 1 && v != TAB_FEAT_HASH_BITS)) {
             rc = nn_err_set_at(err, NN_EFORMAT, 0, 0, "text.hash_bits", "text.hash_bits must be %d",
-                               NN_FEAT_HASH_BITS);
+                               TAB_FEAT_HASH_BITS);
             goto fail;
         }
         k = get_num(text, "ngrams", &v);
@@ -714,13 +487,13 @@ int nn_features_from_json(const cJSON *doc, struct nn_features **out, struct nn_
             f->hash_seed = (uint32_t)v;
         }
     }
-    if (nn_feat_layout(f) != 0) {
+    if (tab_feat_layout(f) != 0) {
         rc = nn_err_set_at(err, NN_ERANGE, 0, 0, "inputs", "too many dense features");
         goto fail;
     }
     *out = f;
     return 0;
 fail:
-    nn_features_free(f);
+    tab_features_free(f);
     return rc;
 }

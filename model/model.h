@@ -5,31 +5,31 @@
  * (binary blob, see model_io) and export/import as the JSON of API.md.
  *
  * Training parameters arrive as the strings of API.md (`hidden=64,32`), parsed in one place
- * (nn_model_params_set) so the CLI and the HTTP API accept exactly the same things.
+ * (model_params_set) so the CLI and the HTTP API accept exactly the same things.
  * Does not: talk HTTP or SQL, start threads, print.
  * Thread-safety: a trained/loaded model is immutable; any number of threads may predict with
  * it at once (each call uses its own scratch memory).
  */
-#ifndef NEUROND_NN_MODEL_H
-#define NEUROND_NN_MODEL_H
+#ifndef NEUROND_MODEL_MODEL_H
+#define NEUROND_MODEL_MODEL_H
 
 #include <cJSON.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#include "err.h"
-#include "train.h"
+#include "nn/err.h"
+#include "nn/train.h"
 
-#define NN_MODEL_MAX_HIDDEN 8
+#define MODEL_MAX_HIDDEN 8
 
-/* Every training parameter of API.md, as used. Strings are owned (nn_model_params_fini). */
-struct nn_model_params {
+/* Every training parameter of API.md, as used. Strings are owned (model_params_fini). */
+struct model_params {
     char *label;             /* NULL: the last column */
     int task;                /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
                                 from the classes when "classification" is asked) */
     int task_classification; /* 1 when the user asked for "classification" */
-    int hidden[NN_MODEL_MAX_HIDDEN];
+    int hidden[MODEL_MAX_HIDDEN];
     int n_hidden;           /* default 1 x 32 */
     enum nn_act activation; /* default relu */
     struct nn_train_params train;
@@ -49,77 +49,78 @@ struct nn_model_params {
 };
 
 /** Fills p with the defaults of API.md. */
-void nn_model_params_default(struct nn_model_params *p);
+void model_params_default(struct model_params *p);
 /** Frees the strings of p. */
-void nn_model_params_fini(struct nn_model_params *p);
+void model_params_fini(struct model_params *p);
 /**
  * Sets one parameter from its API.md name and string value ("epochs", "50").
  * @return 0, NN_EINVAL (err->field = the parameter name, message says what is accepted) or
  *         NN_ENOTFOUND for an unknown name (err->field set too).
  */
-int nn_model_params_set(struct nn_model_params *p, const char *key, const char *value,
-                        struct nn_err *err);
+int model_params_set(struct model_params *p, const char *key, const char *value,
+                     struct nn_err *err);
 
-struct nn_model;
+struct model;
 
 /* Limits for reading training / prediction CSV files (flags of the CLI and the daemon). */
-struct nn_model_limits {
+struct model_limits {
     size_t max_rows;
     size_t max_cols;
     size_t max_field;
 };
 /** The default limits: 10,000,000 rows, 10,000 columns, 1 MiB per field. */
-void nn_model_limits_default(struct nn_model_limits *lim);
+void model_limits_default(struct model_limits *lim);
 
 /**
  * Checks a CSV file before a job is accepted: structure, header, the label column exists,
  * at least two rows. @param rows, cols [out] counts (data rows, columns).
  * @return 0 or an error whose err->line / err->field point at the fault.
  */
-int nn_model_check_csv(const char *path, const struct nn_model_params *p,
-                       const struct nn_model_limits *lim, size_t *rows, size_t *cols,
-                       struct nn_err *err);
+int model_check_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    size_t *rows, size_t *cols, struct nn_err *err);
 
 /**
  * Trains a model on a CSV file: read, type columns, split (stratified), fit features on the
- * training split, train with early stopping, compute validation metrics, apply the quality
+ * training split (text inputs get the "mail" text decoder, model/text_decoder.h: raw e-mails
+ * are decoded, at training and at every prediction), train with early stopping, compute
+ * validation metrics, apply the quality
  * gate (a model answering the same for every validation row is refused with NN_EINVAL).
  * @param cancel [in] optional; non-zero stops within one batch (NN_ECANCELED).
- * @return 0 or an error. Ownership: *out is a new model; nn_model_free. NULL on failure.
+ * @return 0 or an error. Ownership: *out is a new model; model_free. NULL on failure.
  */
-int nn_model_train_csv(const char *path, const struct nn_model_params *p,
-                       const struct nn_model_limits *lim, nn_progress_fn cb, void *ud,
-                       atomic_int *cancel, struct nn_model **out, struct nn_err *err);
+int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                    struct nn_err *err);
 
 /** Frees a model. NULL-safe. */
-void nn_model_free(struct nn_model *m);
+void model_free(struct model *m);
 
 /** NN_TASK_BINARY, NN_TASK_MULTICLASS or NN_TASK_REGRESSION. */
-int nn_model_task(const struct nn_model *m);
+int model_task(const struct model *m);
 /** Number of classes (0 for regression) and class i's name (borrowed). */
-int nn_model_n_classes(const struct nn_model *m);
-const char *nn_model_class(const struct nn_model *m, int i);
+int model_n_classes(const struct model *m);
+const char *model_class(const struct model *m, int i);
 /** Number of inputs (CSV columns used, label excluded), input i's name and type name
  *  ("numeric", "categorical", "text"); borrowed. */
-int nn_model_n_inputs(const struct nn_model *m);
-const char *nn_model_input_name(const struct nn_model *m, int i);
-const char *nn_model_input_type(const struct nn_model *m, int i);
+int model_n_inputs(const struct model *m);
+const char *model_input_name(const struct model *m, int i);
+const char *model_input_type(const struct model *m, int i);
 /**
  * The positive class of a binary model, whose probability is its score (API.md's spam rule):
  * the class named "spam" (any case), else "1", "true" or "yes", else classes[1].
  * @return the class index, or -1 when the model is not a binary classifier.
  */
-int nn_model_positive_class(const struct nn_model *m);
+int model_positive_class(const struct model *m);
 
 /**
  * The decision threshold on the positive class's probability (binary models; 0.5 otherwise).
  * @param source [out] optional: "default", "threshold" (set at training) or "target_fpr"
  *               (chosen on the validation split); a static string.
  */
-double nn_model_threshold(const struct nn_model *m, const char **source);
+double model_threshold(const struct model *m, const char **source);
 
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
-int nn_model_text_input(const struct nn_model *m);
+int model_text_input(const struct model *m);
 
 /**
  * Predicts one instance given as JSON: an object keyed by input name or an array in input
@@ -127,74 +128,74 @@ int nn_model_text_input(const struct nn_model *m);
  * @param out [out] n_classes probabilities, or 1 value (regression, in label units).
  * @return 0 or NN_EINVAL with err->field naming the input at fault.
  */
-int nn_model_predict_json(const struct nn_model *m, const cJSON *instance, float *out,
-                          struct nn_err *err);
+int model_predict_json(const struct model *m, const cJSON *instance, float *out,
+                       struct nn_err *err);
 /**
  * Predicts rows of an all-numeric model given as numbers in input order (the server's fast
- * path for JSON arrays of numbers). Same arithmetic as nn_model_predict_json with JSON numbers;
+ * path for JSON arrays of numbers). Same arithmetic as model_predict_json with JSON numbers;
  * a NaN is a missing value. Allocates nothing for models whose row scratch fits on the stack.
  * @param x [in] rows * n_inputs values, row-major, each finite within float range or NaN.
- * @param out [out] rows * max(n_classes, 1) values, each row as nn_model_predict_json writes.
+ * @param out [out] rows * max(n_classes, 1) values, each row as model_predict_json writes.
  * @return 0, NN_EINVAL (an input is not numeric; err->field names it) or NN_ENOMEM.
- * Thread-safety: as nn_model_predict_json (a shared model is only read).
+ * Thread-safety: as model_predict_json (a shared model is only read).
  */
-int nn_model_predict_num(const struct nn_model *m, const double *x, size_t rows, float *out,
-                         struct nn_err *err);
+int model_predict_num(const struct model *m, const double *x, size_t rows, float *out,
+                      struct nn_err *err);
 /**
  * Predicts one instance given as strings in input order (NULL = missing / empty).
- * @param out as for nn_model_predict_json.
+ * @param out as for model_predict_json.
  */
-int nn_model_predict_cells(const struct nn_model *m, const char *const *cells, float *out,
-                           struct nn_err *err);
+int model_predict_cells(const struct model *m, const char *const *cells, float *out,
+                        struct nn_err *err);
 
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
  * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).
  * @return 0 or an error naming the line/column (missing input column: NN_EINVAL).
  */
-int nn_model_predict_csv(const struct nn_model *m, FILE *in, FILE *out, char delimiter,
-                         const struct nn_model_limits *lim, struct nn_err *err);
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+                      const struct model_limits *lim, struct nn_err *err);
 
 /**
  * Evaluates on a labelled CSV. Returns a new cJSON object: {"rows", "accuracy", "log_loss",
  * "auc" (binary only), "confusion" (k x k, rows = true class)} or {"rows", "rmse", "mae"}.
  * Ownership: caller frees *out with cJSON_Delete.
  */
-int nn_model_eval_csv(const struct nn_model *m, const char *path, char delimiter,
-                      const struct nn_model_limits *lim, cJSON **out, struct nn_err *err);
+int model_eval_csv(const struct model *m, const char *path, char delimiter,
+                   const struct model_limits *lim, cJSON **out, struct nn_err *err);
 
 /**
  * The model card of API.md without the server's fields (name, version, versions, job_id,
  * created_at): task, inputs, label, architecture, metrics, params.
  * Ownership: a new cJSON object; caller frees with cJSON_Delete. NULL when out of memory.
  */
-cJSON *nn_model_card(const struct nn_model *m);
+cJSON *model_card(const struct model *m);
 
 /** The metrics object alone ("val_accuracy", "val_loss", "val_auc" / "val_rmse", "val_mae"). */
-cJSON *nn_model_metrics(const struct nn_model *m);
+cJSON *model_metrics(const struct model *m);
 
 /** The training history (array of per-epoch objects as in API.md's job history). */
-cJSON *nn_model_history(const struct nn_model *m);
+cJSON *model_history(const struct model *m);
 
 /** Resolved training parameters as JSON (API.md's job "params"). */
-cJSON *nn_model_params_json(const struct nn_model *m);
+cJSON *model_params_json(const struct model *m);
 
 /**
  * Serialises to the binary format of docs/file-format.md.
  * Ownership: *buf is new; caller frees with nn_free.
  */
-int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err);
+int model_save(const struct model *m, unsigned char **buf, size_t *len, struct nn_err *err);
 /**
  * Writes the payload length and the CRC-32 of a blob in place (len >= 20 bytes; the blob's
- * header and checksum fields are overwritten). nn_model_save calls it; fuzzers use it to get
+ * header and checksum fields are overwritten). model_save calls it; fuzzers use it to get
  * past the checksum into the parsers behind it.
  */
-void nn_model_blob_seal(unsigned char *buf, size_t len);
+void model_blob_seal(unsigned char *buf, size_t len);
 /** Loads a blob; every count and length is checked before use. NULL *out on failure. */
-int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err);
+int model_load(const unsigned char *buf, size_t len, struct model **out, struct nn_err *err);
 /** Export JSON of API.md (card + pipeline + weights). New cJSON; caller frees. */
-cJSON *nn_model_export(const struct nn_model *m);
+cJSON *model_export(const struct model *m);
 /** Import from export JSON or a hand-written model; errors name the field. */
-int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err);
+int model_import(const cJSON *doc, struct model **out, struct nn_err *err);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * features: fits and applies the feature pipeline (numeric scaling, one-hot, hashed text).
  *
- * One encoder, nn_features_encode, turns one row's cells into [dense | sparse]; fitting is two
+ * One encoder, tab_features_encode, turns one row's cells into [dense | sparse]; fitting is two
  * passes over the CSV — pass A gathers the statistics of the training rows (means, scales,
  * categories seen, text shape statistics), pass B runs every row through that same encoder —
  * so a row encoded at prediction time is bit-identical to the row the network trained on.
@@ -11,23 +11,22 @@
  * Serialisation (binary section and JSON) lives in features_io.c; features_priv.h holds what
  * the two files share.
  */
-#include "features.h"
+#include "tab/features.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "features_priv.h"
-#include "mail.h"
-#include "train.h"
+#include "nn/alloc.h"
+#include "nn/train.h"
+#include "tab/features_priv.h"
 
-#define FEAT_HASH_MASK ((1u << NN_FEAT_HASH_BITS) - 1u)
+#define FEAT_HASH_MASK ((1u << TAB_FEAT_HASH_BITS) - 1u)
 
 /* ==========================================================================================
  * Freeing and small helpers
  */
-static void input_fini(struct nn_feat_input *in)
+static void input_fini(struct tab_feat_input *in)
 {
     nn_free(in->name);
     if (in->categories != NULL) {
@@ -39,7 +38,7 @@ static void input_fini(struct nn_feat_input *in)
     nn_free(in->cat_order);
 }
 
-void nn_features_free(struct nn_features *f)
+void tab_features_free(struct tab_features *f)
 {
     if (f == NULL) {
         return;
@@ -62,7 +61,7 @@ void nn_features_free(struct nn_features *f)
 
 /* Builds in->cat_order (see features_priv.h): insertion sort on indices; n is at most
  * FEAT_MAX_CATS and this runs once per pipeline. */
-int nn_feat_build_order(struct nn_feat_input *in)
+int tab_feat_build_order(struct tab_feat_input *in)
 {
     nn_free(in->cat_order);
     in->cat_order = nn_calloc(in->n_categories ? in->n_categories : 1, sizeof(size_t));
@@ -81,7 +80,7 @@ int nn_feat_build_order(struct nn_feat_input *in)
 }
 
 /* Index of category s in `in`, or -1 (binary search through cat_order). */
-static long cat_find(const struct nn_feat_input *in, const char *s)
+static long cat_find(const struct tab_feat_input *in, const char *s)
 {
     size_t lo = 0, hi = in->n_categories;
     while (lo < hi) {
@@ -100,22 +99,22 @@ static long cat_find(const struct nn_feat_input *in, const char *s)
 }
 
 /* Assigns dense offsets in input order and sets dense_dim / sparse_dim (features_priv.h). */
-int nn_feat_layout(struct nn_features *f)
+int tab_feat_layout(struct tab_features *f)
 {
     size_t off = 0;
     int text = 0;
     for (size_t i = 0; i < f->n_inputs; i++) {
-        struct nn_feat_input *in = &f->inputs[i];
+        struct tab_feat_input *in = &f->inputs[i];
         in->offset = (int)off;
         switch (in->type) {
-        case NN_COL_NUMERIC:
+        case TAB_COL_NUMERIC:
             off += 1;
             break;
-        case NN_COL_CATEGORICAL:
+        case TAB_COL_CATEGORICAL:
             off += in->n_categories;
             break;
-        case NN_COL_TEXT:
-            off += NN_FEAT_N_SHAPE;
+        case TAB_COL_TEXT:
+            off += TAB_FEAT_N_SHAPE;
             text = 1;
             break;
         default:
@@ -126,11 +125,11 @@ int nn_feat_layout(struct nn_features *f)
         }
     }
     f->dense_dim = (int)off;
-    f->sparse_dim = text ? 1 << NN_FEAT_HASH_BITS : 0;
+    f->sparse_dim = text ? 1 << TAB_FEAT_HASH_BITS : 0;
     return 0;
 }
 
-double nn_features_unscale(const struct nn_features *f, double y)
+double tab_features_unscale(const struct tab_features *f, double y)
 {
     return y * f->y_sd + f->y_mean;
 }
@@ -239,7 +238,7 @@ static int ci_prefix(const char *s, const char *pre)
 }
 
 /* The raw (log1p-scaled, unstandardised) shape features of a text. */
-static void text_shape(const char *s, double out[NN_FEAT_N_SHAPE])
+static void text_shape(const char *s, double out[TAB_FEAT_N_SHAPE])
 {
     size_t letters = 0, caps = 0, run = 0, best = 0, bang = 0, dollar = 0, urls = 0;
     for (const char *p = s; *p != '\0'; p++) {
@@ -310,29 +309,27 @@ static int cmp_entry_idx(const void *a, const void *b)
  */
 
 /*
- * The text a text input reads: a raw e-mail (headers, MIME) is decoded to "subject\n\nbody"
- * (nn_mail_to_text: base64/quoted-printable, charsets to UTF-8, HTML reduced to text), the way
- * the spam scorer decodes a posted message, so training on raw mail and scoring raw mail see
- * the same text. Any other text is used as it is (the HTML tags of an already decoded message
- * are strong spam signals: reducing them costs accuracy). A message over the decoder's limits
- * is used as it is too.
- * @param out [out] the text to read; *own is set when it is new (free with nn_free).
- * @return 0.
+ * The text a text input reads: what its decoder (chosen at fit, see tab_text_decoder) makes
+ * of the cell, or the cell itself when it has none or the decoder leaves it (not a message,
+ * over the decoder's limits, out of memory).
+ * @param own [out] set when the text is new (free with nn_free).
  */
-static int text_prepare(const char *cell, const char **out, char **own)
+static const char *text_prepare(const struct tab_feat_input *in, const char *cell, char **own)
 {
-    size_t len = strlen(cell), n;
+    size_t n;
 
     *own = NULL;
-    *out = cell;
-    if (nn_mail_looks_raw(cell, len) && nn_mail_to_text(cell, len, NULL, own, &n, NULL) == 0) {
-        *out = *own;
+    if (in->decoder == NULL || in->decoder->decode(cell, strlen(cell), own, &n) != 0 ||
+        *own == NULL) {
+        nn_free(*own);
+        *own = NULL;
+        return cell;
     }
-    return 0;
+    return *own;
 }
 
 /* Encodes a row; on a bad numeric cell returns NN_EINVAL and *bad = the input index. */
-static int encode_row(const struct nn_features *f, const char *const *cells, const double *nums,
+static int encode_row(const struct tab_features *f, const char *const *cells, const double *nums,
                       float *dense, int32_t *ind, float *val, size_t max_nnz, size_t *nnz,
                       size_t *bad)
 {
@@ -340,12 +337,12 @@ static int encode_row(const struct nn_features *f, const char *const *cells, con
     struct entry *ent = NULL;
     int rc = 0;
     for (size_t i = 0; i < f->n_inputs; i++) {
-        const struct nn_feat_input *in = &f->inputs[i];
+        const struct tab_feat_input *in = &f->inputs[i];
         const char *cell = cells[i] != NULL ? cells[i] : "";
-        if (in->type == NN_COL_NUMERIC) {
+        if (in->type == TAB_COL_NUMERIC) {
             double v = in->mean;
             int k = nums != NULL && !isnan(nums[i]) ? (v = nums[i], 1)
-                                                    : nn_schema_parse_number(cell, &v);
+                                                    : tab_schema_parse_number(cell, &v);
             if (k < 0) {
                 *bad = i;
                 rc = NN_EINVAL;
@@ -355,7 +352,7 @@ static int encode_row(const struct nn_features *f, const char *const *cells, con
                 v = in->mean;
             }
             dense[in->offset] = in->scale ? (float)((v - in->mean) / in->sd) : (float)v;
-        } else if (in->type == NN_COL_CATEGORICAL) {
+        } else if (in->type == TAB_COL_CATEGORICAL) {
             float *d = dense + in->offset;
             for (size_t c = 0; c < in->n_categories; c++) {
                 d[c] = 0.0f;
@@ -364,14 +361,14 @@ static int encode_row(const struct nn_features *f, const char *const *cells, con
             if (c >= 0) {
                 d[c] = 1.0f;
             }
-        } else if (in->type == NN_COL_TEXT) {
-            double sh[NN_FEAT_N_SHAPE];
+        } else if (in->type == TAB_COL_TEXT) {
+            double sh[TAB_FEAT_N_SHAPE];
             const char *text;
             char *own;
 
-            text_prepare(cell, &text, &own);
+            text = text_prepare(in, cell, &own);
             text_shape(text, sh);
-            for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+            for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                 dense[in->offset + j] = in->scale
                                             ? (float)((sh[j] - in->shape_mean[j]) / in->shape_sd[j])
                                             : (float)sh[j];
@@ -426,15 +423,15 @@ done:
     return rc;
 }
 
-int nn_features_encode(const struct nn_features *f, const char *const *cells, float *dense,
-                       int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err)
+int tab_features_encode(const struct tab_features *f, const char *const *cells, float *dense,
+                        int32_t *ind, float *val, size_t max_nnz, size_t *nnz, struct nn_err *err)
 {
-    return nn_features_encode_num(f, cells, NULL, dense, ind, val, max_nnz, nnz, err);
+    return tab_features_encode_num(f, cells, NULL, dense, ind, val, max_nnz, nnz, err);
 }
 
-int nn_features_encode_num(const struct nn_features *f, const char *const *cells,
-                           const double *nums, float *dense, int32_t *ind, float *val,
-                           size_t max_nnz, size_t *nnz, struct nn_err *err)
+int tab_features_encode_num(const struct tab_features *f, const char *const *cells,
+                            const double *nums, float *dense, int32_t *ind, float *val,
+                            size_t max_nnz, size_t *nnz, struct nn_err *err)
 {
     size_t bad = 0;
     int rc = encode_row(f, cells, nums, dense, ind, val, max_nnz, nnz, &bad);
@@ -477,10 +474,11 @@ static void welford_get(const struct welford *w, double *mean, double *sd)
     *sd = (s > 0 && isfinite(s)) ? s : 1;
 }
 
-int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned char *is_train,
-                    struct nn_features **out, struct nn_dataset *ds, struct nn_err *err)
+int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
+                     const struct tab_text_decoder *text_decoder, struct tab_features **out,
+                     struct nn_dataset *ds, struct nn_err *err)
 {
-    struct nn_features *f = NULL;
+    struct tab_features *f = NULL;
     size_t *colof = NULL;
     struct welford *wf = NULL;
     unsigned char **seen = NULL;
@@ -506,7 +504,7 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         goto fail;
     }
     for (size_t c = 0; c < s->n_cols; c++) {
-        if (c != s->label && s->cols[c].type != NN_COL_IGNORED) {
+        if (c != s->label && s->cols[c].type != TAB_COL_IGNORED) {
             colof[n_in++] = c;
         }
     }
@@ -515,7 +513,7 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         goto fail;
     }
     f->inputs = nn_calloc(n_in, sizeof(*f->inputs));
-    wf = nn_calloc(n_in * (NN_FEAT_N_SHAPE + 1), sizeof(*wf));
+    wf = nn_calloc(n_in * (TAB_FEAT_N_SHAPE + 1), sizeof(*wf));
     seen = nn_calloc(n_in, sizeof(*seen));
     cells = nn_calloc(n_in, sizeof(*cells));
     f->label = nn_strdup(s->cols[s->label].name);
@@ -525,24 +523,25 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
     }
     f->n_inputs = n_in;
     f->task = s->task;
-    f->hash_seed = NN_FEAT_HASH_SEED;
+    f->hash_seed = TAB_FEAT_HASH_SEED;
     f->y_mean = 0;
     f->y_sd = 1;
     for (size_t i = 0; i < n_in; i++) {
-        const struct nn_column *col = &s->cols[colof[i]];
-        struct nn_feat_input *in = &f->inputs[i];
+        const struct tab_column *col = &s->cols[colof[i]];
+        struct tab_feat_input *in = &f->inputs[i];
         in->name = nn_strdup(col->name);
         if (in->name == NULL) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
             goto fail;
         }
         in->type = col->type;
-        in->scale = col->type != NN_COL_CATEGORICAL;
+        in->decoder = col->type == TAB_COL_TEXT ? text_decoder : NULL;
+        in->scale = col->type != TAB_COL_CATEGORICAL;
         in->sd = 1;
-        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
             in->shape_sd[j] = 1;
         }
-        if (col->type == NN_COL_CATEGORICAL) {
+        if (col->type == TAB_COL_CATEGORICAL) {
             seen[i] = nn_calloc(col->n_categories ? col->n_categories : 1, 1);
             if (seen[i] == NULL) {
                 rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
@@ -567,37 +566,37 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
     }
 
     /* pass A: statistics of the training rows */
-    rc = nn_csv_rewind(r, err);
+    rc = tab_csv_rewind(r, err);
     if (rc != 0) {
         goto fail;
     }
     size_t row = 0;
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
         if (row >= s->rows) {
-            rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), 0, NULL,
-                               "line %ld: more rows than the schema saw", nn_csv_line(r));
+            rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), 0, NULL,
+                               "line %ld: more rows than the schema saw", tab_csv_line(r));
             goto fail;
         }
         if (!is_train[row++]) {
             continue;
         }
         for (size_t i = 0; i < n_in; i++) {
-            const struct nn_column *col = &s->cols[colof[i]];
-            const char *v = nn_csv_field(r, colof[i], NULL);
-            struct welford *w = &wf[i * (NN_FEAT_N_SHAPE + 1)];
-            if (col->type == NN_COL_NUMERIC) {
+            const struct tab_column *col = &s->cols[colof[i]];
+            const char *v = tab_csv_field(r, colof[i], NULL);
+            struct welford *w = &wf[i * (TAB_FEAT_N_SHAPE + 1)];
+            if (col->type == TAB_COL_NUMERIC) {
                 double x;
-                int k = nn_schema_parse_number(v, &x);
+                int k = tab_schema_parse_number(v, &x);
                 if (k < 0) {
-                    rc =
-                        nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), (long)colof[i] + 1, col->name,
-                                      "line %ld: '%.64s' is not a number", nn_csv_line(r), v);
+                    rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)colof[i] + 1,
+                                       col->name, "line %ld: '%.64s' is not a number",
+                                       tab_csv_line(r), v);
                     goto fail;
                 }
                 if (k > 0) {
                     welford_add(w, x);
                 }
-            } else if (col->type == NN_COL_CATEGORICAL) {
+            } else if (col->type == TAB_COL_CATEGORICAL) {
                 if (*v == '\0') {
                     continue;
                 }
@@ -615,15 +614,15 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
                         hi = mid;
                     }
                 }
-            } else if (col->type == NN_COL_TEXT) {
-                double sh[NN_FEAT_N_SHAPE];
+            } else if (col->type == TAB_COL_TEXT) {
+                double sh[TAB_FEAT_N_SHAPE];
                 const char *text;
                 char *own;
 
-                text_prepare(v, &text, &own);
+                text = text_prepare(&f->inputs[i], v, &own);
                 text_shape(text, sh);
                 nn_free(own);
-                for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+                for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                     welford_add(&w[1 + j], sh[j]);
                 }
             }
@@ -637,20 +636,20 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         goto fail;
     }
     for (size_t i = 0; i < n_in; i++) {
-        const struct nn_column *col = &s->cols[colof[i]];
-        struct nn_feat_input *in = &f->inputs[i];
-        struct welford *w = &wf[i * (NN_FEAT_N_SHAPE + 1)];
+        const struct tab_column *col = &s->cols[colof[i]];
+        struct tab_feat_input *in = &f->inputs[i];
+        struct welford *w = &wf[i * (TAB_FEAT_N_SHAPE + 1)];
         in->sd = 1; /* unused scales stay valid (1) so a saved pipeline loads back */
-        for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
             in->shape_sd[j] = 1;
         }
-        if (in->type == NN_COL_NUMERIC) {
+        if (in->type == TAB_COL_NUMERIC) {
             welford_get(w, &in->mean, &in->sd);
-        } else if (in->type == NN_COL_TEXT) {
-            for (int j = 0; j < NN_FEAT_N_SHAPE; j++) {
+        } else if (in->type == TAB_COL_TEXT) {
+            for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                 welford_get(&w[1 + j], &in->shape_mean[j], &in->shape_sd[j]);
             }
-        } else if (in->type == NN_COL_CATEGORICAL) {
+        } else if (in->type == TAB_COL_CATEGORICAL) {
             size_t n = 0;
             for (size_t k = 0; k < col->n_categories; k++) {
                 n += seen[i][k];
@@ -671,7 +670,7 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
                 }
                 in->n_categories++;
             }
-            if (nn_feat_build_order(in) != 0) {
+            if (tab_feat_build_order(in) != 0) {
                 rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
                 goto fail;
             }
@@ -686,7 +685,7 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
         }
         welford_get(&w, &f->y_mean, &f->y_sd);
     }
-    rc = nn_feat_layout(f);
+    rc = tab_feat_layout(f);
     if (rc != 0) {
         rc = nn_err_set(err, rc, "too many dense features");
         goto fail;
@@ -713,34 +712,34 @@ int nn_features_fit(struct nn_csv *r, const struct nn_schema *s, const unsigned 
     }
     float dummy = 0;
     if (f->sparse_dim > 0) {
-        itmp = nn_malloc(NN_FEAT_MAX_NNZ * sizeof(int32_t));
-        vtmp = nn_malloc(NN_FEAT_MAX_NNZ * sizeof(float));
+        itmp = nn_malloc(TAB_FEAT_MAX_NNZ * sizeof(int32_t));
+        vtmp = nn_malloc(TAB_FEAT_MAX_NNZ * sizeof(float));
         indptr = nn_calloc(s->rows + 1, sizeof(size_t));
         if (itmp == NULL || vtmp == NULL || indptr == NULL) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
             goto fail;
         }
     }
-    rc = nn_csv_rewind(r, err);
+    rc = tab_csv_rewind(r, err);
     if (rc != 0) {
         goto fail;
     }
     row = 0;
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
         if (row >= s->rows) {
             rc = nn_err_set(err, NN_EINVAL, "the csv changed between passes");
             goto fail;
         }
         for (size_t i = 0; i < n_in; i++) {
-            cells[i] = nn_csv_field(r, colof[i], NULL);
+            cells[i] = tab_csv_field(r, colof[i], NULL);
         }
         size_t nz = 0, bad = 0;
         rc = encode_row(f, cells, NULL, dense ? dense + row * dd : &dummy, itmp, vtmp,
-                        NN_FEAT_MAX_NNZ, &nz, &bad);
+                        TAB_FEAT_MAX_NNZ, &nz, &bad);
         if (rc == NN_EINVAL) {
-            rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), (long)colof[bad] + 1,
+            rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)colof[bad] + 1,
                                f->inputs[bad].name, "line %ld: '%.64s' is not a number",
-                               nn_csv_line(r), cells[bad]);
+                               tab_csv_line(r), cells[bad]);
             goto fail;
         }
         if (rc != 0) {
@@ -824,6 +823,6 @@ fail:
     nn_free(indptr);
     nn_free(ind);
     nn_free(val);
-    nn_features_free(f);
+    tab_features_free(f);
     return rc;
 }

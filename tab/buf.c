@@ -2,25 +2,25 @@
  * buf: bounded writer and reader for the binary model format. Little-endian on disk,
  * whatever the host; floats travel as their IEEE-754 bit patterns.
  */
-#include "buf.h"
+#include "tab/buf.h"
 
 #include <string.h>
 
-#include "alloc.h"
+#include "nn/alloc.h"
 
-void nn_buf_init(struct nn_buf *b, size_t max)
+void tab_buf_init(struct tab_buf *b, size_t max)
 {
     memset(b, 0, sizeof(*b));
     b->max = max;
 }
 
-void nn_buf_fini(struct nn_buf *b)
+void tab_buf_fini(struct tab_buf *b)
 {
     nn_free(b->data);
     memset(b, 0, sizeof(*b));
 }
 
-int nn_buf_put(struct nn_buf *b, const void *p, size_t n)
+int tab_buf_put(struct tab_buf *b, const void *p, size_t n)
 {
     if (b->failed) {
         return NN_ENOMEM;
@@ -51,12 +51,12 @@ int nn_buf_put(struct nn_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int nn_buf_put_u8(struct nn_buf *b, uint8_t v)
+int tab_buf_put_u8(struct tab_buf *b, uint8_t v)
 {
-    return nn_buf_put(b, &v, 1);
+    return tab_buf_put(b, &v, 1);
 }
 
-int nn_buf_put_u32(struct nn_buf *b, uint32_t v)
+int tab_buf_put_u32(struct tab_buf *b, uint32_t v)
 {
     unsigned char x[4];
     int i;
@@ -64,10 +64,10 @@ int nn_buf_put_u32(struct nn_buf *b, uint32_t v)
     for (i = 0; i < 4; i++) {
         x[i] = (unsigned char)(v >> (8 * i));
     }
-    return nn_buf_put(b, x, 4);
+    return tab_buf_put(b, x, 4);
 }
 
-int nn_buf_put_u64(struct nn_buf *b, uint64_t v)
+int tab_buf_put_u64(struct tab_buf *b, uint64_t v)
 {
     unsigned char x[8];
     int i;
@@ -75,43 +75,43 @@ int nn_buf_put_u64(struct nn_buf *b, uint64_t v)
     for (i = 0; i < 8; i++) {
         x[i] = (unsigned char)(v >> (8 * i));
     }
-    return nn_buf_put(b, x, 8);
+    return tab_buf_put(b, x, 8);
 }
 
-int nn_buf_put_i32(struct nn_buf *b, int32_t v)
+int tab_buf_put_i32(struct tab_buf *b, int32_t v)
 {
-    return nn_buf_put_u32(b, (uint32_t)v);
+    return tab_buf_put_u32(b, (uint32_t)v);
 }
 
-int nn_buf_put_f32(struct nn_buf *b, float v)
+int tab_buf_put_f32(struct tab_buf *b, float v)
 {
     uint32_t u;
 
     memcpy(&u, &v, 4);
-    return nn_buf_put_u32(b, u);
+    return tab_buf_put_u32(b, u);
 }
 
-int nn_buf_put_f64(struct nn_buf *b, double v)
+int tab_buf_put_f64(struct tab_buf *b, double v)
 {
     uint64_t u;
 
     memcpy(&u, &v, 8);
-    return nn_buf_put_u64(b, u);
+    return tab_buf_put_u64(b, u);
 }
 
-int nn_buf_put_f32s(struct nn_buf *b, const float *v, size_t n)
+int tab_buf_put_f32s(struct tab_buf *b, const float *v, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (nn_buf_put_f32(b, v[i]) != 0) {
+        if (tab_buf_put_f32(b, v[i]) != 0) {
             return NN_ENOMEM;
         }
     }
     return 0;
 }
 
-int nn_buf_put_str(struct nn_buf *b, const char *s)
+int tab_buf_put_str(struct tab_buf *b, const char *s)
 {
     size_t n = strlen(s);
 
@@ -119,35 +119,35 @@ int nn_buf_put_str(struct nn_buf *b, const char *s)
         b->failed = 1;
         return NN_ENOMEM;
     }
-    nn_buf_put_u32(b, (uint32_t)n);
-    return nn_buf_put(b, s, n);
+    tab_buf_put_u32(b, (uint32_t)n);
+    return tab_buf_put(b, s, n);
 }
 
-void nn_rd_init(struct nn_rd *r, const void *p, size_t len)
+void tab_rd_init(struct tab_rd *r, const void *p, size_t len)
 {
     r->p = p;
     r->len = len;
     r->off = 0;
 }
 
-size_t nn_rd_left(const struct nn_rd *r)
+size_t tab_rd_left(const struct tab_rd *r)
 {
     return r->len - r->off;
 }
 
-int nn_rd_need(struct nn_rd *r, size_t n, size_t size, const char *what, struct nn_err *err)
+int tab_rd_need(struct tab_rd *r, size_t n, size_t size, const char *what, struct nn_err *err)
 {
-    if (size != 0 && n > nn_rd_left(r) / size) {
+    if (size != 0 && n > tab_rd_left(r) / size) {
         return nn_err_set(err, NN_EFORMAT,
                           "model blob truncated: %s needs %zu x %zu bytes at offset %zu, %zu left",
-                          what, n, size, r->off, nn_rd_left(r));
+                          what, n, size, r->off, tab_rd_left(r));
     }
     return 0;
 }
 
-static int get(struct nn_rd *r, unsigned char *x, size_t n, const char *what, struct nn_err *err)
+static int get(struct tab_rd *r, unsigned char *x, size_t n, const char *what, struct nn_err *err)
 {
-    if (nn_rd_need(r, n, 1, what, err) != 0) {
+    if (tab_rd_need(r, n, 1, what, err) != 0) {
         return NN_EFORMAT;
     }
     memcpy(x, r->p + r->off, n);
@@ -155,12 +155,12 @@ static int get(struct nn_rd *r, unsigned char *x, size_t n, const char *what, st
     return 0;
 }
 
-int nn_rd_u8(struct nn_rd *r, uint8_t *v, const char *what, struct nn_err *err)
+int tab_rd_u8(struct tab_rd *r, uint8_t *v, const char *what, struct nn_err *err)
 {
     return get(r, v, 1, what, err);
 }
 
-int nn_rd_u32(struct nn_rd *r, uint32_t *v, const char *what, struct nn_err *err)
+int tab_rd_u32(struct tab_rd *r, uint32_t *v, const char *what, struct nn_err *err)
 {
     unsigned char x[4];
     uint32_t u = 0;
@@ -176,7 +176,7 @@ int nn_rd_u32(struct nn_rd *r, uint32_t *v, const char *what, struct nn_err *err
     return 0;
 }
 
-int nn_rd_u64(struct nn_rd *r, uint64_t *v, const char *what, struct nn_err *err)
+int tab_rd_u64(struct tab_rd *r, uint64_t *v, const char *what, struct nn_err *err)
 {
     unsigned char x[8];
     uint64_t u = 0;
@@ -192,66 +192,66 @@ int nn_rd_u64(struct nn_rd *r, uint64_t *v, const char *what, struct nn_err *err
     return 0;
 }
 
-int nn_rd_i32(struct nn_rd *r, int32_t *v, const char *what, struct nn_err *err)
+int tab_rd_i32(struct tab_rd *r, int32_t *v, const char *what, struct nn_err *err)
 {
     uint32_t u;
 
-    if (nn_rd_u32(r, &u, what, err) != 0) {
+    if (tab_rd_u32(r, &u, what, err) != 0) {
         return NN_EFORMAT;
     }
     *v = (int32_t)u;
     return 0;
 }
 
-int nn_rd_f32(struct nn_rd *r, float *v, const char *what, struct nn_err *err)
+int tab_rd_f32(struct tab_rd *r, float *v, const char *what, struct nn_err *err)
 {
     uint32_t u;
 
-    if (nn_rd_u32(r, &u, what, err) != 0) {
+    if (tab_rd_u32(r, &u, what, err) != 0) {
         return NN_EFORMAT;
     }
     memcpy(v, &u, 4);
     return 0;
 }
 
-int nn_rd_f64(struct nn_rd *r, double *v, const char *what, struct nn_err *err)
+int tab_rd_f64(struct tab_rd *r, double *v, const char *what, struct nn_err *err)
 {
     uint64_t u;
 
-    if (nn_rd_u64(r, &u, what, err) != 0) {
+    if (tab_rd_u64(r, &u, what, err) != 0) {
         return NN_EFORMAT;
     }
     memcpy(v, &u, 8);
     return 0;
 }
 
-int nn_rd_f32s(struct nn_rd *r, float *dst, size_t n, const char *what, struct nn_err *err)
+int tab_rd_f32s(struct tab_rd *r, float *dst, size_t n, const char *what, struct nn_err *err)
 {
     size_t i;
 
-    if (nn_rd_need(r, n, 4, what, err) != 0) {
+    if (tab_rd_need(r, n, 4, what, err) != 0) {
         return NN_EFORMAT;
     }
     for (i = 0; i < n; i++) {
-        nn_rd_f32(r, &dst[i], what, err);
+        tab_rd_f32(r, &dst[i], what, err);
     }
     return 0;
 }
 
-int nn_rd_str(struct nn_rd *r, char **out, size_t max_len, const char *what, struct nn_err *err)
+int tab_rd_str(struct tab_rd *r, char **out, size_t max_len, const char *what, struct nn_err *err)
 {
     uint32_t n;
     char *s;
 
     *out = NULL;
-    if (nn_rd_u32(r, &n, what, err) != 0) {
+    if (tab_rd_u32(r, &n, what, err) != 0) {
         return NN_EFORMAT;
     }
     if (n > max_len) {
         return nn_err_set(err, NN_EFORMAT, "model blob: %s is %u bytes long, limit %zu", what, n,
                           max_len);
     }
-    if (nn_rd_need(r, n, 1, what, err) != 0) {
+    if (tab_rd_need(r, n, 1, what, err) != 0) {
         return NN_EFORMAT;
     }
     s = nn_strndup((const char *)r->p + r->off, n);

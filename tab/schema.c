@@ -8,7 +8,7 @@
  * is a table look-up: the caller gets `labels` for a stratified split before any fitting.
  * Memory: O(columns x cap + rows) — the cells themselves are never kept.
  */
-#include "schema.h"
+#include "tab/schema.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "train.h"
+#include "nn/alloc.h"
+#include "nn/train.h"
 
 /* ------------------------------------------------------------------------------------------
  * A capped set of strings with ids in insertion order.
@@ -120,22 +120,22 @@ static int strset_add(struct strset *s, const char *str, uint32_t *id)
 /* ------------------------------------------------------------------------------------------
  * Helpers
  */
-const char *nn_col_type_name(enum nn_col_type t)
+const char *tab_col_type_name(enum tab_col_type t)
 {
     switch (t) {
-    case NN_COL_NUMERIC:
+    case TAB_COL_NUMERIC:
         return "numeric";
-    case NN_COL_CATEGORICAL:
+    case TAB_COL_CATEGORICAL:
         return "categorical";
-    case NN_COL_TEXT:
+    case TAB_COL_TEXT:
         return "text";
-    case NN_COL_IGNORED:
+    case TAB_COL_IGNORED:
         return "ignored";
     }
     return "unknown";
 }
 
-double nn_schema_exact_decimal(uint64_t m, int frac, int negative)
+double tab_schema_exact_decimal(uint64_t m, int frac, int negative)
 {
     /* Clinger: an exact integer over an exact power of ten, one correctly rounded division */
     static const double pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -145,7 +145,7 @@ double nn_schema_exact_decimal(uint64_t m, int frac, int negative)
     return negative ? -d : d;
 }
 
-int nn_schema_parse_number(const char *s, double *v)
+int tab_schema_parse_number(const char *s, double *v)
 {
     while (*s == ' ' || *s == '\t') {
         s++;
@@ -164,7 +164,7 @@ int nn_schema_parse_number(const char *s, double *v)
     if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
         return -1;
     }
-    /* fast path: at most 15 digits and no exponent (nn_schema_exact_decimal) */
+    /* fast path: at most 15 digits and no exponent (tab_schema_exact_decimal) */
     uint64_t m = 0;
     int digits = 0, frac = -1;
     const char *q = p;
@@ -186,7 +186,7 @@ int nn_schema_parse_number(const char *s, double *v)
         t++;
     }
     if (digits <= 15 && *t == '\0') {
-        *v = nn_schema_exact_decimal(m, frac > 0 ? frac : 0, *s == '-');
+        *v = tab_schema_exact_decimal(m, frac > 0 ? frac : 0, *s == '-');
         return 1;
     }
     char *end;
@@ -202,7 +202,7 @@ int nn_schema_parse_number(const char *s, double *v)
 }
 
 /* Overrides: marks forced[i] = type for each column named in the comma-separated list. */
-static int apply_list(struct nn_csv *r, const char *list, int type, int *forced, size_t label,
+static int apply_list(struct tab_csv *r, const char *list, int type, int *forced, size_t label,
                       const char *what, struct nn_err *err)
 {
     if (list == NULL) {
@@ -230,7 +230,7 @@ static int apply_list(struct nn_csv *r, const char *list, int type, int *forced,
         }
         memcpy(name, a, len);
         name[len] = '\0';
-        long c = nn_csv_find(r, name);
+        long c = tab_csv_find(r, name);
         if (c < 0) {
             return nn_err_set_at(err, NN_EINVAL, 0, 0, name, "%s: no column named '%s'", what,
                                  name);
@@ -285,7 +285,7 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void nn_schema_free(struct nn_schema *s)
+void tab_schema_free(struct tab_schema *s)
 {
     if (s == NULL) {
         return;
@@ -310,7 +310,7 @@ void nn_schema_free(struct nn_schema *s)
     nn_free(s);
 }
 
-int nn_schema_class_index(const struct nn_schema *s, const char *text)
+int tab_schema_class_index(const struct tab_schema *s, const char *text)
 {
     for (int k = 0; k < s->n_classes; k++) {
         if (strcmp(s->classes[k], text) == 0) {
@@ -341,18 +341,18 @@ static int take_sorted(struct strset *set, char ***out, size_t *n)
 /* ------------------------------------------------------------------------------------------
  * Inference
  */
-int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_schema **out,
-                    struct nn_err *err)
+int tab_schema_infer(struct tab_csv *r, const struct tab_schema_opts *o, struct tab_schema **out,
+                     struct nn_err *err)
 {
-    struct nn_schema_opts defaults = {NULL, -1, NULL, NULL, NULL};
-    struct nn_schema *s = NULL;
+    struct tab_schema_opts defaults = {NULL, -1, NULL, NULL, NULL};
+    struct tab_schema *s = NULL;
     struct colstat *st = NULL;
     int *forced = NULL;
     uint32_t *ids = NULL;
     float *vals = NULL;
     struct lab_sort *ls = NULL;
     size_t rows = 0, cap_rows = 0;
-    size_t nc = nn_csv_ncols(r);
+    size_t nc = tab_csv_ncols(r);
     int rc;
     *out = NULL;
     if (o == NULL) {
@@ -364,14 +364,14 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
     }
     size_t label = nc - 1;
     if (o->label != NULL) {
-        long c = nn_csv_find(r, o->label);
+        long c = tab_csv_find(r, o->label);
         if (c < 0) {
             return nn_err_set_at(err, NN_EINVAL, 0, 0, o->label, "label: no column named '%s'",
                                  o->label);
         }
         label = (size_t)c;
     }
-    const char *lname = nn_csv_colname(r, label);
+    const char *lname = tab_csv_colname(r, label);
     forced = nn_malloc(nc * sizeof(int));
     st = nn_calloc(nc, sizeof(*st));
     s = nn_calloc(1, sizeof(*s));
@@ -383,28 +383,29 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
         forced[i] = -1;
         st[i].numeric = 1;
         st[i].integer = 1;
-        st[i].set.max = NN_SCHEMA_MAX_CATEGORIES;
+        st[i].set.max = TAB_SCHEMA_MAX_CATEGORIES;
     }
-    rc = apply_list(r, o->text_columns, NN_COL_TEXT, forced, label, "text_columns", err);
+    rc = apply_list(r, o->text_columns, TAB_COL_TEXT, forced, label, "text_columns", err);
     if (rc == 0) {
-        rc = apply_list(r, o->categorical_columns, NN_COL_CATEGORICAL, forced, label,
+        rc = apply_list(r, o->categorical_columns, TAB_COL_CATEGORICAL, forced, label,
                         "categorical_columns", err);
     }
     if (rc == 0) {
-        rc = apply_list(r, o->ignore_columns, NN_COL_IGNORED, forced, label, "ignore_columns", err);
+        rc =
+            apply_list(r, o->ignore_columns, TAB_COL_IGNORED, forced, label, "ignore_columns", err);
     }
     if (rc != 0) {
         goto fail;
     }
     for (size_t i = 0; i < nc; i++) {
-        if (forced[i] == NN_COL_CATEGORICAL) {
-            st[i].set.max = NN_SCHEMA_MAX_FORCED_CATS;
+        if (forced[i] == TAB_COL_CATEGORICAL) {
+            st[i].set.max = TAB_SCHEMA_MAX_FORCED_CATS;
         }
     }
-    st[label].set.max = NN_SCHEMA_MAX_CLASSES;
+    st[label].set.max = TAB_SCHEMA_MAX_CLASSES;
 
     /* the pass */
-    while ((rc = nn_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(r, err)) == 1) {
         if (rows == cap_rows) {
             size_t nc2 = cap_rows ? cap_rows * 2 : 1024;
             uint32_t *ni = nn_reallocarray(ids, nc2, sizeof(uint32_t));
@@ -422,17 +423,17 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
             cap_rows = nc2;
         }
         for (size_t c = 0; c < nc; c++) {
-            if (forced[c] == NN_COL_IGNORED || forced[c] == NN_COL_TEXT) {
+            if (forced[c] == TAB_COL_IGNORED || forced[c] == TAB_COL_TEXT) {
                 continue;
             }
             size_t len;
-            const char *v = nn_csv_field(r, c, &len);
+            const char *v = tab_csv_field(r, c, &len);
             struct colstat *cs = &st[c];
             double d = 0;
-            int num = cs->numeric ? nn_schema_parse_number(v, &d) : -1;
+            int num = cs->numeric ? tab_schema_parse_number(v, &d) : -1;
             if (c == label && (len == 0 || num == 0)) {
-                rc = nn_err_set_at(err, NN_EINVAL, nn_csv_line(r), (long)c + 1, lname,
-                                   "line %ld: empty label cell in column '%.64s'", nn_csv_line(r),
+                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)c + 1, lname,
+                                   "line %ld: empty label cell in column '%.64s'", tab_csv_line(r),
                                    lname);
                 goto fail;
             }
@@ -446,7 +447,7 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
                 int k = num;
                 if (k < 0) {
                     cs->numeric = 0;
-                    cs->nonnum_line = nn_csv_line(r);
+                    cs->nonnum_line = tab_csv_line(r);
                 } else if (k == 0) {
                     d = NAN;
                 } else if (d != floor(d) || fabs(d) > 9007199254740992.0) {
@@ -454,22 +455,22 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
                 }
             }
             uint32_t id = UINT32_MAX;
-            int track = c == label || forced[c] == NN_COL_CATEGORICAL ||
-                        (!cs->set.overflow && len <= NN_SCHEMA_MAX_CAT_LEN);
+            int track = c == label || forced[c] == TAB_COL_CATEGORICAL ||
+                        (!cs->set.overflow && len <= TAB_SCHEMA_MAX_CAT_LEN);
             if (track) {
                 int k = strset_add(&cs->set, v, &id);
                 if (k < 0) {
                     rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
                     goto fail;
                 }
-                if (k == 1 && forced[c] == NN_COL_CATEGORICAL) {
-                    rc = nn_err_set_at(err, NN_ERANGE, nn_csv_line(r), (long)c + 1,
-                                       nn_csv_colname(r, c),
+                if (k == 1 && forced[c] == TAB_COL_CATEGORICAL) {
+                    rc = nn_err_set_at(err, NN_ERANGE, tab_csv_line(r), (long)c + 1,
+                                       tab_csv_colname(r, c),
                                        "column '%.64s' has more than %d distinct values",
-                                       nn_csv_colname(r, c), NN_SCHEMA_MAX_FORCED_CATS);
+                                       tab_csv_colname(r, c), TAB_SCHEMA_MAX_FORCED_CATS);
                     goto fail;
                 }
-            } else if (len > NN_SCHEMA_MAX_CAT_LEN) {
+            } else if (len > TAB_SCHEMA_MAX_CAT_LEN) {
                 cs->set.overflow = 1; /* too long for a category: stop tracking */
             }
             if (c == label) {
@@ -487,14 +488,14 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
     s->n_cols = nc;
     s->label = label;
     s->rows = rows;
-    s->cols = nn_calloc(nc, sizeof(struct nn_column));
+    s->cols = nn_calloc(nc, sizeof(struct tab_column));
     if (s->cols == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
         goto fail;
     }
     for (size_t c = 0; c < nc; c++) {
-        struct nn_column *col = &s->cols[c];
-        col->name = nn_strdup(nn_csv_colname(r, c));
+        struct tab_column *col = &s->cols[c];
+        col->name = nn_strdup(tab_csv_colname(r, c));
         if (col->name == NULL) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
             goto fail;
@@ -503,15 +504,15 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
             continue;
         }
         if (forced[c] >= 0) {
-            col->type = (enum nn_col_type)forced[c];
+            col->type = (enum tab_col_type)forced[c];
         } else if (st[c].numeric) {
-            col->type = NN_COL_NUMERIC;
-        } else if (!st[c].set.overflow && st[c].max_len <= NN_SCHEMA_MAX_CAT_LEN) {
-            col->type = NN_COL_CATEGORICAL;
+            col->type = TAB_COL_NUMERIC;
+        } else if (!st[c].set.overflow && st[c].max_len <= TAB_SCHEMA_MAX_CAT_LEN) {
+            col->type = TAB_COL_CATEGORICAL;
         } else {
-            col->type = NN_COL_TEXT;
+            col->type = TAB_COL_TEXT;
         }
-        if (col->type == NN_COL_CATEGORICAL) {
+        if (col->type == TAB_COL_CATEGORICAL) {
             if (take_sorted(&st[c].set, &col->categories, &col->n_categories) != 0) {
                 rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
                 goto fail;
@@ -525,7 +526,7 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
     if (task == -1) {
         if (!lc->numeric) {
             task = NN_TASK_BINARY; /* classification; resolved below */
-        } else if (lc->integer && !lc->set.overflow && lc->set.n <= NN_SCHEMA_MAX_INT_CLASSES) {
+        } else if (lc->integer && !lc->set.overflow && lc->set.n <= TAB_SCHEMA_MAX_INT_CLASSES) {
             task = NN_TASK_BINARY;
         } else {
             task = NN_TASK_REGRESSION;
@@ -539,14 +540,14 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
             goto fail;
         }
         s->task = NN_TASK_REGRESSION;
-        s->cols[label].type = NN_COL_NUMERIC;
+        s->cols[label].type = TAB_COL_NUMERIC;
         s->labels = vals;
         vals = NULL;
     } else {
         if (lc->set.overflow) {
             rc = nn_err_set_at(err, NN_ERANGE, 0, (long)label + 1, lname,
                                "label '%.64s' has more than %d classes", lname,
-                               NN_SCHEMA_MAX_CLASSES);
+                               TAB_SCHEMA_MAX_CLASSES);
             goto fail;
         }
         if (lc->set.n < 2) {
@@ -567,7 +568,7 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
             ls[i].id = (uint32_t)i;
             ls[i].v = 0;
             if (lc->numeric) {
-                nn_schema_parse_number(ls[i].s, &ls[i].v);
+                tab_schema_parse_number(ls[i].s, &ls[i].v);
             }
         }
         qsort(ls, k, sizeof(*ls), lc->numeric ? cmp_num : cmp_str);
@@ -584,7 +585,7 @@ int nn_schema_infer(struct nn_csv *r, const struct nn_schema_opts *o, struct nn_
         s->labels = vals;
         vals = NULL;
         s->task = k == 2 ? NN_TASK_BINARY : NN_TASK_MULTICLASS;
-        s->cols[label].type = NN_COL_CATEGORICAL;
+        s->cols[label].type = TAB_COL_CATEGORICAL;
     }
     if (s->labels == NULL) {
         s->labels = nn_malloc(sizeof(float)); /* no rows: keep a valid pointer */
@@ -613,6 +614,6 @@ fail:
     nn_free(ids);
     nn_free(vals);
     nn_free(ls);
-    nn_schema_free(s);
+    tab_schema_free(s);
     return rc;
 }

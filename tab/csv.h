@@ -9,15 +9,15 @@
  * Limits (columns, field length, rows) are parameters.
  * Thread-safety: one reader per thread.
  */
-#ifndef NEUROND_NN_CSV_H
-#define NEUROND_NN_CSV_H
+#ifndef NEUROND_TAB_CSV_H
+#define NEUROND_TAB_CSV_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "err.h"
+#include "nn/err.h"
 
-struct nn_csv_opts {
+struct tab_csv_opts {
     char delim;        /* ',' (default), ';' or '\t' */
     size_t max_cols;   /* default 10,000 */
     size_t max_field;  /* bytes per field, default 1 MiB */
@@ -25,27 +25,27 @@ struct nn_csv_opts {
     int allow_no_rows; /* 0 (default): a header alone is an error */
 };
 
-struct nn_csv;
+struct tab_csv;
 
 /** Fills o with the defaults. */
-void nn_csv_opts_default(struct nn_csv_opts *o);
+void tab_csv_opts_default(struct tab_csv_opts *o);
 
 /**
- * Starts reading f (borrowed: the caller closes it after nn_csv_close) and reads the header.
+ * Starts reading f (borrowed: the caller closes it after tab_csv_close) and reads the header.
  * Errors: empty file (line 1), empty or duplicate header name (line 1, its column), too many
  * columns, a bad delimiter.
- * @return 0 or an error. Ownership: *out is new; nn_csv_close. NULL on failure.
+ * @return 0 or an error. Ownership: *out is new; tab_csv_close. NULL on failure.
  */
-int nn_csv_open(FILE *f, const struct nn_csv_opts *o, struct nn_csv **out, struct nn_err *err);
+int tab_csv_open(FILE *f, const struct tab_csv_opts *o, struct tab_csv **out, struct nn_err *err);
 
 /** Frees the reader (does not close the FILE). NULL-safe. */
-void nn_csv_close(struct nn_csv *r);
+void tab_csv_close(struct tab_csv *r);
 
 /** Number of columns (from the header) and the name of column i (borrowed). */
-size_t nn_csv_ncols(const struct nn_csv *r);
-const char *nn_csv_colname(const struct nn_csv *r, size_t i);
+size_t tab_csv_ncols(const struct tab_csv *r);
+const char *tab_csv_colname(const struct tab_csv *r, size_t i);
 /** Index of the column named `name`, or -1. */
-long nn_csv_find(const struct nn_csv *r, const char *name);
+long tab_csv_find(const struct tab_csv *r, const char *name);
 
 /**
  * Reads the next record. Fields are valid until the next call.
@@ -55,28 +55,28 @@ long nn_csv_find(const struct nn_csv *r, const char *name);
  * not a record.
  * @return 1 when a record was read, 0 at end of file, or a negative error.
  */
-int nn_csv_next(struct nn_csv *r, struct nn_err *err);
+int tab_csv_next(struct tab_csv *r, struct nn_err *err);
 
 /** Field i of the current record (NUL-terminated; *len is its length, may hold NULs
- *  from the input); borrowed until the next nn_csv_next. */
-const char *nn_csv_field(const struct nn_csv *r, size_t i, size_t *len);
+ *  from the input); borrowed until the next tab_csv_next. */
+const char *tab_csv_field(const struct tab_csv *r, size_t i, size_t *len);
 
 /** Physical line where the current record starts (1 = header). */
-long nn_csv_line(const struct nn_csv *r);
+long tab_csv_line(const struct tab_csv *r);
 /** Data records read so far. */
-size_t nn_csv_rows(const struct nn_csv *r);
+size_t tab_csv_rows(const struct tab_csv *r);
 
 /**
  * Goes back to the first data record (fseek on the FILE) for another pass.
  * @return 0, or NN_EIO when the stream cannot seek.
  */
-int nn_csv_rewind(struct nn_csv *r, struct nn_err *err);
+int tab_csv_rewind(struct tab_csv *r, struct nn_err *err);
 
 /**
  * Writes one field (len bytes of s) to out, quoted with "" escapes when it holds the
  * delimiter, a quote or a line break. The caller writes delimiters and line ends.
  * @return 0, or -1 on a write error.
  */
-int nn_csv_write_field(FILE *out, const char *s, size_t len, char delim);
+int tab_csv_write_field(FILE *out, const char *s, size_t len, char delim);
 
 #endif

@@ -9,18 +9,18 @@
  * every error names the line where the bad record starts and the 1-based field index.
  * A second pass is an fseek back to the byte offset just after the header.
  */
-#include "csv.h"
+#include "tab/csv.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "nn/alloc.h"
 
 #define CSV_BUFSZ (64 * 1024)
 
-struct nn_csv {
+struct tab_csv {
     FILE *f;
-    struct nn_csv_opts o;
+    struct tab_csv_opts o;
     unsigned char stop[256]; /* 1 for bytes that end an unquoted run */
     unsigned char *buf;
     size_t pos, end;
@@ -40,7 +40,7 @@ struct nn_csv {
     int failed; /* sticky error code */
 };
 
-void nn_csv_opts_default(struct nn_csv_opts *o)
+void tab_csv_opts_default(struct tab_csv_opts *o)
 {
     o->delim = ',';
     o->max_cols = 10000;
@@ -53,7 +53,7 @@ void nn_csv_opts_default(struct nn_csv_opts *o)
  * The read buffer and the record buffer
  */
 /* Refills the read buffer. @return 1 when bytes are there, 0 at end of file, NN_EIO. */
-static int fill(struct nn_csv *r)
+static int fill(struct tab_csv *r)
 {
     if (r->pos < r->end) {
         return 1;
@@ -74,7 +74,7 @@ static int fill(struct nn_csv *r)
 }
 
 /* Next byte without consuming it, -1 at end of file, or -2 on a read error. */
-static int peek(struct nn_csv *r)
+static int peek(struct tab_csv *r)
 {
     int rc = fill(r);
     if (rc == 1) {
@@ -83,7 +83,7 @@ static int peek(struct nn_csv *r)
     return rc == 0 ? -1 : -2;
 }
 
-static const char *colname_or_null(const struct nn_csv *r, size_t col)
+static const char *colname_or_null(const struct tab_csv *r, size_t col)
 {
     if (r->names != NULL && col < r->ncols) {
         return r->names[col];
@@ -91,7 +91,7 @@ static const char *colname_or_null(const struct nn_csv *r, size_t col)
     return NULL;
 }
 
-static int rec_reserve(struct nn_csv *r, size_t n, struct nn_err *err)
+static int rec_reserve(struct tab_csv *r, size_t n, struct nn_err *err)
 {
     if (r->rec_len + n + 1 <= r->rec_cap) {
         return 0;
@@ -113,7 +113,7 @@ static int rec_reserve(struct nn_csv *r, size_t n, struct nn_err *err)
 }
 
 /* Appends n bytes to the field being built (which started at foff[nf]). */
-static int field_put(struct nn_csv *r, const unsigned char *p, size_t n, struct nn_err *err)
+static int field_put(struct tab_csv *r, const unsigned char *p, size_t n, struct nn_err *err)
 {
     size_t cur = r->rec_len - r->foff[r->nf];
     if (n > r->o.max_field || cur > r->o.max_field - n) {
@@ -131,7 +131,7 @@ static int field_put(struct nn_csv *r, const unsigned char *p, size_t n, struct 
 }
 
 /* Starts field number nf. limit: the most fields a record may have. */
-static int field_start(struct nn_csv *r, size_t limit, int header, struct nn_err *err)
+static int field_start(struct tab_csv *r, size_t limit, int header, struct nn_err *err)
 {
     if (r->nf >= limit) {
         if (header) {
@@ -162,7 +162,7 @@ static int field_start(struct nn_csv *r, size_t limit, int header, struct nn_err
     return 0;
 }
 
-static int field_end(struct nn_csv *r, struct nn_err *err)
+static int field_end(struct tab_csv *r, struct nn_err *err)
 {
     if (rec_reserve(r, 0, err) != 0) {
         return NN_ENOMEM;
@@ -180,7 +180,7 @@ static int field_end(struct nn_csv *r, struct nn_err *err)
 enum { END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
 
 /* Reads an unquoted field's bytes up to its terminator. @return END_* or an error. */
-static int read_unquoted(struct nn_csv *r, struct nn_err *err)
+static int read_unquoted(struct tab_csv *r, struct nn_err *err)
 {
     for (;;) {
         int rc = fill(r);
@@ -234,7 +234,7 @@ static int read_unquoted(struct nn_csv *r, struct nn_err *err)
 }
 
 /* Reads a quoted field; the opening quote is consumed. @return END_* or an error. */
-static int read_quoted(struct nn_csv *r, struct nn_err *err)
+static int read_quoted(struct tab_csv *r, struct nn_err *err)
 {
     long open_line = r->line;
     for (;;) {
@@ -316,7 +316,7 @@ static int read_quoted(struct nn_csv *r, struct nn_err *err)
 }
 
 /* Consumes one line end at the read position if there is one. @return 1 if it did. */
-static int eat_newline(struct nn_csv *r)
+static int eat_newline(struct tab_csv *r)
 {
     int c = peek(r);
     if (c == '\n') {
@@ -341,7 +341,7 @@ static int eat_newline(struct nn_csv *r)
  * file are not records; a blank line anywhere else is an error.
  * @return 1 a record, 0 end of file, or an error.
  */
-static int read_record(struct nn_csv *r, size_t limit, int header, struct nn_err *err)
+static int read_record(struct tab_csv *r, size_t limit, int header, struct nn_err *err)
 {
     r->nf = 0;
     r->rec_len = 0;
@@ -394,14 +394,14 @@ static int read_record(struct nn_csv *r, size_t limit, int header, struct nn_err
 /* ==========================================================================================
  * Public interface
  */
-int nn_csv_open(FILE *f, const struct nn_csv_opts *o, struct nn_csv **out, struct nn_err *err)
+int tab_csv_open(FILE *f, const struct tab_csv_opts *o, struct tab_csv **out, struct nn_err *err)
 {
-    struct nn_csv *r = NULL;
+    struct tab_csv *r = NULL;
     int rc;
     *out = NULL;
-    struct nn_csv_opts d;
+    struct tab_csv_opts d;
     if (o == NULL) {
-        nn_csv_opts_default(&d);
+        tab_csv_opts_default(&d);
         o = &d;
     }
     if (f == NULL) {
@@ -485,11 +485,11 @@ int nn_csv_open(FILE *f, const struct nn_csv_opts *o, struct nn_csv **out, struc
     *out = r;
     return 0;
 fail:
-    nn_csv_close(r);
+    tab_csv_close(r);
     return rc;
 }
 
-void nn_csv_close(struct nn_csv *r)
+void tab_csv_close(struct tab_csv *r)
 {
     if (r == NULL) {
         return;
@@ -507,17 +507,17 @@ void nn_csv_close(struct nn_csv *r)
     nn_free(r);
 }
 
-size_t nn_csv_ncols(const struct nn_csv *r)
+size_t tab_csv_ncols(const struct tab_csv *r)
 {
     return r->ncols;
 }
 
-const char *nn_csv_colname(const struct nn_csv *r, size_t i)
+const char *tab_csv_colname(const struct tab_csv *r, size_t i)
 {
     return i < r->ncols ? r->names[i] : NULL;
 }
 
-long nn_csv_find(const struct nn_csv *r, const char *name)
+long tab_csv_find(const struct tab_csv *r, const char *name)
 {
     for (size_t i = 0; i < r->ncols; i++) {
         if (strcmp(r->names[i], name) == 0) {
@@ -527,7 +527,7 @@ long nn_csv_find(const struct nn_csv *r, const char *name)
     return -1;
 }
 
-int nn_csv_next(struct nn_csv *r, struct nn_err *err)
+int tab_csv_next(struct tab_csv *r, struct nn_err *err)
 {
     if (r->failed != 0) {
         return nn_err_set(err, r->failed, "csv reader stopped at an earlier error");
@@ -562,7 +562,7 @@ int nn_csv_next(struct nn_csv *r, struct nn_err *err)
     return 1;
 }
 
-const char *nn_csv_field(const struct nn_csv *r, size_t i, size_t *len)
+const char *tab_csv_field(const struct tab_csv *r, size_t i, size_t *len)
 {
     if (i >= r->nf) {
         if (len != NULL) {
@@ -576,17 +576,17 @@ const char *nn_csv_field(const struct nn_csv *r, size_t i, size_t *len)
     return r->rec + r->foff[i];
 }
 
-long nn_csv_line(const struct nn_csv *r)
+long tab_csv_line(const struct tab_csv *r)
 {
     return r->rec_line;
 }
 
-size_t nn_csv_rows(const struct nn_csv *r)
+size_t tab_csv_rows(const struct tab_csv *r)
 {
     return r->rows;
 }
 
-int nn_csv_rewind(struct nn_csv *r, struct nn_err *err)
+int tab_csv_rewind(struct tab_csv *r, struct nn_err *err)
 {
     if (r->data_off < 0 || fseeko(r->f, (off_t)r->data_off, SEEK_SET) != 0) {
         return nn_err_set(err, NN_EIO, "the csv stream cannot be rewound");

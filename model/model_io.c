@@ -12,9 +12,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "model_priv.h"
+#include "model/features_json.h"
+#include "model/model_priv.h"
+#include "model/text_decoder.h"
+#include "nn/alloc.h"
+#include "tab/buf.h"
 
 #define MAGIC          "NRDM"
 #define FORMAT_VERSION 1u
@@ -53,113 +55,113 @@ static uint32_t crc32_of(const unsigned char *p, size_t n)
  * Save
  * ---------------------------------------------------------------------------------------- */
 
-static void put_net(struct nn_buf *b, const struct nn_net *net)
+static void put_net(struct tab_buf *b, const struct nn_net *net)
 {
     int l;
 
-    nn_buf_put_u32(b, (uint32_t)net->dense_in);
-    nn_buf_put_u32(b, (uint32_t)net->sparse_in);
-    nn_buf_put_u32(b, (uint32_t)net->n_layers);
+    tab_buf_put_u32(b, (uint32_t)net->dense_in);
+    tab_buf_put_u32(b, (uint32_t)net->sparse_in);
+    tab_buf_put_u32(b, (uint32_t)net->n_layers);
     for (l = 0; l < net->n_layers; l++) {
-        nn_buf_put_u32(b, (uint32_t)net->layers[l].in);
-        nn_buf_put_u32(b, (uint32_t)net->layers[l].out);
-        nn_buf_put_u32(b, (uint32_t)net->layers[l].act);
+        tab_buf_put_u32(b, (uint32_t)net->layers[l].in);
+        tab_buf_put_u32(b, (uint32_t)net->layers[l].out);
+        tab_buf_put_u32(b, (uint32_t)net->layers[l].act);
     }
-    nn_buf_put_u64(b, (uint64_t)net->n_params);
-    nn_buf_put_f32s(b, net->params, net->n_params);
+    tab_buf_put_u64(b, (uint64_t)net->n_params);
+    tab_buf_put_f32s(b, net->params, net->n_params);
 }
 
-static void put_params(struct nn_buf *b, const struct nn_model_params *p)
+static void put_params(struct tab_buf *b, const struct model_params *p)
 {
     int i;
 
-    nn_buf_put_str(b, p->label != NULL ? p->label : "");
-    nn_buf_put_i32(b, p->task);
-    nn_buf_put_u32(b, (uint32_t)p->n_hidden);
+    tab_buf_put_str(b, p->label != NULL ? p->label : "");
+    tab_buf_put_i32(b, p->task);
+    tab_buf_put_u32(b, (uint32_t)p->n_hidden);
     for (i = 0; i < p->n_hidden; i++) {
-        nn_buf_put_i32(b, p->hidden[i]);
+        tab_buf_put_i32(b, p->hidden[i]);
     }
-    nn_buf_put_u32(b, (uint32_t)p->activation);
-    nn_buf_put_u32(b, (uint32_t)p->train.optimizer);
-    nn_buf_put_f32(b, p->train.learning_rate);
-    nn_buf_put_i32(b, p->train.epochs);
-    nn_buf_put_i32(b, p->train.batch_size);
-    nn_buf_put_f32(b, p->train.l2);
-    nn_buf_put_i32(b, p->train.patience);
-    nn_buf_put_f64(b, p->validation_split);
-    nn_buf_put_u64(b, p->seed);
-    nn_buf_put_u8(b, (uint8_t)p->delimiter);
-    nn_buf_put_f64(b, p->threshold);
-    nn_buf_put_f64(b, p->target_fpr);
+    tab_buf_put_u32(b, (uint32_t)p->activation);
+    tab_buf_put_u32(b, (uint32_t)p->train.optimizer);
+    tab_buf_put_f32(b, p->train.learning_rate);
+    tab_buf_put_i32(b, p->train.epochs);
+    tab_buf_put_i32(b, p->train.batch_size);
+    tab_buf_put_f32(b, p->train.l2);
+    tab_buf_put_i32(b, p->train.patience);
+    tab_buf_put_f64(b, p->validation_split);
+    tab_buf_put_u64(b, p->seed);
+    tab_buf_put_u8(b, (uint8_t)p->delimiter);
+    tab_buf_put_f64(b, p->threshold);
+    tab_buf_put_f64(b, p->target_fpr);
 }
 
-static void put_metrics(struct nn_buf *b, const struct nn_model *m)
+static void put_metrics(struct tab_buf *b, const struct model *m)
 {
-    const struct nn_model_metrics *mt = &m->metrics;
+    const struct model_metrics *mt = &m->metrics;
     size_t i;
 
-    nn_buf_put_f64(b, mt->accuracy);
-    nn_buf_put_f64(b, mt->log_loss);
-    nn_buf_put_f64(b, mt->auc);
-    nn_buf_put_f64(b, mt->rmse);
-    nn_buf_put_f64(b, mt->mae);
-    nn_buf_put_f64(b, mt->loss);
-    nn_buf_put_i32(b, mt->best_epoch);
-    nn_buf_put_i32(b, mt->epochs_run);
-    nn_buf_put_u64(b, mt->train_rows);
-    nn_buf_put_u64(b, mt->val_rows);
-    nn_buf_put_f64(b, mt->threshold);
-    nn_buf_put_u8(b, (uint8_t)mt->threshold_source);
-    nn_buf_put_u32(b, (uint32_t)m->n_ignored);
+    tab_buf_put_f64(b, mt->accuracy);
+    tab_buf_put_f64(b, mt->log_loss);
+    tab_buf_put_f64(b, mt->auc);
+    tab_buf_put_f64(b, mt->rmse);
+    tab_buf_put_f64(b, mt->mae);
+    tab_buf_put_f64(b, mt->loss);
+    tab_buf_put_i32(b, mt->best_epoch);
+    tab_buf_put_i32(b, mt->epochs_run);
+    tab_buf_put_u64(b, mt->train_rows);
+    tab_buf_put_u64(b, mt->val_rows);
+    tab_buf_put_f64(b, mt->threshold);
+    tab_buf_put_u8(b, (uint8_t)mt->threshold_source);
+    tab_buf_put_u32(b, (uint32_t)m->n_ignored);
     for (i = 0; i < m->n_ignored; i++) {
-        nn_buf_put_str(b, m->ignored[i]);
+        tab_buf_put_str(b, m->ignored[i]);
     }
-    nn_buf_put_u32(b, (uint32_t)m->n_history);
+    tab_buf_put_u32(b, (uint32_t)m->n_history);
     for (i = 0; i < m->n_history; i++) {
         const struct nn_epoch_stats *h = &m->history[i];
 
-        nn_buf_put_i32(b, h->epoch);
-        nn_buf_put_i32(b, h->epochs);
-        nn_buf_put_f64(b, h->train_loss);
-        nn_buf_put_f64(b, h->val_loss);
-        nn_buf_put_f64(b, h->val_metric);
-        nn_buf_put_f64(b, h->seconds);
+        tab_buf_put_i32(b, h->epoch);
+        tab_buf_put_i32(b, h->epochs);
+        tab_buf_put_f64(b, h->train_loss);
+        tab_buf_put_f64(b, h->val_loss);
+        tab_buf_put_f64(b, h->val_metric);
+        tab_buf_put_f64(b, h->seconds);
     }
 }
 
-int nn_model_save(const struct nn_model *m, unsigned char **buf, size_t *len, struct nn_err *err)
+int model_save(const struct model *m, unsigned char **buf, size_t *len, struct nn_err *err)
 {
-    struct nn_buf b;
+    struct tab_buf b;
     size_t payload_at;
 
     *buf = NULL;
     *len = 0;
-    nn_buf_init(&b, MAX_BLOB);
-    nn_buf_put(&b, MAGIC, 4);
-    nn_buf_put_u32(&b, FORMAT_VERSION);
-    nn_buf_put_u64(&b, 0); /* payload length, patched below */
+    tab_buf_init(&b, MAX_BLOB);
+    tab_buf_put(&b, MAGIC, 4);
+    tab_buf_put_u32(&b, FORMAT_VERSION);
+    tab_buf_put_u64(&b, 0); /* payload length, patched below */
     payload_at = b.len;
-    nn_features_save(m->feat, &b);
+    tab_features_save(m->feat, &b);
     put_net(&b, m->net);
     put_params(&b, &m->params);
     put_metrics(&b, m);
     if (b.failed) {
-        nn_buf_fini(&b);
+        tab_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
     }
     (void)payload_at;
-    nn_buf_put_u32(&b, 0); /* checksum, sealed below */
+    tab_buf_put_u32(&b, 0); /* checksum, sealed below */
     if (b.failed) {
-        nn_buf_fini(&b);
+        tab_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
     }
-    nn_model_blob_seal(b.data, b.len);
+    model_blob_seal(b.data, b.len);
     *buf = b.data;
     *len = b.len;
     return 0;
 }
 
-void nn_model_blob_seal(unsigned char *buf, size_t len)
+void model_blob_seal(unsigned char *buf, size_t len)
 {
     uint64_t payload;
     uint32_t crc;
@@ -183,7 +185,7 @@ void nn_model_blob_seal(unsigned char *buf, size_t len)
  * ---------------------------------------------------------------------------------------- */
 
 /* The output layer a task needs: units and activation. */
-static int output_for(const struct nn_features *f, int *n_out, enum nn_act *act)
+static int output_for(const struct tab_features *f, int *n_out, enum nn_act *act)
 {
     if (f->task == NN_TASK_REGRESSION) {
         *n_out = 1;
@@ -202,7 +204,7 @@ static int output_for(const struct nn_features *f, int *n_out, enum nn_act *act)
  * Builds an empty net for a validated list of layer widths and activations, checking that
  * they fit the pipeline. widths[0] = inputs, widths[1..n] = layer outputs.
  */
-static int make_net(const struct nn_features *f, const int *widths, const int *acts, int n,
+static int make_net(const struct tab_features *f, const int *widths, const int *acts, int n,
                     struct nn_net **out, struct nn_err *err)
 {
     int hidden[NN_MAX_LAYERS];
@@ -223,8 +225,7 @@ static int make_net(const struct nn_features *f, const int *widths, const int *a
         return nn_err_set_at(err, NN_EFORMAT, 0, 0, "layers",
                              "a %s model with %d classes needs a last layer of %d unit(s) with "
                              "activation %s",
-                             nn_model_task_name(f->task), f->n_classes, n_out,
-                             nn_act_name(out_act));
+                             model_task_name(f->task), f->n_classes, n_out, nn_act_name(out_act));
     }
     for (l = 0; l < n - 1; l++) {
         if (acts[l] != acts[0] || acts[l] == NN_ACT_SOFTMAX || acts[l] == NN_ACT_IDENTITY) {
@@ -243,7 +244,7 @@ static int make_net(const struct nn_features *f, const int *widths, const int *a
                       err);
 }
 
-static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net **out,
+static int get_net(struct tab_rd *rd, const struct tab_features *f, struct nn_net **out,
                    struct nn_err *err)
 {
     uint32_t dense_in, sparse_in, n_layers, v;
@@ -253,9 +254,9 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
     uint32_t l;
     int rc;
 
-    if (nn_rd_u32(rd, &dense_in, "net dense inputs", err) != 0 ||
-        nn_rd_u32(rd, &sparse_in, "net sparse inputs", err) != 0 ||
-        nn_rd_u32(rd, &n_layers, "net layer count", err) != 0) {
+    if (tab_rd_u32(rd, &dense_in, "net dense inputs", err) != 0 ||
+        tab_rd_u32(rd, &sparse_in, "net sparse inputs", err) != 0 ||
+        tab_rd_u32(rd, &n_layers, "net layer count", err) != 0) {
         return NN_EFORMAT;
     }
     if (dense_in != (uint32_t)f->dense_dim || sparse_in != (uint32_t)f->sparse_dim) {
@@ -264,17 +265,17 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
                           "makes %d+%d",
                           dense_in, sparse_in, f->dense_dim, f->sparse_dim);
     }
-    if (n_layers < 1 || n_layers > NN_MODEL_MAX_HIDDEN + 1) {
+    if (n_layers < 1 || n_layers > MODEL_MAX_HIDDEN + 1) {
         return nn_err_set(err, NN_EFORMAT, "model blob: %u layers (1 to %d allowed)", n_layers,
-                          NN_MODEL_MAX_HIDDEN + 1);
+                          MODEL_MAX_HIDDEN + 1);
     }
     widths[0] = (int)(dense_in + sparse_in);
     for (l = 0; l < n_layers; l++) {
         uint32_t in, o;
 
-        if (nn_rd_u32(rd, &in, "layer inputs", err) != 0 ||
-            nn_rd_u32(rd, &o, "layer outputs", err) != 0 ||
-            nn_rd_u32(rd, &v, "layer activation", err) != 0) {
+        if (tab_rd_u32(rd, &in, "layer inputs", err) != 0 ||
+            tab_rd_u32(rd, &o, "layer outputs", err) != 0 ||
+            tab_rd_u32(rd, &v, "layer activation", err) != 0) {
             return NN_EFORMAT;
         }
         if ((int)in != widths[l] || o < 1 || o > MAX_WIDTH || v > NN_ACT_SOFTMAX) {
@@ -283,10 +284,10 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
         widths[l + 1] = (int)o;
         acts[l] = (int)v;
     }
-    if (nn_rd_u64(rd, &n_params, "parameter count", err) != 0) {
+    if (tab_rd_u64(rd, &n_params, "parameter count", err) != 0) {
         return NN_EFORMAT;
     }
-    if (nn_rd_need(rd, n_params, 4, "parameters", err) != 0) {
+    if (tab_rd_need(rd, n_params, 4, "parameters", err) != 0) {
         return NN_EFORMAT;
     }
     rc = make_net(f, widths, acts, (int)n_layers, &net, err);
@@ -299,43 +300,44 @@ static int get_net(struct nn_rd *rd, const struct nn_features *f, struct nn_net 
         nn_net_free(net);
         return rc;
     }
-    nn_rd_f32s(rd, net->params, net->n_params, "parameters", err);
+    tab_rd_f32s(rd, net->params, net->n_params, "parameters", err);
     *out = net;
     return 0;
 }
 
-static int get_params(struct nn_rd *rd, struct nn_model_params *p, struct nn_err *err)
+static int get_params(struct tab_rd *rd, struct model_params *p, struct nn_err *err)
 {
     uint32_t n, act, opt;
     uint8_t delim;
     int32_t v;
     uint32_t i;
 
-    if (nn_rd_str(rd, &p->label, MAX_NAME, "label", err) != 0 ||
-        nn_rd_i32(rd, &v, "task", err) != 0 || nn_rd_u32(rd, &n, "hidden count", err) != 0) {
+    if (tab_rd_str(rd, &p->label, MAX_NAME, "label", err) != 0 ||
+        tab_rd_i32(rd, &v, "task", err) != 0 || tab_rd_u32(rd, &n, "hidden count", err) != 0) {
         return NN_EFORMAT;
     }
     p->task = v;
-    if (n > NN_MODEL_MAX_HIDDEN) {
+    if (n > MODEL_MAX_HIDDEN) {
         return nn_err_set(err, NN_EFORMAT, "model blob: %u hidden layers in the parameters", n);
     }
     p->n_hidden = (int)n;
     for (i = 0; i < n; i++) {
-        if (nn_rd_i32(rd, &p->hidden[i], "hidden width", err) != 0) {
+        if (tab_rd_i32(rd, &p->hidden[i], "hidden width", err) != 0) {
             return NN_EFORMAT;
         }
     }
-    if (nn_rd_u32(rd, &act, "activation", err) != 0 || nn_rd_u32(rd, &opt, "optimizer", err) != 0 ||
-        nn_rd_f32(rd, &p->train.learning_rate, "learning rate", err) != 0 ||
-        nn_rd_i32(rd, &p->train.epochs, "epochs", err) != 0 ||
-        nn_rd_i32(rd, &p->train.batch_size, "batch size", err) != 0 ||
-        nn_rd_f32(rd, &p->train.l2, "l2", err) != 0 ||
-        nn_rd_i32(rd, &p->train.patience, "patience", err) != 0 ||
-        nn_rd_f64(rd, &p->validation_split, "validation split", err) != 0 ||
-        nn_rd_u64(rd, (uint64_t *)&p->seed, "seed", err) != 0 ||
-        nn_rd_u8(rd, &delim, "delimiter", err) != 0 ||
-        nn_rd_f64(rd, &p->threshold, "threshold", err) != 0 ||
-        nn_rd_f64(rd, &p->target_fpr, "target fpr", err) != 0) {
+    if (tab_rd_u32(rd, &act, "activation", err) != 0 ||
+        tab_rd_u32(rd, &opt, "optimizer", err) != 0 ||
+        tab_rd_f32(rd, &p->train.learning_rate, "learning rate", err) != 0 ||
+        tab_rd_i32(rd, &p->train.epochs, "epochs", err) != 0 ||
+        tab_rd_i32(rd, &p->train.batch_size, "batch size", err) != 0 ||
+        tab_rd_f32(rd, &p->train.l2, "l2", err) != 0 ||
+        tab_rd_i32(rd, &p->train.patience, "patience", err) != 0 ||
+        tab_rd_f64(rd, &p->validation_split, "validation split", err) != 0 ||
+        tab_rd_u64(rd, (uint64_t *)&p->seed, "seed", err) != 0 ||
+        tab_rd_u8(rd, &delim, "delimiter", err) != 0 ||
+        tab_rd_f64(rd, &p->threshold, "threshold", err) != 0 ||
+        tab_rd_f64(rd, &p->target_fpr, "target fpr", err) != 0) {
         return NN_EFORMAT;
     }
     if (act > NN_ACT_SOFTMAX || opt > NN_OPTIM_ADAM) {
@@ -347,34 +349,34 @@ static int get_params(struct nn_rd *rd, struct nn_model_params *p, struct nn_err
     return 0;
 }
 
-static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
+static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
 {
-    struct nn_model_metrics *mt = &m->metrics;
+    struct model_metrics *mt = &m->metrics;
     uint64_t tr, va;
     uint32_t n, i;
     uint8_t src;
 
-    if (nn_rd_f64(rd, &mt->accuracy, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->log_loss, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->auc, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->rmse, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->mae, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->loss, "metrics", err) != 0 ||
-        nn_rd_i32(rd, &mt->best_epoch, "metrics", err) != 0 ||
-        nn_rd_i32(rd, &mt->epochs_run, "metrics", err) != 0 ||
-        nn_rd_u64(rd, &tr, "metrics", err) != 0 || nn_rd_u64(rd, &va, "metrics", err) != 0 ||
-        nn_rd_f64(rd, &mt->threshold, "threshold", err) != 0 ||
-        nn_rd_u8(rd, &src, "threshold source", err) != 0 ||
-        nn_rd_u32(rd, &n, "ignored columns", err) != 0) {
+    if (tab_rd_f64(rd, &mt->accuracy, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->log_loss, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->auc, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->rmse, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->mae, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->loss, "metrics", err) != 0 ||
+        tab_rd_i32(rd, &mt->best_epoch, "metrics", err) != 0 ||
+        tab_rd_i32(rd, &mt->epochs_run, "metrics", err) != 0 ||
+        tab_rd_u64(rd, &tr, "metrics", err) != 0 || tab_rd_u64(rd, &va, "metrics", err) != 0 ||
+        tab_rd_f64(rd, &mt->threshold, "threshold", err) != 0 ||
+        tab_rd_u8(rd, &src, "threshold source", err) != 0 ||
+        tab_rd_u32(rd, &n, "ignored columns", err) != 0) {
         return NN_EFORMAT;
     }
     mt->train_rows = (size_t)tr;
     mt->val_rows = (size_t)va;
-    if (!(mt->threshold >= 0.0 && mt->threshold <= 1.0) || src > NN_THRESHOLD_FPR) {
+    if (!(mt->threshold >= 0.0 && mt->threshold <= 1.0) || src > MODEL_THRESHOLD_FPR) {
         return nn_err_set(err, NN_EFORMAT, "model blob: bad decision threshold");
     }
     mt->threshold_source = src;
-    if (nn_rd_need(rd, n, 4, "ignored columns", err) != 0) {
+    if (tab_rd_need(rd, n, 4, "ignored columns", err) != 0) {
         return NN_EFORMAT;
     }
     if (n > 0) {
@@ -383,16 +385,16 @@ static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
             return nn_err_set(err, NN_ENOMEM, "out of memory");
         }
         for (i = 0; i < n; i++) {
-            if (nn_rd_str(rd, &m->ignored[i], MAX_NAME, "ignored column", err) != 0) {
+            if (tab_rd_str(rd, &m->ignored[i], MAX_NAME, "ignored column", err) != 0) {
                 return NN_EFORMAT;
             }
             m->n_ignored++;
         }
     }
-    if (nn_rd_u32(rd, &n, "history length", err) != 0) {
+    if (tab_rd_u32(rd, &n, "history length", err) != 0) {
         return NN_EFORMAT;
     }
-    if (n > MAX_HISTORY || nn_rd_need(rd, n, 40, "history", err) != 0) {
+    if (n > MAX_HISTORY || tab_rd_need(rd, n, 40, "history", err) != 0) {
         return nn_err_set(err, NN_EFORMAT, "model blob: history of %u epochs does not fit", n);
     }
     if (n > 0) {
@@ -404,21 +406,21 @@ static int get_metrics(struct nn_rd *rd, struct nn_model *m, struct nn_err *err)
     for (i = 0; i < n; i++) {
         struct nn_epoch_stats *h = &m->history[i];
 
-        nn_rd_i32(rd, &h->epoch, "history", err);
-        nn_rd_i32(rd, &h->epochs, "history", err);
-        nn_rd_f64(rd, &h->train_loss, "history", err);
-        nn_rd_f64(rd, &h->val_loss, "history", err);
-        nn_rd_f64(rd, &h->val_metric, "history", err);
-        nn_rd_f64(rd, &h->seconds, "history", err);
+        tab_rd_i32(rd, &h->epoch, "history", err);
+        tab_rd_i32(rd, &h->epochs, "history", err);
+        tab_rd_f64(rd, &h->train_loss, "history", err);
+        tab_rd_f64(rd, &h->val_loss, "history", err);
+        tab_rd_f64(rd, &h->val_metric, "history", err);
+        tab_rd_f64(rd, &h->seconds, "history", err);
     }
     m->n_history = n;
     return 0;
 }
 
-int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, struct nn_err *err)
+int model_load(const unsigned char *buf, size_t len, struct model **out, struct nn_err *err)
 {
-    struct nn_model *m = NULL;
-    struct nn_rd rd;
+    struct model *m = NULL;
+    struct tab_rd rd;
     uint32_t version, crc, want;
     uint64_t payload;
     int rc;
@@ -427,14 +429,14 @@ int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, s
     if (len < 20 || memcmp(buf, MAGIC, 4) != 0) {
         return nn_err_set(err, NN_EFORMAT, "not a neurond model (bad magic or too short)");
     }
-    nn_rd_init(&rd, buf, len);
+    tab_rd_init(&rd, buf, len);
     rd.off = 4;
-    nn_rd_u32(&rd, &version, "version", err);
+    tab_rd_u32(&rd, &version, "version", err);
     if (version != FORMAT_VERSION) {
         return nn_err_set(err, NN_EFORMAT, "model format version %u; this build reads version %u",
                           version, FORMAT_VERSION);
     }
-    nn_rd_u64(&rd, &payload, "payload length", err);
+    tab_rd_u64(&rd, &payload, "payload length", err);
     if (payload != len - 20) {
         return nn_err_set(err, NN_EFORMAT, "model blob is %zu bytes; its header says %llu", len,
                           (unsigned long long)payload + 20);
@@ -445,12 +447,12 @@ int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, s
     if (crc != want) {
         return nn_err_set(err, NN_EFORMAT, "model blob checksum mismatch (corrupted)");
     }
-    nn_rd_init(&rd, buf + 16, (size_t)payload);
-    m = nn_model_alloc();
+    tab_rd_init(&rd, buf + 16, (size_t)payload);
+    m = model_alloc();
     if (m == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = nn_features_load(&rd, &m->feat, err);
+    rc = tab_features_load(&rd, model_text_decoder_find, &m->feat, err);
     if (rc == 0) {
         rc = get_net(&rd, m->feat, &m->net, err);
     }
@@ -460,12 +462,12 @@ int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, s
     if (rc == 0) {
         rc = get_metrics(&rd, m, err);
     }
-    if (rc == 0 && nn_rd_left(&rd) != 0) {
+    if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",
-                        nn_rd_left(&rd));
+                        tab_rd_left(&rd));
     }
     if (rc != 0) {
-        nn_model_free(m);
+        model_free(m);
         return rc;
     }
     *out = m;
@@ -476,7 +478,7 @@ int nn_model_load(const unsigned char *buf, size_t len, struct nn_model **out, s
  * JSON export / import
  * ---------------------------------------------------------------------------------------- */
 
-cJSON *nn_model_export(const struct nn_model *m)
+cJSON *model_export(const struct model *m)
 {
     const struct nn_net *net = m->net;
     cJSON *doc = cJSON_CreateObject();
@@ -488,12 +490,12 @@ cJSON *nn_model_export(const struct nn_model *m)
     }
     cJSON_AddStringToObject(doc, "format", "neurond-model");
     cJSON_AddNumberToObject(doc, "format_version", FORMAT_VERSION);
-    if (nn_features_to_json(m->feat, doc) != 0) {
+    if (model_features_to_json(m->feat, doc) != 0) {
         cJSON_Delete(doc);
         return NULL;
     }
     {
-        cJSON *card = nn_model_card(m);
+        cJSON *card = model_card(m);
 
         if (card == NULL) {
             cJSON_Delete(doc);
@@ -505,10 +507,10 @@ cJSON *nn_model_export(const struct nn_model *m)
         cJSON_AddItemToObject(doc, "params", cJSON_DetachItemFromObject(card, "params"));
         cJSON_Delete(card);
     }
-    if (nn_model_positive_class(m) >= 0) {
+    if (model_positive_class(m) >= 0) {
         const char *src;
 
-        cJSON_AddNumberToObject(doc, "threshold", nn_model_threshold(m, &src));
+        cJSON_AddNumberToObject(doc, "threshold", model_threshold(m, &src));
     }
     layers = cJSON_AddArrayToObject(doc, "layers");
     for (l = 0; l < net->n_layers; l++) {
@@ -598,11 +600,11 @@ static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *
     return 0;
 }
 
-int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
+int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
 {
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
     int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
-    struct nn_model *m = NULL;
+    struct model *m = NULL;
     int n, l, rc;
 
     *out = NULL;
@@ -610,16 +612,16 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
         return nn_err_set(err, NN_EINVAL, "a model must be a JSON object");
     }
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 ||
-        cJSON_GetArraySize(layers) > NN_MODEL_MAX_HIDDEN + 1) {
+        cJSON_GetArraySize(layers) > MODEL_MAX_HIDDEN + 1) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, "layers",
-                             "layers must be an array of 1 to %d layers", NN_MODEL_MAX_HIDDEN + 1);
+                             "layers must be an array of 1 to %d layers", MODEL_MAX_HIDDEN + 1);
     }
     n = cJSON_GetArraySize(layers);
-    m = nn_model_alloc();
+    m = model_alloc();
     if (m == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = nn_features_from_json(doc, &m->feat, err);
+    rc = model_features_from_json(doc, &m->feat, err);
     if (rc != 0) {
         goto fail;
     }
@@ -688,7 +690,7 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
                 goto fail;
             }
             m->metrics.threshold = t->valuedouble;
-            m->metrics.threshold_source = NN_THRESHOLD_PARAM;
+            m->metrics.threshold_source = MODEL_THRESHOLD_PARAM;
         }
     }
     m->params.n_hidden = n - 1;
@@ -701,6 +703,6 @@ int nn_model_import(const cJSON *doc, struct nn_model **out, struct nn_err *err)
     *out = m;
     return 0;
 fail:
-    nn_model_free(m);
+    model_free(m);
     return rc;
 }

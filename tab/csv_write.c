@@ -4,9 +4,9 @@
  */
 #include <string.h>
 
-#include "csv.h"
+#include "tab/csv.h"
 
-int nn_csv_write_field(FILE *out, const char *s, size_t len, char delim)
+int tab_csv_write_field(FILE *out, const char *s, size_t len, char delim)
 {
     size_t i;
     int quote = 0;

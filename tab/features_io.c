@@ -1,0 +1,324 @@
+/*
+ * features_io: the feature pipeline's binary section of a model blob (tab/buf.h; every count
+ * and length is checked against the bytes left and a hard limit before anything is
+ * allocated, and the loaded pipeline is re-validated as a whole: widths, task/classes
+ * pairing, scales). The JSON form lives with cJSON in model/features_json.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/alloc.h"
+#include "nn/train.h"
+#include "tab/features.h"
+#include "tab/features_priv.h"
+
+/* ==========================================================================================
+ * Binary format
+ */
+int tab_features_save(const struct tab_features *f, struct tab_buf *b)
+{
+    /* version 1 unless a text input's decoder is not the one version 1 implies */
+    int named = 0;
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct tab_feat_input *in = &f->inputs[i];
+        named |= in->type == TAB_COL_TEXT &&
+                 (in->decoder == NULL || strcmp(in->decoder->name, TAB_FEAT_V1_DECODER) != 0);
+    }
+    tab_buf_put_u32(b, FEAT_MAGIC);
+    tab_buf_put_u32(b, named ? FEAT_VERSION_DEC : FEAT_VERSION);
+    tab_buf_put_u32(b, (uint32_t)f->n_inputs);
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        const struct tab_feat_input *in = &f->inputs[i];
+        tab_buf_put_str(b, in->name);
+        tab_buf_put_u8(b, (uint8_t)in->type);
+        tab_buf_put_u8(b, (uint8_t)(in->scale != 0));
+        tab_buf_put_f64(b, in->mean);
+        tab_buf_put_f64(b, in->sd);
+        tab_buf_put_u32(b, (uint32_t)in->n_categories);
+        for (size_t k = 0; k < in->n_categories; k++) {
+            tab_buf_put_str(b, in->categories[k]);
+        }
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
+            tab_buf_put_f64(b, in->shape_mean[j]);
+            tab_buf_put_f64(b, in->shape_sd[j]);
+        }
+        if (named && in->type == TAB_COL_TEXT) {
+            tab_buf_put_str(b, in->decoder != NULL ? in->decoder->name : "");
+        }
+    }
+    tab_buf_put_str(b, f->label ? f->label : "");
+    tab_buf_put_u8(b, (uint8_t)f->task);
+    tab_buf_put_u32(b, (uint32_t)f->n_classes);
+    for (int k = 0; k < f->n_classes; k++) {
+        tab_buf_put_str(b, f->classes[k]);
+    }
+    tab_buf_put_f64(b, f->y_mean);
+    tab_buf_put_f64(b, f->y_sd);
+    tab_buf_put_u32(b, f->hash_seed);
+    tab_buf_put_i32(b, f->dense_dim);
+    tab_buf_put_i32(b, f->sparse_dim);
+    return b->failed ? NN_ENOMEM : 0;
+}
+
+int tab_feat_good_scale(double sd)
+{
+    return isfinite(sd) && sd > 0;
+}
+
+/* Checks the task / class count pairing and that no class repeats. */
+static int check_classes(const struct tab_features *f)
+{
+    if (f->task == NN_TASK_REGRESSION) {
+        return f->n_classes == 0 && tab_feat_good_scale(f->y_sd) && isfinite(f->y_mean);
+    }
+    if (f->task == NN_TASK_BINARY && f->n_classes != 2) {
+        return 0;
+    }
+    if (f->task == NN_TASK_MULTICLASS && f->n_classes < 3) {
+        return 0;
+    }
+    for (int a = 0; a < f->n_classes; a++) {
+        for (int b = 0; b < a; b++) {
+            if (strcmp(f->classes[a], f->classes[b]) == 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Reads a text input's decoder: its stored name (version 2) or the one version 1 implies. */
+static int load_decoder(struct tab_rd *rd, uint32_t version, tab_text_decoder_find_fn find,
+                        size_t i, struct tab_feat_input *in, struct nn_err *err)
+{
+    char *name = NULL;
+    int rc = 0;
+
+    if (version == FEAT_VERSION) {
+        name = nn_strdup(TAB_FEAT_V1_DECODER);
+        if (name == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+        }
+    } else {
+        rc = tab_rd_str(rd, &name, TAB_FEAT_MAX_DECODER_NAME, "text decoder", err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    in->decoder = NULL;
+    if (name[0] != '\0') {
+        in->decoder = find != NULL ? find(name) : NULL;
+        if (in->decoder == NULL) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: unknown text decoder '%s'", i, name);
+        }
+    }
+    nn_free(name);
+    return rc;
+}
+
+int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
+                      struct nn_err *err)
+{
+    struct tab_features *f = NULL;
+    uint32_t u, n, version;
+    uint8_t b8;
+    int rc;
+    *out = NULL;
+    rc = tab_rd_u32(rd, &u, "features magic", err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (u != FEAT_MAGIC) {
+        return nn_err_set(err, NN_EFORMAT, "not a feature pipeline (bad magic)");
+    }
+    rc = tab_rd_u32(rd, &u, "features version", err);
+    if (rc != 0) {
+        return rc;
+    }
+    if (u != FEAT_VERSION && u != FEAT_VERSION_DEC) {
+        return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
+    }
+    version = u;
+    rc = tab_rd_u32(rd, &n, "input count", err);
+    if (rc != 0) {
+        return rc;
+    }
+    /* each input takes at least 4 + 2 + 16 + 4 + 80 bytes */
+    if (n == 0 || n > FEAT_MAX_INPUTS) {
+        return nn_err_set(err, NN_EFORMAT, "bad input count %u", n);
+    }
+    rc = tab_rd_need(rd, n, 106, "inputs", err);
+    if (rc != 0) {
+        return rc;
+    }
+    f = nn_calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+    }
+    f->inputs = nn_calloc(n, sizeof(*f->inputs));
+    if (f->inputs == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+        goto fail;
+    }
+    f->n_inputs = n;
+    for (size_t i = 0; i < n; i++) {
+        struct tab_feat_input *in = &f->inputs[i];
+        uint32_t nc;
+        rc = tab_rd_str(rd, &in->name, FEAT_MAX_NAME, "input name", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = tab_rd_u8(rd, &b8, "input type", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        if (b8 != TAB_COL_NUMERIC && b8 != TAB_COL_CATEGORICAL && b8 != TAB_COL_TEXT) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad type %u", i, b8);
+            goto fail;
+        }
+        in->type = (enum tab_col_type)b8;
+        rc = tab_rd_u8(rd, &b8, "input scale", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        in->scale = b8 != 0;
+        rc = tab_rd_f64(rd, &in->mean, "input mean", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = tab_rd_f64(rd, &in->sd, "input sd", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        rc = tab_rd_u32(rd, &nc, "category count", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        if (!isfinite(in->mean) || !tab_feat_good_scale(in->sd) || b8 > 1 || nc > FEAT_MAX_CATS ||
+            (in->type != TAB_COL_CATEGORICAL && nc != 0)) {
+            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad scaling or category count", i);
+            goto fail;
+        }
+        rc = tab_rd_need(rd, nc, 4, "categories", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        in->categories = nn_calloc(nc ? nc : 1, sizeof(char *));
+        if (in->categories == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+        for (uint32_t k = 0; k < nc; k++) {
+            rc = tab_rd_str(rd, &in->categories[k], FEAT_MAX_CAT, "category", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            in->n_categories = k + 1;
+        }
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
+            rc = tab_rd_f64(rd, &in->shape_mean[j], "shape mean", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            rc = tab_rd_f64(rd, &in->shape_sd[j], "shape sd", err);
+            if (rc != 0) {
+                goto fail;
+            }
+            if (!isfinite(in->shape_mean[j]) || !tab_feat_good_scale(in->shape_sd[j])) {
+                rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
+                goto fail;
+            }
+        }
+        if (in->type == TAB_COL_TEXT) {
+            rc = load_decoder(rd, version, find, i, in, err);
+            if (rc != 0) {
+                goto fail;
+            }
+        }
+        if (tab_feat_build_order(in) != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+        for (size_t k = 1; k < in->n_categories; k++) {
+            if (strcmp(in->categories[in->cat_order[k - 1]], in->categories[in->cat_order[k]]) ==
+                0) {
+                rc = nn_err_set(err, NN_EFORMAT, "input %zu: repeated category", i);
+                goto fail;
+            }
+        }
+    }
+    rc = tab_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_u8(rd, &b8, "task", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_u32(rd, &n, "class count", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (b8 > NN_TASK_REGRESSION || n > FEAT_MAX_CLASSES) {
+        rc = nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
+        goto fail;
+    }
+    f->task = b8;
+    rc = tab_rd_need(rd, n, 4, "classes", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (n > 0) {
+        f->classes = nn_calloc(n, sizeof(char *));
+        if (f->classes == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+            goto fail;
+        }
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        rc = tab_rd_str(rd, &f->classes[k], FEAT_MAX_CAT, "class", err);
+        if (rc != 0) {
+            goto fail;
+        }
+        f->n_classes = (int)k + 1;
+    }
+    int32_t dd, sd;
+    rc = tab_rd_f64(rd, &f->y_mean, "target mean", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_f64(rd, &f->y_sd, "target scale", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_u32(rd, &f->hash_seed, "hash seed", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_i32(rd, &dd, "dense width", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tab_rd_i32(rd, &sd, "sparse width", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (!check_classes(f)) {
+        rc = nn_err_set(err, NN_EFORMAT, "task, classes and target scaling do not agree");
+        goto fail;
+    }
+    if (!isfinite(f->y_mean) || !tab_feat_good_scale(f->y_sd)) {
+        rc = nn_err_set(err, NN_EFORMAT, "bad target scaling");
+        goto fail;
+    }
+    if (tab_feat_layout(f) != 0 || f->dense_dim != dd || f->sparse_dim != sd) {
+        rc = nn_err_set(err, NN_EFORMAT, "feature widths do not match the inputs");
+        goto fail;
+    }
+    *out = f;
+    return 0;
+fail:
+    tab_features_free(f);
+    return rc;
+}
