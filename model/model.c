@@ -51,6 +51,8 @@ void model_params_fini(struct model_params *p)
     nn_free(p->text_columns);
     nn_free(p->categorical_columns);
     nn_free(p->ignore_columns);
+    nn_free(p->na_values);
+    p->na_values = NULL;
     p->label = NULL;
     p->text_columns = NULL;
     p->categorical_columns = NULL;
@@ -256,6 +258,24 @@ int model_params_set(struct model_params *p, const char *key, const char *value,
         return set_str(&p->categorical_columns, value, key, err);
     } else if (strcmp(key, "ignore_columns") == 0) {
         return set_str(&p->ignore_columns, value, key, err);
+    } else if (strcmp(key, "na_values") == 0) {
+        struct tab_na na;
+        if (tab_na_parse(value, &na, err) != 0) {
+            return NN_EINVAL;
+        }
+        nn_free(p->na_values);
+        p->na_values = nn_strdup(value);
+        if (p->na_values == NULL) {
+            return nn_err_set_at(err, NN_ENOMEM, 0, 0, key, "out of memory");
+        }
+    } else if (strcmp(key, "impute") == 0) {
+        if (strcmp(value, "median") == 0) {
+            p->impute = TAB_FEAT_IMPUTE_MEDIAN;
+        } else if (strcmp(value, "mean") == 0) {
+            p->impute = TAB_FEAT_IMPUTE_MEAN;
+        } else {
+            return bad_param(err, key, value, "'median' or 'mean'");
+        }
     } else {
         return nn_err_set_at(err, NN_ENOTFOUND, 0, 0, key, "unknown parameter '%.64s'", key);
     }
@@ -377,6 +397,7 @@ void model_free(struct model *m)
         nn_free(m->ignored[i]);
     }
     nn_free(m->ignored);
+    model_columns_free(m);
     nn_free(m);
 }
 
@@ -683,7 +704,9 @@ static int copy_params(struct model_params *dst, const struct model_params *src)
     dst->text_columns = NULL;
     dst->categorical_columns = NULL;
     dst->ignore_columns = NULL;
-    if ((src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
+    dst->na_values = NULL;
+    if ((src->na_values != NULL && (dst->na_values = nn_strdup(src->na_values)) == NULL) ||
+        (src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
         (src->text_columns != NULL && (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
         (src->categorical_columns != NULL &&
          (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
@@ -700,6 +723,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
                     struct nn_err *err)
 {
     struct tab_schema_opts so;
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    struct tab_na na;
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
@@ -727,6 +752,11 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     so.text_columns = p->text_columns;
     so.categorical_columns = p->categorical_columns;
     so.ignore_columns = p->ignore_columns;
+    rc = tab_na_parse(p->na_values, &na, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    so.na = &na;
     rc = tab_schema_infer(r, &so, &s, err);
     if (rc != 0) {
         goto fail;
@@ -746,6 +776,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     rc = copy_params(&m->params, p);
     if (rc == 0) {
         rc = keep_ignored(m, s);
+    }
+    if (rc == 0) {
+        rc = model_columns_keep(m, s);
     }
     if (rc != 0) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -769,7 +802,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     for (i = 0; i < n_tr; i++) {
         is_train[tr_idx[i]] = 1;
     }
-    rc = tab_features_fit(r, s, is_train, model_text_decoder_default(), &m->feat, &all, err);
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, &all, err);
     if (rc != 0) {
         goto fail;
     }
@@ -1481,7 +1514,7 @@ cJSON *model_params_json(const struct model *m)
 {
     const struct model_params *p = &m->params;
     cJSON *o = cJSON_CreateObject();
-    cJSON *h, *ign;
+    cJSON *h, *ign, *na;
     char delim[2] = {p->delimiter, '\0'};
     float lr = p->train.learning_rate;
     int i;
@@ -1513,6 +1546,11 @@ cJSON *model_params_json(const struct model *m)
     }
     if (p->target_fpr >= 0) {
         cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
+    cJSON_AddStringToObject(o, "impute", p->impute == TAB_FEAT_IMPUTE_MEAN ? "mean" : "median");
+    na = cJSON_AddArrayToObject(o, "na_values");
+    for (i = 0; i < m->feat->na.n; i++) {
+        cJSON_AddItemToArray(na, cJSON_CreateString(m->feat->na.items[i]));
     }
     cJSON_AddItemToObject(o, "text_columns", names_of_type(m, TAB_COL_TEXT));
     cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, TAB_COL_CATEGORICAL));
@@ -1571,5 +1609,6 @@ cJSON *model_card(const struct model *m)
     cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
+    cJSON_AddItemToObject(card, "columns", model_columns_json(m));
     return card;
 }

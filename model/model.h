@@ -46,6 +46,8 @@ struct model_params {
                           probability; -1 = not given (0.5) */
     double target_fpr; /* binary: choose the threshold that keeps the validation
                           false-positive rate at or under this; -1 = not given */
+    char *na_values;   /* comma-separated missing-value markers; NULL: the default list */
+    int impute;        /* TAB_FEAT_IMPUTE_MEDIAN (default) or _MEAN: a numeric missing cell */
 };
 
 /** Fills p with the defaults of API.md. */

@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         goto done;
     }
-    struct tab_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL};
+    struct tab_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL, NULL};
     if (tab_schema_infer(r, &so, &s, &err) != 0) {
         if (s != NULL) {
             abort();
