@@ -448,6 +448,25 @@ const char *model_input_type(const struct model *m, int i)
     return tab_col_type_name(m->feat->inputs[i].type);
 }
 
+int model_decide(const struct model *m, const float *out)
+{
+    int k = m->feat->n_classes, best = 0;
+
+    if (m->feat->task == NN_TASK_REGRESSION || k < 1) {
+        return -1;
+    }
+    int pos = k == 2 ? model_positive_class(m) : -1;
+    if (pos >= 0) {
+        return (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
+    }
+    for (int c = 1; c < k; c++) {
+        if (out[c] > out[best]) {
+            best = c;
+        }
+    }
+    return best;
+}
+
 int model_text_input(const struct model *m)
 {
     size_t i;
@@ -1223,14 +1242,9 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
         if (m->feat->task == NN_TASK_REGRESSION) {
             fprintf(out, "%.9g", prob[0]);
         } else {
-            int j, best = 0;
+            int j;
 
-            for (j = 1; j < k; j++) {
-                if (prob[j] > prob[best]) {
-                    best = j;
-                }
-            }
-            put_field(out, m->feat->classes[best], delimiter);
+            put_field(out, m->feat->classes[model_decide(m, prob)], delimiter);
             for (j = 0; j < k; j++) {
                 fprintf(out, "%c%.6g", delimiter, prob[j]);
             }
@@ -1374,7 +1388,14 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
             rc = nn_err_set(err, NN_ENOMEM, "out of memory");
             goto fail;
         }
-        cJSON_AddNumberToObject(doc, "accuracy", nn_metrics_accuracy(prob, k, y, rows));
+        /* accuracy and confusion are those of the labels predict gives (model_decide) */
+        size_t right = 0;
+        for (i = 0; i < rows; i++) {
+            int d = model_decide(m, prob + i * (size_t)k);
+            right += d == (int)y[i];
+            cm[(size_t)y[i] * (size_t)k + (size_t)d]++;
+        }
+        cJSON_AddNumberToObject(doc, "accuracy", rows > 0 ? (double)right / (double)rows : NAN);
         cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(prob, k, y, rows));
         if (k == 2) {
             /* prob holds [p0, p1] per row: the AUC reads p1 */
@@ -1382,12 +1403,7 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
                 prob[i] = prob[2 * i + 1];
             }
             cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(prob, y, rows));
-            for (i = rows; i-- > 0;) {
-                prob[2 * i + 1] = prob[i];
-                prob[2 * i] = 1.0f - prob[i];
-            }
         }
-        nn_metrics_confusion(prob, k, k, y, rows, cm);
         for (a = 0; a < k; a++) {
             cJSON *row = cJSON_CreateArray();
 

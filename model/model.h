@@ -121,6 +121,16 @@ int model_positive_class(const struct model *m);
  */
 double model_threshold(const struct model *m, const char **source);
 
+/**
+ * The decision rule, the one every output uses (/predict JSON and CSV, KServe's label,
+ * /spam-score, the CLI's predict and eval): for a binary model the positive class when its
+ * probability is at or above model_threshold, else the other class; for more classes the most
+ * probable one (the first on a tie).
+ * @param out [in] n_classes probabilities, as model_predict_* write them.
+ * @return the class index, or -1 for a regression model.
+ */
+int model_decide(const struct model *m, const float *out);
+
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
 int model_text_input(const struct model *m);
 

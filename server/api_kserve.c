@@ -653,13 +653,7 @@ int srv_api_kserve_infer(struct srv_req *r)
         cJSON *d = add_output(outs, "label", "BYTES", n, 0);
         for (long i = 0; d != NULL && i < n; i++) {
             const float *p = out + (size_t)i * (size_t)kc;
-            int best = 0;
-            for (int c = 1; c < kc; c++) {
-                if (p[c] > p[best]) {
-                    best = c;
-                }
-            }
-            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(m, best)));
+            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(m, model_decide(m, p))));
         }
         if (d == NULL || cJSON_GetArraySize(d) != n) {
             rc = NN_ENOMEM;
