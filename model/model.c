@@ -1085,6 +1085,13 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
         goto fail;
     }
     for (i = 0; i < n; i++) {
+        /* an absent member is a typo more often than a missing value: null says missing */
+        if (vals[i] == NULL && cJSON_IsObject(instance)) {
+            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, f->inputs[i].name,
+                               "input '%.64s' is missing (send null for a missing value)",
+                               f->inputs[i].name);
+            goto fail;
+        }
         rc = json_cell(vals[i], &f->inputs[i], text + 32 * i, 32, &cells[i], &nums[i], err);
         if (rc != 0) {
             goto fail;

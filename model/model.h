@@ -136,7 +136,8 @@ int model_text_input(const struct model *m);
 
 /**
  * Predicts one instance given as JSON: an object keyed by input name or an array in input
- * order. Missing numeric = missing value; missing categorical/text = empty.
+ * order. null is a missing value (imputed as in training); an object lacking an input is
+ * NN_EINVAL with err->field naming the input (a typo must not predict confidently).
  * @param out [out] n_classes probabilities, or 1 value (regression, in label units).
  * @return 0 or NN_EINVAL with err->field naming the input at fault.
  */
