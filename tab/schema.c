@@ -641,8 +641,11 @@ static const char *ignore_reason(const struct infer *in, size_t c)
     if (!cs->numeric && cs->words <= 2 * cs->n_present) {
         return "identifier: every value distinct (short strings)";
     }
-    if (cs->numeric && cs->integer && cs->hi - cs->lo + 1 == (double)cs->n_present &&
-        (c == 0 || id_name(tab_csv_colname(in->r, c)))) {
+    /* integers: named as an id (any values: a split of a file keeps some), or consecutive
+       in the first column */
+    if (cs->numeric && cs->integer &&
+        (id_name(tab_csv_colname(in->r, c)) ||
+         (c == 0 && cs->hi - cs->lo + 1 == (double)cs->n_present))) {
         return "identifier: every value distinct (a row id)";
     }
     return NULL;

@@ -7,8 +7,8 @@
  * few distinct values (<= 64 and short). Text: long or many-valued strings. Ignored by
  * default: a constant column, a column with no value, and an identifier — every non-missing
  * value distinct, at least TAB_SCHEMA_ID_MIN_ROWS of them, and either strings of at most two
- * words (e-mail addresses, timestamps, names) or integers forming a row id (consecutive, in
- * the first column or in one named "", "id", "index", "*_id"). Overrides win over all of it.
+ * words (e-mail addresses, timestamps, names) or integers forming a row id (in a column named
+ * "", "id", "index", "Unnamed: N" or "*_id", or consecutive in the first column). Overrides win over all of it.
  * The label decides the task: strings, or integers with few distinct values (<= 20) =
  * classification, classes kept sorted (byte order; numeric labels in numeric order), always
  * as written in the CSV; otherwise regression. Rows with an empty label are an error.
