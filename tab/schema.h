@@ -8,12 +8,11 @@
  * default: a constant column, a column with no value, and an identifier — every non-missing
  * value distinct, at least TAB_SCHEMA_ID_MIN_ROWS of them, and either strings of at most two
  * words (e-mail addresses, timestamps, names) or integers forming a row id (in a column named
- * "", "id", "index", "Unnamed: N" or "*_id", or consecutive in the first column). Overrides win over all of it.
- * The label decides the task: strings, or integers with few distinct values (<= 20) =
- * classification, classes kept sorted (byte order; numeric labels in numeric order), always
- * as written in the CSV; otherwise regression. Rows with an empty label are an error.
- * Does not: fit anything (see features).
- * Thread-safety: a schema is immutable once made.
+ * "", "id", "index", "Unnamed: N" or "*_id", or consecutive in the first column). Overrides win
+ * over all of it. The label decides the task: strings, or integers with few distinct values (<= 20)
+ * = classification, classes kept sorted (byte order; numeric labels in numeric order), always as
+ * written in the CSV; otherwise regression. Rows with an empty label are an error. Does not: fit
+ * anything (see features). Thread-safety: a schema is immutable once made.
  */
 #ifndef NEUROND_TAB_SCHEMA_H
 #define NEUROND_TAB_SCHEMA_H
