@@ -1031,6 +1031,17 @@ static long input_index(const struct tab_features *f, const char *name, size_t g
     return -1;
 }
 
+/* Whether name is a column the model ignored at training (a member an instance may carry). */
+static int is_ignored(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_ignored; i++) {
+        if (strcmp(m->ignored[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
@@ -1071,7 +1082,7 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
 
             if (k >= 0) {
                 vals[k] = it;
-            } else if (strcmp(it->string, f->label) != 0) {
+            } else if (strcmp(it->string, f->label) != 0 && !is_ignored(m, it->string)) {
                 rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
                                    it->string);
                 goto fail;
