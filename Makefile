@@ -207,3 +207,8 @@ fuzz: $(FUZZ_BIN) ## run every fuzz target for FUZZ_SECONDS (default 60) on its 
 	    tail -3 $$work.log; \
 	    if [ $$rc -ne 0 ]; then echo "fuzz $$name: FAILED (see $$work.log)"; exit 1; fi; \
 	done
+
+.PHONY: quality
+quality: $(BIN)/neurond ## neurond's defaults against scikit-learn LR and MLP(64) on every bundled set (docs/quality.md)
+	@scripts/deps.sh quality
+	@/usr/bin/python3 -W ignore bench/quality.py $(BIN)/neurond

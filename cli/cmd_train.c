@@ -50,7 +50,8 @@ static int train_usage(void)
           "  [--learning-rate R] [--epochs 100] [--batch-size 32] [--l2 0] [--validation-split "
           "0.2]\n"
           "  [--patience 10] [--seed 42] [--delimiter ,|;|tab] [--text-columns A,B]\n"
-          "  [--categorical-columns A,B] [--ignore-columns A,B] [--quiet]\n",
+          "  [--categorical-columns A,B] [--ignore-columns A,B] [--na-values NA,?]\n"
+          "  [--impute median|mean] [--quiet]\n",
           stderr);
     return CLI_USAGE;
 }

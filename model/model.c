@@ -51,6 +51,8 @@ void model_params_fini(struct model_params *p)
     nn_free(p->text_columns);
     nn_free(p->categorical_columns);
     nn_free(p->ignore_columns);
+    nn_free(p->na_values);
+    p->na_values = NULL;
     p->label = NULL;
     p->text_columns = NULL;
     p->categorical_columns = NULL;
@@ -256,6 +258,24 @@ int model_params_set(struct model_params *p, const char *key, const char *value,
         return set_str(&p->categorical_columns, value, key, err);
     } else if (strcmp(key, "ignore_columns") == 0) {
         return set_str(&p->ignore_columns, value, key, err);
+    } else if (strcmp(key, "na_values") == 0) {
+        struct tab_na na;
+        if (tab_na_parse(value, &na, err) != 0) {
+            return NN_EINVAL;
+        }
+        nn_free(p->na_values);
+        p->na_values = nn_strdup(value);
+        if (p->na_values == NULL) {
+            return nn_err_set_at(err, NN_ENOMEM, 0, 0, key, "out of memory");
+        }
+    } else if (strcmp(key, "impute") == 0) {
+        if (strcmp(value, "median") == 0) {
+            p->impute = TAB_FEAT_IMPUTE_MEDIAN;
+        } else if (strcmp(value, "mean") == 0) {
+            p->impute = TAB_FEAT_IMPUTE_MEAN;
+        } else {
+            return bad_param(err, key, value, "'median' or 'mean'");
+        }
     } else {
         return nn_err_set_at(err, NN_ENOTFOUND, 0, 0, key, "unknown parameter '%.64s'", key);
     }
@@ -377,6 +397,7 @@ void model_free(struct model *m)
         nn_free(m->ignored[i]);
     }
     nn_free(m->ignored);
+    model_columns_free(m);
     nn_free(m);
 }
 
@@ -425,6 +446,25 @@ const char *model_input_name(const struct model *m, int i)
 const char *model_input_type(const struct model *m, int i)
 {
     return tab_col_type_name(m->feat->inputs[i].type);
+}
+
+int model_decide(const struct model *m, const float *out)
+{
+    int k = m->feat->n_classes, best = 0;
+
+    if (m->feat->task == NN_TASK_REGRESSION || k < 1) {
+        return -1;
+    }
+    int pos = k == 2 ? model_positive_class(m) : -1;
+    if (pos >= 0) {
+        return (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
+    }
+    for (int c = 1; c < k; c++) {
+        if (out[c] > out[best]) {
+            best = c;
+        }
+    }
+    return best;
 }
 
 int model_text_input(const struct model *m)
@@ -683,7 +723,9 @@ static int copy_params(struct model_params *dst, const struct model_params *src)
     dst->text_columns = NULL;
     dst->categorical_columns = NULL;
     dst->ignore_columns = NULL;
-    if ((src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
+    dst->na_values = NULL;
+    if ((src->na_values != NULL && (dst->na_values = nn_strdup(src->na_values)) == NULL) ||
+        (src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
         (src->text_columns != NULL && (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
         (src->categorical_columns != NULL &&
          (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
@@ -700,6 +742,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
                     struct nn_err *err)
 {
     struct tab_schema_opts so;
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    struct tab_na na;
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
@@ -727,6 +771,11 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     so.text_columns = p->text_columns;
     so.categorical_columns = p->categorical_columns;
     so.ignore_columns = p->ignore_columns;
+    rc = tab_na_parse(p->na_values, &na, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    so.na = &na;
     rc = tab_schema_infer(r, &so, &s, err);
     if (rc != 0) {
         goto fail;
@@ -746,6 +795,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     rc = copy_params(&m->params, p);
     if (rc == 0) {
         rc = keep_ignored(m, s);
+    }
+    if (rc == 0) {
+        rc = model_columns_keep(m, s);
     }
     if (rc != 0) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -769,7 +821,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     for (i = 0; i < n_tr; i++) {
         is_train[tr_idx[i]] = 1;
     }
-    rc = tab_features_fit(r, s, is_train, model_text_decoder_default(), &m->feat, &all, err);
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, &all, err);
     if (rc != 0) {
         goto fail;
     }
@@ -979,6 +1031,17 @@ static long input_index(const struct tab_features *f, const char *name, size_t g
     return -1;
 }
 
+/* Whether name is a column the model ignored at training (a member an instance may carry). */
+static int is_ignored(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_ignored; i++) {
+        if (strcmp(m->ignored[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
@@ -1019,7 +1082,7 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
 
             if (k >= 0) {
                 vals[k] = it;
-            } else if (strcmp(it->string, f->label) != 0) {
+            } else if (strcmp(it->string, f->label) != 0 && !is_ignored(m, it->string)) {
                 rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
                                    it->string);
                 goto fail;
@@ -1033,6 +1096,13 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
         goto fail;
     }
     for (i = 0; i < n; i++) {
+        /* an absent member is a typo more often than a missing value: null says missing */
+        if (vals[i] == NULL && cJSON_IsObject(instance)) {
+            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, f->inputs[i].name,
+                               "input '%.64s' is missing (send null for a missing value)",
+                               f->inputs[i].name);
+            goto fail;
+        }
         rc = json_cell(vals[i], &f->inputs[i], text + 32 * i, 32, &cells[i], &nums[i], err);
         if (rc != 0) {
             goto fail;
@@ -1190,14 +1260,9 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
         if (m->feat->task == NN_TASK_REGRESSION) {
             fprintf(out, "%.9g", prob[0]);
         } else {
-            int j, best = 0;
+            int j;
 
-            for (j = 1; j < k; j++) {
-                if (prob[j] > prob[best]) {
-                    best = j;
-                }
-            }
-            put_field(out, m->feat->classes[best], delimiter);
+            put_field(out, m->feat->classes[model_decide(m, prob)], delimiter);
             for (j = 0; j < k; j++) {
                 fprintf(out, "%c%.6g", delimiter, prob[j]);
             }
@@ -1341,7 +1406,14 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
             rc = nn_err_set(err, NN_ENOMEM, "out of memory");
             goto fail;
         }
-        cJSON_AddNumberToObject(doc, "accuracy", nn_metrics_accuracy(prob, k, y, rows));
+        /* accuracy and confusion are those of the labels predict gives (model_decide) */
+        size_t right = 0;
+        for (i = 0; i < rows; i++) {
+            int d = model_decide(m, prob + i * (size_t)k);
+            right += d == (int)y[i];
+            cm[(size_t)y[i] * (size_t)k + (size_t)d]++;
+        }
+        cJSON_AddNumberToObject(doc, "accuracy", rows > 0 ? (double)right / (double)rows : NAN);
         cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(prob, k, y, rows));
         if (k == 2) {
             /* prob holds [p0, p1] per row: the AUC reads p1 */
@@ -1349,12 +1421,7 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
                 prob[i] = prob[2 * i + 1];
             }
             cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(prob, y, rows));
-            for (i = rows; i-- > 0;) {
-                prob[2 * i + 1] = prob[i];
-                prob[2 * i] = 1.0f - prob[i];
-            }
         }
-        nn_metrics_confusion(prob, k, k, y, rows, cm);
         for (a = 0; a < k; a++) {
             cJSON *row = cJSON_CreateArray();
 
@@ -1481,7 +1548,7 @@ cJSON *model_params_json(const struct model *m)
 {
     const struct model_params *p = &m->params;
     cJSON *o = cJSON_CreateObject();
-    cJSON *h, *ign;
+    cJSON *h, *ign, *na;
     char delim[2] = {p->delimiter, '\0'};
     float lr = p->train.learning_rate;
     int i;
@@ -1513,6 +1580,11 @@ cJSON *model_params_json(const struct model *m)
     }
     if (p->target_fpr >= 0) {
         cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
+    }
+    cJSON_AddStringToObject(o, "impute", p->impute == TAB_FEAT_IMPUTE_MEAN ? "mean" : "median");
+    na = cJSON_AddArrayToObject(o, "na_values");
+    for (i = 0; i < m->feat->na.n; i++) {
+        cJSON_AddItemToArray(na, cJSON_CreateString(m->feat->na.items[i]));
     }
     cJSON_AddItemToObject(o, "text_columns", names_of_type(m, TAB_COL_TEXT));
     cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, TAB_COL_CATEGORICAL));
@@ -1571,5 +1643,6 @@ cJSON *model_card(const struct model *m)
     cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
+    cJSON_AddItemToObject(card, "columns", model_columns_json(m));
     return card;
 }

@@ -46,6 +46,8 @@ struct model_params {
                           probability; -1 = not given (0.5) */
     double target_fpr; /* binary: choose the threshold that keeps the validation
                           false-positive rate at or under this; -1 = not given */
+    char *na_values;   /* comma-separated missing-value markers; NULL: the default list */
+    int impute;        /* TAB_FEAT_IMPUTE_MEDIAN (default) or _MEAN: a numeric missing cell */
 };
 
 /** Fills p with the defaults of API.md. */
@@ -119,12 +121,23 @@ int model_positive_class(const struct model *m);
  */
 double model_threshold(const struct model *m, const char **source);
 
+/**
+ * The decision rule, the one every output uses (/predict JSON and CSV, KServe's label,
+ * /spam-score, the CLI's predict and eval): for a binary model the positive class when its
+ * probability is at or above model_threshold, else the other class; for more classes the most
+ * probable one (the first on a tie).
+ * @param out [in] n_classes probabilities, as model_predict_* write them.
+ * @return the class index, or -1 for a regression model.
+ */
+int model_decide(const struct model *m, const float *out);
+
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
 int model_text_input(const struct model *m);
 
 /**
  * Predicts one instance given as JSON: an object keyed by input name or an array in input
- * order. Missing numeric = missing value; missing categorical/text = empty.
+ * order. null is a missing value (imputed as in training); an object lacking an input is
+ * NN_EINVAL with err->field naming the input (a typo must not predict confidently).
  * @param out [out] n_classes probabilities, or 1 value (regression, in label units).
  * @return 0 or NN_EINVAL with err->field naming the input at fault.
  */

@@ -19,7 +19,7 @@
 #include "tab/buf.h"
 
 #define MAGIC          "NRDM"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* 2: + impute and the columns after the metrics; 1 still read */
 #define MAX_BLOB       ((size_t)1 << 31)
 #define MAX_WIDTH      (1 << 20)
 #define MAX_HISTORY    1000000u
@@ -145,6 +145,8 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     put_net(&b, m->net);
     put_params(&b, &m->params);
     put_metrics(&b, m);
+    tab_buf_put_u8(&b, (uint8_t)m->params.impute);
+    model_columns_put(&b, m);
     if (b.failed) {
         tab_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
@@ -432,7 +434,7 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     tab_rd_init(&rd, buf, len);
     rd.off = 4;
     tab_rd_u32(&rd, &version, "version", err);
-    if (version != FORMAT_VERSION) {
+    if (version != FORMAT_VERSION && version != 1) {
         return nn_err_set(err, NN_EFORMAT, "model format version %u; this build reads version %u",
                           version, FORMAT_VERSION);
     }
@@ -461,6 +463,18 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     }
     if (rc == 0) {
         rc = get_metrics(&rd, m, err);
+    }
+    m->params.impute = TAB_FEAT_IMPUTE_MEAN; /* version 1 filled with the mean */
+    if (rc == 0 && version >= 2) {
+        uint8_t imp = 0;
+        rc = tab_rd_u8(&rd, &imp, "impute", err);
+        if (rc == 0 && imp > TAB_FEAT_IMPUTE_MEAN) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: bad impute code %u", imp);
+        }
+        m->params.impute = imp;
+        if (rc == 0) {
+            rc = model_columns_get(&rd, m, err);
+        }
     }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",

@@ -59,18 +59,8 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
         srv_json_raw(b, "}");
         return;
     }
-    int best = 0;
-    for (int c = 1; c < k; c++) {
-        if (out[c] > out[best]) {
-            best = c;
-        }
-    }
-    int pos = k == 2 ? model_positive_class(m) : -1;
-    if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
-        best = (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
-    }
     srv_json_raw(b, "{\"label\":");
-    srv_json_str(b, model_class(m, best));
+    srv_json_str(b, model_class(m, model_decide(m, out)));
     if (k == 2) {
         srv_json_raw(b, ",\"probability\":");
         srv_json_float(b, out[1]);

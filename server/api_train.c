@@ -127,6 +127,8 @@ static cJSON *params_json(const struct model_params *p)
     cJSON_AddItemToObject(o, "text_columns", list_json(p->text_columns));
     cJSON_AddItemToObject(o, "categorical_columns", list_json(p->categorical_columns));
     cJSON_AddItemToObject(o, "ignore_columns", list_json(p->ignore_columns));
+    cJSON_AddItemToObject(o, "na_values", list_json(p->na_values)); /* null: the default list */
+    cJSON_AddStringToObject(o, "impute", p->impute == 1 ? "mean" : "median");
     return o;
 }
 

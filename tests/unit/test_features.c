@@ -77,6 +77,7 @@ static void test_numeric_train_only(void **state)
     const unsigned char tr[] = {1, 1, 1, 0, 0};
     assert_int_equal(fit_text(&x, "a,y\n1,p\n2,q\n3,p\n100,q\n,p\n", tr, NULL, &err), 0);
     const struct tab_feat_input *in = &x.feat->inputs[0];
+    assert_int_equal(in->missing_col, 0); /* no missing training cell */
     assert_int_equal(x.feat->dense_dim, 1);
     assert_int_equal(x.feat->sparse_dim, 0);
     assert_true(fabs(in->mean - 2.0) < 1e-12);
@@ -85,14 +86,26 @@ static void test_numeric_train_only(void **state)
     assert_int_equal(x.ds.rows, 5);
     assert_true(fabsf(x.ds.dense[0] - (float)(-1 / sd)) < 1e-6f);
     assert_true(fabsf(x.ds.dense[3] - (float)(98 / sd)) < 1e-4f);
-    assert_true(x.ds.dense[4] == 0.0f); /* missing: the training mean */
+    assert_true(x.ds.dense[4] == 0.0f); /* missing: the training median (2, also the mean) */
     assert_true(x.ds.y[1] == 1.0f);
     assert_null(x.ds.indptr);
     fixture_fini(&x);
-    /* a constant column keeps sd 1 */
-    assert_int_equal(fit_text(&x, "a,y\n5,p\n5,q\n", NULL, NULL, &err), 0);
+    /* a column constant over the training rows keeps sd 1 */
+    const unsigned char tr2[] = {1, 1, 0};
+    assert_int_equal(fit_text(&x, "a,y\n5,p\n5,q\n6,p\n", tr2, NULL, &err), 0);
     assert_true(x.feat->inputs[0].sd == 1.0);
     assert_true(x.ds.dense[0] == 0.0f);
+    fixture_fini(&x);
+    /* the median fills, and training missing cells add a 0/1 column */
+    const unsigned char tr3[] = {1, 1, 1, 1, 0};
+    assert_int_equal(fit_text(&x, "a,y\n1,p\nNA,q\n2,p\n30,q\n?,p\n", tr3, NULL, &err), 0);
+    in = &x.feat->inputs[0];
+    assert_int_equal(in->type, TAB_COL_NUMERIC);
+    assert_int_equal(in->missing_col, 1);
+    assert_true(in->fill == 2.0); /* median of 1, 2, 30 */
+    assert_int_equal(x.feat->dense_dim, 2);
+    assert_true(x.ds.dense[2] == (float)((2.0 - in->mean) / in->sd) && x.ds.dense[3] == 1.0f);
+    assert_true(x.ds.dense[1] == 0.0f && x.ds.dense[9] == 1.0f);
     fixture_fini(&x);
 }
 
@@ -109,13 +122,14 @@ static void test_categorical_unseen(void **state)
     assert_int_equal(c->n_categories, 2); /* green only in a validation row */
     assert_string_equal(c->categories[0], "blue");
     assert_string_equal(c->categories[1], "red");
-    assert_int_equal(x.feat->inputs[1].offset, 2);
-    assert_int_equal(x.feat->dense_dim, 3);
+    assert_int_equal(c->missing_col, 1); /* a training row lacks a colour */
+    assert_int_equal(x.feat->inputs[1].offset, 3);
+    assert_int_equal(x.feat->dense_dim, 4);
     const float *d = x.ds.dense;
-    assert_true(d[0] == 0.0f && d[1] == 1.0f);                    /* red */
-    assert_true(d[3] == 1.0f && d[4] == 0.0f);                    /* blue */
-    assert_true(d[9] == 0.0f && d[10] == 0.0f);                   /* green: unseen */
-    assert_true(d[12] == 0.0f && d[13] == 0.0f);                  /* missing */
+    assert_true(d[0] == 0.0f && d[1] == 1.0f && d[2] == 0.0f);    /* red */
+    assert_true(d[4] == 1.0f && d[5] == 0.0f && d[6] == 0.0f);    /* blue */
+    assert_true(d[12] == 0.0f && d[13] == 0.0f && d[14] == 0.0f); /* green: unseen */
+    assert_true(d[16] == 0.0f && d[17] == 0.0f && d[18] == 1.0f); /* missing: its own */
     assert_true(fabs(x.feat->inputs[1].mean - 11.0 / 4) < 1e-12); /* rows 0,1,2,4 */
     fixture_fini(&x);
 }
@@ -171,7 +185,7 @@ static void test_text_hashing(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct tab_schema_opts so = {NULL, -1, "t", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "t", NULL, NULL, NULL};
     assert_int_equal(
         fit_text(&x, "t,y\nhello world,a\nBUY NOW!!! $$$ http://x.y,b\n", NULL, &so, &err), 0);
     const struct tab_features *f = x.feat;
@@ -277,12 +291,13 @@ static void test_encode_equals_fit(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL, NULL};
     const unsigned char tr[] = {1, 1, 0, 1, 1, 1};
     assert_int_equal(fit_text(&x, mixed_csv(), tr, &so, &err), 0);
     const struct tab_features *f = x.feat;
     assert_int_equal(f->n_inputs, 3);
-    assert_int_equal(f->dense_dim, 1 + 3 + TAB_FEAT_N_SHAPE);
+    /* num and color lack a cell in a training row: each gets a missing column */
+    assert_int_equal(f->dense_dim, 2 + 4 + TAB_FEAT_N_SHAPE);
     /* read the rows again and encode each from its cells */
     assert_int_equal(tab_csv_rewind(x.r, &err), 0);
     float dense[32];
@@ -332,7 +347,7 @@ static void test_save_load(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, &err), 0);
     struct tab_buf b, b2;
     save(x.feat, &b);
@@ -394,7 +409,7 @@ static void test_json_round_trip(void **state)
     (void)state;
     struct fixture x;
     struct nn_err err;
-    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, &err), 0);
     cJSON *o = cJSON_CreateObject();
     assert_int_equal(model_features_to_json(x.feat, o), 0);
@@ -539,7 +554,7 @@ static void test_api_md_model(void **state)
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL, NULL};
     for (long k = 0; k < 200; k++) {
         struct fixture x;
         memset(&x, 0, sizeof(x));
@@ -565,7 +580,7 @@ static void test_load_alloc_failures(void **state)
 {
     (void)state;
     struct fixture x;
-    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL};
+    struct tab_schema_opts so = {NULL, -1, "msg", NULL, NULL, NULL};
     assert_int_equal(fit_text(&x, mixed_csv(), NULL, &so, NULL), 0);
     struct tab_buf b;
     save(x.feat, &b);
