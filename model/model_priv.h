@@ -46,7 +46,4 @@ struct model *model_alloc(void);
 /** Task name for cards: "classification" or "regression". */
 const char *model_task_name(int task);
 
-/** Optimiser name ("sgd", "momentum", "adam"). */
-const char *model_optim_name(int optim);
-
 #endif
