@@ -47,14 +47,14 @@ struct model_params {
 
 /* How a parameter's text is read and how its value is written in JSON. */
 enum model_param_type {
-    MODEL_PARAM_STRING,  /* char *; JSON string, null when not given */
-    MODEL_PARAM_LIST,    /* char *, comma-separated names; JSON array of strings or null */
-    MODEL_PARAM_INT,     /* int in [min, max]; JSON number */
-    MODEL_PARAM_UINT64,  /* unsigned long long; JSON number */
-    MODEL_PARAM_NUMBER,  /* float or double (by the field's size) in the range; JSON number */
-    MODEL_PARAM_CHOICE,  /* int or char (by size), one of choices; JSON string */
-    MODEL_PARAM_WIDTHS   /* hidden[] / n_hidden: comma-separated widths in [min, max];
-                            JSON array of numbers */
+    MODEL_PARAM_STRING, /* char *; JSON string, null when not given */
+    MODEL_PARAM_LIST,   /* char *, comma-separated names; JSON array of strings or null */
+    MODEL_PARAM_INT,    /* int in [min, max]; JSON number */
+    MODEL_PARAM_UINT64, /* unsigned long long; JSON number */
+    MODEL_PARAM_NUMBER, /* float or double (by the field's size) in the range; JSON number */
+    MODEL_PARAM_CHOICE, /* int or char (by size), one of choices; JSON string */
+    MODEL_PARAM_WIDTHS  /* hidden[] / n_hidden: comma-separated widths in [min, max];
+                           JSON array of numbers */
 };
 
 /* One accepted word of a CHOICE parameter and the value it stores. Several words may store
@@ -71,10 +71,10 @@ struct model_param_choice {
 struct model_param {
     const char *name; /* API.md name = JSON key; CLI option: "--" + name, '_' -> '-' */
     enum model_param_type type;
-    size_t offset; /* of the field in struct model_params */
-    size_t size;   /* of the field */
-    const char *def;   /* the default as a value the parser accepts; NULL: none (not given) */
-    const char *unset; /* with def NULL: what "not given" means, for help and docs */
+    size_t offset;      /* of the field in struct model_params */
+    size_t size;        /* of the field */
+    const char *def;    /* the default as a value the parser accepts; NULL: none (not given) */
+    const char *unset;  /* with def NULL: what "not given" means, for help and docs */
     double unset_value; /* with def NULL, numbers and choices: the field's value when not given */
     double min, max;    /* INT, NUMBER, WIDTHS */
     unsigned flags;     /* MODEL_PARAM_EXCL_MIN, _EXCL_MAX, _OMIT */

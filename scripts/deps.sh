@@ -7,6 +7,7 @@
 #   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
 #                             dashboard test), promtool (prometheus: /metrics), node + npm
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
+#   scripts/deps.sh bear      adds bear, which records `make compile_commands.json`
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
@@ -14,6 +15,7 @@ libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 pyt
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
+bear) pkgs="$pkgs bear" ;;
 eco)
     pkgs="$pkgs chromium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
