@@ -204,7 +204,7 @@ clean: ## remove build outputs
 
 help: ## list the targets
 	@echo "neurond make targets (SANITIZE=address,undefined or thread for sanitizer builds):"
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z_.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
 
 .SECONDARY:
 -include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
