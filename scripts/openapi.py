@@ -9,9 +9,8 @@ the document is this script's output, valid, and lists exactly the router's rout
 tests/api/test_params.py that its /train parameters are the table's."""
 import json
 import os
-import subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paramtable import ROOT, table
 ref = lambda n: {"$ref": "#/components/schemas/" + n}
 def jbody(schema, desc=None):
     c = {"content": {"application/json": {"schema": schema}}}
@@ -45,14 +44,6 @@ def op(summary, tag, responses, params=None, body=None, desc=None, security=True
     if not security: o["security"] = []
     return o
 ok = lambda schema, desc="OK": {"description": desc, "content": {"application/json": {"schema": schema}}}
-
-def table():
-    """The parameter table as the binary prints it."""
-    binary = os.path.join(ROOT, os.environ.get("BIN", "bin"), "neurond")
-    out = subprocess.run([binary, "params", "--json"], capture_output=True, text=True, timeout=30,
-                         check=True).stdout
-    return json.loads(out)["parameters"]
-
 
 def param_schema(p):
     """A row of the table as an OpenAPI schema (form fields and query values are text, so

@@ -4,22 +4,13 @@ binary's table (`$BIN/neurond params --json`, model/params.c): the table is neve
 hand. `make docs` runs it with --write; tests/api/test_params.py runs the check.
 
 Usage: BIN=bin scripts/params-doc.py --write | --check    (--check: exit 1 when it differs)"""
-import json
 import os
-import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paramtable import ROOT, table
 DOC = os.path.join(ROOT, "docs", "api.md")
 BEGIN = "<!-- params: made by scripts/params-doc.py from `neurond params --json`; do not edit -->"
 END = "<!-- params: end -->"
-
-
-def table():
-    binary = os.path.join(ROOT, os.environ.get("BIN", "bin"), "neurond")
-    out = subprocess.run([binary, "params", "--json"], capture_output=True, text=True, timeout=30,
-                         check=True).stdout
-    return json.loads(out)["parameters"]
 
 
 def cell(text):
