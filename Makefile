@@ -143,10 +143,13 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json
+.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json test-slowloris
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
+
+test-slowloris: $(BIN)/neurond ## full tier: 2,000 slow connections for 60 s; another client's p99 < 50 ms
+	@/usr/bin/python3 tests/api/slowloris.py --neurond $(BIN)/neurond
 
 SOAK_MINUTES ?= 10
 soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS

@@ -21,6 +21,7 @@
 #include <gmime/gmime.h>
 
 #include "nn/alloc.h"
+#include "nn/utf8.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Bounded string buffer                                                                        */
@@ -174,33 +175,6 @@ static uint32_t cp1252(unsigned char c)
     return c;
 }
 
-/* Length of the valid, shortest-form UTF-8 sequence at s (2..4 bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    }
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) {
-            return 0;
-        }
-        if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0)) {
-            return 0; /* overlong or surrogate */
-        }
-        return 3;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) {
-            return 0;
-        }
-        if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90)) {
-            return 0; /* overlong or past U+10FFFF */
-        }
-        return 4;
-    }
-    return 0;
-}
-
 enum conv_mode {
     CONV_AUTO, /* UTF-8 where valid, each other byte as windows-1252 */
     CONV_1252  /* every byte as windows-1252 */
@@ -225,7 +199,7 @@ static int clean_text(const char *s, size_t n, enum conv_mode mode, struct sbuf 
             i++;
             continue;
         }
-        k = c >= 0x80 && mode == CONV_AUTO ? utf8_seq(u + i, n - i) : 0;
+        k = c >= 0x80 && mode == CONV_AUTO ? nn_utf8_seq(u + i, n - i) : 0;
         if (k > 0 && !(c == 0xC2 && u[i + 1] < 0xA0)) {
             i += k;
             continue;

@@ -611,6 +611,20 @@ int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
     if (!cJSON_IsObject(doc)) {
         return nn_err_set(err, NN_EINVAL, "a model must be a JSON object");
     }
+    const cJSON *fv = cJSON_GetObjectItemCaseSensitive(doc, "format_version");
+    if (fv != NULL &&
+        !(cJSON_IsNumber(fv) && fv->valuedouble >= 1 && fv->valuedouble <= FORMAT_VERSION &&
+          fv->valuedouble == floor(fv->valuedouble))) {
+        char got[32] = "not an integer";
+        if (cJSON_IsNumber(fv)) {
+            snprintf(got, sizeof(got), "%.15g", fv->valuedouble);
+        }
+        return nn_err_set_at(
+            err, NN_EINVAL, 0, 0, "format_version",
+            "format_version %s: this neurond reads format_version 1 to %u (was the "
+            "model exported by a newer neurond?)",
+            got, FORMAT_VERSION);
+    }
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 ||
         cJSON_GetArraySize(layers) > MODEL_MAX_HIDDEN + 1) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, "layers",

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Installs the Debian/Ubuntu packages neurond needs to build, test and run, and nothing when
 # they are all there already. Called by `make` (deps target); prints what it installs.
+# Installs with apt-get as root; run by another user, it installs nothing and prints the one
+# apt-get command to run as root (no sudo is assumed: a bare Debian has none).
 #   scripts/deps.sh           build + test dependencies
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against); never used by tests
-#   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium (the
-#                             dashboard test), promtool (prometheus: /metrics), node + npm
+#   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium with
+#                             chromium-driver and python3-selenium (the dashboard test),
+#                             promtool (prometheus: /metrics), node + npm (the OpenAPI validator)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 #   scripts/deps.sh bear      adds bear, which records `make compile_commands.json`
 set -eu
@@ -17,7 +20,7 @@ bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libf
 fuzz) pkgs="$pkgs clang" ;;
 bear) pkgs="$pkgs bear" ;;
 eco)
-    pkgs="$pkgs chromium prometheus nodejs"
+    pkgs="$pkgs chromium chromium-driver python3-selenium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;
@@ -36,13 +39,20 @@ if ! command -v apt-get >/dev/null 2>&1; then
     echo "deps: missing packages:$missing; install them with your package manager" >&2
     exit 1
 fi
-sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-    sudo="sudo"
+    echo "deps: missing packages:$missing; run as root:" >&2
+    echo "apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+    exit 1
 fi
 echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+log=$(mktemp)
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "deps: apt-get failed to install:$missing (its output is above)" >&2
+    exit 1
+fi
+rm -f "$log"
 echo "deps: done"

@@ -4,7 +4,8 @@
 # Unit tests: every build/tests/test_* cmocka binary, run from the repository root.
 # API tests: tests/api/run.sh drives the real daemon over loopback HTTP (tests/browser/setup.sh
 # first: the OpenAPI check runs a node validator, the metrics check promtool).
-# Browser tests: tests/browser/run.sh, the dashboard in headless Chromium.
+# Browser tests: tests/browser/run.sh, the dashboard in headless Chromium (selenium).
+# A setup step that fails prints its own output and why.
 set -u
 what=${1:-all}
 BUILD=${BUILD:-build}
@@ -52,8 +53,13 @@ fi
 
 if [ "$what" = api ] || [ "$what" = all ]; then
     if [ -x tests/api/run.sh ]; then
-        if [ -x tests/browser/setup.sh ] && ! tests/browser/setup.sh >/dev/null 2>&1; then
-            echo "api: tests/browser/setup.sh failed (chromium, promtool, npm packages)"
+        # what the OpenAPI and metrics checks need; a failure shows its output and the reason,
+        # counts as one, and the API tests still run
+        if [ -x tests/browser/setup.sh ] && ! setup=$(tests/browser/setup.sh 2>&1); then
+            printf '%s\n' "$setup"
+            echo "api: setup failed: tests/browser/setup.sh (promtool, node, the npm validator) exited non-zero, output above"
+            failed=$((failed + 1))
+            failed_names="$failed_names api-setup"
         fi
         out=$(BIN="$BIN" tests/api/run.sh 2>&1)
         tally api "$?" "$out"

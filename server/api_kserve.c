@@ -16,6 +16,8 @@
  */
 #include "api_kserve.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,8 @@
 
 /* One input tensor of a request, checked. */
 struct tensor {
-    const char *name;   /* borrowed from the request */
-    int bytes;          /* 1: BYTES (strings); 0: a numeric or BOOL datatype */
+    const char *name; /* borrowed from the request */
+    const struct datatype *dt;
     int ndims;          /* 1 or 2 */
     long dims[2];       /* shape */
     long count;         /* product of the shape */
@@ -258,22 +260,67 @@ int srv_api_kserve_model_ready(struct srv_req *r)
 /* Inference                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-/* 1 for BYTES, 0 for a numeric or BOOL datatype, -1 for anything else. */
-static int datatype_kind(const char *dt)
-{
-    static const char *const numeric[] = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64",
-                                          "INT8", "INT16", "INT32",  "INT64",  "FP16",
-                                          "FP32", "FP64",  "BF16"};
+/* A datatype of the protocol: the values its elements may hold. */
+struct datatype {
+    const char *name;
+    enum { DT_BYTES, DT_BOOL, DT_INT, DT_FLOAT } kind;
+    double lo, hi;     /* DT_INT: the range; DT_FLOAT: the largest magnitude */
+    const char *range; /* the same, for messages */
+};
 
-    if (strcmp(dt, "BYTES") == 0) {
-        return 1;
-    }
-    for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++) {
-        if (strcmp(dt, numeric[i]) == 0) {
-            return 0;
+/* 2^63 and 2^64 are exact doubles; an integer-valued double below them fits. */
+#define TWO_63 9223372036854775808.0
+#define TWO_64 18446744073709551616.0
+
+static const struct datatype datatypes[] = {
+    {"BYTES", DT_BYTES, 0, 0, "a string"},
+    {"BOOL", DT_BOOL, 0, 1, "true, false, 0 or 1"},
+    {"UINT8", DT_INT, 0, 255, "an integer from 0 to 255"},
+    {"UINT16", DT_INT, 0, 65535, "an integer from 0 to 65535"},
+    {"UINT32", DT_INT, 0, 4294967295.0, "an integer from 0 to 4294967295"},
+    {"UINT64", DT_INT, 0, TWO_64, "an integer from 0 to 18446744073709551615"},
+    {"INT8", DT_INT, -128, 127, "an integer from -128 to 127"},
+    {"INT16", DT_INT, -32768, 32767, "an integer from -32768 to 32767"},
+    {"INT32", DT_INT, -2147483648.0, 2147483647.0, "an integer from -2147483648 to 2147483647"},
+    {"INT64", DT_INT, -TWO_63, TWO_63,
+     "an integer from -9223372036854775808 to 9223372036854775807"},
+    {"FP16", DT_FLOAT, 0, 65504, "a number of magnitude at most 65504"},
+    {"BF16", DT_FLOAT, 0, 3.3895313892515355e38, "a number of magnitude at most 3.3895314e38"},
+    {"FP32", DT_FLOAT, 0, 3.4028234663852886e38, "a number of magnitude at most 3.4028235e38"},
+    {"FP64", DT_FLOAT, 0, 1.7976931348623157e308, "a finite number"},
+};
+
+/* The datatype named dt, or NULL. */
+static const struct datatype *datatype_find(const char *dt)
+{
+    for (size_t i = 0; i < sizeof(datatypes) / sizeof(datatypes[0]); i++) {
+        if (strcmp(dt, datatypes[i].name) == 0) {
+            return &datatypes[i];
         }
     }
-    return -1;
+    return NULL;
+}
+
+/*
+ * 1 when element x fits datatype t: BYTES a string; BOOL true, false, 0 or 1; an integer
+ * type an integral number in its range (2^64 and 2^63 themselves excluded); a float type a
+ * number whose magnitude it holds (cJSON reads 1e999 as infinity, which none holds).
+ */
+static int datatype_fits(const struct datatype *t, const cJSON *x)
+{
+    double v = cJSON_IsNumber(x) ? x->valuedouble : 0;
+
+    switch (t->kind) {
+    case DT_BYTES:
+        return cJSON_IsString(x);
+    case DT_BOOL:
+        return cJSON_IsBool(x) || (cJSON_IsNumber(x) && (v == 0 || v == 1));
+    case DT_INT:
+        return cJSON_IsNumber(x) && v == floor(v) && v >= t->lo &&
+               (t->hi >= TWO_63 ? v < t->hi : v <= t->hi);
+    default:
+        return cJSON_IsNumber(x) && v >= -t->hi && v <= t->hi;
+    }
 }
 
 /* Collects the leaves of data (nested arrays, row-major) into t->leaf; -1 past t->count. */
@@ -320,8 +367,8 @@ static int tensor_parse(struct srv_req *r, const cJSON *j, long i, long max_elem
         return -1;
     }
     t->name = name->valuestring;
-    t->bytes = datatype_kind(dt->valuestring);
-    if (t->bytes < 0) {
+    t->dt = datatype_find(dt->valuestring);
+    if (t->dt == NULL) {
         snprintf(field, sizeof(field), "inputs[%ld].datatype", i);
         reply_field(r, 400, field, i, "unknown datatype '%.32s'", dt->valuestring);
         return -1;
@@ -366,13 +413,14 @@ static int tensor_parse(struct srv_req *r, const cJSON *j, long i, long max_elem
         return -1;
     }
     for (long e = 0; e < n; e++) {
-        const cJSON *x = t->leaf[e];
-        int ok = t->bytes ? cJSON_IsString(x) : (cJSON_IsNumber(x) || cJSON_IsBool(x));
-        if (!ok) {
-            char msg[160];
+        if (!datatype_fits(t->dt, t->leaf[e])) {
+            char msg[300], val[40] = "";
+            if (cJSON_IsNumber(t->leaf[e])) {
+                snprintf(val, sizeof(val), " (%.17g)", t->leaf[e]->valuedouble);
+            }
             snprintf(field, sizeof(field), "inputs[%ld].data[%ld]", i, e);
-            snprintf(msg, sizeof(msg), "element %ld of '%.64s' is not %s", e, t->name,
-                     t->bytes ? "a string (BYTES)" : "a number");
+            snprintf(msg, sizeof(msg), "element %ld of '%.64s'%s is not %s (%s)", e, t->name, val,
+                     t->dt->range, t->dt->name);
             reply_field(r, 400, field, i, "%s", msg);
             return -1;
         }
@@ -438,258 +486,303 @@ static int wanted_outputs(struct srv_req *r, const cJSON *req, int regression, i
     return 0;
 }
 
-/* {"name", "datatype", "shape", "data": []}; returns the data array (owned by parent). */
-static cJSON *add_output(cJSON *outs, const char *name, const char *datatype, long n, int k)
-{
-    cJSON *t = cJSON_CreateObject();
+/* One inference request on its way through the phases of srv_api_kserve_infer. */
+struct infer {
+    struct srv_req *r;
+    cJSON *doc;           /* the request; owned */
+    const cJSON *id;      /* the request's "id", or NULL */
+    struct srv_model *sm; /* a registry reference; owned */
+    const struct model *m;
+    int k, kc, regression; /* model inputs, classes, regression (or no classes) */
+    int want_probs, want_label, want_value;
+    struct tensor *ts; /* nt input tensors; owned */
+    long nt;
+    int matrix;  /* 1: one [n, k] tensor; 0: one tensor per column */
+    int *colmap; /* column mode: model input -> tensor index; owned */
+    long n;      /* rows */
+    float *out;  /* n x (regression ? 1 : kc) model outputs; owned */
+    int rc;      /* what the handler returns once a phase stops */
+};
 
-    if (t == NULL) {
-        return NULL;
-    }
-    cJSON_AddItemToArray(outs, t);
-    cJSON_AddStringToObject(t, "name", name);
-    cJSON_AddStringToObject(t, "datatype", datatype);
-    cJSON *shape = cJSON_AddArrayToObject(t, "shape");
-    cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)n));
-    if (k > 0) {
-        cJSON_AddItemToArray(shape, cJSON_CreateNumber(k));
-    }
-    return cJSON_AddArrayToObject(t, "data");
+/* A phase's stop after a reply (or an error code for a 500): q->rc holds what to return. */
+static int stop(struct infer *q, int rc)
+{
+    q->rc = rc;
+    return 1;
 }
 
-int srv_api_kserve_infer(struct srv_req *r)
+/* Reads the request: the body, "inputs", "id", the model, "outputs", each tensor. */
+static int infer_parse(struct infer *q)
 {
-    struct srv_model *sm = NULL;
-    struct tensor *ts = NULL;
-    long nt = 0;
-    int *colmap = NULL; /* model input -> tensor index (column mode) */
-    const char **cells = NULL;
-    char *numbuf = NULL;
-    float *out = NULL;
-    cJSON *reply = NULL;
-    struct nn_err err;
-    int rc = 0;
+    struct srv_req *r = q->r;
 
-    cJSON *doc = srv_http_json_body(r);
-    if (doc == NULL) {
-        return 0;
+    q->doc = srv_http_json_body(r);
+    if (q->doc == NULL) {
+        return stop(q, 0);
     }
-    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(doc, "inputs");
-    if (!cJSON_IsObject(doc) || !cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0) {
-        rc = reply_field(r, 400, "inputs", -1,
-                         "the body must be an inference request with a non-empty \"inputs\" "
-                         "array");
-        goto out;
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(q->doc, "inputs");
+    if (!cJSON_IsObject(q->doc) || !cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0) {
+        return stop(q, reply_field(r, 400, "inputs", -1,
+                                   "the body must be an inference request with a non-empty "
+                                   "\"inputs\" array"));
     }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    if (id != NULL && !cJSON_IsString(id)) {
-        rc = reply_field(r, 400, "id", -1, "\"id\" must be a string");
-        goto out;
+    q->id = cJSON_GetObjectItemCaseSensitive(q->doc, "id");
+    if (q->id != NULL && !cJSON_IsString(q->id)) {
+        return stop(q, reply_field(r, 400, "id", -1, "\"id\" must be a string"));
     }
-    if (model_ref(r, &sm) != 0) {
-        goto out;
+    if (model_ref(r, &q->sm) != 0) {
+        return stop(q, 0);
     }
-    const struct model *m = sm->model;
-    int k = model_n_inputs(m);
-    int kc = model_n_classes(m);
-    int regression = model_task(m) == NN_TASK_REGRESSION || kc == 0;
-    int want_probs, want_label, want_value;
-    if (wanted_outputs(r, doc, regression, &want_probs, &want_label, &want_value) != 0) {
-        goto out;
+    q->m = q->sm->model;
+    q->k = model_n_inputs(q->m);
+    q->kc = model_n_classes(q->m);
+    q->regression = model_task(q->m) == NN_TASK_REGRESSION || q->kc == 0;
+    if (wanted_outputs(r, q->doc, q->regression, &q->want_probs, &q->want_label, &q->want_value) !=
+        0) {
+        return stop(q, 0);
     }
+    q->nt = cJSON_GetArraySize(inputs);
+    if (q->nt > KSERVE_MAX_TENSORS) {
+        return stop(q, reply_field(r, 400, "inputs", -1, "too many input tensors"));
+    }
+    int k1 = q->k > 0 ? q->k : 1;
+    q->ts = nn_calloc((size_t)q->nt, sizeof(*q->ts));
+    q->colmap = nn_malloc((size_t)k1 * sizeof(*q->colmap));
+    if (q->ts == NULL || q->colmap == NULL) {
+        return stop(q, NN_ENOMEM);
+    }
+    for (long i = 0; i < q->nt; i++) {
+        if (tensor_parse(r, cJSON_GetArrayItem(inputs, (int)i), i, r->app->cfg->max_instances * k1,
+                         &q->ts[i]) != 0) {
+            return stop(q, 0);
+        }
+    }
+    return 0;
+}
+
+/* Column mode: maps each model input to the tensor named after it, and finds n. */
+static int match_columns(struct infer *q)
+{
+    struct srv_req *r = q->r;
+    char field[64];
+
+    for (long i = 0; i < q->nt; i++) {
+        const struct tensor *t = &q->ts[i];
+        int c = 0;
+        while (c < q->k && strcmp(model_input_name(q->m, c), t->name) != 0) {
+            c++;
+        }
+        snprintf(field, sizeof(field), "inputs[%ld].name", i);
+        if (c == q->k) {
+            return stop(q, reply_field(r, 422, field, i,
+                                       "the model has no input '%.64s' (GET /v2/models/<name> "
+                                       "lists them)",
+                                       t->name));
+        }
+        if (q->colmap[c] >= 0) {
+            return stop(q,
+                        reply_field(r, 400, field, i, "the input '%.64s' is given twice", t->name));
+        }
+        snprintf(field, sizeof(field), "inputs[%ld].shape", i);
+        if (t->ndims == 2 && t->dims[1] != 1) {
+            return stop(q, reply_field(r, 422, field, i,
+                                       "the tensor of column '%.64s' must have shape [n] or [n, 1]",
+                                       t->name));
+        }
+        if (q->n >= 0 && t->dims[0] != q->n) {
+            return stop(q, reply_field(r, 400, field, i,
+                                       "the input tensors disagree on the batch size (at '%.64s')",
+                                       t->name));
+        }
+        q->n = t->dims[0];
+        q->colmap[c] = (int)i;
+    }
+    for (int c = 0; c < q->k; c++) {
+        if (q->colmap[c] < 0) {
+            const char *name = model_input_name(q->m, c);
+            return stop(
+                q, reply_field(r, 422, name, -1, "no tensor for the model input '%.64s'", name));
+        }
+    }
+    return 0;
+}
+
+/* Matches the tensors to the model's inputs: one [n, k] matrix, or a tensor per column. */
+static int infer_match(struct infer *q)
+{
+    struct srv_req *r = q->r;
     long max_rows = r->app->cfg->max_instances;
-    nt = cJSON_GetArraySize(inputs);
-    if (nt > KSERVE_MAX_TENSORS) {
-        rc = reply_field(r, 400, "inputs", -1, "too many input tensors");
-        goto out;
-    }
-    ts = nn_calloc((size_t)nt, sizeof(*ts));
-    colmap = nn_malloc((size_t)(k > 0 ? k : 1) * sizeof(*colmap));
-    if (ts == NULL || colmap == NULL) {
-        rc = NN_ENOMEM;
-        goto out;
-    }
-    for (long i = 0; i < nt; i++) {
-        if (tensor_parse(r, cJSON_GetArrayItem(inputs, (int)i), i, max_rows * (k > 0 ? k : 1),
-                         &ts[i]) != 0) {
-            goto out;
-        }
-    }
 
-    /* match the tensors to the model's inputs */
-    long n = -1;
-    int matrix = 0;
-    for (int c = 0; c < k; c++) {
-        colmap[c] = -1;
+    q->n = -1;
+    for (int c = 0; c < q->k; c++) {
+        q->colmap[c] = -1;
     }
-    if (nt == 1) {
-        /* one tensor that is not a column: the [n, k] matrix ("input", or whatever a generic
-         * client calls it, as KServe's own examples' "input-0") */
-        matrix = 1;
-        for (int c = 0; c < k; c++) {
-            if (strcmp(model_input_name(m, c), ts[0].name) == 0) {
-                matrix = 0;
-            }
-        }
+    /* one tensor that is not a column: the [n, k] matrix ("input", or whatever a generic
+     * client calls it, as KServe's own examples' "input-0") */
+    q->matrix = q->nt == 1;
+    for (int c = 0; q->matrix && c < q->k; c++) {
+        q->matrix = strcmp(model_input_name(q->m, c), q->ts[0].name) != 0;
     }
-    if (matrix) {
-        long cols = ts[0].ndims == 2 ? ts[0].dims[1] : 1;
-        if (cols != k) {
-            char msg[160];
-            snprintf(msg, sizeof(msg),
-                     "the tensor '%.64s' has %ld columns; the model has %d inputs (shape [n, %d])",
-                     ts[0].name, cols, k, k);
-            rc = reply_field(r, 422, "inputs[0].shape", 0, "%s", msg);
-            goto out;
+    if (q->matrix) {
+        long cols = q->ts[0].ndims == 2 ? q->ts[0].dims[1] : 1;
+        if (cols != q->k) {
+            return stop(q, reply_field(r, 422, "inputs[0].shape", 0,
+                                       "the tensor '%.64s' has %ld columns; the model has %d "
+                                       "inputs (shape [n, %d])",
+                                       q->ts[0].name, cols, q->k, q->k));
         }
-        n = ts[0].dims[0];
-    } else {
-        for (long i = 0; i < nt; i++) {
-            int c = 0;
-            char field[64];
-            while (c < k && strcmp(model_input_name(m, c), ts[i].name) != 0) {
-                c++;
-            }
-            snprintf(field, sizeof(field), "inputs[%ld].name", i);
-            if (c == k) {
-                rc = reply_field(r, 422, field, i,
-                                 "the model has no input '%.64s' (GET /v2/models/<name> lists "
-                                 "them)",
-                                 ts[i].name);
-                goto out;
-            }
-            if (colmap[c] >= 0) {
-                rc = reply_field(r, 400, field, i, "the input '%.64s' is given twice", ts[i].name);
-                goto out;
-            }
-            if (ts[i].ndims == 2 && ts[i].dims[1] != 1) {
-                snprintf(field, sizeof(field), "inputs[%ld].shape", i);
-                rc = reply_field(r, 422, field, i,
-                                 "the tensor of column '%.64s' must have shape [n] or [n, 1]",
-                                 ts[i].name);
-                goto out;
-            }
-            if (n >= 0 && ts[i].dims[0] != n) {
-                snprintf(field, sizeof(field), "inputs[%ld].shape", i);
-                rc = reply_field(r, 400, field, i,
-                                 "the input tensors disagree on the batch size (at '%.64s')",
-                                 ts[i].name);
-                goto out;
-            }
-            n = ts[i].dims[0];
-            colmap[c] = (int)i;
-        }
-        for (int c = 0; c < k; c++) {
-            if (colmap[c] < 0) {
-                rc = reply_field(r, 422, model_input_name(m, c), -1,
-                                 "no tensor for the model input '%.64s'", model_input_name(m, c));
-                goto out;
-            }
-        }
+        q->n = q->ts[0].dims[0];
+    } else if (match_columns(q) != 0) {
+        return 1;
     }
-    if (n > max_rows) {
+    if (q->n > max_rows) {
         cJSON *d = cJSON_CreateObject();
         if (d != NULL) {
             cJSON_AddStringToObject(d, "field", "inputs");
             cJSON_AddNumberToObject(d, "limit", (double)max_rows);
         }
-        rc = srv_http_reply_error(r, 413, d, "%ld instances: at most %ld per request", n, max_rows);
-        goto out;
+        return stop(q, srv_http_reply_error(r, 413, d, "%ld instances: at most %ld per request",
+                                            q->n, max_rows));
     }
+    return 0;
+}
 
-    /* predict row by row */
-    int per = regression ? 1 : kc;
-    cells = nn_calloc((size_t)(k > 0 ? k : 1), sizeof(*cells));
-    numbuf = nn_malloc((size_t)(k > 0 ? k : 1) * CELL_LEN);
-    out = nn_malloc((size_t)(n > 0 ? n : 1) * (size_t)per * sizeof(float));
-    reply = cJSON_CreateObject();
-    if (cells == NULL || numbuf == NULL || out == NULL || reply == NULL) {
-        rc = NN_ENOMEM;
+/* Predicts row by row into q->out, each row as k text cells (the CSV predictions' path). */
+static int infer_predict(struct infer *q)
+{
+    int per = q->regression ? 1 : q->kc, k1 = q->k > 0 ? q->k : 1;
+    const char **cells = nn_calloc((size_t)k1, sizeof(*cells));
+    char *numbuf = nn_malloc((size_t)k1 * CELL_LEN);
+    struct nn_err err;
+    int rc = 0;
+
+    q->out = nn_malloc((size_t)(q->n > 0 ? q->n : 1) * (size_t)per * sizeof(float));
+    if (cells == NULL || numbuf == NULL || q->out == NULL) {
+        rc = stop(q, NN_ENOMEM);
         goto out;
     }
-    for (long i = 0; i < n; i++) {
-        for (int c = 0; c < k; c++) {
-            const cJSON *x = matrix ? ts[0].leaf[i * k + c] : ts[colmap[c]].leaf[i];
+    for (long i = 0; i < q->n; i++) {
+        for (int c = 0; c < q->k; c++) {
+            const cJSON *x = q->matrix ? q->ts[0].leaf[i * q->k + c] : q->ts[q->colmap[c]].leaf[i];
+            if (cJSON_IsNumber(x) && fabs(x->valuedouble) > FLT_MAX) {
+                /* a valid FP64 the model, which reads float32, cannot take */
+                rc = stop(q, reply_field(q->r, 422, model_input_name(q->m, c), i,
+                                         "instance %ld: input '%.64s' (%.17g) is past the range "
+                                         "of the model's float32 inputs",
+                                         i, model_input_name(q->m, c), x->valuedouble));
+                goto out;
+            }
             cells[c] = cell_of(x, numbuf + (size_t)c * CELL_LEN);
         }
         nn_err_clear(&err);
-        rc = model_predict_cells(m, cells, out + (size_t)i * (size_t)per, &err);
-        if (rc != 0) {
-            char field[200], msg[400];
+        int prc = model_predict_cells(q->m, cells, q->out + (size_t)i * (size_t)per, &err);
+        if (prc != 0) {
+            char field[200];
             if (err.field[0] != '\0') {
                 snprintf(field, sizeof(field), "%s[%ld]", err.field, i);
             } else {
                 snprintf(field, sizeof(field), "inputs[%ld]", i);
             }
-            snprintf(msg, sizeof(msg), "instance %ld: %s", i, err.msg);
-            rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, "%s", msg);
+            rc = stop(q, reply_field(q->r, prc == NN_ENOMEM ? 500 : 422, field, i,
+                                     "instance %ld: %.300s", i, err.msg));
             goto out;
         }
     }
-
-    char ver[16];
-    snprintf(ver, sizeof(ver), "%d", sm->version);
-    cJSON_AddStringToObject(reply, "model_name", sm->name);
-    cJSON_AddStringToObject(reply, "model_version", ver);
-    if (id != NULL) {
-        cJSON_AddStringToObject(reply, "id", id->valuestring);
-    }
-    cJSON *outs = cJSON_AddArrayToObject(reply, "outputs");
-    if (outs == NULL) {
-        rc = NN_ENOMEM;
-        goto out;
-    }
-    if (want_probs) {
-        cJSON *d = add_output(outs, "probabilities", "FP32", n, kc);
-        for (long e = 0; d != NULL && e < n * kc; e++) {
-            cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(out[e])));
-        }
-        if (d == NULL || cJSON_GetArraySize(d) != n * kc) {
-            rc = NN_ENOMEM;
-            goto out;
-        }
-    }
-    if (want_label) {
-        cJSON *d = add_output(outs, "label", "BYTES", n, 0);
-        for (long i = 0; d != NULL && i < n; i++) {
-            const float *p = out + (size_t)i * (size_t)kc;
-            int best = 0;
-            for (int c = 1; c < kc; c++) {
-                if (p[c] > p[best]) {
-                    best = c;
-                }
-            }
-            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(m, best)));
-        }
-        if (d == NULL || cJSON_GetArraySize(d) != n) {
-            rc = NN_ENOMEM;
-            goto out;
-        }
-    }
-    if (want_value) {
-        cJSON *d = add_output(outs, "value", "FP32", n, 0);
-        for (long i = 0; d != NULL && i < n; i++) {
-            cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(out[i])));
-        }
-        if (d == NULL || cJSON_GetArraySize(d) != n) {
-            rc = NN_ENOMEM;
-            goto out;
-        }
-    }
-    srv_metrics_predictions_model(r->app->metrics, sm->name, (unsigned long)n);
-    rc = srv_http_reply_json(r, 200, reply);
-    reply = NULL;
 out:
-    for (long i = 0; ts != NULL && i < nt; i++) {
-        nn_free(ts[i].leaf);
-    }
-    nn_free(ts);
-    nn_free(colmap);
     nn_free(cells);
     nn_free(numbuf);
-    nn_free(out);
-    cJSON_Delete(reply);
-    cJSON_Delete(doc);
-    srv_registry_release(sm);
+    return rc;
+}
+
+/*
+ * Adds the output tensor {"name", "datatype", "shape", "data"} to outs: "label" (BYTES [n],
+ * the most probable class of each row of q->out), else FP32 [n, k] (k > 0) or [n] read from
+ * vals. @return 0 or NN_ENOMEM.
+ */
+static int add_output(cJSON *outs, const struct infer *q, const char *name, const float *vals,
+                      int k)
+{
+    int label = strcmp(name, "label") == 0;
+    long count = q->n * (k > 0 ? k : 1);
+    cJSON *t = cJSON_CreateObject();
+
+    if (t == NULL || !cJSON_AddItemToArray(outs, t)) {
+        cJSON_Delete(t);
+        return NN_ENOMEM;
+    }
+    cJSON_AddStringToObject(t, "name", name);
+    cJSON_AddStringToObject(t, "datatype", label ? "BYTES" : "FP32");
+    cJSON *shape = cJSON_AddArrayToObject(t, "shape");
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)q->n));
+    if (k > 0) {
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(k));
+    }
+    cJSON *d = cJSON_AddArrayToObject(t, "data");
+    for (long e = 0; d != NULL && e < count; e++) {
+        if (label) {
+            const float *p = vals + (size_t)e * (size_t)q->kc;
+            int best = 0;
+            for (int c = 1; c < q->kc; c++) {
+                best = p[c] > p[best] ? c : best;
+            }
+            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(q->m, best)));
+        } else {
+            cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(vals[e])));
+        }
+    }
+    return d != NULL && cJSON_GetArraySize(d) == count ? 0 : NN_ENOMEM;
+}
+
+/* Sends the inference response: model, version, id, the outputs asked for. */
+static int infer_reply(struct infer *q)
+{
+    cJSON *reply = cJSON_CreateObject();
+    char ver[16];
+    int rc = 0;
+
+    snprintf(ver, sizeof(ver), "%d", q->sm->version);
+    cJSON_AddStringToObject(reply, "model_name", q->sm->name);
+    cJSON_AddStringToObject(reply, "model_version", ver);
+    if (q->id != NULL) {
+        cJSON_AddStringToObject(reply, "id", q->id->valuestring);
+    }
+    cJSON *outs = cJSON_AddArrayToObject(reply, "outputs");
+    if (reply == NULL || outs == NULL) {
+        rc = NN_ENOMEM;
+    }
+    if (rc == 0 && q->want_probs) {
+        rc = add_output(outs, q, "probabilities", q->out, q->kc);
+    }
+    if (rc == 0 && q->want_label) {
+        rc = add_output(outs, q, "label", q->out, 0);
+    }
+    if (rc == 0 && q->want_value) {
+        rc = add_output(outs, q, "value", q->out, 0);
+    }
+    if (rc != 0) {
+        cJSON_Delete(reply);
+        return rc;
+    }
+    srv_metrics_predictions_model(q->r->app->metrics, q->sm->name, (unsigned long)q->n);
+    return srv_http_reply_json(q->r, 200, reply);
+}
+
+int srv_api_kserve_infer(struct srv_req *r)
+{
+    struct infer q;
+
+    memset(&q, 0, sizeof(q));
+    q.r = r;
+    int rc = infer_parse(&q) != 0 || infer_match(&q) != 0 || infer_predict(&q) != 0
+                 ? q.rc
+                 : infer_reply(&q);
+    for (long i = 0; q.ts != NULL && i < q.nt; i++) {
+        nn_free(q.ts[i].leaf);
+    }
+    nn_free(q.ts);
+    nn_free(q.colmap);
+    nn_free(q.out);
+    cJSON_Delete(q.doc);
+    srv_registry_release(q.sm);
     return rc;
 }

@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_count.h"
+#include "log.h"
 #include "model/model.h"
 #include "nn/alloc.h"
 #include "registry.h"
+#include "reserve.h"
 #include "store.h"
 
 int srv_api_model_name_ok(const char *name)
@@ -192,6 +195,16 @@ int srv_api_models_get(struct srv_req *r)
     return reply_card(r, r->args[0], version, 200);
 }
 
+/* Deletes the model r->args[0] (version 0) or one of its versions. */
+static int delete_model(struct srv_req *r, int version, struct nn_err *err)
+{
+    if (version > 0) {
+        return store_version_delete(r->app->store, r->args[0], version, err);
+    }
+    return store_model_delete(r->app->store, r->args[0], err);
+}
+
+/* On a full disk the delete is tried again after releasing the reserve (reserve.h). */
 int srv_api_models_delete(struct srv_req *r)
 {
     struct nn_err err;
@@ -201,10 +214,14 @@ int srv_api_models_delete(struct srv_req *r)
     if (path_model(r, &version) != 0) {
         return 0;
     }
-    if (version > 0) {
-        rc = store_version_delete(r->app->store, r->args[0], version, &err);
-    } else {
-        rc = store_model_delete(r->app->store, r->args[0], &err);
+    rc = delete_model(r, version, &err);
+    if (rc == NN_ENOSPC && srv_reserve_release(r->app->cfg->db)) {
+        srv_log("warn", "the disk is full: released %s.reserve to delete model %s", r->app->cfg->db,
+                r->args[0]);
+        rc = delete_model(r, version, &err);
+    }
+    if (rc == 0) {
+        srv_reserve_fill(r->app->cfg->db); /* again, once there is room */
     }
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -291,6 +308,48 @@ int srv_api_models_export(struct srv_req *r)
     return srv_http_reply_json(r, 200, doc);
 }
 
+/* Replies 400 naming the limit for an import past one. */
+static int reply_count(struct srv_req *r, const char *field, size_t n, long limit, const char *what)
+{
+    cJSON *d = cJSON_CreateObject();
+
+    if (d != NULL) {
+        cJSON_AddStringToObject(d, "field", field);
+        cJSON_AddNumberToObject(d, "limit", (double)limit);
+    }
+    srv_http_reply_error(r, 400, d, "the model has %zu %s: this daemon takes at most %ld", n, what,
+                         limit);
+    return -1;
+}
+
+/*
+ * Checks the counts of the import's text against the limits before cJSON builds a tree of
+ * it (json_count.h): inputs up to --max-csv-columns (a model's inputs are columns), layers up
+ * to MODEL_MAX_HIDDEN + 1, weights and biases up to --max-params. @return 0, or -1 replied.
+ */
+static int import_counts_ok(struct srv_req *r)
+{
+    const struct srv_config *cfg = r->app->cfg;
+    struct srv_json_counts c;
+
+    if (r->body == NULL) {
+        return 0; /* srv_http_json_body answers */
+    }
+    srv_json_count(r->body, r->body_len, &c);
+    if (c.inputs > (size_t)cfg->max_csv_columns) {
+        return reply_count(r, "inputs", c.inputs, cfg->max_csv_columns,
+                           "inputs (--max-csv-columns)");
+    }
+    if (c.layers > MODEL_MAX_HIDDEN + 1) {
+        return reply_count(r, "layers", c.layers, MODEL_MAX_HIDDEN + 1, "layers");
+    }
+    if (c.numbers > (size_t)cfg->max_params) {
+        return reply_count(r, "layers", c.numbers, cfg->max_params,
+                           "weights and biases (--max-params)");
+    }
+    return 0;
+}
+
 int srv_api_models_import(struct srv_req *r)
 {
     struct model *m = NULL;
@@ -304,6 +363,9 @@ int srv_api_models_import(struct srv_req *r)
 
     nn_err_clear(&err);
     if (path_model(r, &version) != 0) {
+        return 0;
+    }
+    if (import_counts_ok(r) != 0) {
         return 0;
     }
     cJSON *doc = srv_http_json_body(r);

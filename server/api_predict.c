@@ -16,6 +16,7 @@
  */
 #include "api_predict.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +263,18 @@ out:
     return rc;
 }
 
+/* Answers a failed write of the CSV reply to the spool: 507 when the disk is full (errno
+ * ENOSPC or EDQUOT, saved by the caller right after the failing call), else 500; both are
+ * storage errors in the metrics. */
+static int reply_spool_error(struct srv_req *r, int saved_errno)
+{
+    if (saved_errno == ENOSPC || saved_errno == EDQUOT) {
+        return srv_http_reply_error(r, 507, NULL, "no space left on the spool to write the reply");
+    }
+    srv_metrics_store_error(r->app->metrics);
+    return srv_http_reply_error(r, 500, NULL, "cannot write the reply: %s", strerror(saved_errno));
+}
+
 static int predict_csv(struct srv_req *r)
 {
     struct srv_model *sm = NULL;
@@ -317,25 +330,36 @@ static int predict_csv(struct srv_req *r)
     in = fopen(r->spool_path, "rb");
     snprintf(tmpl, sizeof(tmpl), "%s/out-XXXXXX", r->app->spool_dir);
     int fd = mkstemp(tmpl);
+    int saved = errno;
     if (fd >= 0) {
         unlink(tmpl);
         out = fdopen(fd, "w+b");
+        saved = errno;
         if (out == NULL) {
             close(fd);
         }
     }
     if (in == NULL || out == NULL) {
-        rc = srv_http_reply_error(r, 500, NULL, "cannot open the spool files");
+        rc = in != NULL ? reply_spool_error(r, saved)
+                        : srv_http_reply_error(r, 500, NULL, "cannot open the spool files");
         goto out;
     }
     model_limits_default(&lim);
+    errno = 0;
     rc = model_predict_csv(sm->model, in, out, delim, &lim, &err);
+    saved = errno; /* a failed write leaves ferror(out) and its errno */
+    if (rc != 0 && ferror(out)) {
+        rc = reply_spool_error(r, saved);
+        goto out;
+    }
     if (rc != 0) {
-        rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
+        /* NN_ERANGE here is a CSV reader limit (columns, field length, rows): 400 as at /train;
+         * NN_EINVAL a missing column or a bad value: 422 */
+        rc = srv_http_reply_nn(r, rc, &err, rc == NN_ERANGE ? 400 : 422, NULL);
         goto out;
     }
     if (fflush(out) != 0) {
-        rc = srv_http_reply_error(r, 500, NULL, "cannot write the reply");
+        rc = reply_spool_error(r, errno);
         goto out;
     }
     long size = ftell(out);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_jobs.h"
@@ -28,7 +29,9 @@
 #include "metrics.h"
 #include "model/model.h"
 #include "nn/alloc.h"
+#include "nn/utf8.h"
 #include "registry.h"
+#include "reserve.h"
 #include "store.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -128,6 +131,15 @@ int srv_api_train_post(struct srv_req *r)
     } else {
         rc = srv_http_query_each(r, add_arg, form);
         if (rc != 0) {
+            goto out;
+        }
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, form)
+    {
+        if (!nn_utf8_valid(it->string, strlen(it->string), NULL) ||
+            !nn_utf8_valid(it->valuestring, strlen(it->valuestring), NULL)) {
+            rc = reply_param(r, it->string, "parameters must be UTF-8 text");
             goto out;
         }
     }
@@ -322,6 +334,61 @@ out:
     return rc;
 }
 
+#define FAIL_RETRY_FIRST_MS 100
+#define FAIL_RETRY_MAX_MS   2000
+
+/* Sleeps ms milliseconds in short slices; returns 1 at once when the daemon stops. */
+static int nap_unless_stopping(struct srv_app *app, atomic_int *cancel, int ms)
+{
+    for (int slept = 0; slept < ms; slept += 50) {
+        if (atomic_load(&app->stopping) || atomic_load(cancel) == SRV_JOBS_CANCEL_STOP) {
+            return 1;
+        }
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&app->stopping) || atomic_load(cancel) == SRV_JOBS_CANCEL_STOP;
+}
+
+/*
+ * Stores a job's failure. When the store cannot take it (a full disk, an I/O error) it
+ * retries with backoff (0.1 s doubling to 2 s) until it is stored, the job is no longer
+ * running (cancelled meanwhile), or the daemon stops: then the job is still 'running' in
+ * the store and the next start queues it again (store_jobs_recover), so it never stays
+ * 'running' with no worker. Returns 0 when the job's end is stored, 1 when it is left for
+ * the next start (its dataset must then be kept).
+ */
+static int store_failure(struct srv_app *app, const char *id, atomic_int *cancel, int code,
+                         const char *msg)
+{
+    struct nn_err serr;
+    int delay = FAIL_RETRY_FIRST_MS;
+    int tries = 0;
+
+    for (;;) {
+        nn_err_clear(&serr);
+        int rc = store_job_fail(app->store, id, error_code(code), msg, &serr);
+        if (rc == 0 || rc == NN_ECANCELED || rc == NN_ENOTFOUND) {
+            if (tries > 0) {
+                srv_log("info", "job %s: its failure is stored after %d retries", id, tries);
+            }
+            return 0;
+        }
+        if (tries == 0) {
+            srv_log("warn", "job %s: cannot store its failure (%s): retrying", id, serr.msg);
+        }
+        if (nap_unless_stopping(app, cancel, delay)) {
+            srv_log("warn",
+                    "job %s: stopping before its failure is stored: it runs again at the "
+                    "next start",
+                    id);
+            return 1;
+        }
+        tries++;
+        delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2;
+    }
+}
+
 void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
 {
     struct srv_app *app = ud;
@@ -369,21 +436,24 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             rc = commit_model(&ctx, job->model, m, &version, &err);
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
+                srv_reserve_fill(app->cfg->db); /* made again once there is room */
                 srv_log("info", "job %s succeeded: model %s version %d", id, job->model, version);
             }
         }
     }
     if (rc == NN_ECANCELED && atomic_load(cancel) == SRV_JOBS_CANCEL_STOP) {
+        /* queued again, or (the store failing) left 'running': either way the next start
+         * runs it again, so its dataset stays */
+        keep_file = 1;
         if (store_job_requeue(app->store, id, NULL) == 0) {
-            keep_file = 1;
             srv_log("info", "job %s stopped by shutdown: queued again for the next start", id);
         }
     } else if (rc == NN_ECANCELED) {
         srv_log("info", "job %s cancelled", id);
     } else if (rc != 0) {
         srv_log("warn", "job %s failed: %s", id, err.msg);
-        store_job_fail(app->store, id, error_code(rc),
-                       err.msg[0] != '\0' ? err.msg : nn_strerror(rc), NULL);
+        keep_file =
+            store_failure(app, id, cancel, rc, err.msg[0] != '\0' ? err.msg : nn_strerror(rc));
     }
     if (!keep_file) {
         unlink(path);

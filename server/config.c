@@ -54,7 +54,15 @@ static const struct opt opts[] = {
     {"conn-timeout", "NEUROND_CONN_TIMEOUT", OPT_INT, N(conn_timeout), 1, 86400, "60",
      "seconds an idle connection is kept"},
     {"conn-limit", "NEUROND_CONN_LIMIT", OPT_INT, N(conn_limit), 1, 100000, "1024",
-     "simultaneous connections"},
+     "simultaneous connections; past it the oldest one waiting for a request (or sending its body "
+     "below --body-min-rate) is closed"},
+    {"header-timeout", "NEUROND_HEADER_TIMEOUT", OPT_INT, N(header_timeout), 1, 3600, "10",
+     "seconds a request's headers may take, counted from the accept or the previous reply "
+     "(then the connection is closed)"},
+    {"body-timeout", "NEUROND_BODY_TIMEOUT", OPT_INT, N(body_timeout), 1, 3600, "10",
+     "seconds a request body may go without a byte (then the connection is closed)"},
+    {"body-min-rate", "NEUROND_BODY_MIN_RATE", OPT_LONG, N(body_min_rate), 0, 1000000000, "1024",
+     "bytes per second a request body must average after --body-timeout seconds (0 = no rate)"},
     {"conn-memory-kb", "NEUROND_CONN_MEMORY_KB", OPT_INT, N(conn_memory_kb), 16, 65536, "32",
      "memory per connection for headers and buffers (KiB)"},
     {"log-requests", "NEUROND_LOG_REQUESTS", OPT_BOOL, N(log_requests), 0, 1, "1",

@@ -32,6 +32,9 @@ struct srv_config {
     int conn_timeout;               /* --conn-timeout: idle seconds before a close */
     int conn_limit;                 /* --conn-limit: simultaneous connections */
     int conn_memory_kb;             /* --conn-memory-kb: per-connection MHD memory */
+    int header_timeout;             /* --header-timeout: seconds for a request's headers */
+    int body_timeout;               /* --body-timeout: seconds a body may go without a byte */
+    long body_min_rate;             /* --body-min-rate: bytes/s a body averages; 0 = off */
     int log_requests;               /* --log-requests: 1 = one line per request */
     /* security and limits (hardening; see docs/operations.md) */
     char api_key_file[SRV_CONFIG_STR_MAX];     /* --api-key-file: the key read from a file */

@@ -21,10 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conns.h"
+#include "json_check.h"
 #include "log.h"
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "nn/rng.h"
+#include "nn/utf8.h"
 #include "router.h"
 #include "security.h"
 
@@ -33,6 +36,7 @@
 
 struct srv_http {
     struct MHD_Daemon *d;
+    struct srv_conns *conns;  /* deadlines and the connection limit */
     char *tls_cert, *tls_key; /* PEM text for GnuTLS; NULL without TLS */
     struct srv_app *app;
     int port;
@@ -75,6 +79,8 @@ const char *srv_http_status_code(unsigned status)
         return "queue_full";
     case 431:
         return "headers_too_large";
+    case 501:
+        return "not_implemented";
     case 503:
         return "not_ready";
     case 507:
@@ -181,6 +187,33 @@ int srv_http_reply_fd(struct srv_req *r, unsigned status, const char *content_ty
     return send_reply(r, status, resp, content_type, (size_t)size);
 }
 
+/* Replaces in place each byte of s that does not belong to well-formed UTF-8 with '?': an
+ * error message or detail may quote a name, a parameter or a query value as the client sent
+ * it (or cut by %.64s in the middle of a character), and a JSON reply holds UTF-8 only. */
+static void utf8_scrub(char *s)
+{
+    size_t n = strlen(s), i = 0, bad = 0;
+
+    while (i < n && !nn_utf8_valid(s + i, n - i, &bad)) {
+        s[i + bad] = '?';
+        i += bad + 1;
+    }
+}
+
+/* utf8_scrub over every string (values and keys) of a details tree. */
+static void utf8_scrub_tree(cJSON *j)
+{
+    for (; j != NULL; j = j->next) {
+        if (j->string != NULL) {
+            utf8_scrub(j->string);
+        }
+        if (cJSON_IsString(j) && j->valuestring != NULL) {
+            utf8_scrub(j->valuestring);
+        }
+        utf8_scrub_tree(j->child);
+    }
+}
+
 int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
 {
     char msg[512];
@@ -189,6 +222,10 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_scrub(msg);
+    if (details != NULL) {
+        utf8_scrub_tree(details->child);
+    }
     cJSON *doc = cJSON_CreateObject();
     if (doc == NULL) {
         cJSON_Delete(details);
@@ -207,6 +244,9 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
     }
     if (status >= 500 && status != 503 && status != 507) {
         srv_log("error", "request %s %s failed: %s", r->method, r->url, msg);
+    }
+    if (status == 507) { /* every 507 is a write the disk could not take */
+        srv_metrics_store_error(r->app->metrics);
     }
     return srv_http_reply_json(r, status, doc);
 }
@@ -306,12 +346,59 @@ const char *srv_http_field(struct srv_req *r, const char *name)
     return NULL;
 }
 
+/* The line and column (from 1) of byte off of the body. */
+static void body_line_col(const struct srv_req *r, size_t off, long *line, long *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < r->body_len; i++) {
+        if (r->body[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+/* Sends 400 "malformed JSON at line L, column C" for byte off, with why (may be ""). */
+static void reply_malformed(struct srv_req *r, size_t off, const char *why)
+{
+    long line, col;
+
+    body_line_col(r, off, &line, &col);
+    cJSON *d = cJSON_CreateObject();
+    if (d != NULL) {
+        cJSON_AddNumberToObject(d, "line", (double)line);
+        cJSON_AddNumberToObject(d, "column", (double)col);
+    }
+    srv_http_reply_error(r, 400, d, "malformed JSON at line %ld, column %ld%s%s", line, col,
+                         why[0] != '\0' ? ": " : "", why);
+}
+
 cJSON *srv_http_json_body(struct srv_req *r)
 {
     const char *end = NULL;
 
     if (r->body == NULL || r->body_len == 0) {
         srv_http_reply_error(r, 400, NULL, "the request needs a JSON body");
+        return NULL;
+    }
+    size_t bad = 0;
+    if (!nn_utf8_valid(r->body, r->body_len, &bad)) {
+        long line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++) {
+            line += r->body[i] == '\n';
+            col = r->body[i] == '\n' ? 1 : col + 1;
+        }
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddNumberToObject(d, "line", (double)line);
+            cJSON_AddNumberToObject(d, "column", (double)col);
+        }
+        srv_http_reply_error(r, 400, d,
+                             "the JSON body is not UTF-8 (byte 0x%02x at line %ld, column %ld)",
+                             (unsigned)(unsigned char)r->body[bad], line, col);
         return NULL;
     }
     long depth = 0;
@@ -326,25 +413,35 @@ cJSON *srv_http_json_body(struct srv_req *r)
         srv_http_reply_error(r, 400, d, "%s", derr.msg);
         return NULL;
     }
-    cJSON *doc = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
-    if (doc == NULL) {
-        /* locate the fault: line and column of the byte cJSON stopped at */
-        long line = 1, col = 1;
-        const char *stop = end != NULL ? end : r->body;
-        for (const char *p = r->body; p < stop && p < r->body + r->body_len; p++) {
-            if (*p == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
+    /* what cJSON would let through: raw control characters, and \u0000, which it decodes
+     * into a NUL that cuts the string ("iris\u0000x" read as "iris") */
+    int rc = srv_json_check_text(r->body, r->body_len, &derr);
+    if (rc == NN_EFORMAT) {
+        reply_malformed(r, (size_t)derr.col - 1, derr.msg);
+        return NULL;
+    }
+    if (rc != 0) {
         cJSON *d = cJSON_CreateObject();
         if (d != NULL) {
-            cJSON_AddNumberToObject(d, "line", (double)line);
-            cJSON_AddNumberToObject(d, "column", (double)col);
+            cJSON_AddStringToObject(d, "field", derr.field);
         }
-        srv_http_reply_error(r, 400, d, "malformed JSON at line %ld, column %ld", line, col);
+        srv_http_reply_error(r, 400, d, "%s", derr.msg);
+        return NULL;
+    }
+    cJSON *doc = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    if (doc == NULL) {
+        /* the fault: the byte cJSON stopped at */
+        reply_malformed(r, end != NULL ? (size_t)(end - r->body) : 0, "");
+        return NULL;
+    }
+    /* cJSON stops after the first value: anything but white space after it is malformed */
+    size_t off = end != NULL ? (size_t)(end - r->body) : r->body_len;
+    while (off < r->body_len && strchr(" \t\n\r", r->body[off]) != NULL) {
+        off++;
+    }
+    if (off < r->body_len) {
+        cJSON_Delete(doc);
+        reply_malformed(r, off, "more after the JSON value");
         return NULL;
     }
     return doc;
@@ -514,6 +611,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         }
         f = &r->fields[r->n_fields++];
         snprintf(f->name, sizeof(f->name), "%s", key);
+    }
+    if (memchr(data, '\0', size) != NULL) {
+        body_fail(r, 400, "form field '%s' holds a NUL byte", key);
+        return MHD_NO;
     }
     if (f->len + size > FIELD_VALUE_MAX) {
         body_fail(r, 400, "form field '%s' is longer than %d bytes", key, FIELD_VALUE_MAX);
@@ -715,6 +816,74 @@ static void media_type(struct srv_req *r, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* 1 when the request announces a body (a non-zero Content-Length, or Transfer-Encoding). */
+static int has_body(struct srv_req *r)
+{
+    const char *cl = srv_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    return (cl != NULL && strtoull(cl, NULL, 10) > 0) ||
+           srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+struct framing {
+    int n_length, n_te, n_host;
+};
+
+/* Counts the headers that frame the message. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+
+    (void)kind;
+    (void)value;
+    f->n_length += strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0;
+    f->n_te += strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0;
+    f->n_host += strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0;
+    return MHD_YES;
+}
+
+/*
+ * The framing faults that reach the handler (RFC 9112 6.1, 6.3 and 3.2): libmicrohttpd would
+ * take the first of two Content-Length headers, prefer chunked over a Content-Length sent
+ * with it (a request-smuggling shape), and wait for the close on a Transfer-Encoding it does
+ * not know. Each is refused here with a JSON error, and the connection closes after it.
+ * Faults libmicrohttpd itself refuses before any callback (a Content-Length that is not a
+ * number, a bad chunk size) get its own HTML page: see docs/operations.md.
+ * @return 0, or 1 after the error was sent.
+ */
+static int check_framing(struct srv_req *r, const char *version)
+{
+    struct framing f = {0, 0, 0};
+
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.n_length > 1) {
+        srv_http_reply_error(r, 400, NULL, "more than one Content-Length header");
+        return 1;
+    }
+    if (f.n_te > 1 || (f.n_te == 1 && f.n_length == 1)) {
+        srv_http_reply_error(r, 400, NULL,
+                             f.n_te > 1 ? "more than one Transfer-Encoding header"
+                                        : "both Content-Length and Transfer-Encoding");
+        return 1;
+    }
+    const char *te = srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        cJSON *d = cJSON_CreateObject();
+        if (d != NULL) {
+            cJSON_AddStringToObject(d, "transfer_encoding", te);
+        }
+        srv_http_reply_error(r, 501, d, "Transfer-Encoding '%.64s' is not supported (send chunked)",
+                             te);
+        return 1;
+    }
+    if (f.n_host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        srv_http_reply_error(r, 400, NULL, "an HTTP/1.1 request needs a Host header");
+        return 1;
+    }
+    return 0;
+}
+
 /* First call: route, auth, readiness, body checks. 0 = go on reading; 1 = replied. */
 static int begin_request(struct srv_req *r)
 {
@@ -815,15 +984,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    struct srv_app *app = cls;
+    struct srv_http *h = cls;
+    struct srv_app *app = h->app;
     struct srv_req *r = *req_cls;
 
-    (void)version;
     if (r == NULL) {
         r = nn_calloc(1, sizeof(*r));
         if (r == NULL) {
             return MHD_NO;
         }
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->conns = h->conns;
+        r->slot = ci != NULL ? ci->socket_context : NULL;
         r->app = app;
         r->conn = conn;
         r->method = method;
@@ -834,18 +1007,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&app->inflight, 1);
         *req_cls = r;
         make_id(r);
-        begin_request(r);
+        if (check_framing(r, version) != 0) {
+            return MHD_YES;
+        }
+        /* a request without a body is answered on the last call, once libmicrohttpd has
+         * read the whole request: a reply queued on the first call makes it close the
+         * connection, losing the requests pipelined behind */
+        r->deferred = !has_body(r);
+        srv_conns_request(r->conns, r->slot, !r->deferred);
+        if (!r->deferred) {
+            begin_request(r);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        srv_conns_body(r->conns, r->slot, *upload_data_size);
         if (!r->responded) {
             body_chunk(r, upload_data, *upload_data_size);
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    srv_conns_busy(r->conns, r->slot);
     if (r->responded) {
         return MHD_YES;
+    }
+    if (r->deferred) {
+        r->deferred = 0;
+        if (begin_request(r) != 0) {
+            return MHD_YES;
+        }
     }
     body_end(r);
     if (r->body_status != 0) {
@@ -870,7 +1061,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    struct srv_app *app = cls;
+    struct srv_http *h = cls;
+    struct srv_app *app = h->app;
     struct srv_req *r = *req_cls;
 
     (void)conn;
@@ -878,6 +1070,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         return;
     }
     *req_cls = NULL;
+    srv_conns_idle(r->conns, r->slot);
     long long us = now_us() - r->t0_us;
     unsigned status = r->responded ? r->status : 0;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status != 0) {
@@ -912,6 +1105,57 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* Start and stop                                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * Decodes %XX in the path and the query arguments, as libmicrohttpd's own unescaping does,
+ * but leaves %00 as it is: a decoded NUL would cut the C string, so /models/iris%00x would be
+ * read as /models/iris. Left encoded, it makes an invalid name, refused as one.
+ */
+static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *s)
+{
+    size_t w = 0;
+
+    (void)cls;
+    (void)conn;
+    for (size_t i = 0; s[i] != '\0'; i++) {
+        int hi = s[i] == '%' ? hex_value(s[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            s[w++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            s[w++] = s[i];
+        }
+    }
+    s[w] = '\0';
+    return w;
+}
+
+/* Registers each connection with the guard when accepted, and drops it before its socket is
+ * closed (libmicrohttpd calls this before the close, so the guard never shuts a reused fd). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct srv_http *h = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? srv_conns_open(h->conns, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        srv_conns_close(h->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* libmicrohttpd's own error messages, as log lines. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -922,6 +1166,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
+    }
+    /* a client gone mid-request, or a slow one the connection guard closed: routine, and a
+     * line each would let a flood of slow clients flood the log (the guard counts them) */
+    if (strstr(msg, "incomplete request") != NULL ||
+        strstr(msg, "detected connection closure") != NULL) {
+        return;
     }
     srv_log("warn", "libmicrohttpd: %s", msg);
 }
@@ -967,6 +1217,20 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     h->app = app;
+    /* the guard keeps --conn-limit by eviction; libmicrohttpd's own limit leaves room for
+     * the connections being closed meanwhile */
+    struct srv_conns_config gc = {cfg->conn_limit,
+                                  cfg->conn_limit +
+                                      (cfg->conn_limit / 8 > 16 ? cfg->conn_limit / 8 : 16),
+                                  (long)cfg->header_timeout * 1000,
+                                  (long)cfg->body_timeout * 1000,
+                                  cfg->body_min_rate,
+                                  100};
+    int grc = srv_conns_new(&gc, &h->conns, err);
+    if (grc != 0) {
+        nn_free(h);
+        return grc;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned int threads =
         (unsigned int)(cfg->threads > 0 ? cfg->threads : (cores > 2 ? cores : 2));
@@ -976,11 +1240,13 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->conn_timeout, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->conn_memory_kb * 1024, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->conn_limit, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)gc.capacity, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->conn_per_ip, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, app},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)&on_completed, h},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)&unescape_url, NULL},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection, h},
     };
-    int n_ops = 8;
+    int n_ops = 10;
     if (cfg->tls_cert[0] != '\0') {
         /* GnuTLS through libmicrohttpd; the PEM text stays in memory for the daemon's life */
         int rc = srv_security_read_file(cfg->tls_cert, 1 << 20, &h->tls_cert, err);
@@ -989,6 +1255,7 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         }
         if (rc != 0) {
             free_tls(h);
+            srv_conns_free(h->conns);
             nn_free(h);
             return rc;
         }
@@ -997,10 +1264,11 @@ int srv_http_start(struct srv_app *app, struct srv_http **out, struct nn_err *er
         ops[n_ops++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
     }
     ops[n_ops] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, app,
+    h->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, &on_request, h,
                             MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
     if (h->d == NULL) {
         free_tls(h);
+        srv_conns_free(h->conns);
         nn_free(h);
         return nn_err_set(err, NN_EIO,
                           "cannot listen on %s port %d (in use, not allowed, or a bad TLS "
@@ -1035,6 +1303,7 @@ void srv_http_stop(struct srv_http *h, long wait_ms)
         nanosleep(&tick, NULL);
     }
     MHD_stop_daemon(h->d);
+    srv_conns_free(h->conns);
     free_tls(h);
     nn_free(h);
 }

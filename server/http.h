@@ -41,6 +41,8 @@
 struct MHD_Connection;
 struct MHD_PostProcessor;
 struct srv_http;
+struct srv_conns;
+struct srv_conn;
 
 /* One multipart form field other than the file. */
 struct srv_field {
@@ -53,9 +55,11 @@ struct srv_field {
 struct srv_req {
     struct srv_app *app; /* (handler) */
     struct MHD_Connection *conn;
-    const char *method; /* (handler) borrowed from MHD for the request */
-    const char *url;    /* (handler) decoded path, no query string */
-    char id[72];        /* request id */
+    struct srv_conns *conns; /* the connection guard */
+    struct srv_conn *slot;   /* this connection in it; NULL when untracked */
+    const char *method;      /* (handler) borrowed from MHD for the request */
+    const char *url;         /* (handler) decoded path, no query string */
+    char id[72];             /* request id */
     long long t0_us;
     int route;                            /* index in the route table; -1 none */
     char args[SRV_ARGS_MAX][SRV_ARG_LEN]; /* (handler) path captures, in order */
@@ -85,6 +89,7 @@ struct srv_req {
     unsigned status;
     size_t resp_bytes;
     int responded;
+    int deferred; /* no body: routed and checked on the last call, not the first */
     char hdr[SRV_HEADERS_MAX][2][256]; /* extra reply headers */
     int n_hdr;
 };

@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "registry.h"
+#include "reserve.h"
 #include "router.h"
 #include "security.h"
 #include "store.h"
@@ -171,6 +172,10 @@ int srv_main(int argc, char **argv)
         srv_log("error", "cannot open the store %s: %s", cfg.db, err.msg);
         fprintf(stderr, "neurond serve: %s: %s\n", cfg.db, err.msg);
         goto stop;
+    }
+    if (srv_reserve_fill(cfg.db) != 0) {
+        srv_log("warn", "no room for %s.reserve (%d bytes kept to delete models on a full disk)",
+                cfg.db, SRV_RESERVE_BYTES);
     }
     if (srv_registry_new(srv_api_models_load, srv_api_models_free, app.store, &app.reg, &err) !=
         0) {

@@ -118,6 +118,25 @@ static int match(const char *pattern, const char *path, char args[][SRV_ARG_LEN]
     return 1;
 }
 
+/* Adds method to the comma-separated list allow (once). */
+static void allow_add(char *allow, size_t cap, size_t *used, const char *method)
+{
+    if (strstr(allow, method) != NULL || cap <= *used) {
+        return;
+    }
+    int w = snprintf(allow + *used, cap - *used, "%s%s", *used > 0 ? ", " : "", method);
+    if (w > 0) {
+        *used += (size_t)w < cap - *used ? (size_t)w : cap - *used - 1;
+    }
+}
+
+/* 1 when a request's method may call a route of method rm: HEAD is GET without the body
+ * (RFC 9110 9.3.2; libmicrohttpd sends the headers of the reply and leaves the body out). */
+static int method_matches(const char *rm, const char *method)
+{
+    return strcmp(rm, method) == 0 || (strcmp(method, "HEAD") == 0 && strcmp(rm, "GET") == 0);
+}
+
 int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LEN], int *n_args,
                     char *allow, size_t allow_cap)
 {
@@ -136,18 +155,15 @@ int srv_router_find(const char *method, const char *path, char args[][SRV_ARG_LE
             !match(routes[i].pattern, path, tmp, &n)) {
             continue;
         }
-        if (strcmp(routes[i].method, method) == 0) {
+        if (method_matches(routes[i].method, method)) {
             memcpy(args, tmp, sizeof(tmp));
             *n_args = n;
             return i;
         }
         path_found = 1;
-        if (strstr(allow, routes[i].method) == NULL && allow_cap > used) {
-            int w = snprintf(allow + used, allow_cap - used, "%s%s", used > 0 ? ", " : "",
-                             routes[i].method);
-            if (w > 0) {
-                used += (size_t)w;
-            }
+        allow_add(allow, allow_cap, &used, routes[i].method);
+        if (strcmp(routes[i].method, "GET") == 0) {
+            allow_add(allow, allow_cap, &used, "HEAD");
         }
     }
     return path_found ? -405 : -404;

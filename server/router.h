@@ -33,9 +33,9 @@ struct srv_route {
 };
 
 /**
- * Finds the route for a request.
+ * Finds the route for a request. HEAD finds the GET route of the path.
  * @param args, n_args [out] captured segments (on success).
- * @param allow [out] on 405, the methods allowed for the path ("GET, DELETE").
+ * @param allow [out] on 405, the methods allowed for the path ("GET, HEAD, DELETE").
  * @return the route index; -404 when no pattern matches the path; -405 when a pattern
  *         matches but not for this method.
  */

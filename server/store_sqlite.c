@@ -1,132 +1,47 @@
 /*
- * store_sqlite: the SQLite backend of store.h — the only file with SQL in it.
+ * store_sqlite: the SQLite backend of store.h (its ops table), and the toolkit its files
+ * share (store_sqlite_int.h): the connection pool, the statement cache, binds, row
+ * callbacks, the transaction runner, the one error mapping, and the migrations.
  *
  * Connections: a pool; a call takes one, uses it on its own thread, and gives it back, so
  * each connection is used by one thread at a time (SQLite's rule) without thread-local
- * state. Each connection prepares its statements once (SQLITE_PREPARE_PERSISTENT) from the
- * table `sql` below and keeps them: every query is a prepared statement with bound values.
- * Settings per connection: WAL journal, synchronous NORMAL (durable across a killed
+ * state. Each connection prepares a statement the first time its SQL text is used
+ * (SQLITE_PREPARE_PERSISTENT) and keeps it: every query is a prepared statement with bound
+ * values. Settings per connection: WAL journal, synchronous NORMAL (durable across a killed
  * process; docs/decisions.md), foreign keys on, a 10 s busy timeout.
- * Writes that must be atomic run inside BEGIN IMMEDIATE ... COMMIT on one connection.
- * Migrations (embedded from migrations/NNNN_name.sql) run at open, each in its own transaction.
- * The job calls live in store_sqlite_jobs.c; what both files share is store_sqlite_int.h.
+ * Migrations (embedded from migrations/NNNN_name.sql) run at open, each in its own
+ * transaction. Models live in store_sqlite_models.c, jobs in store_sqlite_jobs.c.
  */
-#include "store.h"
+#include "store_sqlite_int.h"
 
-#include <math.h>
 #include <pthread.h>
-#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "nn/alloc.h"
 #include "store_migrations.h"
-#include "store_sqlite_int.h"
 
-/* ------------------------------------------------------------------------------------------ */
-/* Statements                                                                                  */
-/* ------------------------------------------------------------------------------------------ */
-
-
-#define JOB_COLS                                                                                   \
-    "j.id, j.model, j.status, j.progress, j.epoch, j.epochs, j.params, j.form, j.metrics, "        \
-    "j.model_version, j.error_code, j.error_message, j.created_at, j.started_at, "                 \
-    "j.finished_at, d.spool, d.rows, d.columns, d.bytes, d.sha256 "                                \
-    "FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
-
-static const char *const sql[N_SQL] = {
-    [Q_BEGIN] = "BEGIN IMMEDIATE",
-    [Q_BEGIN_READ] = "BEGIN",
-    [Q_COMMIT] = "COMMIT",
-    [Q_ROLLBACK] = "ROLLBACK",
-    [Q_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-    [Q_DATASET_INSERT] = "INSERT INTO datasets (spool, bytes, rows, columns, sha256, created_at) "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_JOB_INSERT] = "INSERT INTO jobs (id, model, status, epochs, params, form, dataset_id, "
-                     "created_at) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7)",
-    [Q_JOB_GET] = "SELECT " JOB_COLS "WHERE j.id = ?1",
-    [Q_JOB_LIST] = "SELECT " JOB_COLS "WHERE (?1 IS NULL OR j.status = ?1) "
-                   "AND (?2 IS NULL OR j.model = ?2) ORDER BY j.seq DESC LIMIT ?3",
-    [Q_JOB_HISTORY] = "SELECT epoch, train_loss, val_loss, val_metric, seconds, regression "
-                      "FROM job_history "
-                      "WHERE job_id = ?1 ORDER BY epoch",
-    [Q_JOB_CLAIM] = "UPDATE jobs SET status = 'running', started_at = ?2, progress = 0, "
-                    "epoch = 0 WHERE id = ?1 AND status = 'queued'",
-    [Q_HISTORY_CLEAR] = "DELETE FROM job_history WHERE job_id = ?1",
-    [Q_JOB_EPOCH] = "UPDATE jobs SET epoch = ?2, progress = ?3 WHERE id = ?1 AND status = "
-                    "'running'",
-    [Q_HISTORY_INSERT] =
-        "INSERT OR REPLACE INTO job_history (job_id, epoch, train_loss, "
-        "val_loss, val_metric, seconds, regression) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_JOB_FAIL] = "UPDATE jobs SET status = 'failed', error_code = ?2, error_message = ?3, "
-                   "finished_at = ?4 WHERE id = ?1 AND status = 'running'",
-    [Q_JOB_STATUS] = "SELECT status FROM jobs WHERE id = ?1",
-    [Q_JOB_CANCEL] = "UPDATE jobs SET status = 'cancelled', finished_at = ?2 WHERE id = ?1 "
-                     "AND status IN ('queued', 'running')",
-    [Q_JOB_REQUEUE] = "UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
-                      "started_at = NULL WHERE id = ?1 AND status = 'running'",
-    [Q_JOBS_REQUEUE_ALL] = "UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
-                           "started_at = NULL WHERE status = 'running'",
-    [Q_HISTORY_CLEAR_QUEUED] = "DELETE FROM job_history WHERE job_id IN "
-                               "(SELECT id FROM jobs WHERE status = 'queued')",
-    [Q_JOBS_QUEUED] = "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq",
-    [Q_JOBS_COUNT] = "SELECT status, COUNT(*) FROM jobs GROUP BY status",
-    [Q_SPOOL_IN_USE] = "SELECT COUNT(*) FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
-                       "WHERE d.spool = ?1 AND j.status IN ('queued', 'running')",
-    [Q_MODEL_ENSURE] = "INSERT INTO models (name, created_at) VALUES (?1, ?2) "
-                       "ON CONFLICT (name) DO NOTHING",
-    [Q_MODEL_GET] = "SELECT id, next_version, COALESCE(pinned_version, 0), created_at "
-                    "FROM models WHERE name = ?1",
-    [Q_VERSION_INSERT] = "INSERT INTO model_versions (model_id, version, blob, card, metrics, "
-                         "job_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_MODEL_BUMP] = "UPDATE models SET next_version = ?2 + 1 WHERE id = ?1",
-    [Q_JOB_SUCCEED] = "UPDATE jobs SET status = 'succeeded', progress = 1, epoch = ?2, "
-                      "metrics = ?3, params = ?4, model_version = ?5, finished_at = ?6 "
-                      "WHERE id = ?1 AND status = 'running'",
-    [Q_VERSION_MAX] = "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE model_id = ?1",
-    [Q_VERSION_GET] = "SELECT CASE WHEN ?3 THEN blob END, card, metrics, COALESCE(job_id, ''), "
-                      "created_at FROM model_versions WHERE model_id = ?1 AND version = ?2",
-    [Q_VERSION_LIST] = "SELECT version FROM model_versions WHERE model_id = ?1 ORDER BY version",
-    [Q_MODEL_NAMES] = "SELECT name FROM models m WHERE EXISTS (SELECT 1 FROM model_versions v "
-                      "WHERE v.model_id = m.id) ORDER BY name",
-    [Q_MODEL_PIN] = "UPDATE models SET pinned_version = NULLIF(?2, 0) WHERE id = ?1",
-    [Q_MODEL_DELETE] = "DELETE FROM models WHERE name = ?1",
-    [Q_VERSION_DELETE] = "DELETE FROM model_versions WHERE model_id = ?1 AND version = ?2",
-    [Q_MODEL_UNPIN_IF] = "UPDATE models SET pinned_version = NULL WHERE id = ?1 AND "
-                         "pinned_version = ?2",
-};
-
-static const char *const status_names[STORE_JOB_N_STATUS] = {"queued", "running", "succeeded",
-                                                             "failed", "cancelled"};
-
-/* ------------------------------------------------------------------------------------------ */
-/* Connections                                                                                 */
-/* ------------------------------------------------------------------------------------------ */
-
-
-struct store {
+/* The SQLite store: the interface's head, then the pool. */
+struct store_sqlite {
+    struct store base;
     char *path;
     pthread_mutex_t lock; /* guards free */
     struct conn *free;    /* idle connections; guarded by lock */
 };
 
-const char *store_job_status_name(int status)
-{
-    if (status < 0 || status >= STORE_JOB_N_STATUS) {
-        return "unknown";
-    }
-    return status_names[status];
-}
+/* ------------------------------------------------------------------------------------------ */
+/* Errors, columns, time                                                                       */
+/* ------------------------------------------------------------------------------------------ */
 
-int store_job_status_parse(const char *name)
+int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err)
 {
-    for (int i = 0; i < STORE_JOB_N_STATUS; i++) {
-        if (strcmp(name, status_names[i]) == 0) {
-            return i;
-        }
+    if (db != NULL && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
+        return nn_err_set(err, NN_ENOSPC, "database: %s: %s", what, sqlite3_errmsg(db));
     }
-    return -1;
+    return nn_err_set(err, NN_EIO, "database: %s: %s", what,
+                      db != NULL ? sqlite3_errmsg(db) : "cannot open");
 }
 
 void store_sql_now(char out[STORE_TIME_MAX])
@@ -138,28 +53,41 @@ void store_sql_now(char out[STORE_TIME_MAX])
     strftime(out, STORE_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err)
+char *store_sql_col_dup(sqlite3_stmt *st, int i)
 {
-    if (db != NULL && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL) {
-        return nn_err_set(err, NN_ENOSPC, "database: %s: %s", what, sqlite3_errmsg(db));
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    if (t == NULL) {
+        return NULL;
     }
-    return nn_err_set(err, NN_EIO, "database: %s: %s", what,
-                      db != NULL ? sqlite3_errmsg(db) : "cannot open");
+    return nn_strdup((const char *)t);
 }
+
+void store_sql_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connections                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
 
 static void conn_free(struct conn *c)
 {
     if (c == NULL) {
         return;
     }
-    for (int i = 0; i < N_SQL; i++) {
-        sqlite3_finalize(c->st[i]);
+    for (int i = 0; i < c->n_cached; i++) {
+        sqlite3_finalize(c->cache[i].st);
     }
     sqlite3_close(c->db);
     nn_free(c);
 }
 
-/* Runs every statement of a multi-statement text (a migration, a PRAGMA), each prepared. */
+/* Runs every statement of a multi-statement text (a migration, a PRAGMA), each prepared
+ * once and finalised: these are not kept in the cache. */
 static int exec_all(sqlite3 *db, const char *text, struct nn_err *err)
 {
     const char *tail = text;
@@ -206,7 +134,7 @@ static int conn_open(const char *path, struct conn **out, struct nn_err *err)
     sqlite3_extended_result_codes(c->db, 1);
     rc = exec_all(c->db,
                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                  "PRAGMA foreign_keys = ON;",
+                  "PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST;",
                   err);
     if (rc != 0) {
         goto fail;
@@ -219,7 +147,7 @@ fail:
 }
 
 /* Takes an idle connection or opens a new one. */
-int store_sql_get(struct store *s, struct conn **out, struct nn_err *err)
+static int conn_get(struct store_sqlite *s, struct conn **out, struct nn_err *err)
 {
     pthread_mutex_lock(&s->lock);
     struct conn *c = s->free;
@@ -235,7 +163,7 @@ int store_sql_get(struct store *s, struct conn **out, struct nn_err *err)
     return conn_open(s->path, out, err);
 }
 
-void store_sql_put(struct store *s, struct conn *c)
+static void conn_put(struct store_sqlite *s, struct conn *c)
 {
     pthread_mutex_lock(&s->lock);
     c->next = s->free;
@@ -243,29 +171,76 @@ void store_sql_put(struct store *s, struct conn *c)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The connection's statement q, reset and unbound; NULL (err set) when it cannot prepare. */
-sqlite3_stmt *store_sql_stmt(struct conn *c, int q, struct nn_err *err)
+/* ------------------------------------------------------------------------------------------ */
+/* Statements: prepare once, bind, step                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The connection's statement for sql, reset, with a's values bound to ?1 .. ?n. */
+static int prepare(struct conn *c, const char *sql, struct sql_args a, sqlite3_stmt **out,
+                   struct nn_err *err)
 {
-    if (c->st[q] == NULL) {
-        if (sqlite3_prepare_v3(c->db, sql[q], -1, SQLITE_PREPARE_PERSISTENT, &c->st[q], NULL) !=
-            SQLITE_OK) {
-            store_sql_error(c->db, "prepare", err);
-            return NULL;
+    sqlite3_stmt *st = NULL;
+
+    for (int i = 0; i < c->n_cached && st == NULL; i++) {
+        if (c->cache[i].sql == sql) {
+            st = c->cache[i].st;
         }
     }
-    sqlite3_reset(c->st[q]);
-    sqlite3_clear_bindings(c->st[q]);
-    return c->st[q];
+    if (st == NULL) {
+        if (c->n_cached == STORE_SQL_CACHE_MAX) {
+            return nn_err_set(err, NN_EIO, "database: more than %d statements",
+                              STORE_SQL_CACHE_MAX);
+        }
+        if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+            return store_sql_error(c->db, "prepare", err);
+        }
+        c->cache[c->n_cached].sql = sql;
+        c->cache[c->n_cached].st = st;
+        c->n_cached++;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    for (int i = 0; i < a.n; i++) {
+        const struct sql_val *v = &a.v[i];
+        int rc;
+        switch (v->type) {
+        case SQL_T_INT:
+            rc = sqlite3_bind_int64(st, i + 1, v->u.i);
+            break;
+        case SQL_T_REAL:
+            rc = sqlite3_bind_double(st, i + 1, v->u.d);
+            break;
+        case SQL_T_TEXT:
+            rc = sqlite3_bind_text(st, i + 1, v->u.t, -1, SQLITE_STATIC);
+            break;
+        case SQL_T_BLOB:
+            rc = sqlite3_bind_blob64(st, i + 1, v->u.b.p, v->u.b.n, SQLITE_STATIC);
+            break;
+        default:
+            rc = sqlite3_bind_null(st, i + 1);
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            return store_sql_error(c->db, "bind", err);
+        }
+    }
+    *out = st;
+    return 0;
 }
 
-/* Runs a statement that returns no rows; *changes (may be NULL) gets the rows changed. */
-int store_sql_run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *err)
+int store_sql_exec(struct conn *c, const char *sql, struct sql_args a, int *changes,
+                   struct nn_err *err)
 {
-    int rc = sqlite3_step(st);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(c, sql, a, &st, err);
 
+    if (rc != 0) {
+        return rc;
+    }
+    int step = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    if (step != SQLITE_DONE) {
+        if ((step & 0xff) == SQLITE_CONSTRAINT) {
             return nn_err_set(err, NN_EINVAL, "database: %s", sqlite3_errmsg(c->db));
         }
         return store_sql_error(c->db, "step", err);
@@ -276,180 +251,250 @@ int store_sql_run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err 
     return 0;
 }
 
-int store_sql_simple(struct conn *c, int q, struct nn_err *err)
+int store_sql_change(struct conn *c, const char *sql, struct sql_args a, int code,
+                     struct nn_err *err, const char *fmt, ...)
 {
-    sqlite3_stmt *st = store_sql_stmt(c, q, err);
+    int changes = 0;
+    int rc = store_sql_exec(c, sql, a, &changes, err);
 
-    if (st == NULL) {
-        return NN_EIO;
+    if (rc == 0 && changes == 0) {
+        char msg[sizeof(err->msg)];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        rc = nn_err_set(err, code, "%s", msg);
     }
-    return store_sql_run(c, st, NULL, err);
+    return rc;
 }
 
-int store_sql_begin(struct conn *c, struct nn_err *err)
+int store_sql_rows(struct conn *c, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                   void *ctx, struct nn_err *err)
 {
-    return store_sql_simple(c, Q_BEGIN, err);
-}
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(c, sql, a, &st, err);
+    int step;
 
-int store_sql_commit(struct conn *c, struct nn_err *err)
-{
-    return store_sql_simple(c, Q_COMMIT, err);
-}
-
-void store_sql_rollback(struct conn *c)
-{
-    if (!sqlite3_get_autocommit(c->db)) {
-        store_sql_simple(c, Q_ROLLBACK, NULL);
+    if (rc != 0) {
+        return rc;
     }
-}
-
-char *store_sql_col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    if (t == NULL) {
-        return NULL;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(st, ctx, err);
+        if (rc != 0) {
+            break;
+        }
     }
-    return nn_strdup((const char *)t);
+    if (rc == 0 && step != SQLITE_DONE) {
+        rc = store_sql_error(c->db, "read", err);
+    }
+    sqlite3_reset(st);
+    return rc;
 }
 
-void store_sql_col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap)
+int store_sql_row(struct conn *c, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                  void *ctx, struct nn_err *err)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(c, sql, a, &st, err);
 
-    snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+    if (rc != 0) {
+        return rc;
+    }
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        rc = fn(st, ctx, err);
+    } else if (step == SQLITE_DONE) {
+        rc = NN_ENOTFOUND;
+    } else {
+        rc = store_sql_error(c->db, "read", err);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_sql_collect_row(sqlite3_stmt *st, void *ctx, struct nn_err *err)
+{
+    struct sql_collect *k = ctx;
+
+    if (k->n == k->cap) {
+        size_t ncap = k->cap == 0 ? 16 : k->cap * 2;
+        void *na = nn_reallocarray(k->v, ncap, k->size);
+        if (na == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+        k->v = na;
+        k->cap = ncap;
+    }
+    void *elem = (char *)k->v + k->n * k->size;
+    memset(elem, 0, k->size);
+    int rc = k->fill(st, elem, k->size, err);
+    if (rc == 0) {
+        k->n++;
+    }
+    return rc;
+}
+
+int store_sql_int(sqlite3_stmt *st, void *ctx, struct nn_err *err)
+{
+    (void)err;
+    *(int *)ctx = sqlite3_column_int(st, 0);
+    return 0;
+}
+
+int store_sql_fill_int(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err)
+{
+    (void)size;
+    return store_sql_int(st, elem, err);
+}
+
+int store_sql_fill_text(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err)
+{
+    (void)err;
+    store_sql_col_copy(st, 0, elem, size);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transactions                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+int store_sql_tx(struct store *base, enum store_sql_mode mode, store_sql_tx_fn fn, void *ctx,
+                 struct nn_err *err)
+{
+    struct store_sqlite *s = (struct store_sqlite *)base;
+    struct conn *c = NULL;
+    int rc = conn_get(s, &c, err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (mode != STORE_SQL_AUTOCOMMIT) {
+        rc = store_sql_exec(c, mode == STORE_SQL_WRITE ? "BEGIN IMMEDIATE" : "BEGIN", SQL_NOARGS,
+                            NULL, err);
+    }
+    if (rc == 0) {
+        rc = fn(c, ctx, err);
+    }
+    if (rc == 0 && mode == STORE_SQL_WRITE) {
+        rc = store_sql_exec(c, "COMMIT", SQL_NOARGS, NULL, err);
+    }
+    if (!sqlite3_get_autocommit(c->db)) { /* a snapshot, or a write that failed */
+        store_sql_exec(c, "ROLLBACK", SQL_NOARGS, NULL, NULL);
+    }
+    conn_put(s, c);
+    return rc;
+}
+
+struct once {
+    const char *sql;
+    struct sql_args a;
+    store_sql_row_fn fn;
+    void *ctx;
+    int *changes;
+};
+
+static int once_run(struct conn *c, void *ctx, struct nn_err *err)
+{
+    struct once *o = ctx;
+
+    if (o->fn != NULL) {
+        return store_sql_rows(c, o->sql, o->a, o->fn, o->ctx, err);
+    }
+    return store_sql_exec(c, o->sql, o->a, o->changes, err);
+}
+
+int store_sql_once(struct store *s, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                   void *ctx, int *changes, struct nn_err *err)
+{
+    struct once o = {sql, a, fn, ctx, changes};
+
+    return store_sql_tx(s, STORE_SQL_AUTOCOMMIT, once_run, &o, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Open, migrate, close                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-int store_schema_version_known(void)
+static const char sql_schema_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+/* Reads the recorded schema version into *(int *)ctx. */
+static int read_schema_version(struct conn *c, void *ctx, struct nn_err *err)
 {
-    return store_n_migrations > 0 ? store_migrations[store_n_migrations - 1].version : 0;
+    int rc = store_sql_row(c, sql_schema_version, SQL_NOARGS, store_sql_int, ctx, err);
+
+    return rc == NN_ENOTFOUND ? store_sql_error(c->db, "read schema version", err) : rc;
 }
 
-static int migrate(struct conn *c, struct nn_err *err)
+/* Reads the schema version into *(int *)ctx; NN_ERANGE when it is newer than this binary
+ * knows (a newer neurond migrated the database: refuse it, change nothing). */
+static int check_schema(struct conn *c, void *ctx, struct nn_err *err)
 {
-    int rc = exec_all(c->db,
-                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                      "applied_at TEXT NOT NULL)",
-                      err);
+    int rc = read_schema_version(c, ctx, err);
+    int cur = *(int *)ctx;
+
+    if (rc == 0 && cur > store_schema_version_known()) {
+        rc = nn_err_set(err, NN_ERANGE,
+                        "the database schema is version %d, newer than this binary knows "
+                        "(%d): refusing to start; use a newer neurond",
+                        cur, store_schema_version_known());
+    }
+    return rc;
+}
+
+static int create_migrations_table(struct conn *c, void *ctx, struct nn_err *err)
+{
+    (void)ctx;
+    return exec_all(c->db,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TEXT NOT NULL)",
+                    err);
+}
+
+/* One migration, unless the database already has it. */
+static int migrate_one(struct conn *c, void *ctx, struct nn_err *err)
+{
+    const struct store_migration *m = ctx;
+    char now[STORE_TIME_MAX];
+    int cur = 0;
+    int rc = check_schema(c, &cur, err);
+
+    if (rc != 0 || m->version <= cur) {
+        return rc;
+    }
+    rc = exec_all(c->db, m->sql, err);
     if (rc != 0) {
         return rc;
     }
-    for (int i = 0; i < store_n_migrations; i++) {
-        const struct store_migration *m = &store_migrations[i];
-        rc = store_sql_begin(c, err);
-        if (rc != 0) {
-            return rc;
-        }
-        sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
-        if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-            rc = store_sql_error(c->db, "read schema version", err);
-            goto fail;
-        }
-        int cur = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-        if (cur > store_schema_version_known()) {
-            rc = nn_err_set(err, NN_ERANGE,
-                            "the database schema is version %d, newer than this binary knows "
-                            "(%d): refusing to start; use a newer neurond",
-                            cur, store_schema_version_known());
-            goto fail;
-        }
-        if (m->version <= cur) {
-            store_sql_rollback(c);
-            continue;
-        }
-        rc = exec_all(c->db, m->sql, err);
-        if (rc != 0) {
-            goto fail;
-        }
-        char now[STORE_TIME_MAX];
-        store_sql_now(now);
-        sqlite3_stmt *ins = NULL;
-        if (sqlite3_prepare_v2(c->db,
-                               "INSERT INTO schema_migrations (version, name, applied_at) "
-                               "VALUES (?1, ?2, ?3)",
-                               -1, &ins, NULL) != SQLITE_OK) {
-            rc = store_sql_error(c->db, "prepare", err);
-            goto fail;
-        }
-        sqlite3_bind_int(ins, 1, m->version);
-        sqlite3_bind_text(ins, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 3, now, -1, SQLITE_TRANSIENT);
-        int step = sqlite3_step(ins);
-        sqlite3_finalize(ins);
-        if (step != SQLITE_DONE) {
-            rc = store_sql_error(c->db, "record migration", err);
-            goto fail;
-        }
-        rc = store_sql_commit(c, err);
-        if (rc != 0) {
-            goto fail;
-        }
+    store_sql_now(now);
+    return store_sql_exec(c,
+                          "INSERT INTO schema_migrations (version, name, applied_at) "
+                          "VALUES (?1, ?2, ?3)",
+                          SQL_ARGS(SQL_INT(m->version), SQL_TEXT(m->name), SQL_TEXT(now)), NULL,
+                          err);
+}
+
+/* Applies the embedded migrations, then checks that nothing newer is recorded (a database
+ * newer than every migration we know, with nothing left for us to apply). */
+static int migrate(struct store *s, struct nn_err *err)
+{
+    int cur = 0;
+    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, create_migrations_table, NULL, err);
+
+    for (int i = 0; rc == 0 && i < store_n_migrations; i++) {
+        rc = store_sql_tx(s, STORE_SQL_WRITE, migrate_one, (void *)&store_migrations[i], err);
     }
-    /* A database newer than every migration we know, with nothing left for us to apply. */
-    int v = 0;
-    sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
-    if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        return store_sql_error(c->db, "read schema version", err);
+    if (rc == 0) {
+        rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, check_schema, &cur, err);
     }
-    v = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    if (v > store_schema_version_known()) {
-        return nn_err_set(err, NN_ERANGE,
-                          "the database schema is version %d, newer than this binary knows "
-                          "(%d): refusing to start; use a newer neurond",
-                          v, store_schema_version_known());
-    }
-    return 0;
-fail:
-    store_sql_rollback(c);
     return rc;
 }
 
-int store_open(const char *path, struct store **out, struct nn_err *err)
+static void sqlite_close(struct store *base)
 {
-    struct store *s = nn_calloc(1, sizeof(*s));
-    struct conn *c = NULL;
-    int rc;
-
-    *out = NULL;
-    if (s == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    pthread_mutex_init(&s->lock, NULL);
-    s->path = nn_strdup(path);
-    if (s->path == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = conn_open(path, &c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = migrate(c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    store_sql_put(s, c);
-    *out = s;
-    return 0;
-fail:
-    conn_free(c);
-    store_close(s);
-    return rc;
-}
-
-void store_close(struct store *s)
-{
-    if (s == NULL) {
-        return;
-    }
+    struct store_sqlite *s = (struct store_sqlite *)base;
     struct conn *c = s->free;
+
     while (c != NULL) {
         struct conn *next = c->next;
         conn_free(c);
@@ -460,516 +505,64 @@ void store_close(struct store *s)
     nn_free(s);
 }
 
-int store_schema_version(struct store *s, int *v, struct nn_err *err)
+static int sqlite_open(const char *path, struct store **out, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    int rc = store_sql_get(s, &c, err);
+    struct store_sqlite *s = nn_calloc(1, sizeof(*s));
+    int rc;
 
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_SCHEMA_VERSION, err);
-    if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-        rc = store_sql_error(c->db, "read schema version", err);
-    } else {
-        *v = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Models and versions                                                                         */
-/* ------------------------------------------------------------------------------------------ */
-
-/* Reads a model row: id, next version, pin, created_at. NN_ENOTFOUND when there is none. */
-static int model_row(struct conn *c, const char *model, sqlite3_int64 *id, int *next, int *pinned,
-                     char created[STORE_TIME_MAX], struct nn_err *err)
-{
-    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_GET, err);
-
-    if (st == NULL) {
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(st);
-        if (step == SQLITE_DONE) {
-            return nn_err_set(err, NN_ENOTFOUND, "no model '%s'", model);
-        }
-        return store_sql_error(c->db, "read model", err);
-    }
-    *id = sqlite3_column_int64(st, 0);
-    *next = sqlite3_column_int(st, 1);
-    *pinned = sqlite3_column_int(st, 2);
-    if (created != NULL) {
-        store_sql_col_copy(st, 3, created, STORE_TIME_MAX);
-    }
-    sqlite3_reset(st);
-    return 0;
-}
-
-int store_version_put(struct store *s, const struct store_version_new *v, int *version,
-                      struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    sqlite3_int64 mid = 0;
-    int next = 0, pinned = 0, changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    store_sql_now(now);
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (v->job_id != NULL) {
-        sqlite3_stmt *js = store_sql_stmt(c, Q_JOB_STATUS, err);
-        if (js == NULL) {
-            rc = NN_EIO;
-            goto out;
-        }
-        sqlite3_bind_text(js, 1, v->job_id, -1, SQLITE_STATIC);
-        int running =
-            sqlite3_step(js) == SQLITE_ROW &&
-            store_job_status_parse((const char *)sqlite3_column_text(js, 0)) == STORE_JOB_RUNNING;
-        sqlite3_reset(js);
-        if (!running) {
-            rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", v->job_id);
-            goto out;
-        }
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_ENSURE, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, v->model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = model_row(c, v->model, &mid, &next, &pinned, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_VERSION_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, next);
-    sqlite3_bind_blob64(st, 3, v->blob, v->blob_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, v->card, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, v->metrics, -1, SQLITE_STATIC);
-    if (v->job_id != NULL) {
-        sqlite3_bind_text(st, 6, v->job_id, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_MODEL_BUMP, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, next);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (v->job_id != NULL) {
-        st = store_sql_stmt(c, Q_JOB_SUCCEED, err);
-        if (st == NULL) {
-            rc = NN_EIO;
-            goto out;
-        }
-        sqlite3_bind_text(st, 1, v->job_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, v->job_epoch);
-        sqlite3_bind_text(st, 3, v->metrics, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, v->job_params != NULL ? v->job_params : "{}", -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 5, next);
-        sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-        rc = store_sql_run(c, st, &changes, err);
-        if (rc != 0) {
-            goto out;
-        }
-        if (changes != 1) {
-            rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", v->job_id);
-            goto out;
-        }
-    }
-    rc = store_sql_commit(c, err);
-    if (rc == 0) {
-        *version = next;
-    }
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-void store_version_free(struct store_version *v)
-{
-    if (v == NULL) {
-        return;
-    }
-    nn_free(v->blob);
-    nn_free(v->card);
-    nn_free(v->metrics);
-    nn_free(v->versions);
-    nn_free(v);
-}
-
-static int version_get_conn(struct conn *c, const char *model, int version, int with_blob,
-                            struct store_version **out, struct nn_err *err)
-{
-    struct store_version *v = nn_calloc(1, sizeof(*v));
-    sqlite3_stmt *st = NULL;
-    sqlite3_int64 mid = 0;
-    int next = 0, pinned = 0, rc;
-
-    if (v == NULL) {
+    if (s == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    snprintf(v->model, sizeof(v->model), "%s", model);
-    rc = model_row(c, model, &mid, &next, &pinned, v->model_created_at, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    v->pinned = pinned;
-    if (pinned > 0) {
-        v->serving = pinned;
-    } else {
-        st = store_sql_stmt(c, Q_VERSION_MAX, err);
-        if (st == NULL) {
-            rc = NN_EIO;
-            goto fail;
-        }
-        sqlite3_bind_int64(st, 1, mid);
-        if (sqlite3_step(st) != SQLITE_ROW) {
-            rc = store_sql_error(c->db, "read versions", err);
-            goto fail;
-        }
-        v->serving = sqlite3_column_int(st, 0);
-        sqlite3_reset(st);
-    }
-    if (v->serving == 0) {
-        rc = nn_err_set(err, NN_ENOTFOUND, "model '%s' has no versions", model);
-        goto fail;
-    }
-    v->version = version > 0 ? version : v->serving;
-    st = store_sql_stmt(c, Q_VERSION_GET, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, v->version);
-    sqlite3_bind_int(st, 3, with_blob != 0);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_ROW) {
-        rc = step == SQLITE_DONE
-                 ? nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, v->version)
-                 : store_sql_error(c->db, "read version", err);
-        goto fail;
-    }
-    if (with_blob) {
-        int n = sqlite3_column_bytes(st, 0);
-        const void *b = sqlite3_column_blob(st, 0);
-        v->blob = nn_malloc(n > 0 ? (size_t)n : 1);
-        if (v->blob == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if (n > 0) {
-            memcpy(v->blob, b, (size_t)n);
-        }
-        v->blob_len = (size_t)n;
-    }
-    v->card = store_sql_col_dup(st, 1);
-    v->metrics = store_sql_col_dup(st, 2);
-    store_sql_col_copy(st, 3, v->job_id, sizeof(v->job_id));
-    store_sql_col_copy(st, 4, v->created_at, sizeof(v->created_at));
-    sqlite3_reset(st);
-    if (v->card == NULL || v->metrics == NULL) {
+    s->base.ops = &store_sqlite_ops;
+    pthread_mutex_init(&s->lock, NULL);
+    s->path = nn_strdup(path);
+    if (s->path == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    st = store_sql_stmt(c, Q_VERSION_LIST, err);
-    if (st == NULL) {
-        rc = NN_EIO;
+    rc = migrate(&s->base, err);
+    if (rc != 0) {
         goto fail;
     }
-    sqlite3_bind_int64(st, 1, mid);
-    int cap = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (v->n_versions == cap) {
-            int ncap = cap == 0 ? 8 : cap * 2;
-            int *na = nn_reallocarray(v->versions, (size_t)ncap, sizeof(int));
-            if (na == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            v->versions = na;
-            cap = ncap;
-        }
-        v->versions[v->n_versions++] = sqlite3_column_int(st, 0);
-    }
-    if (step != SQLITE_DONE) {
-        rc = store_sql_error(c->db, "list versions", err);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    *out = v;
+    *out = &s->base;
     return 0;
 fail:
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    store_version_free(v);
+    sqlite_close(&s->base);
     return rc;
 }
 
-int store_version_get(struct store *s, const char *model, int version, int with_blob,
-                      struct store_version **out, struct nn_err *err)
+static int sqlite_schema_version(struct store *s, int *v, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    int rc;
+    int tmp = 0;
+    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, read_schema_version, &tmp, err);
 
-    *out = NULL;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_simple(c, Q_BEGIN_READ, err); /* one snapshot for the several reads */
     if (rc == 0) {
-        rc = version_get_conn(c, model, version, with_blob, out, err);
-        store_sql_rollback(c);
+        *v = tmp;
     }
-    store_sql_put(s, c);
     return rc;
 }
 
-void store_version_list_free(struct store_version **v, size_t n)
-{
-    if (v == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_version_free(v[i]);
-    }
-    nn_free(v);
-}
-
-int store_model_list(struct store *s, struct store_version ***out, size_t *n, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    struct store_version **arr = NULL;
-    char(*names)[STORE_NAME_MAX] = NULL;
-    size_t len = 0, cap = 0, done = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_simple(c, Q_BEGIN_READ, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_NAMES, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            char(*nn)[STORE_NAME_MAX] = nn_reallocarray(names, ncap, sizeof(*names));
-            if (nn == NULL) {
-                sqlite3_reset(st);
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        store_sql_col_copy(st, 0, names[len], STORE_NAME_MAX);
-        len++;
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        rc = store_sql_error(c->db, "list models", err);
-        goto fail;
-    }
-    arr = nn_calloc(len > 0 ? len : 1, sizeof(*arr));
-    if (arr == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (done = 0; done < len; done++) {
-        rc = version_get_conn(c, names[done], 0, 0, &arr[done], err);
-        if (rc != 0) {
-            goto fail;
-        }
-    }
-    store_sql_rollback(c);
-    store_sql_put(s, c);
-    nn_free(names);
-    *out = arr;
-    *n = len;
-    return 0;
-fail:
-    store_sql_rollback(c);
-    store_sql_put(s, c);
-    nn_free(names);
-    store_version_list_free(arr, done);
-    return rc;
-}
-
-int store_serving_set(struct store *s, const char *model, int version, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    sqlite3_int64 mid = 0;
-    int next = 0, pinned = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = model_row(c, model, &mid, &next, &pinned, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st;
-    if (version > 0) {
-        st = store_sql_stmt(c, Q_VERSION_GET, err);
-        if (st == NULL) {
-            rc = NN_EIO;
-            goto out;
-        }
-        sqlite3_bind_int64(st, 1, mid);
-        sqlite3_bind_int(st, 2, version);
-        sqlite3_bind_int(st, 3, 0);
-        int step = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (step != SQLITE_ROW) {
-            rc = nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, version);
-            goto out;
-        }
-    }
-    st = store_sql_stmt(c, Q_MODEL_PIN, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, version);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-int store_model_delete(struct store *s, const char *model, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_MODEL_DELETE, err);
-    if (st == NULL) {
-        store_sql_put(s, c);
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc == 0 && changes == 0) {
-        rc = nn_err_set(err, NN_ENOTFOUND, "no model '%s'", model);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-int store_version_delete(struct store *s, const char *model, int version, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    sqlite3_int64 mid = 0;
-    int next = 0, pinned = 0, changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = model_row(c, model, &mid, &next, &pinned, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_VERSION_DELETE, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, version);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", model, version);
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_MODEL_UNPIN_IF, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(st, 1, mid);
-    sqlite3_bind_int(st, 2, version);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
+const struct store_ops store_sqlite_ops = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .schema_version = sqlite_schema_version,
+    .version_put = store_sqlite_version_put,
+    .version_get = store_sqlite_version_get,
+    .model_list = store_sqlite_model_list,
+    .serving_set = store_sqlite_serving_set,
+    .model_delete = store_sqlite_model_delete,
+    .version_delete = store_sqlite_version_delete,
+    .job_create = store_sqlite_job_create,
+    .job_get = store_sqlite_job_get,
+    .job_list = store_sqlite_job_list,
+    .job_claim = store_sqlite_job_claim,
+    .job_progress = store_sqlite_job_progress,
+    .job_history = store_sqlite_job_history,
+    .job_fail = store_sqlite_job_fail,
+    .job_cancel = store_sqlite_job_cancel,
+    .job_requeue = store_sqlite_job_requeue,
+    .jobs_recover = store_sqlite_jobs_recover,
+    .jobs_count = store_sqlite_jobs_count,
+    .spool_in_use = store_sqlite_spool_in_use,
+};

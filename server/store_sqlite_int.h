@@ -1,83 +1,169 @@
 /*
- * store_sqlite_int: what the two files of the SQLite store share (store_sqlite.c:
- * connections, statements, migrations, models; store_sqlite_jobs.c: jobs) — the statement
- * ids, the pooled connection and the small helpers around a statement's life. Private to
- * the store: nothing outside store_sqlite*.c includes it.
- * Thread-safety: a struct conn is used by one thread at a time (taken from the pool with
- * store_sql_get, given back with store_sql_put).
+ * store_sqlite_int: the SQLite backend's private toolkit, shared by its three files
+ * (store_sqlite.c: connections, statements, transactions, migrations, the ops table;
+ * store_sqlite_models.c: models and versions; store_sqlite_jobs.c: jobs). Nothing outside
+ * store_sqlite*.c includes it.
+ *
+ * The design (after GNUnet/Taler's query-parameter arrays and transaction runner, in SQLite
+ * terms): a store function states its SQL text and its binds and nothing else.
+ *   - store_sql_exec runs a statement with binds: SQL_ARGS(SQL_TEXT(id), SQL_INT(n)) is an
+ *     array of typed values bound to ?1, ?2, ... in order;
+ *   - store_sql_rows / store_sql_row step the rows through a callback (store_sql_collect_row
+ *     gathers them into an array);
+ *   - store_sql_once runs one statement on a pooled connection, outside a transaction;
+ *   - store_sql_tx takes a pooled connection, runs a function inside BEGIN IMMEDIATE ...
+ *     COMMIT (or a read snapshot, or autocommit), rolls back on any error and gives the
+ *     connection back.
+ * Statements are prepared once per connection and kept (a cache keyed by the SQL text's
+ * address: pass string literals only). Every SQLite failure is mapped in one place
+ * (store_sql_error): SQLITE_FULL -> NN_ENOSPC, a constraint -> NN_EINVAL, anything else
+ * (SQLITE_BUSY after the 10 s busy timeout, I/O errors, corruption) -> NN_EIO.
+ * Thread-safety: a struct conn is used by one thread at a time (store_sql_tx takes it from
+ * the pool for the length of the call).
  */
 #ifndef NEUROND_SERVER_STORE_SQLITE_INT_H
 #define NEUROND_SERVER_STORE_SQLITE_INT_H
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stddef.h>
 
-#include "store.h"
+#include "store_backend.h"
 
-/* The prepared statements, one per query; the SQL text is the table in store_sqlite.c. */
-enum {
-    Q_BEGIN,
-    Q_BEGIN_READ,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_SCHEMA_VERSION,
-    Q_DATASET_INSERT,
-    Q_JOB_INSERT,
-    Q_JOB_GET,
-    Q_JOB_LIST,
-    Q_JOB_HISTORY,
-    Q_JOB_CLAIM,
-    Q_HISTORY_CLEAR,
-    Q_JOB_EPOCH,
-    Q_HISTORY_INSERT,
-    Q_JOB_FAIL,
-    Q_JOB_STATUS,
-    Q_JOB_CANCEL,
-    Q_JOB_REQUEUE,
-    Q_JOBS_REQUEUE_ALL,
-    Q_HISTORY_CLEAR_QUEUED,
-    Q_JOBS_QUEUED,
-    Q_JOBS_COUNT,
-    Q_SPOOL_IN_USE,
-    Q_MODEL_ENSURE,
-    Q_MODEL_GET,
-    Q_VERSION_INSERT,
-    Q_MODEL_BUMP,
-    Q_JOB_SUCCEED,
-    Q_VERSION_MAX,
-    Q_VERSION_GET,
-    Q_VERSION_LIST,
-    Q_MODEL_NAMES,
-    Q_MODEL_PIN,
-    Q_MODEL_DELETE,
-    Q_VERSION_DELETE,
-    Q_MODEL_UNPIN_IF,
-    N_SQL
-};
+/* Statements a connection keeps prepared; the backend has about 35 distinct texts. */
+#define STORE_SQL_CACHE_MAX 64
 
-/* One pooled connection and its statements, prepared on first use. */
+/* One pooled connection and its prepared statements. */
 struct conn {
     sqlite3 *db;
-    sqlite3_stmt *st[N_SQL];
+    struct {
+        const char *sql; /* the text's address is the key */
+        sqlite3_stmt *st;
+    } cache[STORE_SQL_CACHE_MAX];
+    int n_cached;
     struct conn *next;
 };
 
-/** Takes an idle connection from the pool or opens a new one. @return 0 or NN_EIO. */
-int store_sql_get(struct store *s, struct conn **out, struct nn_err *err);
-/** Gives a connection back to the pool. */
-void store_sql_put(struct store *s, struct conn *c);
-/** Statement q of c, reset and unbound. Borrowed. NULL (err set) when it cannot prepare. */
-sqlite3_stmt *store_sql_stmt(struct conn *c, int q, struct nn_err *err);
-/** Steps a statement that returns no rows. @param changes [out] rows changed (NULL ok). */
-int store_sql_run(struct conn *c, sqlite3_stmt *st, int *changes, struct nn_err *err);
-/** Runs statement q (no bindings, no rows). */
-int store_sql_simple(struct conn *c, int q, struct nn_err *err);
-/** BEGIN IMMEDIATE. */
-int store_sql_begin(struct conn *c, struct nn_err *err);
-/** COMMIT. */
-int store_sql_commit(struct conn *c, struct nn_err *err);
-/** ROLLBACK when a transaction is open; never fails. */
-void store_sql_rollback(struct conn *c);
+/* ----- binds ----- */
+
+enum sql_type { SQL_T_NULL, SQL_T_INT, SQL_T_REAL, SQL_T_TEXT, SQL_T_BLOB };
+
+/* One value bound to a statement parameter. */
+struct sql_val {
+    enum sql_type type;
+    union {
+        long long i;
+        double d;
+        const char *t; /* NULL binds SQL NULL */
+        struct {
+            const void *p;
+            size_t n;
+        } b;
+    } u;
+};
+
+/* The values for ?1 .. ?n, in order. Borrowed for the length of one call. */
+struct sql_args {
+    const struct sql_val *v;
+    int n;
+};
+
+#define SQL_INT(x)     ((struct sql_val){SQL_T_INT, {.i = (x)}})
+#define SQL_REAL(x)    ((struct sql_val){SQL_T_REAL, {.d = (x)}})
+#define SQL_TEXT(x)    ((struct sql_val){SQL_T_TEXT, {.t = (x)}})
+#define SQL_BLOB(p, n) ((struct sql_val){SQL_T_BLOB, {.b = {(p), (n)}}})
+/* A double, or SQL NULL when it is NaN or infinite. */
+#define SQL_REAL_OR_NULL(x) (isfinite(x) ? SQL_REAL(x) : (struct sql_val){SQL_T_NULL, {.i = 0}})
+#define SQL_ARGS(...)                                                                              \
+    ((struct sql_args){                                                                            \
+        (const struct sql_val[]){__VA_ARGS__},                                                     \
+        (int)(sizeof((const struct sql_val[]){__VA_ARGS__}) / sizeof(struct sql_val))})
+#define SQL_NOARGS ((struct sql_args){NULL, 0})
+
+/* ----- statements ----- */
+
+/** A row handler: reads the current row of st. @return 0 to go on, or an NN_E* code (err
+ *  set) to stop. */
+typedef int (*store_sql_row_fn)(sqlite3_stmt *st, void *ctx, struct nn_err *err);
+/** Fills one element of size bytes at elem from the current row. @return 0 or NN_E*. */
+typedef int (*store_sql_fill_fn)(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err);
+
+/**
+ * Runs a statement that returns no rows.
+ * @param sql [in] a string literal (its address keys the statement cache).
+ * @param changes [out] rows changed; NULL when not wanted.
+ * @return 0, NN_EINVAL (a constraint failed), NN_ENOSPC, NN_EIO.
+ */
+int store_sql_exec(struct conn *c, const char *sql, struct sql_args a, int *changes,
+                   struct nn_err *err);
+
+/**
+ * Runs a write that must change at least one row: when it changes none, fails with code and
+ * the formatted message (so that the caller's transaction is rolled back).
+ */
+int store_sql_change(struct conn *c, const char *sql, struct sql_args a, int code,
+                     struct nn_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/** Steps every row of a query through fn (stops at fn's first error). @return 0 or NN_E*. */
+int store_sql_rows(struct conn *c, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                   void *ctx, struct nn_err *err);
+
+/**
+ * Reads the first row of a query with fn.
+ * @return 0; NN_ENOTFOUND when there is no row (err untouched: the caller names what is
+ *         missing); or fn's / the database's error.
+ */
+int store_sql_row(struct conn *c, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                  void *ctx, struct nn_err *err);
+
+/**
+ * One statement on a pooled connection, outside any transaction: its rows go through fn
+ * when fn is set, else it is run as store_sql_exec (changes may be NULL).
+ */
+int store_sql_once(struct store *s, const char *sql, struct sql_args a, store_sql_row_fn fn,
+                   void *ctx, int *changes, struct nn_err *err);
+
+/* A growing array of equal-sized elements: the context of store_sql_collect_row. Start with
+ * {NULL, 0, 0, sizeof(elem), fill}. On error it holds the elements filled so far: the caller
+ * frees them as on success (v with nn_free, after what each element owns). */
+struct sql_collect {
+    void *v;
+    size_t n, cap;
+    size_t size;
+    store_sql_fill_fn fill;
+};
+
+/** Row handler: appends one element (struct sql_collect *ctx) filled from the row. */
+int store_sql_collect_row(sqlite3_stmt *st, void *ctx, struct nn_err *err);
+/** Row handler: column 0 as an int into *(int *)ctx. */
+int store_sql_int(sqlite3_stmt *st, void *ctx, struct nn_err *err);
+/** Fill function: column 0 as an int. */
+int store_sql_fill_int(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err);
+/** Fill function: column 0 as text copied into a char[size] (truncated). */
+int store_sql_fill_text(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err);
+
+/* ----- transactions ----- */
+
+enum store_sql_mode {
+    STORE_SQL_AUTOCOMMIT, /* no transaction: each statement on its own */
+    STORE_SQL_SNAPSHOT,   /* BEGIN ... ROLLBACK: several reads see one state */
+    STORE_SQL_WRITE       /* BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any error */
+};
+
+/** The body of a transaction. @return 0 to commit, or an NN_E* code (err set) to roll back. */
+typedef int (*store_sql_tx_fn)(struct conn *c, void *ctx, struct nn_err *err);
+
+/**
+ * Takes a connection from the pool, runs fn on it in the given mode and gives it back:
+ * on fn's error or a failed COMMIT the transaction is rolled back and nothing is changed.
+ * @return 0 or the NN_E* code of fn, BEGIN or COMMIT.
+ */
+int store_sql_tx(struct store *s, enum store_sql_mode mode, store_sql_tx_fn fn, void *ctx,
+                 struct nn_err *err);
+
+/* ----- columns and values ----- */
+
 /** A text column as a new string (nn_free); NULL for SQL NULL or out of memory. */
 char *store_sql_col_dup(sqlite3_stmt *st, int i);
 /** A text column copied into dst (truncated to cap; "" for NULL). */
@@ -87,5 +173,38 @@ void store_sql_now(char out[STORE_TIME_MAX]);
 /** Records a database error with SQLite's message.
  *  @return NN_ENOSPC when the disk or the database file is full (SQLITE_FULL), else NN_EIO. */
 int store_sql_error(sqlite3 *db, const char *what, struct nn_err *err);
+
+/* ----- the operations (store_backend.h), one file per group ----- */
+
+int store_sqlite_job_create(struct store *s, const struct store_job *j, struct nn_err *err);
+int store_sqlite_job_get(struct store *s, const char *id, struct store_job **out,
+                         struct nn_err *err);
+int store_sqlite_job_list(struct store *s, int status, const char *model, int limit,
+                          struct store_job ***out, size_t *n, struct nn_err *err);
+int store_sqlite_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
+                             struct nn_err *err);
+int store_sqlite_job_claim(struct store *s, const char *id, struct store_job **out,
+                           struct nn_err *err);
+int store_sqlite_job_progress(struct store *s, const char *id, const struct store_epoch *e,
+                              struct nn_err *err);
+int store_sqlite_job_fail(struct store *s, const char *id, const char *code, const char *message,
+                          struct nn_err *err);
+int store_sqlite_job_cancel(struct store *s, const char *id, struct nn_err *err);
+int store_sqlite_job_requeue(struct store *s, const char *id, struct nn_err *err);
+int store_sqlite_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
+                              struct nn_err *err);
+int store_sqlite_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
+int store_sqlite_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+
+int store_sqlite_version_put(struct store *s, const struct store_version_new *v, int *version,
+                             struct nn_err *err);
+int store_sqlite_version_get(struct store *s, const char *model, int version, int with_blob,
+                             struct store_version **out, struct nn_err *err);
+int store_sqlite_model_list(struct store *s, struct store_version ***out, size_t *n,
+                            struct nn_err *err);
+int store_sqlite_serving_set(struct store *s, const char *model, int version, struct nn_err *err);
+int store_sqlite_model_delete(struct store *s, const char *model, struct nn_err *err);
+int store_sqlite_version_delete(struct store *s, const char *model, int version,
+                                struct nn_err *err);
 
 #endif

@@ -6,85 +6,24 @@
  */
 #include "store_sqlite_int.h"
 
-#include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "nn/alloc.h"
 
+#define JOB_COLS                                                                                   \
+    "j.id, j.model, j.status, j.progress, j.epoch, j.epochs, j.params, j.form, j.metrics, "        \
+    "j.model_version, j.error_code, j.error_message, j.created_at, j.started_at, "                 \
+    "j.finished_at, d.spool, d.rows, d.columns, d.bytes, d.sha256 "                                \
+    "FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
+
+static const char sql_job_get[] = "SELECT " JOB_COLS "WHERE j.id = ?1";
+static const char sql_history_clear[] = "DELETE FROM job_history WHERE job_id = ?1";
+
 /* ------------------------------------------------------------------------------------------ */
-/* Jobs                                                                                        */
+/* Reading jobs                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-int store_job_create(struct store *s, const struct store_job *j, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    store_sql_now(now);
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_DATASET_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, j->spool, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, j->bytes);
-    sqlite3_bind_int64(st, 3, j->rows);
-    sqlite3_bind_int64(st, 4, j->columns);
-    sqlite3_bind_text(st, 5, j->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_int64 ds = sqlite3_last_insert_rowid(c->db);
-    st = store_sql_stmt(c, Q_JOB_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, j->model, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, j->epochs);
-    sqlite3_bind_text(st, 4, j->params, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, j->form, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, ds);
-    sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-void store_job_free(struct store_job *j)
-{
-    if (j == NULL) {
-        return;
-    }
-    nn_free(j->params);
-    nn_free(j->form);
-    nn_free(j->metrics);
-    nn_free(j->error_code);
-    nn_free(j->error_message);
-    nn_free(j);
-}
-
-/* Reads the current row of a JOB_COLS query into a new job. */
+/* The current row of a JOB_COLS query as a new job; NULL when out of memory. */
 static struct store_job *job_from_row(sqlite3_stmt *st)
 {
     struct store_job *j = nn_calloc(1, sizeof(*j));
@@ -122,117 +61,69 @@ static struct store_job *job_from_row(sqlite3_stmt *st)
     return j;
 }
 
-static int job_get_conn(struct conn *c, const char *id, struct store_job **out, struct nn_err *err)
+/* Fill function: one struct store_job * per row. */
+static int fill_job(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err)
 {
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_GET, err);
-
-    if (st == NULL) {
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id);
-    }
-    if (step != SQLITE_ROW) {
-        int rc = store_sql_error(c->db, "read job", err);
-        sqlite3_reset(st);
-        return rc;
-    }
     struct store_job *j = job_from_row(st);
-    sqlite3_reset(st);
+
+    (void)size;
     if (j == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    *out = j;
+    *(struct store_job **)elem = j;
     return 0;
 }
 
-int store_job_get(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
+/* Row handler: the job into *(struct store_job **)ctx. */
+static int read_job(sqlite3_stmt *st, void *ctx, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    int rc;
+    return fill_job(st, ctx, sizeof(struct store_job *), err);
+}
 
-    *out = NULL;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
+/* Reads one job on c. */
+static int job_read(struct conn *c, const char *id, struct store_job **out, struct nn_err *err)
+{
+    int rc = store_sql_row(c, sql_job_get, SQL_ARGS(SQL_TEXT(id)), read_job, out, err);
+
+    return rc == NN_ENOTFOUND ? nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id) : rc;
+}
+
+int store_sqlite_job_get(struct store *s, const char *id, struct store_job **out,
+                         struct nn_err *err)
+{
+    struct store_job *j = NULL;
+    int rc = store_sql_once(s, sql_job_get, SQL_ARGS(SQL_TEXT(id)), read_job, &j, NULL, err);
+
+    if (rc == 0 && j == NULL) {
+        rc = nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id);
     }
-    rc = job_get_conn(c, id, out, err);
-    store_sql_put(s, c);
+    if (rc == 0) {
+        *out = j;
+    }
     return rc;
 }
 
-void store_job_list_free(struct store_job **jobs, size_t n)
+int store_sqlite_job_list(struct store *s, int status, const char *model, int limit,
+                          struct store_job ***out, size_t *n, struct nn_err *err)
 {
-    if (jobs == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_job_free(jobs[i]);
-    }
-    nn_free(jobs);
-}
+    struct sql_collect k = {NULL, 0, 0, sizeof(struct store_job *), fill_job};
+    int rc = store_sql_once(s,
+                            "SELECT " JOB_COLS "WHERE (?1 IS NULL OR j.status = ?1) "
+                            "AND (?2 IS NULL OR j.model = ?2) ORDER BY j.seq DESC LIMIT ?3",
+                            SQL_ARGS(SQL_TEXT(status >= 0 ? store_job_status_name(status) : NULL),
+                                     SQL_TEXT(model), SQL_INT(limit)),
+                            store_sql_collect_row, &k, NULL, err);
 
-int store_job_list(struct store *s, int status, const char *model, int limit,
-                   struct store_job ***out, size_t *n, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    struct store_job **arr = NULL;
-    size_t len = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    rc = store_sql_get(s, &c, err);
     if (rc != 0) {
+        store_job_list_free(k.v, k.n);
         return rc;
     }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_LIST, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    if (status >= 0) {
-        sqlite3_bind_text(st, 1, store_job_status_name(status), -1, SQLITE_STATIC);
-    }
-    if (model != NULL) {
-        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
-    }
-    sqlite3_bind_int(st, 3, limit);
-    arr = nn_calloc(limit > 0 ? (size_t)limit : 1, sizeof(*arr));
-    if (arr == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && len < (size_t)limit) {
-        arr[len] = job_from_row(st);
-        if (arr[len] == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-            goto fail;
-        }
-        len++;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
-        rc = store_sql_error(c->db, "list jobs", err);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    store_sql_put(s, c);
-    *out = arr;
-    *n = len;
+    *out = k.v;
+    *n = k.n;
     return 0;
-fail:
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    store_sql_put(s, c);
-    store_job_list_free(arr, len);
-    return rc;
 }
 
+/* A REAL column, NaN for NULL. */
 static double col_double_or_nan(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL) {
@@ -241,453 +132,302 @@ static double col_double_or_nan(sqlite3_stmt *st, int i)
     return sqlite3_column_double(st, i);
 }
 
-int store_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
-                      struct nn_err *err)
+static int fill_epoch(sqlite3_stmt *st, void *elem, size_t size, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    struct store_epoch *arr = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
+    struct store_epoch *e = elem;
 
-    *out = NULL;
-    *n = 0;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_HISTORY, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 64 : cap * 2;
-            struct store_epoch *na = nn_reallocarray(arr, ncap, sizeof(*arr));
-            if (na == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        arr[len].epoch = sqlite3_column_int(st, 0);
-        arr[len].train_loss = col_double_or_nan(st, 1);
-        arr[len].val_loss = col_double_or_nan(st, 2);
-        arr[len].val_metric = col_double_or_nan(st, 3);
-        arr[len].seconds = sqlite3_column_double(st, 4);
-        arr[len].regression = sqlite3_column_int(st, 5);
-        len++;
-    }
-    if (step != SQLITE_DONE) {
-        rc = store_sql_error(c->db, "read history", err);
-        goto fail;
-    }
-    sqlite3_reset(st);
-    store_sql_put(s, c);
-    *out = arr;
-    *n = len;
+    (void)size;
+    (void)err;
+    e->epoch = sqlite3_column_int(st, 0);
+    e->train_loss = col_double_or_nan(st, 1);
+    e->val_loss = col_double_or_nan(st, 2);
+    e->val_metric = col_double_or_nan(st, 3);
+    e->seconds = sqlite3_column_double(st, 4);
+    e->regression = sqlite3_column_int(st, 5);
     return 0;
-fail:
-    if (st != NULL) {
-        sqlite3_reset(st);
+}
+
+int store_sqlite_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
+                             struct nn_err *err)
+{
+    struct sql_collect k = {NULL, 0, 0, sizeof(struct store_epoch), fill_epoch};
+    int rc = store_sql_once(s,
+                            "SELECT epoch, train_loss, val_loss, val_metric, seconds, regression "
+                            "FROM job_history WHERE job_id = ?1 ORDER BY epoch",
+                            SQL_ARGS(SQL_TEXT(id)), store_sql_collect_row, &k, NULL, err);
+
+    if (rc != 0) {
+        nn_free(k.v);
+        return rc;
     }
-    store_sql_put(s, c);
-    nn_free(arr);
+    *out = k.v;
+    *n = k.n;
+    return 0;
+}
+
+static int count_status(sqlite3_stmt *st, void *ctx, struct nn_err *err)
+{
+    long *counts = ctx;
+    int k = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
+
+    (void)err;
+    if (k >= 0) {
+        counts[k] = (long)sqlite3_column_int64(st, 1);
+    }
+    return 0;
+}
+
+int store_sqlite_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err)
+{
+    long tmp[STORE_JOB_N_STATUS] = {0};
+    int rc = store_sql_once(s, "SELECT status, COUNT(*) FROM jobs GROUP BY status", SQL_NOARGS,
+                            count_status, tmp, NULL, err);
+
+    if (rc == 0) {
+        memcpy(counts, tmp, sizeof(tmp));
+    }
     return rc;
 }
 
-int store_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
+int store_sqlite_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
 {
-    struct conn *c = NULL;
+    int count = 0;
+    int rc = store_sql_once(s,
+                            "SELECT COUNT(*) FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
+                            "WHERE d.spool = ?1 AND j.status IN ('queued', 'running')",
+                            SQL_ARGS(SQL_TEXT(spool)), store_sql_int, &count, NULL, err);
+
+    if (rc == 0) {
+        *in_use = count > 0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Changing jobs                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The dataset row, then the job row pointing at it. ctx: the const struct store_job. */
+static int job_create_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    const struct store_job *j = ctx;
+    char now[STORE_TIME_MAX];
+    int rc;
+
+    store_sql_now(now);
+    rc = store_sql_exec(c,
+                        "INSERT INTO datasets (spool, bytes, rows, columns, sha256, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        SQL_ARGS(SQL_TEXT(j->spool), SQL_INT(j->bytes), SQL_INT(j->rows),
+                                 SQL_INT(j->columns), SQL_TEXT(j->sha256), SQL_TEXT(now)),
+                        NULL, err);
+    if (rc == 0) {
+        rc = store_sql_exec(c,
+                            "INSERT INTO jobs (id, model, status, epochs, params, form, "
+                            "dataset_id, created_at) "
+                            "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7)",
+                            SQL_ARGS(SQL_TEXT(j->id), SQL_TEXT(j->model), SQL_INT(j->epochs),
+                                     SQL_TEXT(j->params), SQL_TEXT(j->form),
+                                     SQL_INT(sqlite3_last_insert_rowid(c->db)), SQL_TEXT(now)),
+                            NULL, err);
+    }
+    return rc;
+}
+
+int store_sqlite_job_create(struct store *s, const struct store_job *j, struct nn_err *err)
+{
+    return store_sql_tx(s, STORE_SQL_WRITE, job_create_tx, (void *)j, err);
+}
+
+struct job_claim {
+    const char *id;
+    struct store_job *job; /* out */
+};
+
+static int job_claim_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    struct job_claim *k = ctx;
+    char now[STORE_TIME_MAX];
+    int rc;
+
+    store_sql_now(now);
+    rc = store_sql_change(c,
+                          "UPDATE jobs SET status = 'running', started_at = ?2, progress = 0, "
+                          "epoch = 0 WHERE id = ?1 AND status = 'queued'",
+                          SQL_ARGS(SQL_TEXT(k->id), SQL_TEXT(now)), NN_ENOTFOUND, err,
+                          "job '%s' is not queued", k->id);
+    if (rc == 0) {
+        rc = store_sql_exec(c, sql_history_clear, SQL_ARGS(SQL_TEXT(k->id)), NULL, err);
+    }
+    if (rc == 0) {
+        rc = job_read(c, k->id, &k->job, err);
+    }
+    return rc;
+}
+
+int store_sqlite_job_claim(struct store *s, const char *id, struct store_job **out,
+                           struct nn_err *err)
+{
+    struct job_claim k = {id, NULL};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, job_claim_tx, &k, err);
+
+    if (rc != 0) {
+        store_job_free(k.job); /* read, but the commit failed */
+        return rc;
+    }
+    *out = k.job;
+    return 0;
+}
+
+struct job_epoch {
+    const char *id;
+    const struct store_epoch *e;
+};
+
+/* The job's epoch and progress (epoch / epochs, at most 1), then its history row. */
+static int job_progress_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    const struct job_epoch *k = ctx;
+    const struct store_epoch *e = k->e;
+    int rc = store_sql_change(c,
+                              "UPDATE jobs SET epoch = ?2, progress = CASE WHEN epochs > 0 "
+                              "THEN MIN(1.0, ?2 * 1.0 / epochs) ELSE 0 END "
+                              "WHERE id = ?1 AND status = 'running'",
+                              SQL_ARGS(SQL_TEXT(k->id), SQL_INT(e->epoch)), NN_ECANCELED, err,
+                              "job '%s' is no longer running", k->id);
+
+    if (rc == 0) {
+        rc = store_sql_exec(c,
+                            "INSERT OR REPLACE INTO job_history (job_id, epoch, train_loss, "
+                            "val_loss, val_metric, seconds, regression) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            SQL_ARGS(SQL_TEXT(k->id), SQL_INT(e->epoch),
+                                     SQL_REAL_OR_NULL(e->train_loss), SQL_REAL_OR_NULL(e->val_loss),
+                                     SQL_REAL_OR_NULL(e->val_metric),
+                                     SQL_REAL(isfinite(e->seconds) ? e->seconds : 0.0),
+                                     SQL_INT(e->regression != 0)),
+                            NULL, err);
+    }
+    return rc;
+}
+
+int store_sqlite_job_progress(struct store *s, const char *id, const struct store_epoch *e,
+                              struct nn_err *err)
+{
+    struct job_epoch k = {id, e};
+
+    return store_sql_tx(s, STORE_SQL_WRITE, job_progress_tx, &k, err);
+}
+
+int store_sqlite_job_fail(struct store *s, const char *id, const char *code, const char *message,
+                          struct nn_err *err)
+{
     char now[STORE_TIME_MAX];
     int changes = 0;
     int rc;
 
-    *out = NULL;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
     store_sql_now(now);
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_CLAIM, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ENOTFOUND, "job '%s' is not queued", id);
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_HISTORY_CLEAR, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    struct store_job *j = NULL;
-    rc = job_get_conn(c, id, &j, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-    if (rc != 0) {
-        store_job_free(j);
-        goto out;
-    }
-    *out = j;
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-static void bind_double_or_null(sqlite3_stmt *st, int i, double v)
-{
-    if (isfinite(v)) {
-        sqlite3_bind_double(st, i, v);
-    } else {
-        sqlite3_bind_null(st, i);
-    }
-}
-
-int store_job_progress(struct store *s, const char *id, const struct store_epoch *e,
-                       struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    /* epochs comes from the job row: progress = epoch / epochs */
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_GET, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int epochs = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        epochs = sqlite3_column_int(st, 5);
-    }
-    sqlite3_reset(st);
-    double progress = epochs > 0 ? (double)e->epoch / epochs : 0.0;
-    if (progress > 1) {
-        progress = 1;
-    }
-    st = store_sql_stmt(c, Q_JOB_EPOCH, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, e->epoch);
-    sqlite3_bind_double(st, 3, progress);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", id);
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_HISTORY_INSERT, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, e->epoch);
-    bind_double_or_null(st, 3, e->train_loss);
-    bind_double_or_null(st, 4, e->val_loss);
-    bind_double_or_null(st, 5, e->val_metric);
-    sqlite3_bind_double(st, 6, isfinite(e->seconds) ? e->seconds : 0.0);
-    sqlite3_bind_int(st, 7, e->regression != 0);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-int store_job_fail(struct store *s, const char *id, const char *code, const char *message,
-                   struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    store_sql_now(now);
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_FAIL, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, message, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, &changes, err);
+    rc = store_sql_once(s,
+                        "UPDATE jobs SET status = 'failed', error_code = ?2, error_message = ?3, "
+                        "finished_at = ?4 WHERE id = ?1 AND status = 'running'",
+                        SQL_ARGS(SQL_TEXT(id), SQL_TEXT(code), SQL_TEXT(message), SQL_TEXT(now)),
+                        NULL, NULL, &changes, err);
     if (rc == 0 && changes == 0) {
         rc = nn_err_set(err, NN_ECANCELED, "job '%s' is no longer running", id);
     }
-out:
-    store_sql_put(s, c);
     return rc;
 }
 
-int store_job_cancel(struct store *s, const char *id, struct nn_err *err)
+static int read_status(sqlite3_stmt *st, void *ctx, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    char now[STORE_TIME_MAX];
-    int changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    store_sql_now(now);
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_STATUS, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step != SQLITE_ROW) {
-        sqlite3_reset(st);
-        rc = step == SQLITE_DONE ? nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id)
-                                 : store_sql_error(c->db, "read job", err);
-        goto out;
-    }
-    int status = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (status != STORE_JOB_QUEUED && status != STORE_JOB_RUNNING) {
-        rc = nn_err_set(err, NN_ERANGE, "job '%s' has already finished (%s)", id,
-                        store_job_status_name(status));
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_JOB_CANCEL, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-int store_job_requeue(struct store *s, const char *id, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    int changes = 0;
-    int rc = store_sql_get(s, &c, err);
-
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOB_REQUEUE, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, &changes, err);
-    if (rc != 0) {
-        goto out;
-    }
-    if (changes == 0) {
-        rc = nn_err_set(err, NN_ECANCELED, "job '%s' is not running", id);
-        goto out;
-    }
-    st = store_sql_stmt(c, Q_HISTORY_CLEAR, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    rc = store_sql_run(c, st, NULL, err);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = store_sql_commit(c, err);
-out:
-    if (rc != 0) {
-        store_sql_rollback(c);
-    }
-    store_sql_put(s, c);
-    return rc;
-}
-
-int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
-{
-    struct conn *c = NULL;
-    char(*arr)[STORE_ID_MAX] = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-
-    *ids = NULL;
-    *n = 0;
-    rc = store_sql_get(s, &c, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = store_sql_begin(c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = store_sql_simple(c, Q_JOBS_REQUEUE_ALL, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = store_sql_simple(c, Q_HISTORY_CLEAR_QUEUED, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOBS_QUEUED, err);
-    if (st == NULL) {
-        rc = NN_EIO;
-        goto fail;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 16 : cap * 2;
-            char(*na)[STORE_ID_MAX] = nn_reallocarray(arr, ncap, sizeof(*arr));
-            if (na == NULL) {
-                sqlite3_reset(st);
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        store_sql_col_copy(st, 0, arr[len], STORE_ID_MAX);
-        len++;
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        rc = store_sql_error(c->db, "list queued jobs", err);
-        goto fail;
-    }
-    rc = store_sql_commit(c, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    store_sql_put(s, c);
-    *ids = arr;
-    *n = len;
+    (void)err;
+    *(int *)ctx = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
     return 0;
-fail:
-    store_sql_rollback(c);
-    store_sql_put(s, c);
-    nn_free(arr);
+}
+
+/* The job's status decides: queued or running are cancelled, anything else is final. */
+static int job_cancel_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    const char *id = ctx;
+    char now[STORE_TIME_MAX];
+    int status = -1;
+    int rc = store_sql_row(c, "SELECT status FROM jobs WHERE id = ?1", SQL_ARGS(SQL_TEXT(id)),
+                           read_status, &status, err);
+
+    if (rc == NN_ENOTFOUND) {
+        return nn_err_set(err, NN_ENOTFOUND, "no job '%s'", id);
+    }
+    if (rc == 0 && status != STORE_JOB_QUEUED && status != STORE_JOB_RUNNING) {
+        return nn_err_set(err, NN_ERANGE, "job '%s' has already finished (%s)", id,
+                          store_job_status_name(status));
+    }
+    if (rc == 0) {
+        store_sql_now(now);
+        rc = store_sql_exec(c,
+                            "UPDATE jobs SET status = 'cancelled', finished_at = ?2 "
+                            "WHERE id = ?1 AND status IN ('queued', 'running')",
+                            SQL_ARGS(SQL_TEXT(id), SQL_TEXT(now)), NULL, err);
+    }
     return rc;
 }
 
-int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err)
+int store_sqlite_job_cancel(struct store *s, const char *id, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    long tmp[STORE_JOB_N_STATUS] = {0};
-    int rc = store_sql_get(s, &c, err);
+    return store_sql_tx(s, STORE_SQL_WRITE, job_cancel_tx, (void *)id, err);
+}
 
-    if (rc != 0) {
-        return rc;
+static int job_requeue_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    const char *id = ctx;
+    int rc =
+        store_sql_change(c,
+                         "UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
+                         "started_at = NULL WHERE id = ?1 AND status = 'running'",
+                         SQL_ARGS(SQL_TEXT(id)), NN_ECANCELED, err, "job '%s' is not running", id);
+
+    if (rc == 0) {
+        rc = store_sql_exec(c, sql_history_clear, SQL_ARGS(SQL_TEXT(id)), NULL, err);
     }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_JOBS_COUNT, err);
-    if (st == NULL) {
-        store_sql_put(s, c);
-        return NN_EIO;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int k = store_job_status_parse((const char *)sqlite3_column_text(st, 0));
-        if (k >= 0) {
-            tmp[k] = (long)sqlite3_column_int64(st, 1);
-        }
-    }
-    sqlite3_reset(st);
-    if (step != SQLITE_DONE) {
-        rc = store_sql_error(c->db, "count jobs", err);
-    } else {
-        memcpy(counts, tmp, sizeof(tmp));
-    }
-    store_sql_put(s, c);
     return rc;
 }
 
-int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
+int store_sqlite_job_requeue(struct store *s, const char *id, struct nn_err *err)
 {
-    struct conn *c = NULL;
-    int rc = store_sql_get(s, &c, err);
+    return store_sql_tx(s, STORE_SQL_WRITE, job_requeue_tx, (void *)id, err);
+}
+
+/* Every running job back to queued, their history cleared, then the queued ids in order. */
+static int jobs_recover_tx(struct conn *c, void *ctx, struct nn_err *err)
+{
+    int rc = store_sql_exec(c,
+                            "UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
+                            "started_at = NULL WHERE status = 'running'",
+                            SQL_NOARGS, NULL, err);
+
+    if (rc == 0) {
+        rc = store_sql_exec(c,
+                            "DELETE FROM job_history WHERE job_id IN "
+                            "(SELECT id FROM jobs WHERE status = 'queued')",
+                            SQL_NOARGS, NULL, err);
+    }
+    if (rc == 0) {
+        rc = store_sql_rows(c, "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq",
+                            SQL_NOARGS, store_sql_collect_row, ctx, err);
+    }
+    return rc;
+}
+
+int store_sqlite_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
+                              struct nn_err *err)
+{
+    struct sql_collect k = {NULL, 0, 0, STORE_ID_MAX, store_sql_fill_text};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, jobs_recover_tx, &k, err);
 
     if (rc != 0) {
+        nn_free(k.v);
         return rc;
     }
-    sqlite3_stmt *st = store_sql_stmt(c, Q_SPOOL_IN_USE, err);
-    if (st == NULL) {
-        store_sql_put(s, c);
-        return NN_EIO;
-    }
-    sqlite3_bind_text(st, 1, spool, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *in_use = sqlite3_column_int(st, 0) > 0;
-    } else {
-        rc = store_sql_error(c->db, "read spool", err);
-    }
-    sqlite3_reset(st);
-    store_sql_put(s, c);
-    return rc;
+    *ids = k.v;
+    *n = k.n;
+    return 0;
 }

@@ -50,15 +50,15 @@ long tab_csv_find(const struct tab_csv *r, const char *name);
 /**
  * Reads the next record. Fields are valid until the next call.
  * Errors (with line and column): too many or too few fields, an unclosed quote at end of
- * file, a character after a closing quote, a field longer than max_field, more than
- * max_rows rows, no data row after the header (unless allow_no_rows). A blank last line is
- * not a record.
+ * file, a NUL byte or bytes that are not UTF-8 in a field (the header's too), a character after a
+ * closing quote, a field longer than max_field, more than max_rows rows, no data row after the
+ * header (unless allow_no_rows). A blank last line is not a record.
  * @return 1 when a record was read, 0 at end of file, or a negative error.
  */
 int tab_csv_next(struct tab_csv *r, struct nn_err *err);
 
-/** Field i of the current record (NUL-terminated; *len is its length, may hold NULs
- *  from the input); borrowed until the next tab_csv_next. */
+/** Field i of the current record (NUL-terminated UTF-8: a field holding a NUL byte or bytes
+ *  that are not UTF-8 is an error of tab_csv_next); borrowed until the next tab_csv_next. */
 const char *tab_csv_field(const struct tab_csv *r, size_t i, size_t *len);
 
 /** Physical line where the current record starts (1 = header). */

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import data, error_of, train, wait_job
+from conftest import data, error_of, train, wait_epoch, wait_job
 
 IRIS = open(data("iris_train.csv"), "rb").read()
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -196,3 +196,139 @@ def test_locked_database_is_retried(make_daemon):
     for job in jobs:
         assert wait_job(d.base, job["id"])["status"] == "succeeded"
     assert integrity(d.db) == "ok"
+
+
+def fill_all(path):
+    """Fills the filesystem of path to the last block (the daemon may be writing meanwhile);
+    returns the filler path."""
+    filler = os.path.join(path, "filler")
+    with open(filler, "wb", buffering=0) as f:
+        for size in (1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+    return filler
+
+
+def wait_log(d, text, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in d.logtext():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%r not in the log after %ss:\n%s" % (text, timeout, d.logtext()))
+
+
+def test_disk_full_job_end_is_stored_once_space_is_back(make_daemon, small_fs, tmp_path):
+    """A job whose model write fails on a full disk, and whose failure cannot be stored either,
+    ends 'failed' (insufficient_storage) within seconds of space coming back; never stays
+    'running' with an idle worker."""
+    spool = tmp_path / "spool"  # the dataset is elsewhere: removing it frees nothing here
+    db = os.path.join(small_fs, "neurond.db")
+    d = make_daemon(["--workers", "1", "--db", db, "--spool-dir", str(spool)])
+    digits = open(data("digits_train.csv"), "rb").read()
+    j = train(d.base, "full", content=digits, params={"epochs": 40, "patience": 0, "hidden": "64"})
+    wait_epoch(d.base, j["id"], 1)
+    filler = fill_all(small_fs)
+    wait_log(d, "job %s failed" % j["id"])
+    time.sleep(1.0)
+    job = requests.get(d.url("/jobs/" + j["id"])).json()
+    assert job["status"] == "running", job  # the store could not take the failure yet
+    os.unlink(filler)
+    job = wait_job(d.base, j["id"], timeout=10)
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "insufficient_storage", job["error"]
+    assert integrity(db) == "ok"
+    # the worker is free again: the next job runs
+    j2 = train(d.base, "full", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j2["id"])["status"] == "succeeded"
+
+
+def test_disk_full_job_left_running_runs_again_after_restart(make_daemon, small_fs, tmp_path):
+    """Stopped while its failure cannot be stored, a job is 'running' in the store; the next
+    start runs it again (its dataset kept), so it does not stay 'running' without a worker."""
+    spool = tmp_path / "spool"
+    db = os.path.join(small_fs, "neurond.db")
+    args = ["--workers", "1", "--db", db, "--spool-dir", str(spool)]
+    d = make_daemon(args)
+    digits = open(data("digits_train.csv"), "rb").read()
+    j = train(d.base, "again", content=digits, params={"epochs": 40, "patience": 0, "hidden": "64"})
+    wait_epoch(d.base, j["id"], 1)
+    filler = fill_all(small_fs)
+    wait_log(d, "job %s failed" % j["id"])
+    assert d.stop() == 0
+    os.unlink(filler)
+    d2 = make_daemon(args, db=db)
+    job = wait_job(d2.base, j["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    assert integrity(db) == "ok"
+
+
+def test_delete_frees_space_on_a_full_disk(make_daemon, small_fs, tmp_path):
+    """DELETE /models/<name> and /models/<name>/versions/<n> work on a full disk (the store
+    keeps a reserve file for it), and the space they free inside the database is used by the
+    next model once the filler is gone."""
+    db = os.path.join(small_fs, "neurond.db")
+    d = make_daemon(["--workers", "1", "--db", db, "--spool-dir", str(tmp_path / "spool")])
+    digits = open(data("digits_train.csv"), "rb").read()
+    # old v2 (~1.3 MB) is bigger than the reserve: deleting it must not rewrite its pages
+    for name, hidden in (("old", "16"), ("old", "1024,256"), ("keep", "16")):
+        j = train(d.base, name, content=digits, params={"epochs": 2, "hidden": hidden})
+        assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert os.path.getsize(db + ".reserve") == 1 << 20
+    filler = fill_all(small_fs)
+    # the disk is full: writes fail...
+    r = requests.put(d.url("/models/keep/serving"), json={"version": 1})
+    assert r.status_code in (200, 507), r.text
+    # ...but deleting works
+    r = requests.delete(d.url("/models/old/versions/1"))
+    assert r.status_code == 204, r.text
+    r = requests.delete(d.url("/models/old"))
+    assert r.status_code == 204, r.text
+    assert requests.get(d.url("/models/old")).status_code == 404
+    assert requests.post(d.url("/models/keep/predict"), json={"instances": [[0] * 64]}).status_code == 200
+    assert integrity(db) == "ok"
+    os.unlink(filler)
+    j = train(d.base, "new", content=digits, params={"epochs": 2, "hidden": "16"})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    assert os.path.getsize(db + ".reserve") == 1 << 20  # made again once there is room
+    assert d.stop() == 0
+    assert integrity(db) == "ok"
+
+
+def store_errors(d):
+    for line in requests.get(d.url("/metrics")).text.splitlines():
+        if line.startswith("neurond_store_errors_total "):
+            return float(line.split()[1])
+    raise AssertionError("no neurond_store_errors_total")
+
+
+def test_csv_prediction_on_a_full_disk_is_507(make_daemon, small_fs, tmp_path):
+    """The CSV reply is written to the spool before it is sent: when that disk is full, the
+    answer is 507 insufficient_storage (not 500 internal), counted as a storage error."""
+    d = make_daemon(["--workers", "1", "--spool-dir", small_fs])
+    j = train(d.base, "csvfull", content=IRIS, params={"epochs": 3})
+    assert wait_job(d.base, j["id"])["status"] == "succeeded"
+    lines = IRIS.decode().splitlines()
+    body = ("\n".join([lines[0]] + lines[1:] * 8) + "\n").encode()  # ~ 24 KB; the reply ~ 2x
+    assert 15000 < len(body) < 30000, len(body)
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and len(r.content) > len(body) + 24 * 1024
+    before = store_errors(d)
+    filler = fill(small_fs, len(body) // 1024 + 12)  # room for the body, not for the reply
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    body_err = error_of(r, 507, "insufficient_storage")
+    assert "reply" in body_err["error"]
+    assert store_errors(d) == before + 1
+    os.unlink(filler)
+    # a reply small enough to sit in the stdio buffer fails at the flush: the same answer
+    small = ("\n".join(lines[:2]) + "\n").encode()
+    filler = fill(small_fs, 4)  # one page: the body's
+    r = requests.post(d.url("/models/csvfull/predict"), data=small, headers={"Content-Type": "text/csv"})
+    assert "reply" in error_of(r, 507, "insufficient_storage")["error"]
+    assert store_errors(d) == before + 2
+    os.unlink(filler)
+    r = requests.post(d.url("/models/csvfull/predict"), data=body, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200

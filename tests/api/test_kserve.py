@@ -2,6 +2,8 @@
 inference with the protocol's tensors, checked field by field against the protocol's REST
 schema (required_api: $inference_request / $inference_response / $metadata_model_response)
 and against /predict's numbers for the same rows."""
+import json
+
 import pytest
 import requests
 
@@ -236,6 +238,44 @@ def test_infer_errors(ks):
     error_of(infer(d, "nope", {"inputs": [t]}), 404)
     error_of(infer(d, "ks-iris", {"inputs": [t]}, "/v2/models/ks-iris/versions/9/infer"), 404)
     error_of(requests.get(d.url("/v2/models/ks-iris/infer")), 405)
+
+
+@pytest.mark.parametrize("datatype,bad,good", [
+    ("UINT8", [-1, 256, 1.5], [0, 255]),
+    ("UINT16", [-1, 65536], [65535]),
+    ("UINT32", [-1, 4294967296], [4294967295]),
+    ("UINT64", [-1, 18446744073709551616, 0.5], [0, 9007199254740992]),
+    ("INT8", [1.5, -129, 128], [-128, 127]),
+    ("INT16", [-32769, 32768], [-32768, 32767]),
+    ("INT32", [2147483648, 0.1], [-2147483648, 2147483647]),
+    ("INT64", [9223372036854775808, 2.5], [-9223372036854775808]),
+    ("BOOL", [2, -1, 0.5], [True, False, 0, 1]),
+    ("FP16", [65520.0, -1e5], [65504.0, -65504.0]),
+    ("FP32", [3.5e38, -1e39], [3.4e38, 1e-45]),
+    ("FP64", [1e999], [1e308]),
+])
+def test_infer_datatype_ranges(ks, datatype, bad, good):
+    """Each element must fit its tensor's datatype: integral and in range for the integer
+    types, a magnitude the float types hold (1e999 reads as infinity): else 400 naming the
+    input and the element."""
+    d = ks
+    cols = [{"name": c, "shape": [1], "datatype": "FP32", "data": [1.0]} for c in IRIS_COLS]
+    for v in bad:
+        t = dict(cols[2], datatype=datatype, data=[v])
+        raw = json.dumps({"inputs": cols[:2] + [t, cols[3]]}).replace("Infinity", "1e999")
+        r = requests.post(d.url("/v2/models/ks-iris/infer"), data=raw,
+                          headers={"Content-Type": "application/json"})
+        b = error_of(r, 400)
+        assert b["details"]["field"] == "inputs[2].data[0]", (datatype, v, b)
+        assert "petal_length_cm" in b["error"] and datatype in b["error"], b
+    for v in good:
+        t = dict(cols[2], datatype=datatype, data=[v])
+        r = infer(d, "ks-iris", {"inputs": cols[:2] + [t, cols[3]]})
+        if (datatype, v) == ("FP64", 1e308):  # a valid FP64 the float32 model cannot take
+            b = error_of(r, 422)
+            assert "float32" in b["error"] and b["details"]["field"] == "petal_length_cm"
+        else:
+            assert r.status_code == 200, (datatype, v, r.text)
 
 
 def test_auth_health_is_public(make_daemon):

@@ -1,7 +1,8 @@
 """GET /openapi.json: the document the daemon serves is docs/openapi.json, a valid OpenAPI 3
 document (checked by a real validator, @apidevtools/swagger-parser, run with node), it lists
 exactly the routes of the router's table (server/router.c), and live replies fit its
-schemas (python3-jsonschema)."""
+schemas (python3-jsonschema). The validator's packages (tests/browser/package-lock.json) all
+run on the oldest node that scripts/deps.sh installs: Debian 12's nodejs 18."""
 import copy
 import json
 import os
@@ -17,6 +18,9 @@ from conftest import IRIS_ROW, ROOT, data, error_of, train, wait_job
 BROWSER = os.path.join(ROOT, "tests", "browser")
 DOC = os.path.join(ROOT, "docs", "openapi.json")
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+# the oldest node a Debian 12 (bookworm) install can have: 12.0 shipped nodejs 18.13.0 (apt
+# installs 18.20 today; trixie has 20)
+OLDEST_NODE = (18, 13, 0)
 
 
 def router_routes():
@@ -41,6 +45,37 @@ def validate(path):
         pytest.fail("tests/browser/node_modules is missing: run tests/browser/setup.sh")
     return subprocess.run(["node", os.path.join(BROWSER, "validate-openapi.mjs"), path],
                           capture_output=True, text=True, timeout=60)
+
+
+def version(text):
+    parts = text.lstrip("v=").split(".")
+    assert 1 <= len(parts) <= 3 and all(p.isdigit() for p in parts), text
+    return tuple(int(p) for p in parts) + (0,) * (3 - len(parts))
+
+
+def node_range_allows(rng, v):
+    """Whether the npm `engines.node` range `rng` (comparators >=, >, <=, <, ^ and exact
+    versions, joined by spaces and ||) admits node version `v`; fails on any other form."""
+    ops = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+           "<": lambda a, b: a < b, "^": lambda a, b: a >= b and a[0] == b[0], "": lambda a, b: a == b}
+    for alt in rng.split("||"):
+        comps = re.findall(r"(>=|<=|>|<|\^|)\s*(v?[0-9][0-9.]*)", alt)
+        assert comps and re.sub(r"(>=|<=|>|<|\^|)\s*v?[0-9][0-9.]*|\s", "", alt) == "", rng
+        if all(ops[op](v, version(ver)) for op, ver in comps):
+            return True
+    return False
+
+
+def test_validator_packages_run_on_debian_node():
+    assert node_range_allows(">= 16", OLDEST_NODE) and not node_range_allows(">=20", OLDEST_NODE)
+    assert node_range_allows("^14.17.0 || >=16.0.0", OLDEST_NODE) and not node_range_allows("^20 || >=22", OLDEST_NODE)
+    with open(os.path.join(BROWSER, "package-lock.json")) as f:
+        lock = json.load(f)
+    assert lock["lockfileVersion"] <= 3  # Debian 12's npm 9 reads up to 3
+    assert "node_modules/@apidevtools/swagger-parser" in lock["packages"]
+    too_new = {name: pkg["engines"]["node"] for name, pkg in lock["packages"].items()
+               if "node" in pkg.get("engines", {}) and not node_range_allows(pkg["engines"]["node"], OLDEST_NODE)}
+    assert too_new == {}, "these need a newer node than Debian 12's: pick older versions"
 
 
 @pytest.fixture(scope="module")

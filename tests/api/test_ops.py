@@ -41,10 +41,10 @@ def test_unknown_path_404(daemon):
 def test_method_not_allowed_has_allow(daemon):
     r = requests.put(daemon.url("/jobs"))
     error_of(r, 405)
-    assert r.headers["Allow"] == "GET"
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD"}
     r = requests.post(daemon.url("/models/x"))
     error_of(r, 405)
-    assert set(r.headers["Allow"].split(", ")) == {"GET", "DELETE"}
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
     r = requests.get(daemon.url("/train"))
     error_of(r, 405)
     assert r.headers["Allow"] == "POST"

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "nn/alloc.h"
+#include "nn/utf8.h"
 
 struct src {
     FILE *f;
@@ -52,14 +53,14 @@ static void expect_field(struct src *s, size_t i, const char *want)
     assert_int_equal(len, strlen(want));
 }
 
-/* Reads records until an error; checks its code, line, column and field. */
-static void expect_error(const char *text, const struct tab_csv_opts *o, int code, long line,
-                         long col, const char *field)
+/* Reads records of n bytes of text until an error; checks its code, line, column and field. */
+static void expect_error_n(const char *text, size_t n, const struct tab_csv_opts *o, int code,
+                           long line, long col, const char *field)
 {
     struct src s;
     struct nn_err err;
     nn_err_clear(&err);
-    int rc = open_s(&s, text, o, &err);
+    int rc = open_n(&s, text, n, o, &err);
     if (rc == 0) {
         while ((rc = tab_csv_next(s.r, &err)) == 1) {
         }
@@ -71,6 +72,12 @@ static void expect_error(const char *text, const struct tab_csv_opts *o, int cod
     assert_string_equal(err.field, field ? field : "");
     assert_true(strlen(err.msg) > 0);
     close_s(&s);
+}
+
+static void expect_error(const char *text, const struct tab_csv_opts *o, int code, long line,
+                         long col, const char *field)
+{
+    expect_error_n(text, strlen(text), o, code, line, col, field);
 }
 
 static void test_basic(void **state)
@@ -229,6 +236,43 @@ static void test_errors(void **state)
     expect_error("a\n1\n2\n3\n", &o, NN_ERANGE, 4, 1, NULL);
 }
 
+/* A NUL byte would cut the C string of a cell ("set\0osa" read as "set"), and bytes that
+ * are not UTF-8 would reach the store and JSON replies: both are errors at their line and
+ * column, quoted or not, in the header or the data; well-formed UTF-8 passes whole. */
+static void test_nul_and_utf8(void **state)
+{
+    (void)state;
+    static const char nul_cell[] = "a,species\n1,setosa\n2,set\0osa\n";
+    static const char nul_quoted[] = "a,species\n1,\"x\n\0\"\n";
+    static const char nul_header[] = "a,spe\0cies\n1,2\n";
+    expect_error_n(nul_cell, sizeof(nul_cell) - 1, NULL, NN_EFORMAT, 3, 2, "species");
+    expect_error_n(nul_quoted, sizeof(nul_quoted) - 1, NULL, NN_EFORMAT, 2, 2, "species");
+    expect_error_n(nul_header, sizeof(nul_header) - 1, NULL, NN_EFORMAT, 1, 2, NULL);
+    expect_error("a,spe\xff\xfe"
+                 "cies\n1,2\n",
+                 NULL, NN_EFORMAT, 1, 2, NULL);
+    expect_error("a,species\n1,setosa\n2,set\xffosa\n", NULL, NN_EFORMAT, 3, 2, "species");
+    expect_error("a,b\n1,\"caf\xc3\"\n", NULL, NN_EFORMAT, 2, 2, "b");      /* cut sequence */
+    expect_error("a,b\n1,\xc0\xaf\n", NULL, NN_EFORMAT, 2, 2, "b");         /* overlong '/' */
+    expect_error("a,b\n1,\xed\xa0\x80\n", NULL, NN_EFORMAT, 2, 2, "b");     /* surrogate */
+    expect_error("a,b\n1,\xf4\x90\x80\x80\n", NULL, NN_EFORMAT, 2, 2, "b"); /* > U+10FFFF */
+
+    struct src s;
+    struct nn_err err;
+    nn_err_clear(&err);
+    assert_int_equal(open_s(&s,
+                            "caf\xc3\xa9"
+                            ",b\n\xe2\x82\xac"
+                            ",\xf0\x9f\x98\x80\n",
+                            NULL, &err),
+                     0);
+    assert_string_equal(tab_csv_colname(s.r, 0), "caf\xc3\xa9");
+    assert_int_equal(tab_csv_next(s.r, &err), 1);
+    expect_field(&s, 0, "\xe2\x82\xac");
+    expect_field(&s, 1, "\xf0\x9f\x98\x80");
+    close_s(&s);
+}
+
 static void test_allow_no_rows(void **state)
 {
     (void)state;
@@ -343,6 +387,8 @@ static void test_random_bytes(void **state)
                     const char *v = tab_csv_field(s.r, i, &len);
                     assert_non_null(v);
                     assert_true(len <= 16);
+                    assert_int_equal(strlen(v), len);         /* no NUL inside */
+                    assert_true(nn_utf8_valid(v, len, NULL)); /* UTF-8 only */
                 }
             }
         }
@@ -382,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_blank_final_line),
         cmocka_unit_test(test_delims),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nul_and_utf8),
         cmocka_unit_test(test_allow_no_rows),
         cmocka_unit_test(test_rewind),
         cmocka_unit_test(test_pipe),

@@ -51,11 +51,16 @@ static void test_404_405(void **state)
     assert_int_equal(srv_router_find("GET", "/models//x", args, &n, allow, sizeof(allow)), -404);
     assert_int_equal(srv_router_find("GET", "/jobs/a/b/c", args, &n, allow, sizeof(allow)), -404);
     assert_int_equal(srv_router_find("PATCH", "/models/x", args, &n, allow, sizeof(allow)), -405);
-    assert_string_equal(allow, "GET, DELETE");
+    assert_string_equal(allow, "GET, HEAD, DELETE");
     assert_int_equal(srv_router_find("GET", "/train", args, &n, allow, sizeof(allow)), -405);
     assert_string_equal(allow, "POST");
     assert_int_equal(srv_router_find("POST", "/jobs/x", args, &n, allow, sizeof(allow)), -405);
-    assert_string_equal(allow, "GET, DELETE");
+    assert_string_equal(allow, "GET, HEAD, DELETE");
+    /* HEAD finds the GET route (RFC 9110 9.3.2) and nothing else */
+    int g = srv_router_find("GET", "/models/x", args, &n, allow, sizeof(allow));
+    assert_int_equal(srv_router_find("HEAD", "/models/x", args, &n, allow, sizeof(allow)), g);
+    assert_string_equal(args[0], "x");
+    assert_int_equal(srv_router_find("HEAD", "/train", args, &n, allow, sizeof(allow)), -405);
 }
 
 static void test_long_segment_is_404(void **state)

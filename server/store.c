@@ -1,0 +1,239 @@
+/*
+ * store: the backend-neutral half of store.h — picks the backend from the URL, forwards each
+ * call to its ops table (clearing out-parameters first, so that every backend keeps the
+ * "NULL / 0 on failure" rule), and owns what does not depend on a backend: the status names,
+ * the schema version this binary knows, and freeing the structs a call returns.
+ */
+#include "store.h"
+
+#include <string.h>
+
+#include "nn/alloc.h"
+#include "store_backend.h"
+#include "store_migrations.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Backends                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static const struct store_ops *const backends[] = {&store_sqlite_ops};
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+int store_open(const char *url, struct store **out, struct nn_err *err)
+{
+    const char *colon = strchr(url, ':');
+
+    *out = NULL;
+    for (size_t i = 0; colon != NULL && i < N_BACKENDS; i++) {
+        size_t len = strlen(backends[i]->scheme);
+        if ((size_t)(colon - url) == len && strncmp(url, backends[i]->scheme, len) == 0) {
+            return backends[i]->open(colon + 1, out, err);
+        }
+    }
+    /* "name://...": a URL of a backend this build lacks; anything else is a SQLite path. */
+    if (colon != NULL && strncmp(colon, "://", 3) == 0) {
+        return nn_err_set(err, NN_EINVAL, "store '%.*s': no such backend in this build",
+                          (int)(colon - url), url);
+    }
+    return store_sqlite_ops.open(url, out, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s != NULL) {
+        s->ops->close(s);
+    }
+}
+
+int store_schema_version(struct store *s, int *v, struct nn_err *err)
+{
+    return s->ops->schema_version(s, v, err);
+}
+
+int store_schema_version_known(void)
+{
+    return store_n_migrations > 0 ? store_migrations[store_n_migrations - 1].version : 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models, versions and pins                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+int store_version_put(struct store *s, const struct store_version_new *v, int *version,
+                      struct nn_err *err)
+{
+    return s->ops->version_put(s, v, version, err);
+}
+
+int store_version_get(struct store *s, const char *model, int version, int with_blob,
+                      struct store_version **out, struct nn_err *err)
+{
+    *out = NULL;
+    return s->ops->version_get(s, model, version, with_blob, out, err);
+}
+
+int store_model_list(struct store *s, struct store_version ***out, size_t *n, struct nn_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->model_list(s, out, n, err);
+}
+
+int store_serving_set(struct store *s, const char *model, int version, struct nn_err *err)
+{
+    return s->ops->serving_set(s, model, version, err);
+}
+
+int store_model_delete(struct store *s, const char *model, struct nn_err *err)
+{
+    return s->ops->model_delete(s, model, err);
+}
+
+int store_version_delete(struct store *s, const char *model, int version, struct nn_err *err)
+{
+    return s->ops->version_delete(s, model, version, err);
+}
+
+void store_version_free(struct store_version *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    nn_free(v->blob);
+    nn_free(v->card);
+    nn_free(v->metrics);
+    nn_free(v->versions);
+    nn_free(v);
+}
+
+void store_version_list_free(struct store_version **v, size_t n)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        store_version_free(v[i]);
+    }
+    nn_free(v);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Jobs and their datasets                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const status_names[STORE_JOB_N_STATUS] = {"queued", "running", "succeeded",
+                                                             "failed", "cancelled"};
+
+const char *store_job_status_name(int status)
+{
+    if (status < 0 || status >= STORE_JOB_N_STATUS) {
+        return "unknown";
+    }
+    return status_names[status];
+}
+
+int store_job_status_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < STORE_JOB_N_STATUS; i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int store_job_create(struct store *s, const struct store_job *j, struct nn_err *err)
+{
+    return s->ops->job_create(s, j, err);
+}
+
+int store_job_get(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
+{
+    *out = NULL;
+    return s->ops->job_get(s, id, out, err);
+}
+
+int store_job_list(struct store *s, int status, const char *model, int limit,
+                   struct store_job ***out, size_t *n, struct nn_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->job_list(s, status, model, limit, out, n, err);
+}
+
+int store_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
+{
+    *out = NULL;
+    return s->ops->job_claim(s, id, out, err);
+}
+
+int store_job_progress(struct store *s, const char *id, const struct store_epoch *e,
+                       struct nn_err *err)
+{
+    return s->ops->job_progress(s, id, e, err);
+}
+
+int store_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
+                      struct nn_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->job_history(s, id, out, n, err);
+}
+
+int store_job_fail(struct store *s, const char *id, const char *code, const char *message,
+                   struct nn_err *err)
+{
+    return s->ops->job_fail(s, id, code, message, err);
+}
+
+int store_job_cancel(struct store *s, const char *id, struct nn_err *err)
+{
+    return s->ops->job_cancel(s, id, err);
+}
+
+int store_job_requeue(struct store *s, const char *id, struct nn_err *err)
+{
+    return s->ops->job_requeue(s, id, err);
+}
+
+int store_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
+{
+    *ids = NULL;
+    *n = 0;
+    return s->ops->jobs_recover(s, ids, n, err);
+}
+
+int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err)
+{
+    return s->ops->jobs_count(s, counts, err);
+}
+
+int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
+{
+    return s->ops->spool_in_use(s, spool, in_use, err);
+}
+
+void store_job_free(struct store_job *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    nn_free(j->params);
+    nn_free(j->form);
+    nn_free(j->metrics);
+    nn_free(j->error_code);
+    nn_free(j->error_message);
+    nn_free(j);
+}
+
+void store_job_list_free(struct store_job **jobs, size_t n)
+{
+    if (jobs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        store_job_free(jobs[i]);
+    }
+    nn_free(jobs);
+}
