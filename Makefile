@@ -70,6 +70,24 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# The version is the VERSION file's, plus the git revision when built from a checkout; the two
+# objects that print it get it as -D and are rebuilt when either changes.
+NEUROND_VERSION := $(shell cat VERSION 2>/dev/null)
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+VERSION_DEFS := -DNEUROND_VERSION='"$(NEUROND_VERSION)"' -DNEUROND_GIT_REV='"$(GIT_REV)"'
+VERSION_OBJ := $(BUILD)/cli/main.o $(BUILD)/server/api_kserve.o
+$(VERSION_OBJ): CFLAGS_ALL += $(VERSION_DEFS)
+$(VERSION_OBJ): $(BUILD)/gen/version.txt
+$(BUILD)/gen/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(NEUROND_VERSION) $(GIT_REV)' | cmp -s - $@ || echo '$(NEUROND_VERSION) $(GIT_REV)' > $@
+FORCE:
+
+# The man page, made from the help texts of the binary (scripts/man.py); installed nowhere.
+$(BUILD)/neurond.1: $(BIN)/neurond scripts/man.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/man.py $(BIN)/neurond > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
@@ -125,7 +143,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture test-slowloris
+.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json test-slowloris
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
@@ -137,7 +155,19 @@ SOAK_MINUTES ?= 10
 soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS
 	@BIN=$(BIN) /usr/bin/python3 scripts/soak.py --minutes $(SOAK_MINUTES)
 
-all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
+all: $(BIN)/neurond $(BUILD)/neurond.1 ## build bin/neurond and its man page (installs missing packages first)
+
+man: $(BUILD)/neurond.1 ## make the man page build/neurond.1 from the help texts (man -l build/neurond.1)
+
+docs: $(BIN)/neurond ## rewrite docs/openapi.json and docs/api.md's parameter table from the binary's table (then make)
+	BIN=$(BIN) /usr/bin/python3 scripts/openapi.py > docs/openapi.json.tmp && mv docs/openapi.json.tmp docs/openapi.json
+	BIN=$(BIN) /usr/bin/python3 scripts/params-doc.py --write
+
+compile_commands.json: ## the compilation database for editors (clangd), recorded by bear from a build in build/cc
+	@scripts/deps.sh bear
+	rm -rf build/cc
+	bear --output $@ -- $(MAKE) --no-print-directory BUILD=build/cc BIN=build/cc/bin \
+	    build/cc/bin/neurond $(patsubst $(BUILD)/%,build/cc/%,$(UNIT_BIN) $(BENCH_BIN))
 
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
@@ -177,7 +207,7 @@ clean: ## remove build outputs
 
 help: ## list the targets
 	@echo "neurond make targets (SANITIZE=address,undefined or thread for sanitizer builds):"
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z_.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
 
 .SECONDARY:
 -include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
@@ -187,7 +217,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I. $(VERSION_DEFS)
 
 build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
 	@scripts/deps.sh fuzz

@@ -7,6 +7,8 @@
 #ifndef NEUROND_CLI_CLI_H
 #define NEUROND_CLI_CLI_H
 
+#include <stdio.h>
+
 #include "model/model.h"
 #include "nn/err.h"
 
@@ -23,6 +25,13 @@ int cli_export(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_split(int argc, char **argv);
 int cli_health(int argc, char **argv);
+int cli_params(int argc, char **argv);
+
+/**
+ * Writes the training parameters as options, one per entry ("  --epochs N   maximum epochs
+ * (default: 100; an integer from 1 to 100000)"), from model/params.h's table.
+ */
+void cli_params_usage(FILE *out);
 
 /**
  * Prints "neurond: <where>: <message>" for err, with line/column/field when set.

@@ -4,7 +4,7 @@
  * daemon make on it: train from a CSV file, predict, evaluate, describe (card), save/load
  * (binary blob, see model_io) and export/import as the JSON of API.md.
  *
- * Training parameters arrive as the strings of API.md (`hidden=64,32`), parsed in one place
+ * Training parameters (struct model_params) are model/params.h's: one table, one parser
  * (model_params_set) so the CLI and the HTTP API accept exactly the same things.
  * Does not: talk HTTP or SQL, start threads, print.
  * Thread-safety: a trained/loaded model is immutable; any number of threads may predict with
@@ -18,49 +18,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "model/params.h"
 #include "nn/err.h"
 #include "nn/train.h"
-
-#define MODEL_MAX_HIDDEN 8
-
-/* Every training parameter of API.md, as used. Strings are owned (model_params_fini). */
-struct model_params {
-    char *label;             /* NULL: the last column */
-    int task;                /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
-                                from the classes when "classification" is asked) */
-    int task_classification; /* 1 when the user asked for "classification" */
-    int hidden[MODEL_MAX_HIDDEN];
-    int n_hidden;           /* default 1 x 32 */
-    enum nn_act activation; /* default relu */
-    struct nn_train_params train;
-    int batch_auto;          /* 1 until batch_size is set: the batch is then
-                                min(32, ceil(training rows / 10)) so that small data sets
-                                still get ten optimiser steps an epoch */
-    double validation_split; /* default 0.2 */
-    unsigned long long seed; /* default 42 */
-    char delimiter;          /* default ',' */
-    char *text_columns;      /* comma-separated overrides, NULL when not given */
-    char *categorical_columns;
-    char *ignore_columns;
-    double threshold;  /* binary: decision threshold on the positive class's
-                          probability; -1 = not given (0.5) */
-    double target_fpr; /* binary: choose the threshold that keeps the validation
-                          false-positive rate at or under this; -1 = not given */
-    char *na_values;   /* comma-separated missing-value markers; NULL: the default list */
-    int impute;        /* TAB_FEAT_IMPUTE_MEDIAN (default) or _MEAN: a numeric missing cell */
-};
-
-/** Fills p with the defaults of API.md. */
-void model_params_default(struct model_params *p);
-/** Frees the strings of p. */
-void model_params_fini(struct model_params *p);
-/**
- * Sets one parameter from its API.md name and string value ("epochs", "50").
- * @return 0, NN_EINVAL (err->field = the parameter name, message says what is accepted) or
- *         NN_ENOTFOUND for an unknown name (err->field set too).
- */
-int model_params_set(struct model_params *p, const char *key, const char *value,
-                     struct nn_err *err);
 
 struct model;
 
@@ -190,7 +150,8 @@ cJSON *model_metrics(const struct model *m);
 /** The training history (array of per-epoch objects as in API.md's job history). */
 cJSON *model_history(const struct model *m);
 
-/** Resolved training parameters as JSON (API.md's job "params"). */
+/** Resolved training parameters as JSON (API.md's job "params"): model_params_to_json with
+ *  the values inferred at training (label, task, column lists) filled in. */
 cJSON *model_params_json(const struct model *m);
 
 /**

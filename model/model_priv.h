@@ -60,9 +60,6 @@ struct model *model_alloc(void);
 /** Task name for cards: "classification" or "regression". */
 const char *model_task_name(int task);
 
-/** Optimiser name ("sgd", "momentum", "adam"). */
-const char *model_optim_name(int optim);
-
 /** Keeps every column of the schema (name, type, counts, reason) in m->columns.
  *  @return 0 or NN_ENOMEM. */
 int model_columns_keep(struct model *m, const struct tab_schema *s);

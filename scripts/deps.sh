@@ -11,6 +11,7 @@
 #                             chromium-driver and python3-selenium (the dashboard test),
 #                             promtool (prometheus: /metrics), node + npm (the OpenAPI validator)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
+#   scripts/deps.sh bear      adds bear, which records `make compile_commands.json`
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
@@ -19,6 +20,7 @@ case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
 quality) pkgs="$pkgs python3-sklearn python3-pandas" ;;
+bear) pkgs="$pkgs bear" ;;
 eco)
     pkgs="$pkgs chromium chromium-driver python3-selenium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict

@@ -31,7 +31,7 @@
 #include "store.h"
 
 #define KSERVE_SERVER_NAME    "neurond"
-#define KSERVE_SERVER_VERSION "0.1.0"
+#define KSERVE_SERVER_VERSION NEUROND_VERSION /* the VERSION file, from the Makefile */
 #define KSERVE_PLATFORM       "neurond"
 #define KSERVE_MAX_TENSORS    4096
 #define CELL_LEN              40
