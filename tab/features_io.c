@@ -157,6 +157,11 @@ static int load_na(struct tab_rd *rd, uint32_t version, struct tab_features *f, 
         return rc;
     }
     rc = tab_na_parse(spec, &f->na, NULL);
+    if (rc == 0) { /* only the form tab_features_save writes: it reads back byte for byte */
+        char again[TAB_NA_MAX_SPEC];
+        tab_na_spec(&f->na, again, sizeof(again));
+        rc = strcmp(again, spec) != 0;
+    }
     nn_free(spec);
     return rc != 0 ? nn_err_set(err, NN_EFORMAT, "bad missing-value markers") : 0;
 }

@@ -363,12 +363,27 @@ static int load_mutant(const unsigned char *c, size_t len)
         assert_true(err.msg[0] != '\0');
         return 1;
     }
-    /* accepted: it is a pipeline whose bytes are exactly the ones it read */
+    /* accepted: it is a pipeline whose bytes are exactly the ones it read, unless the
+     * mutation made the version an older one that is still read (saved as the current one:
+     * then what it saves must load and save to the same bytes) */
     struct tab_buf again;
     size_t used = len - tab_rd_left(&rd);
     save(g, &again);
-    assert_int_equal(again.len, used);
-    assert_memory_equal(again.data, c, used);
+    if (used >= 4 && memcmp(again.data, c, 4) != 0) {
+        struct tab_rd rd2;
+        struct tab_features *h = NULL;
+        struct tab_buf third;
+        tab_rd_init(&rd2, again.data, again.len);
+        assert_int_equal(tab_features_load(&rd2, model_text_decoder_find, &h, &err), 0);
+        save(h, &third);
+        assert_int_equal(third.len, again.len);
+        assert_memory_equal(third.data, again.data, again.len);
+        tab_buf_fini(&third);
+        tab_features_free(h);
+    } else {
+        assert_int_equal(again.len, used);
+        assert_memory_equal(again.data, c, used);
+    }
     tab_buf_fini(&again);
     /* and it encodes a row (or names the input a cell does not fit) */
     const char **cells = calloc(g->n_inputs + 1, sizeof(char *));
