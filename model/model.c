@@ -139,6 +139,7 @@ void model_free(struct model *m)
     }
     nn_free(m->ignored);
     model_columns_free(m);
+    nn_free(m->baseline);
     nn_free(m);
 }
 
@@ -539,6 +540,10 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         goto fail;
     }
     nn_dataset_free(&all);
+    if (model_baseline_fit(m, &tr) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (p->batch_auto) {
         size_t b = (n_tr + 9) / 10;
 
@@ -667,15 +672,20 @@ static int predict_cells(const struct model *m, struct row_scratch *sc, const ch
         return rc;
     }
     nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
-    if (m->feat->task == NN_TASK_REGRESSION) {
-        out[0] = (float)tab_features_unscale(m->feat, sc->raw[0]);
-    } else if (nn_net_outputs(m->net) == 1) {
-        out[0] = 1.0f - sc->raw[0];
-        out[1] = sc->raw[0];
-    } else {
-        memcpy(out, sc->raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
-    }
+    model_outputs(m, sc->raw, out);
     return 0;
+}
+
+void model_outputs(const struct model *m, const float *raw, float *out)
+{
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        out[0] = (float)tab_features_unscale(m->feat, raw[0]);
+    } else if (nn_net_outputs(m->net) == 1) {
+        out[0] = 1.0f - raw[0];
+        out[1] = raw[0];
+    } else {
+        memcpy(out, raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
+    }
 }
 
 int model_predict_cells(const struct model *m, const char *const *cells, float *out,
@@ -750,16 +760,13 @@ static int is_ignored(const struct model *m, const char *name)
     return 0;
 }
 
-int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
+int model_json_cells(const struct model *m, const cJSON *instance, const char **cells, double *nums,
+                     char *text, struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
     size_t n = f->n_inputs, i, pos = 0;
     const cJSON **vals = NULL;
-    const char **cells = NULL;
-    double *nums = NULL;
-    char *text = NULL;
     const cJSON *it;
-    struct row_scratch sc;
     int rc = 0;
 
     if (!cJSON_IsObject(instance) && !cJSON_IsArray(instance)) {
@@ -767,15 +774,7 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
                           "an instance must be an object keyed by input name or an array");
     }
     vals = nn_calloc(n + 1, sizeof(*vals));
-    cells = nn_calloc(n + 1, sizeof(char *));
-    nums = nn_calloc(n + 1, sizeof(double));
-    text = nn_malloc(32 * (n + 1));
-    if (vals == NULL || cells == NULL || nums == NULL || text == NULL ||
-        scratch_open(m, &sc) != 0) {
-        nn_free(vals);
-        nn_free(cells);
-        nn_free(nums);
-        nn_free(text);
+    if (vals == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     /* one walk over the instance's members (cJSON lists are linked: no indexing) */
@@ -816,10 +815,34 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
             goto fail;
         }
     }
-    rc = predict_cells(m, &sc, cells, nums, out, err);
 fail:
-    scratch_close(&sc);
     nn_free(vals);
+    return rc;
+}
+
+int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs;
+    const char **cells = NULL;
+    double *nums = NULL;
+    char *text = NULL;
+    struct row_scratch sc;
+    int rc;
+
+    cells = nn_calloc(n + 1, sizeof(char *));
+    nums = nn_calloc(n + 1, sizeof(double));
+    text = nn_malloc(32 * (n + 1));
+    if (cells == NULL || nums == NULL || text == NULL || scratch_open(m, &sc) != 0) {
+        nn_free(cells);
+        nn_free(nums);
+        nn_free(text);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = model_json_cells(m, instance, cells, nums, text, err);
+    if (rc == 0) {
+        rc = predict_cells(m, &sc, cells, nums, out, err);
+    }
+    scratch_close(&sc);
     nn_free(cells);
     nn_free(nums);
     nn_free(text);

@@ -121,6 +121,42 @@ int model_predict_num(const struct model *m, const double *x, size_t rows, float
 int model_predict_cells(const struct model *m, const char *const *cells, float *out,
                         struct nn_err *err);
 
+/* ------------------------------------------------------------------------------------------
+ * Explanations (model/explain.c)
+ * ---------------------------------------------------------------------------------------- */
+
+struct model_expl;
+
+/**
+ * Explains one instance: integrated gradients (nn/ig.h) from the model's baseline (the mean
+ * encoded training row; an encoded row of zeros for a model without one: standardised numeric
+ * inputs at their training mean, no category, no words) to the instance, of the logit of the
+ * predicted class (binary: the logit of the class predicted, -z for the negative one), or of
+ * the regression value in label units; summed back to the inputs (a categorical input's
+ * one-hot group and missing column, a text input's shape features and words).
+ * @param cls [in] the class whose logit to explain; -1 for the class predicted (regression:
+ *            ignored).
+ * @param out [out] as model_predict_json writes.
+ * @return 0 or an error as model_predict_json. Ownership: *ex new; model_expl_free.
+ * Thread-safety: as model_predict_json.
+ */
+int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
+                       struct model_expl **ex, struct nn_err *err);
+/** As model_explain_json, with the instance as cells in input order (NULL = missing). */
+int model_explain_cells(const struct model *m, const char *const *cells, int cls, float *out,
+                        struct model_expl **ex, struct nn_err *err);
+/** Attribution of input i (model_n_inputs order). */
+double model_expl_input(const struct model_expl *ex, int i);
+/**
+ * The explanation object of API.md: class, output, baseline, baseline_source, attributions
+ * (input -> value, largest magnitude first), words (text input -> its `top` words and bigrams,
+ * largest magnitude first), shape (text input -> its shape features), completeness.
+ * Ownership: new; cJSON_Delete. NULL when out of memory.
+ */
+cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
+/** Frees an explanation. NULL-safe. */
+void model_expl_free(struct model_expl *ex);
+
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
  * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).

@@ -52,6 +52,9 @@ struct model {
     size_t n_ignored;
     struct model_column *columns; /* every CSV column, n_columns (0 for blobs before v2) */
     size_t n_columns;
+    float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
+                        (feat->dense_dim floats); NULL when the model has none (blobs before
+                        v3, imports without "baseline") */
 };
 
 /** Allocates an empty model (all pointers NULL, metrics NaN). NULL when out of memory. */
@@ -71,5 +74,22 @@ cJSON *model_columns_json(const struct model *m);
 void model_columns_put(struct tab_buf *b, const struct model *m);
 /** Reads what model_columns_put wrote; every count checked first. */
 int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
+
+/**
+ * Sets m->baseline to the mean of the dense block of ds (the training split after encoding).
+ * @return 0 or NN_ENOMEM (m unchanged).
+ */
+int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
+
+/** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
+void model_outputs(const struct model *m, const float *raw, float *out);
+
+/**
+ * Reads one JSON instance (object keyed by input name, or array in input order) into what the
+ * pipeline reads: cells[i] (borrowed from the instance or written into text, 32 bytes per
+ * input) and nums[i] (NaN when the cell is to be read). Errors as model_predict_json.
+ */
+int model_json_cells(const struct model *m, const cJSON *instance, const char **cells, double *nums,
+                     char *text, struct nn_err *err);
 
 #endif

@@ -185,8 +185,10 @@ static int hashes_push(struct hashes *hs, uint32_t v)
     return 0;
 }
 
-/* Appends the bucket of every unigram and bigram of text s (input index k) to hs. */
-static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs)
+/* Appends the bucket of every unigram and bigram of text s (input index k) to hs; or, when
+ * fn is not NULL, hands each one to fn with its words instead (tab_features_tokens). */
+static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs, tab_token_fn fn,
+                       void *ud)
 {
     uint32_t basis = 2166136261u ^ fmix32(seed + (uint32_t)k * 0x9e3779b9u);
     const unsigned char *p = (const unsigned char *)s;
@@ -205,7 +207,12 @@ static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs
         }
         size_t n = (size_t)(p - w);
         uint32_t h = fnv_bytes(basis, w, n);
-        if (hashes_push(hs, fmix32(h) & FEAT_HASH_MASK) != 0) {
+        if (fn != NULL) {
+            int rc = fn(ud, k, (int32_t)(fmix32(h) & FEAT_HASH_MASK), (const char *)w, n, NULL, 0);
+            if (rc != 0) {
+                return rc;
+            }
+        } else if (hashes_push(hs, fmix32(h) & FEAT_HASH_MASK) != 0) {
             return NN_ENOMEM;
         }
         if (prev != NULL) {
@@ -213,7 +220,13 @@ static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs
             uint32_t b = fnv_bytes(basis, prev, prev_len);
             b = fnv_bytes(b, &sp, 1);
             b = fnv_bytes(b, w, n);
-            if (hashes_push(hs, fmix32(b) & FEAT_HASH_MASK) != 0) {
+            if (fn != NULL) {
+                int rc = fn(ud, k, (int32_t)(fmix32(b) & FEAT_HASH_MASK), (const char *)prev,
+                            prev_len, (const char *)w, n);
+                if (rc != 0) {
+                    return rc;
+                }
+            } else if (hashes_push(hs, fmix32(b) & FEAT_HASH_MASK) != 0) {
                 return NN_ENOMEM;
             }
         }
@@ -376,7 +389,7 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
                                             ? (float)((sh[j] - in->shape_mean[j]) / in->shape_sd[j])
                                             : (float)sh[j];
             }
-            rc = text_hashes(text, f->hash_seed, i, &hs);
+            rc = text_hashes(text, f->hash_seed, i, &hs, NULL, NULL);
             nn_free(own);
             if (rc != 0) {
                 rc = NN_ENOMEM;
@@ -423,6 +436,26 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
 done:
     nn_free(hs.h);
     nn_free(ent);
+    return rc;
+}
+
+int tab_features_tokens(const struct tab_features *f, const char *const *cells, tab_token_fn fn,
+                        void *ud)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < f->n_inputs && rc == 0; i++) {
+        const struct tab_feat_input *in = &f->inputs[i];
+        const char *text;
+        char *own;
+
+        if (in->type != TAB_COL_TEXT || tab_na_is(&f->na, cells[i])) {
+            continue;
+        }
+        text = text_prepare(in, cells[i], &own);
+        rc = text_hashes(text, f->hash_seed, i, NULL, fn, ud);
+        nn_free(own);
+    }
     return rc;
 }
 

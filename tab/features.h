@@ -138,6 +138,22 @@ int tab_features_encode_num(const struct tab_features *f, const char *const *cel
                             const double *nums, float *dense, int32_t *ind, float *val,
                             size_t max_nnz, size_t *nnz, struct nn_err *err);
 
+/**
+ * Receives one word (w2 NULL) or bigram (w1 w2) of a text input, as the encoder hashes it into
+ * sparse column `bucket`. The words are borrowed (valid during the call), as they appear in the
+ * decoded text (not lowercased). @return 0 to go on, anything else stops and is returned.
+ */
+typedef int (*tab_token_fn)(void *ud, size_t input, int32_t bucket, const char *w1, size_t n1,
+                            const char *w2, size_t n2);
+/**
+ * Walks the words and bigrams of the row's text inputs in the order the encoder hashes them,
+ * each with its sparse column: what explanations name a text feature by (the hash is one-way).
+ * A missing text cell has none.
+ * @return 0, NN_ENOMEM, or what fn returned.
+ */
+int tab_features_tokens(const struct tab_features *f, const char *const *cells, tab_token_fn fn,
+                        void *ud);
+
 /** Maps a standardised regression output back to label units. */
 double tab_features_unscale(const struct tab_features *f, double y);
 
