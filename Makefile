@@ -16,7 +16,7 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-PKGS := openblas libmicrohttpd libcjson sqlite3 gnutls gmime-3.0
+PKGS := openblas libmicrohttpd libcjson sqlite3 libpq gnutls gmime-3.0
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
 	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
