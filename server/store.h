@@ -32,9 +32,10 @@
 
 #include "nn/err.h"
 
-#define STORE_ID_MAX   40 /* job ids (32 hex + NUL fits) */
-#define STORE_NAME_MAX 72 /* model names are at most 64 bytes */
-#define STORE_TIME_MAX 32 /* "2026-11-27T16:00:00Z" (UTC, second precision) */
+#define STORE_ID_MAX         40  /* job ids (32 hex + NUL fits) */
+#define STORE_NAME_MAX       72  /* model names are at most 64 bytes */
+#define STORE_TIME_MAX       32  /* "2026-11-27T16:00:00Z" (UTC, second precision) */
+#define STORE_REPLICA_ID_MAX 128 /* a replica's name (store_lease_set) */
 
 enum store_job_status {
     STORE_JOB_QUEUED = 0,

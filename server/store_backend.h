@@ -63,13 +63,11 @@ struct store_ops {
     int (*available)(struct store *s);
 };
 
-#define STORE_REPLICA_MAX 128
-
 /* The head of every backend's store struct. replica and lease_s are set by store.c after
  * open (store_lease_set) and read by the backend's claims. */
 struct store {
     const struct store_ops *ops;
-    char replica[STORE_REPLICA_MAX];
+    char replica[STORE_REPLICA_ID_MAX];
     int lease_s;
 };
 
