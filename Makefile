@@ -16,7 +16,7 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-PKGS := openblas libmicrohttpd libcjson sqlite3 gnutls gmime-3.0
+PKGS := openblas libmicrohttpd libcjson sqlite3 libpq gnutls gmime-3.0
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
 	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
@@ -54,10 +54,11 @@ MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+MIGRATIONS_PG := $(sort $(wildcard migrations/pg/*.sql))
 # So are the OpenAPI document and the dashboard's files (server/assets.h).
 ASSETS := docs/openapi.json $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.png))
 ifneq ($(SRV_SRC),)
-SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
+SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/migrations_pg.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -93,6 +94,13 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/migrations_pg.c: $(MIGRATIONS_PG) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh --prefix store_pg $(MIGRATIONS_PG) > $@
+
+$(BUILD)/gen/migrations_pg.o: $(BUILD)/gen/migrations_pg.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
@@ -219,10 +227,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I. $(VERSION_DEFS)
 
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c
 	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)

@@ -14,7 +14,12 @@ int srv_api_ops_healthz(struct srv_req *r)
 {
     cJSON *doc = cJSON_CreateObject();
 
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ok") == NULL) {
+    /* alive whatever the store does (predictions are served from memory); with a shared
+       store, "store" says whether its last call reached the database */
+    struct store *s = r->app->store;
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ok") == NULL ||
+        (s != NULL && store_shared(s) &&
+         cJSON_AddStringToObject(doc, "store", store_available(s) ? "up" : "down") == NULL)) {
         cJSON_Delete(doc);
         return NN_ENOMEM;
     }

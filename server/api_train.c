@@ -209,7 +209,14 @@ int srv_api_train_post(struct srv_req *r)
     job.bytes = (long long)r->spool_bytes;
     snprintf(job.sha256, sizeof(job.sha256), "%s", r->sha256);
     job.params = params_text;
-    rc = store_job_create(app->store, &job, &err);
+    /* a shared store keeps the upload too, so that any replica can train it */
+    rc = store_dataset_put(app->store, job.spool, r->spool_path, &err);
+    if (rc == 0) {
+        rc = store_job_create(app->store, &job, &err);
+        if (rc != 0) {
+            store_dataset_delete(app->store, job.spool, NULL);
+        }
+    }
     if (rc != 0) {
         srv_jobs_unreserve(app->jobs, slot);
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -423,7 +430,8 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     rc = form != NULL ? apply_form(&p, form, bad, sizeof(bad), &err)
                       : nn_err_set(&err, NN_EFORMAT, "the job's parameters are unreadable");
     cJSON_Delete(form);
-    if (rc == 0 && access(path, R_OK) != 0) {
+    if (rc == 0 && access(path, R_OK) != 0 &&
+        store_dataset_get(app->store, job->spool, path, NULL) != 0) { /* accepted elsewhere */
         rc = nn_err_set(&err, NN_ENOTFOUND, "the job's dataset file is missing from the spool");
     }
     if (rc == 0) {
@@ -434,6 +442,12 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         if (rc == 0) {
             int version = 0;
             rc = commit_model(&ctx, job->model, m, &version, &err);
+            /* the shared store is down: keep the trained model until it is back */
+            for (int delay = FAIL_RETRY_FIRST_MS; rc == NN_EIO && !store_available(app->store) &&
+                                                  !nap_unless_stopping(app, cancel, delay);
+                 delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2) {
+                rc = commit_model(&ctx, job->model, m, &version, &err);
+            }
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
                 srv_reserve_fill(app->cfg->db); /* made again once there is room */
