@@ -87,13 +87,17 @@ def test_sigkill_the_replica_running_a_long_job(cluster):
         digits = f.read()
     job = train(a.base, "survivor", content=digits, params={"epochs": 60, "patience": 0})
     wait_epoch(a.base, job["id"], 1)
+    # any replica may have claimed it (FOR UPDATE SKIP LOCKED): kill the one that holds it
     owner = pg_sql(url, "SELECT lease_owner FROM jobs WHERE id = '%s'" % job["id"])
-    assert owner == ["%s:%d" % (os.uname().nodename, a.port)]
-    a.kill()
-    j = wait_job(b.base, job["id"], timeout=240)  # after the lease, B or C trains it again
+    replicas = {"%s:%d" % (os.uname().nodename, d.port): d for d in (a, b, c)}
+    assert len(owner) == 1 and owner[0] in replicas, owner
+    runner = replicas[owner[0]]
+    others = [d for d in (a, b, c) if d is not runner]
+    runner.kill()
+    j = wait_job(others[0].base, job["id"], timeout=240)  # after the lease, another trains it
     assert j["status"] == "succeeded", j
     assert j["model_version"] == 1
-    assert requests.get(c.url("/models/survivor")).json()["versions"] == [1]
+    assert requests.get(others[1].url("/models/survivor")).json()["versions"] == [1]
     assert pg_sql(url, "SELECT COUNT(*) FROM model_versions") == ["1"]
 
 
