@@ -23,6 +23,11 @@ int cli_export(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_split(int argc, char **argv);
 int cli_health(int argc, char **argv);
+/** export/import in ONNX (cmd_onnx.c): `--format onnx`, or a .onnx file to import. */
+int cli_export_onnx(int argc, char **argv);
+int cli_import_onnx(int argc, char **argv);
+/** 1 when argv holds `--format onnx`, 0 for none or `--format json`, -1 for another format. */
+int cli_onnx_format(int argc, char **argv);
 
 /**
  * Prints "neurond: <where>: <message>" for err, with line/column/field when set.

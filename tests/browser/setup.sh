@@ -18,3 +18,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
         exit 1
     fi
 fi
+# ONNX Runtime for tests/api/test_onnx.py (its own folder and lockfile); exit 3 = the registry
+# cannot be reached: the ORT tests skip and say so
+../onnx/setup.sh
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+    echo "setup: tests/onnx/setup.sh failed (output above)" >&2
+    exit 1
+fi
