@@ -111,7 +111,9 @@ static char *ox_tensor(struct ox *b, const char *what, int type, const int64_t *
     if (t->dims == NULL) {
         return NULL;
     }
-    memcpy(t->dims, dims, ndims * sizeof(int64_t));
+    if (ndims > 0) {
+        memcpy(t->dims, dims, ndims * sizeof(int64_t));
+    }
     if (type == T_FLOAT) {
         t->n_float_data = n;
         t->float_data = ox_alloc(b, n * sizeof(float));
