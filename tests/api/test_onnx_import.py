@@ -274,3 +274,22 @@ def test_pytorch_export_is_served(daemon, tmp_path):
     preds = predict(daemon, "onnx-pt", cols, x)
     got = np.array([[p["probabilities"][c] for c in names] for p in preds])
     assert np.abs(got - want).max() <= 1e-5
+
+
+def test_cli_import(tmp_path):
+    import subprocess
+    from conftest import NEUROND
+    cols, x = iris()
+    m, f = torch_style(np.random.default_rng(8))
+    (tmp_path / "m.onnx").write_bytes(m.SerializeToString())
+    p = subprocess.run([NEUROND, "import", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.nrd"),
+                        "--inputs", ",".join(cols), "--classes", "a,b,c"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([NEUROND, "predict", str(tmp_path / "m.nrd"), data("iris_train.csv")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    assert [r["prediction"] for r in rows] == [["a", "b", "c"][i] for i in f(x).argmax(axis=1)]
+    p = subprocess.run([NEUROND, "import", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "n.nrd"),
+                        "--classes", "a,b"], capture_output=True, text=True)
+    assert p.returncode == 1 and "classes" in p.stderr

@@ -3,7 +3,8 @@
 # chromium-driver, python3-selenium, prometheus (for promtool) and node (scripts/deps.sh eco),
 # then this folder's npm packages from the lockfile (npm ci) when node_modules is missing or
 # older than the lockfile: @apidevtools/swagger-parser, the OpenAPI validator that
-# tests/api/test_openapi.py runs (validate-openapi.mjs). The browser test needs no npm package.
+# tests/api/test_openapi.py runs (validate-openapi.mjs), then tests/onnx/setup.sh (ONNX Runtime for
+# tests/api/test_onnx.py). The browser test needs no npm package.
 # A failing step prints its own output and which step it was, and exits non-zero.
 set -u
 cd "$(dirname "$0")" || exit 1
