@@ -49,6 +49,12 @@ int cli_load_model(const char *path, struct model **out, struct nn_err *err);
 int cli_write_file(const char *path, const void *data, size_t len, struct nn_err *err);
 
 /**
+ * Saves m as a model file (binary blob) at path, atomically (cli_write_file).
+ * @return 0 or an error in err.
+ */
+int cli_save_model(const struct model *m, const char *path, struct nn_err *err);
+
+/**
  * Reads a whole file into a new NUL-terminated buffer (at most max bytes).
  * Ownership: *out new; nn_free.
  */

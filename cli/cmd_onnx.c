@@ -84,7 +84,6 @@ int cli_import_onnx(int argc, char **argv)
     const char *in = NULL, *out = NULL, *v;
     struct model *m = NULL;
     struct nn_err err;
-    unsigned char *blob = NULL;
     char *data = NULL;
     size_t len = 0;
     int rc;
@@ -122,12 +121,8 @@ int cli_import_onnx(int argc, char **argv)
     rc = model_onnx_import((const unsigned char *)data, len, &o, &m, &err);
     nn_free(data);
     if (rc == 0) {
-        rc = model_save(m, &blob, &len, &err);
+        rc = cli_save_model(m, out, &err);
     }
-    if (rc == 0) {
-        rc = cli_write_file(out, blob, len, &err);
-    }
-    nn_free(blob);
     model_free(m);
     return rc != 0 ? cli_fail(&err, in) : CLI_OK;
 }

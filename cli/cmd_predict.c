@@ -211,7 +211,6 @@ int cli_import(int argc, char **argv)
     struct model *m = NULL;
     struct nn_err err;
     const char *out = NULL, *in = NULL;
-    unsigned char *blob = NULL;
     char *text = NULL;
     size_t len;
     cJSON *doc;
@@ -244,12 +243,8 @@ int cli_import(int argc, char **argv)
     rc = model_import(doc, &m, &err);
     cJSON_Delete(doc);
     if (rc == 0) {
-        rc = model_save(m, &blob, &len, &err);
+        rc = cli_save_model(m, out, &err);
     }
-    if (rc == 0) {
-        rc = cli_write_file(out, blob, len, &err);
-    }
-    nn_free(blob);
     model_free(m);
     return rc != 0 ? cli_fail(&err, in) : CLI_OK;
 }
