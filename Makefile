@@ -16,10 +16,10 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-PKGS := openblas libmicrohttpd libcjson sqlite3 libpq gnutls gmime-3.0
+PKGS := openblas libmicrohttpd libcjson sqlite3 libpq gnutls gmime-3.0 libprotobuf-c
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
-	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
+	$(SANFLAGS) $(PKG_CFLAGS) -I. -I$(BUILD)/gen $(CFLAGS)
 LDLIBS_ALL = $(SANFLAGS) $(PKG_LIBS) -lpthread -lm $(LDFLAGS)
 
 # Toolchain flags for the libraries come from pkg-config once the packages are there:
@@ -51,6 +51,10 @@ NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 TAB_OBJ := $(TAB_SRC:%.c=$(BUILD)/%.o)
 MAIL_OBJ := $(MAIL_SRC:%.c=$(BUILD)/%.o)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+# ONNX (model/onnx_*.c): protobuf-c's code for Debian's onnx.proto (libonnx-dev), generated at
+# build time with protoc-c and linked into libmodel.a.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+MODEL_OBJ += $(BUILD)/gen/onnx.pb-c.o
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -109,6 +113,15 @@ $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
 
 $(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/onnx%pb-c.c $(BUILD)/gen/onnx%pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(MODEL_SRC:%.c=$(BUILD)/%.o) $(CLI_OBJ) $(SRV_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o): | $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/libnn.a: $(NN_OBJ)
 	@rm -f $@
@@ -225,12 +238,12 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I. $(VERSION_DEFS)
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I. -Ibuild/gen $(VERSION_DEFS)
 
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c build/gen/onnx.pb-c.c
 	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) build/gen/onnx.pb-c.c $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)

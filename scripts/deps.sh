@@ -15,7 +15,7 @@
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
-libcmocka-dev libpq-dev postgresql libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema"
+libcmocka-dev libpq-dev postgresql libgnutls28-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema python3-onnx"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;

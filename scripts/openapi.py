@@ -214,13 +214,30 @@ add("/models/{name}/serving", "put", op("Pin the serving version, or un-pin with
     {"200": ok(ref("ModelCard")), **errs("400", "401", "404")}, params=[name_p],
     body={"required": True, **jbody({"type": "object", "required": ["version"], "properties": {
         "version": {"type": "integer", "minimum": 1, "nullable": True}}})}, opid="setServing"))
-add("/models/{name}/export", "get", op("The model as JSON (card, feature pipeline, weights)", "models",
-    {"200": ok(ref("ModelExport")), **errs("401", "404")},
-    params=[name_p, P("version", "Default: the serving version", {"type": "integer", "minimum": 1}, "query")], opid="exportModel"))
-add("/models/{name}/import", "post", op("Store a JSON model as a new version", "models",
+fmt_p = P("format", "json (default): the model as JSON; onnx: the whole pipeline as one ONNX graph "
+          "(docs/file-format.md)", {"type": "string", "enum": ["json", "onnx"]}, "query")
+export_ok = {"description": "The model", "content": {"application/json": {"schema": ref("ModelExport")},
+             "application/onnx": {"schema": {"type": "string", "format": "binary"}}}}
+add("/models/{name}/export", "get", op("The model as JSON (card, feature pipeline, weights) or ONNX", "models",
+    {"200": export_ok, **errs("400", "401", "404", "422")},
+    params=[name_p, P("version", "Default: the serving version", {"type": "integer", "minimum": 1}, "query"), fmt_p],
+    desc="format=onnx of a model with a text input is 422 naming the column (details.field).", opid="exportModel"))
+add("/models/{name}/versions/{version}/export", "get", op("One version as JSON or ONNX", "models",
+    {"200": export_ok, **errs("400", "401", "404", "422")}, params=[name_p, ver_p, fmt_p], opid="exportModelVersion"))
+onnx_q = [P(k, d, where="query") for k, d in (
+    ("inputs", "application/onnx: comma-separated input names (default: the graph's metadata or <input>_<i>)"),
+    ("classes", "application/onnx: comma-separated class names (default: the ZipMap's or the labels metadata)"),
+    ("label", "application/onnx: the label's name (default: label)"),
+    ("task", "application/onnx: classification or regression, for a graph that ends in a linear layer"))]
+add("/models/{name}/import", "post", op("Store a JSON or ONNX model as a new version", "models",
     {"201": {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}},
-             "content": {"application/json": {"schema": ref("ModelCard")}}}, **errs("400", "401", "413", "415")},
-    params=[name_p], body={"required": True, **jbody(ref("ModelExport"))}, opid="importModel"))
+             "content": {"application/json": {"schema": ref("ModelCard")}}}, **errs("400", "401", "413", "415", "422")},
+    params=[name_p] + onnx_q, body={"required": True, "content": {
+        "application/json": {"schema": ref("ModelExport")},
+        "application/onnx": {"schema": {"type": "string", "format": "binary"}}}},
+    desc="application/onnx: a feed-forward network as torch.onnx.export or skl2onnx write it; "
+         "a graph outside the subset is 422 naming the node and its op, bytes that are not an ONNX "
+         "model are 400.", opid="importModel"))
 predict_body = {"required": True, "content": {"application/json": {"schema": ref("PredictRequest")},
                                                "text/csv": {"schema": {"type": "string"}}}}
 predict_resp = {"200": {"description": "Predictions (JSON), or the CSV with `prediction` and `p_<class>` columns",
