@@ -18,6 +18,9 @@ import requests
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("BIN", "bin")
 NEUROND = os.path.join(ROOT, BIN, "neurond") if not os.path.isabs(BIN) else os.path.join(BIN, "neurond")
+# the sanitizer builds (make SANITIZE=...) put their bin under build/san-*: their allocator
+# keeps redzones and a quarantine of freed blocks, so memory figures are not the daemon's
+SANITIZED = "san-" in BIN
 DATA = os.path.join(ROOT, "tests", "data")
 
 

@@ -6,7 +6,7 @@ import json
 
 import requests
 
-from conftest import IRIS_ROW, data, error_of, train, wait_job
+from conftest import IRIS_ROW, SANITIZED, data, error_of, train, wait_job
 
 
 def exported(d, name="imp-src"):
@@ -78,5 +78,7 @@ def test_a_huge_import_is_refused_within_twice_its_size(make_daemon):
     r = post_import(d, body)
     grown = (d.rss_kb("VmHWM") - before) * 1024
     print("body %.1f MB, VmHWM grew %.1f MB" % (len(body) / 1e6, grown / 1e6))
-    assert grown < 2 * len(body), (grown, len(body))
+    # within twice the body; under AddressSanitizer (redzones, a quarantine of freed blocks)
+    # within four times, which still fails the ~9x of a cJSON tree
+    assert grown < (4 if SANITIZED else 2) * len(body), (grown, len(body))
     assert error_of(r, 400)["details"] == {"field": "inputs", "limit": 10000}
