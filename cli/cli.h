@@ -63,9 +63,8 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, struct 
  * per candidate and the leaderboard table on stderr (unless quiet).
  * @return 0 or an error (err filled). Ownership: *out new; model_free.
  */
-int cli_train_auto(const char *data, const struct model_params *p,
-                   const struct model_limits *lim, int workers, int quiet, struct model **out,
-                   struct nn_err *err);
+int cli_train_auto(const char *data, const struct model_params *p, const struct model_limits *lim,
+                   int workers, int quiet, struct model **out, struct nn_err *err);
 
 /**
  * Parses "--name value" / "--name=value" options that are training parameters (dashes

@@ -107,9 +107,8 @@ static int on_candidate(const cJSON *row, const cJSON *board, void *ud)
     return 0;
 }
 
-int cli_train_auto(const char *data, const struct model_params *p,
-                   const struct model_limits *lim, int workers, int quiet, struct model **out,
-                   struct nn_err *err)
+int cli_train_auto(const char *data, const struct model_params *p, const struct model_limits *lim,
+                   int workers, int quiet, struct model **out, struct nn_err *err)
 {
     struct auto_progress pr = {quiet};
     struct model_auto_hooks h = {exec_threads, &workers, on_candidate, &pr, NULL, NULL};
@@ -122,8 +121,8 @@ int cli_train_auto(const char *data, const struct model_params *p,
         const char *side = cJSON_GetObjectItemCaseSensitive(first, "rmse") ? "rmse" : "accuracy";
 
         fprintf(stderr, "%4s %9s  %-12s %10s %10s %10s %9s %9s %8s\n", "rank", "candidate",
-                "hidden", "l2", "lr", cJSON_IsString(metric) ? metric->valuestring : "metric",
-                "sd", side, "seconds");
+                "hidden", "l2", "lr", cJSON_IsString(metric) ? metric->valuestring : "metric", "sd",
+                side, "seconds");
         cJSON_ArrayForEach(row, board)
         {
             print_row(stderr, row, side);

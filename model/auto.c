@@ -8,6 +8,7 @@
 #include "model/auto.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,8 +68,8 @@ struct search {
     int n_folds;
     struct cand *cands;
     size_t n_cands, cap;
-    size_t first;          /* first candidate of the running round */
-    struct unit_res *res;  /* the running round's units: (c - first) * n_folds + f */
+    size_t first;           /* first candidate of the running round */
+    struct unit_res *res;   /* the running round's units: (c - first) * n_folds + f */
     double start, deadline; /* monotonic seconds; deadline 0 = none */
     atomic_int *cancel;
     struct scored *board; /* scored candidates, n_board, kept sorted best first */
@@ -228,9 +229,9 @@ static int add_plan(struct search *S, float lr)
         int n, w0, w1;
         float l2, lr_x;
     } plan[] = {
-        {0, 0, 0, 0.0f, 1.0f},     {1, 16, 0, 0.0f, 1.0f},    {1, 64, 0, 0.0f, 1.0f},
-        {1, 256, 0, 0.0f, 1.0f},   {2, 64, 64, 0.0f, 1.0f},   {1, 64, 0, 1e-4f, 1.0f},
-        {1, 64, 0, 1e-2f, 1.0f},   {1, 64, 0, 0.0f, 10.0f},   {1, 256, 0, 1e-3f, 3.0f},
+        {0, 0, 0, 0.0f, 1.0f},   {1, 16, 0, 0.0f, 1.0f},  {1, 64, 0, 0.0f, 1.0f},
+        {1, 256, 0, 0.0f, 1.0f}, {2, 64, 64, 0.0f, 1.0f}, {1, 64, 0, 1e-4f, 1.0f},
+        {1, 64, 0, 1e-2f, 1.0f}, {1, 64, 0, 0.0f, 10.0f}, {1, 256, 0, 1e-3f, 3.0f},
         {0, 0, 0, 0.0f, 10.0f},
     };
     size_t i, n = sizeof(plan) / sizeof(plan[0]);
@@ -296,8 +297,8 @@ static struct cand perturb(const struct cand *best, struct nn_rng *rng)
  * ---------------------------------------------------------------------------------------- */
 
 /* Scores out (the net's outputs on va) by the metric; *side = accuracy or RMSE. */
-static double score(const struct search *S, const struct fold *fo, const float *out,
-                    float *tmp, double *side)
+static double score(const struct search *S, const struct fold *fo, const float *out, float *tmp,
+                    double *side)
 {
     const struct nn_dataset *va = &fo->va;
     size_t i, n = va->rows;
@@ -417,6 +418,15 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+/* A float as the shortest decimal that reads back to it (1e-4f writes 0.0001). */
+static double float_json(float v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
 static cJSON *cand_json(const struct cand *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -425,8 +435,8 @@ static cJSON *cand_json(const struct cand *c)
     for (int i = 0; i < c->n_hidden; i++) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(c->hidden[i]));
     }
-    cJSON_AddNumberToObject(o, "l2", (double)c->l2);
-    cJSON_AddNumberToObject(o, "learning_rate", (double)c->lr);
+    cJSON_AddNumberToObject(o, "l2", float_json(c->l2));
+    cJSON_AddNumberToObject(o, "learning_rate", float_json(c->lr));
     return o;
 }
 
@@ -559,10 +569,9 @@ static int check_metric(int metric, const struct tab_schema *s, struct nn_err *e
     if ((reg && (metric == MODEL_METRIC_LOG_LOSS || metric == MODEL_METRIC_ACCURACY ||
                  metric == MODEL_METRIC_AUC)) ||
         (!reg && (metric == MODEL_METRIC_RMSE || metric == MODEL_METRIC_MAE))) {
-        return nn_err_set_at(err, NN_EINVAL, 0, 0, "metric",
-                             "metric %s does not apply to a %s label",
-                             model_auto_metric_name(metric, s->task),
-                             reg ? "regression" : "classification");
+        return nn_err_set_at(
+            err, NN_EINVAL, 0, 0, "metric", "metric %s does not apply to a %s label",
+            model_auto_metric_name(metric, s->task), reg ? "regression" : "classification");
     }
     if (metric == MODEL_METRIC_AUC && s->n_classes != 2) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, "metric", "metric auc needs a binary label");
@@ -622,8 +631,7 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
 
 int model_auto_train_csv(const char *path, const struct model_params *p,
                          const struct model_limits *lim, const struct model_auto_hooks *hooks,
-                         atomic_int *cancel, struct model **out, cJSON **board,
-                         struct nn_err *err)
+                         atomic_int *cancel, struct model **out, cJSON **board, struct nn_err *err)
 {
     struct search S;
     struct model_params q;

@@ -70,8 +70,7 @@ struct model_auto_hooks {
  */
 int model_auto_train_csv(const char *path, const struct model_params *p,
                          const struct model_limits *lim, const struct model_auto_hooks *hooks,
-                         atomic_int *cancel, struct model **out, cJSON **board,
-                         struct nn_err *err);
+                         atomic_int *cancel, struct model **out, cJSON **board, struct nn_err *err);
 
 /** The metric's name ("log_loss", ...) for a task, MODEL_METRIC_DEFAULT resolved. */
 const char *model_auto_metric_name(int metric, int task);

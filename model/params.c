@@ -57,9 +57,12 @@ static const struct model_param_choice bool_choices[] = {
 };
 
 static const struct model_param_choice metric_choices[] = {
-    {"auto", MODEL_METRIC_DEFAULT},      {"log_loss", MODEL_METRIC_LOG_LOSS},
-    {"rmse", MODEL_METRIC_RMSE},         {"accuracy", MODEL_METRIC_ACCURACY},
-    {"auc", MODEL_METRIC_AUC},           {"mae", MODEL_METRIC_MAE},
+    {"auto", MODEL_METRIC_DEFAULT},
+    {"log_loss", MODEL_METRIC_LOG_LOSS},
+    {"rmse", MODEL_METRIC_RMSE},
+    {"accuracy", MODEL_METRIC_ACCURACY},
+    {"auc", MODEL_METRIC_AUC},
+    {"mae", MODEL_METRIC_MAE},
     {NULL, 0},
 };
 
