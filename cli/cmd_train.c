@@ -90,8 +90,12 @@ int cli_train(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             pr.quiet = 1;
-        } else if (strcmp(argv[i], "--auto") == 0) {
+        } else if (strcmp(argv[i], "--auto") == 0 &&
+                   (i + 1 >= argc || model_params_set(&p, "auto", argv[i + 1], NULL) != 0)) {
+            /* bare --auto: true (--auto false, --auto=1 are the table's option) */
             model_params_set(&p, "auto", "true", NULL);
+        } else if (strcmp(argv[i], "--auto") == 0) {
+            i++; /* its value was read above */
         } else if (strcmp(argv[i], "--workers") == 0 || strncmp(argv[i], "--workers=", 10) == 0) {
             const char *v = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : "");
             char *end;

@@ -678,7 +678,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
 
     /* the folds: k-fold, or one holdout split (a fifth) on big data */
     k = p->folds > 0 ? p->folds : (s->rows > FEW_FOLD_ROWS ? 3 : 5);
-    if (p->folds <= 0 && s->rows > HOLDOUT_ROWS) {
+    if (p->folds == 1 || (p->folds <= 0 && s->rows > HOLDOUT_ROWS)) {
         k = 5;
         holdout = 1;
     }

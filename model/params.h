@@ -49,7 +49,8 @@ struct model_params {
     int auto_search;    /* 0 (default) or 1 */
     double max_seconds; /* default 60; 0 = no time limit (max_models then bounds the search) */
     int max_models;     /* default 0 = until the time is up */
-    int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000 */
+    int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
+                           1 = a holdout split (a fifth of the rows) */
     int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
     int ensemble;       /* default 1 (accepted; the ensemble is not built yet) */
 };

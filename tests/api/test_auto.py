@@ -54,6 +54,12 @@ def test_metric_accuracy_ranks_highest_first(daemon):
     assert j["status"] == "succeeded", j
     means = [r["mean"] for r in j["leaderboard"]]
     assert means == sorted(means, reverse=True)
+    hold = train(daemon.base, "auto_hold", data("iris_train.csv"),
+                 {"auto": "true", "max_models": 2, "max_seconds": 0, "folds": 1})
+    assert wait_job(daemon.base, hold["id"])["status"] == "succeeded"
+    card = requests.get(daemon.url("/models/auto_hold")).json()
+    assert card["auto"]["validation"] == "holdout" and card["auto"]["limits"]["folds"] == 1
+    assert all(r["sd"] == 0 for r in card["auto"]["leaderboard"])
     bad = train(daemon.base, "auto_bad", data("iris_train.csv"),
                 {"auto": "true", "max_models": 2, "metric": "rmse"})
     assert wait_job(daemon.base, bad["id"])["status"] == "failed"
