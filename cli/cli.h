@@ -71,6 +71,14 @@ int cli_save_model(const struct model *m, const char *path, struct nn_err *err);
 int cli_read_file(const char *path, size_t max, char **out, size_t *len, struct nn_err *err);
 
 /**
+ * Trains with `auto` (model/auto.h): candidate-folds on `workers` threads, a progress line
+ * per candidate and the leaderboard table on stderr (unless quiet).
+ * @return 0 or an error (err filled). Ownership: *out new; model_free.
+ */
+int cli_train_auto(const char *data, const struct model_params *p, const struct model_limits *lim,
+                   int workers, int quiet, struct model **out, struct nn_err *err);
+
+/**
  * Parses "--name value" / "--name=value" options that are training parameters (dashes
  * become underscores: --batch-size = batch_size) into p.
  * @param i [in,out] index of the option in argv; advanced past its value.

@@ -5,6 +5,7 @@
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ static void train_usage(FILE *out)
           "options:\n"
           "  -o, --output MODEL.nrd      the model file to write (required)\n"
           "  -q, --quiet                 no progress on stderr\n"
+          "      --auto                  search the network by cross-validation (the auto\n"
+          "                              parameter; see max_seconds, max_models, folds, metric)\n"
+          "      --workers N             auto: threads for the candidates (default 1)\n"
           "  -h, --help                  this text\n"
           "\n"
           "training parameters (the fields of POST /train; --name=value works too):\n",
@@ -70,7 +74,7 @@ int cli_train(int argc, char **argv)
     size_t len = 0;
     cJSON *metrics;
     char *text;
-    int i, rc = CLI_OK;
+    int i, rc = CLI_OK, workers = 1;
 
     model_params_default(&p);
     model_limits_default(&lim);
@@ -86,6 +90,23 @@ int cli_train(int argc, char **argv)
             out = argv[++i];
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             pr.quiet = 1;
+        } else if (strcmp(argv[i], "--auto") == 0 &&
+                   (i + 1 >= argc || model_params_set(&p, "auto", argv[i + 1], NULL) != 0)) {
+            /* bare --auto: true (--auto false, --auto=1 are the table's option) */
+            model_params_set(&p, "auto", "true", NULL);
+        } else if (strcmp(argv[i], "--auto") == 0) {
+            i++; /* its value was read above */
+        } else if (strcmp(argv[i], "--workers") == 0 || strncmp(argv[i], "--workers=", 10) == 0) {
+            const char *v = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : "");
+            char *end;
+            long w = strtol(v, &end, 10);
+
+            if (*v == '\0' || *end != '\0' || w < 1 || w > 64) {
+                fprintf(stderr, "neurond: --workers takes an integer from 1 to 64\n");
+                rc = CLI_USAGE;
+                goto done;
+            }
+            workers = (int)w;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             train_usage(stdout);
             rc = CLI_OK;
@@ -109,7 +130,8 @@ int cli_train(int argc, char **argv)
         goto done;
     }
     pr.tty = isatty(2);
-    if (model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
+    if (p.auto_search ? cli_train_auto(data, &p, &lim, workers, pr.quiet, &m, &err) != 0
+                      : model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
         if (pr.tty && !pr.quiet) {
             fputc('\n', stderr);
         }

@@ -140,6 +140,7 @@ void model_free(struct model *m)
     nn_free(m->ignored);
     model_columns_free(m);
     nn_free(m->baseline);
+    cJSON_Delete(m->search);
     nn_free(m);
 }
 
@@ -446,13 +447,61 @@ static int keep_ignored(struct model *m, const struct tab_schema *s)
     return 0;
 }
 
+int model_batch_size(const struct model_params *p, size_t n_tr)
+{
+    size_t b = (n_tr + 9) / 10;
+
+    if (!p->batch_auto) {
+        return p->train.batch_size;
+    }
+    return b < 1 ? 1 : (b < (size_t)p->train.batch_size ? (int)b : p->train.batch_size);
+}
+
+int model_read_schema(const char *path, const struct model_params *p,
+                      const struct model_limits *lim, FILE **fp, struct tab_csv **r,
+                      struct tab_schema **s, struct nn_err *err)
+{
+    struct tab_schema_opts so;
+    struct tab_na na;
+    int rc;
+
+    *fp = NULL;
+    *r = NULL;
+    *s = NULL;
+    rc = open_csv(path, p->delimiter, lim, fp, r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(&so, 0, sizeof(so));
+    so.label = p->label;
+    so.task = p->task < 0 ? -1 : (p->task == NN_TASK_REGRESSION ? NN_TASK_REGRESSION : 0);
+    so.text_columns = p->text_columns;
+    so.categorical_columns = p->categorical_columns;
+    so.ignore_columns = p->ignore_columns;
+    rc = tab_na_parse(p->na_values, &na, err);
+    if (rc == 0) {
+        so.na = &na;
+        rc = tab_schema_infer(*r, &so, s, err);
+    }
+    if (rc == 0 && (*s)->rows < 2) {
+        rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
+    }
+    if (rc != 0) {
+        tab_schema_free(*s);
+        tab_csv_close(*r);
+        fclose(*fp);
+        *s = NULL;
+        *r = NULL;
+        *fp = NULL;
+    }
+    return rc;
+}
+
 int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err)
 {
-    struct tab_schema_opts so;
     struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
-    struct tab_na na;
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
@@ -470,28 +519,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     memset(&all, 0, sizeof(all));
     memset(&tr, 0, sizeof(tr));
     memset(&va, 0, sizeof(va));
-    rc = open_csv(path, p->delimiter, lim, &f, &r, err);
+    rc = model_read_schema(path, p, lim, &f, &r, &s, err);
     if (rc != 0) {
         return rc;
-    }
-    memset(&so, 0, sizeof(so));
-    so.label = p->label;
-    so.task = p->task < 0 ? -1 : (p->task == NN_TASK_REGRESSION ? NN_TASK_REGRESSION : 0);
-    so.text_columns = p->text_columns;
-    so.categorical_columns = p->categorical_columns;
-    so.ignore_columns = p->ignore_columns;
-    rc = tab_na_parse(p->na_values, &na, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    so.na = &na;
-    rc = tab_schema_infer(r, &so, &s, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (s->rows < 2) {
-        rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
-        goto fail;
     }
     m = model_alloc();
     tr_idx = nn_calloc(s->rows, sizeof(size_t));
@@ -544,13 +574,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    if (p->batch_auto) {
-        size_t b = (n_tr + 9) / 10;
-
-        m->params.train.batch_size =
-            b < 1 ? 1 : (b < (size_t)p->train.batch_size ? (int)b : p->train.batch_size);
-        m->params.batch_auto = 0;
-    }
+    m->params.train.batch_size = model_batch_size(p, n_tr);
+    m->params.batch_auto = 0;
 
     if (s->task == NN_TASK_REGRESSION) {
         n_out = 1;
@@ -1357,5 +1382,8 @@ cJSON *model_card(const struct model *m)
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
     cJSON_AddItemToObject(card, "columns", model_columns_json(m));
+    if (m->search != NULL) {
+        cJSON_AddItemToObject(card, "auto", cJSON_Duplicate(m->search, 1));
+    }
     return card;
 }

@@ -6,6 +6,8 @@
 #ifndef NEUROND_MODEL_MODEL_PRIV_H
 #define NEUROND_MODEL_MODEL_PRIV_H
 
+#include <stdio.h>
+
 #include "model/model.h"
 #include "nn/net.h"
 #include "tab/buf.h"
@@ -55,7 +57,22 @@ struct model {
     float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
                         (feat->dense_dim floats); NULL when the model has none (blobs before
                         v3, imports without "baseline") */
+    cJSON *search; /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
+                      In the card only, not in the blob. */
 };
+
+/**
+ * Opens a training CSV and infers its schema with p's label, task, column lists and markers.
+ * At least two data rows. @return 0 or an error; on success the caller closes *s
+ * (tab_schema_free), *r (tab_csv_close) and *fp (fclose); all NULL on failure.
+ */
+int model_read_schema(const char *path, const struct model_params *p,
+                      const struct model_limits *lim, FILE **fp, struct tab_csv **r,
+                      struct tab_schema **s, struct nn_err *err);
+
+/** The mini-batch for n_tr training rows: p's batch_size, or when not given
+ *  min(batch_size, ceil(n_tr / 10)), at least 1. */
+int model_batch_size(const struct model_params *p, size_t n_tr);
 
 /** Allocates an empty model (all pointers NULL, metrics NaN). NULL when out of memory. */
 struct model *model_alloc(void);

@@ -52,6 +52,20 @@ static const struct model_param_choice impute_choices[] = {
     {NULL, 0},
 };
 
+static const struct model_param_choice bool_choices[] = {
+    {"false", 0}, {"true", 1}, {"0", 0}, {"1", 1}, {"no", 0}, {"yes", 1}, {NULL, 0},
+};
+
+static const struct model_param_choice metric_choices[] = {
+    {"auto", MODEL_METRIC_DEFAULT},
+    {"log_loss", MODEL_METRIC_LOG_LOSS},
+    {"rmse", MODEL_METRIC_RMSE},
+    {"accuracy", MODEL_METRIC_ACCURACY},
+    {"auc", MODEL_METRIC_AUC},
+    {"mae", MODEL_METRIC_MAE},
+    {NULL, 0},
+};
+
 static void batch_size_given(struct model_params *p)
 {
     p->batch_auto = 0;
@@ -217,6 +231,49 @@ static const struct model_param table[] = {
      .def = "median",
      .choices = impute_choices,
      .help = "what a missing numeric cell becomes (a missing-indicator feature is added too)"},
+    {.name = "auto",
+     .type = MODEL_PARAM_CHOICE,
+     AT(auto_search),
+     .def = "false",
+     .choices = bool_choices,
+     .help = "search hidden, l2 and learning_rate by cross-validation within max_seconds / "
+             "max_models; the other parameters given are fixed"},
+    {.name = "max_seconds",
+     .type = MODEL_PARAM_NUMBER,
+     AT(max_seconds),
+     .def = "60",
+     .min = 0,
+     .max = 604800,
+     .help = "auto: time limit of the search (0: none; max_models then bounds it)"},
+    {.name = "max_models",
+     .type = MODEL_PARAM_INT,
+     AT(max_models),
+     .def = "0",
+     .min = 0,
+     .max = 100000,
+     .help = "auto: candidates to try at most (0: until max_seconds)"},
+    {.name = "folds",
+     .type = MODEL_PARAM_INT,
+     AT(folds),
+     .unset = "5; 3 above 50,000 rows; a holdout split above 500,000",
+     .unset_value = 0,
+     .min = 1,
+     .max = 20,
+     .help = "auto: cross-validation folds (1: one holdout split of a fifth of the rows)"},
+    {.name = "metric",
+     .type = MODEL_PARAM_CHOICE,
+     AT(metric),
+     .def = "auto",
+     .choices = metric_choices,
+     .help = "auto: what ranks the candidates (auto: log_loss for classification, rmse for "
+             "regression)"},
+    {.name = "ensemble",
+     .type = MODEL_PARAM_CHOICE,
+     AT(ensemble),
+     .def = "true",
+     .choices = bool_choices,
+     .help = "auto: average the top candidates when better on the folds (accepted; not built "
+             "yet: the best candidate is kept)"},
 };
 
 #define N_PARAMS (sizeof(table) / sizeof(table[0]))

@@ -45,7 +45,23 @@ struct model_params {
                           false-positive rate at or under this; -1 = not given */
     char *na_values;   /* comma-separated missing-value markers; NULL: the default list */
     int impute;        /* TAB_FEAT_IMPUTE_MEDIAN (default) or _MEAN: a numeric missing cell */
+    /* auto (model/auto.h): search hidden, l2 and learning_rate by cross-validation */
+    int auto_search;    /* 0 (default) or 1 */
+    double max_seconds; /* default 60; 0 = no time limit (max_models then bounds the search) */
+    int max_models;     /* default 0 = until the time is up */
+    int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
+                           1 = a holdout split (a fifth of the rows) */
+    int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
+    int ensemble;       /* default 1 (accepted; the ensemble is not built yet) */
 };
+
+/* The metrics auto ranks candidates by (the "metric" parameter). */
+#define MODEL_METRIC_DEFAULT  (-1) /* log loss for classification, RMSE for regression */
+#define MODEL_METRIC_LOG_LOSS 0
+#define MODEL_METRIC_RMSE     1
+#define MODEL_METRIC_ACCURACY 2
+#define MODEL_METRIC_AUC      3
+#define MODEL_METRIC_MAE      4
 
 /* How a parameter's text is read and how its value is written in JSON. */
 enum model_param_type {

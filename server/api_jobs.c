@@ -175,6 +175,38 @@ int srv_api_jobs_list(struct srv_req *r)
 }
 
 /* Replies with the job object of job id (status 200), or the error. */
+/*
+ * An auto job's "leaderboard": the running job's from the pool, a finished one's from its
+ * model version's card ("auto"), else [] (queued, or stopped before a candidate finished).
+ * Jobs without auto get no key.
+ */
+static void add_leaderboard(struct srv_app *app, cJSON *o, const struct store_job *j)
+{
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(o, "params");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(params, "auto");
+    struct store_version *v = NULL;
+    cJSON *board = NULL;
+    char *text;
+
+    if (!cJSON_IsString(a) || strcmp(a->valuestring, "true") != 0) {
+        return;
+    }
+    text = app->jobs != NULL ? srv_jobs_board_dup(app->jobs, j->id) : NULL;
+    if (text != NULL) {
+        board = cJSON_Parse(text);
+        nn_free(text);
+    } else if (j->model_version > 0 &&
+               store_version_get(app->store, j->model, j->model_version, 0, &v, NULL) == 0) {
+        cJSON *card = cJSON_Parse(v->card);
+
+        board = cJSON_DetachItemFromObjectCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(card, "auto"), "leaderboard");
+        cJSON_Delete(card);
+        store_version_free(v);
+    }
+    cJSON_AddItemToObject(o, "leaderboard", board != NULL ? board : cJSON_CreateArray());
+}
+
 static int reply_job(struct srv_req *r, const char *id, unsigned status)
 {
     struct nn_err err;
@@ -185,6 +217,9 @@ static int reply_job(struct srv_req *r, const char *id, unsigned status)
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
     }
     cJSON *doc = srv_api_job_json(r->app->store, j, 1);
+    if (doc != NULL) {
+        add_leaderboard(r->app, doc, j);
+    }
     store_job_free(j);
     if (doc == NULL) {
         return NN_ENOMEM;
@@ -224,6 +259,7 @@ struct sse {
     struct srv_app *app;
     char id[STORE_ID_MAX];
     int sent_epochs; /* history rows already sent */
+    int sent_cands;  /* auto: the highest candidate number sent */
     int done;
     char *pending; /* formatted events not yet handed to MHD */
     size_t len, off;
@@ -258,6 +294,42 @@ static int sse_add(struct sse *s, const char *name, cJSON *doc)
     return 0;
 }
 
+/* auto: queues an `event: candidate` per leaderboard row not sent yet, in the order tried. */
+static void sse_candidates(struct sse *s, const struct store_job *j)
+{
+    cJSON *o = srv_api_job_json(s->app->store, j, 0);
+    const cJSON *board, *row;
+    int next;
+
+    if (o == NULL) {
+        return;
+    }
+    add_leaderboard(s->app, o, j);
+    board = cJSON_GetObjectItemCaseSensitive(o, "leaderboard");
+    do {
+        next = 0;
+        cJSON_ArrayForEach(row, board)
+        {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(row, "candidate");
+            int n = cJSON_IsNumber(c) ? (int)c->valuedouble : 0;
+
+            if (n > s->sent_cands && (next == 0 || n < next)) {
+                next = n;
+            }
+        }
+        cJSON_ArrayForEach(row, board)
+        {
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(row, "candidate");
+
+            if (next > 0 && cJSON_IsNumber(c) && (int)c->valuedouble == next) {
+                sse_add(s, "candidate", cJSON_Duplicate(row, 1));
+                s->sent_cands = next;
+            }
+        }
+    } while (next > 0);
+    cJSON_Delete(o);
+}
+
 /* Reads the store and queues the events not sent yet. */
 static int sse_poll(struct sse *s)
 {
@@ -283,8 +355,13 @@ static int sse_poll(struct sse *s)
     }
     s->sent_epochs = (int)n;
     nn_free(h);
+    sse_candidates(s, j);
     if (finished) {
-        sse_add(s, "done", srv_api_job_json(s->app->store, j, 1));
+        cJSON *doc = srv_api_job_json(s->app->store, j, 1);
+        if (doc != NULL) {
+            add_leaderboard(s->app, doc, j);
+        }
+        sse_add(s, "done", doc);
         s->done = 1;
     }
     store_job_free(j);

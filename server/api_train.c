@@ -27,6 +27,7 @@
 #include "limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "model/auto.h"
 #include "model/model.h"
 #include "nn/alloc.h"
 #include "nn/utf8.h"
@@ -281,6 +282,28 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
     return atomic_load(c->cancel) != 0;
 }
 
+/* auto: the candidate-folds run on the daemon's pool (srv_jobs_run_units). */
+static void exec_on_pool(void *ud, size_t n, model_auto_unit_fn fn, void *ctx)
+{
+    const struct run_ctx *c = ud;
+
+    srv_jobs_run_units(c->app->jobs, n, fn, ctx);
+}
+
+/* auto: keeps the leaderboard for GET /jobs/<id> and its event stream; stops on cancel. */
+static int on_candidate(const cJSON *row, const cJSON *board, void *ud)
+{
+    struct run_ctx *c = ud;
+    char *text = cJSON_PrintUnformatted(board);
+
+    (void)row;
+    if (text != NULL) {
+        srv_jobs_board_set(c->app->jobs, c->id, text);
+        cJSON_free(text);
+    }
+    return atomic_load(c->cancel) != 0;
+}
+
 static const char *error_code(int rc)
 {
     switch (rc) {
@@ -438,7 +461,12 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         struct run_ctx ctx = {app, id, cancel, 0, 0};
         double frac = p.validation_split > 0 && p.validation_split < 1 ? p.validation_split : 0;
         ctx.train_rows = (unsigned long)llround((double)job->rows * (1.0 - frac));
-        rc = model_train_csv(path, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
+        if (p.auto_search) {
+            struct model_auto_hooks h = {exec_on_pool, &ctx, on_candidate, &ctx, on_epoch, &ctx};
+            rc = model_auto_train_csv(path, &p, &lim, &h, cancel, &m, NULL, &err);
+        } else {
+            rc = model_train_csv(path, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
+        }
         if (rc == 0) {
             int version = 0;
             rc = commit_model(&ctx, job->model, m, &version, &err);

@@ -18,12 +18,24 @@ struct srv_jobs_slot {
     struct srv_jobs_slot *next;
 };
 
+/* A batch of units a running job shares with the idle workers (srv_jobs_run_units). */
+struct batch {
+    void (*fn)(void *ctx, size_t i);
+    void *ctx;
+    size_t n;
+    size_t next;         /* the next unit to hand out; guarded by pool->lock */
+    size_t done;         /* units finished; guarded by pool->lock */
+    pthread_cond_t cond; /* signalled when done reaches n */
+    struct batch *link;  /* the pool's list of batches; guarded by pool->lock */
+};
+
 struct worker {
     struct srv_jobs *pool;
     pthread_t thread;
     int started;
     char id[ID_MAX];   /* the job being run, "" when idle; guarded by pool->lock */
     atomic_int cancel; /* SRV_JOBS_CANCEL_*; written under pool->lock, read by nn */
+    char *board;       /* the running auto job's leaderboard (JSON); guarded by pool->lock */
 };
 
 struct srv_jobs {
@@ -35,12 +47,56 @@ struct srv_jobs {
     long reserved;                     /* reserved, not yet committed; guarded by lock */
     long busy;                         /* guarded by lock */
     int stopping;                      /* guarded by lock */
+    struct batch *batches;             /* with units left to hand out; guarded by lock */
     int capacity;
     int n_workers;
     struct worker *workers;
     srv_jobs_run_fn run;
     void *ud;
 };
+
+/* Takes the next unit of b and runs it with the lock released; b leaves the list once its
+ * last unit is handed out. Called and returns with j->lock held. */
+static void run_one_unit_locked(struct srv_jobs *j, struct batch *b)
+{
+    size_t i = b->next++;
+
+    if (b->next == b->n) {
+        struct batch **at = &j->batches;
+
+        while (*at != b) {
+            at = &(*at)->link;
+        }
+        *at = b->link;
+    }
+    pthread_mutex_unlock(&j->lock);
+    b->fn(b->ctx, i);
+    pthread_mutex_lock(&j->lock);
+    if (++b->done == b->n) {
+        pthread_cond_signal(&b->cond);
+    }
+}
+
+void srv_jobs_run_units(struct srv_jobs *j, size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+    struct batch b = {fn, ctx, n, 0, 0, PTHREAD_COND_INITIALIZER, NULL};
+
+    if (n == 0) {
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    b.link = j->batches; /* newest first: its units wait the least behind older batches */
+    j->batches = &b;
+    pthread_cond_broadcast(&j->cond);
+    while (b.next < b.n) {
+        run_one_unit_locked(j, &b);
+    }
+    while (b.done < b.n) {
+        pthread_cond_wait(&b.cond, &j->lock);
+    }
+    pthread_mutex_unlock(&j->lock);
+    pthread_cond_destroy(&b.cond);
+}
 
 static void *worker_main(void *arg)
 {
@@ -50,12 +106,17 @@ static void *worker_main(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&j->lock);
-        while (!j->stopping && j->head == NULL) {
+        while (!j->stopping && j->head == NULL && j->batches == NULL) {
             pthread_cond_wait(&j->cond, &j->lock);
         }
         if (j->stopping) {
             pthread_mutex_unlock(&j->lock);
             break;
+        }
+        if (j->head == NULL) { /* no job waits: help a running job with one unit */
+            run_one_unit_locked(j, j->batches);
+            pthread_mutex_unlock(&j->lock);
+            continue;
         }
         struct srv_jobs_slot *s = j->head;
         j->head = s->next;
@@ -75,6 +136,8 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&j->lock);
         w->id[0] = '\0';
+        nn_free(w->board);
+        w->board = NULL;
         j->busy--;
         pthread_mutex_unlock(&j->lock);
     }
@@ -319,4 +382,42 @@ long srv_jobs_busy(struct srv_jobs *j)
     long n = j->busy;
     pthread_mutex_unlock(&j->lock);
     return n;
+}
+
+int srv_jobs_board_set(struct srv_jobs *j, const char *id, const char *json)
+{
+    char *copy = nn_strdup(json);
+    int held = 0;
+
+    if (copy == NULL) {
+        return NN_ENOMEM;
+    }
+    pthread_mutex_lock(&j->lock);
+    for (int i = 0; i < j->n_workers && !held; i++) {
+        if (strcmp(j->workers[i].id, id) == 0) {
+            nn_free(j->workers[i].board);
+            j->workers[i].board = copy;
+            held = 1;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (!held) {
+        nn_free(copy);
+    }
+    return 0;
+}
+
+char *srv_jobs_board_dup(struct srv_jobs *j, const char *id)
+{
+    char *out = NULL;
+
+    pthread_mutex_lock(&j->lock);
+    for (int i = 0; i < j->n_workers; i++) {
+        if (j->workers[i].board != NULL && strcmp(j->workers[i].id, id) == 0) {
+            out = nn_strdup(j->workers[i].board);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    return out;
 }

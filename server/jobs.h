@@ -16,6 +16,7 @@
 #define NEUROND_SERVER_JOBS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "nn/err.h"
 
@@ -75,6 +76,25 @@ int srv_jobs_adopt(struct srv_jobs *j, const char *id, struct nn_err *err);
  * @return 1 when the pool held it, 0 when it did not.
  */
 int srv_jobs_cancel(struct srv_jobs *j, const char *id);
+
+/**
+ * Runs fn(ctx, i) for every i in [0, n) on the calling worker and on idle workers, and
+ * returns when all have returned (the executor of an `auto` job, model/auto.h). A worker
+ * takes a queued job before a unit, so a job queued behind an auto job starts as soon as a
+ * worker finishes its unit (with one worker only: when the auto job ends). The caller keeps
+ * taking units itself, so the batch ends even while the pool stops.
+ * Thread-safety: called from a job's run callback (any number at once).
+ */
+void srv_jobs_run_units(struct srv_jobs *j, size_t n, void (*fn)(void *ctx, size_t i), void *ctx);
+
+/**
+ * Keeps the leaderboard of running job id (a JSON text, copied) until the job returns; a job
+ * the pool does not run is ignored. @return 0 or NN_ENOMEM.
+ */
+int srv_jobs_board_set(struct srv_jobs *j, const char *id, const char *json);
+
+/** The leaderboard of running job id. @return a new string (nn_free) or NULL: none. */
+char *srv_jobs_board_dup(struct srv_jobs *j, const char *id);
 
 /** Jobs waiting in the queue (reserved slots included). */
 long srv_jobs_depth(struct srv_jobs *j);

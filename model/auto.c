@@ -1,0 +1,774 @@
+/*
+ * auto: the search of model/auto.h. Folds are fitted once (a pipeline and three data sets
+ * each: the fold's training rows less an early-stopping share, that share, the held-out
+ * rows); candidates are scored round by round, each round's candidate-folds run through the
+ * caller's executor and write only their own result slot; the driver then combines the slots
+ * in candidate order, ranks, reports and draws the next round from the best so far.
+ */
+#include "model/auto.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model_priv.h"
+#include "model/text_decoder.h"
+#include "nn/alloc.h"
+#include "nn/metrics.h"
+#include "nn/rng.h"
+#include "nn/train.h"
+#include "tab/csv.h"
+
+#define HOLDOUT_ROWS  500000 /* above: one holdout split (a fifth of the rows) */
+#define FEW_FOLD_ROWS 50000  /* above: 3 folds */
+#define MAX_WIDTH     1024
+#define MIN_WIDTH     4
+
+/* ------------------------------------------------------------------------------------------
+ * State
+ * ---------------------------------------------------------------------------------------- */
+
+struct cand {
+    int hidden[MODEL_MAX_HIDDEN];
+    int n_hidden;
+    float l2;
+    float lr;
+    int plan; /* 1: from the fixed plan */
+};
+
+struct fold {
+    struct tab_features *feat;
+    struct nn_dataset tr, es, va;
+};
+
+#define UNIT_SKIPPED 0 /* not run: the deadline or cancel came first */
+#define UNIT_OK      1
+#define UNIT_FAILED  2 /* diverged, or out of memory */
+
+struct unit_res {
+    int state;
+    double metric;  /* the ranking metric on the fold's held-out rows */
+    double side;    /* accuracy (classification) or RMSE (regression) */
+    double seconds; /* training time */
+};
+
+struct scored {
+    size_t cand;
+    int failed;
+    double mean, sd, side, seconds;
+};
+
+struct search {
+    const struct model_params *p;
+    int task, n_out, metric;
+    enum nn_act out_act;
+    struct fold *folds;
+    int n_folds;
+    struct cand *cands;
+    size_t n_cands, cap;
+    size_t first;           /* first candidate of the running round */
+    struct unit_res *res;   /* the running round's units: (c - first) * n_folds + f */
+    double start, deadline; /* monotonic seconds; deadline 0 = none */
+    atomic_int *cancel;
+    struct scored *board; /* scored candidates, n_board, kept sorted best first */
+    size_t n_board;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *model_auto_metric_name(int metric, int task)
+{
+    static const char *const names[] = {"log_loss", "rmse", "accuracy", "auc", "mae"};
+
+    if (metric == MODEL_METRIC_DEFAULT) {
+        metric = task == NN_TASK_REGRESSION ? MODEL_METRIC_RMSE : MODEL_METRIC_LOG_LOSS;
+    }
+    return metric >= 0 && metric <= MODEL_METRIC_MAE ? names[metric] : "unknown";
+}
+
+/* Lower is better: the metric, negated for accuracy and AUC; NaN is the worst. */
+static double rank_key(int metric, double v)
+{
+    if (isnan(v)) {
+        return INFINITY;
+    }
+    return metric == MODEL_METRIC_ACCURACY || metric == MODEL_METRIC_AUC ? -v : v;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Folds
+ * ---------------------------------------------------------------------------------------- */
+
+/* Deals the rows into k folds, stratified by class (regression: plain shuffle), seeded. */
+static void assign_folds(const struct tab_schema *s, int k, struct nn_rng *rng, size_t *order,
+                         int *fold_of)
+{
+    size_t i, n = 0, deal = 0;
+    int c, n_cls = s->task == NN_TASK_REGRESSION ? 1 : s->n_classes;
+
+    for (c = 0; c < n_cls; c++) {
+        size_t start = n;
+
+        for (i = 0; i < s->rows; i++) {
+            if (n_cls == 1 || (int)s->labels[i] == c) {
+                order[n++] = i;
+            }
+        }
+        nn_rng_shuffle(rng, order + start, n - start);
+        for (i = start; i < n; i++) {
+            fold_of[order[i]] = (int)(deal++ % (size_t)k);
+        }
+    }
+}
+
+static void folds_free(struct fold *fo, int n)
+{
+    if (fo == NULL) {
+        return;
+    }
+    for (int f = 0; f < n; f++) {
+        tab_features_free(fo[f].feat);
+        nn_dataset_free(&fo[f].tr);
+        nn_dataset_free(&fo[f].es);
+        nn_dataset_free(&fo[f].va);
+    }
+    nn_free(fo);
+}
+
+/* Fits fold f's pipeline on the rows outside it and cuts its three data sets. */
+static int fit_fold(struct tab_csv *r, const struct tab_schema *s, const struct model_params *p,
+                    const int *fold_of, int f, struct nn_rng *rng, struct fold *out,
+                    struct nn_err *err)
+{
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    struct nn_dataset all;
+    size_t n = s->rows, n_tr = 0, n_va = 0, n_a = 0, n_b = 0, i;
+    size_t *tr = nn_calloc(n, sizeof(size_t)), *va = nn_calloc(n, sizeof(size_t));
+    size_t *a = nn_calloc(n, sizeof(size_t)), *b = nn_calloc(n, sizeof(size_t));
+    unsigned char *is_train = nn_calloc(n, 1);
+    float *lab = nn_calloc(n, sizeof(float));
+    int rc;
+
+    memset(&all, 0, sizeof(all));
+    if (tr == NULL || va == NULL || a == NULL || b == NULL || is_train == NULL || lab == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory cutting the folds");
+        goto fail;
+    }
+    for (i = 0; i < n; i++) {
+        if (fold_of[i] == f) {
+            va[n_va++] = i;
+        } else {
+            is_train[i] = 1;
+            lab[n_tr] = s->labels[i];
+            tr[n_tr++] = i;
+        }
+    }
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &out->feat, &all, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = nn_train_split_stratified(lab, n_tr, s->task == NN_TASK_REGRESSION ? 0 : s->n_classes,
+                                   p->validation_split, rng, a, &n_a, b, &n_b, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    for (i = 0; i < n_a; i++) {
+        a[i] = tr[a[i]];
+    }
+    for (i = 0; i < n_b; i++) {
+        b[i] = tr[b[i]];
+    }
+    if (nn_dataset_take_rows(&out->tr, &all, a, n_a) != 0 ||
+        nn_dataset_take_rows(&out->es, &all, b, n_b) != 0 ||
+        nn_dataset_take_rows(&out->va, &all, va, n_va) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory cutting the folds");
+    }
+fail:
+    nn_dataset_free(&all);
+    nn_free(tr);
+    nn_free(va);
+    nn_free(a);
+    nn_free(b);
+    nn_free(is_train);
+    nn_free(lab);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Candidates
+ * ---------------------------------------------------------------------------------------- */
+
+static int add_cand(struct search *S, const struct cand *c)
+{
+    if (S->n_cands == S->cap) {
+        size_t cap = S->cap ? S->cap * 2 : 32;
+        struct cand *x = nn_reallocarray(S->cands, cap, sizeof(*x));
+
+        if (x == NULL) {
+            return NN_ENOMEM;
+        }
+        S->cands = x;
+        S->cap = cap;
+    }
+    S->cands[S->n_cands++] = *c;
+    return 0;
+}
+
+/* The fixed plan: what usually wins, from logistic / linear regression up. */
+static int add_plan(struct search *S, float lr)
+{
+    static const struct {
+        int n, w0, w1;
+        float l2, lr_x;
+    } plan[] = {
+        {0, 0, 0, 0.0f, 1.0f},   {1, 16, 0, 0.0f, 1.0f},  {1, 64, 0, 0.0f, 1.0f},
+        {1, 256, 0, 0.0f, 1.0f}, {2, 64, 64, 0.0f, 1.0f}, {1, 64, 0, 1e-4f, 1.0f},
+        {1, 64, 0, 1e-2f, 1.0f}, {1, 64, 0, 0.0f, 10.0f}, {1, 256, 0, 1e-3f, 3.0f},
+        {0, 0, 0, 0.0f, 10.0f},
+    };
+    size_t i, n = sizeof(plan) / sizeof(plan[0]);
+
+    for (i = 0; i < n; i++) {
+        struct cand c;
+
+        memset(&c, 0, sizeof(c));
+        c.n_hidden = plan[i].n;
+        c.hidden[0] = plan[i].w0;
+        c.hidden[1] = plan[i].w1;
+        c.l2 = plan[i].l2;
+        c.lr = lr * plan[i].lr_x;
+        c.plan = 1;
+        if (S->p->max_models > 0 && S->n_cands >= (size_t)S->p->max_models) {
+            break;
+        }
+        if (add_cand(S, &c) != 0) {
+            return NN_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static double log_uniform(struct nn_rng *rng, double lo, double hi)
+{
+    return pow(10.0, lo + (hi - lo) * nn_rng_uniform(rng));
+}
+
+/* A candidate drawn around best: widths, depth, l2 and learning rate nudged. */
+static struct cand perturb(const struct cand *best, struct nn_rng *rng)
+{
+    struct cand c = *best;
+    int i;
+
+    c.plan = 0;
+    if (c.n_hidden == 0 || nn_rng_uniform(rng) < 0.5) {
+        for (i = 0; i < c.n_hidden; i++) {
+            double w = c.hidden[i] * pow(2.0, 2.0 * nn_rng_uniform(rng) - 1.0);
+
+            c.hidden[i] = w < MIN_WIDTH ? MIN_WIDTH : (w > MAX_WIDTH ? MAX_WIDTH : (int)w);
+        }
+        double u = nn_rng_uniform(rng);
+        if (u < 0.2 && c.n_hidden < 3) {
+            c.hidden[c.n_hidden] = c.n_hidden > 0 ? c.hidden[c.n_hidden - 1] : 64;
+            c.n_hidden++;
+        } else if (u > 0.85 && c.n_hidden > 0) {
+            c.n_hidden--;
+        }
+    }
+    if (c.l2 == 0.0f) {
+        c.l2 = nn_rng_uniform(rng) < 0.5 ? 0.0f : (float)log_uniform(rng, -5, -2);
+    } else {
+        c.l2 = (float)(c.l2 * log_uniform(rng, -1, 1));
+    }
+    c.lr = (float)(c.lr * log_uniform(rng, -0.5, 0.5));
+    c.lr = c.lr < 1e-5f ? 1e-5f : (c.lr > 1.0f ? 1.0f : c.lr);
+    return c;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * One candidate-fold
+ * ---------------------------------------------------------------------------------------- */
+
+/* Scores out (the net's outputs on va) by the metric; *side = accuracy or RMSE. */
+static double score(const struct search *S, const struct fold *fo, const float *out, float *tmp,
+                    double *side)
+{
+    const struct nn_dataset *va = &fo->va;
+    size_t i, n = va->rows;
+    int k = S->n_out;
+
+    if (S->task == NN_TASK_REGRESSION) {
+        float *pred = tmp, *truth = tmp + n;
+
+        for (i = 0; i < n; i++) {
+            pred[i] = (float)tab_features_unscale(fo->feat, out[i]);
+            truth[i] = (float)tab_features_unscale(fo->feat, va->y[i]);
+        }
+        *side = nn_metrics_rmse(pred, truth, n);
+        return S->metric == MODEL_METRIC_MAE ? nn_metrics_mae(pred, truth, n) : *side;
+    }
+    *side = nn_metrics_accuracy(out, k, va->y, n);
+    switch (S->metric) {
+    case MODEL_METRIC_ACCURACY:
+        return *side;
+    case MODEL_METRIC_AUC:
+        return nn_metrics_auc(out, va->y, n);
+    default:
+        return nn_metrics_log_loss(out, k, va->y, n);
+    }
+}
+
+/* The unit: trains candidate first + i / n_folds on fold i % n_folds and scores it. */
+static void run_unit(void *ctx, size_t i)
+{
+    struct search *S = ctx;
+    size_t c = S->first + i / (size_t)S->n_folds;
+    const struct fold *fo = &S->folds[i % (size_t)S->n_folds];
+    const struct cand *cd = &S->cands[c];
+    struct unit_res *r = &S->res[i];
+    struct nn_train_params tp = S->p->train;
+    struct nn_train_result tres;
+    struct nn_net *net = NULL;
+    struct nn_rng rng;
+    float *out = NULL, *tmp = NULL;
+    double t0 = now_seconds();
+    int rc;
+
+    r->state = UNIT_SKIPPED;
+    if ((S->cancel != NULL && atomic_load(S->cancel) != 0) ||
+        (c > 0 && S->deadline > 0 && t0 >= S->deadline)) {
+        return; /* the first candidate always runs: there is always a model */
+    }
+    r->state = UNIT_FAILED;
+    r->metric = NAN;
+    r->side = NAN;
+    tp.l2 = cd->l2;
+    tp.learning_rate = cd->lr;
+    tp.batch_size = model_batch_size(S->p, fo->tr.rows);
+    nn_rng_seed(&rng, S->p->seed ^ (0x9E3779B97F4A7C15ull * (c + 1)) ^
+                          (0xC2B2AE3D27D4EB4Full * (i % (size_t)S->n_folds + 1)));
+    rc = nn_net_new(fo->feat->dense_dim, fo->feat->sparse_dim, cd->hidden, cd->n_hidden,
+                    S->p->activation, S->n_out, S->out_act,
+                    tp.batch_size < 256 ? 256 : tp.batch_size, &net, NULL);
+    if (rc != 0) {
+        goto out;
+    }
+    nn_net_init(net, &rng);
+    rc = nn_train(net, S->task, &fo->tr, fo->es.rows > 0 ? &fo->es : NULL, &tp, NULL, NULL,
+                  S->cancel, &rng, &tres, NULL);
+    if (rc == NN_ECANCELED) {
+        r->state = UNIT_SKIPPED;
+        goto out;
+    }
+    if (rc != 0 || fo->va.rows == 0) {
+        goto out;
+    }
+    out = nn_calloc(fo->va.rows * (size_t)S->n_out, sizeof(float));
+    tmp = nn_calloc(fo->va.rows * 2, sizeof(float));
+    if (out == NULL || tmp == NULL || nn_net_predict(net, &fo->va, out) != 0) {
+        goto out;
+    }
+    r->metric = score(S, fo, out, tmp, &r->side);
+    r->state = isnan(r->metric) ? UNIT_FAILED : UNIT_OK;
+out:
+    r->seconds = now_seconds() - t0;
+    nn_net_free(net);
+    nn_free(out);
+    nn_free(tmp);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The leaderboard
+ * ---------------------------------------------------------------------------------------- */
+
+static int board_cmp(const struct search *S, const struct scored *a, const struct scored *b)
+{
+    double ka = a->failed ? INFINITY : rank_key(S->metric, a->mean);
+    double kb = b->failed ? INFINITY : rank_key(S->metric, b->mean);
+
+    if (ka != kb) {
+        return ka < kb ? -1 : 1;
+    }
+    return a->cand < b->cand ? -1 : (a->cand > b->cand);
+}
+
+/* Inserts x keeping the board sorted (stable: ties keep the earlier candidate first). */
+static size_t board_insert(struct search *S, const struct scored *x)
+{
+    size_t at = S->n_board;
+
+    while (at > 0 && board_cmp(S, x, &S->board[at - 1]) < 0) {
+        S->board[at] = S->board[at - 1];
+        at--;
+    }
+    S->board[at] = *x;
+    S->n_board++;
+    return at;
+}
+
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+/* A float as the shortest decimal that reads back to it (1e-4f writes 0.0001). */
+static double float_json(float v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%.7g", (double)v);
+    return strtod(buf, NULL);
+}
+
+static cJSON *cand_json(const struct cand *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *h = cJSON_AddArrayToObject(o, "hidden");
+
+    for (int i = 0; i < c->n_hidden; i++) {
+        cJSON_AddItemToArray(h, cJSON_CreateNumber(c->hidden[i]));
+    }
+    cJSON_AddNumberToObject(o, "l2", float_json(c->l2));
+    cJSON_AddNumberToObject(o, "learning_rate", float_json(c->lr));
+    return o;
+}
+
+static cJSON *row_json(const struct search *S, size_t rank)
+{
+    const struct scored *x = &S->board[rank];
+    cJSON *o = cand_json(&S->cands[x->cand]);
+
+    cJSON_AddNumberToObject(o, "rank", (double)(rank + 1));
+    cJSON_AddNumberToObject(o, "candidate", (double)(x->cand + 1));
+    cJSON_AddStringToObject(o, "metric", model_auto_metric_name(S->metric, S->task));
+    cJSON_AddItemToObject(o, "mean", num_or_null(x->failed ? NAN : x->mean));
+    cJSON_AddItemToObject(o, "sd", num_or_null(x->failed ? NAN : x->sd));
+    cJSON_AddItemToObject(o, S->task == NN_TASK_REGRESSION ? "rmse" : "accuracy",
+                          num_or_null(x->side));
+    cJSON_AddNumberToObject(o, "seconds", x->seconds);
+    if (x->failed) {
+        cJSON_AddStringToObject(o, "error", "diverged or failed on a fold");
+    }
+    return o;
+}
+
+static cJSON *board_json(const struct search *S)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (size_t i = 0; a != NULL && i < S->n_board; i++) {
+        cJSON_AddItemToArray(a, row_json(S, i));
+    }
+    return a;
+}
+
+/*
+ * Combines the running round's slots in candidate order: a candidate with every fold run is
+ * scored and put on the board (then reported), one with a skipped fold is dropped.
+ * @return 0, NN_ECANCELED (the callback asked to stop) or NN_ENOMEM.
+ */
+static int combine_round(struct search *S, const struct model_auto_hooks *h)
+{
+    for (size_t c = S->first; c < S->n_cands; c++) {
+        const struct unit_res *u = &S->res[(c - S->first) * (size_t)S->n_folds];
+        struct scored x;
+        int f, skipped = 0;
+
+        memset(&x, 0, sizeof(x));
+        x.cand = c;
+        for (f = 0; f < S->n_folds; f++) {
+            skipped |= u[f].state == UNIT_SKIPPED;
+            x.failed |= u[f].state == UNIT_FAILED;
+            x.mean += u[f].metric;
+            x.side += u[f].side;
+            x.seconds += u[f].seconds;
+        }
+        if (skipped) {
+            continue;
+        }
+        x.mean /= S->n_folds;
+        x.side /= S->n_folds;
+        for (f = 0; f < S->n_folds; f++) {
+            x.sd += (u[f].metric - x.mean) * (u[f].metric - x.mean);
+        }
+        x.sd = S->n_folds > 1 ? sqrt(x.sd / (S->n_folds - 1)) : 0.0;
+        size_t rank = board_insert(S, &x);
+        if (h != NULL && h->on_candidate != NULL) {
+            cJSON *board = board_json(S);
+            int stop;
+
+            if (board == NULL) {
+                return NN_ENOMEM;
+            }
+            stop = h->on_candidate(cJSON_GetArrayItem(board, (int)rank), board, h->candidate_ud);
+            cJSON_Delete(board);
+            if (stop) {
+                return NN_ECANCELED;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The card's "auto": plan, limits, validation, leaderboard, winner and why it won. */
+static cJSON *search_json(const struct search *S, size_t rows, int holdout)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *plan = cJSON_AddArrayToObject(o, "plan");
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+    const char *mname = model_auto_metric_name(S->metric, S->task);
+    const struct scored *w = &S->board[0];
+    char why[512];
+    size_t i;
+
+    for (i = 0; i < S->n_cands && S->cands[i].plan; i++) {
+        cJSON_AddItemToArray(plan, cand_json(&S->cands[i]));
+    }
+    cJSON_AddNumberToObject(lim, "max_seconds", S->p->max_seconds);
+    cJSON_AddNumberToObject(lim, "max_models", S->p->max_models);
+    cJSON_AddStringToObject(lim, "metric", mname);
+    cJSON_AddNumberToObject(lim, "folds", S->n_folds);
+    cJSON_AddStringToObject(o, "validation", holdout ? "holdout" : "k-fold");
+    cJSON_AddNumberToObject(o, "rows", (double)rows);
+    cJSON_AddNumberToObject(o, "candidates", (double)S->n_board);
+    cJSON_AddNumberToObject(o, "seconds", now_seconds() - S->start);
+    cJSON_AddItemToObject(o, "leaderboard", board_json(S));
+    cJSON_AddItemToObject(o, "winner", cand_json(&S->cands[w->cand]));
+    if (S->n_board > 1 && !S->board[1].failed) {
+        snprintf(why, sizeof(why),
+                 "best mean %s over %d %s: %.6g (sd %.3g) against %.6g (sd %.3g) for the "
+                 "runner-up, candidate %zu; refitted on all the rows",
+                 mname, S->n_folds, holdout ? "holdout split" : "folds", w->mean, w->sd,
+                 S->board[1].mean, S->board[1].sd, S->board[1].cand + 1);
+    } else {
+        snprintf(why, sizeof(why),
+                 "the only candidate scored: mean %s %.6g over %d folds; refitted on all the "
+                 "rows",
+                 mname, w->mean, S->n_folds);
+    }
+    cJSON_AddStringToObject(o, "why", why);
+    return o;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The search
+ * ---------------------------------------------------------------------------------------- */
+
+/* Checks the metric against the task. */
+static int check_metric(int metric, const struct tab_schema *s, struct nn_err *err)
+{
+    int reg = s->task == NN_TASK_REGRESSION;
+
+    if ((reg && (metric == MODEL_METRIC_LOG_LOSS || metric == MODEL_METRIC_ACCURACY ||
+                 metric == MODEL_METRIC_AUC)) ||
+        (!reg && (metric == MODEL_METRIC_RMSE || metric == MODEL_METRIC_MAE))) {
+        return nn_err_set_at(
+            err, NN_EINVAL, 0, 0, "metric", "metric %s does not apply to a %s label",
+            model_auto_metric_name(metric, s->task), reg ? "regression" : "classification");
+    }
+    if (metric == MODEL_METRIC_AUC && s->n_classes != 2) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, "metric", "metric auc needs a binary label");
+    }
+    return 0;
+}
+
+/* Runs rounds until a limit; leaves the board filled. */
+static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct nn_rng *rng)
+{
+    size_t max = S->p->max_models > 0 ? (size_t)S->p->max_models : (size_t)-1;
+    int rc = 0;
+
+    for (;;) {
+        size_t units = (S->n_cands - S->first) * (size_t)S->n_folds;
+
+        struct scored *b = nn_reallocarray(S->board, S->n_cands, sizeof(*b));
+
+        if (b == NULL) {
+            return NN_ENOMEM;
+        }
+        S->board = b;
+        nn_free(S->res);
+        S->res = nn_calloc(units, sizeof(*S->res));
+        if (S->res == NULL) {
+            return NN_ENOMEM;
+        }
+        if (h != NULL && h->exec != NULL) {
+            h->exec(h->exec_ud, units, run_unit, S);
+        } else {
+            for (size_t i = 0; i < units; i++) {
+                run_unit(S, i);
+            }
+        }
+        if (S->cancel != NULL && atomic_load(S->cancel) != 0) {
+            return NN_ECANCELED;
+        }
+        rc = combine_round(S, h);
+        if (rc != 0) {
+            return rc;
+        }
+        if (S->n_cands >= max || (S->deadline > 0 && now_seconds() >= S->deadline)) {
+            return 0;
+        }
+        /* the next round, around the best so far */
+        S->first = S->n_cands;
+        const struct cand best = S->cands[S->board[0].cand];
+        for (int i = 0; i < MODEL_AUTO_ROUND && S->n_cands < max; i++) {
+            struct cand c = perturb(&best, rng);
+
+            if (add_cand(S, &c) != 0) {
+                return NN_ENOMEM;
+            }
+        }
+    }
+}
+
+int model_auto_train_csv(const char *path, const struct model_params *p,
+                         const struct model_limits *lim, const struct model_auto_hooks *hooks,
+                         atomic_int *cancel, struct model **out, cJSON **board, struct nn_err *err)
+{
+    struct search S;
+    struct model_params q;
+    struct tab_schema *s = NULL;
+    struct tab_csv *r = NULL;
+    struct model *m = NULL;
+    struct nn_rng rng;
+    size_t *order = NULL;
+    int *fold_of = NULL;
+    FILE *f = NULL;
+    int rc, k, holdout = 0, n_fit = 0;
+    float lr;
+
+    *out = NULL;
+    if (board != NULL) {
+        *board = NULL;
+    }
+    memset(&S, 0, sizeof(S));
+    memset(&q, 0, sizeof(q));
+    if (p->max_seconds <= 0 && p->max_models <= 0) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, "max_seconds",
+                             "auto needs a limit: max_seconds or max_models");
+    }
+    S.p = p;
+    S.cancel = cancel;
+    S.start = now_seconds();
+    S.deadline = p->max_seconds > 0 ? S.start + p->max_seconds : 0;
+    rc = model_read_schema(path, p, lim, &f, &r, &s, err);
+    if (rc != 0) {
+        return rc;
+    }
+    S.task = s->task;
+    S.metric = p->metric == MODEL_METRIC_DEFAULT
+                   ? (s->task == NN_TASK_REGRESSION ? MODEL_METRIC_RMSE : MODEL_METRIC_LOG_LOSS)
+                   : p->metric;
+    rc = check_metric(S.metric, s, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    S.n_out = s->task == NN_TASK_MULTICLASS ? s->n_classes : 1;
+    S.out_act = s->task == NN_TASK_REGRESSION
+                    ? NN_ACT_IDENTITY
+                    : (s->task == NN_TASK_MULTICLASS ? NN_ACT_SOFTMAX : NN_ACT_SIGMOID);
+
+    /* the folds: k-fold, or one holdout split (a fifth) on big data */
+    k = p->folds > 0 ? p->folds : (s->rows > FEW_FOLD_ROWS ? 3 : 5);
+    if (p->folds == 1 || (p->folds <= 0 && s->rows > HOLDOUT_ROWS)) {
+        k = 5;
+        holdout = 1;
+    }
+    if ((size_t)k > s->rows / 2) {
+        k = (int)(s->rows / 2) < 2 ? 2 : (int)(s->rows / 2);
+    }
+    S.n_folds = holdout ? 1 : k;
+    order = nn_calloc(s->rows, sizeof(size_t));
+    fold_of = nn_calloc(s->rows, sizeof(int));
+    S.folds = nn_calloc((size_t)S.n_folds, sizeof(*S.folds));
+    if (order == NULL || fold_of == NULL || S.folds == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    nn_rng_seed(&rng, p->seed);
+    assign_folds(s, k, &rng, order, fold_of);
+    for (n_fit = 0; n_fit < S.n_folds; n_fit++) {
+        if (cancel != NULL && atomic_load(cancel) != 0) {
+            rc = nn_err_set(err, NN_ECANCELED, "cancelled");
+            goto fail;
+        }
+        rc = fit_fold(r, s, p, fold_of, n_fit, &rng, &S.folds[n_fit], err);
+        if (rc != 0) {
+            n_fit++;
+            goto fail;
+        }
+    }
+
+    /* the plan, then rounds around the best */
+    lr = p->train.learning_rate > 0 ? p->train.learning_rate
+                                    : (p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f);
+    rc = add_plan(&S, lr);
+    if (rc == 0) {
+        rc = run_rounds(&S, hooks, &rng);
+    }
+    if (board != NULL && S.n_board > 0) {
+        *board = board_json(&S);
+    }
+    if (rc == NN_ECANCELED) {
+        rc = nn_err_set(err, NN_ECANCELED, "cancelled");
+        goto fail;
+    }
+    if (rc != 0) {
+        rc = nn_err_set(err, rc, "out of memory during the search");
+        goto fail;
+    }
+    if (S.n_board == 0 || S.board[0].failed) {
+        rc = nn_err_set(err, NN_EINVAL,
+                        "auto: every candidate failed (diverged); try another learning_rate");
+        goto fail;
+    }
+    folds_free(S.folds, S.n_folds);
+    S.folds = NULL;
+
+    /* the winner, refitted on all the rows */
+    const struct cand *w = &S.cands[S.board[0].cand];
+    rc = model_params_copy(&q, p);
+    if (rc != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(q.hidden, w->hidden, sizeof(q.hidden));
+    q.n_hidden = w->n_hidden;
+    q.train.l2 = w->l2;
+    q.train.learning_rate = w->lr;
+    rc = model_train_csv(path, &q, lim, hooks != NULL ? hooks->on_epoch : NULL,
+                         hooks != NULL ? hooks->epoch_ud : NULL, cancel, &m, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    m->search = search_json(&S, s->rows, holdout);
+    if (m->search == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    *out = m;
+    m = NULL;
+fail:
+    model_free(m);
+    model_params_fini(&q);
+    folds_free(S.folds, n_fit);
+    nn_free(S.cands);
+    nn_free(S.res);
+    nn_free(S.board);
+    nn_free(order);
+    nn_free(fold_of);
+    tab_schema_free(s);
+    tab_csv_close(r);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return rc;
+}

@@ -1,0 +1,175 @@
+"""auto (issue 19): the leaderboard of a cross-validated search, the same model whatever the
+number of workers (seed + max_models), the time limit, cancel, restart, and an ordinary job
+that is not starved behind an auto job."""
+import json
+import os
+import subprocess
+import time
+
+import requests
+
+from conftest import NEUROND, ROOT, data, train, wait_job
+
+PLAN = 10  # candidates of the fixed plan (model/auto.c)
+
+
+def test_leaderboard_order_content_card_and_events(daemon):
+    job = train(daemon.base, "auto_iris", data("iris_train.csv"),
+                {"auto": "true", "max_models": 6, "max_seconds": 0})
+    j = wait_job(daemon.base, job["id"])
+    assert j["status"] == "succeeded", j
+    board = j["leaderboard"]
+    assert [r["rank"] for r in board] == list(range(1, 7))
+    assert sorted(r["candidate"] for r in board) == list(range(1, 7))
+    means = [r["mean"] for r in board]
+    assert means == sorted(means)  # log loss: lower first
+    for r in board:
+        assert r["metric"] == "log_loss"
+        assert set(r) >= {"hidden", "l2", "learning_rate", "mean", "sd", "accuracy", "seconds"}
+        assert r["sd"] >= 0 and 0 <= r["accuracy"] <= 1 and r["seconds"] > 0
+    # the plan comes first: no hidden layer, then one layer of 16, 64, 256, then two layers
+    by_cand = {r["candidate"]: r for r in board}
+    assert [by_cand[c]["hidden"] for c in range(1, 6)] == [[], [16], [64], [256], [64, 64]]
+    # the model is the winner refitted; the card records the search
+    card = requests.get(daemon.url("/models/auto_iris")).json()
+    assert card["params"]["hidden"] == board[0]["hidden"]
+    auto = card["auto"]
+    assert auto["leaderboard"] == board
+    assert auto["winner"]["hidden"] == board[0]["hidden"]
+    assert auto["limits"]["max_models"] == 6 and auto["limits"]["folds"] == 5
+    assert "log_loss" in auto["why"] and len(auto["plan"]) == 6
+    # the event stream: one `candidate` event per candidate, in the order tried
+    with requests.get(daemon.url("/jobs/%s/events" % job["id"]), stream=True, timeout=30) as r:
+        text = r.text
+    cands = [json.loads(block.split("data: ", 1)[1]) for block in text.split("\n\n")
+             if block.startswith("event: candidate")]
+    assert [c["candidate"] for c in cands] == list(range(1, 7))
+
+
+def test_metric_accuracy_ranks_highest_first(daemon):
+    job = train(daemon.base, "auto_acc", data("iris_train.csv"),
+                {"auto": "true", "max_models": 4, "max_seconds": 0, "metric": "accuracy",
+                 "folds": 3})
+    j = wait_job(daemon.base, job["id"])
+    assert j["status"] == "succeeded", j
+    means = [r["mean"] for r in j["leaderboard"]]
+    assert means == sorted(means, reverse=True)
+    hold = train(daemon.base, "auto_hold", data("iris_train.csv"),
+                 {"auto": "true", "max_models": 2, "max_seconds": 0, "folds": 1})
+    assert wait_job(daemon.base, hold["id"])["status"] == "succeeded"
+    card = requests.get(daemon.url("/models/auto_hold")).json()
+    assert card["auto"]["validation"] == "holdout" and card["auto"]["limits"]["folds"] == 1
+    assert all(r["sd"] == 0 for r in card["auto"]["leaderboard"])
+    bad = train(daemon.base, "auto_bad", data("iris_train.csv"),
+                {"auto": "true", "max_models": 2, "metric": "rmse"})
+    assert wait_job(daemon.base, bad["id"])["status"] == "failed"
+
+
+def cli_export(tmp_path, workers):
+    out = os.path.join(str(tmp_path), "w%d.nrd" % workers)
+    subprocess.run([NEUROND, "train", data("breast_cancer_train.csv"), "-o", out, "-q", "--auto",
+                    "--max-models", "14", "--max-seconds", "0", "--workers", str(workers)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return subprocess.run([NEUROND, "export", out], cwd=ROOT, check=True,
+                          capture_output=True).stdout
+
+
+def test_same_model_with_one_and_two_workers(tmp_path, make_daemon):
+    # the CLI's threads: 14 candidates = the plan and a round of the random search
+    one, two = cli_export(tmp_path, 1), cli_export(tmp_path, 2)
+    assert json.loads(one)["layers"] and one == two
+    # the daemon's pool: 1 and 2 workers give the same leaderboard and predictions
+    rows = open(data("breast_cancer_test.csv")).read()
+    results = []
+    for w in (1, 2):
+        d = make_daemon(["--workers", str(w)])
+        job = train(d.base, "bc", data("breast_cancer_train.csv"),
+                    {"auto": "true", "max_models": 14, "max_seconds": 0})
+        j = wait_job(d.base, job["id"])
+        assert j["status"] == "succeeded", j
+        pred = requests.post(d.url("/predict?model=bc"), data=rows,
+                             headers={"Content-Type": "text/csv"})
+        assert pred.status_code == 200, pred.text
+        results.append(([{k: v for k, v in r.items() if k != "seconds"} for r in j["leaderboard"]],
+                        pred.text))
+        d.stop()
+    assert results[0] == results[1]
+
+
+def test_time_limit_is_kept(daemon):
+    job = train(daemon.base, "auto_time", data("digits_train.csv"),
+                {"auto": "true", "max_seconds": 3, "patience": 0, "epochs": 40})
+    t0 = time.time()
+    j = wait_job(daemon.base, job["id"], timeout=120)
+    assert j["status"] == "succeeded", j
+    auto = requests.get(daemon.url("/models/auto_time")).json()["auto"]
+    folds = auto["limits"]["folds"]
+    # the search stops within one candidate-fold past the limit (the slowest one, with slack)
+    unit = max(r["seconds"] / folds for r in auto["leaderboard"])
+    assert 1 <= auto["candidates"] < PLAN + 50
+    assert auto["seconds"] <= 3 + unit + 1.0, (auto["seconds"], unit)
+    assert time.time() - t0 < 60
+
+
+def wait_candidates(base, job_id, n=1, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = requests.get(base + "/jobs/" + job_id).json()
+        if len(j.get("leaderboard") or []) >= n:
+            return j
+        assert j["status"] in ("queued", "running"), j
+        time.sleep(0.05)
+    raise AssertionError("no candidate scored")
+
+
+SLOW = {"auto": "true", "max_seconds": 120, "patience": 0, "epochs": 30}
+
+
+def test_cancel_stops_within_a_candidate_fold(make_daemon):
+    # one worker: the next job can only start once the cancelled auto job has returned
+    d = make_daemon(["--workers", "1"])
+    job = train(d.base, "auto_cancel", data("digits_train.csv"), dict(SLOW, epochs=60))
+    wait_job(d.base, job["id"], statuses=("running",))
+    time.sleep(1.0)  # inside the plan's round: 50 candidate-folds, several seconds of work
+    t0 = time.time()
+    r = requests.post(d.url("/jobs/%s/cancel" % job["id"]))
+    assert r.status_code == 200, r.text
+    after = train(d.base, "after_cancel", data("iris_train.csv"), {"epochs": 5})
+    assert wait_job(d.base, after["id"])["status"] == "succeeded"
+    waited = time.time() - t0
+    # a candidate-fold of digits (60 epochs, at most 256 wide) takes well under a second
+    assert waited < 2.5, waited
+    j = wait_job(d.base, job["id"])
+    assert j["status"] == "cancelled" and j["leaderboard"] == []
+
+
+def test_restart_runs_the_auto_job_again(make_daemon, tmp_path):
+    db = os.path.join(str(tmp_path), "restart.db")
+    d = make_daemon(["--workers", "2"], db=db)
+    job = train(d.base, "auto_restart", data("iris_train.csv"),
+                {"auto": "true", "max_models": 40, "max_seconds": 0, "patience": 0,
+                 "epochs": 200})
+    wait_candidates(d.base, job["id"])
+    assert d.stop() == 0
+    d2 = make_daemon(["--workers", "2"], db=db)
+    j = wait_job(d2.base, job["id"], timeout=180)
+    assert j["status"] == "succeeded", j
+    assert len(j["leaderboard"]) == 40
+
+
+def test_ordinary_job_not_starved(make_daemon):
+    d = make_daemon(["--workers", "2"])
+    big = train(d.base, "auto_big", data("digits_train.csv"), SLOW)
+    wait_job(d.base, big["id"], statuses=("running",))
+    time.sleep(0.5)  # inside the plan's round: 50 candidate-folds, seconds of work
+    t0 = time.time()
+    small = train(d.base, "small", data("iris_train.csv"), {"epochs": 5})
+    assert wait_job(d.base, small["id"], timeout=60)["status"] == "succeeded"
+    waited = time.time() - t0
+    j = wait_candidates(d.base, big["id"])
+    assert j["status"] == "running", j  # the auto job still searches: the small one went first
+    unit = max(r["seconds"] for r in j["leaderboard"]) / 5
+    print("waited %.2fs, slowest candidate-fold %.2fs" % (waited, unit))
+    assert waited < unit + 1.0, (waited, unit)
+    requests.post(d.url("/jobs/%s/cancel" % big["id"]))
+    wait_job(d.base, big["id"])
