@@ -10,15 +10,21 @@
 #include "registry.h"
 #include "store.h"
 
-int srv_api_ops_healthz(struct srv_req *r)
+/* Replies 200 {"status": status}. */
+static int reply_status(struct srv_req *r, const char *status)
 {
     cJSON *doc = cJSON_CreateObject();
 
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ok") == NULL) {
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", status) == NULL) {
         cJSON_Delete(doc);
         return NN_ENOMEM;
     }
     return srv_http_reply_json(r, 200, doc);
+}
+
+int srv_api_ops_healthz(struct srv_req *r)
+{
+    return reply_status(r, "ok");
 }
 
 int srv_api_ops_readyz(struct srv_req *r)
@@ -28,12 +34,7 @@ int srv_api_ops_readyz(struct srv_req *r)
                                     "not ready: the store is not open yet, or "
                                     "the daemon is stopping");
     }
-    cJSON *doc = cJSON_CreateObject();
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ready") == NULL) {
-        cJSON_Delete(doc);
-        return NN_ENOMEM;
-    }
-    return srv_http_reply_json(r, 200, doc);
+    return reply_status(r, "ready");
 }
 
 int srv_api_ops_metrics(struct srv_req *r)
