@@ -247,40 +247,6 @@ typedef float v8f __attribute__((vector_size(32)));
 #define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
 #define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
 
-/* h[0 .. 8 nv) += in W over those columns (W's rows `out` apart), nv (4 or 8) vectors of 8
- * held in registers across the whole input loop (nv is a constant where it is inlined, so
- * the loops over v unroll); zero inputs (one-hot, ReLU) are skipped. */
-static inline __attribute__((always_inline)) void row_chunk(const float *restrict in, int k,
-                                                            const float *restrict W, int out,
-                                                            float *restrict h, int nv)
-{
-    v8f a[8], x, w;
-    int j, v;
-
-#pragma GCC unroll 8
-    for (v = 0; v < nv; v++) {
-        LOAD8(a[v], h + 8 * v);
-    }
-    for (j = 0; j < k; j++) {
-        const float *wj = W + (size_t)j * (size_t)out;
-        float xj = in[j];
-
-        if (xj == 0.0f) {
-            continue;
-        }
-        x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
-#pragma GCC unroll 8
-        for (v = 0; v < nv; v++) {
-            LOAD8(w, wj + 8 * v);
-            a[v] += x * w;
-        }
-    }
-#pragma GCC unroll 8
-    for (v = 0; v < nv; v++) {
-        STORE8(h + 8 * v, a[v]);
-    }
-}
-
 /* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 64 (then 32)
  * held in registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
 HOT static void row_layer(const float *restrict in, int k, const float *restrict W, int out,
@@ -305,10 +271,81 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
         return;
     }
     for (; o0 + 64 <= out; o0 += 64) { /* 8 independent FMA chains hide the latency */
-        row_chunk(in, k, W + o0, out, h + o0, 8);
+        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        float *ho = h + o0;
+
+        LOAD8(a0, ho);
+        LOAD8(a1, ho + 8);
+        LOAD8(a2, ho + 16);
+        LOAD8(a3, ho + 24);
+        LOAD8(a4, ho + 32);
+        LOAD8(a5, ho + 40);
+        LOAD8(a6, ho + 48);
+        LOAD8(a7, ho + 56);
+        for (j = 0; j < k; j++) {
+            const float *w = W + (size_t)j * (size_t)out + o0;
+            float xj = in[j];
+            v8f x, w0, w1, w2, w3, w4, w5, w6, w7;
+
+            if (xj == 0.0f) {
+                continue;
+            }
+            x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
+            LOAD8(w0, w);
+            LOAD8(w1, w + 8);
+            LOAD8(w2, w + 16);
+            LOAD8(w3, w + 24);
+            LOAD8(w4, w + 32);
+            LOAD8(w5, w + 40);
+            LOAD8(w6, w + 48);
+            LOAD8(w7, w + 56);
+            a0 += x * w0;
+            a1 += x * w1;
+            a2 += x * w2;
+            a3 += x * w3;
+            a4 += x * w4;
+            a5 += x * w5;
+            a6 += x * w6;
+            a7 += x * w7;
+        }
+        STORE8(ho, a0);
+        STORE8(ho + 8, a1);
+        STORE8(ho + 16, a2);
+        STORE8(ho + 24, a3);
+        STORE8(ho + 32, a4);
+        STORE8(ho + 40, a5);
+        STORE8(ho + 48, a6);
+        STORE8(ho + 56, a7);
     }
     for (; o0 + 32 <= out; o0 += 32) {
-        row_chunk(in, k, W + o0, out, h + o0, 4);
+        v8f a0, a1, a2, a3;
+
+        LOAD8(a0, h + o0);
+        LOAD8(a1, h + o0 + 8);
+        LOAD8(a2, h + o0 + 16);
+        LOAD8(a3, h + o0 + 24);
+        for (j = 0; j < k; j++) {
+            const float *w = W + (size_t)j * (size_t)out + o0;
+            float xj = in[j];
+            v8f x, w0, w1, w2, w3;
+
+            if (xj == 0.0f) {
+                continue;
+            }
+            x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
+            LOAD8(w0, w);
+            LOAD8(w1, w + 8);
+            LOAD8(w2, w + 16);
+            LOAD8(w3, w + 24);
+            a0 += x * w0;
+            a1 += x * w1;
+            a2 += x * w2;
+            a3 += x * w3;
+        }
+        STORE8(h + o0, a0);
+        STORE8(h + o0 + 8, a1);
+        STORE8(h + o0 + 16, a2);
+        STORE8(h + o0 + 24, a3);
     }
     if (o0 == out) {
         return;
