@@ -247,6 +247,30 @@ typedef float v8f __attribute__((vector_size(32)));
 #define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
 #define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
 
+/* Four such values v0..v3 as one block of 32 floats: loaded from p, stored to p, and
+ * v += x * w lane by lane (an FMA each in the x86-64-v3 clone). */
+#define LOAD32(v, p)                                                                               \
+    do {                                                                                           \
+        LOAD8(v##0, (p));                                                                          \
+        LOAD8(v##1, (p) + 8);                                                                      \
+        LOAD8(v##2, (p) + 16);                                                                     \
+        LOAD8(v##3, (p) + 24);                                                                     \
+    } while (0)
+#define STORE32(p, v)                                                                              \
+    do {                                                                                           \
+        STORE8((p), v##0);                                                                         \
+        STORE8((p) + 8, v##1);                                                                     \
+        STORE8((p) + 16, v##2);                                                                    \
+        STORE8((p) + 24, v##3);                                                                    \
+    } while (0)
+#define FMA32(v, x, w)                                                                             \
+    do {                                                                                           \
+        v##0 += (x)*w##0;                                                                          \
+        v##1 += (x)*w##1;                                                                          \
+        v##2 += (x)*w##2;                                                                          \
+        v##3 += (x)*w##3;                                                                          \
+    } while (0)
+
 /* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 64 (then 32)
  * held in registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
 HOT static void row_layer(const float *restrict in, int k, const float *restrict W, int out,
@@ -271,59 +295,32 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
         return;
     }
     for (; o0 + 64 <= out; o0 += 64) { /* 8 independent FMA chains hide the latency */
-        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        v8f a0, a1, a2, a3, b0, b1, b2, b3;
         float *ho = h + o0;
 
-        LOAD8(a0, ho);
-        LOAD8(a1, ho + 8);
-        LOAD8(a2, ho + 16);
-        LOAD8(a3, ho + 24);
-        LOAD8(a4, ho + 32);
-        LOAD8(a5, ho + 40);
-        LOAD8(a6, ho + 48);
-        LOAD8(a7, ho + 56);
+        LOAD32(a, ho);
+        LOAD32(b, ho + 32);
         for (j = 0; j < k; j++) {
             const float *w = W + (size_t)j * (size_t)out + o0;
             float xj = in[j];
-            v8f x, w0, w1, w2, w3, w4, w5, w6, w7;
+            v8f x, w0, w1, w2, w3, u0, u1, u2, u3;
 
             if (xj == 0.0f) {
                 continue;
             }
             x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
-            LOAD8(w0, w);
-            LOAD8(w1, w + 8);
-            LOAD8(w2, w + 16);
-            LOAD8(w3, w + 24);
-            LOAD8(w4, w + 32);
-            LOAD8(w5, w + 40);
-            LOAD8(w6, w + 48);
-            LOAD8(w7, w + 56);
-            a0 += x * w0;
-            a1 += x * w1;
-            a2 += x * w2;
-            a3 += x * w3;
-            a4 += x * w4;
-            a5 += x * w5;
-            a6 += x * w6;
-            a7 += x * w7;
+            LOAD32(w, w);
+            LOAD32(u, w + 32);
+            FMA32(a, x, w);
+            FMA32(b, x, u);
         }
-        STORE8(ho, a0);
-        STORE8(ho + 8, a1);
-        STORE8(ho + 16, a2);
-        STORE8(ho + 24, a3);
-        STORE8(ho + 32, a4);
-        STORE8(ho + 40, a5);
-        STORE8(ho + 48, a6);
-        STORE8(ho + 56, a7);
+        STORE32(ho, a);
+        STORE32(ho + 32, b);
     }
     for (; o0 + 32 <= out; o0 += 32) {
         v8f a0, a1, a2, a3;
 
-        LOAD8(a0, h + o0);
-        LOAD8(a1, h + o0 + 8);
-        LOAD8(a2, h + o0 + 16);
-        LOAD8(a3, h + o0 + 24);
+        LOAD32(a, h + o0);
         for (j = 0; j < k; j++) {
             const float *w = W + (size_t)j * (size_t)out + o0;
             float xj = in[j];
@@ -333,19 +330,10 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
                 continue;
             }
             x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
-            LOAD8(w0, w);
-            LOAD8(w1, w + 8);
-            LOAD8(w2, w + 16);
-            LOAD8(w3, w + 24);
-            a0 += x * w0;
-            a1 += x * w1;
-            a2 += x * w2;
-            a3 += x * w3;
+            LOAD32(w, w);
+            FMA32(a, x, w);
         }
-        STORE8(h + o0, a0);
-        STORE8(h + o0 + 8, a1);
-        STORE8(h + o0 + 16, a2);
-        STORE8(h + o0 + 24, a3);
+        STORE32(h + o0, a);
     }
     if (o0 == out) {
         return;
