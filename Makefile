@@ -16,10 +16,10 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-PKGS := openblas libmicrohttpd libcjson sqlite3 gnutls gmime-3.0
+PKGS := openblas libmicrohttpd libcjson sqlite3 libpq gnutls gmime-3.0 libprotobuf-c
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(OPT) -g -MMD -MP \
-	$(SANFLAGS) $(PKG_CFLAGS) -I. $(CFLAGS)
+	$(SANFLAGS) $(PKG_CFLAGS) -I. -I$(BUILD)/gen $(CFLAGS)
 LDLIBS_ALL = $(SANFLAGS) $(PKG_LIBS) -lpthread -lm $(LDFLAGS)
 
 # Toolchain flags for the libraries come from pkg-config once the packages are there:
@@ -51,13 +51,18 @@ NN_OBJ := $(NN_SRC:%.c=$(BUILD)/%.o)
 TAB_OBJ := $(TAB_SRC:%.c=$(BUILD)/%.o)
 MAIL_OBJ := $(MAIL_SRC:%.c=$(BUILD)/%.o)
 MODEL_OBJ := $(MODEL_SRC:%.c=$(BUILD)/%.o)
+# ONNX (model/onnx_*.c): protobuf-c's code for Debian's onnx.proto (libonnx-dev), generated at
+# build time with protoc-c and linked into libmodel.a.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+MODEL_OBJ += $(BUILD)/gen/onnx.pb-c.o
 SRV_OBJ := $(SRV_SRC:%.c=$(BUILD)/%.o)
 # The schema migrations are compiled into the binary (server/store_migrations.h).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+MIGRATIONS_PG := $(sort $(wildcard migrations/pg/*.sql))
 # So are the OpenAPI document and the dashboard's files (server/assets.h).
 ASSETS := docs/openapi.json $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.png))
 ifneq ($(SRV_SRC),)
-SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
+SRV_OBJ += $(BUILD)/gen/migrations.o $(BUILD)/gen/migrations_pg.o $(BUILD)/gen/assets.o
 endif
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -70,11 +75,36 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# The version is the VERSION file's, plus the git revision when built from a checkout; the two
+# objects that print it get it as -D and are rebuilt when either changes.
+NEUROND_VERSION := $(shell cat VERSION 2>/dev/null)
+GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+VERSION_DEFS := -DNEUROND_VERSION='"$(NEUROND_VERSION)"' -DNEUROND_GIT_REV='"$(GIT_REV)"'
+VERSION_OBJ := $(BUILD)/cli/main.o $(BUILD)/server/api_kserve.o
+$(VERSION_OBJ): CFLAGS_ALL += $(VERSION_DEFS)
+$(VERSION_OBJ): $(BUILD)/gen/version.txt
+$(BUILD)/gen/version.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(NEUROND_VERSION) $(GIT_REV)' | cmp -s - $@ || echo '$(NEUROND_VERSION) $(GIT_REV)' > $@
+FORCE:
+
+# The man page, made from the help texts of the binary (scripts/man.py); installed nowhere.
+$(BUILD)/neurond.1: $(BIN)/neurond scripts/man.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 scripts/man.py $(BIN)/neurond > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/migrations_pg.c: $(MIGRATIONS_PG) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh --prefix store_pg $(MIGRATIONS_PG) > $@
+
+$(BUILD)/gen/migrations_pg.o: $(BUILD)/gen/migrations_pg.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
@@ -83,6 +113,15 @@ $(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
 
 $(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/gen/onnx%pb-c.c $(BUILD)/gen/onnx%pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c -I$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+
+$(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(MODEL_SRC:%.c=$(BUILD)/%.o) $(CLI_OBJ) $(SRV_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o): | $(BUILD)/gen/onnx.pb-c.h
 
 $(BUILD)/libnn.a: $(NN_OBJ)
 	@rm -f $@
@@ -125,7 +164,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture test-slowloris
+.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json test-slowloris
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
@@ -137,7 +176,19 @@ SOAK_MINUTES ?= 10
 soak: $(BIN)/neurond ## 10 minutes of mixed load (SOAK_MINUTES=): zero 5xx, no lost job, flat RSS
 	@BIN=$(BIN) /usr/bin/python3 scripts/soak.py --minutes $(SOAK_MINUTES)
 
-all: $(BIN)/neurond ## build bin/neurond (installs missing packages first)
+all: $(BIN)/neurond $(BUILD)/neurond.1 ## build bin/neurond and its man page (installs missing packages first)
+
+man: $(BUILD)/neurond.1 ## make the man page build/neurond.1 from the help texts (man -l build/neurond.1)
+
+docs: $(BIN)/neurond ## rewrite docs/openapi.json and docs/api.md's parameter table from the binary's table (then make)
+	BIN=$(BIN) /usr/bin/python3 scripts/openapi.py > docs/openapi.json.tmp && mv docs/openapi.json.tmp docs/openapi.json
+	BIN=$(BIN) /usr/bin/python3 scripts/params-doc.py --write
+
+compile_commands.json: ## the compilation database for editors (clangd), recorded by bear from a build in build/cc
+	@scripts/deps.sh bear
+	rm -rf build/cc
+	bear --output $@ -- $(MAKE) --no-print-directory BUILD=build/cc BIN=build/cc/bin \
+	    build/cc/bin/neurond $(patsubst $(BUILD)/%,build/cc/%,$(UNIT_BIN) $(BENCH_BIN))
 
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
@@ -177,7 +228,7 @@ clean: ## remove build outputs
 
 help: ## list the targets
 	@echo "neurond make targets (SANITIZE=address,undefined or thread for sanitizer builds):"
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z_.-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
 
 .SECONDARY:
 -include $(shell find $(BUILD) -path $(BUILD)/docker -prune -o -name '*.d' -type f -print 2>/dev/null)
@@ -187,12 +238,12 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I.
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS) -I. -Ibuild/gen $(VERSION_DEFS)
 
-build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/assets.c
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_SRC) $(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c build/gen/onnx.pb-c.c
 	@scripts/deps.sh fuzz
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) $< $(LIB_SRC) build/gen/onnx.pb-c.c $(if $(filter fuzz_srv_%,$*),$(SRV_SRC) build/gen/migrations.c build/gen/migrations_pg.c build/gen/assets.c) -o $@ $(PKG_LIBS) -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer targets (tests/fuzz/)
@@ -207,3 +258,8 @@ fuzz: $(FUZZ_BIN) ## run every fuzz target for FUZZ_SECONDS (default 60) on its 
 	    tail -3 $$work.log; \
 	    if [ $$rc -ne 0 ]; then echo "fuzz $$name: FAILED (see $$work.log)"; exit 1; fi; \
 	done
+
+.PHONY: quality
+quality: $(BIN)/neurond ## neurond's defaults against scikit-learn LR and MLP(64) on every bundled set (docs/quality.md)
+	@scripts/deps.sh quality
+	@/usr/bin/python3 -W ignore bench/quality.py $(BIN)/neurond

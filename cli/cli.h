@@ -7,6 +7,8 @@
 #ifndef NEUROND_CLI_CLI_H
 #define NEUROND_CLI_CLI_H
 
+#include <stdio.h>
+
 #include "model/model.h"
 #include "nn/err.h"
 
@@ -23,6 +25,19 @@ int cli_export(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_split(int argc, char **argv);
 int cli_health(int argc, char **argv);
+int cli_params(int argc, char **argv);
+
+/**
+ * Writes the training parameters as options, one per entry ("  --epochs N   maximum epochs
+ * (default: 100; an integer from 1 to 100000)"), from model/params.h's table.
+ */
+void cli_params_usage(FILE *out);
+
+/** export/import in ONNX (cmd_onnx.c): `--format onnx`, or a .onnx file to import. */
+int cli_export_onnx(int argc, char **argv);
+int cli_import_onnx(int argc, char **argv);
+/** 1 when argv holds `--format onnx`, 0 for none or `--format json`, -1 for another format. */
+int cli_onnx_format(int argc, char **argv);
 
 /**
  * Prints "neurond: <where>: <message>" for err, with line/column/field when set.
@@ -42,6 +57,12 @@ int cli_load_model(const char *path, struct model **out, struct nn_err *err);
  * @return 0 or NN_EIO in err.
  */
 int cli_write_file(const char *path, const void *data, size_t len, struct nn_err *err);
+
+/**
+ * Saves m as a model file (binary blob) at path, atomically (cli_write_file).
+ * @return 0 or an error in err.
+ */
+int cli_save_model(const struct model *m, const char *path, struct nn_err *err);
 
 /**
  * Reads a whole file into a new NUL-terminated buffer (at most max bytes).

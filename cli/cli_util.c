@@ -98,6 +98,19 @@ int cli_load_model(const char *path, struct model **out, struct nn_err *err)
     return rc;
 }
 
+int cli_save_model(const struct model *m, const char *path, struct nn_err *err)
+{
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    int rc = model_save(m, &blob, &len, err);
+
+    if (rc == 0) {
+        rc = cli_write_file(path, blob, len, err);
+    }
+    nn_free(blob);
+    return rc;
+}
+
 int cli_write_file(const char *path, const void *data, size_t len, struct nn_err *err)
 {
     size_t n = strlen(path) + 16;

@@ -148,6 +148,13 @@ int cli_eval(int argc, char **argv)
     return CLI_OK;
 }
 
+/* An unknown --format value: one line, exit 2. */
+static int cli_fail_format(void)
+{
+    fputs("neurond: --format must be json or onnx\n", stderr);
+    return CLI_USAGE;
+}
+
 /* inspect and export: load, build a JSON document, print it. */
 static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct model *))
 {
@@ -184,15 +191,26 @@ int cli_inspect(int argc, char **argv)
 
 int cli_export(int argc, char **argv)
 {
+    int onnx = cli_onnx_format(argc, argv);
+    if (onnx != 0) {
+        return onnx > 0 ? cli_export_onnx(argc, argv) : cli_fail_format();
+    }
     return print_model_json(argc, argv, model_export);
 }
 
 int cli_import(int argc, char **argv)
 {
+    int onnx = cli_onnx_format(argc, argv);
+    size_t n1 = argc > 1 ? strlen(argv[1]) : 0;
+    if (onnx < 0) {
+        return cli_fail_format();
+    }
+    if (onnx > 0 || (n1 > 5 && strcmp(argv[1] + n1 - 5, ".onnx") == 0)) {
+        return cli_import_onnx(argc, argv);
+    }
     struct model *m = NULL;
     struct nn_err err;
     const char *out = NULL, *in = NULL;
-    unsigned char *blob = NULL;
     char *text = NULL;
     size_t len;
     cJSON *doc;
@@ -225,12 +243,8 @@ int cli_import(int argc, char **argv)
     rc = model_import(doc, &m, &err);
     cJSON_Delete(doc);
     if (rc == 0) {
-        rc = model_save(m, &blob, &len, &err);
+        rc = cli_save_model(m, out, &err);
     }
-    if (rc == 0) {
-        rc = cli_write_file(out, blob, len, &err);
-    }
-    nn_free(blob);
     model_free(m);
     return rc != 0 ? cli_fail(&err, in) : CLI_OK;
 }

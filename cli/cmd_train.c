@@ -41,18 +41,21 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
     return 0;
 }
 
-static int train_usage(void)
+static void train_usage(FILE *out)
 {
-    fputs("usage: neurond train DATA.csv -o MODEL.nrd [--label COL] [--task classification|"
-          "regression]\n"
-          "  [--hidden 32] [--activation relu|tanh|sigmoid|leaky_relu] [--optimizer "
-          "adam|sgd|momentum]\n"
-          "  [--learning-rate R] [--epochs 100] [--batch-size 32] [--l2 0] [--validation-split "
-          "0.2]\n"
-          "  [--patience 10] [--seed 42] [--delimiter ,|;|tab] [--text-columns A,B]\n"
-          "  [--categorical-columns A,B] [--ignore-columns A,B] [--quiet]\n",
-          stderr);
-    return CLI_USAGE;
+    fputs("usage: neurond train DATA.csv -o MODEL.nrd [options]\n"
+          "\n"
+          "Trains a model on a CSV file (header row; the label is the last column unless\n"
+          "--label), writes it to MODEL.nrd and prints its validation metrics as JSON.\n"
+          "\n"
+          "options:\n"
+          "  -o, --output MODEL.nrd      the model file to write (required)\n"
+          "  -q, --quiet                 no progress on stderr\n"
+          "  -h, --help                  this text\n"
+          "\n"
+          "training parameters (the fields of POST /train; --name=value works too):\n",
+          out);
+    cli_params_usage(out);
 }
 
 int cli_train(int argc, char **argv)
@@ -76,14 +79,15 @@ int cli_train(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
             if (i + 1 >= argc) {
-                rc = train_usage();
+                train_usage(stderr);
+                rc = CLI_USAGE;
                 goto done;
             }
             out = argv[++i];
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             pr.quiet = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            train_usage();
+            train_usage(stdout);
             rc = CLI_OK;
             goto done;
         } else if (strncmp(argv[i], "--", 2) == 0) {
@@ -94,12 +98,14 @@ int cli_train(int argc, char **argv)
         } else if (data == NULL) {
             data = argv[i];
         } else {
-            rc = train_usage();
+            train_usage(stderr);
+            rc = CLI_USAGE;
             goto done;
         }
     }
     if (data == NULL || out == NULL) {
-        rc = train_usage();
+        train_usage(stderr);
+        rc = CLI_USAGE;
         goto done;
     }
     pr.tty = isatty(2);

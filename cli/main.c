@@ -1,12 +1,18 @@
 /*
  * main: the `neurond` binary — one program, subcommands for each use: train / predict /
  * eval / inspect / export / import / split work on files, `serve` runs the daemon.
+ * The version is the VERSION file's, given by the Makefile as NEUROND_VERSION, with the git
+ * revision built from (NEUROND_GIT_REV, empty outside a checkout).
  */
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+
+#if !defined(NEUROND_VERSION) || !defined(NEUROND_GIT_REV)
+#error "NEUROND_VERSION and NEUROND_GIT_REV come from the Makefile (the VERSION file, git)"
+#endif
 
 static const char usage[] =
     "usage: neurond <command> [options]\n"
@@ -18,11 +24,17 @@ static const char usage[] =
     "  eval MODEL.nrd TEST.csv [--json]   accuracy, log loss, AUC, confusion / RMSE, MAE\n"
     "  inspect MODEL.nrd       print the model card as JSON\n"
     "  export MODEL.nrd        print the model as JSON (pipeline and every weight)\n"
+    "  export --format onnx MODEL.nrd > MODEL.onnx   the whole pipeline as one ONNX graph\n"
     "  import MODEL.json -o MODEL.nrd   make a model file from export or hand-written JSON\n"
+    "  import MODEL.onnx -o MODEL.nrd [--inputs a,b --classes x,y]   from an ONNX network\n"
     "  split DATA.csv TRAIN.csv TEST.csv [--test 0.2 --seed 42 --label COL]\n"
     "                          stratified train/test split of a CSV\n"
-    "  serve [--port 8080 ...] run the HTTP daemon (neurond serve --help)\n"
+    "  serve [--port 8080 ...]\n"
+    "                          run the HTTP daemon (neurond serve --help)\n"
     "  health [--url URL]      exit 0 when the daemon answers /healthz (Docker HEALTHCHECK)\n"
+    "  params [--json]         list the training parameters: name, default, range, meaning\n"
+    "  version                 print the version (also --version)\n"
+    "  help                    print this text (also --help; neurond COMMAND --help for one)\n"
     "\n"
     "exit status: 0 success, 1 error (one line on stderr), 2 bad usage\n";
 
@@ -38,10 +50,33 @@ static int serve(int argc, char **argv)
     return srv_main(argc, argv);
 }
 
+/* `neurond --version`: "neurond 0.2.0" and the git revision when built from a checkout. */
+static int version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (NEUROND_GIT_REV[0] != '\0') {
+        printf("neurond %s (git %s)\n", NEUROND_VERSION, NEUROND_GIT_REV);
+    } else {
+        printf("neurond %s\n", NEUROND_VERSION);
+    }
+    return CLI_OK;
+}
+
+static int help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fputs(usage, stdout);
+    return CLI_OK;
+}
+
 static const struct command commands[] = {
     {"train", cli_train},     {"predict", cli_predict}, {"eval", cli_eval},
     {"inspect", cli_inspect}, {"export", cli_export},   {"import", cli_import},
     {"split", cli_split},     {"serve", serve},         {"health", cli_health},
+    {"params", cli_params},   {"version", version},     {"help", help},
+    {"--version", version},   {"--help", help},         {"-h", help},
 };
 
 int main(int argc, char **argv)
@@ -51,11 +86,6 @@ int main(int argc, char **argv)
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        fputs(usage, stdout);
-        return CLI_OK;
     }
     /* Training must be bit-for-bit reproducible and the daemon runs one job per worker:
        the products run single-threaded. */

@@ -79,6 +79,9 @@ static cJSON *input_json(const struct tab_feat_input *in)
         } else {
             rc = put(o, "scale", cJSON_CreateFalse());
         }
+        if (rc == 0) {
+            rc = put(o, "fill", cJSON_CreateNumber(in->fill));
+        }
     } else if (rc == 0 && in->type == TAB_COL_CATEGORICAL) {
         rc = put(o, "categories", str_array(in->categories, in->n_categories));
     } else if (rc == 0 && in->type == TAB_COL_TEXT) {
@@ -97,11 +100,62 @@ static cJSON *input_json(const struct tab_feat_input *in)
             rc = put(o, "decoder", cJSON_CreateString(in->decoder->name));
         }
     }
+    if (rc == 0 && in->missing_col) {
+        rc = put(o, "missing_indicator", cJSON_CreateTrue());
+    }
     if (rc != 0) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
+}
+
+/* The markers as an array of strings. */
+static cJSON *na_json(const struct tab_na *na)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a != NULL && i < na->n; i++) {
+        cJSON *s = cJSON_CreateString(na->items[i]);
+        if (s == NULL || !cJSON_AddItemToArray(a, s)) {
+            cJSON_Delete(s);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Reads "na_values" (an array of strings; absent: the default markers). */
+static int na_from_json(const cJSON *doc, struct tab_na *na, struct nn_err *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, "na_values");
+    char spec[TAB_NA_MAX_SPEC];
+    size_t o = 0;
+    const cJSON *x;
+
+    if (a == NULL) {
+        *na = *tab_na_default();
+        return 0;
+    }
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > TAB_NA_MAX) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "na_values",
+                             "na_values must be an array of at most %d strings", TAB_NA_MAX);
+    }
+    spec[0] = '\0';
+    cJSON_ArrayForEach(x, a)
+    {
+        size_t n = cJSON_IsString(x) ? strlen(x->valuestring) : 0;
+        if (!cJSON_IsString(x) || n == 0 || n > TAB_NA_MAX_LEN || strchr(x->valuestring, ',')) {
+            return nn_err_set_at(err, NN_EFORMAT, 0, 0, "na_values",
+                                 "na_values: each marker is a string of 1 to %d bytes, no comma",
+                                 TAB_NA_MAX_LEN);
+        }
+        o += (size_t)snprintf(spec + o, sizeof(spec) - o, "%s%s", o ? "," : "", x->valuestring);
+    }
+    if (tab_na_parse(spec, na, NULL) != 0) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, "na_values", "na_values: a bad marker");
+    }
+    return 0;
 }
 
 int model_features_to_json(const struct tab_features *f, cJSON *obj)
@@ -151,6 +205,9 @@ int model_features_to_json(const struct tab_features *f, cJSON *obj)
     }
     if (rc == 0) {
         rc = put(text, "ngrams", cJSON_CreateNumber(2));
+    }
+    if (rc == 0) {
+        rc = put(obj, "na_values", na_json(&f->na));
     }
     return rc;
 }
@@ -298,6 +355,11 @@ static int input_from_json(const cJSON *x, size_t i, struct tab_feat_input *in, 
             return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
                                  "%s must be a positive number or false", path);
         }
+        in->fill = in->mean;
+        snprintf(path, sizeof(path), "inputs[%zu].fill", i);
+        if (get_num(x, "fill", &in->fill) < 0) {
+            return nn_err_set_at(err, NN_EFORMAT, 0, 0, path, "%s must be a number", path);
+        }
     } else if (strcmp(type->valuestring, "categorical") == 0) {
         in->type = TAB_COL_CATEGORICAL;
         snprintf(path, sizeof(path), "inputs[%zu].categories", i);
@@ -350,6 +412,13 @@ static int input_from_json(const cJSON *x, size_t i, struct tab_feat_input *in, 
         return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
                              "%s must be \"numeric\", \"categorical\" or \"text\"", path);
     }
+    const cJSON *mi = cJSON_GetObjectItemCaseSensitive(x, "missing_indicator");
+    snprintf(path, sizeof(path), "inputs[%zu].missing_indicator", i);
+    if (mi != NULL && (!cJSON_IsBool(mi) || (cJSON_IsTrue(mi) && in->type == TAB_COL_TEXT))) {
+        return nn_err_set_at(err, NN_EFORMAT, 0, 0, path,
+                             "%s must be true or false (false for a text input)", path);
+    }
+    in->missing_col = cJSON_IsTrue(mi);
     if (in->cat_order == NULL && tab_feat_build_order(in) != 0) {
         return nn_err_set(err, NN_ENOMEM, "out of memory reading inputs");
     }
@@ -486,6 +555,10 @@ int model_features_from_json(const cJSON *doc, struct tab_features **out, struct
         if (k == 1) {
             f->hash_seed = (uint32_t)v;
         }
+    }
+    rc = na_from_json(doc, &f->na, err);
+    if (rc != 0) {
+        goto fail;
     }
     if (tab_feat_layout(f) != 0) {
         rc = nn_err_set_at(err, NN_ERANGE, 0, 0, "inputs", "too many dense features");

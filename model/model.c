@@ -4,12 +4,11 @@
  * net -> train -> metrics, in that order, so that features are fitted on the training split
  * only and the validation split decides early stopping and the reported metrics.
  *
- * Parameters are parsed here from the strings of API.md, for the CLI and the daemon alike.
+ * Parameters come parsed (model/params.c, the one table of them).
  * Serialisation (blob, JSON export/import) lives in model_io.c.
  */
 #include "model/model.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -23,244 +22,6 @@
 #include "nn/metrics.h"
 #include "tab/csv.h"
 #include "tab/schema.h"
-
-/* ------------------------------------------------------------------------------------------
- * Parameters
- * ---------------------------------------------------------------------------------------- */
-
-void model_params_default(struct model_params *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->task = -1;
-    p->hidden[0] = 32;
-    p->n_hidden = 1;
-    p->activation = NN_ACT_RELU;
-    nn_train_params_default(&p->train);
-    p->train.learning_rate = 0; /* by optimizer: 0.001 adam, 0.01 sgd and momentum */
-    p->batch_auto = 1;
-    p->validation_split = 0.2;
-    p->seed = 42;
-    p->delimiter = ',';
-    p->threshold = -1;
-    p->target_fpr = -1;
-}
-
-void model_params_fini(struct model_params *p)
-{
-    nn_free(p->label);
-    nn_free(p->text_columns);
-    nn_free(p->categorical_columns);
-    nn_free(p->ignore_columns);
-    p->label = NULL;
-    p->text_columns = NULL;
-    p->categorical_columns = NULL;
-    p->ignore_columns = NULL;
-}
-
-static int bad_param(struct nn_err *err, const char *key, const char *value, const char *what)
-{
-    return nn_err_set_at(err, NN_EINVAL, 0, 0, key, "parameter '%s': '%.64s' is not %s", key, value,
-                         what);
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < lo || v > hi) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_hidden(struct model_params *p, const char *value, struct nn_err *err)
-{
-    int widths[MODEL_MAX_HIDDEN];
-    int n = 0;
-    const char *s = value;
-
-    while (*s == ' ') {
-        s++;
-    }
-    while (*s != '\0') {
-        char *end;
-        long w;
-
-        errno = 0;
-        w = strtol(s, &end, 10);
-        if (end == s || errno != 0 || w < 1 || w > 4096) {
-            return bad_param(err, "hidden", value,
-                             "a comma-separated list of layer widths from 1 to 4096");
-        }
-        if (n == MODEL_MAX_HIDDEN) {
-            return nn_err_set_at(err, NN_EINVAL, 0, 0, "hidden",
-                                 "parameter 'hidden': at most %d hidden layers", MODEL_MAX_HIDDEN);
-        }
-        widths[n++] = (int)w;
-        s = end;
-        while (*s == ' ') {
-            s++;
-        }
-        if (*s == ',') {
-            s++;
-            while (*s == ' ') {
-                s++;
-            }
-            if (*s == '\0') {
-                return bad_param(err, "hidden", value, "a comma-separated list of widths");
-            }
-        } else if (*s != '\0') {
-            return bad_param(err, "hidden", value, "a comma-separated list of widths");
-        }
-    }
-    memcpy(p->hidden, widths, sizeof(int) * (size_t)n);
-    p->n_hidden = n;
-    return 0;
-}
-
-static int set_str(char **dst, const char *value, const char *key, struct nn_err *err)
-{
-    char *s = NULL;
-
-    if (value[0] != '\0') {
-        s = nn_strdup(value);
-        if (s == NULL) {
-            return nn_err_set_at(err, NN_ENOMEM, 0, 0, key, "out of memory");
-        }
-    }
-    nn_free(*dst);
-    *dst = s;
-    return 0;
-}
-
-int model_params_set(struct model_params *p, const char *key, const char *value, struct nn_err *err)
-{
-    long l;
-    double d;
-
-    if (strcmp(key, "label") == 0) {
-        return set_str(&p->label, value, key, err);
-    } else if (strcmp(key, "task") == 0) {
-        if (strcmp(value, "classification") == 0) {
-            p->task = NN_TASK_BINARY;
-            p->task_classification = 1;
-        } else if (strcmp(value, "regression") == 0) {
-            p->task = NN_TASK_REGRESSION;
-            p->task_classification = 0;
-        } else if (value[0] == '\0' || strcmp(value, "auto") == 0) {
-            p->task = -1;
-            p->task_classification = 0;
-        } else {
-            return bad_param(err, key, value, "'classification' or 'regression'");
-        }
-    } else if (strcmp(key, "hidden") == 0) {
-        return parse_hidden(p, value, err);
-    } else if (strcmp(key, "activation") == 0) {
-        int a = nn_act_parse(value);
-
-        if (a != NN_ACT_RELU && a != NN_ACT_TANH && a != NN_ACT_SIGMOID && a != NN_ACT_LEAKY_RELU) {
-            return bad_param(err, key, value, "one of relu, tanh, sigmoid, leaky_relu");
-        }
-        p->activation = (enum nn_act)a;
-    } else if (strcmp(key, "optimizer") == 0) {
-        if (strcmp(value, "sgd") == 0) {
-            p->train.optimizer = NN_OPTIM_SGD;
-        } else if (strcmp(value, "momentum") == 0) {
-            p->train.optimizer = NN_OPTIM_MOMENTUM;
-        } else if (strcmp(value, "adam") == 0) {
-            p->train.optimizer = NN_OPTIM_ADAM;
-        } else {
-            return bad_param(err, key, value, "one of sgd, momentum, adam");
-        }
-    } else if (strcmp(key, "learning_rate") == 0) {
-        if (parse_double(value, 1e-9, 10.0, &d) != 0) {
-            return bad_param(err, key, value, "a number in (0, 10]");
-        }
-        p->train.learning_rate = (float)d;
-    } else if (strcmp(key, "epochs") == 0) {
-        if (parse_long(value, 1, 100000, &l) != 0) {
-            return bad_param(err, key, value, "an integer from 1 to 100000");
-        }
-        p->train.epochs = (int)l;
-    } else if (strcmp(key, "batch_size") == 0) {
-        if (parse_long(value, 1, 65536, &l) != 0) {
-            return bad_param(err, key, value, "an integer from 1 to 65536");
-        }
-        p->train.batch_size = (int)l;
-        p->batch_auto = 0;
-    } else if (strcmp(key, "l2") == 0) {
-        if (parse_double(value, 0.0, 10.0, &d) != 0) {
-            return bad_param(err, key, value, "a number from 0 to 10");
-        }
-        p->train.l2 = (float)d;
-    } else if (strcmp(key, "validation_split") == 0) {
-        if (parse_double(value, 0.0, 0.9, &d) != 0) {
-            return bad_param(err, key, value, "a number from 0 to 0.9");
-        }
-        p->validation_split = d;
-    } else if (strcmp(key, "patience") == 0) {
-        if (parse_long(value, 0, 100000, &l) != 0) {
-            return bad_param(err, key, value, "an integer from 0 to 100000");
-        }
-        p->train.patience = (int)l;
-    } else if (strcmp(key, "seed") == 0) {
-        char *end;
-        unsigned long long v;
-
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        if (errno != 0 || end == value || *end != '\0' || value[0] == '-') {
-            return bad_param(err, key, value, "a non-negative integer");
-        }
-        p->seed = v;
-    } else if (strcmp(key, "delimiter") == 0) {
-        if (strcmp(value, ",") == 0 || strcmp(value, ";") == 0) {
-            p->delimiter = value[0];
-        } else if (strcmp(value, "\t") == 0 || strcmp(value, "\\t") == 0 ||
-                   strcmp(value, "tab") == 0) {
-            p->delimiter = '\t';
-        } else {
-            return bad_param(err, key, value, "',', ';' or a tab");
-        }
-    } else if (strcmp(key, "threshold") == 0) {
-        if (parse_double(value, 0.0, 1.0, &d) != 0) {
-            return bad_param(err, key, value, "a probability from 0 to 1");
-        }
-        p->threshold = d;
-    } else if (strcmp(key, "target_fpr") == 0) {
-        if (parse_double(value, 1e-9, 0.999999, &d) != 0) {
-            return bad_param(err, key, value, "a false-positive rate between 0 and 1");
-        }
-        p->target_fpr = d;
-    } else if (strcmp(key, "text_columns") == 0) {
-        return set_str(&p->text_columns, value, key, err);
-    } else if (strcmp(key, "categorical_columns") == 0) {
-        return set_str(&p->categorical_columns, value, key, err);
-    } else if (strcmp(key, "ignore_columns") == 0) {
-        return set_str(&p->ignore_columns, value, key, err);
-    } else {
-        return nn_err_set_at(err, NN_ENOTFOUND, 0, 0, key, "unknown parameter '%.64s'", key);
-    }
-    return 0;
-}
 
 void model_limits_default(struct model_limits *lim)
 {
@@ -377,24 +138,14 @@ void model_free(struct model *m)
         nn_free(m->ignored[i]);
     }
     nn_free(m->ignored);
+    model_columns_free(m);
+    nn_free(m->baseline);
     nn_free(m);
 }
 
 const char *model_task_name(int task)
 {
     return task == NN_TASK_REGRESSION ? "regression" : "classification";
-}
-
-const char *model_optim_name(int optim)
-{
-    switch (optim) {
-    case NN_OPTIM_SGD:
-        return "sgd";
-    case NN_OPTIM_MOMENTUM:
-        return "momentum";
-    default:
-        return "adam";
-    }
 }
 
 int model_task(const struct model *m)
@@ -425,6 +176,25 @@ const char *model_input_name(const struct model *m, int i)
 const char *model_input_type(const struct model *m, int i)
 {
     return tab_col_type_name(m->feat->inputs[i].type);
+}
+
+int model_decide(const struct model *m, const float *out)
+{
+    int k = m->feat->n_classes, best = 0;
+
+    if (m->feat->task == NN_TASK_REGRESSION || k < 1) {
+        return -1;
+    }
+    int pos = k == 2 ? model_positive_class(m) : -1;
+    if (pos >= 0) {
+        return (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
+    }
+    for (int c = 1; c < k; c++) {
+        if (out[c] > out[best]) {
+            best = c;
+        }
+    }
+    return best;
 }
 
 int model_text_input(const struct model *m)
@@ -676,30 +446,13 @@ static int keep_ignored(struct model *m, const struct tab_schema *s)
     return 0;
 }
 
-static int copy_params(struct model_params *dst, const struct model_params *src)
-{
-    *dst = *src;
-    dst->label = NULL;
-    dst->text_columns = NULL;
-    dst->categorical_columns = NULL;
-    dst->ignore_columns = NULL;
-    if ((src->label != NULL && (dst->label = nn_strdup(src->label)) == NULL) ||
-        (src->text_columns != NULL && (dst->text_columns = nn_strdup(src->text_columns)) == NULL) ||
-        (src->categorical_columns != NULL &&
-         (dst->categorical_columns = nn_strdup(src->categorical_columns)) == NULL) ||
-        (src->ignore_columns != NULL &&
-         (dst->ignore_columns = nn_strdup(src->ignore_columns)) == NULL)) {
-        model_params_fini(dst);
-        return NN_ENOMEM;
-    }
-    return 0;
-}
-
 int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err)
 {
     struct tab_schema_opts so;
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    struct tab_na na;
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
@@ -727,6 +480,11 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     so.text_columns = p->text_columns;
     so.categorical_columns = p->categorical_columns;
     so.ignore_columns = p->ignore_columns;
+    rc = tab_na_parse(p->na_values, &na, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    so.na = &na;
     rc = tab_schema_infer(r, &so, &s, err);
     if (rc != 0) {
         goto fail;
@@ -743,9 +501,12 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    rc = copy_params(&m->params, p);
+    rc = model_params_copy(&m->params, p);
     if (rc == 0) {
         rc = keep_ignored(m, s);
+    }
+    if (rc == 0) {
+        rc = model_columns_keep(m, s);
     }
     if (rc != 0) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -769,7 +530,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     for (i = 0; i < n_tr; i++) {
         is_train[tr_idx[i]] = 1;
     }
-    rc = tab_features_fit(r, s, is_train, model_text_decoder_default(), &m->feat, &all, err);
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, &all, err);
     if (rc != 0) {
         goto fail;
     }
@@ -779,6 +540,10 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         goto fail;
     }
     nn_dataset_free(&all);
+    if (model_baseline_fit(m, &tr) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
     if (p->batch_auto) {
         size_t b = (n_tr + 9) / 10;
 
@@ -907,15 +672,20 @@ static int predict_cells(const struct model *m, struct row_scratch *sc, const ch
         return rc;
     }
     nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
-    if (m->feat->task == NN_TASK_REGRESSION) {
-        out[0] = (float)tab_features_unscale(m->feat, sc->raw[0]);
-    } else if (nn_net_outputs(m->net) == 1) {
-        out[0] = 1.0f - sc->raw[0];
-        out[1] = sc->raw[0];
-    } else {
-        memcpy(out, sc->raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
-    }
+    model_outputs(m, sc->raw, out);
     return 0;
+}
+
+void model_outputs(const struct model *m, const float *raw, float *out)
+{
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        out[0] = (float)tab_features_unscale(m->feat, raw[0]);
+    } else if (nn_net_outputs(m->net) == 1) {
+        out[0] = 1.0f - raw[0];
+        out[1] = raw[0];
+    } else {
+        memcpy(out, raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
+    }
 }
 
 int model_predict_cells(const struct model *m, const char *const *cells, float *out,
@@ -979,16 +749,24 @@ static long input_index(const struct tab_features *f, const char *name, size_t g
     return -1;
 }
 
-int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
+/* Whether name is a column the model ignored at training (a member an instance may carry). */
+static int is_ignored(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_ignored; i++) {
+        if (strcmp(m->ignored[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int model_json_cells(const struct model *m, const cJSON *instance, const char **cells, double *nums,
+                     char *text, struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
     size_t n = f->n_inputs, i, pos = 0;
     const cJSON **vals = NULL;
-    const char **cells = NULL;
-    double *nums = NULL;
-    char *text = NULL;
     const cJSON *it;
-    struct row_scratch sc;
     int rc = 0;
 
     if (!cJSON_IsObject(instance) && !cJSON_IsArray(instance)) {
@@ -996,15 +774,7 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
                           "an instance must be an object keyed by input name or an array");
     }
     vals = nn_calloc(n + 1, sizeof(*vals));
-    cells = nn_calloc(n + 1, sizeof(char *));
-    nums = nn_calloc(n + 1, sizeof(double));
-    text = nn_malloc(32 * (n + 1));
-    if (vals == NULL || cells == NULL || nums == NULL || text == NULL ||
-        scratch_open(m, &sc) != 0) {
-        nn_free(vals);
-        nn_free(cells);
-        nn_free(nums);
-        nn_free(text);
+    if (vals == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     /* one walk over the instance's members (cJSON lists are linked: no indexing) */
@@ -1019,7 +789,7 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
 
             if (k >= 0) {
                 vals[k] = it;
-            } else if (strcmp(it->string, f->label) != 0) {
+            } else if (strcmp(it->string, f->label) != 0 && !is_ignored(m, it->string)) {
                 rc = nn_err_set_at(err, NN_EINVAL, 0, 0, it->string, "unknown input '%.64s'",
                                    it->string);
                 goto fail;
@@ -1033,15 +803,46 @@ int model_predict_json(const struct model *m, const cJSON *instance, float *out,
         goto fail;
     }
     for (i = 0; i < n; i++) {
+        /* an absent member is a typo more often than a missing value: null says missing */
+        if (vals[i] == NULL && cJSON_IsObject(instance)) {
+            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, f->inputs[i].name,
+                               "input '%.64s' is missing (send null for a missing value)",
+                               f->inputs[i].name);
+            goto fail;
+        }
         rc = json_cell(vals[i], &f->inputs[i], text + 32 * i, 32, &cells[i], &nums[i], err);
         if (rc != 0) {
             goto fail;
         }
     }
-    rc = predict_cells(m, &sc, cells, nums, out, err);
 fail:
-    scratch_close(&sc);
     nn_free(vals);
+    return rc;
+}
+
+int model_predict_json(const struct model *m, const cJSON *instance, float *out, struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs;
+    const char **cells = NULL;
+    double *nums = NULL;
+    char *text = NULL;
+    struct row_scratch sc;
+    int rc;
+
+    cells = nn_calloc(n + 1, sizeof(char *));
+    nums = nn_calloc(n + 1, sizeof(double));
+    text = nn_malloc(32 * (n + 1));
+    if (cells == NULL || nums == NULL || text == NULL || scratch_open(m, &sc) != 0) {
+        nn_free(cells);
+        nn_free(nums);
+        nn_free(text);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = model_json_cells(m, instance, cells, nums, text, err);
+    if (rc == 0) {
+        rc = predict_cells(m, &sc, cells, nums, out, err);
+    }
+    scratch_close(&sc);
     nn_free(cells);
     nn_free(nums);
     nn_free(text);
@@ -1190,14 +991,9 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
         if (m->feat->task == NN_TASK_REGRESSION) {
             fprintf(out, "%.9g", prob[0]);
         } else {
-            int j, best = 0;
+            int j;
 
-            for (j = 1; j < k; j++) {
-                if (prob[j] > prob[best]) {
-                    best = j;
-                }
-            }
-            put_field(out, m->feat->classes[best], delimiter);
+            put_field(out, m->feat->classes[model_decide(m, prob)], delimiter);
             for (j = 0; j < k; j++) {
                 fprintf(out, "%c%.6g", delimiter, prob[j]);
             }
@@ -1341,7 +1137,14 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
             rc = nn_err_set(err, NN_ENOMEM, "out of memory");
             goto fail;
         }
-        cJSON_AddNumberToObject(doc, "accuracy", nn_metrics_accuracy(prob, k, y, rows));
+        /* accuracy and confusion are those of the labels predict gives (model_decide) */
+        size_t right = 0;
+        for (i = 0; i < rows; i++) {
+            int d = model_decide(m, prob + i * (size_t)k);
+            right += d == (int)y[i];
+            cm[(size_t)y[i] * (size_t)k + (size_t)d]++;
+        }
+        cJSON_AddNumberToObject(doc, "accuracy", rows > 0 ? (double)right / (double)rows : NAN);
         cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(prob, k, y, rows));
         if (k == 2) {
             /* prob holds [p0, p1] per row: the AUC reads p1 */
@@ -1349,12 +1152,7 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
                 prob[i] = prob[2 * i + 1];
             }
             cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(prob, y, rows));
-            for (i = rows; i-- > 0;) {
-                prob[2 * i + 1] = prob[i];
-                prob[2 * i] = 1.0f - prob[i];
-            }
         }
-        nn_metrics_confusion(prob, k, k, y, rows, cm);
         for (a = 0; a < k; a++) {
             cJSON *row = cJSON_CreateArray();
 
@@ -1468,57 +1266,44 @@ static cJSON *names_of_type(const struct model *m, enum tab_col_type t)
     return a;
 }
 
-/* A float as the shortest decimal that reads back to it (0.001f prints 0.001). */
-static double float_json(float v)
+/* Replaces o's key by v (which may be NULL: out of memory). Takes v, even on failure. */
+static int replace(cJSON *o, const char *key, cJSON *v)
 {
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%.7g", (double)v);
-    return strtod(buf, NULL);
+    if (v != NULL && cJSON_ReplaceItemInObjectCaseSensitive(o, key, v)) {
+        return 1;
+    }
+    cJSON_Delete(v);
+    return 0;
 }
 
 cJSON *model_params_json(const struct model *m)
 {
-    const struct model_params *p = &m->params;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *h, *ign;
-    char delim[2] = {p->delimiter, '\0'};
-    float lr = p->train.learning_rate;
-    int i;
+    cJSON *o = model_params_to_json(&m->params);
+    cJSON *ign = cJSON_CreateArray();
+    int ok = o != NULL && ign != NULL;
 
-    if (o == NULL) {
+    for (size_t i = 0; ok && i < m->n_ignored; i++) {
+        ok = cJSON_AddItemToArray(ign, cJSON_CreateString(m->ignored[i]));
+    }
+    if (!ok) {
+        cJSON_Delete(ign);
+        cJSON_Delete(o);
         return NULL;
     }
-    if (lr <= 0) {
-        lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
+    /* the values inferred at training replace the ones given */
+    ok = replace(o, "label", cJSON_CreateString(m->feat->label));
+    ok = replace(o, "task", cJSON_CreateString(model_task_name(m->feat->task))) && ok;
+    ok = replace(o, "text_columns", names_of_type(m, TAB_COL_TEXT)) && ok;
+    ok = replace(o, "categorical_columns", names_of_type(m, TAB_COL_CATEGORICAL)) && ok;
+    ok = replace(o, "ignore_columns", ign) && ok;
+    cJSON *na = cJSON_CreateArray(); /* the markers the model reads with */
+    for (int i = 0; na != NULL && i < m->feat->na.n; i++) {
+        cJSON_AddItemToArray(na, cJSON_CreateString(m->feat->na.items[i]));
     }
-    cJSON_AddStringToObject(o, "label", m->feat->label);
-    cJSON_AddStringToObject(o, "task", model_task_name(m->feat->task));
-    h = cJSON_AddArrayToObject(o, "hidden");
-    for (i = 0; i < p->n_hidden; i++) {
-        cJSON_AddItemToArray(h, cJSON_CreateNumber(p->hidden[i]));
-    }
-    cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
-    cJSON_AddStringToObject(o, "optimizer", model_optim_name(p->train.optimizer));
-    cJSON_AddNumberToObject(o, "learning_rate", float_json(lr));
-    cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
-    cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
-    cJSON_AddNumberToObject(o, "l2", float_json(p->train.l2));
-    cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
-    cJSON_AddNumberToObject(o, "patience", p->train.patience);
-    cJSON_AddNumberToObject(o, "seed", (double)p->seed);
-    cJSON_AddStringToObject(o, "delimiter", delim);
-    if (p->threshold >= 0) {
-        cJSON_AddNumberToObject(o, "threshold", p->threshold);
-    }
-    if (p->target_fpr >= 0) {
-        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
-    }
-    cJSON_AddItemToObject(o, "text_columns", names_of_type(m, TAB_COL_TEXT));
-    cJSON_AddItemToObject(o, "categorical_columns", names_of_type(m, TAB_COL_CATEGORICAL));
-    ign = cJSON_AddArrayToObject(o, "ignore_columns");
-    for (i = 0; i < (int)m->n_ignored; i++) {
-        cJSON_AddItemToArray(ign, cJSON_CreateString(m->ignored[i]));
+    ok = replace(o, "na_values", na) && ok;
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
     }
     return o;
 }
@@ -1571,5 +1356,6 @@ cJSON *model_card(const struct model *m)
     cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
+    cJSON_AddItemToObject(card, "columns", model_columns_json(m));
     return card;
 }

@@ -4,7 +4,7 @@
  * daemon make on it: train from a CSV file, predict, evaluate, describe (card), save/load
  * (binary blob, see model_io) and export/import as the JSON of API.md.
  *
- * Training parameters arrive as the strings of API.md (`hidden=64,32`), parsed in one place
+ * Training parameters (struct model_params) are model/params.h's: one table, one parser
  * (model_params_set) so the CLI and the HTTP API accept exactly the same things.
  * Does not: talk HTTP or SQL, start threads, print.
  * Thread-safety: a trained/loaded model is immutable; any number of threads may predict with
@@ -18,47 +18,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "model/params.h"
 #include "nn/err.h"
 #include "nn/train.h"
-
-#define MODEL_MAX_HIDDEN 8
-
-/* Every training parameter of API.md, as used. Strings are owned (model_params_fini). */
-struct model_params {
-    char *label;             /* NULL: the last column */
-    int task;                /* -1 inferred, else NN_TASK_* (binary/multiclass resolved
-                                from the classes when "classification" is asked) */
-    int task_classification; /* 1 when the user asked for "classification" */
-    int hidden[MODEL_MAX_HIDDEN];
-    int n_hidden;           /* default 1 x 32 */
-    enum nn_act activation; /* default relu */
-    struct nn_train_params train;
-    int batch_auto;          /* 1 until batch_size is set: the batch is then
-                                min(32, ceil(training rows / 10)) so that small data sets
-                                still get ten optimiser steps an epoch */
-    double validation_split; /* default 0.2 */
-    unsigned long long seed; /* default 42 */
-    char delimiter;          /* default ',' */
-    char *text_columns;      /* comma-separated overrides, NULL when not given */
-    char *categorical_columns;
-    char *ignore_columns;
-    double threshold;  /* binary: decision threshold on the positive class's
-                          probability; -1 = not given (0.5) */
-    double target_fpr; /* binary: choose the threshold that keeps the validation
-                          false-positive rate at or under this; -1 = not given */
-};
-
-/** Fills p with the defaults of API.md. */
-void model_params_default(struct model_params *p);
-/** Frees the strings of p. */
-void model_params_fini(struct model_params *p);
-/**
- * Sets one parameter from its API.md name and string value ("epochs", "50").
- * @return 0, NN_EINVAL (err->field = the parameter name, message says what is accepted) or
- *         NN_ENOTFOUND for an unknown name (err->field set too).
- */
-int model_params_set(struct model_params *p, const char *key, const char *value,
-                     struct nn_err *err);
 
 struct model;
 
@@ -119,12 +81,23 @@ int model_positive_class(const struct model *m);
  */
 double model_threshold(const struct model *m, const char **source);
 
+/**
+ * The decision rule, the one every output uses (/predict JSON and CSV, KServe's label,
+ * /spam-score, the CLI's predict and eval): for a binary model the positive class when its
+ * probability is at or above model_threshold, else the other class; for more classes the most
+ * probable one (the first on a tie).
+ * @param out [in] n_classes probabilities, as model_predict_* write them.
+ * @return the class index, or -1 for a regression model.
+ */
+int model_decide(const struct model *m, const float *out);
+
 /** Index of the first text input, -1 if none (the spam scorer feeds it). */
 int model_text_input(const struct model *m);
 
 /**
  * Predicts one instance given as JSON: an object keyed by input name or an array in input
- * order. Missing numeric = missing value; missing categorical/text = empty.
+ * order. null is a missing value (imputed as in training); an object lacking an input is
+ * NN_EINVAL with err->field naming the input (a typo must not predict confidently).
  * @param out [out] n_classes probabilities, or 1 value (regression, in label units).
  * @return 0 or NN_EINVAL with err->field naming the input at fault.
  */
@@ -147,6 +120,42 @@ int model_predict_num(const struct model *m, const double *x, size_t rows, float
  */
 int model_predict_cells(const struct model *m, const char *const *cells, float *out,
                         struct nn_err *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Explanations (model/explain.c)
+ * ---------------------------------------------------------------------------------------- */
+
+struct model_expl;
+
+/**
+ * Explains one instance: integrated gradients (nn/ig.h) from the model's baseline (the mean
+ * encoded training row; an encoded row of zeros for a model without one: standardised numeric
+ * inputs at their training mean, no category, no words) to the instance, of the logit of the
+ * predicted class (binary: the logit of the class predicted, -z for the negative one), or of
+ * the regression value in label units; summed back to the inputs (a categorical input's
+ * one-hot group and missing column, a text input's shape features and words).
+ * @param cls [in] the class whose logit to explain; -1 for the class predicted (regression:
+ *            ignored).
+ * @param out [out] as model_predict_json writes.
+ * @return 0 or an error as model_predict_json. Ownership: *ex new; model_expl_free.
+ * Thread-safety: as model_predict_json.
+ */
+int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
+                       struct model_expl **ex, struct nn_err *err);
+/** As model_explain_json, with the instance as cells in input order (NULL = missing). */
+int model_explain_cells(const struct model *m, const char *const *cells, int cls, float *out,
+                        struct model_expl **ex, struct nn_err *err);
+/** Attribution of input i (model_n_inputs order). */
+double model_expl_input(const struct model_expl *ex, int i);
+/**
+ * The explanation object of API.md: class, output, baseline, baseline_source, attributions
+ * (input -> value, largest magnitude first), words (text input -> its `top` words and bigrams,
+ * largest magnitude first), shape (text input -> its shape features), completeness.
+ * Ownership: new; cJSON_Delete. NULL when out of memory.
+ */
+cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
+/** Frees an explanation. NULL-safe. */
+void model_expl_free(struct model_expl *ex);
 
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
@@ -177,7 +186,8 @@ cJSON *model_metrics(const struct model *m);
 /** The training history (array of per-epoch objects as in API.md's job history). */
 cJSON *model_history(const struct model *m);
 
-/** Resolved training parameters as JSON (API.md's job "params"). */
+/** Resolved training parameters as JSON (API.md's job "params"): model_params_to_json with
+ *  the values inferred at training (label, task, column lists) filled in. */
 cJSON *model_params_json(const struct model *m);
 
 /**

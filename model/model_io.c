@@ -9,6 +9,7 @@
  * The JSON export/import is API.md's: card + pipeline + every weight and bias, and it accepts
  * hand-written models such as the one-neuron example.
  */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -18,13 +19,15 @@
 #include "nn/alloc.h"
 #include "tab/buf.h"
 
-#define MAGIC          "NRDM"
-#define FORMAT_VERSION 1u
-#define MAX_BLOB       ((size_t)1 << 31)
-#define MAX_WIDTH      (1 << 20)
-#define MAX_HISTORY    1000000u
-#define MAX_NAME       4096
-#define LOAD_BATCH     256
+#define MAGIC "NRDM"
+#define FORMAT_VERSION                                                                             \
+    3u /* 2: + impute and the columns after the metrics; 3: + the                                  \
+          explanation baseline; 1 and 2 still read */
+#define MAX_BLOB    ((size_t)1 << 31)
+#define MAX_WIDTH   (1 << 20)
+#define MAX_HISTORY 1000000u
+#define MAX_NAME    4096
+#define LOAD_BATCH  256
 
 /* ------------------------------------------------------------------------------------------
  * CRC-32 (IEEE 802.3, reflected, as zlib's crc32)
@@ -145,6 +148,13 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     put_net(&b, m->net);
     put_params(&b, &m->params);
     put_metrics(&b, m);
+    tab_buf_put_u8(&b, (uint8_t)m->params.impute);
+    model_columns_put(&b, m);
+    /* v3: the baseline, dense_dim floats (count 0: none) */
+    tab_buf_put_u32(&b, m->baseline != NULL ? (uint32_t)m->feat->dense_dim : 0u);
+    if (m->baseline != NULL) {
+        tab_buf_put_f32s(&b, m->baseline, (size_t)m->feat->dense_dim);
+    }
     if (b.failed) {
         tab_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
@@ -417,6 +427,32 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
     return 0;
 }
 
+/* The v3 baseline: u32 count (0 or dense_dim), then that many f32, each finite. */
+static int get_baseline(struct tab_rd *rd, struct model *m, struct nn_err *err)
+{
+    uint32_t n = 0;
+    int rc = tab_rd_u32(rd, &n, "baseline", err);
+
+    if (rc != 0 || n == 0) {
+        return rc;
+    }
+    if (n != (uint32_t)m->feat->dense_dim || tab_rd_left(rd) / 4 < n) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: baseline of %u values for %d features", n,
+                          m->feat->dense_dim);
+    }
+    m->baseline = nn_malloc((size_t)n * sizeof(float));
+    if (m->baseline == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = tab_rd_f32s(rd, m->baseline, n, "baseline", err);
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (!isfinite(m->baseline[i])) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: baseline value %u is not finite", i);
+        }
+    }
+    return rc;
+}
+
 int model_load(const unsigned char *buf, size_t len, struct model **out, struct nn_err *err)
 {
     struct model *m = NULL;
@@ -432,7 +468,7 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     tab_rd_init(&rd, buf, len);
     rd.off = 4;
     tab_rd_u32(&rd, &version, "version", err);
-    if (version != FORMAT_VERSION) {
+    if (version < 1 || version > FORMAT_VERSION) {
         return nn_err_set(err, NN_EFORMAT, "model format version %u; this build reads version %u",
                           version, FORMAT_VERSION);
     }
@@ -461,6 +497,21 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     }
     if (rc == 0) {
         rc = get_metrics(&rd, m, err);
+    }
+    m->params.impute = TAB_FEAT_IMPUTE_MEAN; /* version 1 filled with the mean */
+    if (rc == 0 && version >= 2) {
+        uint8_t imp = 0;
+        rc = tab_rd_u8(&rd, &imp, "impute", err);
+        if (rc == 0 && imp > TAB_FEAT_IMPUTE_MEAN) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: bad impute code %u", imp);
+        }
+        m->params.impute = imp;
+        if (rc == 0) {
+            rc = model_columns_get(&rd, m, err);
+        }
+    }
+    if (rc == 0 && version >= 3) {
+        rc = get_baseline(&rd, m, err);
     }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",
@@ -511,6 +562,10 @@ cJSON *model_export(const struct model *m)
         const char *src;
 
         cJSON_AddNumberToObject(doc, "threshold", model_threshold(m, &src));
+    }
+    if (m->baseline != NULL) {
+        cJSON_AddItemToObject(doc, "baseline",
+                              cJSON_CreateFloatArray(m->baseline, m->feat->dense_dim));
     }
     layers = cJSON_AddArrayToObject(doc, "layers");
     for (l = 0; l < net->n_layers; l++) {
@@ -596,6 +651,34 @@ static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *
         }
         net->params[ly->b + u] = (float)x->valuedouble;
         u++;
+    }
+    return 0;
+}
+
+/* "baseline": absent or null (none), or one finite number per dense feature. */
+static int import_baseline(const cJSON *doc, struct model *m, struct nn_err *err)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(doc, "baseline"), *x;
+    int d = m->feat->dense_dim, i = 0;
+
+    if (b == NULL || cJSON_IsNull(b)) {
+        return 0;
+    }
+    if (!cJSON_IsArray(b) || cJSON_GetArraySize(b) != d || d < 1) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, "baseline",
+                             "baseline must hold %d numbers, one per encoded dense feature", d);
+    }
+    m->baseline = nn_malloc((size_t)d * sizeof(float));
+    if (m->baseline == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    cJSON_ArrayForEach(x, b)
+    {
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > FLT_MAX) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, "baseline",
+                                 "baseline[%d] must be a finite number", i);
+        }
+        m->baseline[i++] = (float)x->valuedouble;
     }
     return 0;
 }
@@ -706,6 +789,10 @@ int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
             m->metrics.threshold = t->valuedouble;
             m->metrics.threshold_source = MODEL_THRESHOLD_PARAM;
         }
+    }
+    rc = import_baseline(doc, m, err);
+    if (rc != 0) {
+        goto fail;
     }
     m->params.n_hidden = n - 1;
     for (l = 0; l < n - 1; l++) {

@@ -8,7 +8,9 @@
 
 #include "model/model.h"
 #include "nn/net.h"
+#include "tab/buf.h"
 #include "tab/features.h"
+#include "tab/schema.h"
 
 struct model_metrics {
     double accuracy; /* classification; NaN otherwise */
@@ -29,6 +31,16 @@ struct model_metrics {
 #define MODEL_THRESHOLD_PARAM   1 /* the threshold= parameter */
 #define MODEL_THRESHOLD_FPR     2 /* chosen for target_fpr= on the validation split */
 
+/* One CSV column as the schema saw it at training (the card's "columns"). */
+struct model_column {
+    char *name;
+    int type; /* enum tab_col_type, or MODEL_COLUMN_LABEL */
+    size_t n_missing, n_distinct;
+    int distinct_capped;
+    char *reason;
+};
+#define MODEL_COLUMN_LABEL 4
+
 struct model {
     struct tab_features *feat;
     struct nn_net *net;
@@ -38,6 +50,11 @@ struct model {
     size_t n_history;
     char **ignored; /* columns ignored at training (resolved), n_ignored of them */
     size_t n_ignored;
+    struct model_column *columns; /* every CSV column, n_columns (0 for blobs before v2) */
+    size_t n_columns;
+    float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
+                        (feat->dense_dim floats); NULL when the model has none (blobs before
+                        v3, imports without "baseline") */
 };
 
 /** Allocates an empty model (all pointers NULL, metrics NaN). NULL when out of memory. */
@@ -46,7 +63,33 @@ struct model *model_alloc(void);
 /** Task name for cards: "classification" or "regression". */
 const char *model_task_name(int task);
 
-/** Optimiser name ("sgd", "momentum", "adam"). */
-const char *model_optim_name(int optim);
+/** Keeps every column of the schema (name, type, counts, reason) in m->columns.
+ *  @return 0 or NN_ENOMEM. */
+int model_columns_keep(struct model *m, const struct tab_schema *s);
+/** Frees m->columns. */
+void model_columns_free(struct model *m);
+/** The card's "columns": [{name, type, missing, distinct, reason}]. New; NULL when OOM. */
+cJSON *model_columns_json(const struct model *m);
+/** Appends m->columns to b (blob version 2). */
+void model_columns_put(struct tab_buf *b, const struct model *m);
+/** Reads what model_columns_put wrote; every count checked first. */
+int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
+
+/**
+ * Sets m->baseline to the mean of the dense block of ds (the training split after encoding).
+ * @return 0 or NN_ENOMEM (m unchanged).
+ */
+int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
+
+/** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
+void model_outputs(const struct model *m, const float *raw, float *out);
+
+/**
+ * Reads one JSON instance (object keyed by input name, or array in input order) into what the
+ * pipeline reads: cells[i] (borrowed from the instance or written into text, 32 bytes per
+ * input) and nums[i] (NaN when the cell is to be read). Errors as model_predict_json.
+ */
+int model_json_cells(const struct model *m, const cJSON *instance, const char **cells, double *nums,
+                     char *text, struct nn_err *err);
 
 #endif

@@ -826,3 +826,74 @@ int nn_net_predict(struct nn_net *net, const struct nn_dataset *ds, float *out)
     }
     return 0;
 }
+
+/* ---------------------------------------------------------------------------------------
+ * Gradient to the first layer (explanations, nn/ig.c)
+ * ------------------------------------------------------------------------------------- */
+
+size_t nn_net_tail_len(const struct nn_net *net, int n)
+{
+    size_t s = 0;
+    int l;
+
+    for (l = 0; l < net->n_layers; l++) {
+        s += 2 * (size_t)n * (size_t)net->layers[l].out;
+    }
+    return s;
+}
+
+/* The forward pass from Z_0 and the backward pass of d logit_unit / d Z_0: the layers above
+ * the first go through the same kernels as nn_net_forward / nn_net_backward (gemm, bias and
+ * activation, act_grad), on the caller's work buffer instead of the net's. */
+void nn_net_tail_grad(const struct nn_net *net, float *z0, int n, int unit, float *logit,
+                      float *work)
+{
+    float *a[NN_MAX_LAYERS] = {NULL}, *d[NN_MAX_LAYERS] = {NULL};
+    size_t off = 0;
+    int l, r, L = net->n_layers, out0 = net->layers[0].out, outL = net->layers[L - 1].out;
+
+    if (n <= 0) {
+        return;
+    }
+    if (L == 1) { /* Z_0 are the logits: the gradient is the unit vector */
+        for (r = 0; r < n; r++) {
+            float *z = z0 + (size_t)r * (size_t)out0;
+
+            logit[r] = z[unit];
+            memset(z, 0, (size_t)out0 * sizeof(float));
+            z[unit] = 1.0f;
+        }
+        return;
+    }
+    for (l = 0; l < L; l++) {
+        a[l] = work + off;
+        off += (size_t)n * (size_t)net->layers[l].out;
+        d[l] = work + off;
+        off += (size_t)n * (size_t)net->layers[l].out;
+    }
+    /* A_0 = act(Z_0); Z_l = A_{l-1} W_l + b_l, A_l = act(Z_l); the last Z is the logits */
+    memcpy(a[0], z0, (size_t)n * (size_t)out0 * sizeof(float));
+    act_row(a[0], n * out0, net->layers[0].act);
+    for (l = 1; l < L; l++) {
+        const struct nn_layer *lay = &net->layers[l];
+
+        nn_mat_gemm(0, 0, n, lay->out, lay->in, 1.0f, a[l - 1], lay->in, net->params + lay->w,
+                    lay->out, 0.0f, a[l], lay->out);
+        bias_act_hidden(a[l], net->params + lay->b, n, lay->out,
+                        l == L - 1 ? NN_ACT_IDENTITY : lay->act);
+    }
+    /* dZ_out = e_unit; dA_{l-1} = dZ_l W_l^T, dZ_{l-1} = dA_{l-1} * act'(Z_{l-1}) */
+    memset(d[L - 1], 0, (size_t)n * (size_t)outL * sizeof(float));
+    for (r = 0; r < n; r++) {
+        logit[r] = a[L - 1][(size_t)r * (size_t)outL + (size_t)unit];
+        d[L - 1][(size_t)r * (size_t)outL + (size_t)unit] = 1.0f;
+    }
+    for (l = L - 1; l >= 1; l--) {
+        const struct nn_layer *lay = &net->layers[l];
+        float *to = l == 1 ? z0 : d[l - 1];
+
+        nn_mat_gemm(0, 1, n, lay->in, lay->out, 1.0f, d[l], lay->out, net->params + lay->w,
+                    lay->out, 0.0f, to, lay->in);
+        act_grad(to, a[l - 1], (size_t)n * (size_t)lay->in, net->layers[l - 1].act);
+    }
+}

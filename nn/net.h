@@ -139,4 +139,26 @@ size_t nn_net_scratch_len(const struct nn_net *net);
 /** Number of outputs of the last layer. */
 int nn_net_outputs(const struct nn_net *net);
 
+/**
+ * Floats of work nn_net_tail_grad needs for n rows.
+ */
+size_t nn_net_tail_len(const struct nn_net *net, int n);
+
+/**
+ * The network above its first layer's linear part, and its gradient: for n rows of the first
+ * layer's pre-activations Z_0 (n x layers[0].out, bias included), runs the rest of the net to
+ * the output logits and back, giving d logit_unit / d Z_0. Integrated gradients (nn/ig.h) use
+ * it: Z_0 is linear in the input, so points on a straight path from a baseline cost one
+ * multiply-add per unit, and the input gradient is W_0 times the averaged result.
+ * A net with no hidden layer has Z_0 = the logits: the gradient is the unit vector.
+ * @param z0    [in,out] pre-activations in; d logit_unit / d Z_0 out (same shape).
+ * @param unit  [in] the output unit (0 for a sigmoid or identity output).
+ * @param logit [out] n floats: that unit's logit (pre-activation) per row.
+ * @param work  [in] caller scratch of nn_net_tail_len(net, n) floats.
+ * Thread-safety: reads the parameters only; many threads may call it on one net, each with
+ * its own z0 and work.
+ */
+void nn_net_tail_grad(const struct nn_net *net, float *z0, int n, int unit, float *logit,
+                      float *work);
+
 #endif

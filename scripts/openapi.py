@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Writes docs/openapi.json (stdout), the OpenAPI 3 document of every route of server/router.c.
 
-Edit this file, then: scripts/openapi.py > docs/openapi.json. tests/api/test_openapi.py checks
-that the two agree, that the document is valid and that it lists exactly the router's routes."""
+Edit this file, then `make docs` (BIN=bin scripts/openapi.py > docs/openapi.json) and `make`
+again (the document is compiled into the binary). The training parameters of POST /train are
+not written here: they are read from the binary's table (`$BIN/neurond params --json`,
+model/params.c), and the version from the VERSION file. tests/api/test_openapi.py checks that
+the document is this script's output, valid, and lists exactly the router's routes;
+tests/api/test_params.py that its /train parameters are the table's."""
 import json
+import os
+
+from paramtable import ROOT, table
 ref = lambda n: {"$ref": "#/components/schemas/" + n}
 def jbody(schema, desc=None):
     c = {"content": {"application/json": {"schema": schema}}}
@@ -38,25 +45,28 @@ def op(summary, tag, responses, params=None, body=None, desc=None, security=True
     return o
 ok = lambda schema, desc="OK": {"description": desc, "content": {"application/json": {"schema": schema}}}
 
-train_params = {
- "model": ({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}, "Model name; a new version is created when the job succeeds"),
- "label": ({"type": "string"}, "Column to predict (default: the last)"),
- "task": ({"type": "string", "enum": ["classification", "regression"]}, "Inferred when absent"),
- "hidden": ({"type": "string", "example": "64,32"}, "Hidden layer sizes, comma separated; empty for none (default 32)"),
- "activation": ({"type": "string", "enum": ["relu", "tanh", "sigmoid", "leaky_relu"]}, "Hidden activation (default relu)"),
- "optimizer": ({"type": "string", "enum": ["sgd", "momentum", "adam"]}, "Optimiser (default adam)"),
- "learning_rate": ({"type": "number"}, "Step size (default 0.001 for adam, 0.01 for the others)"),
- "epochs": ({"type": "integer", "minimum": 1}, "Maximum epochs (default 100)"),
- "batch_size": ({"type": "integer", "minimum": 1}, "Mini-batch size (default 32)"),
- "l2": ({"type": "number", "minimum": 0}, "L2 weight decay (default 0)"),
- "validation_split": ({"type": "number", "minimum": 0, "maximum": 1}, "Fraction held out (default 0.2)"),
- "patience": ({"type": "integer", "minimum": 0}, "Early-stopping patience in epochs (default 10)"),
- "seed": ({"type": "integer"}, "Seed (default 42): same data, parameters and seed give the same model"),
- "text_columns": ({"type": "string"}, "Comma-separated columns to treat as text"),
- "categorical_columns": ({"type": "string"}, "Comma-separated columns to treat as categorical"),
- "ignore_columns": ({"type": "string"}, "Comma-separated columns to ignore"),
- "delimiter": ({"type": "string", "enum": [",", ";", "\t"]}, "CSV delimiter (default ,)"),
-}
+def param_schema(p):
+    """A row of the table as an OpenAPI schema (form fields and query values are text, so
+    lists and widths are strings) and its description."""
+    t = p["type"]
+    s = {"type": {"integer": "integer", "number": "number"}.get(t, "string")}
+    if t in ("integer", "number"):
+        s.update({k: p[k] for k in ("minimum", "maximum") if k in p})
+        if p.get("exclusive_minimum"):
+            s["exclusiveMinimum"] = True
+        if p.get("exclusive_maximum"):
+            s["exclusiveMaximum"] = True
+    if t == "choice":
+        s["enum"] = p["choices"]
+    if t in ("list", "widths"):
+        s["example"] = "64,32" if t == "widths" else "a,b"
+    help_ = p["help"][0].upper() + p["help"][1:]
+    return s, f"{help_} (default: {p['default_text']}; {p['accepts']})"
+
+
+train_params = {"model": ({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                          "Model name; a new version is created when the job succeeds")}
+train_params.update({p["name"]: param_schema(p) for p in table()})
 form_props = {"file": {"type": "string", "format": "binary", "description": "The CSV (RFC 4180, header row)"}}
 form_props.update({k: dict(s, description=d) for k, (s, d) in train_params.items()})
 query_params = [dict(P(k, d, s, "query"), required=(k == "model")) for k, (s, d) in train_params.items()]
@@ -204,13 +214,30 @@ add("/models/{name}/serving", "put", op("Pin the serving version, or un-pin with
     {"200": ok(ref("ModelCard")), **errs("400", "401", "404")}, params=[name_p],
     body={"required": True, **jbody({"type": "object", "required": ["version"], "properties": {
         "version": {"type": "integer", "minimum": 1, "nullable": True}}})}, opid="setServing"))
-add("/models/{name}/export", "get", op("The model as JSON (card, feature pipeline, weights)", "models",
-    {"200": ok(ref("ModelExport")), **errs("401", "404")},
-    params=[name_p, P("version", "Default: the serving version", {"type": "integer", "minimum": 1}, "query")], opid="exportModel"))
-add("/models/{name}/import", "post", op("Store a JSON model as a new version", "models",
+fmt_p = P("format", "json (default): the model as JSON; onnx: the whole pipeline as one ONNX graph "
+          "(docs/file-format.md)", {"type": "string", "enum": ["json", "onnx"]}, "query")
+export_ok = {"description": "The model", "content": {"application/json": {"schema": ref("ModelExport")},
+             "application/onnx": {"schema": {"type": "string", "format": "binary"}}}}
+add("/models/{name}/export", "get", op("The model as JSON (card, feature pipeline, weights) or ONNX", "models",
+    {"200": export_ok, **errs("400", "401", "404", "422")},
+    params=[name_p, P("version", "Default: the serving version", {"type": "integer", "minimum": 1}, "query"), fmt_p],
+    desc="format=onnx of a model with a text input is 422 naming the column (details.field).", opid="exportModel"))
+add("/models/{name}/versions/{version}/export", "get", op("One version as JSON or ONNX", "models",
+    {"200": export_ok, **errs("400", "401", "404", "422")}, params=[name_p, ver_p, fmt_p], opid="exportModelVersion"))
+onnx_q = [P(k, d, where="query") for k, d in (
+    ("inputs", "application/onnx: comma-separated input names (default: the graph's metadata or <input>_<i>)"),
+    ("classes", "application/onnx: comma-separated class names (default: the ZipMap's or the labels metadata)"),
+    ("label", "application/onnx: the label's name (default: label)"),
+    ("task", "application/onnx: classification or regression, for a graph that ends in a linear layer"))]
+add("/models/{name}/import", "post", op("Store a JSON or ONNX model as a new version", "models",
     {"201": {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}},
-             "content": {"application/json": {"schema": ref("ModelCard")}}}, **errs("400", "401", "413", "415")},
-    params=[name_p], body={"required": True, **jbody(ref("ModelExport"))}, opid="importModel"))
+             "content": {"application/json": {"schema": ref("ModelCard")}}}, **errs("400", "401", "413", "415", "422")},
+    params=[name_p] + onnx_q, body={"required": True, "content": {
+        "application/json": {"schema": ref("ModelExport")},
+        "application/onnx": {"schema": {"type": "string", "format": "binary"}}}},
+    desc="application/onnx: a feed-forward network as torch.onnx.export or skl2onnx write it; "
+         "a graph outside the subset is 422 naming the node and its op, bytes that are not an ONNX "
+         "model are 400.", opid="importModel"))
 predict_body = {"required": True, "content": {"application/json": {"schema": ref("PredictRequest")},
                                                "text/csv": {"schema": {"type": "string"}}}}
 predict_resp = {"200": {"description": "Predictions (JSON), or the CSV with `prediction` and `p_<class>` columns",
@@ -269,7 +296,7 @@ add("/v2/models/{name}/versions/{version}/infer", "post", op("Inference with one
 
 doc = {
  "openapi": "3.0.3",
- "info": {"title": "neurond", "version": "0.1.0",
+ "info": {"title": "neurond", "version": open(os.path.join(ROOT, "VERSION")).read().strip(),
           "description": "Train neural networks on CSV files and serve predictions over HTTP. "
                          "Errors are JSON: {\"error\", \"code\", \"details\"}. Every reply carries X-Request-Id.",
           "license": {"name": "See the repository"}},

@@ -31,7 +31,7 @@
 #include "store.h"
 
 #define KSERVE_SERVER_NAME    "neurond"
-#define KSERVE_SERVER_VERSION "0.1.0"
+#define KSERVE_SERVER_VERSION NEUROND_VERSION /* the VERSION file, from the Makefile */
 #define KSERVE_PLATFORM       "neurond"
 #define KSERVE_MAX_TENSORS    4096
 #define CELL_LEN              40
@@ -696,8 +696,8 @@ out:
 
 /*
  * Adds the output tensor {"name", "datatype", "shape", "data"} to outs: "label" (BYTES [n],
- * the most probable class of each row of q->out), else FP32 [n, k] (k > 0) or [n] read from
- * vals. @return 0 or NN_ENOMEM.
+ * each row's class by the model's decision rule, model_decide), else FP32 [n, k] (k > 0) or [n]
+ * read from vals. @return 0 or NN_ENOMEM.
  */
 static int add_output(cJSON *outs, const struct infer *q, const char *name, const float *vals,
                       int k)
@@ -721,11 +721,7 @@ static int add_output(cJSON *outs, const struct infer *q, const char *name, cons
     for (long e = 0; d != NULL && e < count; e++) {
         if (label) {
             const float *p = vals + (size_t)e * (size_t)q->kc;
-            int best = 0;
-            for (int c = 1; c < q->kc; c++) {
-                best = p[c] > p[best] ? c : best;
-            }
-            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(q->m, best)));
+            cJSON_AddItemToArray(d, cJSON_CreateString(model_class(q->m, model_decide(q->m, p))));
         } else {
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(vals[e])));
         }

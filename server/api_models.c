@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_onnx.h"
 #include "json_count.h"
 #include "log.h"
 #include "model/model.h"
@@ -286,9 +287,20 @@ int srv_api_models_export(struct srv_req *r)
             return srv_http_reply_error(r, 400, d, "version must be a positive integer");
         }
     }
+    const char *fmt = srv_http_query(r, "format");
+    if (fmt != NULL && strcmp(fmt, "json") != 0 && strcmp(fmt, "onnx") != 0) {
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "parameter", "format");
+        return srv_http_reply_error(r, 400, d, "format must be json or onnx");
+    }
     int rc = srv_registry_get(r->app->reg, r->args[0], version, &m, &err);
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
+    }
+    if (fmt != NULL && strcmp(fmt, "onnx") == 0) {
+        rc = srv_api_onnx_export(r, m->model, m->name, m->version);
+        srv_registry_release(m);
+        return rc;
     }
     cJSON *exp = model_export(m->model);
     cJSON *doc = exp != NULL ? cJSON_CreateObject() : NULL;
@@ -364,15 +376,22 @@ int srv_api_models_import(struct srv_req *r)
     if (path_model(r, &version) != 0) {
         return 0;
     }
-    if (import_counts_ok(r) != 0) {
-        return 0;
+    if (r->body_kind == SRV_BODY_ONNX) {
+        if (srv_api_onnx_read(r, &m) != 0) {
+            return 0;
+        }
+        rc = 0;
+    } else {
+        if (import_counts_ok(r) != 0) {
+            return 0;
+        }
+        cJSON *doc = srv_http_json_body(r);
+        if (doc == NULL) {
+            return 0;
+        }
+        rc = model_import(doc, &m, &err);
+        cJSON_Delete(doc);
     }
-    cJSON *doc = srv_http_json_body(r);
-    if (doc == NULL) {
-        return 0;
-    }
-    rc = model_import(doc, &m, &err);
-    cJSON_Delete(doc);
     if (rc != 0) {
         cJSON *d = cJSON_CreateObject();
         if (d != NULL && err.field[0] != '\0') {

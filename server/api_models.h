@@ -34,9 +34,9 @@ int srv_api_models_get(struct srv_req *r);
 int srv_api_models_delete(struct srv_req *r);
 /** PUT /models/<name>/serving {"version": n | null} */
 int srv_api_models_serving(struct srv_req *r);
-/** GET /models/<name>/export[?version=v] */
+/** GET /models/<name>[/versions/<v>]/export[?version=v&format=json|onnx] (onnx: api_onnx.h) */
 int srv_api_models_export(struct srv_req *r);
-/** POST /models/<name>/import */
+/** POST /models/<name>/import: export JSON, or application/onnx (api_onnx.h) */
 int srv_api_models_import(struct srv_req *r);
 
 #endif

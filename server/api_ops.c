@@ -10,12 +10,17 @@
 #include "registry.h"
 #include "store.h"
 
-/* Replies 200 {"status": status}. */
-static int reply_status(struct srv_req *r, const char *status)
+/* Replies 200 {"status": status}. With with_store and a shared store, "store" says whether
+ * its last call reached the database (healthz: alive whatever the store does, since
+ * predictions are served from memory). */
+static int reply_status(struct srv_req *r, const char *status, int with_store)
 {
     cJSON *doc = cJSON_CreateObject();
+    struct store *s = with_store ? r->app->store : NULL;
 
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", status) == NULL) {
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", status) == NULL ||
+        (s != NULL && store_shared(s) &&
+         cJSON_AddStringToObject(doc, "store", store_available(s) ? "up" : "down") == NULL)) {
         cJSON_Delete(doc);
         return NN_ENOMEM;
     }
@@ -24,7 +29,7 @@ static int reply_status(struct srv_req *r, const char *status)
 
 int srv_api_ops_healthz(struct srv_req *r)
 {
-    return reply_status(r, "ok");
+    return reply_status(r, "ok", 1);
 }
 
 int srv_api_ops_readyz(struct srv_req *r)
@@ -34,7 +39,7 @@ int srv_api_ops_readyz(struct srv_req *r)
                                     "not ready: the store is not open yet, or "
                                     "the daemon is stopping");
     }
-    return reply_status(r, "ready");
+    return reply_status(r, "ready", 0);
 }
 
 int srv_api_ops_metrics(struct srv_req *r)

@@ -59,18 +59,8 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
         srv_json_raw(b, "}");
         return;
     }
-    int best = 0;
-    for (int c = 1; c < k; c++) {
-        if (out[c] > out[best]) {
-            best = c;
-        }
-    }
-    int pos = k == 2 ? model_positive_class(m) : -1;
-    if (pos >= 0) { /* binary: the model's decision threshold on its positive class */
-        best = (double)out[pos] >= model_threshold(m, NULL) ? pos : 1 - pos;
-    }
     srv_json_raw(b, "{\"label\":");
-    srv_json_str(b, model_class(m, best));
+    srv_json_str(b, model_class(m, model_decide(m, out)));
     if (k == 2) {
         srv_json_raw(b, ",\"probability\":");
         srv_json_float(b, out[1]);
@@ -90,7 +80,7 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
 /* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
  * the predictions. */
 static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
-                             size_t rows, size_t k)
+                             size_t rows, size_t k, cJSON *const *expl)
 {
     struct tab_buf b;
 
@@ -105,6 +95,15 @@ static int reply_predictions(struct srv_req *r, const struct srv_model *sm, cons
             srv_json_raw(&b, ",");
         }
         prediction_write(&b, sm->model, out + i * k);
+        if (expl != NULL && !b.failed) {
+            char *e = cJSON_PrintUnformatted(expl[i]);
+
+            b.len--; /* the prediction's closing brace */
+            srv_json_raw(&b, ",\"explanation\":");
+            srv_json_raw(&b, e != NULL ? e : "null");
+            srv_json_raw(&b, "}");
+            cJSON_free(e);
+        }
     }
     srv_json_raw(&b, "]}");
     if (b.failed) {
@@ -145,7 +144,7 @@ static int predict_fast(struct srv_req *r)
         goto out; /* a non-numeric input, or no memory: the general way answers */
     }
     /* a reply too big for memory goes the general way too, which answers 500 */
-    done = reply_predictions(r, sm, out, doc.rows, k) != NN_ENOMEM;
+    done = reply_predictions(r, sm, out, doc.rows, k, NULL) != NN_ENOMEM;
 out:
     if (out != stack_out) {
         nn_free(out);
@@ -155,8 +154,49 @@ out:
     return done;
 }
 
+/* Words per text input an explanation lists unless "top" says otherwise. */
+#define EXPLAIN_TOP     10
+#define EXPLAIN_TOP_MAX 1000
+
+/*
+ * Reads "explain": absent, null or false (none), true, or {"top": n} (n words per text input,
+ * 1..1000). Sets *top (0: none). @return 0, or -1 after replying 400 naming the field (*rc).
+ */
+static int explain_top(struct srv_req *r, const cJSON *ej, int *top, int *rc)
+{
+    const cJSON *tj;
+
+    *top = 0;
+    if (ej == NULL || cJSON_IsNull(ej) || cJSON_IsFalse(ej)) {
+        return 0;
+    }
+    if (cJSON_IsTrue(ej)) {
+        *top = EXPLAIN_TOP;
+        return 0;
+    }
+    if (!cJSON_IsObject(ej)) {
+        *rc = reply_field(r, 400, "explain", -1,
+                          "\"explain\" must be true, false or an object {\"top\": n}");
+        return -1;
+    }
+    tj = cJSON_GetObjectItemCaseSensitive(ej, "top");
+    if (tj == NULL) {
+        *top = EXPLAIN_TOP;
+        return 0;
+    }
+    if (!cJSON_IsNumber(tj) || tj->valuedouble < 1 || tj->valuedouble > EXPLAIN_TOP_MAX ||
+        tj->valuedouble != (double)(int)tj->valuedouble) {
+        *rc = reply_field(r, 400, "explain.top", -1,
+                          "\"explain.top\" must be an integer from 1 to 1000");
+        return -1;
+    }
+    *top = (int)tj->valuedouble;
+    return 0;
+}
+
 static int predict_json(struct srv_req *r)
 {
+    cJSON **expl = NULL;
     struct srv_model *sm = NULL;
     struct nn_err err;
     float *out = NULL;
@@ -217,12 +257,23 @@ static int predict_json(struct srv_req *r)
                                   r->app->cfg->max_instances);
         goto out;
     }
+    int top = 0;
+    if (explain_top(r, cJSON_GetObjectItemCaseSensitive(doc, "explain"), &top, &rc) != 0) {
+        goto out;
+    }
     rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
     if (rc != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
         goto out;
     }
     const struct model *m = sm->model;
+    if (top > 0) {
+        expl = nn_calloc((size_t)(n > 0 ? n : 1), sizeof(cJSON *));
+        if (expl == NULL) {
+            rc = NN_ENOMEM;
+            goto out;
+        }
+    }
     size_t k = (size_t)(model_n_classes(m) > 1 ? model_n_classes(m) : 1);
     out = nn_calloc((size_t)(n > 0 ? n : 1) * k, sizeof(float));
     if (out == NULL) {
@@ -241,7 +292,18 @@ static int predict_json(struct srv_req *r)
             goto out;
         }
         nn_err_clear(&err);
-        rc = model_predict_json(m, it, out + (size_t)i * k, &err);
+        if (expl != NULL) {
+            struct model_expl *ex = NULL;
+
+            rc = model_explain_json(m, it, -1, out + (size_t)i * k, &ex, &err);
+            if (rc == 0) {
+                expl[i] = model_expl_to_json(m, ex, top);
+                model_expl_free(ex);
+                rc = expl[i] == NULL ? nn_err_set(&err, NN_ENOMEM, "out of memory") : 0;
+            }
+        } else {
+            rc = model_predict_json(m, it, out + (size_t)i * k, &err);
+        }
         if (rc != 0) {
             if (err.field[0] != '\0') {
                 snprintf(field, sizeof(field), "instances[%ld].%s", i, err.field);
@@ -255,8 +317,14 @@ static int predict_json(struct srv_req *r)
         }
         i++;
     }
-    rc = reply_predictions(r, sm, out, (size_t)n, k);
+    rc = reply_predictions(r, sm, out, (size_t)n, k, expl);
 out:
+    if (expl != NULL) {
+        for (long e = 0; e < n; e++) {
+            cJSON_Delete(expl[e]);
+        }
+        nn_free(expl);
+    }
     srv_registry_release(sm);
     cJSON_Delete(doc);
     nn_free(out);

@@ -131,7 +131,7 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     cJSON_AddStringToObject(res, "model", sm->name);
     cJSON_AddNumberToObject(res, "version", sm->version);
     cJSON_AddNumberToObject(res, "score", (double)(float)p);
-    cJSON_AddBoolToObject(res, "spam", p >= thr);
+    cJSON_AddBoolToObject(res, "spam", model_decide(m, out) == pos);
     cJSON_AddNumberToObject(res, "threshold", thr);
     cJSON_AddStringToObject(res, "threshold_source", src);
     return 0;

@@ -38,98 +38,6 @@
 /* Parameters                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-static const char *optimizer_name(enum nn_optim o)
-{
-    switch (o) {
-    case NN_OPTIM_SGD:
-        return "sgd";
-    case NN_OPTIM_MOMENTUM:
-        return "momentum";
-    default:
-        return "adam";
-    }
-}
-
-/* A comma-separated list as a JSON array of strings, or null. */
-static cJSON *list_json(const char *list)
-{
-    if (list == NULL) {
-        return cJSON_CreateNull();
-    }
-    cJSON *arr = cJSON_CreateArray();
-    const char *p = list;
-    while (arr != NULL && *p != '\0') {
-        const char *e = strchr(p, ',');
-        size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-        char *item = nn_strndup(p, n);
-        if (item != NULL) {
-            if (item[0] != '\0') {
-                cJSON_AddItemToArray(arr, cJSON_CreateString(item));
-            }
-            nn_free(item);
-        }
-        p += n;
-        if (*p == ',') {
-            p++;
-        }
-    }
-    return arr;
-}
-
-/* The job's "params" before training: as given, defaults filled in (API.md's names). */
-static cJSON *params_json(const struct model_params *p)
-{
-    cJSON *o = cJSON_CreateObject();
-    char delim[2] = {p->delimiter, '\0'};
-
-    if (o == NULL) {
-        return NULL;
-    }
-    if (p->label != NULL) {
-        cJSON_AddStringToObject(o, "label", p->label);
-    } else {
-        cJSON_AddNullToObject(o, "label");
-    }
-    if (p->task == NN_TASK_REGRESSION) {
-        cJSON_AddStringToObject(o, "task", "regression");
-    } else if (p->task_classification || p->task == NN_TASK_BINARY ||
-               p->task == NN_TASK_MULTICLASS) {
-        cJSON_AddStringToObject(o, "task", "classification");
-    } else {
-        cJSON_AddNullToObject(o, "task");
-    }
-    cJSON *hidden = cJSON_AddArrayToObject(o, "hidden");
-    for (int i = 0; hidden != NULL && i < p->n_hidden; i++) {
-        cJSON_AddItemToArray(hidden, cJSON_CreateNumber(p->hidden[i]));
-    }
-    cJSON_AddStringToObject(o, "activation", nn_act_name(p->activation));
-    cJSON_AddStringToObject(o, "optimizer", optimizer_name(p->train.optimizer));
-    double lr = p->train.learning_rate > 0            ? (double)p->train.learning_rate
-                : p->train.optimizer == NN_OPTIM_ADAM ? 0.001
-                                                      : 0.01;
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%.7g", lr); /* float -> the decimal the user wrote */
-    cJSON_AddNumberToObject(o, "learning_rate", strtod(buf, NULL));
-    cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
-    cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
-    snprintf(buf, sizeof(buf), "%.7g", (double)p->train.l2);
-    cJSON_AddNumberToObject(o, "l2", strtod(buf, NULL));
-    cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
-    cJSON_AddNumberToObject(o, "patience", p->train.patience);
-    cJSON_AddNumberToObject(o, "seed", (double)p->seed);
-    cJSON_AddStringToObject(o, "delimiter", delim);
-    if (p->threshold >= 0) {
-        cJSON_AddNumberToObject(o, "threshold", p->threshold);
-    }
-    if (p->target_fpr >= 0) {
-        cJSON_AddNumberToObject(o, "target_fpr", p->target_fpr);
-    }
-    cJSON_AddItemToObject(o, "text_columns", list_json(p->text_columns));
-    cJSON_AddItemToObject(o, "categorical_columns", list_json(p->categorical_columns));
-    cJSON_AddItemToObject(o, "ignore_columns", list_json(p->ignore_columns));
-    return o;
-}
-
 /* Applies every entry of form (an object of strings) but "model" to p. */
 static int apply_form(struct model_params *p, const cJSON *form, char *bad, size_t bad_cap,
                       struct nn_err *err)
@@ -272,7 +180,7 @@ int srv_api_train_post(struct srv_req *r)
         rc = reply_param(r, err.field, err.msg);
         goto out;
     }
-    pj = params_json(&p);
+    pj = model_params_to_json(&p);
     form_text = cJSON_PrintUnformatted(form);
     params_text = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
     if (form_text == NULL || params_text == NULL) {
@@ -301,7 +209,14 @@ int srv_api_train_post(struct srv_req *r)
     job.bytes = (long long)r->spool_bytes;
     snprintf(job.sha256, sizeof(job.sha256), "%s", r->sha256);
     job.params = params_text;
-    rc = store_job_create(app->store, &job, &err);
+    /* a shared store keeps the upload too, so that any replica can train it */
+    rc = store_dataset_put(app->store, job.spool, r->spool_path, &err);
+    if (rc == 0) {
+        rc = store_job_create(app->store, &job, &err);
+        if (rc != 0) {
+            store_dataset_delete(app->store, job.spool, NULL);
+        }
+    }
     if (rc != 0) {
         srv_jobs_unreserve(app->jobs, slot);
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -515,7 +430,8 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     rc = form != NULL ? apply_form(&p, form, bad, sizeof(bad), &err)
                       : nn_err_set(&err, NN_EFORMAT, "the job's parameters are unreadable");
     cJSON_Delete(form);
-    if (rc == 0 && access(path, R_OK) != 0) {
+    if (rc == 0 && access(path, R_OK) != 0 &&
+        store_dataset_get(app->store, job->spool, path, NULL) != 0) { /* accepted elsewhere */
         rc = nn_err_set(&err, NN_ENOTFOUND, "the job's dataset file is missing from the spool");
     }
     if (rc == 0) {
@@ -526,6 +442,12 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         if (rc == 0) {
             int version = 0;
             rc = commit_model(&ctx, job->model, m, &version, &err);
+            /* the shared store is down: keep the trained model until it is back */
+            for (int delay = FAIL_RETRY_FIRST_MS; rc == NN_EIO && !store_available(app->store) &&
+                                                  !nap_unless_stopping(app, cancel, delay);
+                 delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2) {
+                rc = commit_model(&ctx, job->model, m, &version, &err);
+            }
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
                 srv_reserve_fill(app->cfg->db); /* made again once there is room */

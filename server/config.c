@@ -33,6 +33,11 @@ static const struct opt opts[] = {
     {"bind", "NEUROND_BIND", OPT_STR, S(bind), 0, 0, "127.0.0.1", "address to listen on"},
     {"port", "NEUROND_PORT", OPT_INT, N(port), 0, 65535, "8080", "TCP port (0 = any free port)"},
     {"db", "NEUROND_DB", OPT_STR, S(db), 0, 0, "./data/neurond.db", "SQLite database file"},
+    {"store", "NEUROND_STORE", OPT_STR, S(store), 0, 0, "",
+     "store URL: sqlite:PATH, or postgresql://user@host:port/db shared by replicas "
+     "(password from the URL, PGPASSWORD or a passfile); \"\" = sqlite:<--db>"},
+    {"job-lease-s", "NEUROND_JOB_LEASE_S", OPT_INT, N(job_lease_s), 2, 3600, "30",
+     "seconds a replica's running job survives without its heartbeat (PostgreSQL store)"},
     {"spool-dir", "NEUROND_SPOOL_DIR", OPT_STR, S(spool), 0, 0, "",
      "directory for uploaded CSV files (default: spool/ beside the database)"},
     {"workers", "NEUROND_WORKERS", OPT_INT, N(workers), 0, 256, "0",

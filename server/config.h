@@ -20,6 +20,8 @@ struct srv_config {
     char bind[64];                  /* --bind: IPv4/IPv6 address to listen on */
     int port;                       /* --port */
     char db[SRV_CONFIG_STR_MAX];    /* --db: SQLite file */
+    char store[SRV_CONFIG_STR_MAX]; /* --store: store URL; "" = the SQLite file --db */
+    int job_lease_s;                /* --job-lease-s: a running job's lease (shared store) */
     char spool[SRV_CONFIG_STR_MAX]; /* --spool-dir: uploads; "" = <dir of db>/spool */
     int workers;                    /* --workers: training threads; 0 = cores */
     int queue_size;                 /* --queue-size: queued jobs waiting for a worker */

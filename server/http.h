@@ -36,6 +36,7 @@
 #define SRV_BODY_CSV    2
 #define SRV_BODY_FORM   4
 #define SRV_BODY_MAIL   8  /* message/rfc822 or text/plain, kept in memory like JSON */
+#define SRV_BODY_ONNX   16 /* application/onnx (an ONNX ModelProto), kept in memory like JSON */
 #define SRV_MAIL_MAX_MB 32 /* cap of a raw e-mail body (the decoder's input limit) */
 
 struct MHD_Connection;

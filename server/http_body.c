@@ -376,6 +376,7 @@ void srv_http_body_chunk(struct srv_req *r, const char *data, size_t size)
     switch (r->body_kind) {
     case SRV_BODY_JSON:
     case SRV_BODY_MAIL:
+    case SRV_BODY_ONNX:
         json_append(r, data, size);
         break;
     case SRV_BODY_CSV:
@@ -441,6 +442,9 @@ int srv_http_body_start(struct srv_req *r, const struct srv_route *rt)
                (strcmp(mt, "message/rfc822") == 0 || strcmp(mt, "text/plain") == 0)) {
         r->body_kind = SRV_BODY_MAIL;
         r->cap = (unsigned long long)SRV_MAIL_MAX_MB << 20;
+    } else if ((rt->bodies & SRV_BODY_ONNX) && strcmp(mt, "application/onnx") == 0) {
+        r->body_kind = SRV_BODY_ONNX;
+        r->cap = (unsigned long long)cfg->max_upload_mb << 20;
     } else if ((rt->bodies & SRV_BODY_FORM) && strcmp(mt, "multipart/form-data") == 0) {
         r->body_kind = SRV_BODY_FORM;
         r->cap = (unsigned long long)cfg->max_upload_mb << 20;
@@ -453,9 +457,10 @@ int srv_http_body_start(struct srv_req *r, const struct srv_route *rt)
         srv_http_reply_error(r, 415, NULL, "%s %s takes no request body", rt->method, rt->pattern);
         return 1;
     } else {
-        const char *want = (rt->bodies & SRV_BODY_MAIL)  ? "application/json, message/rfc822 or "
-                                                           "text/plain"
-                           : rt->bodies == SRV_BODY_JSON ? "application/json"
+        const char *want = (rt->bodies & SRV_BODY_MAIL)   ? "application/json, message/rfc822 or "
+                                                            "text/plain"
+                           : rt->bodies == SRV_BODY_JSON  ? "application/json"
+                           : (rt->bodies & SRV_BODY_ONNX) ? "application/json or application/onnx"
                            : rt->bodies == (SRV_BODY_CSV | SRV_BODY_FORM)
                                ? "multipart/form-data or text/csv"
                                : "application/json or text/csv";

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "nn/alloc.h"
 #include "nn/utf8.h"
+#include "store.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Replies                                                                                     */
@@ -180,14 +181,10 @@ static void utf8_scrub_tree(cJSON *j)
     }
 }
 
-int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
+/* The error reply: {"error": msg, "code": code, "details": {...}} with the status. */
+static int reply_error_as(struct srv_req *r, unsigned status, const char *code, cJSON *details,
+                          char *msg)
 {
-    char msg[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     utf8_scrub(msg);
     if (details != NULL) {
         utf8_scrub_tree(details->child);
@@ -198,7 +195,7 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
         return NN_ENOMEM;
     }
     cJSON_AddStringToObject(doc, "error", msg);
-    cJSON_AddStringToObject(doc, "code", srv_http_status_code(status));
+    cJSON_AddStringToObject(doc, "code", code);
     if (details == NULL) {
         details = cJSON_CreateObject();
     }
@@ -215,6 +212,17 @@ int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, con
         srv_metrics_store_error(r->app->metrics);
     }
     return srv_http_reply_json(r, status, doc);
+}
+
+int srv_http_reply_error(struct srv_req *r, unsigned status, cJSON *details, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return reply_error_as(r, status, srv_http_status_code(status), details, msg);
 }
 
 int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, unsigned input_status,
@@ -244,6 +252,14 @@ int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, uns
         status = 500;
         if (code == NN_EIO) {
             srv_metrics_store_error(r->app->metrics);
+        }
+        if (code == NN_EIO && r->app->store != NULL && !store_available(r->app->store)) {
+            /* a shared store that cannot be reached: try again shortly (predictions of the
+               models in memory keep working meanwhile) */
+            char copy[512];
+            snprintf(copy, sizeof(copy), "%s", msg);
+            srv_http_add_header(r, "Retry-After", "5");
+            return reply_error_as(r, 503, "store_unavailable", details, copy);
         }
         break;
     }

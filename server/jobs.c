@@ -14,6 +14,7 @@
 
 struct srv_jobs_slot {
     char id[ID_MAX];
+    int adopted; /* pushed by srv_jobs_adopt: not counted against the queue's bound */
     struct srv_jobs_slot *next;
 };
 
@@ -30,6 +31,7 @@ struct srv_jobs {
     pthread_cond_t cond;               /* signalled on push and on stop */
     struct srv_jobs_slot *head, *tail; /* guarded by lock */
     long queued;                       /* nodes in the list; guarded by lock */
+    long adopted;                      /* adopted nodes among them; guarded by lock */
     long reserved;                     /* reserved, not yet committed; guarded by lock */
     long busy;                         /* guarded by lock */
     int stopping;                      /* guarded by lock */
@@ -61,6 +63,7 @@ static void *worker_main(void *arg)
             j->tail = NULL;
         }
         j->queued--;
+        j->adopted -= s->adopted;
         memcpy(w->id, s->id, ID_MAX);
         memcpy(id, s->id, ID_MAX);
         atomic_store(&w->cancel, 0);
@@ -167,7 +170,7 @@ int srv_jobs_reserve(struct srv_jobs *j, struct srv_jobs_slot **slot, struct nn_
         return nn_err_set(err, NN_ENOMEM, "out of memory for the job queue");
     }
     pthread_mutex_lock(&j->lock);
-    if (j->stopping || j->queued + j->reserved >= j->capacity) {
+    if (j->stopping || j->queued - j->adopted + j->reserved >= j->capacity) {
         int stopping = j->stopping;
         pthread_mutex_unlock(&j->lock);
         nn_free(s);
@@ -229,6 +232,44 @@ int srv_jobs_push_recovered(struct srv_jobs *j, const char *id, struct nn_err *e
     return 0;
 }
 
+/* Whether the pool runs or queues id. Caller holds j->lock. */
+static int holds_locked(struct srv_jobs *j, const char *id)
+{
+    for (int i = 0; i < j->n_workers; i++) {
+        if (strcmp(j->workers[i].id, id) == 0) {
+            return 1;
+        }
+    }
+    for (struct srv_jobs_slot *s = j->head; s != NULL; s = s->next) {
+        if (strcmp(s->id, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int srv_jobs_adopt(struct srv_jobs *j, const char *id, struct nn_err *err)
+{
+    struct srv_jobs_slot *s = nn_calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory for the job queue");
+    }
+    snprintf(s->id, sizeof(s->id), "%s", id);
+    s->adopted = 1;
+    pthread_mutex_lock(&j->lock);
+    int held = j->stopping || holds_locked(j, id);
+    if (!held) {
+        j->adopted++;
+        push_locked(j, s);
+    }
+    pthread_mutex_unlock(&j->lock);
+    if (held) {
+        nn_free(s);
+    }
+    return held ? 0 : 1;
+}
+
 int srv_jobs_cancel(struct srv_jobs *j, const char *id)
 {
     struct srv_jobs_slot *gone = NULL;
@@ -253,6 +294,7 @@ int srv_jobs_cancel(struct srv_jobs *j, const char *id)
                 j->tail = prev;
             }
             j->queued--;
+            j->adopted -= s->adopted;
             gone = s;
             held = 1;
             break;

@@ -64,6 +64,13 @@ void srv_jobs_unreserve(struct srv_jobs *j, struct srv_jobs_slot *slot);
 int srv_jobs_push_recovered(struct srv_jobs *j, const char *id, struct nn_err *err);
 
 /**
+ * Queues a job another replica left (its lease expired, or it waited a whole lease), unless
+ * the pool already runs or queues it. Not counted against the queue's bound (the bound is
+ * for this replica's clients). @return 1 when queued, 0 when already held, or NN_ENOMEM.
+ */
+int srv_jobs_adopt(struct srv_jobs *j, const char *id, struct nn_err *err);
+
+/**
  * Cancels a job held by the pool: removed from the queue, or its cancel flag set.
  * @return 1 when the pool held it, 0 when it did not.
  */

@@ -24,6 +24,7 @@
 #include "api_models.h"
 #include "api_train.h"
 #include "app.h"
+#include "cluster.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
@@ -110,6 +111,7 @@ int srv_main(int argc, char **argv)
     struct srv_config cfg;
     struct srv_app app;
     struct srv_http *http = NULL;
+    struct srv_cluster *cluster = NULL;
     struct nn_err err;
     sigset_t set;
     int help = 0;
@@ -168,11 +170,23 @@ int srv_main(int argc, char **argv)
     srv_log("info", "listening on %s://%s:%d", cfg.tls_cert[0] != '\0' ? "https" : "http", cfg.bind,
             srv_http_port(http));
     srv_security_banner(&cfg, srv_http_port(http));
-    if (store_open(cfg.db, &app.store, &err) != 0) {
-        srv_log("error", "cannot open the store %s: %s", cfg.db, err.msg);
-        fprintf(stderr, "neurond serve: %s: %s\n", cfg.db, err.msg);
+    /* --store, else the SQLite file --db; a PostgreSQL URL is never printed (it may hold
+       a password): its error names user@host:port/db */
+    const char *store_url = cfg.store[0] != '\0' ? cfg.store : cfg.db;
+    int remote = strstr(store_url, "://") != NULL;
+    if (store_open(store_url, &app.store, &err) != 0) {
+        srv_log("error", "cannot open the store %s: %s", remote ? "" : store_url, err.msg);
+        fprintf(stderr, "neurond serve: %s%s%s\n", remote ? "" : store_url, remote ? "" : ": ",
+                err.msg);
+        status = remote ? 2 : 1;
         goto stop;
     }
+    char replica[STORE_REPLICA_ID_MAX];
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(replica, sizeof(replica), "%s:%d", host, srv_http_port(http));
+    store_lease_set(app.store, replica, cfg.job_lease_s);
     if (srv_reserve_fill(cfg.db) != 0) {
         srv_log("warn", "no room for %s.reserve (%d bytes kept to delete models on a full disk)",
                 cfg.db, SRV_RESERVE_BYTES);
@@ -202,8 +216,13 @@ int srv_main(int argc, char **argv)
         srv_log("info", "%zu job(s) left queued or running by the last run queued again", n_ids);
     }
     clean_spool(&app);
+    if (store_shared(app.store) && srv_cluster_start(&app, &cluster, &err) != 0) {
+        goto fail_msg;
+    }
     atomic_store(&app.ready, 1);
-    srv_log("info", "ready: store %s, %d worker(s), queue %d", cfg.db, workers, cfg.queue_size);
+    srv_log("info", "ready: store %s, %d worker(s), queue %d%s%s",
+            remote ? "postgresql" : store_url, workers, cfg.queue_size,
+            store_shared(app.store) ? ", replica " : "", store_shared(app.store) ? replica : "");
 
     while (sigwait(&set, &sig) != 0) {
     }
@@ -217,6 +236,7 @@ stop:
     atomic_store(&app.stopping, 1);
     srv_http_stop(http, DRAIN_MS);
     atomic_store(&app.ready, 0);
+    srv_cluster_stop(cluster);
     if (app.jobs != NULL) {
         srv_jobs_stop(app.jobs); /* running jobs go back to queued */
         srv_jobs_free(app.jobs);

@@ -21,6 +21,7 @@
 #define C SRV_BODY_CSV
 #define F SRV_BODY_FORM
 #define M SRV_BODY_MAIL
+#define O SRV_BODY_ONNX
 
 /* method, pattern, handler, bodies, auth, big body */
 #define ROUTES(X)                                                                                  \
@@ -43,7 +44,8 @@
     X("DELETE", "/models/*/versions/*", srv_api_models_delete, 0, SRV_AUTH_ADMIN, 0)               \
     X("PUT", "/models/*/serving", srv_api_models_serving, J, SRV_AUTH_ADMIN, 0)                    \
     X("GET", "/models/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)                       \
-    X("POST", "/models/*/import", srv_api_models_import, J, SRV_AUTH_ADMIN, 1)                     \
+    X("GET", "/models/*/versions/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)            \
+    X("POST", "/models/*/import", srv_api_models_import, J | O, SRV_AUTH_ADMIN, 1)                 \
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
     X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
     X("POST", "/spam-score", srv_api_spam_score, J | M, SRV_AUTH_READ, 0)                          \

@@ -6,7 +6,9 @@
  */
 #include "store.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn/alloc.h"
 #include "store_backend.h"
@@ -16,26 +18,45 @@
 /* Backends                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* The default lease: "<hostname>:<pid>", 30 s. */
+static void lease_default(struct store *s)
+{
+    char host[64] = "localhost";
+
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(s->replica, sizeof(s->replica), "%s:%ld", host, (long)getpid());
+    s->lease_s = 30;
+}
 
 int store_open(const char *url, struct store **out, struct nn_err *err)
 {
     const char *colon = strchr(url, ':');
+    int rc = 1;
 
     *out = NULL;
-    for (size_t i = 0; colon != NULL && i < N_BACKENDS; i++) {
+    for (size_t i = 0; rc > 0 && colon != NULL && i < N_BACKENDS; i++) {
         size_t len = strlen(backends[i]->scheme);
         if ((size_t)(colon - url) == len && strncmp(url, backends[i]->scheme, len) == 0) {
-            return backends[i]->open(colon + 1, out, err);
+            /* SQLite takes the path after "sqlite:"; a server backend its whole URL */
+            rc = backends[i]->open(backends[i]->jobs_adopt != NULL ? url : colon + 1, out, err);
         }
     }
-    /* "name://...": a URL of a backend this build lacks; anything else is a SQLite path. */
-    if (colon != NULL && strncmp(colon, "://", 3) == 0) {
+    if (rc > 0 && colon != NULL && strncmp(colon, "://", 3) == 0) {
+        /* "name://...": a URL of a backend this build lacks; anything else is a SQLite path */
         return nn_err_set(err, NN_EINVAL, "store '%.*s': no such backend in this build",
                           (int)(colon - url), url);
     }
-    return store_sqlite_ops.open(url, out, err);
+    if (rc > 0) {
+        rc = store_sqlite_ops.open(url, out, err);
+    }
+    if (rc == 0) {
+        lease_default(*out);
+    }
+    return rc;
 }
 
 void store_close(struct store *s)
@@ -212,6 +233,67 @@ int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn
 int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
 {
     return s->ops->spool_in_use(s, spool, in_use, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Replicas                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+int store_shared(struct store *s)
+{
+    return s->ops->jobs_adopt != NULL;
+}
+
+void store_lease_set(struct store *s, const char *replica, int lease_s)
+{
+    if (replica != NULL && replica[0] != '\0') {
+        snprintf(s->replica, sizeof(s->replica), "%s", replica);
+    }
+    if (lease_s > 0) {
+        s->lease_s = lease_s;
+    }
+}
+
+int store_jobs_heartbeat(struct store *s, struct nn_err *err)
+{
+    return s->ops->jobs_heartbeat != NULL ? s->ops->jobs_heartbeat(s, err) : 0;
+}
+
+int store_jobs_adopt(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
+{
+    *ids = NULL;
+    *n = 0;
+    return s->ops->jobs_adopt != NULL ? s->ops->jobs_adopt(s, ids, n, err) : 0;
+}
+
+int store_changes(struct store *s, long long *since, int wait_ms, store_change_fn fn, void *ud,
+                  struct nn_err *err)
+{
+    return s->ops->changes != NULL ? s->ops->changes(s, since, wait_ms, fn, ud, err) : 0;
+}
+
+int store_dataset_put(struct store *s, const char *spool, const char *path, struct nn_err *err)
+{
+    return s->ops->dataset_put != NULL ? s->ops->dataset_put(s, spool, path, err) : 0;
+}
+
+int store_dataset_get(struct store *s, const char *spool, const char *path, struct nn_err *err)
+{
+    if (s->ops->dataset_get == NULL) {
+        return nn_err_set(err, NN_ENOTFOUND, "dataset '%s' is kept in the spool folder only",
+                          spool);
+    }
+    return s->ops->dataset_get(s, spool, path, err);
+}
+
+int store_dataset_delete(struct store *s, const char *spool, struct nn_err *err)
+{
+    return s->ops->dataset_delete != NULL ? s->ops->dataset_delete(s, spool, err) : 0;
+}
+
+int store_available(struct store *s)
+{
+    return s->ops->available != NULL ? s->ops->available(s) : 1;
 }
 
 void store_job_free(struct store_job *j)

@@ -5,9 +5,10 @@
  * SQL appears anywhere else.
  *
  * Backends: store_open picks one from its URL ("sqlite:PATH", or a plain PATH: the SQLite
- * backend, store_sqlite*.c). A second backend (PostgreSQL) implements struct store_ops of
- * store_backend.h, as ae_epoll.c sits behind ae.c; it must pass tests/unit/test_store.c,
- * which uses only the calls below. struct store is opaque here.
+ * backend, store_sqlite*.c; "postgresql://user@host:port/db": the PostgreSQL backend,
+ * store_pg*.c, which several replicas share). Each implements struct store_ops of
+ * store_backend.h, as ae_epoll.c sits behind ae.c, and passes tests/unit/test_store.c, which
+ * uses only the calls below. struct store is opaque here.
  *
  * The rules every backend keeps, and callers rely on:
  *   - Errors: 0 or a negative NN_E* code with err filled (err may be NULL). Besides the codes
@@ -31,9 +32,10 @@
 
 #include "nn/err.h"
 
-#define STORE_ID_MAX   40 /* job ids (32 hex + NUL fits) */
-#define STORE_NAME_MAX 72 /* model names are at most 64 bytes */
-#define STORE_TIME_MAX 32 /* "2026-11-27T16:00:00Z" (UTC, second precision) */
+#define STORE_ID_MAX         40  /* job ids (32 hex + NUL fits) */
+#define STORE_NAME_MAX       72  /* model names are at most 64 bytes */
+#define STORE_TIME_MAX       32  /* "2026-11-27T16:00:00Z" (UTC, second precision) */
+#define STORE_REPLICA_ID_MAX 128 /* a replica's name (store_lease_set) */
 
 enum store_job_status {
     STORE_JOB_QUEUED = 0,
@@ -273,6 +275,76 @@ int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn
  * uses may be deleted). @param in_use [out] 1 or 0.
  */
 int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+
+/* ========================================================================================== */
+/* Replicas: leases, the change feed and stored datasets (a shared store only)                */
+/* ========================================================================================== */
+
+/* A change another replica made, from store_changes. */
+enum store_change_kind {
+    STORE_CHANGE_MODEL = 0, /* a version stored or deleted, a pin, a model deleted: name */
+    STORE_CHANGE_CANCEL = 1 /* a job cancelled: name is its id */
+};
+
+/** Called once per change, oldest first. name is borrowed for the call. */
+typedef void (*store_change_fn)(void *ud, int kind, const char *name);
+
+/**
+ * Whether several processes may share this store (1: PostgreSQL; 0: SQLite, one process).
+ * On a store that is not shared, the calls of this section do nothing and return 0 (but
+ * store_dataset_get: NN_ENOTFOUND, the spool folder is the only copy).
+ */
+int store_shared(struct store *s);
+
+/**
+ * Names this process in the store and sets the lease of the jobs it claims: a running job
+ * whose lease is not renewed (store_jobs_heartbeat) for lease_s seconds is re-queued by
+ * store_jobs_adopt. Default: "<hostname>:<pid>" and 30 s. Call before any claim.
+ * Thread-safety: call before threads use the store.
+ */
+void store_lease_set(struct store *s, const char *replica, int lease_s);
+
+/** Renews the lease of every job this replica runs. @return 0 or NN_EIO. */
+int store_jobs_heartbeat(struct store *s, struct nn_err *err);
+
+/**
+ * In one transaction: re-queues every running job whose lease expired (its replica died;
+ * history cleared, as store_job_requeue) and lists them with every job left queued for a
+ * whole lease (its replica may be gone before it claimed it), oldest first.
+ * @param ids, n [out] a new array of n ids (possibly NULL when n is 0); nn_free.
+ */
+int store_jobs_adopt(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);
+
+/**
+ * Waits up to wait_ms for a change made through any handle on the store, then calls fn for
+ * every change recorded after *since and moves *since past them. With *since < 0, only sets
+ * *since to the newest change (no calls). A missed wake-up is caught by the next call: the
+ * changes are read from the store, not from the wake-up.
+ * @return 0, or NN_EIO when the store cannot be reached (call again later: nothing is lost).
+ */
+int store_changes(struct store *s, long long *since, int wait_ms, store_change_fn fn, void *ud,
+                  struct nn_err *err);
+
+/**
+ * Stores the bytes of file path as the dataset named spool, read and written in chunks (never
+ * whole in memory), in one transaction. @return 0 or NN_EIO (the file or the store).
+ */
+int store_dataset_put(struct store *s, const char *spool, const char *path, struct nn_err *err);
+
+/**
+ * Writes the stored dataset spool to path (through a temporary file renamed at the end), a
+ * chunk at a time. @return 0, NN_ENOTFOUND (none stored), NN_EIO, NN_ENOSPC.
+ */
+int store_dataset_get(struct store *s, const char *spool, const char *path, struct nn_err *err);
+
+/** Deletes the stored dataset spool (nothing when there is none). @return 0 or NN_EIO. */
+int store_dataset_delete(struct store *s, const char *spool, struct nn_err *err);
+
+/**
+ * Whether the last call could reach the database (1) or not (0): /healthz and the 503 of a
+ * write. Always 1 for a store that is not shared. Thread-safety: any thread.
+ */
+int store_available(struct store *s);
 
 /** Frees a job. NULL-safe. */
 void store_job_free(struct store_job *j);

@@ -51,14 +51,29 @@ struct store_ops {
     int (*jobs_recover)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);
     int (*jobs_count)(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
     int (*spool_in_use)(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+
+    /* replicas: NULL in a backend that one process owns (store.c then does nothing) */
+    int (*jobs_heartbeat)(struct store *s, struct nn_err *err);
+    int (*jobs_adopt)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);
+    int (*changes)(struct store *s, long long *since, int wait_ms, store_change_fn fn, void *ud,
+                   struct nn_err *err);
+    int (*dataset_put)(struct store *s, const char *spool, const char *path, struct nn_err *err);
+    int (*dataset_get)(struct store *s, const char *spool, const char *path, struct nn_err *err);
+    int (*dataset_delete)(struct store *s, const char *spool, struct nn_err *err);
+    int (*available)(struct store *s);
 };
 
-/* The head of every backend's store struct. */
+/* The head of every backend's store struct. replica and lease_s are set by store.c after
+ * open (store_lease_set) and read by the backend's claims. */
 struct store {
     const struct store_ops *ops;
+    char replica[STORE_REPLICA_ID_MAX];
+    int lease_s;
 };
 
 /* The SQLite backend (store_sqlite.c). */
 extern const struct store_ops store_sqlite_ops;
+/* The PostgreSQL backend (store_pg.c). */
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -29,6 +29,7 @@
 #include <stddef.h>
 
 #include "store_backend.h"
+#include "store_sql.h"
 
 /* Statements a connection keeps prepared; the backend has about 35 distinct texts. */
 #define STORE_SQL_CACHE_MAX 64
@@ -44,41 +45,7 @@ struct conn {
     struct conn *next;
 };
 
-/* ----- binds ----- */
-
-enum sql_type { SQL_T_NULL, SQL_T_INT, SQL_T_REAL, SQL_T_TEXT, SQL_T_BLOB };
-
-/* One value bound to a statement parameter. */
-struct sql_val {
-    enum sql_type type;
-    union {
-        long long i;
-        double d;
-        const char *t; /* NULL binds SQL NULL */
-        struct {
-            const void *p;
-            size_t n;
-        } b;
-    } u;
-};
-
-/* The values for ?1 .. ?n, in order. Borrowed for the length of one call. */
-struct sql_args {
-    const struct sql_val *v;
-    int n;
-};
-
-#define SQL_INT(x)     ((struct sql_val){SQL_T_INT, {.i = (x)}})
-#define SQL_REAL(x)    ((struct sql_val){SQL_T_REAL, {.d = (x)}})
-#define SQL_TEXT(x)    ((struct sql_val){SQL_T_TEXT, {.t = (x)}})
-#define SQL_BLOB(p, n) ((struct sql_val){SQL_T_BLOB, {.b = {(p), (n)}}})
-/* A double, or SQL NULL when it is NaN or infinite. */
-#define SQL_REAL_OR_NULL(x) (isfinite(x) ? SQL_REAL(x) : (struct sql_val){SQL_T_NULL, {.i = 0}})
-#define SQL_ARGS(...)                                                                              \
-    ((struct sql_args){                                                                            \
-        (const struct sql_val[]){__VA_ARGS__},                                                     \
-        (int)(sizeof((const struct sql_val[]){__VA_ARGS__}) / sizeof(struct sql_val))})
-#define SQL_NOARGS ((struct sql_args){NULL, 0})
+/* ----- binds: store_sql.h ----- */
 
 /* ----- statements ----- */
 

@@ -254,6 +254,9 @@ int tab_rd_str(struct tab_rd *r, char **out, size_t max_len, const char *what, s
     if (tab_rd_need(r, n, 1, what, err) != 0) {
         return NN_EFORMAT;
     }
+    if (memchr(r->p + r->off, '\0', n) != NULL) { /* it would be cut short, and read back shorter */
+        return nn_err_set(err, NN_EFORMAT, "model blob: %s holds a NUL byte", what);
+    }
     s = nn_strndup((const char *)r->p + r->off, n);
     if (s == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory reading %s", what);

@@ -485,7 +485,9 @@ int tab_csv_open(FILE *f, const struct tab_csv_opts *o, struct tab_csv **out, st
     }
     for (size_t i = 0; i < r->ncols; i++) {
         const char *name = r->rec + r->foff[i];
-        if (r->flen[i] == 0) {
+        /* the first column may be unnamed: R's write.csv and pandas' to_csv write the row
+           names / index there under an empty header */
+        if (r->flen[i] == 0 && (i > 0 || r->ncols == 1)) {
             rc = nn_err_set_at(err, NN_EFORMAT, 1, (long)i + 1, NULL,
                                "line 1, column %zu: empty header name", i + 1);
             goto fail;

@@ -32,7 +32,8 @@ void tab_csv_opts_default(struct tab_csv_opts *o);
 
 /**
  * Starts reading f (borrowed: the caller closes it after tab_csv_close) and reads the header.
- * Errors: empty file (line 1), empty or duplicate header name (line 1, its column), too many
+ * Errors: empty file (line 1), empty or duplicate header name (line 1, its column; the first
+ * of two or more columns may be unnamed, as R and pandas write a row-name column), too many
  * columns, a bad delimiter.
  * @return 0 or an error. Ownership: *out is new; tab_csv_close. NULL on failure.
  */

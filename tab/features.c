@@ -108,10 +108,10 @@ int tab_feat_layout(struct tab_features *f)
         in->offset = (int)off;
         switch (in->type) {
         case TAB_COL_NUMERIC:
-            off += 1;
+            off += 1 + (in->missing_col != 0);
             break;
         case TAB_COL_CATEGORICAL:
-            off += in->n_categories;
+            off += in->n_categories + (in->missing_col != 0);
             break;
         case TAB_COL_TEXT:
             off += TAB_FEAT_N_SHAPE;
@@ -185,8 +185,10 @@ static int hashes_push(struct hashes *hs, uint32_t v)
     return 0;
 }
 
-/* Appends the bucket of every unigram and bigram of text s (input index k) to hs. */
-static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs)
+/* Appends the bucket of every unigram and bigram of text s (input index k) to hs; or, when
+ * fn is not NULL, hands each one to fn with its words instead (tab_features_tokens). */
+static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs, tab_token_fn fn,
+                       void *ud)
 {
     uint32_t basis = 2166136261u ^ fmix32(seed + (uint32_t)k * 0x9e3779b9u);
     const unsigned char *p = (const unsigned char *)s;
@@ -205,7 +207,12 @@ static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs
         }
         size_t n = (size_t)(p - w);
         uint32_t h = fnv_bytes(basis, w, n);
-        if (hashes_push(hs, fmix32(h) & FEAT_HASH_MASK) != 0) {
+        if (fn != NULL) {
+            int rc = fn(ud, k, (int32_t)(fmix32(h) & FEAT_HASH_MASK), (const char *)w, n, NULL, 0);
+            if (rc != 0) {
+                return rc;
+            }
+        } else if (hashes_push(hs, fmix32(h) & FEAT_HASH_MASK) != 0) {
             return NN_ENOMEM;
         }
         if (prev != NULL) {
@@ -213,7 +220,13 @@ static int text_hashes(const char *s, uint32_t seed, size_t k, struct hashes *hs
             uint32_t b = fnv_bytes(basis, prev, prev_len);
             b = fnv_bytes(b, &sp, 1);
             b = fnv_bytes(b, w, n);
-            if (hashes_push(hs, fmix32(b) & FEAT_HASH_MASK) != 0) {
+            if (fn != NULL) {
+                int rc = fn(ud, k, (int32_t)(fmix32(b) & FEAT_HASH_MASK), (const char *)prev,
+                            prev_len, (const char *)w, n);
+                if (rc != 0) {
+                    return rc;
+                }
+            } else if (hashes_push(hs, fmix32(b) & FEAT_HASH_MASK) != 0) {
                 return NN_ENOMEM;
             }
         }
@@ -338,28 +351,31 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
     int rc = 0;
     for (size_t i = 0; i < f->n_inputs; i++) {
         const struct tab_feat_input *in = &f->inputs[i];
-        const char *cell = cells[i] != NULL ? cells[i] : "";
+        int num = in->type == TAB_COL_NUMERIC && nums != NULL && !isnan(nums[i]);
+        int missing = !num && tab_na_is(&f->na, cells[i]);
+        const char *cell = missing ? "" : cells[i];
         if (in->type == TAB_COL_NUMERIC) {
-            double v = in->mean;
-            int k = nums != NULL && !isnan(nums[i]) ? (v = nums[i], 1)
-                                                    : tab_schema_parse_number(cell, &v);
-            if (k < 0) {
+            double v = num ? nums[i] : in->fill;
+            if (!num && !missing && tab_schema_parse_number(cell, &v) <= 0) {
                 *bad = i;
                 rc = NN_EINVAL;
                 goto done;
             }
-            if (k == 0) {
-                v = in->mean;
-            }
             dense[in->offset] = in->scale ? (float)((v - in->mean) / in->sd) : (float)v;
+            if (in->missing_col) {
+                dense[in->offset + 1] = missing ? 1.0f : 0.0f;
+            }
         } else if (in->type == TAB_COL_CATEGORICAL) {
             float *d = dense + in->offset;
             for (size_t c = 0; c < in->n_categories; c++) {
                 d[c] = 0.0f;
             }
-            long c = *cell != '\0' ? cat_find(in, cell) : -1;
+            long c = missing ? -1 : cat_find(in, cell);
             if (c >= 0) {
                 d[c] = 1.0f;
+            }
+            if (in->missing_col) {
+                d[in->n_categories] = missing ? 1.0f : 0.0f;
             }
         } else if (in->type == TAB_COL_TEXT) {
             double sh[TAB_FEAT_N_SHAPE];
@@ -373,7 +389,7 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
                                             ? (float)((sh[j] - in->shape_mean[j]) / in->shape_sd[j])
                                             : (float)sh[j];
             }
-            rc = text_hashes(text, f->hash_seed, i, &hs);
+            rc = text_hashes(text, f->hash_seed, i, &hs, NULL, NULL);
             nn_free(own);
             if (rc != 0) {
                 rc = NN_ENOMEM;
@@ -420,6 +436,26 @@ static int encode_row(const struct tab_features *f, const char *const *cells, co
 done:
     nn_free(hs.h);
     nn_free(ent);
+    return rc;
+}
+
+int tab_features_tokens(const struct tab_features *f, const char *const *cells, tab_token_fn fn,
+                        void *ud)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < f->n_inputs && rc == 0; i++) {
+        const struct tab_feat_input *in = &f->inputs[i];
+        const char *text;
+        char *own;
+
+        if (in->type != TAB_COL_TEXT || tab_na_is(&f->na, cells[i])) {
+            continue;
+        }
+        text = text_prepare(in, cells[i], &own);
+        rc = text_hashes(text, f->hash_seed, i, NULL, fn, ud);
+        nn_free(own);
+    }
     return rc;
 }
 
@@ -474,355 +510,499 @@ static void welford_get(const struct welford *w, double *mean, double *sd)
     *sd = (s > 0 && isfinite(s)) ? s : 1;
 }
 
-int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
-                     const struct tab_text_decoder *text_decoder, struct tab_features **out,
-                     struct nn_dataset *ds, struct nn_err *err)
+/*
+ * Fitting runs in phases over one state: set-up (inputs, classes), pass A (statistics of the
+ * training rows), the fitted values (scales, fill values, categories, layout), pass B (every
+ * row through the encoder into the data set).
+ */
+struct fit {
+    struct tab_csv *r;
+    const struct tab_schema *s;
+    const unsigned char *is_train;
+    const struct tab_feat_opts *fo;
+    struct tab_features *f;
+    size_t n_in;
+    size_t *colof;        /* input i reads CSV column colof[i] */
+    struct welford *wf;   /* per input: the value, then the TAB_FEAT_N_SHAPE text features */
+    unsigned char **seen; /* categorical: categories seen in training */
+    size_t *n_missing;    /* per input: missing training cells */
+    float **vals;         /* numeric, for the median: the non-missing training values */
+    size_t *n_vals;
+};
+
+static int fit_oom(struct nn_err *err)
 {
-    struct tab_features *f = NULL;
-    size_t *colof = NULL;
-    struct welford *wf = NULL;
-    unsigned char **seen = NULL;
-    const char **cells = NULL;
-    float *dense = NULL, *dense_tmp = NULL, *vtmp = NULL, *val = NULL;
-    int32_t *ind = NULL, *itmp = NULL;
-    size_t *indptr = NULL;
-    size_t nnz_cap = 0, nnz_tot = 0, n_in = 0;
-    struct nn_dataset d = {0};
-    int rc;
-    *out = NULL;
-    size_t ntrain = 0;
-    for (size_t i = 0; i < s->rows; i++) {
-        ntrain += is_train[i] != 0;
-    }
-    if (ntrain == 0) {
-        return nn_err_set(err, NN_EINVAL, "no training rows to fit the features on");
-    }
-    f = nn_calloc(1, sizeof(*f));
-    colof = nn_calloc(s->n_cols, sizeof(size_t));
-    if (f == NULL || colof == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-        goto fail;
+    return nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
+}
+
+static int fit_setup(struct fit *ft, struct nn_err *err)
+{
+    const struct tab_schema *s = ft->s;
+    struct tab_features *f;
+    size_t n_in = 0;
+
+    ft->f = f = nn_calloc(1, sizeof(*f));
+    ft->colof = nn_calloc(s->n_cols ? s->n_cols : 1, sizeof(size_t));
+    if (f == NULL || ft->colof == NULL) {
+        return fit_oom(err);
     }
     for (size_t c = 0; c < s->n_cols; c++) {
         if (c != s->label && s->cols[c].type != TAB_COL_IGNORED) {
-            colof[n_in++] = c;
+            ft->colof[n_in++] = c;
         }
     }
     if (n_in == 0) {
-        rc = nn_err_set(err, NN_EINVAL, "no input columns besides the label");
-        goto fail;
+        return nn_err_set(err, NN_EINVAL, "no input columns besides the label");
     }
+    ft->n_in = n_in;
     f->inputs = nn_calloc(n_in, sizeof(*f->inputs));
-    wf = nn_calloc(n_in * (TAB_FEAT_N_SHAPE + 1), sizeof(*wf));
-    seen = nn_calloc(n_in, sizeof(*seen));
-    cells = nn_calloc(n_in, sizeof(*cells));
+    ft->wf = nn_calloc(n_in * (TAB_FEAT_N_SHAPE + 1), sizeof(*ft->wf));
+    ft->seen = nn_calloc(n_in, sizeof(*ft->seen));
+    ft->n_missing = nn_calloc(n_in, sizeof(size_t));
+    ft->vals = nn_calloc(n_in, sizeof(*ft->vals));
+    ft->n_vals = nn_calloc(n_in, sizeof(size_t));
     f->label = nn_strdup(s->cols[s->label].name);
-    if (f->inputs == NULL || wf == NULL || seen == NULL || cells == NULL || f->label == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-        goto fail;
+    if (f->inputs == NULL || ft->wf == NULL || ft->seen == NULL || ft->n_missing == NULL ||
+        ft->vals == NULL || ft->n_vals == NULL || f->label == NULL) {
+        return fit_oom(err);
     }
     f->n_inputs = n_in;
     f->task = s->task;
     f->hash_seed = TAB_FEAT_HASH_SEED;
+    f->na = s->na;
     f->y_mean = 0;
     f->y_sd = 1;
     for (size_t i = 0; i < n_in; i++) {
-        const struct tab_column *col = &s->cols[colof[i]];
+        const struct tab_column *col = &s->cols[ft->colof[i]];
         struct tab_feat_input *in = &f->inputs[i];
         in->name = nn_strdup(col->name);
         if (in->name == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-            goto fail;
+            return fit_oom(err);
         }
         in->type = col->type;
-        in->decoder = col->type == TAB_COL_TEXT ? text_decoder : NULL;
+        in->decoder = col->type == TAB_COL_TEXT ? ft->fo->text_decoder : NULL;
         in->scale = col->type != TAB_COL_CATEGORICAL;
-        in->sd = 1;
-        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
-            in->shape_sd[j] = 1;
-        }
         if (col->type == TAB_COL_CATEGORICAL) {
-            seen[i] = nn_calloc(col->n_categories ? col->n_categories : 1, 1);
-            if (seen[i] == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-                goto fail;
+            ft->seen[i] = nn_calloc(col->n_categories ? col->n_categories : 1, 1);
+            if (ft->seen[i] == NULL) {
+                return fit_oom(err);
             }
         }
     }
     if (s->n_classes > 0) {
         f->classes = nn_calloc((size_t)s->n_classes, sizeof(char *));
         if (f->classes == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-            goto fail;
+            return fit_oom(err);
         }
         for (int k = 0; k < s->n_classes; k++) {
             f->classes[k] = nn_strdup(s->classes[k]);
             if (f->classes[k] == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-                goto fail;
+                return fit_oom(err);
             }
             f->n_classes = k + 1;
         }
     }
+    return 0;
+}
 
-    /* pass A: statistics of the training rows */
-    rc = tab_csv_rewind(r, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    size_t row = 0;
-    while ((rc = tab_csv_next(r, err)) == 1) {
-        if (row >= s->rows) {
-            rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), 0, NULL,
-                               "line %ld: more rows than the schema saw", tab_csv_line(r));
-            goto fail;
+/* Pass A, one training cell of input i. */
+static int fit_observe(struct fit *ft, size_t i, const char *v, struct nn_err *err)
+{
+    const struct tab_column *col = &ft->s->cols[ft->colof[i]];
+    struct welford *w = &ft->wf[i * (TAB_FEAT_N_SHAPE + 1)];
+
+    if (tab_na_is(&ft->f->na, v)) {
+        ft->n_missing[i]++;
+        if (col->type != TAB_COL_TEXT) {
+            return 0;
         }
-        if (!is_train[row++]) {
+        v = "";
+    }
+    if (col->type == TAB_COL_NUMERIC) {
+        double x;
+        if (tab_schema_parse_number(v, &x) <= 0) {
+            return nn_err_set_at(err, NN_EINVAL, tab_csv_line(ft->r), (long)ft->colof[i] + 1,
+                                 col->name, "line %ld: '%.64s' is not a number",
+                                 tab_csv_line(ft->r), v);
+        }
+        welford_add(w, x);
+        if (ft->vals[i] != NULL) {
+            ft->vals[i][ft->n_vals[i]++] = (float)x;
+        }
+    } else if (col->type == TAB_COL_CATEGORICAL) {
+        size_t lo = 0, hi = col->n_categories;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(col->categories[mid], v);
+            if (c == 0) {
+                ft->seen[i][mid] = 1;
+                break;
+            }
+            if (c < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+    } else if (col->type == TAB_COL_TEXT) {
+        double sh[TAB_FEAT_N_SHAPE];
+        char *own;
+        const char *text = text_prepare(&ft->f->inputs[i], v, &own);
+
+        text_shape(text, sh);
+        nn_free(own);
+        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
+            welford_add(&w[1 + j], sh[j]);
+        }
+    }
+    return 0;
+}
+
+/* Pass A: the statistics of the training rows. */
+static int fit_pass_stats(struct fit *ft, size_t ntrain, struct nn_err *err)
+{
+    const struct tab_schema *s = ft->s;
+    size_t row = 0;
+    int rc;
+
+    for (size_t i = 0; i < ft->n_in; i++) {
+        if (ft->f->inputs[i].type == TAB_COL_NUMERIC && ft->fo->impute == TAB_FEAT_IMPUTE_MEDIAN) {
+            ft->vals[i] = nn_calloc(ntrain, sizeof(float));
+            if (ft->vals[i] == NULL) {
+                return fit_oom(err);
+            }
+        }
+    }
+    rc = tab_csv_rewind(ft->r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    while ((rc = tab_csv_next(ft->r, err)) == 1) {
+        if (row >= s->rows) {
+            return nn_err_set_at(err, NN_EINVAL, tab_csv_line(ft->r), 0, NULL,
+                                 "line %ld: more rows than the schema saw", tab_csv_line(ft->r));
+        }
+        if (!ft->is_train[row++]) {
             continue;
         }
-        for (size_t i = 0; i < n_in; i++) {
-            const struct tab_column *col = &s->cols[colof[i]];
-            const char *v = tab_csv_field(r, colof[i], NULL);
-            struct welford *w = &wf[i * (TAB_FEAT_N_SHAPE + 1)];
-            if (col->type == TAB_COL_NUMERIC) {
-                double x;
-                int k = tab_schema_parse_number(v, &x);
-                if (k < 0) {
-                    rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)colof[i] + 1,
-                                       col->name, "line %ld: '%.64s' is not a number",
-                                       tab_csv_line(r), v);
-                    goto fail;
-                }
-                if (k > 0) {
-                    welford_add(w, x);
-                }
-            } else if (col->type == TAB_COL_CATEGORICAL) {
-                if (*v == '\0') {
-                    continue;
-                }
-                size_t lo = 0, hi = col->n_categories;
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    int c = strcmp(col->categories[mid], v);
-                    if (c == 0) {
-                        seen[i][mid] = 1;
-                        break;
-                    }
-                    if (c < 0) {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-            } else if (col->type == TAB_COL_TEXT) {
-                double sh[TAB_FEAT_N_SHAPE];
-                const char *text;
-                char *own;
-
-                text = text_prepare(&f->inputs[i], v, &own);
-                text_shape(text, sh);
-                nn_free(own);
-                for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
-                    welford_add(&w[1 + j], sh[j]);
-                }
+        for (size_t i = 0; i < ft->n_in; i++) {
+            rc = fit_observe(ft, i, tab_csv_field(ft->r, ft->colof[i], NULL), err);
+            if (rc != 0) {
+                return rc;
             }
         }
     }
     if (rc < 0) {
-        goto fail;
+        return rc;
     }
     if (row != s->rows) {
-        rc = nn_err_set(err, NN_EINVAL, "the csv has %zu rows, the schema %zu", row, s->rows);
-        goto fail;
+        return nn_err_set(err, NN_EINVAL, "the csv has %zu rows, the schema %zu", row, s->rows);
     }
-    for (size_t i = 0; i < n_in; i++) {
-        const struct tab_column *col = &s->cols[colof[i]];
+    return 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of n values (sorted in place); NaN when n is 0. */
+static double median(float *v, size_t n)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    qsort(v, n, sizeof(float), cmp_float);
+    return n % 2 ? (double)v[n / 2] : ((double)v[n / 2 - 1] + (double)v[n / 2]) / 2;
+}
+
+/* The categories of input i seen in training, in the schema's (sorted) order. */
+static int fit_categories(struct fit *ft, size_t i, struct nn_err *err)
+{
+    const struct tab_column *col = &ft->s->cols[ft->colof[i]];
+    struct tab_feat_input *in = &ft->f->inputs[i];
+    size_t n = 0;
+
+    for (size_t k = 0; k < col->n_categories; k++) {
+        n += ft->seen[i][k];
+    }
+    in->categories = nn_calloc(n ? n : 1, sizeof(char *));
+    if (in->categories == NULL) {
+        return fit_oom(err);
+    }
+    for (size_t k = 0; k < col->n_categories; k++) {
+        if (!ft->seen[i][k]) {
+            continue;
+        }
+        in->categories[in->n_categories] = nn_strdup(col->categories[k]);
+        if (in->categories[in->n_categories] == NULL) {
+            return fit_oom(err);
+        }
+        in->n_categories++;
+    }
+    return tab_feat_build_order(in) != 0 ? fit_oom(err) : 0;
+}
+
+/* The fitted values: scales, fill values, missing columns, categories, target scaling, layout. */
+static int fit_values(struct fit *ft, struct nn_err *err)
+{
+    struct tab_features *f = ft->f;
+    const struct tab_schema *s = ft->s;
+    int rc;
+
+    for (size_t i = 0; i < ft->n_in; i++) {
         struct tab_feat_input *in = &f->inputs[i];
-        struct welford *w = &wf[i * (TAB_FEAT_N_SHAPE + 1)];
+        struct welford *w = &ft->wf[i * (TAB_FEAT_N_SHAPE + 1)];
         in->sd = 1; /* unused scales stay valid (1) so a saved pipeline loads back */
         for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
             in->shape_sd[j] = 1;
         }
+        in->missing_col = in->type != TAB_COL_TEXT && ft->n_missing[i] > 0;
         if (in->type == TAB_COL_NUMERIC) {
             welford_get(w, &in->mean, &in->sd);
+            in->fill = ft->vals[i] != NULL ? median(ft->vals[i], ft->n_vals[i]) : in->mean;
+            if (!isfinite(in->fill)) {
+                in->fill = in->mean;
+            }
         } else if (in->type == TAB_COL_TEXT) {
             for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
                 welford_get(&w[1 + j], &in->shape_mean[j], &in->shape_sd[j]);
             }
         } else if (in->type == TAB_COL_CATEGORICAL) {
-            size_t n = 0;
-            for (size_t k = 0; k < col->n_categories; k++) {
-                n += seen[i][k];
-            }
-            in->categories = nn_calloc(n ? n : 1, sizeof(char *));
-            if (in->categories == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-                goto fail;
-            }
-            for (size_t k = 0; k < col->n_categories; k++) {
-                if (!seen[i][k]) {
-                    continue;
-                }
-                in->categories[in->n_categories] = nn_strdup(col->categories[k]);
-                if (in->categories[in->n_categories] == NULL) {
-                    rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-                    goto fail;
-                }
-                in->n_categories++;
-            }
-            if (tab_feat_build_order(in) != 0) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-                goto fail;
+            rc = fit_categories(ft, i, err);
+            if (rc != 0) {
+                return rc;
             }
         }
     }
     if (s->task == NN_TASK_REGRESSION) {
         struct welford w = {0, 0, 0};
         for (size_t i = 0; i < s->rows; i++) {
-            if (is_train[i]) {
+            if (ft->is_train[i]) {
                 welford_add(&w, s->labels[i]);
             }
         }
         welford_get(&w, &f->y_mean, &f->y_sd);
     }
     rc = tab_feat_layout(f);
-    if (rc != 0) {
-        rc = nn_err_set(err, rc, "too many dense features");
-        goto fail;
-    }
+    return rc != 0 ? nn_err_set(err, rc, "too many dense features") : 0;
+}
 
-    /* pass B: every row through the encoder */
-    size_t dd = (size_t)f->dense_dim;
-    if (f->sparse_dim == 0) {
-        /* no text: the data set's size is known now, so rows are encoded in place */
-        rc = nn_dataset_alloc(&d, s->rows, f->dense_dim, 0, 0, 1);
-        if (rc != 0) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows, dd);
-            goto fail;
+/* The sparse entries of pass B, grown as rows come. */
+struct sparse_acc {
+    int32_t *ind;
+    float *val;
+    size_t *indptr;
+    size_t n, cap;
+};
+
+static int sparse_append(struct sparse_acc *sa, size_t row, const int32_t *ind, const float *val,
+                         size_t nz)
+{
+    if (sa->n + nz > sa->cap) {
+        size_t cap = sa->cap ? sa->cap : 4096;
+        while (cap < sa->n + nz) {
+            cap *= 2;
         }
-        dense = d.dense;
-    } else if (dd > 0) {
-        /* text: the non-zero count is known only at the end; dense rows wait here */
-        dense_tmp = nn_calloc(s->rows ? s->rows : 1, dd * sizeof(float));
-        dense = dense_tmp;
-        if (dense == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows, dd);
-            goto fail;
+        int32_t *ni = nn_reallocarray(sa->ind, cap, sizeof(int32_t));
+        if (ni == NULL) {
+            return NN_ENOMEM;
         }
+        sa->ind = ni;
+        float *nv = nn_reallocarray(sa->val, cap, sizeof(float));
+        if (nv == NULL) {
+            return NN_ENOMEM;
+        }
+        sa->val = nv;
+        sa->cap = cap;
     }
-    float dummy = 0;
+    if (nz > 0) {
+        memcpy(sa->ind + sa->n, ind, nz * sizeof(int32_t));
+        memcpy(sa->val + sa->n, val, nz * sizeof(float));
+        sa->n += nz;
+    }
+    sa->indptr[row + 1] = sa->n;
+    return 0;
+}
+
+/* Pass B: every row through the encoder into d (dense rows into dense, row-major). */
+static int fit_pass_encode(struct fit *ft, float *dense, struct sparse_acc *sa, struct nn_err *err)
+{
+    const struct tab_features *f = ft->f;
+    size_t dd = (size_t)f->dense_dim, row = 0;
+    const char **cells = nn_calloc(ft->n_in, sizeof(*cells));
+    int32_t *itmp = NULL;
+    float *vtmp = NULL, dummy = 0;
+    int rc;
+
     if (f->sparse_dim > 0) {
         itmp = nn_malloc(TAB_FEAT_MAX_NNZ * sizeof(int32_t));
         vtmp = nn_malloc(TAB_FEAT_MAX_NNZ * sizeof(float));
-        indptr = nn_calloc(s->rows + 1, sizeof(size_t));
-        if (itmp == NULL || vtmp == NULL || indptr == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory fitting features");
-            goto fail;
-        }
     }
-    rc = tab_csv_rewind(r, err);
-    if (rc != 0) {
-        goto fail;
+    if (cells == NULL || (f->sparse_dim > 0 && (itmp == NULL || vtmp == NULL))) {
+        rc = fit_oom(err);
+        goto done;
     }
-    row = 0;
-    while ((rc = tab_csv_next(r, err)) == 1) {
-        if (row >= s->rows) {
+    rc = tab_csv_rewind(ft->r, err);
+    while (rc == 0 && (rc = tab_csv_next(ft->r, err)) == 1) {
+        if (row >= ft->s->rows) {
             rc = nn_err_set(err, NN_EINVAL, "the csv changed between passes");
-            goto fail;
+            goto done;
         }
-        for (size_t i = 0; i < n_in; i++) {
-            cells[i] = tab_csv_field(r, colof[i], NULL);
+        for (size_t i = 0; i < ft->n_in; i++) {
+            cells[i] = tab_csv_field(ft->r, ft->colof[i], NULL);
         }
         size_t nz = 0, bad = 0;
         rc = encode_row(f, cells, NULL, dense ? dense + row * dd : &dummy, itmp, vtmp,
                         TAB_FEAT_MAX_NNZ, &nz, &bad);
         if (rc == NN_EINVAL) {
-            rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)colof[bad] + 1,
+            rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(ft->r), (long)ft->colof[bad] + 1,
                                f->inputs[bad].name, "line %ld: '%.64s' is not a number",
-                               tab_csv_line(r), cells[bad]);
-            goto fail;
+                               tab_csv_line(ft->r), cells[bad]);
+            goto done;
+        }
+        if (rc == 0 && f->sparse_dim > 0) {
+            rc = sparse_append(sa, row, itmp, vtmp, nz);
         }
         if (rc != 0) {
             rc = nn_err_set(err, rc, "out of memory encoding row %zu", row);
-            goto fail;
-        }
-        if (f->sparse_dim > 0) {
-            if (nnz_tot + nz > nnz_cap) {
-                size_t cap = nnz_cap ? nnz_cap : 4096;
-                while (cap < nnz_tot + nz) {
-                    cap *= 2;
-                }
-                int32_t *ni = nn_reallocarray(ind, cap, sizeof(int32_t));
-                if (ni == NULL) {
-                    rc = nn_err_set(err, NN_ENOMEM, "out of memory: sparse text features");
-                    goto fail;
-                }
-                ind = ni;
-                float *nv = nn_reallocarray(val, cap, sizeof(float));
-                if (nv == NULL) {
-                    rc = nn_err_set(err, NN_ENOMEM, "out of memory: sparse text features");
-                    goto fail;
-                }
-                val = nv;
-                nnz_cap = cap;
-            }
-            if (nz > 0) {
-                memcpy(ind + nnz_tot, itmp, nz * sizeof(int32_t));
-                memcpy(val + nnz_tot, vtmp, nz * sizeof(float));
-                nnz_tot += nz;
-            }
-            indptr[row + 1] = nnz_tot;
+            goto done;
         }
         row++;
     }
-    if (rc < 0) {
-        goto fail;
-    }
-    if (row != s->rows) {
+    if (rc == 0 && row != ft->s->rows) {
         rc = nn_err_set(err, NN_EINVAL, "the csv changed between passes");
-        goto fail;
     }
-    if (f->sparse_dim > 0) {
-        rc = nn_dataset_alloc(&d, s->rows, f->dense_dim, f->sparse_dim, nnz_tot, 1);
-        if (rc != 0) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory allocating the data set");
-            goto fail;
-        }
-        if (dd > 0 && s->rows > 0) {
-            memcpy(d.dense, dense, s->rows * dd * sizeof(float));
-        }
-        memcpy(d.indptr, indptr, (s->rows + 1) * sizeof(size_t));
-        if (nnz_tot > 0) {
-            memcpy(d.indices, ind, nnz_tot * sizeof(int32_t));
-            memcpy(d.values, val, nnz_tot * sizeof(float));
-        }
-    }
-    for (size_t i = 0; i < s->rows; i++) {
-        d.y[i] = s->task == NN_TASK_REGRESSION ? (float)((s->labels[i] - f->y_mean) / f->y_sd)
-                                               : s->labels[i];
-    }
-    rc = 0;
-    *ds = d;
-    memset(&d, 0, sizeof(d));
-    *out = f;
-    f = NULL;
-fail:
-    nn_dataset_free(&d);
-    if (seen != NULL) {
-        for (size_t i = 0; i < n_in; i++) {
-            nn_free(seen[i]);
-        }
-    }
-    nn_free(seen);
-    nn_free(colof);
-    nn_free(wf);
+done:
     nn_free(cells);
-    nn_free(dense_tmp);
     nn_free(itmp);
     nn_free(vtmp);
-    nn_free(indptr);
-    nn_free(ind);
-    nn_free(val);
-    tab_features_free(f);
+    return rc < 0 ? rc : 0;
+}
+
+/* Pass B and the data set: dense rows in place when there is no text, else gathered first
+   (the non-zero count is known only at the end). */
+static int fit_dataset(struct fit *ft, struct nn_dataset *d, struct nn_err *err)
+{
+    const struct tab_schema *s = ft->s;
+    const struct tab_features *f = ft->f;
+    size_t dd = (size_t)f->dense_dim;
+    struct sparse_acc sa = {NULL, NULL, NULL, 0, 0};
+    float *dense_tmp = NULL;
+    int rc;
+
+    if (f->sparse_dim == 0) {
+        rc = nn_dataset_alloc(d, s->rows, f->dense_dim, 0, 0, 1);
+        if (rc != 0) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows,
+                              dd);
+        }
+        rc = fit_pass_encode(ft, d->dense, &sa, err);
+    } else {
+        dense_tmp = dd > 0 ? nn_calloc(s->rows ? s->rows : 1, dd * sizeof(float)) : NULL;
+        sa.indptr = nn_calloc(s->rows + 1, sizeof(size_t));
+        if ((dd > 0 && dense_tmp == NULL) || sa.indptr == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory: %zu x %zu dense features", s->rows, dd);
+            goto done;
+        }
+        rc = fit_pass_encode(ft, dense_tmp, &sa, err);
+        if (rc == 0 && nn_dataset_alloc(d, s->rows, f->dense_dim, f->sparse_dim, sa.n, 1) != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory allocating the data set");
+        }
+        if (rc == 0) {
+            if (dd > 0 && s->rows > 0) {
+                memcpy(d->dense, dense_tmp, s->rows * dd * sizeof(float));
+            }
+            memcpy(d->indptr, sa.indptr, (s->rows + 1) * sizeof(size_t));
+            if (sa.n > 0) {
+                memcpy(d->indices, sa.ind, sa.n * sizeof(int32_t));
+                memcpy(d->values, sa.val, sa.n * sizeof(float));
+            }
+        }
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < s->rows; i++) {
+            d->y[i] = s->task == NN_TASK_REGRESSION ? (float)((s->labels[i] - f->y_mean) / f->y_sd)
+                                                    : s->labels[i];
+        }
+    }
+done:
+    nn_free(dense_tmp);
+    nn_free(sa.indptr);
+    nn_free(sa.ind);
+    nn_free(sa.val);
     return rc;
+}
+
+static void fit_fini(struct fit *ft)
+{
+    for (size_t i = 0; i < ft->n_in; i++) {
+        if (ft->seen != NULL) {
+            nn_free(ft->seen[i]);
+        }
+        if (ft->vals != NULL) {
+            nn_free(ft->vals[i]);
+        }
+    }
+    nn_free(ft->seen);
+    nn_free(ft->vals);
+    nn_free(ft->n_vals);
+    nn_free(ft->n_missing);
+    nn_free(ft->colof);
+    nn_free(ft->wf);
+    tab_features_free(ft->f);
+}
+
+int tab_features_fit_opts(struct tab_csv *r, const struct tab_schema *s,
+                          const unsigned char *is_train, const struct tab_feat_opts *fo,
+                          struct tab_features **out, struct nn_dataset *ds, struct nn_err *err)
+{
+    static const struct tab_feat_opts defaults = {NULL, TAB_FEAT_IMPUTE_MEDIAN};
+    struct nn_dataset d;
+    struct fit ft;
+    size_t ntrain = 0;
+    int rc;
+
+    *out = NULL;
+    for (size_t i = 0; i < s->rows; i++) {
+        ntrain += is_train[i] != 0;
+    }
+    if (ntrain == 0) {
+        return nn_err_set(err, NN_EINVAL, "no training rows to fit the features on");
+    }
+    memset(&d, 0, sizeof(d));
+    memset(&ft, 0, sizeof(ft));
+    ft.r = r;
+    ft.s = s;
+    ft.is_train = is_train;
+    ft.fo = fo != NULL ? fo : &defaults;
+    rc = fit_setup(&ft, err);
+    if (rc == 0) {
+        rc = fit_pass_stats(&ft, ntrain, err);
+    }
+    if (rc == 0) {
+        rc = fit_values(&ft, err);
+    }
+    if (rc == 0) {
+        rc = fit_dataset(&ft, &d, err);
+    }
+    if (rc == 0) {
+        *ds = d;
+        memset(&d, 0, sizeof(d));
+        *out = ft.f;
+        ft.f = NULL;
+    }
+    nn_dataset_free(&d);
+    fit_fini(&ft);
+    return rc;
+}
+
+int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
+                     const struct tab_text_decoder *text_decoder, struct tab_features **out,
+                     struct nn_dataset *ds, struct nn_err *err)
+{
+    struct tab_feat_opts fo = {text_decoder, TAB_FEAT_IMPUTE_MEDIAN};
+
+    return tab_features_fit_opts(r, s, is_train, &fo, out, ds, err);
 }

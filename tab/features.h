@@ -2,15 +2,18 @@
  * features: the fitted feature pipeline — turns the cells of a row into the network's input
  * [dense | sparse] and the label into its target.
  *
- * Numeric: standardised with mean and scale fitted on the training rows only; missing cells
- * take the training mean. Categorical: one-hot over the categories seen in training; unseen
- * = all zeros. Text: the cell after the input's text decoder (chosen at fit, stored; none =
- * as it is), then lowercased word tokens, unigrams + bigrams hashed (fixed seeded hash)
- * into 2^18 buckets, log(1 + count), L2-normalised, sparse; plus dense shape features (share
- * of capitals, longest capital run, counts of '!' and '$', URLs; log-scaled). Regression
- * targets are standardised for training and mapped back at prediction.
- * Does not: read files itself (it reads a struct tab_csv), train, or know about HTTP.
- * Thread-safety: a fitted pipeline is immutable; encoding a row is reentrant.
+ * A cell is missing by the markers the pipeline stores (tab/na.h; JSON null, an absent cell).
+ * Numeric: standardised with mean and scale fitted on the non-missing training cells; a
+ * missing cell takes the fill value (the training median, or mean: TAB_FEAT_IMPUTE_*).
+ * Categorical: one-hot over the categories seen in training; unseen = all zeros. An input
+ * with missing cells in training also gets one 0/1 column, 1 when the cell is missing (for a
+ * categorical input: missing is its own category). Text: the cell after the input's text decoder
+ * (chosen at fit, stored; none = as it is), then lowercased word tokens, unigrams + bigrams hashed
+ * (fixed seeded hash) into 2^18 buckets, log(1 + count), L2-normalised, sparse; plus dense shape
+ * features (share of capitals, longest capital run, counts of '!' and '$', URLs; log-scaled).
+ * Regression targets are standardised for training and mapped back at prediction. Does not: read
+ * files itself (it reads a struct tab_csv), train, or know about HTTP. Thread-safety: a fitted
+ * pipeline is immutable; encoding a row is reentrant.
  */
 #ifndef NEUROND_TAB_FEATURES_H
 #define NEUROND_TAB_FEATURES_H
@@ -22,6 +25,7 @@
 #include "nn/mat.h"
 #include "tab/buf.h"
 #include "tab/csv.h"
+#include "tab/na.h"
 #include "tab/schema.h"
 
 #define TAB_FEAT_HASH_BITS 18
@@ -57,6 +61,9 @@ struct tab_feat_input {
     enum tab_col_type type;
     int scale;           /* numeric: 1 standardise (default), 0 use as is (imported models) */
     double mean, sd;     /* numeric */
+    double fill;         /* numeric: the value of a missing cell (before scaling) */
+    int missing_col;     /* numeric, categorical: 1 when a 0/1 "missing" column follows the
+                            input's other columns (the input had missing training cells) */
     size_t n_categories; /* categorical: one-hot width */
     char **categories;   /* sorted; one-hot order */
     int offset;          /* first dense column this input writes (numeric, categorical, text
@@ -78,6 +85,17 @@ struct tab_features {
     int dense_dim;
     int sparse_dim; /* 2^18 when a text input exists, else 0 */
     uint32_t hash_seed;
+    struct tab_na na; /* the missing-value markers cells are read with */
+};
+
+#define TAB_FEAT_IMPUTE_MEDIAN 0
+#define TAB_FEAT_IMPUTE_MEAN   1
+
+/* How a pipeline is fitted. */
+struct tab_feat_opts {
+    const struct tab_text_decoder *text_decoder; /* every text input's decoder (stored); NULL
+                                                    none. Borrowed: a static table entry */
+    int impute; /* TAB_FEAT_IMPUTE_*: a numeric input's fill value */
 };
 
 /**
@@ -91,12 +109,17 @@ struct tab_features {
 int tab_features_fit(struct tab_csv *r, const struct tab_schema *s, const unsigned char *is_train,
                      const struct tab_text_decoder *text_decoder, struct tab_features **out,
                      struct nn_dataset *ds, struct nn_err *err);
+/** As tab_features_fit, with the options of fo (NULL: no decoder, the median). The markers
+ *  are the schema's (s->na). */
+int tab_features_fit_opts(struct tab_csv *r, const struct tab_schema *s,
+                          const unsigned char *is_train, const struct tab_feat_opts *fo,
+                          struct tab_features **out, struct nn_dataset *ds, struct nn_err *err);
 
 /** Frees a pipeline. NULL-safe. */
 void tab_features_free(struct tab_features *f);
 
 /**
- * Encodes one row given as cells in input order (cells[i] NULL = missing/empty).
+ * Encodes one row given as cells in input order (cells[i] NULL, empty or a marker = missing).
  * @param dense [out] dense_dim floats. @param ind, val [out] room for max_nnz entries;
  * @param nnz [out] entries written (sorted by index). Extra entries past max_nnz are dropped
  * (the smallest ones) — callers pass TAB_FEAT_MAX_NNZ.
@@ -108,12 +131,28 @@ int tab_features_encode(const struct tab_features *f, const char *const *cells, 
 
 /**
  * As tab_features_encode, with numbers given as numbers: for a numeric input i, nums[i] is used
- * as the value unless it is NaN (then cells[i] is parsed as usual). Saves the text round trip
- * on the JSON prediction path. nums may be NULL.
+ * as the value unless it is NaN (then cells[i] is read as usual: NULL = missing). Saves the text
+ * round trip on the JSON prediction path. nums may be NULL.
  */
 int tab_features_encode_num(const struct tab_features *f, const char *const *cells,
                             const double *nums, float *dense, int32_t *ind, float *val,
                             size_t max_nnz, size_t *nnz, struct nn_err *err);
+
+/**
+ * Receives one word (w2 NULL) or bigram (w1 w2) of a text input, as the encoder hashes it into
+ * sparse column `bucket`. The words are borrowed (valid during the call), as they appear in the
+ * decoded text (not lowercased). @return 0 to go on, anything else stops and is returned.
+ */
+typedef int (*tab_token_fn)(void *ud, size_t input, int32_t bucket, const char *w1, size_t n1,
+                            const char *w2, size_t n2);
+/**
+ * Walks the words and bigrams of the row's text inputs in the order the encoder hashes them,
+ * each with its sparse column: what explanations name a text feature by (the hash is one-way).
+ * A missing text cell has none.
+ * @return 0, NN_ENOMEM, or what fn returned.
+ */
+int tab_features_tokens(const struct tab_features *f, const char *const *cells, tab_token_fn fn,
+                        void *ud);
 
 /** Maps a standardised regression output back to label units. */
 double tab_features_unscale(const struct tab_features *f, double y);

@@ -18,15 +18,10 @@
  */
 int tab_features_save(const struct tab_features *f, struct tab_buf *b)
 {
-    /* version 1 unless a text input's decoder is not the one version 1 implies */
-    int named = 0;
-    for (size_t i = 0; i < f->n_inputs; i++) {
-        const struct tab_feat_input *in = &f->inputs[i];
-        named |= in->type == TAB_COL_TEXT &&
-                 (in->decoder == NULL || strcmp(in->decoder->name, TAB_FEAT_V1_DECODER) != 0);
-    }
+    char spec[TAB_NA_MAX_SPEC];
+
     tab_buf_put_u32(b, FEAT_MAGIC);
-    tab_buf_put_u32(b, named ? FEAT_VERSION_DEC : FEAT_VERSION);
+    tab_buf_put_u32(b, FEAT_VERSION_NA);
     tab_buf_put_u32(b, (uint32_t)f->n_inputs);
     for (size_t i = 0; i < f->n_inputs; i++) {
         const struct tab_feat_input *in = &f->inputs[i];
@@ -43,9 +38,11 @@ int tab_features_save(const struct tab_features *f, struct tab_buf *b)
             tab_buf_put_f64(b, in->shape_mean[j]);
             tab_buf_put_f64(b, in->shape_sd[j]);
         }
-        if (named && in->type == TAB_COL_TEXT) {
+        if (in->type == TAB_COL_TEXT) {
             tab_buf_put_str(b, in->decoder != NULL ? in->decoder->name : "");
         }
+        tab_buf_put_f64(b, in->fill);
+        tab_buf_put_u8(b, (uint8_t)(in->missing_col != 0));
     }
     tab_buf_put_str(b, f->label ? f->label : "");
     tab_buf_put_u8(b, (uint8_t)f->task);
@@ -58,6 +55,8 @@ int tab_features_save(const struct tab_features *f, struct tab_buf *b)
     tab_buf_put_u32(b, f->hash_seed);
     tab_buf_put_i32(b, f->dense_dim);
     tab_buf_put_i32(b, f->sparse_dim);
+    tab_na_spec(&f->na, spec, sizeof(spec));
+    tab_buf_put_str(b, spec);
     return b->failed ? NN_ENOMEM : 0;
 }
 
@@ -117,6 +116,56 @@ static int load_decoder(struct tab_rd *rd, uint32_t version, tab_text_decoder_fi
     return rc;
 }
 
+/* A version-3 input's fill value and missing-column flag; before: the mean, none. */
+static int load_missing(struct tab_rd *rd, uint32_t version, size_t i, struct tab_feat_input *in,
+                        struct nn_err *err)
+{
+    uint8_t b8;
+    int rc;
+
+    in->fill = in->mean;
+    in->missing_col = 0;
+    if (version < FEAT_VERSION_NA) {
+        return 0;
+    }
+    rc = tab_rd_f64(rd, &in->fill, "input fill value", err);
+    if (rc == 0) {
+        rc = tab_rd_u8(rd, &b8, "input missing column", err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!isfinite(in->fill) || b8 > 1 || (b8 && in->type == TAB_COL_TEXT)) {
+        return nn_err_set(err, NN_EFORMAT, "input %zu: bad fill value or missing column", i);
+    }
+    in->missing_col = b8;
+    return 0;
+}
+
+/* The markers (version 3); before: none (only empty cells were missing). */
+static int load_na(struct tab_rd *rd, uint32_t version, struct tab_features *f, struct nn_err *err)
+{
+    char *spec = NULL;
+    int rc;
+
+    memset(&f->na, 0, sizeof(f->na));
+    if (version < FEAT_VERSION_NA) {
+        return 0;
+    }
+    rc = tab_rd_str(rd, &spec, TAB_NA_MAX_SPEC, "missing-value markers", err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = tab_na_parse(spec, &f->na, NULL);
+    if (rc == 0) { /* only the form tab_features_save writes: it reads back byte for byte */
+        char again[TAB_NA_MAX_SPEC];
+        tab_na_spec(&f->na, again, sizeof(again));
+        rc = strcmp(again, spec) != 0;
+    }
+    nn_free(spec);
+    return rc != 0 ? nn_err_set(err, NN_EFORMAT, "bad missing-value markers") : 0;
+}
+
 int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
                       struct nn_err *err)
 {
@@ -136,7 +185,7 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
     if (rc != 0) {
         return rc;
     }
-    if (u != FEAT_VERSION && u != FEAT_VERSION_DEC) {
+    if (u != FEAT_VERSION && u != FEAT_VERSION_DEC && u != FEAT_VERSION_NA) {
         return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
     }
     version = u;
@@ -236,6 +285,10 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
                 goto fail;
             }
         }
+        rc = load_missing(rd, version, i, in, err);
+        if (rc != 0) {
+            goto fail;
+        }
         if (tab_feat_build_order(in) != 0) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
             goto fail;
@@ -301,6 +354,10 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
         goto fail;
     }
     rc = tab_rd_i32(rd, &sd, "sparse width", err);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = load_na(rd, version, f, err);
     if (rc != 0) {
         goto fail;
     }

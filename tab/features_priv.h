@@ -11,6 +11,9 @@
 #define FEAT_MAGIC       0x5446454eu /* "NEFT" */
 #define FEAT_VERSION     1u          /* every text input decoded with TAB_FEAT_V1_DECODER */
 #define FEAT_VERSION_DEC 2u          /* + a decoder name per text input, written when one differs */
+#define FEAT_VERSION_NA                                                                            \
+    3u /* + per input a fill value and a missing column flag, a decoder name                       \
+          per text input, and the missing-value markers at the end */
 #define FEAT_MAX_INPUTS  100000u
 #define FEAT_MAX_NAME    4096u
 #define FEAT_MAX_CAT     65536u

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nn/alloc.h"
 #include "nn/train.h"
@@ -113,6 +114,83 @@ static int strset_add(struct strset *s, const char *str, uint32_t *id)
     s->items[s->n] = copy;
     s->slots[h] = (uint32_t)s->n + 1;
     *id = (uint32_t)s->n;
+    s->n++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * A set of 64-bit value hashes, to count distinct values (a collision of two values is
+ * negligible at 2^-64 a pair). It stops growing at its limit: TAB_SCHEMA_MAX_DISTINCT, or 2^20
+ * while no value has repeated (an identifier candidate).
+ */
+struct hset {
+    uint64_t *slots; /* cap entries; 0 = empty */
+    size_t n, cap;
+    int dup;    /* a value was seen twice */
+    int capped; /* stopped counting */
+};
+
+static uint64_t hash64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h != 0 ? h : 1;
+}
+
+static int hset_add(struct hset *s, uint64_t h)
+{
+    if (s->capped) {
+        return 0;
+    }
+    if (s->cap != 0) {
+        size_t i = h & (s->cap - 1);
+        while (s->slots[i] != 0) {
+            if (s->slots[i] == h) {
+                s->dup = 1;
+                return 0;
+            }
+            i = (i + 1) & (s->cap - 1);
+        }
+    }
+    size_t limit = s->dup ? TAB_SCHEMA_MAX_DISTINCT : (size_t)1 << 20;
+    if (s->n >= limit) {
+        s->capped = 1;
+        nn_free(s->slots);
+        s->slots = NULL;
+        s->cap = 0;
+        return 0;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        uint64_t *slots = nn_calloc(cap, sizeof(uint64_t));
+        if (slots == NULL) {
+            return NN_ENOMEM;
+        }
+        for (size_t k = 0; k < s->cap; k++) {
+            if (s->slots[k] != 0) {
+                size_t i = s->slots[k] & (cap - 1);
+                while (slots[i] != 0) {
+                    i = (i + 1) & (cap - 1);
+                }
+                slots[i] = s->slots[k];
+            }
+        }
+        nn_free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+    }
+    size_t i = h & (s->cap - 1);
+    while (s->slots[i] != 0) {
+        i = (i + 1) & (s->cap - 1);
+    }
+    s->slots[i] = h;
     s->n++;
     return 0;
 }
@@ -249,11 +327,16 @@ static int apply_list(struct tab_csv *r, const char *list, int type, int *forced
 }
 
 struct colstat {
-    int numeric;    /* every non-empty cell so far is a number */
+    int numeric;    /* every non-missing cell so far is a number */
     int integer;    /* ... and an integer */
     size_t max_len; /* longest cell */
     struct strset set;
     long nonnum_line; /* first line with a non-numeric cell */
+    size_t n_present; /* non-missing cells */
+    size_t n_missing;
+    size_t words;  /* whitespace-separated words of the string cells (identifier test) */
+    double lo, hi; /* integers: the smallest and largest */
+    struct hset distinct;
 };
 
 struct lab_sort {
@@ -339,190 +422,332 @@ static int take_sorted(struct strset *set, char ***out, size_t *n)
 }
 
 /* ------------------------------------------------------------------------------------------
- * Inference
+ * Inference, in phases over one state: set-up (options, overrides), the pass over the rows,
+ * the column types, the task.
  */
-int tab_schema_infer(struct tab_csv *r, const struct tab_schema_opts *o, struct tab_schema **out,
-                     struct nn_err *err)
+struct infer {
+    struct tab_csv *r;
+    const struct tab_schema_opts *o;
+    const struct tab_na *na;
+    size_t nc, label, rows, cap_rows;
+    const char *lname;
+    int *forced; /* per column: a forced type, or -1 */
+    struct colstat *st;
+    uint32_t *ids; /* label: the class id of each row */
+    float *vals;   /* label: the value of each row */
+    struct tab_schema *s;
+};
+
+static int oom(struct nn_err *err)
 {
-    struct tab_schema_opts defaults = {NULL, -1, NULL, NULL, NULL};
-    struct tab_schema *s = NULL;
-    struct colstat *st = NULL;
-    int *forced = NULL;
-    uint32_t *ids = NULL;
-    float *vals = NULL;
-    struct lab_sort *ls = NULL;
-    size_t rows = 0, cap_rows = 0;
-    size_t nc = tab_csv_ncols(r);
+    return nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
+}
+
+static int infer_setup(struct infer *in, struct nn_err *err)
+{
+    const struct tab_schema_opts *o = in->o;
+    size_t nc = in->nc;
     int rc;
-    *out = NULL;
-    if (o == NULL) {
-        o = &defaults;
-    }
+
     if (o->task != -1 && o->task != NN_TASK_BINARY && o->task != NN_TASK_MULTICLASS &&
         o->task != NN_TASK_REGRESSION) {
         return nn_err_set(err, NN_EINVAL, "unknown task %d", o->task);
     }
-    size_t label = nc - 1;
+    in->label = nc - 1;
     if (o->label != NULL) {
-        long c = tab_csv_find(r, o->label);
+        long c = tab_csv_find(in->r, o->label);
         if (c < 0) {
             return nn_err_set_at(err, NN_EINVAL, 0, 0, o->label, "label: no column named '%s'",
                                  o->label);
         }
-        label = (size_t)c;
+        in->label = (size_t)c;
     }
-    const char *lname = tab_csv_colname(r, label);
-    forced = nn_malloc(nc * sizeof(int));
-    st = nn_calloc(nc, sizeof(*st));
-    s = nn_calloc(1, sizeof(*s));
-    if (forced == NULL || st == NULL || s == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-        goto fail;
+    in->lname = tab_csv_colname(in->r, in->label);
+    in->forced = nn_malloc(nc * sizeof(int));
+    in->st = nn_calloc(nc, sizeof(*in->st));
+    in->s = nn_calloc(1, sizeof(*in->s));
+    if (in->forced == NULL || in->st == NULL || in->s == NULL) {
+        return oom(err);
     }
+    in->s->na = *in->na;
     for (size_t i = 0; i < nc; i++) {
-        forced[i] = -1;
-        st[i].numeric = 1;
-        st[i].integer = 1;
-        st[i].set.max = TAB_SCHEMA_MAX_CATEGORIES;
+        in->forced[i] = -1;
+        in->st[i].numeric = 1;
+        in->st[i].integer = 1;
+        in->st[i].set.max = TAB_SCHEMA_MAX_CATEGORIES;
+        in->st[i].lo = INFINITY;
+        in->st[i].hi = -INFINITY;
     }
-    rc = apply_list(r, o->text_columns, TAB_COL_TEXT, forced, label, "text_columns", err);
+    rc = apply_list(in->r, o->text_columns, TAB_COL_TEXT, in->forced, in->label, "text_columns",
+                    err);
     if (rc == 0) {
-        rc = apply_list(r, o->categorical_columns, TAB_COL_CATEGORICAL, forced, label,
+        rc = apply_list(in->r, o->categorical_columns, TAB_COL_CATEGORICAL, in->forced, in->label,
                         "categorical_columns", err);
     }
     if (rc == 0) {
-        rc =
-            apply_list(r, o->ignore_columns, TAB_COL_IGNORED, forced, label, "ignore_columns", err);
+        rc = apply_list(in->r, o->ignore_columns, TAB_COL_IGNORED, in->forced, in->label,
+                        "ignore_columns", err);
     }
     if (rc != 0) {
-        goto fail;
+        return rc;
     }
     for (size_t i = 0; i < nc; i++) {
-        if (forced[i] == TAB_COL_CATEGORICAL) {
-            st[i].set.max = TAB_SCHEMA_MAX_FORCED_CATS;
+        if (in->forced[i] == TAB_COL_CATEGORICAL) {
+            in->st[i].set.max = TAB_SCHEMA_MAX_FORCED_CATS;
         }
     }
-    st[label].set.max = TAB_SCHEMA_MAX_CLASSES;
+    in->st[in->label].set.max = TAB_SCHEMA_MAX_CLASSES;
+    return 0;
+}
 
-    /* the pass */
-    while ((rc = tab_csv_next(r, err)) == 1) {
-        if (rows == cap_rows) {
-            size_t nc2 = cap_rows ? cap_rows * 2 : 1024;
-            uint32_t *ni = nn_reallocarray(ids, nc2, sizeof(uint32_t));
-            if (ni == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-                goto fail;
-            }
-            ids = ni;
-            float *nv = nn_reallocarray(vals, nc2, sizeof(float));
-            if (nv == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-                goto fail;
-            }
-            vals = nv;
-            cap_rows = nc2;
+static size_t count_words(const char *s, size_t len)
+{
+    size_t n = 0;
+    int in_word = 0;
+    for (size_t i = 0; i < len; i++) {
+        int sp = s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r';
+        n += !sp && !in_word;
+        in_word = !sp;
+    }
+    return n;
+}
+
+/* Takes one cell of column c into its statistics (and the label's row arrays). */
+static int observe(struct infer *in, size_t c, const char *v, size_t len, struct nn_err *err)
+{
+    struct tab_csv *r = in->r;
+    struct colstat *cs = &in->st[c];
+
+    if (len == 0 || tab_na_is(in->na, v)) {
+        if (c == in->label) {
+            return nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)c + 1, in->lname,
+                                 "line %ld: missing label cell ('%.32s') in column '%.64s'",
+                                 tab_csv_line(r), v, in->lname);
         }
-        for (size_t c = 0; c < nc; c++) {
-            if (forced[c] == TAB_COL_IGNORED || forced[c] == TAB_COL_TEXT) {
+        cs->n_missing++;
+        return 0;
+    }
+    cs->n_present++;
+    if (len > cs->max_len) {
+        cs->max_len = len;
+    }
+    double d = NAN;
+    int num = cs->numeric ? tab_schema_parse_number(v, &d) : -1;
+    if (num > 0) {
+        double z = d == 0 ? 0 : d; /* -0 and 0 are one value */
+        cs->words++;
+        if (d != floor(d) || fabs(d) > 9007199254740992.0) {
+            cs->integer = 0;
+        } else {
+            cs->lo = d < cs->lo ? d : cs->lo;
+            cs->hi = d > cs->hi ? d : cs->hi;
+        }
+        if (hset_add(&cs->distinct, hash64(&z, sizeof(z))) != 0) {
+            return oom(err);
+        }
+    } else {
+        if (cs->numeric) {
+            cs->numeric = 0;
+            cs->nonnum_line = tab_csv_line(r);
+        }
+        cs->words += count_words(v, len);
+        if (hset_add(&cs->distinct, hash64(v, len)) != 0) {
+            return oom(err);
+        }
+    }
+    if (in->forced[c] == TAB_COL_TEXT) {
+        return 0;
+    }
+    uint32_t id = UINT32_MAX;
+    int track = c == in->label || in->forced[c] == TAB_COL_CATEGORICAL ||
+                (!cs->set.overflow && len <= TAB_SCHEMA_MAX_CAT_LEN);
+    if (track) {
+        int k = strset_add(&cs->set, v, &id);
+        if (k < 0) {
+            return oom(err);
+        }
+        if (k == 1 && in->forced[c] == TAB_COL_CATEGORICAL) {
+            return nn_err_set_at(err, NN_ERANGE, tab_csv_line(r), (long)c + 1,
+                                 tab_csv_colname(r, c),
+                                 "column '%.64s' has more than %d distinct values",
+                                 tab_csv_colname(r, c), TAB_SCHEMA_MAX_FORCED_CATS);
+        }
+    } else if (len > TAB_SCHEMA_MAX_CAT_LEN) {
+        cs->set.overflow = 1; /* too long for a category: stop tracking */
+    }
+    if (c == in->label) {
+        in->ids[in->rows] = id;
+        in->vals[in->rows] = cs->numeric ? (float)d : NAN;
+    }
+    return 0;
+}
+
+static int infer_pass(struct infer *in, struct nn_err *err)
+{
+    int rc;
+
+    while ((rc = tab_csv_next(in->r, err)) == 1) {
+        if (in->rows == in->cap_rows) {
+            size_t n = in->cap_rows ? in->cap_rows * 2 : 1024;
+            uint32_t *ni = nn_reallocarray(in->ids, n, sizeof(uint32_t));
+            if (ni == NULL) {
+                return oom(err);
+            }
+            in->ids = ni;
+            float *nv = nn_reallocarray(in->vals, n, sizeof(float));
+            if (nv == NULL) {
+                return oom(err);
+            }
+            in->vals = nv;
+            in->cap_rows = n;
+        }
+        for (size_t c = 0; c < in->nc; c++) {
+            if (in->forced[c] == TAB_COL_IGNORED) {
                 continue;
             }
             size_t len;
-            const char *v = tab_csv_field(r, c, &len);
-            struct colstat *cs = &st[c];
-            double d = 0;
-            int num = cs->numeric ? tab_schema_parse_number(v, &d) : -1;
-            if (c == label && (len == 0 || num == 0)) {
-                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), (long)c + 1, lname,
-                                   "line %ld: empty label cell in column '%.64s'", tab_csv_line(r),
-                                   lname);
-                goto fail;
-            }
-            if (len == 0) {
-                continue;
-            }
-            if (len > cs->max_len) {
-                cs->max_len = len;
-            }
-            if (cs->numeric) {
-                int k = num;
-                if (k < 0) {
-                    cs->numeric = 0;
-                    cs->nonnum_line = tab_csv_line(r);
-                } else if (k == 0) {
-                    d = NAN;
-                } else if (d != floor(d) || fabs(d) > 9007199254740992.0) {
-                    cs->integer = 0;
-                }
-            }
-            uint32_t id = UINT32_MAX;
-            int track = c == label || forced[c] == TAB_COL_CATEGORICAL ||
-                        (!cs->set.overflow && len <= TAB_SCHEMA_MAX_CAT_LEN);
-            if (track) {
-                int k = strset_add(&cs->set, v, &id);
-                if (k < 0) {
-                    rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-                    goto fail;
-                }
-                if (k == 1 && forced[c] == TAB_COL_CATEGORICAL) {
-                    rc = nn_err_set_at(err, NN_ERANGE, tab_csv_line(r), (long)c + 1,
-                                       tab_csv_colname(r, c),
-                                       "column '%.64s' has more than %d distinct values",
-                                       tab_csv_colname(r, c), TAB_SCHEMA_MAX_FORCED_CATS);
-                    goto fail;
-                }
-            } else if (len > TAB_SCHEMA_MAX_CAT_LEN) {
-                cs->set.overflow = 1; /* too long for a category: stop tracking */
-            }
-            if (c == label) {
-                ids[rows] = id;
-                vals[rows] = cs->numeric ? (float)d : NAN;
+            const char *v = tab_csv_field(in->r, c, &len);
+            rc = observe(in, c, v, len, err);
+            if (rc != 0) {
+                return rc;
             }
         }
-        rows++;
+        in->rows++;
     }
-    if (rc < 0) {
-        goto fail;
-    }
+    return rc < 0 ? rc : 0;
+}
 
-    /* column types */
-    s->n_cols = nc;
-    s->label = label;
-    s->rows = rows;
-    s->cols = nn_calloc(nc, sizeof(struct tab_column));
-    if (s->cols == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-        goto fail;
+/* A name a row-id column goes by: "", "id", "index", "Unnamed: N" (pandas), "*_id". */
+static int id_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n == 0 || strcasecmp(name, "id") == 0 || strcasecmp(name, "index") == 0 ||
+           strncmp(name, "Unnamed:", 8) == 0 || (n > 3 && strcasecmp(name + n - 3, "_id") == 0);
+}
+
+/* Why a column that was not forced is ignored, or NULL when it is a feature. */
+static const char *ignore_reason(const struct infer *in, size_t c)
+{
+    const struct colstat *cs = &in->st[c];
+    if (cs->n_present == 0) {
+        return "no value: every cell is missing";
     }
-    for (size_t c = 0; c < nc; c++) {
+    if (cs->distinct.n == 1 && !cs->distinct.capped && cs->n_missing == 0) {
+        return "constant: one value in every row";
+    }
+    if (cs->distinct.dup || cs->n_present < TAB_SCHEMA_ID_MIN_ROWS) {
+        return NULL;
+    }
+    if (!cs->numeric && cs->words <= 2 * cs->n_present) {
+        return "identifier: every value distinct (short strings)";
+    }
+    /* integers: named as an id (any values: a split of a file keeps some), or consecutive
+       in the first column */
+    if (cs->numeric && cs->integer &&
+        (id_name(tab_csv_colname(in->r, c)) ||
+         (c == 0 && cs->hi - cs->lo + 1 == (double)cs->n_present))) {
+        return "identifier: every value distinct (a row id)";
+    }
+    return NULL;
+}
+
+static int infer_types(struct infer *in, struct nn_err *err)
+{
+    static const char *const forced_reason[] = {"", "named in categorical_columns",
+                                                "named in text_columns", "named in ignore_columns"};
+    struct tab_schema *s = in->s;
+
+    s->n_cols = in->nc;
+    s->label = in->label;
+    s->rows = in->rows;
+    s->cols = nn_calloc(in->nc, sizeof(struct tab_column));
+    if (s->cols == NULL) {
+        return oom(err);
+    }
+    for (size_t c = 0; c < in->nc; c++) {
         struct tab_column *col = &s->cols[c];
-        col->name = nn_strdup(tab_csv_colname(r, c));
+        struct colstat *cs = &in->st[c];
+        col->name = nn_strdup(tab_csv_colname(in->r, c));
         if (col->name == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-            goto fail;
+            return oom(err);
         }
-        if (c == label) {
+        col->n_missing = cs->n_missing;
+        col->n_distinct = cs->distinct.n;
+        col->distinct_capped = cs->distinct.capped;
+        const char *why = NULL;
+        if (c == in->label) {
+            col->reason = "label";
             continue;
         }
-        if (forced[c] >= 0) {
-            col->type = (enum tab_col_type)forced[c];
-        } else if (st[c].numeric) {
+        if (in->forced[c] >= 0) {
+            col->type = (enum tab_col_type)in->forced[c];
+            col->reason = forced_reason[in->forced[c]];
+        } else if ((why = ignore_reason(in, c)) != NULL) {
+            col->type = TAB_COL_IGNORED;
+            col->reason = why;
+        } else if (cs->numeric) {
             col->type = TAB_COL_NUMERIC;
-        } else if (!st[c].set.overflow && st[c].max_len <= TAB_SCHEMA_MAX_CAT_LEN) {
+            col->reason = "every value is a number";
+        } else if (!cs->set.overflow && cs->max_len <= TAB_SCHEMA_MAX_CAT_LEN) {
             col->type = TAB_COL_CATEGORICAL;
+            col->reason = "few distinct short strings";
         } else {
             col->type = TAB_COL_TEXT;
+            col->reason = "strings too long or too many for categories";
         }
-        if (col->type == TAB_COL_CATEGORICAL) {
-            if (take_sorted(&st[c].set, &col->categories, &col->n_categories) != 0) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-                goto fail;
-            }
+        if (col->type == TAB_COL_CATEGORICAL &&
+            take_sorted(&cs->set, &col->categories, &col->n_categories) != 0) {
+            return oom(err);
         }
     }
+    return 0;
+}
 
-    /* the task */
-    struct colstat *lc = &st[label];
-    int task = o->task;
+/* The label's classes, sorted, and every row's class index (s->labels). */
+static int infer_classes(struct infer *in, struct nn_err *err)
+{
+    struct tab_schema *s = in->s;
+    struct colstat *lc = &in->st[in->label];
+    size_t k = lc->set.n;
+    struct lab_sort *ls = nn_calloc(k, sizeof(*ls));
+
+    s->classes = nn_calloc(k, sizeof(char *));
+    if (ls == NULL || s->classes == NULL) {
+        nn_free(ls);
+        return oom(err);
+    }
+    for (size_t i = 0; i < k; i++) {
+        ls[i].s = lc->set.items[i];
+        ls[i].id = (uint32_t)i;
+        ls[i].v = 0;
+        if (lc->numeric) {
+            tab_schema_parse_number(ls[i].s, &ls[i].v);
+        }
+    }
+    qsort(ls, k, sizeof(*ls), lc->numeric ? cmp_num : cmp_str);
+    uint32_t *map = (uint32_t *)lc->set.slots; /* reuse: cap >= 2k */
+    for (size_t i = 0; i < k; i++) {
+        map[ls[i].id] = (uint32_t)i;
+        s->classes[i] = lc->set.items[ls[i].id];
+    }
+    s->n_classes = (int)k;
+    lc->set.n = 0; /* the strings moved to s->classes */
+    for (size_t i = 0; i < in->rows; i++) {
+        in->vals[i] = (float)map[in->ids[i]];
+    }
+    nn_free(ls);
+    return 0;
+}
+
+static int infer_task(struct infer *in, struct nn_err *err)
+{
+    struct tab_schema *s = in->s;
+    struct colstat *lc = &in->st[in->label];
+    const char *lname = in->lname;
+    long lcol = (long)in->label + 1;
+    int task = in->o->task;
+    int rc;
+
     if (task == -1) {
         if (!lc->numeric) {
             task = NN_TASK_BINARY; /* classification; resolved below */
@@ -534,86 +759,83 @@ int tab_schema_infer(struct tab_csv *r, const struct tab_schema_opts *o, struct 
     }
     if (task == NN_TASK_REGRESSION) {
         if (!lc->numeric) {
-            rc = nn_err_set_at(err, NN_EINVAL, lc->nonnum_line, (long)label + 1, lname,
-                               "line %ld: label '%.64s' is not a number (regression)",
-                               lc->nonnum_line, lname);
-            goto fail;
+            return nn_err_set_at(err, NN_EINVAL, lc->nonnum_line, lcol, lname,
+                                 "line %ld: label '%.64s' is not a number (regression)",
+                                 lc->nonnum_line, lname);
         }
         s->task = NN_TASK_REGRESSION;
-        s->cols[label].type = TAB_COL_NUMERIC;
-        s->labels = vals;
-        vals = NULL;
+        s->cols[in->label].type = TAB_COL_NUMERIC;
     } else {
         if (lc->set.overflow) {
-            rc = nn_err_set_at(err, NN_ERANGE, 0, (long)label + 1, lname,
-                               "label '%.64s' has more than %d classes", lname,
-                               TAB_SCHEMA_MAX_CLASSES);
-            goto fail;
+            return nn_err_set_at(err, NN_ERANGE, 0, lcol, lname,
+                                 "label '%.64s' has more than %d classes", lname,
+                                 TAB_SCHEMA_MAX_CLASSES);
         }
         if (lc->set.n < 2) {
-            rc = nn_err_set_at(err, NN_EINVAL, 0, (long)label + 1, lname,
-                               "label '%.64s' has %zu class%s: classification needs two", lname,
-                               lc->set.n, lc->set.n == 1 ? "" : "es");
-            goto fail;
+            return nn_err_set_at(err, NN_EINVAL, 0, lcol, lname,
+                                 "label '%.64s' has %zu class%s: classification needs two", lname,
+                                 lc->set.n, lc->set.n == 1 ? "" : "es");
         }
-        size_t k = lc->set.n;
-        ls = nn_calloc(k, sizeof(*ls));
-        s->classes = nn_calloc(k, sizeof(char *));
-        if (ls == NULL || s->classes == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-            goto fail;
+        rc = infer_classes(in, err);
+        if (rc != 0) {
+            return rc;
         }
-        for (size_t i = 0; i < k; i++) {
-            ls[i].s = lc->set.items[i];
-            ls[i].id = (uint32_t)i;
-            ls[i].v = 0;
-            if (lc->numeric) {
-                tab_schema_parse_number(ls[i].s, &ls[i].v);
-            }
-        }
-        qsort(ls, k, sizeof(*ls), lc->numeric ? cmp_num : cmp_str);
-        uint32_t *map = (uint32_t *)lc->set.slots; /* reuse: cap >= 2k */
-        for (size_t i = 0; i < k; i++) {
-            map[ls[i].id] = (uint32_t)i;
-            s->classes[i] = lc->set.items[ls[i].id];
-        }
-        s->n_classes = (int)k;
-        lc->set.n = 0; /* the strings moved to s->classes */
-        for (size_t i = 0; i < rows; i++) {
-            vals[i] = (float)map[ids[i]];
-        }
-        s->labels = vals;
-        vals = NULL;
-        s->task = k == 2 ? NN_TASK_BINARY : NN_TASK_MULTICLASS;
-        s->cols[label].type = TAB_COL_CATEGORICAL;
+        s->task = s->n_classes == 2 ? NN_TASK_BINARY : NN_TASK_MULTICLASS;
+        s->cols[in->label].type = TAB_COL_CATEGORICAL;
     }
+    s->labels = in->vals;
+    in->vals = NULL;
     if (s->labels == NULL) {
         s->labels = nn_malloc(sizeof(float)); /* no rows: keep a valid pointer */
         if (s->labels == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory inferring the schema");
-            goto fail;
+            return oom(err);
         }
     }
-    for (size_t c = 0; c < nc; c++) {
-        strset_fini(&st[c].set);
-    }
-    nn_free(st);
-    nn_free(forced);
-    nn_free(ids);
-    nn_free(ls);
-    *out = s;
     return 0;
-fail:
-    if (st != NULL) {
-        for (size_t c = 0; c < nc; c++) {
-            strset_fini(&st[c].set);
+}
+
+static void infer_fini(struct infer *in)
+{
+    if (in->st != NULL) {
+        for (size_t c = 0; c < in->nc; c++) {
+            strset_fini(&in->st[c].set);
+            nn_free(in->st[c].distinct.slots);
         }
     }
-    nn_free(st);
-    nn_free(forced);
-    nn_free(ids);
-    nn_free(vals);
-    nn_free(ls);
-    tab_schema_free(s);
+    nn_free(in->st);
+    nn_free(in->forced);
+    nn_free(in->ids);
+    nn_free(in->vals);
+    tab_schema_free(in->s);
+}
+
+int tab_schema_infer(struct tab_csv *r, const struct tab_schema_opts *o, struct tab_schema **out,
+                     struct nn_err *err)
+{
+    static const struct tab_schema_opts defaults = {NULL, -1, NULL, NULL, NULL, NULL};
+    struct infer in;
+    int rc;
+
+    *out = NULL;
+    memset(&in, 0, sizeof(in));
+    in.r = r;
+    in.o = o != NULL ? o : &defaults;
+    in.na = in.o->na != NULL ? in.o->na : tab_na_default();
+    in.nc = tab_csv_ncols(r);
+    rc = infer_setup(&in, err);
+    if (rc == 0) {
+        rc = infer_pass(&in, err);
+    }
+    if (rc == 0) {
+        rc = infer_types(&in, err);
+    }
+    if (rc == 0) {
+        rc = infer_task(&in, err);
+    }
+    if (rc == 0) {
+        *out = in.s;
+        in.s = NULL;
+    }
+    infer_fini(&in);
     return rc;
 }

@@ -3,6 +3,8 @@ port with a temporary database, wait for /readyz, and stop it at the end.
 
 BIN (environment) is the directory holding neurond (bin, or the sanitizer build's bin).
 """
+import atexit
+import hashlib
 import json
 import os
 import signal
@@ -42,6 +44,72 @@ def _strict_json_send(self, request, **kwargs):
 requests.Session.send = _strict_json_send
 
 
+# ----- a throwaway PostgreSQL (scripts/pg-tmp.sh) -----
+# NEUROND_TEST_STORE=postgresql runs every daemon of the suite on PostgreSQL: each --db path
+# becomes its own database on one throwaway server (a restart on the same --db finds its
+# data again), passed as --store. The cluster tests (test_cluster*.py) use the same server.
+
+PG_TMP = os.path.join(ROOT, "scripts", "pg-tmp.sh")
+_pg = {}
+
+
+def pg_server():
+    """The URL of the session's throwaway PostgreSQL, started on first use; pytest.skip with
+    the reason when PostgreSQL is not installed."""
+    if "url" in _pg:
+        return _pg["url"]
+    if "skip" in _pg:
+        pytest.skip(_pg["skip"])
+    d = "/tmp/neurond-api-pg-%d" % os.getpid()
+    r = subprocess.run([PG_TMP, "start", d, str(os.getpid())], capture_output=True, text=True)
+    if r.returncode != 0:
+        _pg["skip"] = "no PostgreSQL (scripts/pg-tmp.sh exited %d: %s)" % (r.returncode, r.stderr.strip())
+        pytest.skip(_pg["skip"])
+    _pg.update(url=r.stdout.strip(), dir=d)
+    atexit.register(lambda: subprocess.run([PG_TMP, "destroy", d], capture_output=True))
+    return _pg["url"]
+
+
+def pg_control(action):
+    """Stops or starts the throwaway PostgreSQL (its data kept): the fault tests."""
+    assert action in ("stop", "start")
+    r = subprocess.run([PG_TMP, action, _pg["dir"]], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def pg_database(name):
+    """A store URL for database name on the throwaway server, created when missing."""
+    url = pg_server()
+    base = url.rsplit("/", 1)[0]
+    port = base.rsplit(":", 1)[1]
+    exists = subprocess.run(["psql", "-h", "127.0.0.1", "-p", port, "-U", "neurond", "-d", "neurond",
+                             "-tAc", "SELECT 1 FROM pg_database WHERE datname = '%s'" % name],
+                            capture_output=True, text=True)
+    if exists.stdout.strip() != "1":
+        r = subprocess.run(["createdb", "-h", "127.0.0.1", "-p", port, "-U", "neurond", name],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    return base + "/" + name
+
+
+def pg_sql(url, sql):
+    """Runs one SQL text on the database of url; returns its rows as text lines."""
+    base, name = url.rsplit("/", 1)
+    port = base.rsplit(":", 1)[1]
+    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", port, "-U", "neurond", "-d", name,
+                        "-tAc", sql], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return [line for line in r.stdout.splitlines() if line]
+
+
+def store_args(db):
+    """The --store flags of a daemon on db under NEUROND_TEST_STORE=postgresql, else none."""
+    if os.environ.get("NEUROND_TEST_STORE", "") != "postgresql":
+        return []
+    name = "api_" + hashlib.sha1(db.encode()).hexdigest()[:16]
+    return ["--store", pg_database(name)]
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -73,7 +141,7 @@ class Daemon:
     def start(self, wait=True):
         self.port = free_port()
         self.log = open(self.log_path, "ab")
-        cmd = [NEUROND, "serve", "--port", str(self.port), "--db", self.db] + self.args
+        cmd = [NEUROND, "serve", "--port", str(self.port), "--db", self.db] + store_args(self.db) + self.args
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=self.log, env=self.env)
         if wait:
             self.wait_ready()

@@ -288,7 +288,9 @@ def test_delete_frees_space_on_a_full_disk(make_daemon, small_fs, tmp_path):
     r = requests.delete(d.url("/models/old"))
     assert r.status_code == 204, r.text
     assert requests.get(d.url("/models/old")).status_code == 404
-    assert requests.post(d.url("/models/keep/predict"), json={"instances": [[0] * 64]}).status_code == 200
+    n_inputs = len(requests.get(d.url("/models/keep")).json()["inputs"])
+    r = requests.post(d.url("/models/keep/predict"), json={"instances": [[0] * n_inputs]})
+    assert r.status_code == 200, r.text
     assert integrity(db) == "ok"
     os.unlink(filler)
     j = train(d.base, "new", content=digits, params={"epochs": 2, "hidden": "16"})

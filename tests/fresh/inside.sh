@@ -57,7 +57,7 @@ stamp "make run stopped"
 # `make test`; its last line is the summary.
 rc=0
 make test >/tmp/make-test.log 2>&1 || rc=$?
-grep -E '^(tests|api|browser|failing suites):|FAILED|^FAIL|Error' /tmp/make-test.log | tail -n 60 || true
+grep -E '^(tests|api|browser|failing suites):|FAILED|^FAIL|Error|^\[  (ERROR|LINE) ' /tmp/make-test.log | tail -n 60 || true
 summary=$(grep '^tests: ' /tmp/make-test.log | tail -n 1 || true)
 echo "fresh: make test: $summary (exit $rc, $(($(date +%s) - t0)) s; installed $(($(installed) - disk0)) MB in all)"
 if [ "$rc" -ne 0 ]; then

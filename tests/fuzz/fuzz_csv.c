@@ -1,11 +1,13 @@
 /*
  * fuzz_csv: libFuzzer target for the CSV reader, then schema inference and feature fitting
  * over whatever the reader accepted. The first input byte picks the delimiter and the limits
- * (so small limits are reached too); the rest is the file, read through fmemopen as the
- * daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is a bug.
- * Build: make build/fuzz/fuzz_csv (make fuzz-build builds every target); run:
+ * (so small limits are reached too), and whether the first line is a na_values list (the
+ * missing-value markers, tab/na.h) and the mean imputes; the rest is the file, read through
+ * fmemopen as the daemon reads an upload. Any crash, leak, sanitizer report or broken invariant is
+ * a bug. Build: make build/fuzz/fuzz_csv (make fuzz-build builds every target); run:
  *   build/fuzz/fuzz_csv -max_total_time=60 build/fuzz_corpus tests/fuzz/corpus_csv
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "nn/train.h"
 #include "tab/csv.h"
 #include "tab/features.h"
+#include "tab/na.h"
 #include "tab/schema.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -38,6 +41,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     data++;
     size--;
+    /* mode & 64: the first line is a na_values list; one the parser refuses ends the run */
+    struct tab_na na = *tab_na_default();
+    if (mode & 64) {
+        const uint8_t *nl = memchr(data, '\n', size);
+        size_t n = nl != NULL ? (size_t)(nl - data) : size;
+        char spec[TAB_NA_MAX_SPEC + 1];
+        if (n > TAB_NA_MAX_SPEC) {
+            return 0;
+        }
+        memcpy(spec, data, n);
+        spec[n] = '\0';
+        if (tab_na_parse(spec, &na, NULL) != 0) {
+            return 0;
+        }
+        for (int i = 0; i < na.n; i++) {
+            if (!tab_na_is(&na, na.items[i])) {
+                abort(); /* every marker of a list is missing by that list */
+            }
+        }
+        data += nl != NULL ? n + 1 : n;
+        size -= nl != NULL ? n + 1 : n;
+    }
     struct tab_csv_opts o;
     tab_csv_opts_default(&o);
     o.delim = (mode & 3) == 1 ? ';' : (mode & 3) == 2 ? '\t' : ',';
@@ -74,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         goto done;
     }
-    struct tab_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL};
+    struct tab_schema_opts so = {NULL, (mode & 16) ? NN_TASK_REGRESSION : -1, NULL, NULL, NULL,
+                                 &na};
     if (tab_schema_infer(r, &so, &s, &err) != 0) {
         if (s != NULL) {
             abort();
@@ -97,7 +123,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < s->rows; i++) {
         tr[i] = (unsigned char)(i % 3 != 2 || (mode & 32));
     }
-    if (tab_features_fit(r, s, tr, model_text_decoder_default(), &feat, &ds, &err) == 0) {
+    struct tab_feat_opts fo = {model_text_decoder_default(),
+                               (mode & 128) ? TAB_FEAT_IMPUTE_MEAN : TAB_FEAT_IMPUTE_MEDIAN};
+    if (tab_features_fit_opts(r, s, tr, &fo, &feat, &ds, &err) == 0) {
+        for (size_t i = 0; i < ds.rows * (size_t)ds.dense_cols; i++) {
+            if (!isfinite(ds.dense[i])) {
+                abort(); /* a missing cell is filled, never NaN */
+            }
+        }
         if (ds.rows != s->rows) {
             abort();
         }

@@ -221,6 +221,8 @@ static void test_errors(void **state)
     /* duplicate and empty header names */
     expect_error("a,b,a\n1,2,3\n", NULL, NN_EFORMAT, 1, 3, "a");
     expect_error("a,,c\n1,2,3\n", NULL, NN_EFORMAT, 1, 2, NULL);
+    expect_error("\"\"\n1\n", NULL, NN_EFORMAT, 1, 1, NULL);    /* a lone column needs a name */
+    expect_error(",a,\n1,2,3\n", NULL, NN_EFORMAT, 1, 3, NULL); /* only the first may lack one */
     /* blank line inside the data */
     expect_error("a,b\n1,2\n\n3,4\n", NULL, NN_EFORMAT, 3, 1, NULL);
     /* limits: field length, columns, rows */

@@ -31,6 +31,14 @@ static char *cjson_text(float v)
     char buf[32];
     cJSON *n;
 
+    if (v == 0.0f && signbit(v)) {
+        /* cJSON 1.7.15 (bookworm) prints -0, 1.7.18 (trixie) 0: the writer keeps -0 on both */
+        char *t = cJSON_malloc(3);
+        if (t != NULL) {
+            memcpy(t, "-0", 3);
+        }
+        return t;
+    }
     snprintf(buf, sizeof(buf), "%.7g", (double)v);
     n = isfinite(v) ? cJSON_CreateNumber(strtod(buf, NULL)) : cJSON_CreateNumber((double)v);
     char *t = cJSON_PrintUnformatted(n);

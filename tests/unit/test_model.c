@@ -298,6 +298,12 @@ static void test_quality_gate(void **state)
     fclose(f);
     model_params_default(&p);
     model_params_set(&p, "epochs", "5", &err);
+    /* a constant column is ignored by default: no input is left */
+    assert_int_equal(model_train_csv(path, &p, NULL, NULL, NULL, NULL, &m, &err), NN_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "no input columns"));
+    /* named as an input, it gives the network nothing: the gate refuses the model */
+    model_params_set(&p, "categorical_columns", "x", &err);
     assert_int_equal(model_train_csv(path, &p, NULL, NULL, NULL, NULL, &m, &err), NN_EINVAL);
     assert_null(m);
     assert_non_null(strstr(err.msg, "every validation row"));

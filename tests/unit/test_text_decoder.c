@@ -140,7 +140,7 @@ static struct tab_features *fit(const struct tab_text_decoder *dec, struct tab_b
     char path[] = "/tmp/neurond-test-decoder-XXXXXX";
     struct tab_csv *r = NULL;
     struct tab_schema *s = NULL;
-    struct tab_schema_opts o = {NULL, -1, "text", NULL, NULL};
+    struct tab_schema_opts o = {NULL, -1, "text", NULL, NULL, NULL};
     struct tab_features *f = NULL;
     struct nn_dataset ds;
     struct nn_err err;
@@ -185,9 +185,9 @@ static void test_decoder_stored(void **state)
     const char *cells[1];
 
     (void)state;
-    /* with "mail": a version-1 section, as every blob before the decoder was stored */
+    /* with "mail": a version-3 section names it (versions 1 and 2 implied it) */
     f = fit(model_text_decoder_default(), &b);
-    assert_int_equal(b.data[4], 1);
+    assert_int_equal(b.data[4], 3);
     tab_rd_init(&rd, b.data, b.len);
     assert_int_equal(tab_features_load(&rd, model_text_decoder_find, &g, &err), 0);
     assert_ptr_equal(g->inputs[0].decoder, model_text_decoder_default());
@@ -202,9 +202,9 @@ static void test_decoder_stored(void **state)
     tab_features_free(f);
     tab_buf_fini(&b);
 
-    /* without a decoder: version 2 naming none; the raw text is tokenised as it is */
+    /* without a decoder: version 3 naming none; the raw text is tokenised as it is */
     f = fit(NULL, &b);
-    assert_int_equal(b.data[4], 2);
+    assert_int_equal(b.data[4], 3);
     tab_rd_init(&rd, b.data, b.len);
     assert_int_equal(tab_features_load(&rd, find_none, &g, &err), 0);
     assert_null(g->inputs[0].decoder);
