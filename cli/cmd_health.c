@@ -179,55 +179,6 @@ static void default_url(char *url, size_t len)
     snprintf(url, len, "http://%s%s%s:%s/healthz", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
-/*
- * Connects to one address before the deadline. Returns the connected non-blocking socket,
- * or -1 with errno set (ETIMEDOUT when the deadline passed). Ownership: the caller closes it.
- */
-static int connect_one(const struct addrinfo *ai, long long deadline)
-{
-    struct pollfd pfd;
-    socklen_t elen = sizeof(int);
-    int fd, flags, soerr = 0, n, saved;
-
-    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd < 0) {
-        return -1;
-    }
-    flags = fcntl(fd, F_GETFL, 0);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        goto fail;
-    }
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-        return fd;
-    }
-    if (errno != EINPROGRESS) {
-        goto fail;
-    }
-    pfd.fd = fd;
-    pfd.events = POLLOUT;
-    do {
-        n = poll(&pfd, 1, left_ms(deadline));
-    } while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        errno = ETIMEDOUT;
-        goto fail;
-    }
-    if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0) {
-        goto fail;
-    }
-    if (soerr != 0) {
-        errno = soerr;
-        goto fail;
-    }
-    return fd;
-
-fail:
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
 /* Waits until fd is ready for events before the deadline. Returns 0, or -1 (errno set). */
 static int wait_fd(int fd, short events, long long deadline)
 {
@@ -244,6 +195,46 @@ static int wait_fd(int fd, short events, long long deadline)
         return -1;
     }
     return n < 0 ? -1 : 0;
+}
+
+/*
+ * Connects to one address before the deadline. Returns the connected non-blocking socket,
+ * or -1 with errno set (ETIMEDOUT when the deadline passed). Ownership: the caller closes it.
+ */
+static int connect_one(const struct addrinfo *ai, long long deadline)
+{
+    socklen_t elen = sizeof(int);
+    int fd, flags, soerr = 0, saved;
+
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd < 0) {
+        return -1;
+    }
+    flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        goto fail;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        return fd;
+    }
+    if (errno != EINPROGRESS) {
+        goto fail;
+    }
+    if (wait_fd(fd, POLLOUT, deadline) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0) {
+        goto fail;
+    }
+    if (soerr != 0) {
+        errno = soerr;
+        goto fail;
+    }
+    return fd;
+
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
 }
 
 /* Sends all of buf before the deadline. Returns 0, or -1 (errno set). */

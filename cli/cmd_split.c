@@ -73,48 +73,46 @@ static int write_header(FILE *out, const struct tab_csv *r, char delim)
     return fputc('\n', out) == EOF ? -1 : 0;
 }
 
-int cli_split(int argc, char **argv)
-{
-    const char *files[3] = {NULL, NULL, NULL};
-    const char *label = NULL;
-    double test = 0.2;
-    unsigned long long seed = 42;
+/* The command line of `neurond split`. */
+struct split_args {
+    const char *files[3]; /* DATA, TRAIN, TEST */
+    const char *label;
+    double test;
+    unsigned long long seed;
     struct tab_csv_opts o;
-    struct tab_csv *r = NULL;
-    struct split s;
-    struct nn_err err;
-    struct nn_rng rng;
-    size_t *tr = NULL, *te = NULL, n_tr = 0, n_te = 0, i;
-    unsigned char *is_test = NULL;
-    FILE *in = NULL, *out_tr = NULL, *out_te = NULL;
-    long col;
-    int nf = 0, rc = CLI_OK, got;
+};
 
-    memset(&s, 0, sizeof(s));
-    nn_err_clear(&err);
-    tab_csv_opts_default(&o);
-    for (int i2 = 1; i2 < argc; i2++) {
-        if (strcmp(argv[i2], "--test") == 0 && i2 + 1 < argc) {
+/* Parses the command line into a; 0, or -1 after the usage or the bad option was printed. */
+static int parse_args(int argc, char **argv, struct split_args *a)
+{
+    int nf = 0;
+
+    memset(a, 0, sizeof(*a));
+    a->test = 0.2;
+    a->seed = 42;
+    tab_csv_opts_default(&a->o);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--test") == 0 && i + 1 < argc) {
             char *end;
 
-            test = strtod(argv[++i2], &end);
-            if (*end != '\0' || !(test > 0 && test < 1)) {
+            a->test = strtod(argv[++i], &end);
+            if (*end != '\0' || !(a->test > 0 && a->test < 1)) {
                 fputs("neurond: --test takes a fraction between 0 and 1\n", stderr);
-                return CLI_USAGE;
+                return -1;
             }
-        } else if (strcmp(argv[i2], "--seed") == 0 && i2 + 1 < argc) {
-            seed = strtoull(argv[++i2], NULL, 10);
-        } else if (strcmp(argv[i2], "--label") == 0 && i2 + 1 < argc) {
-            label = argv[++i2];
-        } else if (strcmp(argv[i2], "--delimiter") == 0 && i2 + 1 < argc) {
-            int d = cli_delimiter(argv[++i2]);
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            a->seed = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            a->label = argv[++i];
+        } else if (strcmp(argv[i], "--delimiter") == 0 && i + 1 < argc) {
+            int d = cli_delimiter(argv[++i]);
 
             if (d < 0) {
-                return CLI_USAGE;
+                return -1;
             }
-            o.delim = (char)d;
-        } else if (argv[i2][0] != '-' && nf < 3) {
-            files[nf++] = argv[i2];
+            a->o.delim = (char)d;
+        } else if (argv[i][0] != '-' && nf < 3) {
+            a->files[nf++] = argv[i];
         } else {
             nf = 4;
             break;
@@ -124,21 +122,42 @@ int cli_split(int argc, char **argv)
         fputs("usage: neurond split DATA.csv TRAIN.csv TEST.csv [--test 0.2] [--seed 42] "
               "[--label COL]\n",
               stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_split(int argc, char **argv)
+{
+    struct split_args a;
+    struct tab_csv *r = NULL;
+    struct split s;
+    struct nn_err err;
+    struct nn_rng rng;
+    size_t *tr = NULL, *te = NULL, n_tr = 0, n_te = 0, i;
+    unsigned char *is_test = NULL;
+    FILE *in = NULL, *out_tr = NULL, *out_te = NULL;
+    long col;
+    int rc = CLI_OK, got;
+
+    memset(&s, 0, sizeof(s));
+    nn_err_clear(&err);
+    if (parse_args(argc, argv, &a) != 0) {
         return CLI_USAGE;
     }
-    in = fopen(files[0], "rb");
+    in = fopen(a.files[0], "rb");
     if (in == NULL) {
         nn_err_set(&err, NN_EIO, "cannot open: %s", strerror(errno));
-        return cli_fail(&err, files[0]);
+        return cli_fail(&err, a.files[0]);
     }
-    if (tab_csv_open(in, &o, &r, &err) != 0) {
-        rc = cli_fail(&err, files[0]);
+    if (tab_csv_open(in, &a.o, &r, &err) != 0) {
+        rc = cli_fail(&err, a.files[0]);
         goto done;
     }
-    col = label != NULL ? tab_csv_find(r, label) : (long)tab_csv_ncols(r) - 1;
+    col = a.label != NULL ? tab_csv_find(r, a.label) : (long)tab_csv_ncols(r) - 1;
     if (col < 0) {
-        nn_err_set_at(&err, NN_EINVAL, 1, 0, label, "no column '%s'", label);
-        rc = cli_fail(&err, files[0]);
+        nn_err_set_at(&err, NN_EINVAL, 1, 0, a.label, "no column '%s'", a.label);
+        rc = cli_fail(&err, a.files[0]);
         goto done;
     }
     s.names = nn_calloc(MAX_STRATA, sizeof(char *));
@@ -165,7 +184,7 @@ int cli_split(int argc, char **argv)
         s.cls[s.rows++] = (float)k;
     }
     if (got < 0) {
-        rc = cli_fail(&err, files[0]);
+        rc = cli_fail(&err, a.files[0]);
         goto done;
     }
     tr = nn_calloc(s.rows, sizeof(size_t));
@@ -174,27 +193,27 @@ int cli_split(int argc, char **argv)
     if (tr == NULL || te == NULL || is_test == NULL) {
         goto oom;
     }
-    nn_rng_seed(&rng, seed);
-    if (nn_train_split_stratified(s.cls, s.rows, s.many ? 0 : s.n_names, test, &rng, tr, &n_tr, te,
-                                  &n_te, &err) != 0) {
-        rc = cli_fail(&err, files[0]);
+    nn_rng_seed(&rng, a.seed);
+    if (nn_train_split_stratified(s.cls, s.rows, s.many ? 0 : s.n_names, a.test, &rng, tr, &n_tr,
+                                  te, &n_te, &err) != 0) {
+        rc = cli_fail(&err, a.files[0]);
         goto done;
     }
     for (i = 0; i < n_te; i++) {
         is_test[te[i]] = 1;
     }
-    out_tr = fopen(files[1], "wb");
-    out_te = fopen(files[2], "wb");
+    out_tr = fopen(a.files[1], "wb");
+    out_te = fopen(a.files[2], "wb");
     if (out_tr == NULL || out_te == NULL || tab_csv_rewind(r, &err) != 0) {
         nn_err_set(&err, NN_EIO, "cannot write the output files");
-        rc = cli_fail(&err, out_tr == NULL ? files[1] : files[2]);
+        rc = cli_fail(&err, out_tr == NULL ? a.files[1] : a.files[2]);
         goto done;
     }
-    if (write_header(out_tr, r, o.delim) != 0 || write_header(out_te, r, o.delim) != 0) {
+    if (write_header(out_tr, r, a.o.delim) != 0 || write_header(out_te, r, a.o.delim) != 0) {
         goto wfail;
     }
     for (i = 0; (got = tab_csv_next(r, &err)) == 1; i++) {
-        if (write_row(is_test[i] ? out_te : out_tr, r, o.delim) != 0) {
+        if (write_row(is_test[i] ? out_te : out_tr, r, a.o.delim) != 0) {
             goto wfail;
         }
     }
@@ -213,11 +232,11 @@ int cli_split(int argc, char **argv)
     goto done;
 oom:
     nn_err_set(&err, NN_ENOMEM, "out of memory");
-    rc = cli_fail(&err, files[0]);
+    rc = cli_fail(&err, a.files[0]);
     goto done;
 wfail:
     nn_err_set(&err, NN_EIO, "write error");
-    rc = cli_fail(&err, files[1]);
+    rc = cli_fail(&err, a.files[1]);
 done:
     if (out_tr != NULL) {
         fclose(out_tr);

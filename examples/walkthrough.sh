@@ -4,27 +4,16 @@
 set -eu
 B=${1:-http://127.0.0.1:8080}
 dir=$(cd "$(dirname "$0")" && pwd)
-
-say() { printf '\n$ %s\n' "$*"; }
+# shellcheck source=examples/lib.sh
+. "$dir/lib.sh"
 
 say "curl -F model=iris -F epochs=50 -F file=@examples/iris.csv $B/train"
 job=$(curl -sS -F model=iris -F epochs=50 -F "file=@$dir/iris.csv" "$B/train")
 echo "$job"
-id=$(printf '%s' "$job" | sed -n 's/^{"id":"\([0-9a-f]*\)".*/\1/p')
-[ -n "$id" ] || { echo "no job id in the reply" >&2; exit 1; }
+id=$(job_id "$job")
 
 say "curl $B/jobs/$id   (until it has finished)"
-i=0
-while :; do
-    j=$(curl -sS "$B/jobs/$id")
-    case "$j" in
-    *'"status":"succeeded"'*) break ;;
-    *'"status":"failed"'* | *'"status":"cancelled"'*) echo "$j"; exit 1 ;;
-    esac
-    i=$((i + 1))
-    [ "$i" -lt 600 ] || { echo "the job did not finish" >&2; exit 1; }
-    sleep 0.2
-done
+wait_job "$B" "$id" 600
 echo "$j"
 
 say "curl -H 'Content-Type: application/json' -d '{\"model\": \"iris\", \"instances\": [...]}' $B/predict"

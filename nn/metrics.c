@@ -126,7 +126,8 @@ double nn_metrics_auc(const float *score, const float *y01, size_t n)
     return auc;
 }
 
-double nn_metrics_rmse(const float *pred, const float *y, size_t n)
+/* The mean over n rows of |pred - y|^p, p = 1 or 2 (in double); NAN when n is 0. */
+static double mean_abs_power(const float *pred, const float *y, size_t n, int p)
 {
     double sum = 0.0;
     size_t i;
@@ -135,25 +136,21 @@ double nn_metrics_rmse(const float *pred, const float *y, size_t n)
         return NAN;
     }
     for (i = 0; i < n; i++) {
-        double d = (double)pred[i] - y[i];
+        double d = fabs((double)pred[i] - y[i]);
 
-        sum += d * d;
+        sum += p == 2 ? d * d : d;
     }
-    return sqrt(sum / (double)n);
+    return sum / (double)n;
+}
+
+double nn_metrics_rmse(const float *pred, const float *y, size_t n)
+{
+    return sqrt(mean_abs_power(pred, y, n, 2));
 }
 
 double nn_metrics_mae(const float *pred, const float *y, size_t n)
 {
-    double sum = 0.0;
-    size_t i;
-
-    if (n == 0) {
-        return NAN;
-    }
-    for (i = 0; i < n; i++) {
-        sum += fabs((double)pred[i] - y[i]);
-    }
-    return sum / (double)n;
+    return mean_abs_power(pred, y, n, 1);
 }
 
 void nn_metrics_confusion(const float *out, int k, int n_classes, const float *y, size_t n,

@@ -57,73 +57,149 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, int
     }
 }
 
-/* sigmoid(z) = 1 / (1 + exp(-z)) */
-static inline float sigmoidf(float z)
+/* ---------------------------------------------------------------------------------------
+ * Activations: one place each, forward and derivative together (kann's one function per
+ * operator). A hidden activation f is the pair NAME_fwd(z) = f(z) and NAME_bwd(a, d) =
+ * d f'(z) written from a = f(z), so the pre-activation need not be kept. The kernels below
+ * switch once, outside their loops (SWITCH_HIDDEN_ACT), and run the pair inlined.
+ * ------------------------------------------------------------------------------------- */
+
+#define LEAKY_SLOPE 0.01f /* leaky_relu's slope for z <= 0 */
+
+/* identity(z) = z; identity' = 1 */
+static inline float identity_fwd(float z)
+{
+    return z;
+}
+
+static inline float identity_bwd(float a, float d)
+{
+    (void)a;
+    return d;
+}
+
+/* sigmoid(z) = 1 / (1 + exp(-z)); sigmoid' = s (1 - s) */
+static inline float sigmoid_fwd(float z)
 {
     return 1.0f / (1.0f + expf(-z));
 }
 
-/* z = act(z + b) in place over n rows of `out` units (hidden layers: the derivative is
- * taken from the activation, so the pre-activation need not be kept). */
+static inline float sigmoid_bwd(float a, float d)
+{
+    return d * (a * (1.0f - a));
+}
+
+/* tanh(z); tanh' = 1 - tanh^2 */
+static inline float tanh_fwd(float z)
+{
+    return tanhf(z);
+}
+
+static inline float tanh_bwd(float a, float d)
+{
+    return d * (1.0f - a * a);
+}
+
+/* relu(z) = max(z, 0); relu' = [z > 0] (branch-free in blocks of 8) */
+static inline float relu_fwd(float z)
+{
+    return z > 0.0f ? z : 0.0f;
+}
+
+static inline float relu_bwd(float a, float d)
+{
+    return a > 0.0f ? d : 0.0f;
+}
+
+/* leaky_relu(z) = z for z > 0, else LEAKY_SLOPE z; leaky_relu' = 1 or LEAKY_SLOPE */
+static inline float leaky_fwd(float z)
+{
+    return z > 0.0f ? z : LEAKY_SLOPE * z;
+}
+
+static inline float leaky_bwd(float a, float d)
+{
+    return a > 0.0f ? d : LEAKY_SLOPE * d;
+}
+
+/* The hidden activations, each named by its pair NAME_fwd / NAME_bwd above: the one list the
+ * kernels expand. softmax (output layer only) is softmax_row below. */
+#define HIDDEN_ACTS(X)                                                                             \
+    X(NN_ACT_IDENTITY, identity)                                                                   \
+    X(NN_ACT_SIGMOID, sigmoid)                                                                     \
+    X(NN_ACT_TANH, tanh)                                                                           \
+    X(NN_ACT_RELU, relu)                                                                           \
+    X(NN_ACT_LEAKY_RELU, leaky)
+
+/* One switch over the hidden activation `act`, outside a kernel's loops: the kernel defines
+ * LOOP(NAME), its loop written with NAME_fwd or NAME_bwd, and this runs it for `act`. */
+#define ACT_CASE(id, name)                                                                         \
+    case id:                                                                                       \
+        LOOP(name);                                                                                \
+        break;
+#define SWITCH_HIDDEN_ACT(act)                                                                     \
+    switch (act) {                                                                                 \
+        HIDDEN_ACTS(ACT_CASE)                                                                      \
+    default:                                                                                       \
+        break;                                                                                     \
+    }
+
+/* Runs STMT for j = i .. n-1 (i advanced to n): blocks of 8 first, written so that -O2
+ * vectorises them (the ReLUs become branch-free), then the tail. */
+#define FOR_EACH_BLOCKED(i, n, j, STMT)                                                            \
+    do {                                                                                           \
+        int k_;                                                                                    \
+        for (; (i) + 8 <= (n); (i) += 8) {                                                         \
+            for (k_ = 0; k_ < 8; k_++) {                                                           \
+                (j) = (i) + k_;                                                                    \
+                STMT;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+        for (; (i) < (n); (i)++) {                                                                 \
+            (j) = (i);                                                                             \
+            STMT;                                                                                  \
+        }                                                                                          \
+    } while (0)
+
+/* softmax(z)_o = exp(z_o - max z) / sum exp(z - max z) over one row of `out`; a may be z. */
+static inline void softmax_row(const float *z, float *a, int out)
+{
+    float m = z[0], s = 0.0f;
+    int o;
+
+    for (o = 1; o < out; o++) {
+        m = z[o] > m ? z[o] : m;
+    }
+    for (o = 0; o < out; o++) {
+        a[o] = expf(z[o] - m);
+        s += a[o];
+    }
+    s = 1.0f / s;
+    for (o = 0; o < out; o++) {
+        a[o] *= s;
+    }
+}
+
+/* z = act(z + b) in place over n rows of `out` units (hidden layers). */
 HOT static void bias_act_hidden(float *restrict z, const float *restrict b, int n, int out,
                                 enum nn_act act)
 {
     size_t r;
-    int o, k;
+    int o, j;
 
-    for (r = 0; r < (size_t)n; r++) {
-        float *restrict zr = z + r * (size_t)out;
-
-        switch (act) {
-        case NN_ACT_SIGMOID:
-            for (o = 0; o < out; o++) {
-                zr[o] = sigmoidf(zr[o] + b[o]);
-            }
-            break;
-        case NN_ACT_TANH:
-            for (o = 0; o < out; o++) {
-                zr[o] = tanhf(zr[o] + b[o]);
-            }
-            break;
-        case NN_ACT_RELU:
-            for (o = 0; o + 8 <= out; o += 8) {
-                for (k = 0; k < 8; k++) {
-                    float v = zr[o + k] + b[o + k];
-
-                    zr[o + k] = v > 0.0f ? v : 0.0f;
-                }
-            }
-            for (; o < out; o++) {
-                float v = zr[o] + b[o];
-
-                zr[o] = v > 0.0f ? v : 0.0f;
-            }
-            break;
-        case NN_ACT_LEAKY_RELU:
-            for (o = 0; o + 8 <= out; o += 8) {
-                for (k = 0; k < 8; k++) {
-                    float v = zr[o + k] + b[o + k];
-
-                    zr[o + k] = v > 0.0f ? v : 0.01f * v;
-                }
-            }
-            for (; o < out; o++) {
-                float v = zr[o] + b[o];
-
-                zr[o] = v > 0.0f ? v : 0.01f * v;
-            }
-            break;
-        default:
-            for (o = 0; o < out; o++) {
-                zr[o] += b[o];
-            }
-            break;
-        }
+#define LOOP(name)                                                                                 \
+    for (r = 0; r < (size_t)n; r++) {                                                              \
+        float *restrict zr = z + r * (size_t)out;                                                  \
+                                                                                                   \
+        o = 0;                                                                                     \
+        FOR_EACH_BLOCKED(o, out, j, zr[j] = name##_fwd(zr[j] + b[j]));                             \
     }
+    SWITCH_HIDDEN_ACT(act)
+#undef LOOP
 }
 
 /* Output layer: z += b (the logits, kept for the loss) and a = act(z): sigmoid, softmax
- * (max-subtracted) or identity. */
+ * or identity. */
 static void bias_act_out(float *restrict z, float *restrict a, const float *restrict b, int n,
                          int out, enum nn_act act)
 {
@@ -138,22 +214,10 @@ static void bias_act_out(float *restrict z, float *restrict a, const float *rest
         }
         if (act == NN_ACT_SIGMOID) {
             for (o = 0; o < out; o++) {
-                ar[o] = sigmoidf(zr[o]);
+                ar[o] = sigmoid_fwd(zr[o]);
             }
         } else if (act == NN_ACT_SOFTMAX) {
-            float m = zr[0], s = 0.0f;
-
-            for (o = 1; o < out; o++) {
-                m = zr[o] > m ? zr[o] : m;
-            }
-            for (o = 0; o < out; o++) {
-                ar[o] = expf(zr[o] - m);
-                s += ar[o];
-            }
-            s = 1.0f / s;
-            for (o = 0; o < out; o++) {
-                ar[o] *= s;
-            }
+            softmax_row(zr, ar, out);
         } else {
             memcpy(ar, zr, (size_t)out * sizeof(float));
         }
@@ -163,43 +227,16 @@ static void bias_act_out(float *restrict z, float *restrict a, const float *rest
 /* d *= act'(z), written from the activation a = act(z) (len floats). */
 HOT static void act_grad(float *restrict d, const float *restrict a, size_t len, enum nn_act act)
 {
-    size_t i = 0;
-    int k;
+    size_t i, j;
 
-    switch (act) {
-    case NN_ACT_SIGMOID:
-        for (; i < len; i++) {
-            d[i] *= a[i] * (1.0f - a[i]); /* s' = s (1 - s) */
-        }
-        break;
-    case NN_ACT_TANH:
-        for (; i < len; i++) {
-            d[i] *= 1.0f - a[i] * a[i]; /* tanh' = 1 - tanh^2 */
-        }
-        break;
-    case NN_ACT_RELU:
-        for (; i + 8 <= len; i += 8) {
-            for (k = 0; k < 8; k++) {
-                d[i + k] = a[i + k] > 0.0f ? d[i + k] : 0.0f;
-            }
-        }
-        for (; i < len; i++) {
-            d[i] = a[i] > 0.0f ? d[i] : 0.0f;
-        }
-        break;
-    case NN_ACT_LEAKY_RELU:
-        for (; i + 8 <= len; i += 8) {
-            for (k = 0; k < 8; k++) {
-                d[i + k] = a[i + k] > 0.0f ? d[i + k] : 0.01f * d[i + k];
-            }
-        }
-        for (; i < len; i++) {
-            d[i] = a[i] > 0.0f ? d[i] : 0.01f * d[i];
-        }
-        break;
-    default:
-        break;
+    if (act == NN_ACT_IDENTITY) {
+        return;
     }
+#define LOOP(name)                                                                                 \
+    i = 0;                                                                                         \
+    FOR_EACH_BLOCKED(i, len, j, d[j] = name##_bwd(a[j], d[j]))
+    SWITCH_HIDDEN_ACT(act)
+#undef LOOP
 }
 
 /* Eight floats as one value (GCC/Clang vector extension): AVX in the x86-64-v3 clone, two
@@ -209,6 +246,30 @@ typedef float v8f __attribute__((vector_size(32)));
 
 #define LOAD8(v, p)  memcpy(&(v), (p), sizeof(v8f))
 #define STORE8(p, v) memcpy((p), &(v), sizeof(v8f))
+
+/* Four such values v0..v3 as one block of 32 floats: loaded from p, stored to p, and
+ * v += x * w lane by lane (an FMA each in the x86-64-v3 clone). */
+#define LOAD32(v, p)                                                                               \
+    do {                                                                                           \
+        LOAD8(v##0, (p));                                                                          \
+        LOAD8(v##1, (p) + 8);                                                                      \
+        LOAD8(v##2, (p) + 16);                                                                     \
+        LOAD8(v##3, (p) + 24);                                                                     \
+    } while (0)
+#define STORE32(p, v)                                                                              \
+    do {                                                                                           \
+        STORE8((p), v##0);                                                                         \
+        STORE8((p) + 8, v##1);                                                                     \
+        STORE8((p) + 16, v##2);                                                                    \
+        STORE8((p) + 24, v##3);                                                                    \
+    } while (0)
+#define FMA32(v, x, w)                                                                             \
+    do {                                                                                           \
+        v##0 += (x)*w##0;                                                                          \
+        v##1 += (x)*w##1;                                                                          \
+        v##2 += (x)*w##2;                                                                          \
+        v##3 += (x)*w##3;                                                                          \
+    } while (0)
 
 /* h += in W for one row: h[out], in[k], W [k][out]. Outputs go in chunks of 64 (then 32)
  * held in registers across the whole input loop; zero inputs (one-hot, ReLU) are skipped. */
@@ -234,59 +295,32 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
         return;
     }
     for (; o0 + 64 <= out; o0 += 64) { /* 8 independent FMA chains hide the latency */
-        v8f a0, a1, a2, a3, a4, a5, a6, a7;
+        v8f a0, a1, a2, a3, b0, b1, b2, b3;
         float *ho = h + o0;
 
-        LOAD8(a0, ho);
-        LOAD8(a1, ho + 8);
-        LOAD8(a2, ho + 16);
-        LOAD8(a3, ho + 24);
-        LOAD8(a4, ho + 32);
-        LOAD8(a5, ho + 40);
-        LOAD8(a6, ho + 48);
-        LOAD8(a7, ho + 56);
+        LOAD32(a, ho);
+        LOAD32(b, ho + 32);
         for (j = 0; j < k; j++) {
             const float *w = W + (size_t)j * (size_t)out + o0;
             float xj = in[j];
-            v8f x, w0, w1, w2, w3, w4, w5, w6, w7;
+            v8f x, w0, w1, w2, w3, u0, u1, u2, u3;
 
             if (xj == 0.0f) {
                 continue;
             }
             x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
-            LOAD8(w0, w);
-            LOAD8(w1, w + 8);
-            LOAD8(w2, w + 16);
-            LOAD8(w3, w + 24);
-            LOAD8(w4, w + 32);
-            LOAD8(w5, w + 40);
-            LOAD8(w6, w + 48);
-            LOAD8(w7, w + 56);
-            a0 += x * w0;
-            a1 += x * w1;
-            a2 += x * w2;
-            a3 += x * w3;
-            a4 += x * w4;
-            a5 += x * w5;
-            a6 += x * w6;
-            a7 += x * w7;
+            LOAD32(w, w);
+            LOAD32(u, w + 32);
+            FMA32(a, x, w);
+            FMA32(b, x, u);
         }
-        STORE8(ho, a0);
-        STORE8(ho + 8, a1);
-        STORE8(ho + 16, a2);
-        STORE8(ho + 24, a3);
-        STORE8(ho + 32, a4);
-        STORE8(ho + 40, a5);
-        STORE8(ho + 48, a6);
-        STORE8(ho + 56, a7);
+        STORE32(ho, a);
+        STORE32(ho + 32, b);
     }
     for (; o0 + 32 <= out; o0 += 32) {
         v8f a0, a1, a2, a3;
 
-        LOAD8(a0, h + o0);
-        LOAD8(a1, h + o0 + 8);
-        LOAD8(a2, h + o0 + 16);
-        LOAD8(a3, h + o0 + 24);
+        LOAD32(a, h + o0);
         for (j = 0; j < k; j++) {
             const float *w = W + (size_t)j * (size_t)out + o0;
             float xj = in[j];
@@ -296,19 +330,10 @@ HOT static void row_layer(const float *restrict in, int k, const float *restrict
                 continue;
             }
             x = (v8f){xj, xj, xj, xj, xj, xj, xj, xj};
-            LOAD8(w0, w);
-            LOAD8(w1, w + 8);
-            LOAD8(w2, w + 16);
-            LOAD8(w3, w + 24);
-            a0 += x * w0;
-            a1 += x * w1;
-            a2 += x * w2;
-            a3 += x * w3;
+            LOAD32(w, w);
+            FMA32(a, x, w);
         }
-        STORE8(h + o0, a0);
-        STORE8(h + o0 + 8, a1);
-        STORE8(h + o0 + 16, a2);
-        STORE8(h + o0 + 24, a3);
+        STORE32(h + o0, a);
     }
     if (o0 == out) {
         return;
@@ -387,61 +412,18 @@ HOT static void col_sums(const float *dz, int n, int out, float *gb)
     }
 }
 
-/* Activation of one row in place (single-row path); branch-free blocks for the ReLUs. */
+/* Activation of one row in place (single-row path). */
 HOT static void act_row(float *restrict h, int out, enum nn_act act)
 {
-    int o = 0, k;
+    int o = 0, j;
 
-    switch (act) {
-    case NN_ACT_SOFTMAX: {
-        float m = h[0], s = 0.0f;
-
-        for (o = 1; o < out; o++) {
-            m = h[o] > m ? h[o] : m;
-        }
-        for (o = 0; o < out; o++) {
-            h[o] = expf(h[o] - m);
-            s += h[o];
-        }
-        s = 1.0f / s;
-        for (o = 0; o < out; o++) {
-            h[o] *= s;
-        }
-        break;
+    if (act == NN_ACT_SOFTMAX) {
+        softmax_row(h, h, out);
+        return;
     }
-    case NN_ACT_SIGMOID:
-        for (; o < out; o++) {
-            h[o] = sigmoidf(h[o]);
-        }
-        break;
-    case NN_ACT_TANH:
-        for (; o < out; o++) {
-            h[o] = tanhf(h[o]);
-        }
-        break;
-    case NN_ACT_RELU:
-        for (; o + 8 <= out; o += 8) {
-            for (k = 0; k < 8; k++) {
-                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.0f;
-            }
-        }
-        for (; o < out; o++) {
-            h[o] = h[o] > 0.0f ? h[o] : 0.0f;
-        }
-        break;
-    case NN_ACT_LEAKY_RELU:
-        for (; o + 8 <= out; o += 8) {
-            for (k = 0; k < 8; k++) {
-                h[o + k] = h[o + k] > 0.0f ? h[o + k] : 0.01f * h[o + k];
-            }
-        }
-        for (; o < out; o++) {
-            h[o] = h[o] > 0.0f ? h[o] : 0.01f * h[o];
-        }
-        break;
-    default:
-        break;
-    }
+#define LOOP(name) FOR_EACH_BLOCKED(o, out, j, h[j] = name##_fwd(h[j]))
+    SWITCH_HIDDEN_ACT(act)
+#undef LOOP
 }
 
 /* ---------------------------------------------------------------------------------------

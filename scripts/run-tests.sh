@@ -14,12 +14,13 @@ passed=0
 failed=0
 failed_names=""
 
-# tally SUITE RC OUTPUT: prints a suite's output and adds its "SUITE: N passed, N failed" line
-# to the totals; a non-zero exit with no failure counted counts as one failure.
-tally() {
+# add_counts NAME RC OUTPUT PASSED_RE FAILED_RE: prints OUTPUT and adds to the totals the last
+# counts the two sed patterns find in it (their group 1); a non-zero RC with no failure counted
+# counts as one (crashed, or failed before anything was counted). NAME joins the failed list.
+add_counts() {
     printf '%s\n' "$3"
-    p=$(printf '%s\n' "$3" | sed -n "s/^$1: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p" | tail -1)
-    f=$(printf '%s\n' "$3" | sed -n "s/^$1: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p" | tail -1)
+    p=$(printf '%s\n' "$3" | sed -n "s/$4/\1/p" | tail -1)
+    f=$(printf '%s\n' "$3" | sed -n "s/$5/\1/p" | tail -1)
     p=${p:-0}
     f=${f:-0}
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -32,22 +33,19 @@ tally() {
     fi
 }
 
+# tally SUITE RC OUTPUT: a suite whose output ends with "SUITE: N passed, N failed".
+tally() {
+    add_counts "$1" "$2" "$3" "^$1: \([0-9]*\) passed, [0-9]* failed.*" \
+        "^$1: [0-9]* passed, \([0-9]*\) failed.*"
+}
+
 if [ "$what" = unit ] || [ "$what" = all ]; then
     for t in "$BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
         out=$("$t" 2>&1)
         rc=$?
-        printf '%s\n' "$out"
-        p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-        f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-        p=${p:-0}
-        f=${f:-0}
-        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-            f=1 # crashed or failed before cmocka could count
-        fi
-        passed=$((passed + p))
-        failed=$((failed + f))
-        [ "$f" -gt 0 ] && failed_names="$failed_names $(basename "$t")"
+        add_counts "$(basename "$t")" "$rc" "$out" '^\[  PASSED  \] \([0-9]*\) test.*' \
+            '^\[  FAILED  \] \([0-9]*\) test.*'
     done
 fi
 

@@ -74,6 +74,21 @@ static int parse_version(const char *s)
     return (int)v;
 }
 
+/* Moves every field of src that dst lacks into dst, in order, and deletes src (with the
+ * fields dst already had). */
+static void move_new_fields(cJSON *dst, cJSON *src)
+{
+    while (src->child != NULL) {
+        cJSON *it = cJSON_DetachItemViaPointer(src, src->child);
+        if (cJSON_GetObjectItemCaseSensitive(dst, it->string) != NULL) {
+            cJSON_Delete(it);
+            continue;
+        }
+        cJSON_AddItemToObject(dst, it->string, it);
+    }
+    cJSON_Delete(src);
+}
+
 /* The card of API.md for a stored version. New object, or NULL. */
 static cJSON *card_json(const struct store_version *v)
 {
@@ -94,15 +109,7 @@ static cJSON *card_json(const struct store_version *v)
     cJSON_AddNumberToObject(o, "serving_version", v->serving);
     cJSON_AddBoolToObject(o, "pinned", v->pinned > 0);
     /* move the card's own fields over (they never repeat the server's) */
-    while (card->child != NULL) {
-        cJSON *it = cJSON_DetachItemViaPointer(card, card->child);
-        if (cJSON_GetObjectItemCaseSensitive(o, it->string) != NULL) {
-            cJSON_Delete(it);
-            continue;
-        }
-        cJSON_AddItemToObject(o, it->string, it);
-    }
-    cJSON_Delete(card);
+    move_new_fields(o, card);
     if (v->job_id[0] != '\0') {
         cJSON_AddStringToObject(o, "job_id", v->job_id);
     } else {
@@ -248,8 +255,7 @@ int srv_api_models_serving(struct srv_req *r)
         !(cJSON_IsNull(v) || (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e9 &&
                               v->valuedouble == (double)(int)v->valuedouble))) {
         cJSON_Delete(doc);
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "field", "version");
+        cJSON *d = srv_http_details_str("field", "version");
         return srv_http_reply_error(r, 400, d,
                                     "the body must be {\"version\": <a version number>} to pin, "
                                     "or {\"version\": null} to serve the newest");
@@ -277,8 +283,7 @@ int srv_api_models_export(struct srv_req *r)
     if (q != NULL) {
         version = parse_version(q);
         if (version == 0) {
-            cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "parameter", "version");
+            cJSON *d = srv_http_details_str("parameter", "version");
             return srv_http_reply_error(r, 400, d, "version must be a positive integer");
         }
     }
@@ -303,14 +308,8 @@ int srv_api_models_export(struct srv_req *r)
         /* name and version first, then the export's own fields */
         cJSON_AddStringToObject(doc, "name", m->name);
         cJSON_AddNumberToObject(doc, "version", m->version);
-        while (exp->child != NULL) {
-            cJSON *it = cJSON_DetachItemViaPointer(exp, exp->child);
-            if (cJSON_GetObjectItemCaseSensitive(doc, it->string) != NULL) {
-                cJSON_Delete(it);
-                continue;
-            }
-            cJSON_AddItemToObject(doc, it->string, it);
-        }
+        move_new_fields(doc, exp);
+        exp = NULL;
     }
     cJSON_Delete(exp);
     srv_registry_release(m);

@@ -10,20 +10,26 @@
 #include "registry.h"
 #include "store.h"
 
-int srv_api_ops_healthz(struct srv_req *r)
+/* Replies 200 {"status": status}. With with_store and a shared store, "store" says whether
+ * its last call reached the database (healthz: alive whatever the store does, since
+ * predictions are served from memory). */
+static int reply_status(struct srv_req *r, const char *status, int with_store)
 {
     cJSON *doc = cJSON_CreateObject();
+    struct store *s = with_store ? r->app->store : NULL;
 
-    /* alive whatever the store does (predictions are served from memory); with a shared
-       store, "store" says whether its last call reached the database */
-    struct store *s = r->app->store;
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ok") == NULL ||
+    if (doc == NULL || cJSON_AddStringToObject(doc, "status", status) == NULL ||
         (s != NULL && store_shared(s) &&
          cJSON_AddStringToObject(doc, "store", store_available(s) ? "up" : "down") == NULL)) {
         cJSON_Delete(doc);
         return NN_ENOMEM;
     }
     return srv_http_reply_json(r, 200, doc);
+}
+
+int srv_api_ops_healthz(struct srv_req *r)
+{
+    return reply_status(r, "ok", 1);
 }
 
 int srv_api_ops_readyz(struct srv_req *r)
@@ -33,12 +39,7 @@ int srv_api_ops_readyz(struct srv_req *r)
                                     "not ready: the store is not open yet, or "
                                     "the daemon is stopping");
     }
-    cJSON *doc = cJSON_CreateObject();
-    if (doc == NULL || cJSON_AddStringToObject(doc, "status", "ready") == NULL) {
-        cJSON_Delete(doc);
-        return NN_ENOMEM;
-    }
-    return srv_http_reply_json(r, 200, doc);
+    return reply_status(r, "ready", 0);
 }
 
 int srv_api_ops_metrics(struct srv_req *r)

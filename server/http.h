@@ -181,4 +181,11 @@ int srv_http_reply_nn(struct srv_req *r, int code, const struct nn_err *err, uns
 /** The API.md error code name of an HTTP status ("bad_request", ...). */
 const char *srv_http_status_code(unsigned status);
 
+/** A new details object {key: value} for srv_http_reply_error (which takes it, NULL too).
+ * @return the object, or NULL when out of memory. */
+cJSON *srv_http_details_num(const char *key, double value);
+
+/** As srv_http_details_num, for a string value (copied). */
+cJSON *srv_http_details_str(const char *key, const char *value);
+
 #endif

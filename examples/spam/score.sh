@@ -5,27 +5,16 @@
 set -eu
 B=${1:-http://127.0.0.1:8080}
 dir=$(cd "$(dirname "$0")" && pwd)
-
-say() { printf '\n$ %s\n' "$*"; }
+# shellcheck source=examples/lib.sh
+. "$dir/../lib.sh"
 
 say "curl -F model=spam -F file=@examples/spam/spam_sample.csv $B/train"
 job=$(curl -sS -F model=spam -F "file=@$dir/spam_sample.csv" "$B/train")
 echo "$job" | head -c 300
 echo " ..."
-id=$(printf '%s' "$job" | sed -n 's/^{"id":"\([0-9a-f]*\)".*/\1/p')
-[ -n "$id" ] || { echo "no job id in the reply" >&2; exit 1; }
+id=$(job_id "$job")
 
-i=0
-while :; do
-    j=$(curl -sS "$B/jobs/$id")
-    case "$j" in
-    *'"status":"succeeded"'*) break ;;
-    *'"status":"failed"'* | *'"status":"cancelled"'*) echo "$j"; exit 1 ;;
-    esac
-    i=$((i + 1))
-    [ "$i" -lt 1500 ] || { echo "the job did not finish" >&2; exit 1; }
-    sleep 0.2
-done
+wait_job "$B" "$id" 1500
 echo "(job $id succeeded)"
 
 say "curl -H 'Content-Type: message/rfc822' --data-binary @examples/spam/spam.eml $B/spam-score"
