@@ -93,21 +93,21 @@ $(BUILD)/neurond.1: $(BIN)/neurond scripts/man.py
 	@mkdir -p $(dir $@)
 	/usr/bin/python3 scripts/man.py $(BIN)/neurond > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh scripts/embed-lib.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/gen/migrations_pg.c: $(MIGRATIONS_PG) scripts/embed-migrations.sh
+$(BUILD)/gen/migrations_pg.c: $(MIGRATIONS_PG) scripts/embed-migrations.sh scripts/embed-lib.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh --prefix store_pg $(MIGRATIONS_PG) > $@
 
 $(BUILD)/gen/migrations_pg.o: $(BUILD)/gen/migrations_pg.c
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh
+$(BUILD)/gen/assets.c: $(ASSETS) scripts/embed-files.sh scripts/embed-lib.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-files.sh $(ASSETS) > $@
 
@@ -191,15 +191,19 @@ compile_commands.json: ## the compilation database for editors (clangd), recorde
 	    build/cc/bin/neurond $(patsubst $(BUILD)/%,build/cc/%,$(UNIT_BIN) $(BENCH_BIN))
 
 test: $(BIN)/neurond $(UNIT_BIN) ## build and run every test (unit + API + browser); ends with a summary line
+	@scripts/deps.sh test
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh all
 
 test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI + nn/ linked alone, tests/link)
+	@scripts/deps.sh test
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh unit
 
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
+	@scripts/deps.sh test
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
 
 test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (screenshot: build/dashboard.png)
+	@scripts/deps.sh test
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh browser
 test-docker: ## build the Docker image and test it end to end (starts a private dockerd if none runs; root)
 	@scripts/deps.sh docker

@@ -3,26 +3,33 @@
 # they are all there already. Called by `make` (deps target); prints what it installs.
 # Installs with apt-get as root; run by another user, it installs nothing and prints the one
 # apt-get command to run as root (no sudo is assumed: a bare Debian has none).
-#   scripts/deps.sh           build + test dependencies
+#   scripts/deps.sh           what `make` and `make run` need: the compiler, the -dev libraries,
+#                             curl (the examples), python3 (the man page, the docs)
+#   scripts/deps.sh test      adds what `make test` needs: cmocka's runner is in the base list
+#                             (the unit tests are built with the rest); PostgreSQL (the store
+#                             suite and the cluster tests start their own), pytest + requests +
+#                             jsonschema (the API suite), python3-onnx (the ONNX checker),
+#                             headless Chromium with chromium-driver and python3-selenium (the
+#                             dashboard test), promtool (prometheus: /metrics), node + npm (the
+#                             OpenAPI validator and ONNX Runtime); `eco` is the same list
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against); never used by tests
-#   scripts/deps.sh quality   adds scikit-learn and pandas (`make quality` compares against them)
-#   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium with
-#                             chromium-driver and python3-selenium (the dashboard test),
-#                             promtool (prometheus: /metrics), node + npm (the OpenAPI validator)
+#   scripts/deps.sh quality   adds scikit-learn, pandas and R (`make quality` compares against them)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 #   scripts/deps.sh bear      adds bear, which records `make compile_commands.json`
 set -eu
 
 pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev \
-libcmocka-dev libpq-dev postgresql libgnutls28-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev curl xz-utils sqlite3 python3 python3-pytest python3-requests python3-jsonschema python3-onnx"
+libcmocka-dev libpq-dev libgnutls28-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler \
+libonnx-dev curl xz-utils sqlite3 python3"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
 quality) pkgs="$pkgs python3-sklearn python3-pandas" ;;
 bear) pkgs="$pkgs bear" ;;
-eco)
-    pkgs="$pkgs chromium chromium-driver python3-selenium prometheus nodejs"
+test | eco)
+    pkgs="$pkgs postgresql python3-pytest python3-requests python3-jsonschema python3-onnx \
+chromium chromium-driver python3-selenium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
     ;;
