@@ -57,8 +57,8 @@ struct model {
     float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
                         (feat->dense_dim floats); NULL when the model has none (blobs before
                         v3, imports without "baseline") */
-    cJSON *search; /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
-                      In the card only, not in the blob. */
+    cJSON *search;   /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
+                        In the card only, not in the blob. */
 };
 
 /**
