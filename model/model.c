@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "model/model_priv.h"
+#include "model/model_select.h"
 #include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/metrics.h"
@@ -32,11 +33,14 @@ void model_params_default(struct model_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->task = -1;
-    p->hidden[0] = 32;
+    p->hidden[0] = 64;
     p->n_hidden = 1;
     p->activation = NN_ACT_RELU;
     nn_train_params_default(&p->train);
     p->train.learning_rate = 0; /* by optimizer: 0.001 adam, 0.01 sgd and momentum */
+    p->train.l2 = -1;           /* not given: chosen on the data (model_select_l2) */
+    p->train.epochs = 300;
+    p->train.patience = 20;
     p->batch_auto = 1;
     p->validation_split = 0.2;
     p->seed = 42;
@@ -753,9 +757,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     struct progress_ctx pc;
     unsigned char *is_train = NULL;
     size_t *tr_idx = NULL, *va_idx = NULL, n_tr = 0, n_va = 0, i;
+    struct model_fit_spec spec;
     FILE *f = NULL;
-    int n_out, rc;
-    enum nn_act out_act;
+    int refit_epochs = 0, rc;
 
     *out = NULL;
     memset(&all, 0, sizeof(all));
@@ -830,7 +834,6 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
         goto fail;
     }
-    nn_dataset_free(&all);
     if (p->batch_auto) {
         size_t b = (n_tr + 9) / 10;
 
@@ -839,29 +842,28 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         m->params.batch_auto = 0;
     }
 
+    spec.task = s->task;
+    spec.n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
     if (s->task == NN_TASK_REGRESSION) {
-        n_out = 1;
-        out_act = NN_ACT_IDENTITY;
+        spec.n_out = 1;
+        spec.out_act = NN_ACT_IDENTITY;
     } else if (s->n_classes == 2) {
-        n_out = 1;
-        out_act = NN_ACT_SIGMOID;
+        spec.n_out = 1;
+        spec.out_act = NN_ACT_SIGMOID;
     } else {
-        n_out = s->n_classes;
-        out_act = NN_ACT_SOFTMAX;
+        spec.n_out = s->n_classes;
+        spec.out_act = NN_ACT_SOFTMAX;
     }
-    rc = nn_net_new(
-        m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation, n_out,
-        out_act, m->params.train.batch_size < 256 ? 256 : m->params.train.batch_size, &m->net, err);
+    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, err);
     if (rc != 0) {
         goto fail;
     }
-    nn_net_init(m->net, &rng);
     pc.m = m;
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = nn_train(m->net, s->task, &tr, va.rows > 0 ? &va : NULL, &m->params.train, on_epoch, &pc,
-                  cancel, &rng, &res, err);
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel, &m->net,
+                       &res, err);
     if (rc != 0) {
         goto fail;
     }
@@ -871,6 +873,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.train_rows = n_tr;
     m->metrics.val_rows = n_va;
     rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    if (rc == 0) {
+        rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
+    }
     if (rc != 0) {
         goto fail;
     }
