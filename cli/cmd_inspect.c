@@ -47,7 +47,7 @@ static double num_of(const cJSON *o, const char *key)
 static void print_columns(const cJSON *cols)
 {
     const cJSON *c;
-    int w = 6;
+    int w = 9; /* "(unnamed)" */
 
     cJSON_ArrayForEach(c, cols)
     {
