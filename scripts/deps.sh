@@ -7,6 +7,7 @@
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against); never used by tests
 #   scripts/deps.sh quality   adds scikit-learn and pandas (`make quality` compares against them)
+#                             and R (r-base-core: it wrote tests/data/airquality_r_na.csv)
 #   scripts/deps.sh eco       adds what the ecosystem checks need: headless Chromium with
 #                             chromium-driver and python3-selenium (the dashboard test),
 #                             promtool (prometheus: /metrics), node + npm (the OpenAPI validator)
@@ -18,7 +19,7 @@ libcmocka-dev libgnutls28-dev libgmime-3.0-dev curl xz-utils sqlite3 python3 pyt
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
-quality) pkgs="$pkgs python3-sklearn python3-pandas" ;;
+quality) pkgs="$pkgs python3-sklearn python3-pandas r-base-core" ;;
 eco)
     pkgs="$pkgs chromium chromium-driver python3-selenium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
