@@ -112,8 +112,12 @@ static cJSON *params_json(const struct model_params *p)
     cJSON_AddNumberToObject(o, "learning_rate", strtod(buf, NULL));
     cJSON_AddNumberToObject(o, "epochs", p->train.epochs);
     cJSON_AddNumberToObject(o, "batch_size", p->train.batch_size);
-    snprintf(buf, sizeof(buf), "%.7g", (double)p->train.l2);
-    cJSON_AddNumberToObject(o, "l2", strtod(buf, NULL));
+    if (p->train.l2 < 0) {
+        cJSON_AddNullToObject(o, "l2"); /* chosen on the data at training */
+    } else {
+        snprintf(buf, sizeof(buf), "%.7g", (double)p->train.l2);
+        cJSON_AddNumberToObject(o, "l2", strtod(buf, NULL));
+    }
     cJSON_AddNumberToObject(o, "validation_split", p->validation_split);
     cJSON_AddNumberToObject(o, "patience", p->train.patience);
     cJSON_AddNumberToObject(o, "seed", (double)p->seed);
