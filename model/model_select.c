@@ -120,8 +120,9 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         return 0; /* given */
     }
     m->params.train.l2 = L2_LARGE;
+    /* no early stopping (patience 0): every run would go to the last epoch, nothing to learn */
     if (all->rows > SELECT_MAX_ROWS || all->rows < 10 || m->params.validation_split <= 0 ||
-        m->feat->sparse_dim > 0) {
+        m->params.train.patience == 0 || m->feat->sparse_dim > 0) {
         return 0;
     }
     nn_rng_seed(&rng, m->params.seed ^ 0x6c32u); /* the main run's stream stays as it was */
