@@ -40,6 +40,7 @@ SETS = [
     ("diabetes", ["diabetes_train.csv", "diabetes_test.csv"], None, True),
     ("iris_r_na", ["iris_r_na.csv"], "species", False),
     ("breast_cancer_pandas_na", ["breast_cancer_pandas_na.csv"], "diagnosis", False),
+    ("airquality_r_na", ["airquality_r_na.csv"], "Temp", True),
 ]
 SPLITS = 5
 

@@ -1,6 +1,6 @@
 /*
  * cmd_predict: the subcommands that read a model file — predict (CSV in, CSV out), eval
- * (metrics on a labelled CSV), inspect (the card), export (JSON), import (JSON -> file).
+ * (metrics on a labelled CSV), export (JSON), import (JSON -> file); inspect is cmd_inspect.c.
  */
 #include <cJSON.h>
 #include <math.h>
@@ -155,7 +155,7 @@ static int cli_fail_format(void)
     return CLI_USAGE;
 }
 
-/* inspect and export: load, build a JSON document, print it. */
+/* export: load, build the JSON document, print it. */
 static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct model *))
 {
     struct model *m = NULL;
@@ -182,11 +182,6 @@ static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct m
     printf("%s\n", text);
     cJSON_free(text);
     return CLI_OK;
-}
-
-int cli_inspect(int argc, char **argv)
-{
-    return print_model_json(argc, argv, model_card);
 }
 
 int cli_export(int argc, char **argv)

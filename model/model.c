@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "model/model_priv.h"
+#include "model/model_select.h"
 #include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/metrics.h"
@@ -511,9 +512,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     struct progress_ctx pc;
     unsigned char *is_train = NULL;
     size_t *tr_idx = NULL, *va_idx = NULL, n_tr = 0, n_va = 0, i;
+    struct model_fit_spec spec;
     FILE *f = NULL;
-    int n_out, rc;
-    enum nn_act out_act;
+    int refit_epochs = 0, rc;
 
     *out = NULL;
     memset(&all, 0, sizeof(all));
@@ -569,7 +570,6 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
         goto fail;
     }
-    nn_dataset_free(&all);
     if (model_baseline_fit(m, &tr) != 0) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
@@ -577,29 +577,28 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->params.train.batch_size = model_batch_size(p, n_tr);
     m->params.batch_auto = 0;
 
+    spec.task = s->task;
+    spec.n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
     if (s->task == NN_TASK_REGRESSION) {
-        n_out = 1;
-        out_act = NN_ACT_IDENTITY;
+        spec.n_out = 1;
+        spec.out_act = NN_ACT_IDENTITY;
     } else if (s->n_classes == 2) {
-        n_out = 1;
-        out_act = NN_ACT_SIGMOID;
+        spec.n_out = 1;
+        spec.out_act = NN_ACT_SIGMOID;
     } else {
-        n_out = s->n_classes;
-        out_act = NN_ACT_SOFTMAX;
+        spec.n_out = s->n_classes;
+        spec.out_act = NN_ACT_SOFTMAX;
     }
-    rc = nn_net_new(
-        m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation, n_out,
-        out_act, m->params.train.batch_size < 256 ? 256 : m->params.train.batch_size, &m->net, err);
+    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, err);
     if (rc != 0) {
         goto fail;
     }
-    nn_net_init(m->net, &rng);
     pc.m = m;
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = nn_train(m->net, s->task, &tr, va.rows > 0 ? &va : NULL, &m->params.train, on_epoch, &pc,
-                  cancel, &rng, &res, err);
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel, &m->net,
+                       &res, err);
     if (rc != 0) {
         goto fail;
     }
@@ -609,6 +608,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.train_rows = n_tr;
     m->metrics.val_rows = n_va;
     rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    if (rc == 0) {
+        rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
+    }
     if (rc != 0) {
         goto fail;
     }

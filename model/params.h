@@ -27,7 +27,7 @@ struct model_params {
     int task;    /* -1 inferred, else NN_TASK_* (binary/multiclass resolved from the classes
                     when "classification" is asked) */
     int hidden[MODEL_MAX_HIDDEN];
-    int n_hidden;           /* default 1 x 32 */
+    int n_hidden;           /* default 1 x 64 */
     enum nn_act activation; /* default relu */
     struct nn_train_params train;
     int batch_auto;          /* 1 until batch_size is set: the batch is then

@@ -14,7 +14,8 @@
 #                             OpenAPI validator and ONNX Runtime); `eco` is the same list
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against); never used by tests
-#   scripts/deps.sh quality   adds scikit-learn, pandas and R (`make quality` compares against them)
+#   scripts/deps.sh quality   adds scikit-learn and pandas (`make quality` compares against them)
+#                             and R (r-base-core: it wrote tests/data/airquality_r_na.csv)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
 #   scripts/deps.sh bear      adds bear, which records `make compile_commands.json`
 set -eu
@@ -25,7 +26,7 @@ libonnx-dev curl xz-utils sqlite3 python3"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
 fuzz) pkgs="$pkgs clang" ;;
-quality) pkgs="$pkgs python3-sklearn python3-pandas" ;;
+quality) pkgs="$pkgs python3-sklearn python3-pandas r-base-core" ;;
 bear) pkgs="$pkgs bear" ;;
 test | eco)
     pkgs="$pkgs postgresql python3-pytest python3-requests python3-jsonschema python3-onnx \

@@ -251,6 +251,27 @@
     });
   }
 
+  /* every CSV column as training saw it: type, missing and distinct counts, the reason */
+  function columnsTable(cols) {
+    var used = cols.filter(function (c) { return c.type !== 'ignored' && c.type !== 'label'; }).length;
+    var ignored = cols.filter(function (c) { return c.type === 'ignored'; }).length;
+    var body = el('tbody');
+    cols.forEach(function (c) {
+      var tr = el('tr', { class: 'col-' + c.type }, [
+        el('td', { text: c.name === '' ? '(unnamed)' : c.name }), el('td', { text: c.type }),
+        el('td', { class: 'n', text: String(c.missing) }),
+        el('td', { class: 'n', text: c.distinct + (c.distinct_at_least ? '+' : '') }),
+        el('td', { text: c.reason })]);
+      tr.setAttribute('data-column', c.name);
+      body.appendChild(tr);
+    });
+    var det = el('details', { class: 'columns' }, [
+      el('summary', { text: 'Columns: ' + cols.length + ' (' + used + ' inputs, ' + ignored + ' ignored, 1 label)' }),
+      el('table', {}, [el('thead', {}, [el('tr', {}, ['Name', 'Type', 'Missing', 'Distinct', 'Reason'].map(function (h) { return el('th', { text: h }); }))]), body])]);
+    det.open = cols.length <= 20 || ignored > 0;
+    return det;
+  }
+
   function selectModel(name) {
     state.model = name;
     renderModels();
@@ -276,6 +297,7 @@
         el('dt', { text: 'Layers' }), el('dd', { text: (arch.layers || []).join(' → ') + (arch.activation ? ' (' + arch.activation + ', ' + arch.output + ')' : '') }),
         el('dt', { text: 'Inputs' }), inputs,
         el('dt', { text: 'Metrics' }), metrics]));
+      box.appendChild(columnsTable(c.columns || []));
       $('predict-model').value = name;
       fillTemplate();
     }).catch(function (e) { $('model-card').hidden = false; $('model-card').textContent = e.message; });

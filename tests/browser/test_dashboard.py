@@ -251,6 +251,14 @@ def test_model_card_shows_inputs_classes_metrics(page):
     # pixel_0_0 is 0 in every image: a constant column, ignored
     for want in (r"pixel_0_1 · numeric", r"… and 49 more", r"val_accuracy 0\.\d{4}", r"61 → 128 → 128 → 10"):
         assert re.search(want, text), (want, text)
+    # the columns table: one row per CSV column, the constant pixel ignored with its reason
+    rows = page.js("return Array.from(document.querySelectorAll('#model-card details.columns tbody tr'))"
+                   ".map(function (r) { return Array.from(r.cells).map(function (c) { return c.textContent; }); })")
+    assert len(rows) == 65, rows
+    by = {r[0]: r for r in rows}
+    assert by["pixel_0_0"][1:4] == ["ignored", "0", "1"] and "constant" in by["pixel_0_0"][4], by["pixel_0_0"]
+    assert by["pixel_0_1"][1] == "numeric" and by["digit"][1:] == ["label", "0", "10", "label"], rows
+    assert re.search(r"Columns: 65 \(61 inputs, \d+ ignored, 1 label\)", text), text
 
 
 def test_prediction_from_the_page_equals_the_api(page, daemon):

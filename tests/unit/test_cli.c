@@ -97,25 +97,25 @@ static void test_iris(void **state)
 static void test_breast_cancer(void **state)
 {
     (void)state;
-    floor_acc("breast_cancer", 0.96);
+    floor_acc("breast_cancer", 0.97);
 }
 
 static void test_moons(void **state)
 {
     (void)state;
-    floor_acc("moons", 0.97);
+    floor_acc("moons", 0.965);
 }
 
 static void test_digits(void **state)
 {
     (void)state;
-    floor_acc("digits", 0.96);
+    floor_acc("digits", 0.975);
 }
 
 static void test_wine(void **state)
 {
     (void)state;
-    floor_acc("wine", 0.94);
+    floor_acc("wine", 0.97);
 }
 
 static void test_diabetes(void **state)
@@ -125,7 +125,7 @@ static void test_diabetes(void **state)
     (void)state;
     doc =
         train_eval("diabetes", "tests/data/diabetes_train.csv", "tests/data/diabetes_test.csv", "");
-    assert_true(num(doc, "rmse") <= 56.0);
+    assert_true(num(doc, "rmse") <= 52.0);
     assert_true(num(doc, "mae") > 0.0);
     cJSON_Delete(doc);
 }
@@ -179,6 +179,27 @@ static void test_predict_output(void **state)
         assert_int_equal(lines, 30);
     }
     snprintf(cmd, sizeof(cmd), "%s inspect build/cli_p.nrd", bin);
+    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    {
+        /* the readable card: one table row per CSV column, label last */
+        char name[64], type[32], reason[64];
+        unsigned long missing, distinct;
+        const char *row = strstr(out, "\n  petal_width_cm ");
+
+        assert_non_null(strstr(out, "task:      classification, label 'species' (3 classes: "
+                                    "setosa, versicolor, virginica)\n"));
+        assert_non_null(strstr(out, "\ncolumns:\n  name "));
+        assert_non_null(row);
+        assert_int_equal(
+            sscanf(row, " %63s %31s %lu %lu %63[^\n]", name, type, &missing, &distinct, reason), 5);
+        assert_string_equal(type, "numeric");
+        assert_int_equal(missing, 0);
+        assert_int_equal(distinct, 22);
+        assert_string_equal(reason, "every value is a number");
+        assert_non_null(
+            strstr(out, "\n  species          label              0         3  label\n"));
+    }
+    snprintf(cmd, sizeof(cmd), "%s inspect build/cli_p.nrd --json", bin);
     assert_int_equal(run(cmd, out, sizeof(out)), 0);
     {
         cJSON *card = cJSON_Parse(out);

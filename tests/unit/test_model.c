@@ -260,10 +260,16 @@ static void test_params(void **state)
     (void)state;
     model_params_default(&p);
     assert_int_equal(p.n_hidden, 1);
-    assert_int_equal(p.hidden[0], 32);
-    assert_int_equal(model_params_set(&p, "hidden", "64,32", &err), 0);
+    assert_int_equal(p.hidden[0], 64);
+    assert_int_equal(p.train.epochs, 300);
+    assert_int_equal(p.train.patience, 20);
+    assert_true(p.train.l2 < 0); /* not given: chosen on the data */
+    assert_int_equal(model_params_set(&p, "l2", "0", &err), 0);
+    assert_true(p.train.l2 == 0.0f);
+    assert_int_equal(model_params_set(&p, "hidden", "16,32", &err), 0);
     assert_int_equal(p.n_hidden, 2);
     assert_int_equal(p.hidden[1], 32);
+    assert_int_equal(p.hidden[0], 16);
     assert_int_equal(model_params_set(&p, "hidden", "", &err), 0);
     assert_int_equal(p.n_hidden, 0);
     assert_int_equal(model_params_set(&p, "hidden", "64,,2", &err), NN_EINVAL);

@@ -1,0 +1,148 @@
+/*
+ * cmd_inspect: `neurond inspect MODEL.nrd` prints the model card for a person — the task and
+ * label, the network, the validation metrics and one table row per CSV column (its type,
+ * missing and distinct counts and the reason for its type or for ignoring it), so what the
+ * network was given and what was left out reads at a glance. `--json` prints the card as
+ * JSON (API.md's model card without the server's fields) for scripts.
+ * Everything printed comes from model_card: the table and the JSON cannot disagree.
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define NAME_MAX_WIDTH 32
+
+/* Prints a JSON array of strings or numbers joined by sep (numbers as integers). */
+static void print_list(const cJSON *a, const char *sep)
+{
+    const cJSON *it;
+    int first = 1;
+
+    cJSON_ArrayForEach(it, a)
+    {
+        if (cJSON_IsString(it)) {
+            printf("%s%s", first ? "" : sep, it->valuestring);
+        } else if (cJSON_IsNumber(it)) {
+            printf("%s%.0f", first ? "" : sep, it->valuedouble);
+        }
+        first = 0;
+    }
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
+
+    return s != NULL ? s : "";
+}
+
+static double num_of(const cJSON *o, const char *key)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItem(o, key));
+}
+
+/* The columns table: name, type, missing, distinct ("N+" when counting stopped), reason. */
+static void print_columns(const cJSON *cols)
+{
+    const cJSON *c;
+    int w = 9; /* "(unnamed)" */
+
+    cJSON_ArrayForEach(c, cols)
+    {
+        int len = (int)strlen(str_of(c, "name"));
+
+        w = len > w ? (len < NAME_MAX_WIDTH ? len : NAME_MAX_WIDTH) : w;
+    }
+    printf("columns:\n  %-*s  %-11s %8s %9s  %s\n", w, "name", "type", "missing", "distinct",
+           "reason");
+    cJSON_ArrayForEach(c, cols)
+    {
+        const char *name = str_of(c, "name");
+        char distinct[32];
+
+        snprintf(distinct, sizeof(distinct), "%.0f%s", num_of(c, "distinct"),
+                 cJSON_IsTrue(cJSON_GetObjectItem(c, "distinct_at_least")) ? "+" : "");
+        printf("  %-*.*s  %-11s %8.0f %9s  %s\n", w, w, name[0] != '\0' ? name : "(unnamed)",
+               str_of(c, "type"), num_of(c, "missing"), distinct, str_of(c, "reason"));
+    }
+}
+
+/* The whole card as text. */
+static void print_card(const cJSON *card)
+{
+    const cJSON *label = cJSON_GetObjectItem(card, "label");
+    const cJSON *arch = cJSON_GetObjectItem(card, "architecture");
+    const cJSON *cls = cJSON_GetObjectItem(label, "classes");
+    const cJSON *it;
+
+    printf("task:      %s, label '%s'", str_of(card, "task"), str_of(label, "name"));
+    if (cJSON_GetArraySize(cls) > 0) {
+        printf(" (%d classes: ", cJSON_GetArraySize(cls));
+        print_list(cls, ", ");
+        printf(")");
+    }
+    printf("\nnetwork:   ");
+    print_list(cJSON_GetObjectItem(arch, "layers"), " -> ");
+    printf(" (%s hidden, %s output), %.0f parameters\n", str_of(arch, "activation"),
+           str_of(arch, "output"), num_of(arch, "parameters"));
+    printf("metrics:  ");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(card, "metrics"))
+    {
+        if (cJSON_IsNumber(it)) {
+            printf(" %s %.6g", it->string, it->valuedouble);
+        }
+    }
+    printf("\n");
+    print_columns(cJSON_GetObjectItem(card, "columns"));
+}
+
+int cli_inspect(int argc, char **argv)
+{
+    struct model *m = NULL;
+    struct nn_err err;
+    const char *path = NULL;
+    int json = 0;
+    cJSON *card;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (path == NULL && (argv[i][0] != '-' || argv[i][1] == '\0')) {
+            path = argv[i];
+        } else {
+            path = NULL;
+            break;
+        }
+    }
+    if (path == NULL) {
+        fputs("usage: neurond inspect MODEL.nrd [--json]\n", stderr);
+        return CLI_USAGE;
+    }
+    nn_err_clear(&err);
+    if (cli_load_model(path, &m, &err) != 0) {
+        return cli_fail(&err, path);
+    }
+    card = model_card(m);
+    model_free(m);
+    if (card == NULL) {
+        nn_err_set(&err, NN_ENOMEM, "out of memory");
+        return cli_fail(&err, path);
+    }
+    if (json) {
+        char *text = cJSON_Print(card);
+
+        if (text == NULL) {
+            cJSON_Delete(card);
+            nn_err_set(&err, NN_ENOMEM, "out of memory");
+            return cli_fail(&err, path);
+        }
+        printf("%s\n", text);
+        cJSON_free(text);
+    } else {
+        print_card(card);
+    }
+    cJSON_Delete(card);
+    return CLI_OK;
+}

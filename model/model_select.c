@@ -1,0 +1,178 @@
+/*
+ * model_select: the choices the defaults make from the data itself, so that a file with no
+ * parameter trains as well as a practitioner's first fit.
+ *  - L2 weight decay, when not given: each of a small grid is trained on SELECT_REPEATS
+ *    seeded stratified holdouts of all the rows (early stopping on each holdout); the one
+ *    with the lowest mean validation loss wins, and its mean best epoch is kept. Small sets
+ *    only (SELECT_MAX_ROWS): past that, a fixed small decay.
+ *  - Refit: after the usual run on the training split (whose validation figures the card
+ *    reports), a small set's net is trained again from scratch on every row for 1.25 x the
+ *    epochs early stopping found, so no row is wasted on validation (20% of 120 rows is a lot).
+ *  Both for tables without text inputs: a text model's hashed inputs make each run slow.
+ * Does not: change the features (fitted on the training split), print, or report progress
+ * (the caller's cancel flag is honoured by every run).
+ */
+#include "model/model_select.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "nn/alloc.h"
+
+#define SELECT_MAX_ROWS 5000
+#define SELECT_REPEATS  5
+#define REFIT_MAX_ROWS  10000
+#define REFIT_FACTOR    1.25
+/* The fixed decay when the set is too large to search (regression targets are in
+   standard units and the squared error's gradient is twice the cross-entropy's). */
+#define L2_LARGE 1e-4f
+
+static const float l2_grid[] = {1e-4f, 1e-3f, 1e-2f, 1e-1f};
+
+int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
+                  const struct nn_train_params *tp, const struct nn_dataset *tr,
+                  const struct nn_dataset *va, struct nn_rng *rng, nn_progress_fn cb, void *ud,
+                  atomic_int *cancel, struct nn_net **out, struct nn_train_result *res,
+                  struct nn_err *err)
+{
+    const struct model_params *p = &m->params;
+    struct nn_net *net = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation,
+                    spec->n_out, spec->out_act, tp->batch_size < 256 ? 256 : tp->batch_size, &net,
+                    err);
+    if (rc != 0) {
+        return rc;
+    }
+    nn_net_init(net, rng);
+    rc = nn_train(net, (enum nn_task)spec->task, tr, va != NULL && va->rows > 0 ? va : NULL, tp, cb,
+                  ud, cancel, rng, res, err);
+    if (rc != 0) {
+        nn_net_free(net);
+        return rc;
+    }
+    *out = net;
+    return 0;
+}
+
+/* Mean best validation loss and best epoch of l2 over the repeated holdouts of all. */
+static int try_l2(const struct model *m, const struct model_fit_spec *spec,
+                  const struct nn_dataset *all, float l2, struct nn_rng *rng, atomic_int *cancel,
+                  double *loss, double *epochs, struct nn_err *err)
+{
+    struct nn_train_params tp = m->params.train;
+    size_t *tr_idx = nn_calloc(all->rows, sizeof(size_t));
+    size_t *va_idx = nn_calloc(all->rows, sizeof(size_t));
+    int rc = 0;
+
+    *loss = 0;
+    *epochs = 0;
+    tp.l2 = l2;
+    if (tr_idx == NULL || va_idx == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the L2 decay");
+        goto fail;
+    }
+    for (int r = 0; r < SELECT_REPEATS; r++) {
+        struct nn_dataset tr, va;
+        struct nn_train_result res;
+        struct nn_net *net = NULL;
+        size_t n_tr = 0, n_va = 0;
+
+        memset(&tr, 0, sizeof(tr));
+        memset(&va, 0, sizeof(va));
+        rc = nn_train_split_stratified(
+            all->y, all->rows, spec->task == NN_TASK_REGRESSION ? 0 : spec->n_classes,
+            m->params.validation_split, rng, tr_idx, &n_tr, va_idx, &n_va, err);
+        if (rc == 0 && (nn_dataset_take_rows(&tr, all, tr_idx, n_tr) != 0 ||
+                        nn_dataset_take_rows(&va, all, va_idx, n_va) != 0)) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the L2 decay");
+        }
+        if (rc == 0) {
+            rc = model_fit_net(m, spec, &tp, &tr, &va, rng, NULL, NULL, cancel, &net, &res, err);
+        }
+        nn_net_free(net);
+        nn_dataset_free(&tr);
+        nn_dataset_free(&va);
+        if (rc != 0) {
+            goto fail;
+        }
+        *loss += res.best_val_loss / SELECT_REPEATS;
+        *epochs += (double)res.best_epoch / SELECT_REPEATS;
+    }
+fail:
+    nn_free(tr_idx);
+    nn_free(va_idx);
+    return rc;
+}
+
+int model_select_l2(struct model *m, const struct model_fit_spec *spec,
+                    const struct nn_dataset *all, atomic_int *cancel, int *epochs,
+                    struct nn_err *err)
+{
+    struct nn_rng rng;
+    double best_loss = INFINITY, best_epochs = 0;
+    float best = L2_LARGE;
+
+    *epochs = 0;
+    if (m->params.train.l2 >= 0) {
+        return 0; /* given */
+    }
+    m->params.train.l2 = L2_LARGE;
+    /* no early stopping (patience 0): every run would go to the last epoch, nothing to learn */
+    if (all->rows > SELECT_MAX_ROWS || all->rows < 10 || m->params.validation_split <= 0 ||
+        m->params.train.patience == 0 || m->feat->sparse_dim > 0) {
+        return 0;
+    }
+    nn_rng_seed(&rng, m->params.seed ^ 0x6c32u); /* the main run's stream stays as it was */
+    for (size_t i = 0; i < sizeof(l2_grid) / sizeof(l2_grid[0]); i++) {
+        double loss, ep;
+        int rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+
+        if (rc == NN_EDIVERGED) {
+            continue; /* that decay is not a candidate */
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (loss < best_loss) {
+            best_loss = loss;
+            best_epochs = ep;
+            best = l2_grid[i];
+        }
+    }
+    m->params.train.l2 = best;
+    *epochs = (int)lround(best_epochs);
+    return 0;
+}
+
+int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
+                int epochs, atomic_int *cancel, struct nn_err *err)
+{
+    struct nn_train_params tp = m->params.train;
+    struct nn_train_result res;
+    struct nn_net *net = NULL;
+    struct nn_rng rng;
+    int rc;
+
+    if (all->rows > REFIT_MAX_ROWS || m->feat->sparse_dim > 0 || m->metrics.val_rows == 0 ||
+        m->params.target_fpr >= 0) {
+        /* large, text (wide and slow), nothing held out, or a threshold chosen on this
+           net's scores */
+        return 0;
+    }
+    if (epochs < 1) {
+        epochs = m->metrics.best_epoch;
+    }
+    tp.epochs = (int)lround(REFIT_FACTOR * epochs);
+    tp.epochs = tp.epochs < 1 ? 1 : tp.epochs;
+    nn_rng_seed(&rng, m->params.seed ^ 0x7265u);
+    rc = model_fit_net(m, spec, &tp, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
+    if (rc != 0) {
+        return rc;
+    }
+    nn_net_free(m->net);
+    m->net = net;
+    return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * model_select: what the defaults choose from the data (the L2 decay, the final refit on
+ * every row) and the one way a net is made and trained for a model (model_fit_net), used by
+ * model_train_csv for its main run, the L2 search and the refit.
+ * Does not: fit features, print, or report progress. Thread-safety: one model per call.
+ */
+#ifndef NEUROND_MODEL_MODEL_SELECT_H
+#define NEUROND_MODEL_MODEL_SELECT_H
+
+#include "model/model_priv.h"
+
+/* The net's output for the task: NN_TASK_*, output width and activation, the class count. */
+struct model_fit_spec {
+    int task;
+    int n_out;
+    enum nn_act out_act;
+    int n_classes;
+};
+
+/**
+ * Makes a net of m's architecture (m->feat's inputs, m->params' layers), initialises it from
+ * rng and trains it with tp on tr, early stopping on va (NULL or empty: none).
+ * @param out [out] the trained net; NULL on failure. Ownership: caller frees with nn_net_free.
+ * @return 0 or nn_train's / nn_net_new's error.
+ */
+int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
+                  const struct nn_train_params *tp, const struct nn_dataset *tr,
+                  const struct nn_dataset *va, struct nn_rng *rng, nn_progress_fn cb, void *ud,
+                  atomic_int *cancel, struct nn_net **out, struct nn_train_result *res,
+                  struct nn_err *err);
+
+/**
+ * Resolves m->params.train.l2 when it was not given (< 0): on a set of at most 5,000 rows
+ * without text inputs and with early stopping (patience > 0), the decay of {1e-4, 1e-3, 1e-2, 1e-1}
+ * with the lowest mean validation loss over 5 seeded holdouts of `all` (the validation_split
+ * fraction each); else 1e-4.
+ * @param epochs [out] the chosen decay's mean best epoch; 0 when nothing was searched.
+ * @return 0, NN_ECANCELED or NN_ENOMEM. Deterministic for a given seed.
+ */
+int model_select_l2(struct model *m, const struct model_fit_spec *spec,
+                    const struct nn_dataset *all, atomic_int *cancel, int *epochs,
+                    struct nn_err *err);
+
+/**
+ * Trains m's net again from scratch on every row of `all` for 1.25 x epochs (0: the main
+ * run's best epoch) and replaces m->net with it; the card keeps the main run's validation
+ * figures. Skipped (0, nothing changed) past 10,000 rows, for text inputs, without a
+ * validation split, or when
+ * target_fpr chose the threshold on the main net's scores.
+ * @return 0 or an error; on error m->net is unchanged.
+ */
+int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
+                int epochs, atomic_int *cancel, struct nn_err *err);
+
+#endif
