@@ -9,7 +9,7 @@
 #
 # Why not `FROM debian:bookworm-slim` + apt-get for the runtime: slim alone is 74 MB and
 # OpenBLAS's shared library with its dependencies 44 MB, over the image's 100 MB budget;
-# copying only what the loader needs keeps it near 65 MB on the same Debian libraries.
+# copying only what the loader needs keeps it near 75 MB on the same Debian libraries.
 # Runs in the build stage as root; uses ldd, ldconfig, strip (binutils).
 set -eu
 

@@ -8,7 +8,8 @@
 #   scripts/deps.sh test      adds what `make test` needs: cmocka's runner is in the base list
 #                             (the unit tests are built with the rest); PostgreSQL (the store
 #                             suite and the cluster tests start their own), pytest + requests +
-#                             jsonschema (the API suite), python3-onnx (the ONNX checker),
+#                             jsonschema + yaml (the API suite; yaml reads the deployment
+#                             files for test_deploy), python3-onnx (the ONNX checker),
 #                             headless Chromium with chromium-driver and python3-selenium (the
 #                             dashboard test), promtool (prometheus: /metrics), node + npm (the
 #                             OpenAPI validator and ONNX Runtime); `eco` is the same list
@@ -29,7 +30,7 @@ fuzz) pkgs="$pkgs clang" ;;
 quality) pkgs="$pkgs python3-sklearn python3-pandas r-base-core" ;;
 bear) pkgs="$pkgs bear" ;;
 test | eco)
-    pkgs="$pkgs postgresql python3-pytest python3-requests python3-jsonschema python3-onnx \
+    pkgs="$pkgs postgresql python3-pytest python3-requests python3-jsonschema python3-yaml python3-onnx \
 chromium chromium-driver python3-selenium prometheus nodejs"
     # a nodejs from elsewhere (NodeSource) carries its own npm; Debian's npm would conflict
     command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
