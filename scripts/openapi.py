@@ -162,6 +162,7 @@ paths = {}
 def add(path, method, o):
     paths.setdefault(path, {})[method] = o
 add("/healthz", "get", op("Liveness", "operations", {"200": ok(ref("Status"))}, security=False, opid="healthz"))
+add("/livez", "get", op("Liveness (the Kubernetes name of /healthz)", "operations", {"200": ok(ref("Status"))}, security=False, opid="livez"))
 add("/readyz", "get", op("Readiness: the store is open and migrated", "operations",
     {"200": ok(ref("Status")), "503": {"$ref": "#/components/responses/E503"}}, security=False, opid="readyz"))
 add("/metrics", "get", op("Prometheus metrics", "operations", {"200": {"description": "Prometheus text format 0.0.4",

@@ -26,6 +26,7 @@
 /* method, pattern, handler, bodies, auth, big body */
 #define ROUTES(X)                                                                                  \
     X("GET", "/healthz", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                               \
+    X("GET", "/livez", srv_api_ops_healthz, 0, SRV_AUTH_PUBLIC, 0)                                 \
     X("GET", "/readyz", srv_api_ops_readyz, 0, SRV_AUTH_PUBLIC, 0)                                 \
     X("GET", "/metrics", srv_api_ops_metrics, 0, SRV_AUTH_PUBLIC, 0)                               \
     X("GET", "/openapi.json", srv_api_openapi_get, 0, SRV_AUTH_READ, 0)                            \

@@ -16,6 +16,12 @@ def test_healthz(daemon):
     assert r.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
+def test_livez_is_healthz(daemon):
+    r = requests.get(daemon.url("/livez"))
+    assert r.status_code == 200
+    assert r.json() == requests.get(daemon.url("/healthz")).json()
+
+
 def test_readyz(daemon):
     r = requests.get(daemon.url("/readyz"))
     assert r.status_code == 200
