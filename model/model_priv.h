@@ -1,6 +1,6 @@
 /*
- * model_priv: the layout of struct model, shared by model.c (training, prediction,
- * cards) and model_io.c (binary blob, JSON export/import) only. Not installed, not for
+ * model_priv: the layout of struct model, shared by the model module's files only (model.c,
+ * model_train.c, model_predict.c, model_card.c, model_io.c ...). Not installed, not for
  * server/ or cli/: they use the accessors of model.h.
  */
 #ifndef NEUROND_MODEL_MODEL_PRIV_H
@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "nn/net.h"
 #include "tab/buf.h"
+#include "tab/csv.h"
 #include "tab/features.h"
 #include "tab/schema.h"
 
@@ -60,6 +61,16 @@ struct model {
     cJSON *search;   /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
                         In the card only, not in the blob. */
 };
+
+/** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
+void model_csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim);
+
+/**
+ * Opens path for reading as CSV with model_csv_opts. @return 0 or an error (NN_EIO when the file
+ * cannot be opened); on success the caller closes *r (tab_csv_close) and then *fp (fclose).
+ */
+int model_csv_open(const char *path, char delim, const struct model_limits *lim, FILE **fp,
+                   struct tab_csv **r, struct nn_err *err);
 
 /**
  * Opens a training CSV and infers its schema with p's label, task, column lists and markers.
