@@ -315,15 +315,47 @@ static void put_field(FILE *out, const char *s, char delim)
     tab_csv_write_field(out, s, strlen(s), delim);
 }
 
-/* Maps each model input to its column in the CSV; a missing column is an error. */
-static int map_columns(const struct model *m, const struct tab_csv *r, long *col,
-                       struct nn_err *err)
-{
-    size_t i;
+/* What running a model over a CSV needs per call: the row scratch, the cells of one row and
+ * the CSV column of each model input. */
+struct csv_run {
+    struct row_scratch sc;
+    const char **cells;
+    long *col;
+};
 
-    for (i = 0; i < m->feat->n_inputs; i++) {
+static void csv_run_close(struct csv_run *run)
+{
+    if (run->cells != NULL) {
+        scratch_close(&run->sc);
+    }
+    nn_free(run->cells);
+    nn_free(run->col);
+    run->cells = NULL;
+    run->col = NULL;
+}
+
+/* Allocates run and maps each model input to its column in r; a missing column is an error.
+ * On failure run holds nothing (csv_run_close is still allowed). */
+static int csv_run_open(const struct model *m, const struct tab_csv *r, struct csv_run *run,
+                        struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs, i;
+    long *col = nn_calloc(n + 1, sizeof(long));
+    const char **cells = nn_calloc(n + 1, sizeof(char *));
+
+    run->cells = NULL;
+    run->col = NULL;
+    if (cells == NULL || col == NULL || scratch_open(m, &run->sc) != 0) {
+        nn_free(cells);
+        nn_free(col);
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    run->cells = cells;
+    run->col = col;
+    for (i = 0; i < n; i++) {
         col[i] = tab_csv_find(r, m->feat->inputs[i].name);
         if (col[i] < 0) {
+            csv_run_close(run);
             return nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->inputs[i].name,
                                  "the CSV has no column '%.64s', an input of the model",
                                  m->feat->inputs[i].name);
@@ -332,16 +364,54 @@ static int map_columns(const struct model *m, const struct tab_csv *r, long *col
     return 0;
 }
 
+/* Runs the model on r's current row into out; an error carries the row's line. */
+static int csv_run_row(const struct model *m, struct csv_run *run, const struct tab_csv *r,
+                       float *out, struct nn_err *err)
+{
+    size_t i, len;
+    int rc;
+
+    for (i = 0; i < m->feat->n_inputs; i++) {
+        const char *v = tab_csv_field(r, (size_t)run->col[i], &len);
+
+        run->cells[i] = len > 0 ? v : NULL;
+    }
+    rc = predict_cells(m, &run->sc, run->cells, NULL, out, err);
+    if (rc != 0 && err != NULL) {
+        err->line = tab_csv_line(r);
+    }
+    return rc;
+}
+
+/* The header of predict's CSV: r's columns, prediction, then p_<class> for a classifier. */
+static void put_header(const struct model *m, const struct tab_csv *r, FILE *out, char delimiter)
+{
+    size_t ncols = tab_csv_ncols(r), i;
+    int j;
+
+    for (i = 0; i < ncols; i++) {
+        put_field(out, tab_csv_colname(r, i), delimiter);
+        fputc(delimiter, out);
+    }
+    fputs("prediction", out);
+    if (m->feat->task != NN_TASK_REGRESSION) {
+        for (j = 0; j < m->feat->n_classes; j++) {
+            fputc(delimiter, out);
+            fputs("p_", out);
+            put_field(out, m->feat->classes[j], delimiter);
+        }
+    }
+    fputc('\n', out);
+}
+
 int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
                       const struct model_limits *lim, struct nn_err *err)
 {
-    size_t n = m->feat->n_inputs, ncols, i;
     int k = m->feat->task == NN_TASK_REGRESSION ? 1 : m->feat->n_classes;
     struct tab_csv_opts o;
     struct tab_csv *r = NULL;
-    struct row_scratch sc;
-    const char **cells = NULL;
-    long *col = NULL;
+    struct csv_run run;
+    size_t ncols, i;
     float *prob = NULL;
     int rc;
 
@@ -350,48 +420,18 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
     if (rc != 0) {
         return rc;
     }
-    cells = nn_calloc(n + 1, sizeof(char *));
-    col = nn_calloc(n + 1, sizeof(long));
     prob = nn_calloc((size_t)k + 1, sizeof(float));
-    if (cells == NULL || col == NULL || prob == NULL || scratch_open(m, &sc) != 0) {
-        nn_free(cells);
-        nn_free(col);
+    rc = prob == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : csv_run_open(m, r, &run, err);
+    if (rc != 0) {
         nn_free(prob);
         tab_csv_close(r);
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
+        return rc;
     }
-    rc = map_columns(m, r, col, err);
-    if (rc != 0) {
-        goto fail;
-    }
+    put_header(m, r, out, delimiter);
     ncols = tab_csv_ncols(r);
-    for (i = 0; i < ncols; i++) {
-        put_field(out, tab_csv_colname(r, i), delimiter);
-        fputc(delimiter, out);
-    }
-    fputs("prediction", out);
-    if (m->feat->task != NN_TASK_REGRESSION) {
-        int j;
-
-        for (j = 0; j < k; j++) {
-            fputc(delimiter, out);
-            fputs("p_", out);
-            put_field(out, m->feat->classes[j], delimiter);
-        }
-    }
-    fputc('\n', out);
     while ((rc = tab_csv_next(r, err)) == 1) {
-        for (i = 0; i < n; i++) {
-            size_t len;
-            const char *v = tab_csv_field(r, (size_t)col[i], &len);
-
-            cells[i] = len > 0 ? v : NULL;
-        }
-        rc = predict_cells(m, &sc, cells, NULL, prob, err);
+        rc = csv_run_row(m, &run, r, prob, err);
         if (rc != 0) {
-            if (err != NULL) {
-                err->line = tab_csv_line(r);
-            }
             goto fail;
         }
         for (i = 0; i < ncols; i++) {
@@ -416,9 +456,7 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
         rc = nn_err_set(err, NN_EIO, "write error");
     }
 fail:
-    scratch_close(&sc);
-    nn_free(cells);
-    nn_free(col);
+    csv_run_close(&run);
     nn_free(prob);
     tab_csv_close(r);
     return rc < 0 ? rc : 0;
@@ -428,17 +466,156 @@ fail:
  * Evaluation
  * ---------------------------------------------------------------------------------------- */
 
+/* The rows of an evaluation: the model's outputs (k a row) and the targets. */
+struct eval_rows {
+    float *prob;
+    float *y;
+    size_t rows, cap;
+};
+
+/* Room for one more row of k outputs. */
+static int eval_grow(struct eval_rows *e, int k, struct nn_err *err)
+{
+    size_t nc = e->cap ? e->cap * 2 : 1024;
+    float *np, *ny;
+
+    if (e->rows < e->cap) {
+        return 0;
+    }
+    np = nn_reallocarray(e->prob, nc * (size_t)(k + 1), sizeof(float));
+    if (np == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    e->prob = np;
+    ny = nn_reallocarray(e->y, nc, sizeof(float));
+    if (ny == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    e->y = ny;
+    e->cap = nc;
+    return 0;
+}
+
+/* The target of the current row: the label's number (regression) or class index. */
+static int eval_target(const struct model *m, const struct tab_csv *r, long label, float *target,
+                       struct nn_err *err)
+{
+    size_t len;
+    const char *lv = tab_csv_field(r, (size_t)label, &len);
+    int c = -1, j;
+
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        char *end;
+
+        *target = strtof(lv, &end);
+        if (len == 0 || *end != '\0') {
+            return nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
+                                 "label '%.64s' is not a number", lv);
+        }
+        return 0;
+    }
+    for (j = 0; j < m->feat->n_classes; j++) {
+        if (strcmp(m->feat->classes[j], lv) == 0) {
+            c = j;
+        }
+    }
+    if (c < 0) {
+        return nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
+                             "label '%.64s' is not a class of the model", lv);
+    }
+    *target = (float)c;
+    return 0;
+}
+
+/* Reads every row of r: its target and the model's outputs. */
+static int eval_read(const struct model *m, struct tab_csv *r, struct eval_rows *e,
+                     struct nn_err *err)
+{
+    int k = m->feat->task == NN_TASK_REGRESSION ? 1 : m->feat->n_classes;
+    struct csv_run run;
+    long label;
+    int rc;
+
+    rc = csv_run_open(m, r, &run, err);
+    if (rc != 0) {
+        return rc;
+    }
+    label = tab_csv_find(r, m->feat->label);
+    if (label < 0) {
+        rc = nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->label,
+                           "the CSV has no label column '%.64s'", m->feat->label);
+        goto fail;
+    }
+    while ((rc = tab_csv_next(r, err)) == 1) {
+        float target = 0;
+
+        rc = eval_grow(e, k, err);
+        if (rc == 0) {
+            rc = eval_target(m, r, label, &target, err);
+        }
+        if (rc == 0) {
+            rc = csv_run_row(m, &run, r, e->prob + e->rows * (size_t)k, err);
+        }
+        if (rc != 0) {
+            goto fail;
+        }
+        e->y[e->rows++] = target;
+    }
+fail:
+    csv_run_close(&run);
+    return rc;
+}
+
+/* Adds a classifier's metrics to doc: accuracy, log loss, AUC (binary), confusion, classes.
+ * Overwrites e->prob for the AUC. */
+static int eval_classes_json(const struct model *m, struct eval_rows *e, cJSON *doc,
+                             struct nn_err *err)
+{
+    int k = m->feat->n_classes, a, b;
+    size_t *cm = nn_calloc((size_t)k * (size_t)k, sizeof(size_t));
+    cJSON *conf = cJSON_AddArrayToObject(doc, "confusion");
+    cJSON *cls;
+    size_t right = 0, i;
+
+    if (cm == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    /* accuracy and confusion are those of the labels predict gives (model_decide) */
+    for (i = 0; i < e->rows; i++) {
+        int d = model_decide(m, e->prob + i * (size_t)k);
+        right += d == (int)e->y[i];
+        cm[(size_t)e->y[i] * (size_t)k + (size_t)d]++;
+    }
+    cJSON_AddNumberToObject(doc, "accuracy", e->rows > 0 ? (double)right / (double)e->rows : NAN);
+    cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(e->prob, k, e->y, e->rows));
+    if (k == 2) {
+        /* prob holds [p0, p1] per row: the AUC reads p1 */
+        for (i = 0; i < e->rows; i++) {
+            e->prob[i] = e->prob[2 * i + 1];
+        }
+        cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(e->prob, e->y, e->rows));
+    }
+    for (a = 0; a < k; a++) {
+        cJSON *row = cJSON_CreateArray();
+
+        for (b = 0; b < k; b++) {
+            cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm[a * k + b]));
+        }
+        cJSON_AddItemToArray(conf, row);
+    }
+    nn_free(cm);
+    cls = cJSON_AddArrayToObject(doc, "classes");
+    for (a = 0; a < k; a++) {
+        cJSON_AddItemToArray(cls, cJSON_CreateString(m->feat->classes[a]));
+    }
+    return 0;
+}
+
 int model_eval_csv(const struct model *m, const char *path, char delimiter,
                    const struct model_limits *lim, cJSON **out, struct nn_err *err)
 {
-    size_t n = m->feat->n_inputs, rows = 0, cap = 0, i;
-    int reg = m->feat->task == NN_TASK_REGRESSION;
-    int k = reg ? 1 : m->feat->n_classes;
+    struct eval_rows e = {NULL, NULL, 0, 0};
     struct tab_csv *r = NULL;
-    struct row_scratch sc;
-    const char **cells = NULL;
-    long *col = NULL, label;
-    float *prob = NULL, *y = NULL;
     cJSON *doc = NULL;
     FILE *f = NULL;
     int rc;
@@ -448,86 +625,7 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
     if (rc != 0) {
         return rc;
     }
-    cells = nn_calloc(n + 1, sizeof(char *));
-    col = nn_calloc(n + 1, sizeof(long));
-    if (cells == NULL || col == NULL || scratch_open(m, &sc) != 0) {
-        nn_free(cells);
-        nn_free(col);
-        tab_csv_close(r);
-        fclose(f);
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = map_columns(m, r, col, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    label = tab_csv_find(r, m->feat->label);
-    if (label < 0) {
-        rc = nn_err_set_at(err, NN_EINVAL, 1, 0, m->feat->label,
-                           "the CSV has no label column '%.64s'", m->feat->label);
-        goto fail;
-    }
-    while ((rc = tab_csv_next(r, err)) == 1) {
-        size_t len;
-        const char *lv = tab_csv_field(r, (size_t)label, &len);
-        float target;
-
-        if (rows == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            float *np = nn_reallocarray(prob, nc * (size_t)(k + 1), sizeof(float));
-            float *ny;
-
-            if (np == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            prob = np;
-            ny = nn_reallocarray(y, nc, sizeof(float));
-            if (ny == NULL) {
-                rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-                goto fail;
-            }
-            y = ny;
-            cap = nc;
-        }
-        if (reg) {
-            char *end;
-
-            target = strtof(lv, &end);
-            if (len == 0 || *end != '\0') {
-                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
-                                   "label '%.64s' is not a number", lv);
-                goto fail;
-            }
-        } else {
-            int c = -1, j;
-
-            for (j = 0; j < k; j++) {
-                if (strcmp(m->feat->classes[j], lv) == 0) {
-                    c = j;
-                }
-            }
-            if (c < 0) {
-                rc = nn_err_set_at(err, NN_EINVAL, tab_csv_line(r), label + 1, m->feat->label,
-                                   "label '%.64s' is not a class of the model", lv);
-                goto fail;
-            }
-            target = (float)c;
-        }
-        for (i = 0; i < n; i++) {
-            const char *v = tab_csv_field(r, (size_t)col[i], &len);
-
-            cells[i] = len > 0 ? v : NULL;
-        }
-        rc = predict_cells(m, &sc, cells, NULL, prob + rows * (size_t)k, err);
-        if (rc != 0) {
-            if (err != NULL) {
-                err->line = tab_csv_line(r);
-            }
-            goto fail;
-        }
-        y[rows++] = target;
-    }
+    rc = eval_read(m, r, &e, err);
     if (rc != 0) {
         goto fail;
     }
@@ -536,61 +634,22 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    cJSON_AddNumberToObject(doc, "rows", (double)rows);
-    if (reg) {
-        cJSON_AddNumberToObject(doc, "rmse", nn_metrics_rmse(prob, y, rows));
-        cJSON_AddNumberToObject(doc, "mae", nn_metrics_mae(prob, y, rows));
+    cJSON_AddNumberToObject(doc, "rows", (double)e.rows);
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        cJSON_AddNumberToObject(doc, "rmse", nn_metrics_rmse(e.prob, e.y, e.rows));
+        cJSON_AddNumberToObject(doc, "mae", nn_metrics_mae(e.prob, e.y, e.rows));
     } else {
-        size_t *cm = nn_calloc((size_t)k * (size_t)k, sizeof(size_t));
-        cJSON *conf = cJSON_AddArrayToObject(doc, "confusion");
-        int a, b;
-
-        if (cm == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        rc = eval_classes_json(m, &e, doc, err);
+        if (rc != 0) {
             goto fail;
-        }
-        /* accuracy and confusion are those of the labels predict gives (model_decide) */
-        size_t right = 0;
-        for (i = 0; i < rows; i++) {
-            int d = model_decide(m, prob + i * (size_t)k);
-            right += d == (int)y[i];
-            cm[(size_t)y[i] * (size_t)k + (size_t)d]++;
-        }
-        cJSON_AddNumberToObject(doc, "accuracy", rows > 0 ? (double)right / (double)rows : NAN);
-        cJSON_AddNumberToObject(doc, "log_loss", nn_metrics_log_loss(prob, k, y, rows));
-        if (k == 2) {
-            /* prob holds [p0, p1] per row: the AUC reads p1 */
-            for (i = 0; i < rows; i++) {
-                prob[i] = prob[2 * i + 1];
-            }
-            cJSON_AddNumberToObject(doc, "auc", nn_metrics_auc(prob, y, rows));
-        }
-        for (a = 0; a < k; a++) {
-            cJSON *row = cJSON_CreateArray();
-
-            for (b = 0; b < k; b++) {
-                cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm[a * k + b]));
-            }
-            cJSON_AddItemToArray(conf, row);
-        }
-        nn_free(cm);
-        {
-            cJSON *cls = cJSON_AddArrayToObject(doc, "classes");
-
-            for (a = 0; a < k; a++) {
-                cJSON_AddItemToArray(cls, cJSON_CreateString(m->feat->classes[a]));
-            }
         }
     }
     *out = doc;
     doc = NULL;
 fail:
     cJSON_Delete(doc);
-    scratch_close(&sc);
-    nn_free(cells);
-    nn_free(col);
-    nn_free(prob);
-    nn_free(y);
+    nn_free(e.prob);
+    nn_free(e.y);
     tab_csv_close(r);
     fclose(f);
     return rc < 0 ? rc : 0;

@@ -266,11 +266,101 @@ int model_read_schema(const char *path, const struct model_params *p,
     return rc;
 }
 
+/* Copies p into m with what the schema resolved (label, task) and the columns it saw. */
+static int keep_params(struct model *m, const struct model_params *p, const struct tab_schema *s,
+                       struct nn_err *err)
+{
+    int rc = model_params_copy(&m->params, p);
+
+    if (rc == 0) {
+        rc = keep_ignored(m, s);
+    }
+    if (rc == 0) {
+        rc = model_columns_keep(m, s);
+    }
+    if (rc == 0) {
+        nn_free(m->params.label);
+        m->params.label = nn_strdup(s->cols[s->label].name);
+        rc = m->params.label == NULL ? NN_ENOMEM : 0;
+    }
+    if (rc != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    m->params.task = s->task;
+    return 0;
+}
+
+/* The network's output for the schema's task: one identity unit, one sigmoid or a softmax. */
+static void output_spec(const struct tab_schema *s, struct model_fit_spec *spec)
+{
+    spec->task = s->task;
+    spec->n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
+    if (s->task == NN_TASK_REGRESSION) {
+        spec->n_out = 1;
+        spec->out_act = NN_ACT_IDENTITY;
+    } else if (s->n_classes == 2) {
+        spec->n_out = 1;
+        spec->out_act = NN_ACT_SIGMOID;
+    } else {
+        spec->n_out = s->n_classes;
+        spec->out_act = NN_ACT_SOFTMAX;
+    }
+}
+
+/*
+ * Splits the rows (stratified, seeded from rng), fits m's features on the training rows and
+ * encodes all rows into *all, the training rows into *tr and the validation rows into *va; sets
+ * m's baseline. The caller frees the three datasets, also on failure.
+ */
+static int split_and_encode(struct model *m, struct tab_csv *r, const struct tab_schema *s,
+                            const struct model_params *p, struct nn_rng *rng,
+                            struct nn_dataset *all, struct nn_dataset *tr, struct nn_dataset *va,
+                            struct nn_err *err)
+{
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    unsigned char *is_train = nn_calloc(s->rows, 1);
+    size_t *tr_idx = nn_calloc(s->rows, sizeof(size_t));
+    size_t *va_idx = nn_calloc(s->rows, sizeof(size_t));
+    size_t n_tr = 0, n_va = 0, i;
+    int rc;
+
+    if (tr_idx == NULL || va_idx == NULL || is_train == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = nn_train_split_stratified(s->labels, s->rows,
+                                   s->task == NN_TASK_REGRESSION ? 0 : s->n_classes,
+                                   p->validation_split, rng, tr_idx, &n_tr, va_idx, &n_va, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    for (i = 0; i < n_tr; i++) {
+        is_train[tr_idx[i]] = 1;
+    }
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, all, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (nn_dataset_take_rows(tr, all, tr_idx, n_tr) != 0 ||
+        nn_dataset_take_rows(va, all, va_idx, n_va) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
+        goto fail;
+    }
+    if (model_baseline_fit(m, tr) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+fail:
+    nn_free(tr_idx);
+    nn_free(va_idx);
+    nn_free(is_train);
+    return rc;
+}
+
 int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err)
 {
-    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
@@ -278,8 +368,6 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     struct nn_train_result res;
     struct nn_rng rng;
     struct progress_ctx pc;
-    unsigned char *is_train = NULL;
-    size_t *tr_idx = NULL, *va_idx = NULL, n_tr = 0, n_va = 0, i;
     struct model_fit_spec spec;
     FILE *f = NULL;
     int refit_epochs = 0, rc;
@@ -293,70 +381,23 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         return rc;
     }
     m = model_alloc();
-    tr_idx = nn_calloc(s->rows, sizeof(size_t));
-    va_idx = nn_calloc(s->rows, sizeof(size_t));
-    is_train = nn_calloc(s->rows, 1);
-    if (m == NULL || tr_idx == NULL || va_idx == NULL || is_train == NULL) {
+    if (m == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    rc = model_params_copy(&m->params, p);
-    if (rc == 0) {
-        rc = keep_ignored(m, s);
-    }
-    if (rc == 0) {
-        rc = model_columns_keep(m, s);
-    }
+    rc = keep_params(m, p, s, err);
     if (rc != 0) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    nn_free(m->params.label);
-    m->params.label = nn_strdup(s->cols[s->label].name);
-    if (m->params.label == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    m->params.task = s->task;
-
     nn_rng_seed(&rng, p->seed);
-    rc = nn_train_split_stratified(s->labels, s->rows,
-                                   s->task == NN_TASK_REGRESSION ? 0 : s->n_classes,
-                                   p->validation_split, &rng, tr_idx, &n_tr, va_idx, &n_va, err);
+    rc = split_and_encode(m, r, s, p, &rng, &all, &tr, &va, err);
     if (rc != 0) {
         goto fail;
     }
-    for (i = 0; i < n_tr; i++) {
-        is_train[tr_idx[i]] = 1;
-    }
-    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, &all, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (nn_dataset_take_rows(&tr, &all, tr_idx, n_tr) != 0 ||
-        nn_dataset_take_rows(&va, &all, va_idx, n_va) != 0) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
-        goto fail;
-    }
-    if (model_baseline_fit(m, &tr) != 0) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    m->params.train.batch_size = model_batch_size(p, n_tr);
+    m->params.train.batch_size = model_batch_size(p, tr.rows);
     m->params.batch_auto = 0;
 
-    spec.task = s->task;
-    spec.n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
-    if (s->task == NN_TASK_REGRESSION) {
-        spec.n_out = 1;
-        spec.out_act = NN_ACT_IDENTITY;
-    } else if (s->n_classes == 2) {
-        spec.n_out = 1;
-        spec.out_act = NN_ACT_SIGMOID;
-    } else {
-        spec.n_out = s->n_classes;
-        spec.out_act = NN_ACT_SOFTMAX;
-    }
+    output_spec(s, &spec);
     rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, err);
     if (rc != 0) {
         goto fail;
@@ -373,8 +414,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.best_epoch = res.best_epoch;
     m->metrics.epochs_run = res.epochs_run;
     m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
-    m->metrics.train_rows = n_tr;
-    m->metrics.val_rows = n_va;
+    m->metrics.train_rows = tr.rows;
+    m->metrics.val_rows = va.rows;
     rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
     if (rc == 0) {
         rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
@@ -388,9 +429,6 @@ fail:
     nn_dataset_free(&all);
     nn_dataset_free(&tr);
     nn_dataset_free(&va);
-    nn_free(tr_idx);
-    nn_free(va_idx);
-    nn_free(is_train);
     model_free(m);
     tab_schema_free(s);
     tab_csv_close(r);
