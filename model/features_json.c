@@ -271,10 +271,7 @@ static int get_strs(const cJSON *a, size_t max, char ***out, size_t *n, const ch
         k++;
     }
     if (rc != 0) {
-        for (size_t j = 0; j < k; j++) {
-            nn_free(v[j]);
-        }
-        nn_free(v);
+        nn_free_strv(v, k);
         return rc;
     }
     *out = v;

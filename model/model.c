@@ -127,8 +127,6 @@ struct model *model_alloc(void)
 
 void model_free(struct model *m)
 {
-    size_t i;
-
     if (m == NULL) {
         return;
     }
@@ -136,10 +134,7 @@ void model_free(struct model *m)
     nn_net_free(m->net);
     model_params_fini(&m->params);
     nn_free(m->history);
-    for (i = 0; i < m->n_ignored; i++) {
-        nn_free(m->ignored[i]);
-    }
-    nn_free(m->ignored);
+    nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);
     nn_free(m->baseline);
     cJSON_Delete(m->search);

@@ -64,6 +64,17 @@ void nn_free(void *p)
     free(p);
 }
 
+void nn_free_strv(char **v, size_t n)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nn_free(v[i]);
+    }
+    nn_free(v);
+}
+
 char *nn_strndup(const char *s, size_t n)
 {
     char *d = nn_malloc(n + 1);

@@ -22,6 +22,8 @@ void *nn_realloc(void *p, size_t n);
 void *nn_reallocarray(void *p, size_t count, size_t size);
 /** free; NULL is a no-op. */
 void nn_free(void *p);
+/** Frees the n strings of v, then v (an array from nn_malloc/nn_calloc); v NULL is a no-op. */
+void nn_free_strv(char **v, size_t n);
 /** strdup through nn_malloc; NULL on failure. */
 char *nn_strdup(const char *s);
 /** Copies n bytes of s and a terminating NUL through nn_malloc; NULL on failure. */

@@ -56,26 +56,26 @@ int tab_buf_put_u8(struct tab_buf *b, uint8_t v)
     return tab_buf_put(b, &v, 1);
 }
 
-int tab_buf_put_u32(struct tab_buf *b, uint32_t v)
-{
-    unsigned char x[4];
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        x[i] = (unsigned char)(v >> (8 * i));
-    }
-    return tab_buf_put(b, x, 4);
-}
-
-int tab_buf_put_u64(struct tab_buf *b, uint64_t v)
+/* Appends v as an n-byte little-endian unsigned integer (n <= 8). */
+static int put_le(struct tab_buf *b, uint64_t v, int n)
 {
     unsigned char x[8];
     int i;
 
-    for (i = 0; i < 8; i++) {
+    for (i = 0; i < n; i++) {
         x[i] = (unsigned char)(v >> (8 * i));
     }
-    return tab_buf_put(b, x, 8);
+    return tab_buf_put(b, x, (size_t)n);
+}
+
+int tab_buf_put_u32(struct tab_buf *b, uint32_t v)
+{
+    return put_le(b, v, 4);
+}
+
+int tab_buf_put_u64(struct tab_buf *b, uint64_t v)
+{
+    return put_le(b, v, 8);
 }
 
 int tab_buf_put_i32(struct tab_buf *b, int32_t v)
@@ -160,36 +160,37 @@ int tab_rd_u8(struct tab_rd *r, uint8_t *v, const char *what, struct nn_err *err
     return get(r, v, 1, what, err);
 }
 
-int tab_rd_u32(struct tab_rd *r, uint32_t *v, const char *what, struct nn_err *err)
+/* Reads an n-byte little-endian unsigned integer (n <= 8). */
+static int get_le(struct tab_rd *r, int n, uint64_t *v, const char *what, struct nn_err *err)
 {
-    unsigned char x[4];
-    uint32_t u = 0;
+    unsigned char x[8];
+    uint64_t u = 0;
     int i;
 
-    if (get(r, x, 4, what, err) != 0) {
+    if (get(r, x, (size_t)n, what, err) != 0) {
         return NN_EFORMAT;
     }
-    for (i = 3; i >= 0; i--) {
+    for (i = n - 1; i >= 0; i--) {
         u = (u << 8) | x[i];
     }
     *v = u;
     return 0;
 }
 
-int tab_rd_u64(struct tab_rd *r, uint64_t *v, const char *what, struct nn_err *err)
+int tab_rd_u32(struct tab_rd *r, uint32_t *v, const char *what, struct nn_err *err)
 {
-    unsigned char x[8];
-    uint64_t u = 0;
-    int i;
+    uint64_t u;
 
-    if (get(r, x, 8, what, err) != 0) {
+    if (get_le(r, 4, &u, what, err) != 0) {
         return NN_EFORMAT;
     }
-    for (i = 7; i >= 0; i--) {
-        u = (u << 8) | x[i];
-    }
-    *v = u;
+    *v = (uint32_t)u;
     return 0;
+}
+
+int tab_rd_u64(struct tab_rd *r, uint64_t *v, const char *what, struct nn_err *err)
+{
+    return get_le(r, 8, v, what, err);
 }
 
 int tab_rd_i32(struct tab_rd *r, int32_t *v, const char *what, struct nn_err *err)

@@ -202,7 +202,21 @@ static int field_check(struct tab_csv *r, struct nn_err *err)
  * Fields and records
  */
 /* What ended a field. */
-enum { END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
+enum { END_NONE = -1, END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
+
+/* After a '\r': a line end when '\n' follows (consumed), the end of the file when nothing
+ * does, else END_NONE. */
+static int after_cr(struct tab_csv *r)
+{
+    int n = peek(r);
+
+    if (n == '\n') {
+        r->pos++;
+        r->line++;
+        return END_LINE;
+    }
+    return n == -1 ? END_EOF : END_NONE;
+}
 
 /* Reads an unquoted field's bytes up to its terminator. @return END_* or an error. */
 static int read_unquoted(struct tab_csv *r, struct nn_err *err)
@@ -242,14 +256,9 @@ static int read_unquoted(struct tab_csv *r, struct nn_err *err)
             return END_LINE;
         }
         /* '\r': a line end before '\n' or end of file, else a plain byte */
-        int n = peek(r);
-        if (n == '\n') {
-            r->pos++;
-            r->line++;
-            return END_LINE;
-        }
-        if (n == -1) {
-            return END_EOF;
+        int end = after_cr(r);
+        if (end != END_NONE) {
+            return end;
         }
         int prc = field_put(r, &c, 1, err);
         if (prc != 0) {
@@ -323,14 +332,9 @@ static int read_quoted(struct tab_csv *r, struct nn_err *err)
             return END_LINE;
         }
         if (n == '\r') {
-            int m = peek(r);
-            if (m == '\n') {
-                r->pos++;
-                r->line++;
-                return END_LINE;
-            }
-            if (m == -1) {
-                return END_EOF;
+            int end = after_cr(r);
+            if (end != END_NONE) {
+                return end;
             }
         }
         return nn_err_set_at(err, NN_EFORMAT, r->rec_line, (long)r->nf + 1,
@@ -521,12 +525,7 @@ void tab_csv_close(struct tab_csv *r)
     if (r == NULL) {
         return;
     }
-    if (r->names != NULL) {
-        for (size_t i = 0; i < r->ncols; i++) {
-            nn_free(r->names[i]);
-        }
-    }
-    nn_free(r->names);
+    nn_free_strv(r->names, r->ncols);
     nn_free(r->buf);
     nn_free(r->rec);
     nn_free(r->foff);

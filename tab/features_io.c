@@ -236,27 +236,27 @@ static int load_input_head(struct tab_rd *rd, size_t i, struct tab_feat_input *i
     return 0;
 }
 
-/* An input's categories (nc of them, unique) and the lookup order over them. */
-static int load_categories(struct tab_rd *rd, uint32_t nc, struct tab_feat_input *in,
-                           struct nn_err *err)
+/*
+ * n strings of at most FEAT_MAX_CAT bytes (categories or classes, what names the list and one
+ * item) into a new array *v; *done counts those read, also on failure (for the free).
+ */
+static int load_strs(struct tab_rd *rd, uint32_t n, const char *what, const char *item, char ***v,
+                     size_t *done, struct nn_err *err)
 {
-    int rc = tab_rd_need(rd, nc, 4, "categories", err);
+    int rc = tab_rd_need(rd, n, 4, what, err);
 
     if (rc != 0) {
         return rc;
     }
-    in->categories = nn_calloc(nc ? nc : 1, sizeof(char *));
-    if (in->categories == NULL) {
+    *v = nn_calloc(n ? n : 1, sizeof(char *));
+    if (*v == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
     }
-    for (uint32_t k = 0; k < nc; k++) {
-        rc = tab_rd_str(rd, &in->categories[k], FEAT_MAX_CAT, "category", err);
-        if (rc != 0) {
-            return rc;
-        }
-        in->n_categories = k + 1;
+    for (uint32_t k = 0; k < n && rc == 0; k++) {
+        rc = tab_rd_str(rd, &(*v)[k], FEAT_MAX_CAT, item, err);
+        *done = rc == 0 ? k + 1 : k;
     }
-    return 0;
+    return rc;
 }
 
 /* Input i's text-shape scaling (TAB_FEAT_N_SHAPE mean and sd pairs). */
@@ -286,7 +286,7 @@ static int load_input(struct tab_rd *rd, uint32_t version, tab_text_decoder_find
     int rc = load_input_head(rd, i, in, &nc, err);
 
     if (rc == 0) {
-        rc = load_categories(rd, nc, in, err);
+        rc = load_strs(rd, nc, "categories", "category", &in->categories, &in->n_categories, err);
     }
     if (rc == 0) {
         rc = load_shape(rd, i, in, err);
@@ -314,6 +314,7 @@ static int load_input(struct tab_rd *rd, uint32_t version, tab_text_decoder_find
 /* The label: its name, the task and the classes. */
 static int load_label(struct tab_rd *rd, struct tab_features *f, struct nn_err *err)
 {
+    size_t done = 0;
     uint32_t n;
     uint8_t b8;
     int rc = tab_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
@@ -331,24 +332,12 @@ static int load_label(struct tab_rd *rd, struct tab_features *f, struct nn_err *
         return nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
     }
     f->task = b8;
-    rc = tab_rd_need(rd, n, 4, "classes", err);
-    if (rc != 0) {
-        return rc;
+    if (n == 0) {
+        return 0; /* a regression: no classes, no array */
     }
-    if (n > 0) {
-        f->classes = nn_calloc(n, sizeof(char *));
-        if (f->classes == NULL) {
-            return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-        }
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        rc = tab_rd_str(rd, &f->classes[k], FEAT_MAX_CAT, "class", err);
-        if (rc != 0) {
-            return rc;
-        }
-        f->n_classes = (int)k + 1;
-    }
-    return 0;
+    rc = load_strs(rd, n, "classes", "class", &f->classes, &done, err);
+    f->n_classes = (int)done;
+    return rc;
 }
 
 /* The target scaling, hash seed, widths and missing-value markers, checked against the rest. */
@@ -401,13 +390,12 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
         return rc;
     }
     f = nn_calloc(1, sizeof(*f));
-    if (f == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+    if (f != NULL) {
+        f->inputs = nn_calloc(n, sizeof(*f->inputs));
     }
-    f->inputs = nn_calloc(n, sizeof(*f->inputs));
-    if (f->inputs == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-        goto fail;
+    if (f == NULL || f->inputs == NULL) {
+        tab_features_free(f);
+        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
     }
     f->n_inputs = n;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -419,12 +407,10 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
     if (rc == 0) {
         rc = load_tail(rd, version, f, err);
     }
-    if (rc != 0) {
-        goto fail;
+    if (rc == 0) {
+        *out = f;
+    } else {
+        tab_features_free(f);
     }
-    *out = f;
-    return 0;
-fail:
-    tab_features_free(f);
     return rc;
 }
