@@ -611,12 +611,35 @@ static int eval_classes_json(const struct model *m, struct eval_rows *e, cJSON *
     return 0;
 }
 
+/* The evaluation's JSON: rows, then RMSE and MAE or the classifier's metrics. */
+static int eval_json(const struct model *m, struct eval_rows *e, cJSON **out, struct nn_err *err)
+{
+    cJSON *doc = cJSON_CreateObject();
+    int rc = 0;
+
+    if (doc == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    cJSON_AddNumberToObject(doc, "rows", (double)e->rows);
+    if (m->feat->task == NN_TASK_REGRESSION) {
+        cJSON_AddNumberToObject(doc, "rmse", nn_metrics_rmse(e->prob, e->y, e->rows));
+        cJSON_AddNumberToObject(doc, "mae", nn_metrics_mae(e->prob, e->y, e->rows));
+    } else {
+        rc = eval_classes_json(m, e, doc, err);
+    }
+    if (rc != 0) {
+        cJSON_Delete(doc);
+        return rc;
+    }
+    *out = doc;
+    return 0;
+}
+
 int model_eval_csv(const struct model *m, const char *path, char delimiter,
                    const struct model_limits *lim, cJSON **out, struct nn_err *err)
 {
     struct eval_rows e = {NULL, NULL, 0, 0};
     struct tab_csv *r = NULL;
-    cJSON *doc = NULL;
     FILE *f = NULL;
     int rc;
 
@@ -626,28 +649,9 @@ int model_eval_csv(const struct model *m, const char *path, char delimiter,
         return rc;
     }
     rc = eval_read(m, r, &e, err);
-    if (rc != 0) {
-        goto fail;
+    if (rc == 0) {
+        rc = eval_json(m, &e, out, err);
     }
-    doc = cJSON_CreateObject();
-    if (doc == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    cJSON_AddNumberToObject(doc, "rows", (double)e.rows);
-    if (m->feat->task == NN_TASK_REGRESSION) {
-        cJSON_AddNumberToObject(doc, "rmse", nn_metrics_rmse(e.prob, e.y, e.rows));
-        cJSON_AddNumberToObject(doc, "mae", nn_metrics_mae(e.prob, e.y, e.rows));
-    } else {
-        rc = eval_classes_json(m, &e, doc, err);
-        if (rc != 0) {
-            goto fail;
-        }
-    }
-    *out = doc;
-    doc = NULL;
-fail:
-    cJSON_Delete(doc);
     nn_free(e.prob);
     nn_free(e.y);
     tab_csv_close(r);

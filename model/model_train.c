@@ -381,11 +381,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
         return rc;
     }
     m = model_alloc();
-    if (m == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = keep_params(m, p, s, err);
+    rc = m != NULL ? keep_params(m, p, s, err) : nn_err_set(err, NN_ENOMEM, "out of memory");
     if (rc != 0) {
         goto fail;
     }
