@@ -476,23 +476,22 @@ struct eval_rows {
 /* Room for one more row of k outputs. */
 static int eval_grow(struct eval_rows *e, int k, struct nn_err *err)
 {
-    size_t nc = e->cap ? e->cap * 2 : 1024;
-    float *np, *ny;
+    size_t cap = e->cap; /* for both arrays: set when both have grown */
+    float *p;
 
     if (e->rows < e->cap) {
         return 0;
     }
-    np = nn_reallocarray(e->prob, nc * (size_t)(k + 1), sizeof(float));
-    if (np == NULL) {
+    p = nn_grow(e->prob, &cap, 1024, sizeof(float) * (size_t)(k + 1));
+    if (p != NULL) {
+        e->prob = p;
+        p = nn_reallocarray(e->y, cap, sizeof(float));
+    }
+    if (p == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    e->prob = np;
-    ny = nn_reallocarray(e->y, nc, sizeof(float));
-    if (ny == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    e->y = ny;
-    e->cap = nc;
+    e->y = p;
+    e->cap = cap;
     return 0;
 }
 

@@ -36,14 +36,12 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
         s.val_metric *= c->m->feat->y_sd; /* RMSE in label units */
     }
     if (c->m->n_history == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        struct nn_epoch_stats *h = nn_reallocarray(c->m->history, cap, sizeof(*h));
+        struct nn_epoch_stats *h = nn_grow(c->m->history, &c->cap, 64, sizeof(*h));
 
         if (h == NULL) {
             return 1; /* stops training; reported as out of memory by the caller */
         }
         c->m->history = h;
-        c->cap = cap;
     }
     c->m->history[c->m->n_history++] = s;
     return c->cb != NULL ? c->cb(&s, c->ud) : 0;

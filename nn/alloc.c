@@ -59,6 +59,21 @@ void *nn_reallocarray(void *p, size_t count, size_t size)
     return nn_realloc(p, count * size);
 }
 
+void *nn_grow(void *p, size_t *cap, size_t first, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    void *q;
+
+    if (*cap > SIZE_MAX / 2) {
+        return NULL;
+    }
+    q = nn_reallocarray(p, n, size);
+    if (q != NULL) {
+        *cap = n;
+    }
+    return q;
+}
+
 void nn_free(void *p)
 {
     free(p);
