@@ -218,14 +218,20 @@ static int after_cr(struct tab_csv *r)
     return n == -1 ? END_EOF : END_NONE;
 }
 
+/* The error of a failed read inside the current field. */
+static int read_error(const struct tab_csv *r, struct nn_err *err)
+{
+    return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL, "read error on line %ld",
+                         r->line);
+}
+
 /* Reads an unquoted field's bytes up to its terminator. @return END_* or an error. */
 static int read_unquoted(struct tab_csv *r, struct nn_err *err)
 {
     for (;;) {
         int rc = fill(r);
         if (rc < 0) {
-            return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL,
-                                 "read error on line %ld", r->line);
+            return read_error(r, err);
         }
         if (rc == 0) {
             return END_EOF;
@@ -274,8 +280,7 @@ static int read_quoted(struct tab_csv *r, struct nn_err *err)
     for (;;) {
         int rc = fill(r);
         if (rc < 0) {
-            return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL,
-                                 "read error on line %ld", r->line);
+            return read_error(r, err);
         }
         if (rc == 0) {
             return nn_err_set_at(err, NN_EFORMAT, r->rec_line, (long)r->nf + 1,
