@@ -11,6 +11,16 @@
 #include "model/model_priv.h"
 #include "nn/alloc.h"
 
+cJSON *model_json_push(cJSON *a, cJSON *item)
+{
+    if (item == NULL || !cJSON_AddItemToArray(a, item)) {
+        cJSON_Delete(item);
+        cJSON_Delete(a);
+        return NULL;
+    }
+    return a;
+}
+
 /* Adds a number, or null when it is not finite (JSON has no NaN). */
 static void add_num(cJSON *o, const char *k, double v)
 {

@@ -109,6 +109,12 @@ int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
  */
 int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
 
+/**
+ * Appends item to the JSON array a. @return a; NULL when item is NULL or cannot be added, and
+ * then both a and item are freed (so a loop can run while the array is not NULL).
+ */
+cJSON *model_json_push(cJSON *a, cJSON *item);
+
 /** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
 void model_outputs(const struct model *m, const float *raw, float *out);
 
