@@ -218,6 +218,20 @@ static int after_cr(struct tab_csv *r)
     return n == -1 ? END_EOF : END_NONE;
 }
 
+/* What the byte c (consumed) after a field makes: END_DELIM, END_LINE ("\n", "\r\n"),
+ * END_EOF (a last "\r"), or END_NONE. */
+static int end_of(struct tab_csv *r, int c)
+{
+    if (c == (unsigned char)r->o.delim) {
+        return END_DELIM;
+    }
+    if (c == '\n') {
+        r->line++;
+        return END_LINE;
+    }
+    return c == '\r' ? after_cr(r) : END_NONE;
+}
+
 /* The error of a failed read inside the current field. */
 static int read_error(const struct tab_csv *r, struct nn_err *err)
 {
@@ -254,18 +268,11 @@ static int read_unquoted(struct tab_csv *r, struct nn_err *err)
         }
         unsigned char c = *q;
         r->pos++;
-        if (c == (unsigned char)r->o.delim) {
-            return END_DELIM;
-        }
-        if (c == '\n') {
-            r->line++;
-            return END_LINE;
-        }
-        /* '\r': a line end before '\n' or end of file, else a plain byte */
-        int end = after_cr(r);
+        int end = end_of(r, c);
         if (end != END_NONE) {
             return end;
         }
+        /* a '\r' neither before '\n' nor at the end of the file is a plain byte */
         int prc = field_put(r, &c, 1, err);
         if (prc != 0) {
             return prc;
@@ -329,18 +336,9 @@ static int read_quoted(struct tab_csv *r, struct nn_err *err)
             return nn_err_set(err, NN_EIO, "read error on line %ld", r->line);
         }
         r->pos++;
-        if (n == (unsigned char)r->o.delim) {
-            return END_DELIM;
-        }
-        if (n == '\n') {
-            r->line++;
-            return END_LINE;
-        }
-        if (n == '\r') {
-            int end = after_cr(r);
-            if (end != END_NONE) {
-                return end;
-            }
+        int end = end_of(r, n);
+        if (end != END_NONE) {
+            return end;
         }
         return nn_err_set_at(err, NN_EFORMAT, r->rec_line, (long)r->nf + 1,
                              colname_or_null(r, r->nf),
