@@ -10,6 +10,7 @@
  * a row's hashes are sorted and merged, so memory is O(tokens), never O(2^18).
  * Serialisation (binary section and JSON) lives in features_io.c; features_priv.h holds what
  * the two files share.
+ * One ~1,000-line file on purpose: fit and encode side by side keep train/predict rows identical.
  */
 #include "tab/features.h"
 
