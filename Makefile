@@ -123,23 +123,13 @@ $(BUILD)/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c
 
 $(MODEL_SRC:%.c=$(BUILD)/%.o) $(CLI_OBJ) $(SRV_OBJ) $(UNIT_SRC:%.c=$(BUILD)/%.o): | $(BUILD)/gen/onnx.pb-c.h
 
+# One archive per layer, from that layer's objects.
 $(BUILD)/libnn.a: $(NN_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libtab.a: $(TAB_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libmail.a: $(MAIL_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libmodel.a: $(MODEL_OBJ)
-	@rm -f $@
-	ar rcs $@ $^
-
 $(BUILD)/libsrv.a: $(SRV_OBJ)
+$(BUILD)/lib%.a:
 	@rm -f $@
 	ar rcs $@ $^
 

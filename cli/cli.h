@@ -47,8 +47,9 @@ int cli_onnx_format(int argc, char **argv);
 int cli_fail(const struct nn_err *err, const char *where);
 
 /**
- * Reads a model file (binary blob) and loads it.
- * @return 0 or an error in err. Ownership: *out new; model_free.
+ * Reads a model file (binary blob) and loads it; err is cleared first, and on failure the
+ * error is printed (cli_fail with path).
+ * @return 0, or CLI_ERR after printing. Ownership: *out new; model_free.
  */
 int cli_load_model(const char *path, struct model **out, struct nn_err *err);
 

@@ -89,13 +89,13 @@ int cli_load_model(const char *path, struct model **out, struct nn_err *err)
     size_t len;
     int rc;
 
+    nn_err_clear(err);
     rc = cli_read_file(path, (size_t)1 << 31, &buf, &len, err);
-    if (rc != 0) {
-        return rc;
+    if (rc == 0) {
+        rc = model_load((const unsigned char *)buf, len, out, err);
+        nn_free(buf);
     }
-    rc = model_load((const unsigned char *)buf, len, out, err);
-    nn_free(buf);
-    return rc;
+    return rc != 0 ? cli_fail(err, path) : 0;
 }
 
 int cli_save_model(const struct model *m, const char *path, struct nn_err *err)

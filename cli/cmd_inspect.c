@@ -120,9 +120,8 @@ int cli_inspect(int argc, char **argv)
         fputs("usage: neurond inspect MODEL.nrd [--json]\n", stderr);
         return CLI_USAGE;
     }
-    nn_err_clear(&err);
     if (cli_load_model(path, &m, &err) != 0) {
-        return cli_fail(&err, path);
+        return CLI_ERR;
     }
     card = model_card(m);
     model_free(m);

@@ -60,9 +60,8 @@ int cli_export_onnx(int argc, char **argv)
         fputs("usage: neurond export --format onnx MODEL.nrd > MODEL.onnx\n", stderr);
         return CLI_USAGE;
     }
-    nn_err_clear(&err);
     if (cli_load_model(path, &m, &err) != 0) {
-        return cli_fail(&err, path);
+        return CLI_ERR;
     }
     int rc = model_onnx_export(m, &buf, &len, &err);
     model_free(m);

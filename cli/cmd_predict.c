@@ -13,8 +13,8 @@
 #define MAX_IMPORT_JSON ((size_t)1 << 30)
 
 /* Parses "MODEL FILE [--delimiter D] [--json]" shared by predict and eval. */
-static int model_and_file(int argc, char **argv, const char **model, const char **file, char *delim,
-                          int *json)
+static int parse_args(int argc, char **argv, const char **model, const char **file, char *delim,
+                      int *json)
 {
     int i;
 
@@ -46,25 +46,37 @@ static int model_and_file(int argc, char **argv, const char **model, const char 
     return *model != NULL && *file != NULL ? 0 : CLI_USAGE;
 }
 
+/* parse_args, then loads MODEL into *m. @return 0; CLI_USAGE after printing usage; CLI_ERR
+ * after printing why the model does not load. */
+static int model_and_file(int argc, char **argv, const char *usage, struct model **m,
+                          const char **file, char *delim, int *json, struct nn_err *err)
+{
+    const char *model;
+
+    if (parse_args(argc, argv, &model, file, delim, json) != 0) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    return cli_load_model(model, m, err);
+}
+
 int cli_predict(int argc, char **argv)
 {
     struct model_limits lim;
     struct model *m = NULL;
     struct nn_err err;
-    const char *model, *file;
+    const char *file;
     FILE *in;
     char delim;
     int rc;
 
-    if (model_and_file(argc, argv, &model, &file, &delim, NULL) != 0) {
-        fputs("usage: neurond predict MODEL.nrd INPUT.csv|- [--delimiter D]\n", stderr);
-        return CLI_USAGE;
+    rc =
+        model_and_file(argc, argv, "usage: neurond predict MODEL.nrd INPUT.csv|- [--delimiter D]\n",
+                       &m, &file, &delim, NULL, &err);
+    if (rc != 0) {
+        return rc;
     }
-    nn_err_clear(&err);
     model_limits_default(&lim);
-    if (cli_load_model(model, &m, &err) != 0) {
-        return cli_fail(&err, model);
-    }
     in = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (in == NULL) {
         model_free(m);
@@ -117,20 +129,18 @@ int cli_eval(int argc, char **argv)
     struct model_limits lim;
     struct model *m = NULL;
     struct nn_err err;
-    const char *model, *file;
+    const char *file;
     cJSON *r = NULL;
     char delim;
-    int json = 0;
+    int json = 0, rc;
 
-    if (model_and_file(argc, argv, &model, &file, &delim, &json) != 0) {
-        fputs("usage: neurond eval MODEL.nrd TEST.csv [--json] [--delimiter D]\n", stderr);
-        return CLI_USAGE;
+    rc = model_and_file(argc, argv,
+                        "usage: neurond eval MODEL.nrd TEST.csv [--json] [--delimiter D]\n", &m,
+                        &file, &delim, &json, &err);
+    if (rc != 0) {
+        return rc;
     }
-    nn_err_clear(&err);
     model_limits_default(&lim);
-    if (cli_load_model(model, &m, &err) != 0) {
-        return cli_fail(&err, model);
-    }
     if (model_eval_csv(m, file, delim, &lim, &r, &err) != 0) {
         model_free(m);
         return cli_fail(&err, file);
@@ -167,9 +177,8 @@ static int print_model_json(int argc, char **argv, cJSON *(*make)(const struct m
         fprintf(stderr, "usage: neurond %s MODEL.nrd\n", argv[0]);
         return CLI_USAGE;
     }
-    nn_err_clear(&err);
     if (cli_load_model(argv[1], &m, &err) != 0) {
-        return cli_fail(&err, argv[1]);
+        return CLI_ERR;
     }
     doc = make(m);
     text = doc != NULL ? cJSON_Print(doc) : NULL;

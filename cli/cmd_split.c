@@ -244,10 +244,7 @@ done:
     if (out_te != NULL) {
         fclose(out_te);
     }
-    for (int k = 0; k < s.n_names; k++) {
-        nn_free(s.names[k]);
-    }
-    nn_free(s.names);
+    nn_free_strv(s.names, (size_t)s.n_names);
     nn_free(s.cls);
     nn_free(tr);
     nn_free(te);

@@ -209,14 +209,12 @@ fail:
 static int add_cand(struct search *S, const struct cand *c)
 {
     if (S->n_cands == S->cap) {
-        size_t cap = S->cap ? S->cap * 2 : 32;
-        struct cand *x = nn_reallocarray(S->cands, cap, sizeof(*x));
+        struct cand *x = nn_grow(S->cands, &S->cap, 32, sizeof(*x));
 
         if (x == NULL) {
             return NN_ENOMEM;
         }
         S->cands = x;
-        S->cap = cap;
     }
     S->cands[S->n_cands++] = *c;
     return 0;

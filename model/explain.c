@@ -105,14 +105,12 @@ static int keep_token(void *ud, size_t input, int32_t bucket, const char *w1, si
         return 0;
     }
     if (ex->n_words == ex->cap_words) {
-        size_t cap = ex->cap_words ? ex->cap_words * 2 : 64;
-        struct expl_word *p = nn_reallocarray(ex->words, cap, sizeof(*p));
+        struct expl_word *p = nn_grow(ex->words, &ex->cap_words, 64, sizeof(*p));
 
         if (p == NULL) {
             return NN_ENOMEM;
         }
         ex->words = p;
-        ex->cap_words = cap;
     }
     w = &ex->words[ex->n_words];
     w->text = nn_malloc(len + 1);

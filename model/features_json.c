@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model_priv.h"
 #include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/train.h"
@@ -22,12 +23,7 @@ static cJSON *num_array(const double *v, int n)
 {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a != NULL && i < n; i++) {
-        cJSON *x = cJSON_CreateNumber(v[i]);
-        if (x == NULL || !cJSON_AddItemToArray(a, x)) {
-            cJSON_Delete(x);
-            cJSON_Delete(a);
-            return NULL;
-        }
+        a = model_json_push(a, cJSON_CreateNumber(v[i]));
     }
     return a;
 }
@@ -36,12 +32,7 @@ static cJSON *str_array(char *const *v, size_t n)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; a != NULL && i < n; i++) {
-        cJSON *x = cJSON_CreateString(v[i]);
-        if (x == NULL || !cJSON_AddItemToArray(a, x)) {
-            cJSON_Delete(x);
-            cJSON_Delete(a);
-            return NULL;
-        }
+        a = model_json_push(a, cJSON_CreateString(v[i]));
     }
     return a;
 }
@@ -115,12 +106,7 @@ static cJSON *na_json(const struct tab_na *na)
 {
     cJSON *a = cJSON_CreateArray();
     for (int i = 0; a != NULL && i < na->n; i++) {
-        cJSON *s = cJSON_CreateString(na->items[i]);
-        if (s == NULL || !cJSON_AddItemToArray(a, s)) {
-            cJSON_Delete(s);
-            cJSON_Delete(a);
-            return NULL;
-        }
+        a = model_json_push(a, cJSON_CreateString(na->items[i]));
     }
     return a;
 }
@@ -164,13 +150,11 @@ int model_features_to_json(const struct tab_features *f, cJSON *obj)
     if (inputs == NULL) {
         return NN_ENOMEM;
     }
-    for (size_t i = 0; i < f->n_inputs; i++) {
-        cJSON *x = input_json(&f->inputs[i]);
-        if (x == NULL || !cJSON_AddItemToArray(inputs, x)) {
-            cJSON_Delete(x);
-            cJSON_Delete(inputs);
-            return NN_ENOMEM;
-        }
+    for (size_t i = 0; inputs != NULL && i < f->n_inputs; i++) {
+        inputs = model_json_push(inputs, input_json(&f->inputs[i]));
+    }
+    if (inputs == NULL) {
+        return NN_ENOMEM;
     }
     if (put(obj, "inputs", inputs) != 0) {
         return NN_ENOMEM;
@@ -271,10 +255,7 @@ static int get_strs(const cJSON *a, size_t max, char ***out, size_t *n, const ch
         k++;
     }
     if (rc != 0) {
-        for (size_t j = 0; j < k; j++) {
-            nn_free(v[j]);
-        }
-        nn_free(v);
+        nn_free_strv(v, k);
         return rc;
     }
     *out = v;

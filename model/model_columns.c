@@ -51,9 +51,8 @@ cJSON *model_columns_json(const struct model *m)
     for (size_t i = 0; a != NULL && i < m->n_columns; i++) {
         const struct model_column *mc = &m->columns[i];
         cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(a);
+        a = model_json_push(a, o);
+        if (a == NULL) {
             return NULL;
         }
         cJSON_AddStringToObject(o, "name", mc->name);

@@ -1,6 +1,6 @@
 /*
- * model_priv: the layout of struct model, shared by model.c (training, prediction,
- * cards) and model_io.c (binary blob, JSON export/import) only. Not installed, not for
+ * model_priv: the layout of struct model, shared by the model module's files only (model.c,
+ * model_train.c, model_predict.c, model_card.c, model_io.c ...). Not installed, not for
  * server/ or cli/: they use the accessors of model.h.
  */
 #ifndef NEUROND_MODEL_MODEL_PRIV_H
@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "nn/net.h"
 #include "tab/buf.h"
+#include "tab/csv.h"
 #include "tab/features.h"
 #include "tab/schema.h"
 
@@ -61,6 +62,16 @@ struct model {
                         In the card only, not in the blob. */
 };
 
+/** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
+void model_csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim);
+
+/**
+ * Opens path for reading as CSV with model_csv_opts. @return 0 or an error (NN_EIO when the file
+ * cannot be opened); on success the caller closes *r (tab_csv_close) and then *fp (fclose).
+ */
+int model_csv_open(const char *path, char delim, const struct model_limits *lim, FILE **fp,
+                   struct tab_csv **r, struct nn_err *err);
+
 /**
  * Opens a training CSV and infers its schema with p's label, task, column lists and markers.
  * At least two data rows. @return 0 or an error; on success the caller closes *s
@@ -97,6 +108,12 @@ int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
  * @return 0 or NN_ENOMEM (m unchanged).
  */
 int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
+
+/**
+ * Appends item to the JSON array a. @return a; NULL when item is NULL or cannot be added, and
+ * then both a and item are freed (so a loop can run while the array is not NULL).
+ */
+cJSON *model_json_push(cJSON *a, cJSON *item);
 
 /** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
 void model_outputs(const struct model *m, const float *raw, float *out);

@@ -59,9 +59,35 @@ void *nn_reallocarray(void *p, size_t count, size_t size)
     return nn_realloc(p, count * size);
 }
 
+void *nn_grow(void *p, size_t *cap, size_t first, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    void *q;
+
+    if (*cap > SIZE_MAX / 2) {
+        return NULL;
+    }
+    q = nn_reallocarray(p, n, size);
+    if (q != NULL) {
+        *cap = n;
+    }
+    return q;
+}
+
 void nn_free(void *p)
 {
     free(p);
+}
+
+void nn_free_strv(char **v, size_t n)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nn_free(v[i]);
+    }
+    nn_free(v);
 }
 
 char *nn_strndup(const char *s, size_t n)

@@ -20,8 +20,16 @@ void *nn_calloc(size_t count, size_t size);
 void *nn_realloc(void *p, size_t n);
 /** realloc of count * size elements with an overflow check; NULL on failure, p untouched. */
 void *nn_reallocarray(void *p, size_t count, size_t size);
+/**
+ * Grows an array of *cap elements of size bytes: to first elements when *cap is 0, else to
+ * twice *cap (vectors' doubling). @return the new array, with *cap updated; NULL when out of
+ * memory, p and *cap untouched. Ownership: p is taken on success (caller keeps the result).
+ */
+void *nn_grow(void *p, size_t *cap, size_t first, size_t size);
 /** free; NULL is a no-op. */
 void nn_free(void *p);
+/** Frees the n strings of v, then v (an array from nn_malloc/nn_calloc); v NULL is a no-op. */
+void nn_free_strv(char **v, size_t n);
 /** strdup through nn_malloc; NULL on failure. */
 char *nn_strdup(const char *s);
 /** Copies n bytes of s and a terminating NUL through nn_malloc; NULL on failure. */

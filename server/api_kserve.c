@@ -159,15 +159,21 @@ int srv_api_kserve_server(struct srv_req *r)
     return srv_http_reply_json(r, 200, doc);
 }
 
-int srv_api_kserve_live(struct srv_req *r)
+/* Replies 200 {"<key>": true}. */
+static int reply_true(struct srv_req *r, const char *key)
 {
     cJSON *doc = cJSON_CreateObject();
 
-    if (doc == NULL || cJSON_AddBoolToObject(doc, "live", 1) == NULL) {
+    if (doc == NULL || cJSON_AddBoolToObject(doc, key, 1) == NULL) {
         cJSON_Delete(doc);
         return NN_ENOMEM;
     }
     return srv_http_reply_json(r, 200, doc);
+}
+
+int srv_api_kserve_live(struct srv_req *r)
+{
+    return reply_true(r, "live");
 }
 
 int srv_api_kserve_ready(struct srv_req *r)
@@ -177,12 +183,7 @@ int srv_api_kserve_ready(struct srv_req *r)
                                     "not ready: the store is not open yet, or the daemon is "
                                     "stopping");
     }
-    cJSON *doc = cJSON_CreateObject();
-    if (doc == NULL || cJSON_AddBoolToObject(doc, "ready", 1) == NULL) {
-        cJSON_Delete(doc);
-        return NN_ENOMEM;
-    }
-    return srv_http_reply_json(r, 200, doc);
+    return reply_true(r, "ready");
 }
 
 int srv_api_kserve_model(struct srv_req *r)

@@ -97,17 +97,148 @@ static void make_job_id(char out[STORE_ID_MAX])
 /* POST /train                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The request's parameters as one object of strings: the multipart fields, or the query
+ * string's (the first value wins). @return 0, NN_ENOMEM or the query parser's error. */
+static int make_form(struct srv_req *r, cJSON **out)
+{
+    cJSON *form = cJSON_CreateObject();
+    int rc = 0;
+
+    *out = NULL;
+    if (form == NULL) {
+        return NN_ENOMEM;
+    }
+    if (r->body_kind == SRV_BODY_FORM) {
+        for (int i = 0; i < r->n_fields; i++) {
+            cJSON_AddStringToObject(form, r->fields[i].name, r->fields[i].value);
+        }
+    } else {
+        rc = srv_http_query_each(r, add_arg, form);
+    }
+    if (rc != 0) {
+        cJSON_Delete(form);
+        return rc;
+    }
+    *out = form;
+    return 0;
+}
+
+/*
+ * Checks the form (UTF-8, the model's name, every parameter) into p, then the upload (a CSV
+ * model_check_csv accepts, *rows by *cols, a network within the limits). @return 0 when the
+ * job may be queued; 1 when the request ends with *rc (a 400 reply sent, or its error).
+ */
+static int check_train(struct srv_req *r, const cJSON *form, struct model_params *p, size_t *rows,
+                       size_t *cols, int *rc)
+{
+    struct srv_app *app = r->app;
+    struct model_limits lim;
+    struct nn_err err;
+    char bad[128] = "";
+    const cJSON *it;
+
+    nn_err_clear(&err);
+    cJSON_ArrayForEach(it, form)
+    {
+        if (!nn_utf8_valid(it->string, strlen(it->string), NULL) ||
+            !nn_utf8_valid(it->valuestring, strlen(it->valuestring), NULL)) {
+            *rc = reply_param(r, it->string, "parameters must be UTF-8 text");
+            return 1;
+        }
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(form, "model");
+    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
+        *rc = reply_param(r, "model", "the parameter 'model' (the model's name) is required");
+        return 1;
+    }
+    if (!srv_api_model_name_ok(model->valuestring)) {
+        *rc = reply_param(r, "model",
+                          "a model name is 1 to 64 characters: letters, digits, '_', '.', '-', "
+                          "starting with a letter or digit");
+        return 1;
+    }
+    if (apply_form(p, form, bad, sizeof(bad), &err) != 0) {
+        *rc = reply_param(r, err.field[0] != '\0' ? err.field : bad, err.msg);
+        return 1;
+    }
+    if (r->spool_name[0] == '\0' || r->spool_bytes == 0) {
+        *rc = reply_param(r, "file",
+                          r->body_kind == SRV_BODY_FORM
+                              ? "the CSV is missing or empty: send it in a part named 'file'"
+                              : "the CSV body is empty");
+        return 1;
+    }
+    srv_limits_csv(app->cfg, &lim);
+    *rc = model_check_csv(r->spool_path, p, &lim, rows, cols, &err);
+    if (*rc != 0) {
+        if (*rc == NN_ENOTFOUND || (err.line == 0 && err.field[0] != '\0' &&
+                                    cJSON_GetObjectItemCaseSensitive(form, err.field) != NULL)) {
+            *rc = reply_param(r, err.field[0] != '\0' ? err.field : "label", err.msg);
+        } else {
+            *rc = srv_http_reply_nn(r, *rc == NN_ENOMEM ? NN_ERANGE : *rc, &err, 400, NULL);
+        }
+        return 1;
+    }
+    if (srv_limits_network(app->cfg, p, *cols, NULL, &err) != 0) {
+        *rc = reply_param(r, err.field, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Writes the upload and the job in the store (undone on failure) and commits the slot; replies
+ * 202 with the job as accepted (rendered before a worker can take it). Takes slot. */
+static int queue_job(struct srv_req *r, struct srv_jobs_slot *slot, struct store_job *job)
+{
+    struct srv_app *app = r->app;
+    struct store_job *stored = NULL;
+    struct nn_err err;
+    cJSON *doc = NULL;
+    char loc[STORE_ID_MAX + 8];
+    int rc, grc;
+
+    nn_err_clear(&err);
+    /* a shared store keeps the upload too, so that any replica can train it */
+    rc = store_dataset_put(app->store, job->spool, r->spool_path, &err);
+    if (rc == 0) {
+        rc = store_job_create(app->store, job, &err);
+        if (rc != 0) {
+            store_dataset_delete(app->store, job->spool, NULL);
+        }
+    }
+    if (rc != 0) {
+        srv_jobs_unreserve(app->jobs, slot);
+        return srv_http_reply_nn(r, rc, &err, 400, NULL);
+    }
+    r->spool_keep = 1; /* the job owns the file now */
+    grc = store_job_get(app->store, job->id, &stored, &err);
+    if (grc == 0) {
+        doc = srv_api_job_json(app->store, stored, 1);
+        store_job_free(stored);
+    }
+    srv_jobs_commit(app->jobs, slot, job->id);
+    srv_log("info", "job %s accepted: model %s, %lld rows, %lld columns", job->id, job->model,
+            job->rows, job->columns);
+    if (grc != 0) {
+        return srv_http_reply_nn(r, grc, &err, 400, NULL);
+    }
+    if (doc == NULL) {
+        return NN_ENOMEM;
+    }
+    snprintf(loc, sizeof(loc), "/jobs/%s", job->id);
+    srv_http_add_header(r, "Location", loc);
+    return srv_http_reply_json(r, 202, doc);
+}
+
 int srv_api_train_post(struct srv_req *r)
 {
     struct srv_app *app = r->app;
     struct model_params p;
-    struct model_limits lim;
     struct nn_err err;
     struct srv_jobs_slot *slot = NULL;
     struct store_job job;
     cJSON *form = NULL, *pj = NULL;
     char *form_text = NULL, *params_text = NULL;
-    char bad[128] = "";
     size_t rows = 0, cols = 0;
     int rc = 0;
 
@@ -120,65 +251,8 @@ int srv_api_train_post(struct srv_req *r)
                          "text/csv body");
         goto out;
     }
-    form = cJSON_CreateObject();
-    if (form == NULL) {
-        rc = NN_ENOMEM;
-        goto out;
-    }
-    if (r->body_kind == SRV_BODY_FORM) {
-        for (int i = 0; i < r->n_fields; i++) {
-            cJSON_AddStringToObject(form, r->fields[i].name, r->fields[i].value);
-        }
-    } else {
-        rc = srv_http_query_each(r, add_arg, form);
-        if (rc != 0) {
-            goto out;
-        }
-    }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, form)
-    {
-        if (!nn_utf8_valid(it->string, strlen(it->string), NULL) ||
-            !nn_utf8_valid(it->valuestring, strlen(it->valuestring), NULL)) {
-            rc = reply_param(r, it->string, "parameters must be UTF-8 text");
-            goto out;
-        }
-    }
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(form, "model");
-    if (!cJSON_IsString(model) || model->valuestring[0] == '\0') {
-        rc = reply_param(r, "model", "the parameter 'model' (the model's name) is required");
-        goto out;
-    }
-    if (!srv_api_model_name_ok(model->valuestring)) {
-        rc = reply_param(r, "model",
-                         "a model name is 1 to 64 characters: letters, digits, '_', '.', '-', "
-                         "starting with a letter or digit");
-        goto out;
-    }
-    if (apply_form(&p, form, bad, sizeof(bad), &err) != 0) {
-        rc = reply_param(r, err.field[0] != '\0' ? err.field : bad, err.msg);
-        goto out;
-    }
-    if (r->spool_name[0] == '\0' || r->spool_bytes == 0) {
-        rc = reply_param(r, "file",
-                         r->body_kind == SRV_BODY_FORM
-                             ? "the CSV is missing or empty: send it in a part named 'file'"
-                             : "the CSV body is empty");
-        goto out;
-    }
-    srv_limits_csv(app->cfg, &lim);
-    rc = model_check_csv(r->spool_path, &p, &lim, &rows, &cols, &err);
-    if (rc != 0) {
-        if (rc == NN_ENOTFOUND || (err.line == 0 && err.field[0] != '\0' &&
-                                   cJSON_GetObjectItemCaseSensitive(form, err.field) != NULL)) {
-            rc = reply_param(r, err.field[0] != '\0' ? err.field : "label", err.msg);
-        } else {
-            rc = srv_http_reply_nn(r, rc == NN_ENOMEM ? NN_ERANGE : rc, &err, 400, NULL);
-        }
-        goto out;
-    }
-    if (srv_limits_network(app->cfg, &p, cols, NULL, &err) != 0) {
-        rc = reply_param(r, err.field, err.msg);
+    rc = make_form(r, &form);
+    if (rc != 0 || check_train(r, form, &p, &rows, &cols, &rc) != 0) {
         goto out;
     }
     pj = model_params_to_json(&p);
@@ -200,7 +274,8 @@ int srv_api_train_post(struct srv_req *r)
         goto out;
     }
     make_job_id(job.id);
-    snprintf(job.model, sizeof(job.model), "%s", model->valuestring);
+    snprintf(job.model, sizeof(job.model), "%s",
+             cJSON_GetObjectItemCaseSensitive(form, "model")->valuestring);
     job.epochs = p.train.epochs;
     job.params = params_text;
     job.form = form_text;
@@ -209,44 +284,7 @@ int srv_api_train_post(struct srv_req *r)
     job.columns = (long long)cols;
     job.bytes = (long long)r->spool_bytes;
     snprintf(job.sha256, sizeof(job.sha256), "%s", r->sha256);
-    job.params = params_text;
-    /* a shared store keeps the upload too, so that any replica can train it */
-    rc = store_dataset_put(app->store, job.spool, r->spool_path, &err);
-    if (rc == 0) {
-        rc = store_job_create(app->store, &job, &err);
-        if (rc != 0) {
-            store_dataset_delete(app->store, job.spool, NULL);
-        }
-    }
-    if (rc != 0) {
-        srv_jobs_unreserve(app->jobs, slot);
-        rc = srv_http_reply_nn(r, rc, &err, 400, NULL);
-        goto out;
-    }
-    r->spool_keep = 1; /* the job owns the file now */
-    /* render the reply before a worker can take the job: it shows the job as accepted */
-    struct store_job *stored = NULL;
-    cJSON *doc = NULL;
-    int grc = store_job_get(app->store, job.id, &stored, &err);
-    if (grc == 0) {
-        doc = srv_api_job_json(app->store, stored, 1);
-        store_job_free(stored);
-    }
-    srv_jobs_commit(app->jobs, slot, job.id);
-    srv_log("info", "job %s accepted: model %s, %zu rows, %zu columns", job.id, job.model, rows,
-            cols);
-    if (grc != 0) {
-        rc = srv_http_reply_nn(r, grc, &err, 400, NULL);
-        goto out;
-    }
-    if (doc == NULL) {
-        rc = NN_ENOMEM;
-        goto out;
-    }
-    char loc[STORE_ID_MAX + 8];
-    snprintf(loc, sizeof(loc), "/jobs/%s", job.id);
-    srv_http_add_header(r, "Location", loc);
-    rc = srv_http_reply_json(r, 202, doc);
+    rc = queue_job(r, slot, &job);
 out:
     cJSON_Delete(form);
     cJSON_Delete(pj);

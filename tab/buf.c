@@ -56,47 +56,50 @@ int tab_buf_put_u8(struct tab_buf *b, uint8_t v)
     return tab_buf_put(b, &v, 1);
 }
 
-int tab_buf_put_u32(struct tab_buf *b, uint32_t v)
+/* Appends the n bytes (4 or 8) at v as a little-endian word: an unsigned or signed integer or
+ * an IEEE float of that width. */
+static int put_word(struct tab_buf *b, const void *v, int n)
 {
-    unsigned char x[4];
+    unsigned char x[8];
+    uint64_t u;
+    uint32_t w;
     int i;
 
-    for (i = 0; i < 4; i++) {
-        x[i] = (unsigned char)(v >> (8 * i));
+    if (n == 4) {
+        memcpy(&w, v, 4);
+        u = w;
+    } else {
+        memcpy(&u, v, 8);
     }
-    return tab_buf_put(b, x, 4);
+    for (i = 0; i < n; i++) {
+        x[i] = (unsigned char)(u >> (8 * i));
+    }
+    return tab_buf_put(b, x, (size_t)n);
+}
+
+int tab_buf_put_u32(struct tab_buf *b, uint32_t v)
+{
+    return put_word(b, &v, 4);
 }
 
 int tab_buf_put_u64(struct tab_buf *b, uint64_t v)
 {
-    unsigned char x[8];
-    int i;
-
-    for (i = 0; i < 8; i++) {
-        x[i] = (unsigned char)(v >> (8 * i));
-    }
-    return tab_buf_put(b, x, 8);
+    return put_word(b, &v, 8);
 }
 
 int tab_buf_put_i32(struct tab_buf *b, int32_t v)
 {
-    return tab_buf_put_u32(b, (uint32_t)v);
+    return put_word(b, &v, 4);
 }
 
 int tab_buf_put_f32(struct tab_buf *b, float v)
 {
-    uint32_t u;
-
-    memcpy(&u, &v, 4);
-    return tab_buf_put_u32(b, u);
+    return put_word(b, &v, 4);
 }
 
 int tab_buf_put_f64(struct tab_buf *b, double v)
 {
-    uint64_t u;
-
-    memcpy(&u, &v, 8);
-    return tab_buf_put_u64(b, u);
+    return put_word(b, &v, 8);
 }
 
 int tab_buf_put_f32s(struct tab_buf *b, const float *v, size_t n)
@@ -160,69 +163,49 @@ int tab_rd_u8(struct tab_rd *r, uint8_t *v, const char *what, struct nn_err *err
     return get(r, v, 1, what, err);
 }
 
-int tab_rd_u32(struct tab_rd *r, uint32_t *v, const char *what, struct nn_err *err)
+/* Reads an n-byte (4 or 8) little-endian word into the n bytes at v: an unsigned or signed
+ * integer or an IEEE float of that width. */
+static int get_word(struct tab_rd *r, int n, void *v, const char *what, struct nn_err *err)
 {
-    unsigned char x[4];
-    uint32_t u = 0;
+    unsigned char x[8];
+    uint64_t u = 0;
+    uint32_t w;
     int i;
 
-    if (get(r, x, 4, what, err) != 0) {
+    if (get(r, x, (size_t)n, what, err) != 0) {
         return NN_EFORMAT;
     }
-    for (i = 3; i >= 0; i--) {
+    for (i = n - 1; i >= 0; i--) {
         u = (u << 8) | x[i];
     }
-    *v = u;
+    w = (uint32_t)u;
+    memcpy(v, n == 4 ? (const void *)&w : (const void *)&u, (size_t)n);
     return 0;
+}
+
+int tab_rd_u32(struct tab_rd *r, uint32_t *v, const char *what, struct nn_err *err)
+{
+    return get_word(r, 4, v, what, err);
 }
 
 int tab_rd_u64(struct tab_rd *r, uint64_t *v, const char *what, struct nn_err *err)
 {
-    unsigned char x[8];
-    uint64_t u = 0;
-    int i;
-
-    if (get(r, x, 8, what, err) != 0) {
-        return NN_EFORMAT;
-    }
-    for (i = 7; i >= 0; i--) {
-        u = (u << 8) | x[i];
-    }
-    *v = u;
-    return 0;
+    return get_word(r, 8, v, what, err);
 }
 
 int tab_rd_i32(struct tab_rd *r, int32_t *v, const char *what, struct nn_err *err)
 {
-    uint32_t u;
-
-    if (tab_rd_u32(r, &u, what, err) != 0) {
-        return NN_EFORMAT;
-    }
-    *v = (int32_t)u;
-    return 0;
+    return get_word(r, 4, v, what, err);
 }
 
 int tab_rd_f32(struct tab_rd *r, float *v, const char *what, struct nn_err *err)
 {
-    uint32_t u;
-
-    if (tab_rd_u32(r, &u, what, err) != 0) {
-        return NN_EFORMAT;
-    }
-    memcpy(v, &u, 4);
-    return 0;
+    return get_word(r, 4, v, what, err);
 }
 
 int tab_rd_f64(struct tab_rd *r, double *v, const char *what, struct nn_err *err)
 {
-    uint64_t u;
-
-    if (tab_rd_u64(r, &u, what, err) != 0) {
-        return NN_EFORMAT;
-    }
-    memcpy(v, &u, 8);
-    return 0;
+    return get_word(r, 8, v, what, err);
 }
 
 int tab_rd_f32s(struct tab_rd *r, float *dst, size_t n, const char *what, struct nn_err *err)

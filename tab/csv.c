@@ -202,7 +202,42 @@ static int field_check(struct tab_csv *r, struct nn_err *err)
  * Fields and records
  */
 /* What ended a field. */
-enum { END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
+enum { END_NONE = -1, END_DELIM = 0, END_LINE = 1, END_EOF = 2 };
+
+/* After a '\r': a line end when '\n' follows (consumed), the end of the file when nothing
+ * does, else END_NONE. */
+static int after_cr(struct tab_csv *r)
+{
+    int n = peek(r);
+
+    if (n == '\n') {
+        r->pos++;
+        r->line++;
+        return END_LINE;
+    }
+    return n == -1 ? END_EOF : END_NONE;
+}
+
+/* What the byte c (consumed) after a field makes: END_DELIM, END_LINE ("\n", "\r\n"),
+ * END_EOF (a last "\r"), or END_NONE. */
+static int end_of(struct tab_csv *r, int c)
+{
+    if (c == (unsigned char)r->o.delim) {
+        return END_DELIM;
+    }
+    if (c == '\n') {
+        r->line++;
+        return END_LINE;
+    }
+    return c == '\r' ? after_cr(r) : END_NONE;
+}
+
+/* The error of a failed read inside the current field. */
+static int read_error(const struct tab_csv *r, struct nn_err *err)
+{
+    return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL, "read error on line %ld",
+                         r->line);
+}
 
 /* Reads an unquoted field's bytes up to its terminator. @return END_* or an error. */
 static int read_unquoted(struct tab_csv *r, struct nn_err *err)
@@ -210,8 +245,7 @@ static int read_unquoted(struct tab_csv *r, struct nn_err *err)
     for (;;) {
         int rc = fill(r);
         if (rc < 0) {
-            return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL,
-                                 "read error on line %ld", r->line);
+            return read_error(r, err);
         }
         if (rc == 0) {
             return END_EOF;
@@ -234,23 +268,11 @@ static int read_unquoted(struct tab_csv *r, struct nn_err *err)
         }
         unsigned char c = *q;
         r->pos++;
-        if (c == (unsigned char)r->o.delim) {
-            return END_DELIM;
+        int end = end_of(r, c);
+        if (end != END_NONE) {
+            return end;
         }
-        if (c == '\n') {
-            r->line++;
-            return END_LINE;
-        }
-        /* '\r': a line end before '\n' or end of file, else a plain byte */
-        int n = peek(r);
-        if (n == '\n') {
-            r->pos++;
-            r->line++;
-            return END_LINE;
-        }
-        if (n == -1) {
-            return END_EOF;
-        }
+        /* a '\r' neither before '\n' nor at the end of the file is a plain byte */
         int prc = field_put(r, &c, 1, err);
         if (prc != 0) {
             return prc;
@@ -265,8 +287,7 @@ static int read_quoted(struct tab_csv *r, struct nn_err *err)
     for (;;) {
         int rc = fill(r);
         if (rc < 0) {
-            return nn_err_set_at(err, NN_EIO, r->rec_line, (long)r->nf + 1, NULL,
-                                 "read error on line %ld", r->line);
+            return read_error(r, err);
         }
         if (rc == 0) {
             return nn_err_set_at(err, NN_EFORMAT, r->rec_line, (long)r->nf + 1,
@@ -315,23 +336,9 @@ static int read_quoted(struct tab_csv *r, struct nn_err *err)
             return nn_err_set(err, NN_EIO, "read error on line %ld", r->line);
         }
         r->pos++;
-        if (n == (unsigned char)r->o.delim) {
-            return END_DELIM;
-        }
-        if (n == '\n') {
-            r->line++;
-            return END_LINE;
-        }
-        if (n == '\r') {
-            int m = peek(r);
-            if (m == '\n') {
-                r->pos++;
-                r->line++;
-                return END_LINE;
-            }
-            if (m == -1) {
-                return END_EOF;
-            }
+        int end = end_of(r, n);
+        if (end != END_NONE) {
+            return end;
         }
         return nn_err_set_at(err, NN_EFORMAT, r->rec_line, (long)r->nf + 1,
                              colname_or_null(r, r->nf),
@@ -521,12 +528,7 @@ void tab_csv_close(struct tab_csv *r)
     if (r == NULL) {
         return;
     }
-    if (r->names != NULL) {
-        for (size_t i = 0; i < r->ncols; i++) {
-            nn_free(r->names[i]);
-        }
-    }
-    nn_free(r->names);
+    nn_free_strv(r->names, r->ncols);
     nn_free(r->buf);
     nn_free(r->rec);
     nn_free(r->foff);

@@ -166,15 +166,12 @@ static int load_na(struct tab_rd *rd, uint32_t version, struct tab_features *f, 
     return rc != 0 ? nn_err_set(err, NN_EFORMAT, "bad missing-value markers") : 0;
 }
 
-int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
-                      struct nn_err *err)
+/* The pipeline's header: magic, version and input count (checked against what rd holds). */
+static int load_header(struct tab_rd *rd, uint32_t *version, uint32_t *n, struct nn_err *err)
 {
-    struct tab_features *f = NULL;
-    uint32_t u, n, version;
-    uint8_t b8;
-    int rc;
-    *out = NULL;
-    rc = tab_rd_u32(rd, &u, "features magic", err);
+    uint32_t u;
+    int rc = tab_rd_u32(rd, &u, "features magic", err);
+
     if (rc != 0) {
         return rc;
     }
@@ -188,194 +185,232 @@ int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct t
     if (u != FEAT_VERSION && u != FEAT_VERSION_DEC && u != FEAT_VERSION_NA) {
         return nn_err_set(err, NN_EFORMAT, "feature pipeline version %u is not supported", u);
     }
-    version = u;
-    rc = tab_rd_u32(rd, &n, "input count", err);
+    *version = u;
+    rc = tab_rd_u32(rd, n, "input count", err);
     if (rc != 0) {
         return rc;
     }
     /* each input takes at least 4 + 2 + 16 + 4 + 80 bytes */
-    if (n == 0 || n > FEAT_MAX_INPUTS) {
-        return nn_err_set(err, NN_EFORMAT, "bad input count %u", n);
+    if (*n == 0 || *n > FEAT_MAX_INPUTS) {
+        return nn_err_set(err, NN_EFORMAT, "bad input count %u", *n);
     }
-    rc = tab_rd_need(rd, n, 106, "inputs", err);
+    return tab_rd_need(rd, *n, 106, "inputs", err);
+}
+
+/* Input i's name, type, scaling and category count. */
+static int load_input_head(struct tab_rd *rd, size_t i, struct tab_feat_input *in, uint32_t *nc,
+                           struct nn_err *err)
+{
+    uint8_t b8;
+    int rc = tab_rd_str(rd, &in->name, FEAT_MAX_NAME, "input name", err);
+
+    if (rc == 0) {
+        rc = tab_rd_u8(rd, &b8, "input type", err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (b8 != TAB_COL_NUMERIC && b8 != TAB_COL_CATEGORICAL && b8 != TAB_COL_TEXT) {
+        return nn_err_set(err, NN_EFORMAT, "input %zu: bad type %u", i, b8);
+    }
+    in->type = (enum tab_col_type)b8;
+    rc = tab_rd_u8(rd, &b8, "input scale", err);
+    if (rc != 0) {
+        return rc;
+    }
+    in->scale = b8 != 0;
+    rc = tab_rd_f64(rd, &in->mean, "input mean", err);
+    if (rc == 0) {
+        rc = tab_rd_f64(rd, &in->sd, "input sd", err);
+    }
+    if (rc == 0) {
+        rc = tab_rd_u32(rd, nc, "category count", err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!isfinite(in->mean) || !tab_feat_good_scale(in->sd) || b8 > 1 || *nc > FEAT_MAX_CATS ||
+        (in->type != TAB_COL_CATEGORICAL && *nc != 0)) {
+        return nn_err_set(err, NN_EFORMAT, "input %zu: bad scaling or category count", i);
+    }
+    return 0;
+}
+
+/*
+ * n strings of at most FEAT_MAX_CAT bytes (categories or classes, what names the list and one
+ * item) into a new array *v; *done counts those read, also on failure (for the free).
+ */
+static int load_strs(struct tab_rd *rd, uint32_t n, const char *what, const char *item, char ***v,
+                     size_t *done, struct nn_err *err)
+{
+    int rc = tab_rd_need(rd, n, 4, what, err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    *v = nn_calloc(n ? n : 1, sizeof(char *));
+    if (*v == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+    }
+    for (uint32_t k = 0; k < n && rc == 0; k++) {
+        rc = tab_rd_str(rd, &(*v)[k], FEAT_MAX_CAT, item, err);
+        *done = rc == 0 ? k + 1 : k;
+    }
+    return rc;
+}
+
+/* Input i's text-shape scaling (TAB_FEAT_N_SHAPE mean and sd pairs). */
+static int load_shape(struct tab_rd *rd, size_t i, struct tab_feat_input *in, struct nn_err *err)
+{
+    for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
+        int rc = tab_rd_f64(rd, &in->shape_mean[j], "shape mean", err);
+
+        if (rc == 0) {
+            rc = tab_rd_f64(rd, &in->shape_sd[j], "shape sd", err);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        if (!isfinite(in->shape_mean[j]) || !tab_feat_good_scale(in->shape_sd[j])) {
+            return nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
+        }
+    }
+    return 0;
+}
+
+/* One input, in the order tab_features_save writes it. */
+static int load_input(struct tab_rd *rd, uint32_t version, tab_text_decoder_find_fn find, size_t i,
+                      struct tab_feat_input *in, struct nn_err *err)
+{
+    uint32_t nc;
+    int rc = load_input_head(rd, i, in, &nc, err);
+
+    if (rc == 0) {
+        rc = load_strs(rd, nc, "categories", "category", &in->categories, &in->n_categories, err);
+    }
+    if (rc == 0) {
+        rc = load_shape(rd, i, in, err);
+    }
+    if (rc == 0 && in->type == TAB_COL_TEXT) {
+        rc = load_decoder(rd, version, find, i, in, err);
+    }
+    if (rc == 0) {
+        rc = load_missing(rd, version, i, in, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (tab_feat_build_order(in) != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
+    }
+    for (size_t k = 1; k < in->n_categories; k++) {
+        if (strcmp(in->categories[in->cat_order[k - 1]], in->categories[in->cat_order[k]]) == 0) {
+            return nn_err_set(err, NN_EFORMAT, "input %zu: repeated category", i);
+        }
+    }
+    return 0;
+}
+
+/* The label: its name, the task and the classes. */
+static int load_label(struct tab_rd *rd, struct tab_features *f, struct nn_err *err)
+{
+    size_t done = 0;
+    uint32_t n;
+    uint8_t b8;
+    int rc = tab_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
+
+    if (rc == 0) {
+        rc = tab_rd_u8(rd, &b8, "task", err);
+    }
+    if (rc == 0) {
+        rc = tab_rd_u32(rd, &n, "class count", err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (b8 > NN_TASK_REGRESSION || n > FEAT_MAX_CLASSES) {
+        return nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
+    }
+    f->task = b8;
+    if (n == 0) {
+        return 0; /* a regression: no classes, no array */
+    }
+    rc = load_strs(rd, n, "classes", "class", &f->classes, &done, err);
+    f->n_classes = (int)done;
+    return rc;
+}
+
+/* The target scaling, hash seed, widths and missing-value markers, checked against the rest. */
+static int load_tail(struct tab_rd *rd, uint32_t version, struct tab_features *f,
+                     struct nn_err *err)
+{
+    int32_t dd, sd;
+    int rc = tab_rd_f64(rd, &f->y_mean, "target mean", err);
+
+    if (rc == 0) {
+        rc = tab_rd_f64(rd, &f->y_sd, "target scale", err);
+    }
+    if (rc == 0) {
+        rc = tab_rd_u32(rd, &f->hash_seed, "hash seed", err);
+    }
+    if (rc == 0) {
+        rc = tab_rd_i32(rd, &dd, "dense width", err);
+    }
+    if (rc == 0) {
+        rc = tab_rd_i32(rd, &sd, "sparse width", err);
+    }
+    if (rc == 0) {
+        rc = load_na(rd, version, f, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!check_classes(f)) {
+        return nn_err_set(err, NN_EFORMAT, "task, classes and target scaling do not agree");
+    }
+    if (!isfinite(f->y_mean) || !tab_feat_good_scale(f->y_sd)) {
+        return nn_err_set(err, NN_EFORMAT, "bad target scaling");
+    }
+    if (tab_feat_layout(f) != 0 || f->dense_dim != dd || f->sparse_dim != sd) {
+        return nn_err_set(err, NN_EFORMAT, "feature widths do not match the inputs");
+    }
+    return 0;
+}
+
+int tab_features_load(struct tab_rd *rd, tab_text_decoder_find_fn find, struct tab_features **out,
+                      struct nn_err *err)
+{
+    struct tab_features *f = NULL;
+    uint32_t n = 0, version = 0;
+    int rc;
+
+    *out = NULL;
+    rc = load_header(rd, &version, &n, err);
     if (rc != 0) {
         return rc;
     }
     f = nn_calloc(1, sizeof(*f));
-    if (f == NULL) {
+    if (f != NULL) {
+        f->inputs = nn_calloc(n, sizeof(*f->inputs));
+    }
+    if (f == NULL || f->inputs == NULL) {
+        tab_features_free(f);
         return nn_err_set(err, NN_ENOMEM, "out of memory loading features");
     }
-    f->inputs = nn_calloc(n, sizeof(*f->inputs));
-    if (f->inputs == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-        goto fail;
-    }
     f->n_inputs = n;
-    for (size_t i = 0; i < n; i++) {
-        struct tab_feat_input *in = &f->inputs[i];
-        uint32_t nc;
-        rc = tab_rd_str(rd, &in->name, FEAT_MAX_NAME, "input name", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = tab_rd_u8(rd, &b8, "input type", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        if (b8 != TAB_COL_NUMERIC && b8 != TAB_COL_CATEGORICAL && b8 != TAB_COL_TEXT) {
-            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad type %u", i, b8);
-            goto fail;
-        }
-        in->type = (enum tab_col_type)b8;
-        rc = tab_rd_u8(rd, &b8, "input scale", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        in->scale = b8 != 0;
-        rc = tab_rd_f64(rd, &in->mean, "input mean", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = tab_rd_f64(rd, &in->sd, "input sd", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        rc = tab_rd_u32(rd, &nc, "category count", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        if (!isfinite(in->mean) || !tab_feat_good_scale(in->sd) || b8 > 1 || nc > FEAT_MAX_CATS ||
-            (in->type != TAB_COL_CATEGORICAL && nc != 0)) {
-            rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad scaling or category count", i);
-            goto fail;
-        }
-        rc = tab_rd_need(rd, nc, 4, "categories", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        in->categories = nn_calloc(nc ? nc : 1, sizeof(char *));
-        if (in->categories == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-        for (uint32_t k = 0; k < nc; k++) {
-            rc = tab_rd_str(rd, &in->categories[k], FEAT_MAX_CAT, "category", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            in->n_categories = k + 1;
-        }
-        for (int j = 0; j < TAB_FEAT_N_SHAPE; j++) {
-            rc = tab_rd_f64(rd, &in->shape_mean[j], "shape mean", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            rc = tab_rd_f64(rd, &in->shape_sd[j], "shape sd", err);
-            if (rc != 0) {
-                goto fail;
-            }
-            if (!isfinite(in->shape_mean[j]) || !tab_feat_good_scale(in->shape_sd[j])) {
-                rc = nn_err_set(err, NN_EFORMAT, "input %zu: bad shape scaling", i);
-                goto fail;
-            }
-        }
-        if (in->type == TAB_COL_TEXT) {
-            rc = load_decoder(rd, version, find, i, in, err);
-            if (rc != 0) {
-                goto fail;
-            }
-        }
-        rc = load_missing(rd, version, i, in, err);
-        if (rc != 0) {
-            goto fail;
-        }
-        if (tab_feat_build_order(in) != 0) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-        for (size_t k = 1; k < in->n_categories; k++) {
-            if (strcmp(in->categories[in->cat_order[k - 1]], in->categories[in->cat_order[k]]) ==
-                0) {
-                rc = nn_err_set(err, NN_EFORMAT, "input %zu: repeated category", i);
-                goto fail;
-            }
-        }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = load_input(rd, version, find, i, &f->inputs[i], err);
     }
-    rc = tab_rd_str(rd, &f->label, FEAT_MAX_NAME, "label name", err);
-    if (rc != 0) {
-        goto fail;
+    if (rc == 0) {
+        rc = load_label(rd, f, err);
     }
-    rc = tab_rd_u8(rd, &b8, "task", err);
-    if (rc != 0) {
-        goto fail;
+    if (rc == 0) {
+        rc = load_tail(rd, version, f, err);
     }
-    rc = tab_rd_u32(rd, &n, "class count", err);
-    if (rc != 0) {
-        goto fail;
+    if (rc == 0) {
+        *out = f;
+    } else {
+        tab_features_free(f);
     }
-    if (b8 > NN_TASK_REGRESSION || n > FEAT_MAX_CLASSES) {
-        rc = nn_err_set(err, NN_EFORMAT, "bad task %u or class count %u", b8, n);
-        goto fail;
-    }
-    f->task = b8;
-    rc = tab_rd_need(rd, n, 4, "classes", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (n > 0) {
-        f->classes = nn_calloc(n, sizeof(char *));
-        if (f->classes == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory loading features");
-            goto fail;
-        }
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        rc = tab_rd_str(rd, &f->classes[k], FEAT_MAX_CAT, "class", err);
-        if (rc != 0) {
-            goto fail;
-        }
-        f->n_classes = (int)k + 1;
-    }
-    int32_t dd, sd;
-    rc = tab_rd_f64(rd, &f->y_mean, "target mean", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = tab_rd_f64(rd, &f->y_sd, "target scale", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = tab_rd_u32(rd, &f->hash_seed, "hash seed", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = tab_rd_i32(rd, &dd, "dense width", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = tab_rd_i32(rd, &sd, "sparse width", err);
-    if (rc != 0) {
-        goto fail;
-    }
-    rc = load_na(rd, version, f, err);
-    if (rc != 0) {
-        goto fail;
-    }
-    if (!check_classes(f)) {
-        rc = nn_err_set(err, NN_EFORMAT, "task, classes and target scaling do not agree");
-        goto fail;
-    }
-    if (!isfinite(f->y_mean) || !tab_feat_good_scale(f->y_sd)) {
-        rc = nn_err_set(err, NN_EFORMAT, "bad target scaling");
-        goto fail;
-    }
-    if (tab_feat_layout(f) != 0 || f->dense_dim != dd || f->sparse_dim != sd) {
-        rc = nn_err_set(err, NN_EFORMAT, "feature widths do not match the inputs");
-        goto fail;
-    }
-    *out = f;
-    return 0;
-fail:
-    tab_features_free(f);
     return rc;
 }

@@ -43,10 +43,7 @@ static uint32_t fnv1a(const char *s, size_t n)
 
 static void strset_fini(struct strset *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        nn_free(s->items[i]);
-    }
-    nn_free(s->items);
+    nn_free_strv(s->items, s->n);
     nn_free(s->slots);
     memset(s, 0, sizeof(*s));
 }
@@ -376,19 +373,11 @@ void tab_schema_free(struct tab_schema *s)
     if (s->cols != NULL) {
         for (size_t i = 0; i < s->n_cols; i++) {
             nn_free(s->cols[i].name);
-            for (size_t k = 0; k < s->cols[i].n_categories; k++) {
-                nn_free(s->cols[i].categories[k]);
-            }
-            nn_free(s->cols[i].categories);
+            nn_free_strv(s->cols[i].categories, s->cols[i].n_categories);
         }
     }
     nn_free(s->cols);
-    if (s->classes != NULL) {
-        for (int k = 0; k < s->n_classes; k++) {
-            nn_free(s->classes[k]);
-        }
-    }
-    nn_free(s->classes);
+    nn_free_strv(s->classes, (size_t)s->n_classes);
     nn_free(s->labels);
     nn_free(s);
 }

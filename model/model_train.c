@@ -1,0 +1,431 @@
+/*
+ * model_train: from a CSV file to a trained model, in phases: read the schema, split the rows
+ * (stratified), fit the features on the training split, choose L2 and train the net with the
+ * validation split deciding early stopping, compute the validation metrics (and the binary
+ * threshold), refit on all rows.
+ */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_priv.h"
+#include "model/model_select.h"
+#include "model/text_decoder.h"
+#include "nn/alloc.h"
+#include "nn/metrics.h"
+#include "tab/csv.h"
+#include "tab/schema.h"
+
+struct progress_ctx {
+    struct model *m;
+    size_t cap;
+    nn_progress_fn cb;
+    void *ud;
+};
+
+/* Records each epoch in the model's history, then forwards to the caller's callback. */
+static int on_epoch(const struct nn_epoch_stats *st, void *ud)
+{
+    struct progress_ctx *c = ud;
+    struct nn_epoch_stats s = *st;
+
+    if (c->m->feat->task == NN_TASK_REGRESSION) {
+        s.regression = 1;
+        s.val_metric *= c->m->feat->y_sd; /* RMSE in label units */
+    }
+    if (c->m->n_history == c->cap) {
+        struct nn_epoch_stats *h = nn_grow(c->m->history, &c->cap, 64, sizeof(*h));
+
+        if (h == NULL) {
+            return 1; /* stops training; reported as out of memory by the caller */
+        }
+        c->m->history = h;
+    }
+    c->m->history[c->m->n_history++] = s;
+    return c->cb != NULL ? c->cb(&s, c->ud) : 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+
+    return x < y ? 1 : (x > y ? -1 : 0);
+}
+
+/*
+ * Sets the decision threshold of a binary model: the threshold= parameter, or for
+ * target_fpr= the smallest threshold whose false-positive rate on the validation rows (rows of
+ * the negative class scored >= threshold) is at most the target. out[i] = P(classes[1]).
+ */
+static int choose_threshold(struct model *m, const float *out, const struct nn_dataset *ds)
+{
+    int pos = model_positive_class(m);
+    size_t n_neg = 0, i, allowed;
+    float *neg;
+
+    if (m->params.threshold >= 0) {
+        m->metrics.threshold = m->params.threshold;
+        m->metrics.threshold_source = MODEL_THRESHOLD_PARAM;
+    }
+    if (m->params.target_fpr < 0 || pos < 0) {
+        return 0;
+    }
+    neg = nn_malloc(sizeof(float) * (ds->rows + 1));
+    if (neg == NULL) {
+        return NN_ENOMEM;
+    }
+    for (i = 0; i < ds->rows; i++) {
+        if ((int)ds->y[i] != pos) {
+            neg[n_neg++] = pos == 1 ? out[i] : 1.0f - out[i];
+        }
+    }
+    if (n_neg > 0) {
+        qsort(neg, n_neg, sizeof(float), cmp_desc);
+        allowed = (size_t)floor(m->params.target_fpr * (double)n_neg);
+        m->metrics.threshold = allowed >= n_neg ? 0.0 : (double)nextafterf(neg[allowed], 2.0f);
+        if (m->metrics.threshold > 1.0) {
+            m->metrics.threshold = 1.0;
+        }
+        m->metrics.threshold_source = MODEL_THRESHOLD_FPR;
+    }
+    nn_free(neg);
+    return 0;
+}
+
+/* Validation (or, with no validation rows, training) metrics of the trained net. */
+static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
+{
+    struct tab_features *f = m->feat;
+    int k = nn_net_outputs(m->net);
+    float *out = NULL;
+    float *tmp = NULL;
+    size_t i;
+    int rc = 0;
+
+    if (ds->rows == 0) {
+        return 0;
+    }
+    out = nn_calloc(ds->rows * (size_t)k, sizeof(float));
+    tmp = nn_calloc(ds->rows * 2, sizeof(float));
+    if (out == NULL || tmp == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
+        goto fail;
+    }
+    nn_net_predict(m->net, ds, out);
+    if (f->task == NN_TASK_REGRESSION) {
+        float *pred = tmp;
+        float *truth = tmp + ds->rows;
+        double sd = 0, mean = 0;
+
+        for (i = 0; i < ds->rows; i++) {
+            pred[i] = (float)tab_features_unscale(f, out[i]);
+            truth[i] = (float)tab_features_unscale(f, ds->y[i]);
+            mean += pred[i];
+        }
+        m->metrics.rmse = nn_metrics_rmse(pred, truth, ds->rows);
+        m->metrics.mae = nn_metrics_mae(pred, truth, ds->rows);
+        mean /= (double)ds->rows;
+        for (i = 0; i < ds->rows; i++) {
+            sd += (pred[i] - mean) * (pred[i] - mean);
+        }
+        if (ds->rows > 1 && sqrt(sd / (double)ds->rows) < 1e-6 * (fabs(mean) + 1.0)) {
+            rc = nn_err_set(err, NN_EINVAL,
+                            "quality gate: the model predicts the same value (%g) for every "
+                            "validation row; try more epochs, another learning rate or more data",
+                            mean);
+            goto fail;
+        }
+    } else {
+        int first = -1, same = 1, truth_same = 1;
+
+        m->metrics.accuracy = nn_metrics_accuracy(out, k, ds->y, ds->rows);
+        m->metrics.log_loss = nn_metrics_log_loss(out, k, ds->y, ds->rows);
+        if (k == 1) {
+            m->metrics.auc = nn_metrics_auc(out, ds->y, ds->rows);
+            rc = choose_threshold(m, out, ds);
+            if (rc != 0) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the threshold");
+                goto fail;
+            }
+        }
+        for (i = 0; i < ds->rows; i++) {
+            int lab = 0;
+
+            if (k == 1) {
+                lab = out[i] >= 0.5f;
+            } else {
+                int j;
+
+                for (j = 1; j < k; j++) {
+                    if (out[i * (size_t)k + (size_t)j] > out[i * (size_t)k + (size_t)lab]) {
+                        lab = j;
+                    }
+                }
+            }
+            if (first < 0) {
+                first = lab;
+            } else if (lab != first) {
+                same = 0;
+            }
+            if (ds->y[i] != ds->y[0]) {
+                truth_same = 0;
+            }
+        }
+        if (same && !truth_same && ds->rows > 1) {
+            rc = nn_err_set(err, NN_EINVAL,
+                            "quality gate: the model answers '%s' for every validation row; "
+                            "try more epochs, another learning rate or more data",
+                            f->classes[first]);
+            goto fail;
+        }
+    }
+fail:
+    nn_free(out);
+    nn_free(tmp);
+    return rc;
+}
+
+/* Names listed in ignore_columns that exist, kept for the resolved parameters. */
+static int keep_ignored(struct model *m, const struct tab_schema *s)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < s->n_cols; i++) {
+        n += s->cols[i].type == TAB_COL_IGNORED && i != s->label;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    m->ignored = nn_calloc(n, sizeof(char *));
+    if (m->ignored == NULL) {
+        return NN_ENOMEM;
+    }
+    for (i = 0; i < s->n_cols; i++) {
+        if (s->cols[i].type == TAB_COL_IGNORED && i != s->label) {
+            m->ignored[m->n_ignored] = nn_strdup(s->cols[i].name);
+            if (m->ignored[m->n_ignored] == NULL) {
+                return NN_ENOMEM;
+            }
+            m->n_ignored++;
+        }
+    }
+    return 0;
+}
+
+int model_batch_size(const struct model_params *p, size_t n_tr)
+{
+    size_t b = (n_tr + 9) / 10;
+
+    if (!p->batch_auto) {
+        return p->train.batch_size;
+    }
+    return b < 1 ? 1 : (b < (size_t)p->train.batch_size ? (int)b : p->train.batch_size);
+}
+
+int model_read_schema(const char *path, const struct model_params *p,
+                      const struct model_limits *lim, FILE **fp, struct tab_csv **r,
+                      struct tab_schema **s, struct nn_err *err)
+{
+    struct tab_schema_opts so;
+    struct tab_na na;
+    int rc;
+
+    *fp = NULL;
+    *r = NULL;
+    *s = NULL;
+    rc = model_csv_open(path, p->delimiter, lim, fp, r, err);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(&so, 0, sizeof(so));
+    so.label = p->label;
+    so.task = p->task < 0 ? -1 : (p->task == NN_TASK_REGRESSION ? NN_TASK_REGRESSION : 0);
+    so.text_columns = p->text_columns;
+    so.categorical_columns = p->categorical_columns;
+    so.ignore_columns = p->ignore_columns;
+    rc = tab_na_parse(p->na_values, &na, err);
+    if (rc == 0) {
+        so.na = &na;
+        rc = tab_schema_infer(*r, &so, s, err);
+    }
+    if (rc == 0 && (*s)->rows < 2) {
+        rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV needs at least two data rows");
+    }
+    if (rc != 0) {
+        tab_schema_free(*s);
+        tab_csv_close(*r);
+        fclose(*fp);
+        *s = NULL;
+        *r = NULL;
+        *fp = NULL;
+    }
+    return rc;
+}
+
+/* Copies p into m with what the schema resolved (label, task) and the columns it saw. */
+static int keep_params(struct model *m, const struct model_params *p, const struct tab_schema *s,
+                       struct nn_err *err)
+{
+    int rc = model_params_copy(&m->params, p);
+
+    if (rc == 0) {
+        rc = keep_ignored(m, s);
+    }
+    if (rc == 0) {
+        rc = model_columns_keep(m, s);
+    }
+    if (rc == 0) {
+        nn_free(m->params.label);
+        m->params.label = nn_strdup(s->cols[s->label].name);
+        rc = m->params.label == NULL ? NN_ENOMEM : 0;
+    }
+    if (rc != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    m->params.task = s->task;
+    return 0;
+}
+
+/* The network's output for the schema's task: one identity unit, one sigmoid or a softmax. */
+static void output_spec(const struct tab_schema *s, struct model_fit_spec *spec)
+{
+    spec->task = s->task;
+    spec->n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
+    if (s->task == NN_TASK_REGRESSION) {
+        spec->n_out = 1;
+        spec->out_act = NN_ACT_IDENTITY;
+    } else if (s->n_classes == 2) {
+        spec->n_out = 1;
+        spec->out_act = NN_ACT_SIGMOID;
+    } else {
+        spec->n_out = s->n_classes;
+        spec->out_act = NN_ACT_SOFTMAX;
+    }
+}
+
+/*
+ * Splits the rows (stratified, seeded from rng), fits m's features on the training rows and
+ * encodes all rows into *all, the training rows into *tr and the validation rows into *va; sets
+ * m's baseline. The caller frees the three datasets, also on failure.
+ */
+static int split_and_encode(struct model *m, struct tab_csv *r, const struct tab_schema *s,
+                            const struct model_params *p, struct nn_rng *rng,
+                            struct nn_dataset *all, struct nn_dataset *tr, struct nn_dataset *va,
+                            struct nn_err *err)
+{
+    struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
+    unsigned char *is_train = nn_calloc(s->rows, 1);
+    size_t *tr_idx = nn_calloc(s->rows, sizeof(size_t));
+    size_t *va_idx = nn_calloc(s->rows, sizeof(size_t));
+    size_t n_tr = 0, n_va = 0, i;
+    int rc;
+
+    if (tr_idx == NULL || va_idx == NULL || is_train == NULL) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = nn_train_split_stratified(s->labels, s->rows,
+                                   s->task == NN_TASK_REGRESSION ? 0 : s->n_classes,
+                                   p->validation_split, rng, tr_idx, &n_tr, va_idx, &n_va, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    for (i = 0; i < n_tr; i++) {
+        is_train[tr_idx[i]] = 1;
+    }
+    rc = tab_features_fit_opts(r, s, is_train, &fo, &m->feat, all, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    if (nn_dataset_take_rows(tr, all, tr_idx, n_tr) != 0 ||
+        nn_dataset_take_rows(va, all, va_idx, n_va) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory splitting the data");
+        goto fail;
+    }
+    if (model_baseline_fit(m, tr) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        goto fail;
+    }
+fail:
+    nn_free(tr_idx);
+    nn_free(va_idx);
+    nn_free(is_train);
+    return rc;
+}
+
+int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                    struct nn_err *err)
+{
+    struct tab_schema *s = NULL;
+    struct tab_csv *r = NULL;
+    struct model *m = NULL;
+    struct nn_dataset all, tr, va;
+    struct nn_train_result res;
+    struct nn_rng rng;
+    struct progress_ctx pc;
+    struct model_fit_spec spec;
+    FILE *f = NULL;
+    int refit_epochs = 0, rc;
+
+    *out = NULL;
+    memset(&all, 0, sizeof(all));
+    memset(&tr, 0, sizeof(tr));
+    memset(&va, 0, sizeof(va));
+    rc = model_read_schema(path, p, lim, &f, &r, &s, err);
+    if (rc != 0) {
+        return rc;
+    }
+    m = model_alloc();
+    rc = m != NULL ? keep_params(m, p, s, err) : nn_err_set(err, NN_ENOMEM, "out of memory");
+    if (rc != 0) {
+        goto fail;
+    }
+    nn_rng_seed(&rng, p->seed);
+    rc = split_and_encode(m, r, s, p, &rng, &all, &tr, &va, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    m->params.train.batch_size = model_batch_size(p, tr.rows);
+    m->params.batch_auto = 0;
+
+    output_spec(s, &spec);
+    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    pc.m = m;
+    pc.cap = 0;
+    pc.cb = cb;
+    pc.ud = ud;
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel, &m->net,
+                       &res, err);
+    if (rc != 0) {
+        goto fail;
+    }
+    m->metrics.best_epoch = res.best_epoch;
+    m->metrics.epochs_run = res.epochs_run;
+    m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
+    m->metrics.train_rows = tr.rows;
+    m->metrics.val_rows = va.rows;
+    rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    if (rc == 0) {
+        rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    *out = m;
+    m = NULL;
+fail:
+    nn_dataset_free(&all);
+    nn_dataset_free(&tr);
+    nn_dataset_free(&va);
+    model_free(m);
+    tab_schema_free(s);
+    tab_csv_close(r);
+    fclose(f);
+    return rc;
+}
