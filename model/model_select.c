@@ -107,6 +107,13 @@ fail:
     return rc;
 }
 
+/* The candidates: the given hidden layers, and none when they were not given (a linear
+   model: what a near-linear small table, diabetes or wine, fits best). */
+static int n_arch(const struct model_params *p)
+{
+    return p->hidden_auto && p->n_hidden > 0 ? 2 : 1;
+}
+
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
                     struct nn_err *err)
@@ -114,8 +121,11 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
     struct nn_rng rng;
     double best_loss = INFINITY, best_epochs = 0;
     float best = L2_LARGE;
+    int given_hidden = m->params.n_hidden, best_hidden = m->params.n_hidden;
+    int archs = n_arch(&m->params);
 
     *epochs = 0;
+    m->params.hidden_auto = 0;
     if (m->params.train.l2 >= 0) {
         return 0; /* given */
     }
@@ -125,23 +135,33 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         m->params.train.patience == 0 || m->feat->sparse_dim > 0) {
         return 0;
     }
-    nn_rng_seed(&rng, m->params.seed ^ 0x6c32u); /* the main run's stream stays as it was */
-    for (size_t i = 0; i < sizeof(l2_grid) / sizeof(l2_grid[0]); i++) {
-        double loss, ep;
-        int rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+    for (int a = 0; a < archs; a++) {
+        m->params.n_hidden = a == 0 ? given_hidden : 0;
+        for (size_t i = 0; i < sizeof(l2_grid) / sizeof(l2_grid[0]); i++) {
+            double loss, ep;
+            int rc;
 
-        if (rc == NN_EDIVERGED) {
-            continue; /* that decay is not a candidate */
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (loss < best_loss) {
-            best_loss = loss;
-            best_epochs = ep;
-            best = l2_grid[i];
+            /* every candidate on the same holdouts and initial weights: the comparison is of
+               the candidates, not of the splits */
+            nn_rng_seed(&rng, m->params.seed ^ 0x6c32u); /* the main run's stream stays as it was */
+            rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+
+            if (rc == NN_EDIVERGED) {
+                continue; /* that decay is not a candidate */
+            }
+            if (rc != 0) {
+                m->params.n_hidden = given_hidden;
+                return rc;
+            }
+            if (loss < best_loss) {
+                best_loss = loss;
+                best_epochs = ep;
+                best = l2_grid[i];
+                best_hidden = m->params.n_hidden;
+            }
         }
     }
+    m->params.n_hidden = best_hidden;
     m->params.train.l2 = best;
     *epochs = (int)lround(best_epochs);
     return 0;
