@@ -4,7 +4,11 @@
  *  - L2 weight decay, when not given: each of a small grid is trained on SELECT_REPEATS
  *    seeded stratified holdouts of all the rows (early stopping on each holdout); the one
  *    with the lowest mean validation loss wins, and its mean best epoch is kept. Small sets
- *    only (SELECT_MAX_ROWS): past that, a fixed small decay.
+ *    only (SELECT_MAX_ROWS): past that, a fixed small decay. Every candidate sees the same
+ *    holdouts and initial weights, so that the splits' noise does not pick the winner.
+ *  - The hidden layer, when neither it nor L2 is given: each decay is also tried with no
+ *    hidden layer (a linear model, which a near-linear small table fits best), on the same
+ *    holdouts; the lowest mean validation loss decides.
  *  - Refit: after the usual run on the training split (whose validation figures the card
  *    reports), a small set's net is trained again from scratch on every row for 1.25 x the
  *    epochs early stopping found, so no row is wasted on validation (20% of 120 rows is a lot).
