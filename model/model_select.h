@@ -33,9 +33,7 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
  * Resolves m->params.train.l2 when it was not given (< 0): on a set of at most 5,000 rows
  * without text inputs and with early stopping (patience > 0), the decay of {1e-4, 1e-3, 1e-2, 1e-1}
  * with the lowest mean validation loss over 5 seeded holdouts of `all` (the validation_split
- * fraction each); else 1e-4. When m->params.hidden_auto (hidden not given), each decay is
- * also tried with no hidden layer on the same holdouts, and m->params.n_hidden becomes 0 when
- * that wins; hidden_auto is cleared either way.
+ * fraction each); else 1e-4.
  * @param epochs [out] the chosen decay's mean best epoch; 0 when nothing was searched.
  * @return 0, NN_ECANCELED or NN_ENOMEM. Deterministic for a given seed.
  */
@@ -44,7 +42,7 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     struct nn_err *err);
 
 /**
- * Trains m's net again from scratch on every row of `all` for 1.25 x epochs (0: the main
+ * Trains m's net again from scratch on every row of `all` for `epochs` epochs (0: the main
  * run's best epoch) and replaces m->net with it; the card keeps the main run's validation
  * figures. Skipped (0, nothing changed) past 10,000 rows, for text inputs, without a
  * validation split, or when

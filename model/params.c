@@ -71,11 +71,6 @@ static void batch_size_given(struct model_params *p)
     p->batch_auto = 0;
 }
 
-static void hidden_given(struct model_params *p)
-{
-    p->hidden_auto = 0;
-}
-
 /* A float as the shortest decimal that reads back to it (0.001f writes 0.001). */
 static double float_json(float v)
 {
@@ -118,7 +113,6 @@ static const struct model_param table[] = {
      .min = 1,
      .max = 4096,
      .metavar = "W,W",
-     .after_set = hidden_given,
      .help = "hidden layer widths, comma separated (64,32); empty: no hidden layer (logistic "
              "/ linear regression)"},
     {.name = "activation",
@@ -728,7 +722,6 @@ void model_params_default(struct model_params *p)
         }
     }
     p->batch_auto = 1;
-    p->hidden_auto = 1;
 }
 
 void model_params_fini(struct model_params *p)

@@ -33,8 +33,6 @@ struct model_params {
     int batch_auto;          /* 1 until batch_size is set: the batch is then
                                 min(32, ceil(training rows / 10)) so that small data sets
                                 still get ten optimiser steps an epoch */
-    int hidden_auto;         /* 1 until hidden is set: small sets then choose between
-                                this hidden layer and none (model/model_select.c) */
     double validation_split; /* default 0.2 */
     unsigned long long seed; /* default 42 */
     char delimiter;          /* default ',' */

@@ -264,14 +264,12 @@ static void test_params(void **state)
     assert_int_equal(p.train.epochs, 300);
     assert_int_equal(p.train.patience, 20);
     assert_true(p.train.l2 < 0); /* not given: chosen on the data */
-    assert_int_equal(p.hidden_auto, 1);
     assert_int_equal(model_params_set(&p, "l2", "0", &err), 0);
     assert_true(p.train.l2 == 0.0f);
     assert_int_equal(model_params_set(&p, "hidden", "16,32", &err), 0);
     assert_int_equal(p.n_hidden, 2);
     assert_int_equal(p.hidden[1], 32);
     assert_int_equal(p.hidden[0], 16);
-    assert_int_equal(p.hidden_auto, 0);
     assert_int_equal(model_params_set(&p, "hidden", "", &err), 0);
     assert_int_equal(p.n_hidden, 0);
     assert_int_equal(model_params_set(&p, "hidden", "64,,2", &err), NN_EINVAL);
@@ -284,33 +282,6 @@ static void test_params(void **state)
     assert_string_equal(err.field, "colour");
     assert_int_equal(model_params_set(&p, "delimiter", "tab", &err), 0);
     assert_int_equal(p.delimiter, '\t');
-    model_params_fini(&p);
-}
-
-/* Diabetes is near-linear: with hidden not given, the holdouts choose no hidden layer; with
-   hidden given, the layer stays (only l2 is chosen). */
-static void test_select_hidden(void **state)
-{
-    const char *csv = "tests/data/diabetes_train.csv";
-    struct model_params p;
-    struct model_limits lim;
-    struct model *m = NULL;
-    struct nn_err err;
-
-    (void)state;
-    model_limits_default(&lim);
-    model_params_default(&p);
-    assert_int_equal(model_train_csv(csv, &p, &lim, NULL, NULL, NULL, &m, &err), 0);
-    assert_int_equal(m->params.n_hidden, 0);
-    assert_true(m->params.train.l2 >= 0);
-    model_free(m);
-    model_params_fini(&p);
-    model_params_default(&p);
-    assert_int_equal(model_params_set(&p, "hidden", "64", &err), 0);
-    assert_int_equal(model_train_csv(csv, &p, &lim, NULL, NULL, NULL, &m, &err), 0);
-    assert_int_equal(m->params.n_hidden, 1);
-    assert_int_equal(m->params.hidden[0], 64);
-    model_free(m);
     model_params_fini(&p);
 }
 
@@ -457,12 +428,11 @@ static void test_predict_num(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_neuron),      cmocka_unit_test(test_import_errors),
-        cmocka_unit_test(test_params),          cmocka_unit_test(test_select_hidden),
-        cmocka_unit_test(test_blob_round_trip), cmocka_unit_test(test_blob_hostile),
-        cmocka_unit_test(test_export_import),   cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_quality_gate),    cmocka_unit_test(test_threshold),
-        cmocka_unit_test(test_predict_num),
+        cmocka_unit_test(test_one_neuron),   cmocka_unit_test(test_import_errors),
+        cmocka_unit_test(test_params),       cmocka_unit_test(test_blob_round_trip),
+        cmocka_unit_test(test_blob_hostile), cmocka_unit_test(test_export_import),
+        cmocka_unit_test(test_determinism),  cmocka_unit_test(test_quality_gate),
+        cmocka_unit_test(test_threshold),    cmocka_unit_test(test_predict_num),
     };
 
     openblas_set_num_threads(1);
