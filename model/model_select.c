@@ -3,12 +3,13 @@
  * parameter trains as well as a practitioner's first fit.
  *  - L2 weight decay, when not given: each of a small grid is trained on SELECT_REPEATS
  *    seeded stratified holdouts of all the rows (early stopping on each holdout); the one
- *    with the lowest mean validation loss wins, and its mean best epoch is kept. Small sets
- *    only (SELECT_MAX_ROWS): past that, a fixed small decay.
+ *    with the lowest mean validation loss wins, and its mean best epoch is kept. Every decay
+ *    sees the same holdouts and initial weights, so that the splits' noise does not pick the
+ *    winner. Small sets only (SELECT_MAX_ROWS): past that, a fixed small decay.
  *  - Refit: after the usual run on the training split (whose validation figures the card
- *    reports), a small set's net is trained again from scratch on every row for 1.25 x the
- *    epochs early stopping found, so no row is wasted on validation (20% of 120 rows is a lot).
- *  Both for tables without text inputs: a text model's hashed inputs make each run slow.
+ *    reports), a small set's net is trained again from scratch on every row for the mean
+ *    best epoch of the chosen decay's holdouts, so no row is wasted on validation (20% of 120 rows
+ * is a lot). Both for tables without text inputs: a text model's hashed inputs make each run slow.
  * Does not: change the features (fitted on the training split), print, or report progress
  * (the caller's cancel flag is honoured by every run).
  */
@@ -22,7 +23,6 @@
 #define SELECT_MAX_ROWS 5000
 #define SELECT_REPEATS  5
 #define REFIT_MAX_ROWS  10000
-#define REFIT_FACTOR    1.25
 /* The fixed decay when the set is too large to search (regression targets are in
    standard units and the squared error's gradient is twice the cross-entropy's). */
 #define L2_LARGE 1e-4f
@@ -125,10 +125,14 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         m->params.train.patience == 0 || m->feat->sparse_dim > 0) {
         return 0;
     }
-    nn_rng_seed(&rng, m->params.seed ^ 0x6c32u); /* the main run's stream stays as it was */
     for (size_t i = 0; i < sizeof(l2_grid) / sizeof(l2_grid[0]); i++) {
         double loss, ep;
-        int rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+        int rc;
+
+        /* every decay on the same holdouts and initial weights: the comparison is of the
+           decays, not of the splits (and the main run's stream stays as it was) */
+        nn_rng_seed(&rng, m->params.seed ^ 0x6c32u);
+        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
 
         if (rc == NN_EDIVERGED) {
             continue; /* that decay is not a candidate */
@@ -165,8 +169,7 @@ int model_refit(struct model *m, const struct model_fit_spec *spec, const struct
     if (epochs < 1) {
         epochs = m->metrics.best_epoch;
     }
-    tp.epochs = (int)lround(REFIT_FACTOR * epochs);
-    tp.epochs = tp.epochs < 1 ? 1 : tp.epochs;
+    tp.epochs = epochs < 1 ? 1 : epochs;
     nn_rng_seed(&rng, m->params.seed ^ 0x7265u);
     rc = model_fit_net(m, spec, &tp, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
     if (rc != 0) {

@@ -42,7 +42,7 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     struct nn_err *err);
 
 /**
- * Trains m's net again from scratch on every row of `all` for 1.25 x epochs (0: the main
+ * Trains m's net again from scratch on every row of `all` for `epochs` epochs (0: the main
  * run's best epoch) and replaces m->net with it; the card keeps the main run's validation
  * figures. Skipped (0, nothing changed) past 10,000 rows, for text inputs, without a
  * validation split, or when

@@ -1,8 +1,9 @@
 /*
  * test_cli: the `neurond` command line, run as a user runs it (the real binary, real files).
  *
- * What: the accuracy floors of the issue with default parameters on the bundled data sets
- * (iris, breast cancer, two moons, digits, wine, diabetes RMSE, and the spam set split 80/20),
+ * What: the accuracy floors of the issue (raised to just under what the defaults reach) with
+ * default parameters on the bundled data sets (iris, breast cancer, two moons, digits, wine,
+ * diabetes RMSE, and the spam set split 80/20),
  * through `neurond train` + `neurond eval --json`; predict's CSV output; inspect's card; the
  * exit statuses (0, 1 with one line naming file:line:column, 2 for bad usage).
  * Why: these are the numbers and behaviours users rely on; a regression anywhere in csv,
@@ -91,7 +92,7 @@ static void floor_acc(const char *name, double floor)
 static void test_iris(void **state)
 {
     (void)state;
-    floor_acc("iris", 0.93);
+    floor_acc("iris", 0.96);
 }
 
 static void test_breast_cancer(void **state)
@@ -103,13 +104,13 @@ static void test_breast_cancer(void **state)
 static void test_moons(void **state)
 {
     (void)state;
-    floor_acc("moons", 0.965);
+    floor_acc("moons", 0.9675);
 }
 
 static void test_digits(void **state)
 {
     (void)state;
-    floor_acc("digits", 0.975);
+    floor_acc("digits", 0.98);
 }
 
 static void test_wine(void **state)
@@ -125,7 +126,7 @@ static void test_diabetes(void **state)
     (void)state;
     doc =
         train_eval("diabetes", "tests/data/diabetes_train.csv", "tests/data/diabetes_test.csv", "");
-    assert_true(num(doc, "rmse") <= 52.0);
+    assert_true(num(doc, "rmse") <= 51.0);
     assert_true(num(doc, "mae") > 0.0);
     cJSON_Delete(doc);
 }
