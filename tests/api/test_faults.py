@@ -101,8 +101,20 @@ def small_fs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)])
 
 
+def spool_settled(path, timeout=5.0):
+    """Waits until the daemon has removed the temporary files of its last request from path
+    (it does so after the reply is sent), so that the free space measured next stays free."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        left = [f for f in os.listdir(path) if f != "filler"]
+        if not left:
+            return
+        time.sleep(0.05)
+
+
 def fill(path, leave_kb):
     """Fills the filesystem of path, leaving about leave_kb KiB free; returns the filler path."""
+    spool_settled(path)
     st = os.statvfs(path)
     free = st.f_bavail * st.f_frsize
     filler = os.path.join(path, "filler")
