@@ -25,8 +25,8 @@ VOL=neurond-test-data-$$
 KEY=test-key-$$-$RANDOM
 export DOCKER_BUILDKIT=0
 
-pass=0
-failed=0
+# shellcheck source=tests/tally.sh
+. tests/tally.sh
 cid=""
 vol_made=0
 image_made=0
@@ -34,17 +34,6 @@ compose_up=0
 t_start=$(date +%s)
 
 log() { echo "docker: $*"; }
-ok() {
-    pass=$((pass + 1))
-    echo "ok   $1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-    if [ -n "${2:-}" ]; then
-        echo "$2" | head -n 20 | sed 's/^/     /'
-    fi
-}
 
 # Stops what this script started, in reverse order; safe to call more than once.
 cleanup() {

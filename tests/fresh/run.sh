@@ -23,20 +23,12 @@ cd "$(dirname "$0")/../.." || exit 1
 SUITE=${SUITE:-bookworm}
 NAME=neurond-fresh-$SUITE-$$
 HOST_CA_BUNDLE=${HOST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
-pass=0
-failed=0
+# shellcheck source=tests/tally.sh
+. tests/tally.sh
 cid=""
 work=""
 t_start=$(date +%s)
 
-ok() {
-    pass=$((pass + 1))
-    echo "ok   $1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    echo "FAIL $1"
-}
 finish() {
     if [ -n "$cid" ]; then
         docker rm -fv "$cid" >/dev/null 2>&1
