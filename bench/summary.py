@@ -139,6 +139,11 @@ def main():
     else:
         row("4  POST /spam-score 5 KB, msg/s", fmt(num(r, "spam_score_rps")),
             f"p99 {fmt(num(r, 'spam_score_p99_ms'), ' ms')}", "", "", None)
+    # 4c. ONNX (bench/onnx_bench.py): an imported PyTorch MLP served like neurond's own
+    ratio_row("4c POST /predict imported PyTorch MLP", num(r, "onnx_http_pt_rps"),
+              num(r, "onnx_http_nd_rps"), "same by neurond", 0.8)
+    us = num(r, "onnx_ort_pt_us")
+    row("   ONNX Runtime in process, us a row", fmt(us), "node, 1 row a call", "", "", None)
     # 5. spam training
     w = num(r, "spam_train_wall_s")
     row("5  train spam model (defaults), s", fmt(w), f"CPU {fmt(num(r, 'spam_train_cpu_s'))} s",
