@@ -10,7 +10,8 @@ On the bundled wine set (13 numeric columns, 3 classes), in one run on one machi
   - neurond trains the same shape on the same file (POST /train hidden=64, relu);
   - wrk POST /predict, one row, 64 connections (system_bench.py's wrk, BENCH_HTTP_SECONDS a
     figure, medians of BENCH_HTTP_RUNS rounds, the two targets interleaved in each round):
-    req/s, p50 and p99 of both models (they should be equal: the same network once imported);
+    req/s, p50, p99 and the daemon's CPU time a request of both models (they should be equal:
+    the same network once imported; the CPU time is the steadier figure on a shared machine);
   - ONNX Runtime's own per-row latency in process, from node (npm onnxruntime-node, installed
     by tests/onnx/setup.sh as the ONNX tests do; tests/onnx/run_ort.mjs's timing: one row at a
     time after a warm-up), on the PyTorch file and on neurond's export of its own model
@@ -169,8 +170,10 @@ def main():
         runs = {name: [] for name, _, _ in targets}
         for _ in range(sb.RUNS):
             for name, url, body in targets:
+                c0 = sb.cpu_of(proc.pid)
                 r = sb.wrk(work, url, body)
                 if r is not None:
+                    r["server_cpu"] = sb.cpu_of(proc.pid) - c0
                     runs[name].append(r)
         sb.out(f"  POST /predict, 1 row, wrk -t2 -c64, {sb.SECONDS} s a figure, medians of "
                f"{sb.RUNS} rounds:")
@@ -183,8 +186,10 @@ def main():
             p50 = statistics.median(r["p50_ms"] for r in rs)
             p99 = statistics.median(r["p99_ms"] for r in rs)
             errs = sum(r["errors"] for r in rs)
-            sb.out(f"    {label}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms"
-                   + (f" ({errs} failed)" if errs else ""))
+            cpu_us = statistics.median(r["server_cpu"] / max(r["requests"], 1) * 1e6 for r in rs)
+            sb.out(f"    {label}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms; server "
+                   f"CPU {cpu_us:.1f} us a request" + (f" ({errs} failed)" if errs else ""))
+            sb.result(f"onnx_http_{name}_cpu_us", f"{cpu_us:.1f}")
             sb.result(f"onnx_http_{name}_rps", f"{rps:.0f}")
             sb.result(f"onnx_http_{name}_p50_ms", f"{p50:.3f}")
         # ONNX Runtime in process: the PyTorch file, and neurond's export of its own model
