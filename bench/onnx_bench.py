@@ -24,7 +24,6 @@ import csv
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,31 +166,20 @@ def main():
             if st != 200:
                 sb.out(f"  skipped: POST /predict of {name} answered {st}: {b[:200]!r}")
                 return 0
-        runs = {name: [] for name, _, _ in targets}
-        for _ in range(sb.RUNS):
-            for name, url, body in targets:
-                c0 = sb.cpu_of(proc.pid)
-                r = sb.wrk(work, url, body)
-                if r is not None:
-                    r["server_cpu"] = sb.cpu_of(proc.pid) - c0
-                    runs[name].append(r)
+        medians = sb.wrk_rounds(work, [(name, url, body, proc, 64) for name, url, body in targets])
         sb.out(f"  POST /predict, 1 row, wrk -t2 -c64, {sb.SECONDS} s a figure, medians of "
                f"{sb.RUNS} rounds:")
         for name, label in (("pt", "PyTorch MLP imported from ONNX"),
                             ("nd", "the same shape trained by neurond")):
-            rs = runs[name]
-            if not rs:
+            if name not in medians:
                 continue
-            rps = statistics.median(r["rps"] for r in rs)
-            p50 = statistics.median(r["p50_ms"] for r in rs)
-            p99 = statistics.median(r["p99_ms"] for r in rs)
-            errs = sum(r["errors"] for r in rs)
-            cpu_us = statistics.median(r["server_cpu"] / max(r["requests"], 1) * 1e6 for r in rs)
-            sb.out(f"    {label}: {rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms; server "
-                   f"CPU {cpu_us:.1f} us a request" + (f" ({errs} failed)" if errs else ""))
-            sb.result(f"onnx_http_{name}_cpu_us", f"{cpu_us:.1f}")
-            sb.result(f"onnx_http_{name}_rps", f"{rps:.0f}")
-            sb.result(f"onnx_http_{name}_p50_ms", f"{p50:.3f}")
+            m = medians[name]
+            sb.out(f"    {label}: {m['rps']:.0f} req/s, p50 {m['p50_ms']:.2f} ms, p99 "
+                   f"{m['p99_ms']:.2f} ms; server CPU {m['cpu_us']:.1f} us a request"
+                   + (f" ({m['errors']} failed)" if m["errors"] else ""))
+            sb.result(f"onnx_http_{name}_rps", f"{m['rps']:.0f}")
+            sb.result(f"onnx_http_{name}_p50_ms", f"{m['p50_ms']:.3f}")
+            sb.result(f"onnx_http_{name}_cpu_us", f"{m['cpu_us']:.1f}")
         # ONNX Runtime in process: the PyTorch file, and neurond's export of its own model
         st, onnx_nd = sb.http(port, "GET", "/models/nd/export?format=onnx")
         nd_path = os.path.join(work, "wine_neurond.onnx")
