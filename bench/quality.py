@@ -220,7 +220,7 @@ def main():
                     losses.append("%s: %s %.4f against %s's %.4f (%s)" % (
                         name, "rmse" if regression else "accuracy", m["auto"], best, m[best],
                         "%.1f test rows of %d" % (-adiff * test_rows, test_rows)
-                        if not regression else "%.1f%% higher" % (-adiff / m[best] * 100)))
+                        if not regression else "%.2f%% higher" % (-adiff / m[best] * 100)))
                 if t["auto"] >= t["grid"]:
                     slower.append("%s (%.1f s against %.1f s)" % (name, t["auto"], t["grid"]))
             print(line, flush=True)
