@@ -5,9 +5,9 @@ For each set (train and test files joined: the whole file), 5 seeded stratified 
 on each split scikit-learn's LogisticRegression and MLPClassifier((64,)) (LinearRegression and
 MLPRegressor for regression), both behind median imputation with missing indicators, one-hot
 and standardisation, and `neurond train` with no parameter but the file, then `neurond eval`.
-Prints one row per set: the mean accuracy (RMSE for regression) of LR, MLP and neurond, the
-difference to the better scikit-learn model (positive: neurond is better) and neurond's mean
-training seconds.
+Prints one row per set: the mean accuracy (RMSE for regression) of LR, MLP and neurond, each
+with its mean wall seconds of one training, and neurond's difference to the better
+scikit-learn model (positive: neurond is better).
 
 --auto (make quality AUTO=1; about an hour on 2 cores) adds, on the same splits: scikit-learn's
 GridSearchCV over the MLP (hidden (16,), (64,), (256,), (64, 64) x alpha 1e-4, 1e-2, 1; 5
