@@ -117,9 +117,6 @@ static const struct sql_row_ops pg_row_ops = {col_null, col_text, col_integer, c
 
 #define PG_MAX_ARGS 16
 
-/* Set by pg_exec on a serialization failure or deadlock: the transaction runs again. */
-static _Thread_local int tx_retry;
-
 int pg_exec(struct sql_conn *sc, const char *sql, struct sql_args a, int binary, PGresult **res,
             int *changes, struct nn_err *err)
 {
@@ -165,7 +162,7 @@ int pg_exec(struct sql_conn *sc, const char *sql, struct sql_args a, int binary,
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = r == NULL && PQstatus(c->db) == CONNECTION_OK
                      ? nn_err_set(err, NN_ENOMEM, "out of memory for a database result")
-                     : pg_error(c, r, "query", &tx_retry, err);
+                     : pg_error(c, r, "query", &c->retry, err);
         PQclear(r);
         return rc;
     }
@@ -209,8 +206,8 @@ static int pg_rows(struct sql_conn *c, const char *sql, struct sql_args a, int b
 static int connect_db(struct store_pg *s, PGconn **out, struct nn_err *err)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {s->url, PG_CONNECT_TIMEOUT, "neurond", "-c client_min_messages=warning",
-                          NULL};
+    const char *vals[] = {s->base.target, PG_CONNECT_TIMEOUT, "neurond",
+                          "-c client_min_messages=warning", NULL};
     PGconn *db = PQconnectdbParams(keys, vals, 1);
     char msg[200];
 
@@ -230,37 +227,25 @@ static int connect_db(struct store_pg *s, PGconn **out, struct nn_err *err)
     return 0;
 }
 
-static void conn_free(struct pg_conn *c)
+static void conn_free(struct sql_conn *c)
 {
     if (c != NULL) {
-        PQfinish(c->db);
+        PQfinish(((struct pg_conn *)c)->db);
         nn_free(c);
     }
 }
 
 static const struct sql_driver pg_driver;
 
-/* Takes an idle connection or opens one (fails fast while the database is known down). */
-static int conn_get(struct store *base, struct sql_conn **out, struct nn_err *err)
+/* A new connection (the pool had none idle); fails fast while the database is known down. */
+static int conn_open(struct store *base, struct sql_conn **out, struct nn_err *err)
 {
     struct store_pg *s = (struct store_pg *)base;
 
-    tx_retry = 0; /* a new try of a transaction */
-    pthread_mutex_lock(&s->lock);
-    struct pg_conn *c = s->free;
-    if (c != NULL) {
-        s->free = c->next;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL) {
-        c->next = NULL;
-        *out = &c->base;
-        return 0;
-    }
     if (now_ms() < atomic_load(&s->down_until_ms)) {
         return nn_err_set(err, NN_EIO, "store unavailable: %s does not answer", s->where);
     }
-    c = nn_calloc(1, sizeof(*c));
+    struct pg_conn *c = nn_calloc(1, sizeof(*c));
     if (c == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
@@ -274,43 +259,25 @@ static int conn_get(struct store *base, struct sql_conn **out, struct nn_err *er
     return 0;
 }
 
-/* Drops every pooled connection (after one broke, the others likely did too). */
-static void pool_drop(struct store_pg *s)
+/* Whether c goes back to the pool (not when it broke: then the store is marked down). */
+static int conn_healthy(struct store *base, struct sql_conn *sc)
 {
-    pthread_mutex_lock(&s->lock);
-    struct pg_conn *c = s->free;
-    s->free = NULL;
-    pthread_mutex_unlock(&s->lock);
-    while (c != NULL) {
-        struct pg_conn *next = c->next;
-        conn_free(c);
-        c = next;
-    }
+    const struct pg_conn *c = (struct pg_conn *)sc;
+    int ok = !c->broken && PQstatus(c->db) == CONNECTION_OK;
+
+    atomic_store(&((struct store_pg *)base)->available, ok);
+    return ok;
 }
 
-/* Pools c again, or closes it (and the pool) when it broke. A try that met a serialization
- * failure or deadlock, or a pooled connection the server had closed before BEGIN (nothing
- * ran), runs again. */
-static int conn_put(struct store *base, struct sql_conn *sc, int rc, int begin_failed)
+/* A try that met a serialization failure or deadlock runs again, and so does one whose
+ * pooled connection the server had closed before BEGIN (nothing ran). */
+static int conn_retry(struct sql_conn *sc, int rc, int begin_failed)
 {
-    struct store_pg *s = (struct store_pg *)base;
     struct pg_conn *c = (struct pg_conn *)sc;
-    int broken = c->broken;
+    int again = rc != 0 && (c->retry || (begin_failed && c->broken));
 
-    if (broken || PQstatus(c->db) != CONNECTION_OK) {
-        conn_free(c);
-        atomic_store(&s->available, 0);
-    } else {
-        atomic_store(&s->available, 1);
-        pthread_mutex_lock(&s->lock);
-        c->next = s->free;
-        s->free = c;
-        pthread_mutex_unlock(&s->lock);
-    }
-    if (broken) {
-        pool_drop(s);
-    }
-    return rc != 0 && (tx_retry || (begin_failed && broken));
+    c->retry = 0;
+    return again;
 }
 
 static int in_tx(struct sql_conn *sc)
@@ -324,8 +291,10 @@ static const struct sql_driver pg_driver = {
     .exec = pg_exec_plain,
     .rows = pg_rows,
     .in_tx = in_tx,
-    .get = conn_get,
-    .put = conn_put,
+    .connect = conn_open,
+    .close = conn_free,
+    .healthy = conn_healthy,
+    .retry = conn_retry,
     .begin = {NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN"},
     .tries = PG_TX_TRIES,
     .sql = &store_pg_dialect,
@@ -465,12 +434,10 @@ static void pg_close(struct store *base)
 {
     struct store_pg *s = (struct store_pg *)base;
 
-    pool_drop(s);
     if (s->listen != NULL) {
         PQfinish(s->listen);
     }
-    pthread_mutex_destroy(&s->lock);
-    nn_free(s->url);
+    store_sql_fini(&s->base);
     nn_free(s);
 }
 
@@ -482,28 +449,21 @@ static int pg_open(const char *url, struct store **out, struct nn_err *err)
     if (s == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    s->base.base.ops = &store_pg_ops;
-    s->base.drv = &pg_driver;
-    pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->available, 1);
     atomic_init(&s->down_until_ms, 0);
-    s->url = nn_strdup(url);
-    if (s->url == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
+    rc = store_sql_init(&s->base, &store_pg_ops, &pg_driver, url, err);
+    if (rc == 0) {
+        rc = describe(url, s->where, sizeof(s->where), err);
     }
-    rc = describe(url, s->where, sizeof(s->where), err);
     if (rc == 0) {
         rc = store_sql_tx(&s->base.base, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
     }
     if (rc != 0) {
-        goto fail;
+        pg_close(&s->base.base);
+        return rc;
     }
     *out = &s->base.base;
     return 0;
-fail:
-    pg_close(&s->base.base);
-    return rc;
 }
 
 static int schema_read(struct sql_conn *c, void *ctx, struct nn_err *err)
@@ -607,13 +567,13 @@ static int pg_changes(struct store *base, long long *since, int wait_ms, store_c
                       void *ud, struct nn_err *err)
 {
     struct store_pg *s = (struct store_pg *)base;
-    struct pg_conn c = {{&pg_driver}, NULL, 0, NULL};
+    struct pg_conn c = {{&pg_driver, NULL}, NULL, 0, 0};
     struct feed f = {fn, ud, since};
     int rc;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->base.lock);
     rc = listen_conn(s, err);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->base.lock);
     if (rc == 0 && *since >= 0) {
         rc = listen_wait(s, wait_ms, err);
     }
@@ -639,45 +599,58 @@ static int pg_changes(struct store *base, long long *since, int wait_ms, store_c
 /* Datasets                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+static const char sql_chunks_delete[] = "DELETE FROM dataset_chunks WHERE spool = $1";
+
 struct dataset_io {
     const char *spool, *path;
 };
+
+/* Reads (writing 0) or writes (1) n bytes at buf, going on after a short or interrupted
+ * call; a read stops at the end of the file. @return the bytes moved, or -1 (errno). */
+static ssize_t fd_full(int fd, char *buf, size_t n, int writing)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t k = writing ? write(fd, buf + done, n - done) : read(fd, buf + done, n - done);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            return -1;
+        }
+        if (k == 0) {
+            break;
+        }
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
 
 /* The file, read a chunk at a time, each chunk one row; any earlier copy replaced. */
 static int dataset_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
     const struct dataset_io *d = ctx;
-    unsigned char *buf = nn_malloc(PG_CHUNK);
+    char *buf = nn_malloc(PG_CHUNK);
     int fd = open(d->path, O_RDONLY | O_CLOEXEC);
     int rc = buf == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory")
              : fd < 0    ? nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno))
                          : 0;
 
     if (rc == 0) {
-        rc = pg_exec(c, "DELETE FROM dataset_chunks WHERE spool = $1", SQL_ARGS(SQL_TEXT(d->spool)),
-                     0, NULL, NULL, err);
+        rc = store_sql_exec(c, sql_chunks_delete, SQL_ARGS(SQL_TEXT(d->spool)), NULL, err);
     }
     for (int seq = 0; rc == 0; seq++) {
-        size_t got = 0;
-        while (got < PG_CHUNK) {
-            ssize_t k = read(fd, buf + got, PG_CHUNK - got);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k < 0) {
-                rc = nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno));
-            }
-            if (k <= 0) {
-                break;
-            }
-            got += (size_t)k;
+        ssize_t got = fd_full(fd, buf, PG_CHUNK, 0);
+        if (got < 0) {
+            rc = nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno));
         }
         if (rc != 0 || (got == 0 && seq > 0)) {
             break;
         }
-        rc = pg_exec(c, "INSERT INTO dataset_chunks (spool, seq, data) VALUES ($1, $2, $3)",
-                     SQL_ARGS(SQL_TEXT(d->spool), SQL_INT(seq), SQL_BLOB(buf, got)), 0, NULL, NULL,
-                     err);
+        rc = store_sql_exec(c, "INSERT INTO dataset_chunks (spool, seq, data) VALUES ($1, $2, $3)",
+                            SQL_ARGS(SQL_TEXT(d->spool), SQL_INT(seq), SQL_BLOB(buf, (size_t)got)),
+                            NULL, err);
         if (got < PG_CHUNK) {
             break;
         }
@@ -724,20 +697,10 @@ static int dataset_get_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
         if (rc == 0 && PQntuples(r) != 1) {
             rc = nn_err_set(err, NN_EIO, "dataset '%s': chunk %lld is missing", d->spool, seq);
         }
-        const char *p = rc == 0 ? PQgetvalue(r, 0, 0) : NULL;
-        size_t left = rc == 0 ? (size_t)PQgetlength(r, 0, 0) : 0;
-        while (left > 0) {
-            ssize_t k = write(fd, p, left);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k < 0) {
-                rc = nn_err_set(err, errno == ENOSPC ? NN_ENOSPC : NN_EIO, "%s: %s", tmp,
-                                strerror(errno));
-                break;
-            }
-            p += k;
-            left -= (size_t)k;
+        size_t len = rc == 0 ? (size_t)PQgetlength(r, 0, 0) : 0;
+        if (rc == 0 && fd_full(fd, PQgetvalue(r, 0, 0), len, 1) != (ssize_t)len) {
+            rc = nn_err_set(err, errno == ENOSPC ? NN_ENOSPC : NN_EIO, "%s: %s", tmp,
+                            strerror(errno));
         }
         PQclear(r);
     }
@@ -760,15 +723,9 @@ static int pg_dataset_get(struct store *s, const char *spool, const char *path, 
     return store_sql_tx(s, STORE_SQL_SNAPSHOT, dataset_get_tx, &d, err);
 }
 
-static int dataset_delete_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    return pg_exec(c, "DELETE FROM dataset_chunks WHERE spool = $1", SQL_ARGS(SQL_TEXT(ctx)), 0,
-                   NULL, NULL, err);
-}
-
 static int pg_dataset_delete(struct store *s, const char *spool, struct nn_err *err)
 {
-    return store_sql_tx(s, STORE_SQL_AUTOCOMMIT, dataset_delete_tx, (void *)spool, err);
+    return store_sql_once(s, sql_chunks_delete, SQL_ARGS(SQL_TEXT(spool)), NULL, NULL, NULL, err);
 }
 
 const struct store_ops store_pg_ops = {

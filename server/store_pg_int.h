@@ -18,7 +18,6 @@
 #define NEUROND_SERVER_STORE_PG_INT_H
 
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -32,17 +31,15 @@ struct pg_conn {
     struct sql_conn base;
     PGconn *db;
     int broken; /* the connection failed: closed instead of pooled */
-    struct pg_conn *next;
+    int retry;  /* a serialization failure or deadlock: the transaction runs again */
 };
 
-/* The PostgreSQL store: the SQL backends' head, then the pool. */
+/* The PostgreSQL store: the SQL backends' head (base.target: the URL as given, which may
+ * hold a password, never printed), then what replicas need. */
 struct store_pg {
     struct store_sql base;
-    char *url;                 /* as given (it may hold a password: never printed) */
     char where[256];           /* "user@host:port/db", for messages */
-    pthread_mutex_t lock;      /* guards free and listen */
-    struct pg_conn *free;      /* idle connections; guarded by lock */
-    PGconn *listen;            /* the LISTEN connection of store_changes (one caller at a time) */
+    PGconn *listen;            /* the LISTEN connection of store_changes; guarded by base.lock */
     atomic_int available;      /* 0 after a failed connection, 1 after a good call */
     atomic_long down_until_ms; /* fail fast until then after a refused connection */
 };

@@ -38,10 +38,7 @@ const struct sql_dialect store_pg_dialect = {
     .model_lock = "SELECT id, next_version, COALESCE(pinned_version, 0), created_at "
                   "FROM models WHERE name = $1 FOR UPDATE",
     .job_status = "SELECT status FROM jobs WHERE id = $1 FOR UPDATE",
-    .job_new = "INSERT INTO datasets (spool, bytes, rows, columns, sha256, created_at) "
-               "VALUES ($1, $2, $3, $4, $5, " PG_NOW ") RETURNING id",
-    .job_insert = "INSERT INTO jobs (id, model, status, epochs, params, form, dataset_id, "
-                  "created_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, " PG_NOW ")",
+    STORE_SQL_DIALECT_NOW(PG_NOW),
     .job_progress = "UPDATE jobs SET epoch = $2::int, progress = CASE WHEN epochs > 0 "
                     "THEN LEAST(1.0, $2::int::float8 / epochs) ELSE 0 END "
                     "WHERE id = $1 AND status = 'running'",
@@ -59,47 +56,16 @@ const struct sql_dialect store_pg_dialect = {
 /* The claim                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-struct job_claim {
-    struct store *s;
-    const char *id;
-    struct store_job *job; /* out */
-};
-
-/* Queued to running under this replica's lease (history cleared), then the job as it is. */
-static int job_claim_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+/* Queued to running under this replica's lease. */
+int store_pg_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
 {
-    struct job_claim *k = ctx;
-    int rc = store_sql_change(
-        c,
+    return store_sql_job_claim(
+        s, id,
         "UPDATE jobs SET status = 'running', started_at = " PG_NOW ", progress = 0, epoch = 0, "
         "lease_owner = $2, lease_until = now() + make_interval(secs => $3) "
         "WHERE id = (SELECT id FROM jobs WHERE id = $1 AND status = 'queued' "
         "FOR UPDATE SKIP LOCKED) AND status = 'queued'",
-        SQL_ARGS(SQL_TEXT(k->id), SQL_TEXT(k->s->replica), SQL_INT(k->s->lease_s)), NN_ENOTFOUND,
-        err, "job '%s' is not queued", k->id);
-
-    store_job_free(k->job);
-    k->job = NULL;
-    if (rc == 0) {
-        rc = store_sql_exec(c, store_sql_history_clear, SQL_ARGS(SQL_TEXT(k->id)), NULL, err);
-    }
-    if (rc == 0) {
-        rc = store_sql_job_read(c, k->id, &k->job, err);
-    }
-    return rc;
-}
-
-int store_pg_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err)
-{
-    struct job_claim k = {s, id, NULL};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, job_claim_tx, &k, err);
-
-    if (rc != 0) {
-        store_job_free(k.job);
-        return rc;
-    }
-    *out = k.job;
-    return 0;
+        SQL_ARGS(SQL_TEXT(id), SQL_TEXT(s->replica), SQL_INT(s->lease_s)), out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -92,17 +92,79 @@ int store_sql_int(struct sql_conn *c, const char *sql, struct sql_args a, long l
 /* Transactions                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-int store_sql_tx(struct store *s, enum store_sql_mode mode, store_sql_tx_fn fn, void *ctx,
+int store_sql_init(struct store_sql *s, const struct store_ops *ops, const struct sql_driver *drv,
+                   const char *target, struct nn_err *err)
+{
+    s->base.ops = ops;
+    s->drv = drv;
+    pthread_mutex_init(&s->lock, NULL);
+    s->target = nn_strdup(target);
+    return s->target == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+}
+
+void store_sql_pool_drop(struct store_sql *s)
+{
+    pthread_mutex_lock(&s->lock);
+    struct sql_conn *c = s->free;
+    s->free = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (c != NULL) {
+        struct sql_conn *next = c->next;
+        s->drv->close(c);
+        c = next;
+    }
+}
+
+void store_sql_fini(struct store_sql *s)
+{
+    store_sql_pool_drop(s);
+    pthread_mutex_destroy(&s->lock);
+    nn_free(s->target);
+}
+
+/* Takes an idle connection or opens a new one. */
+static int conn_get(struct store_sql *s, struct sql_conn **out, struct nn_err *err)
+{
+    pthread_mutex_lock(&s->lock);
+    struct sql_conn *c = s->free;
+    if (c != NULL) {
+        s->free = c->next;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (c == NULL) {
+        return s->drv->connect(&s->base, out, err);
+    }
+    c->next = NULL;
+    *out = c;
+    return 0;
+}
+
+/* Gives c back to the pool, or closes it and the idle ones when it is not healthy. */
+static void conn_put(struct store_sql *s, struct sql_conn *c)
+{
+    if (s->drv->healthy != NULL && !s->drv->healthy(&s->base, c)) {
+        s->drv->close(c);
+        store_sql_pool_drop(s);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    c->next = s->free;
+    s->free = c;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int store_sql_tx(struct store *base, enum store_sql_mode mode, store_sql_tx_fn fn, void *ctx,
                  struct nn_err *err)
 {
-    const struct sql_driver *d = ((struct store_sql *)s)->drv;
+    struct store_sql *s = (struct store_sql *)base;
+    const struct sql_driver *d = s->drv;
     int rc = 0;
     int again = 1;
 
     for (int attempt = 0; again && attempt < d->tries; attempt++) {
         struct sql_conn *c = NULL;
         int begin_failed = 0;
-        rc = d->get(s, &c, err);
+        rc = conn_get(s, &c, err);
         if (rc != 0) {
             return rc;
         }
@@ -119,7 +181,8 @@ int store_sql_tx(struct store *s, enum store_sql_mode mode, store_sql_tx_fn fn, 
         if (d->in_tx(c)) { /* a snapshot, or a write that failed */
             store_sql_exec(c, "ROLLBACK", SQL_NOARGS, NULL, NULL);
         }
-        again = d->put(s, c, rc, begin_failed);
+        again = d->retry != NULL && d->retry(c, rc, begin_failed);
+        conn_put(s, c);
     }
     return rc;
 }

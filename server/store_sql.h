@@ -18,6 +18,7 @@
 #define NEUROND_SERVER_STORE_SQL_H
 
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 
 #include "store_backend.h"
@@ -85,6 +86,7 @@ struct sql_row {
 /* The head of a backend's connection struct. */
 struct sql_conn {
     const struct sql_driver *drv;
+    struct sql_conn *next; /* the pool's link */
 };
 
 /* Returned by a row handler to stop the rows (not an error). */
@@ -122,6 +124,14 @@ struct sql_dialect {
     int (*job_ended)(struct sql_conn *c, const char *id, struct nn_err *err);
 };
 
+/* The fields of a struct sql_dialect that both dialects write alike but for the time "now"
+ * (NOW: the dialect's SQL expression of it, as "2026-11-27T16:00:00Z"). */
+#define STORE_SQL_DIALECT_NOW(NOW)                                                                 \
+    .job_new = "INSERT INTO datasets (spool, bytes, rows, columns, sha256, created_at) "           \
+               "VALUES ($1, $2, $3, $4, $5, " NOW ") RETURNING id",                                \
+    .job_insert = "INSERT INTO jobs (id, model, status, epochs, params, form, dataset_id, "        \
+                  "created_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, " NOW ")"
+
 /* A backend: statements, rows, the pool and its dialect. */
 struct sql_driver {
     /** Runs a statement that returns no rows; changes [out] rows changed (may be NULL).
@@ -134,21 +144,42 @@ struct sql_driver {
                 store_sql_row_fn fn, void *ctx, struct nn_err *err);
     /** Whether c is inside a transaction (one to roll back). */
     int (*in_tx)(struct sql_conn *c);
-    /** Takes a pooled connection, or opens one. */
-    int (*get)(struct store *s, struct sql_conn **out, struct nn_err *err);
-    /** Gives c back after a try that ended with rc (begin_failed: its BEGIN failed).
-     *  @return 1 when the whole transaction should run again, else 0. */
-    int (*put)(struct store *s, struct sql_conn *c, int rc, int begin_failed);
+    /** Opens a new connection to the store (the pool had none idle). */
+    int (*connect)(struct store *s, struct sql_conn **out, struct nn_err *err);
+    /** Closes a connection and frees it. */
+    void (*close)(struct sql_conn *c);
+    /** Whether c may go back to the pool after a try (NULL: always); when not, it is closed
+     *  and so is every idle one. */
+    int (*healthy)(struct store *s, struct sql_conn *c);
+    /** Whether a try that failed with rc should run again, asked once per try before c goes
+     *  back (NULL: never). begin_failed: its BEGIN failed. */
+    int (*retry)(struct sql_conn *c, int rc, int begin_failed);
     const char *begin[3]; /* the BEGIN of each enum store_sql_mode (NULL: none) */
     int tries;            /* runs of one transaction at most */
     const struct sql_dialect *sql;
 };
 
-/* The head of a SQL backend's store struct. */
+/* The head of a SQL backend's store struct: its driver and the connection pool. */
 struct store_sql {
     struct store base;
     const struct sql_driver *drv;
+    char *target;          /* what connect opens: a path, a URL (may hold a password) */
+    pthread_mutex_t lock;  /* guards free (and what the backend says it guards) */
+    struct sql_conn *free; /* idle connections; guarded by lock */
 };
+
+/**
+ * Fills the head of a new SQL store: its ops, its driver, a copy of target, an empty pool.
+ * @return 0 or NN_ENOMEM. On either, store_sql_fini undoes it.
+ */
+int store_sql_init(struct store_sql *s, const struct store_ops *ops, const struct sql_driver *drv,
+                   const char *target, struct nn_err *err);
+
+/** Closes every idle connection and frees what store_sql_init made (not s itself). */
+void store_sql_fini(struct store_sql *s);
+
+/** Closes every idle connection (after one broke, the others likely did too). */
+void store_sql_pool_drop(struct store_sql *s);
 
 /* ========================================================================================== */
 /* Statements and transactions                                                                 */
@@ -286,6 +317,13 @@ int store_sql_job_cancel(struct store *s, const char *id, struct nn_err *err);
 int store_sql_job_requeue(struct store *s, const char *id, struct nn_err *err);
 int store_sql_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
 int store_sql_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+
+/**
+ * Claims a queued job (as store_job_claim) with the backend's statement sql and its binds a
+ * (it must move the job $1 from queued to running only), clears its history and reads it.
+ */
+int store_sql_job_claim(struct store *s, const char *id, const char *sql, struct sql_args a,
+                        struct store_job **out, struct nn_err *err);
 
 /* The entries of a SQL backend's struct store_ops that store_sql_ops.c implements. */
 #define STORE_SQL_OPS                                                                              \

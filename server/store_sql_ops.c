@@ -1,9 +1,9 @@
 /*
  * store_sql_ops: the calls of store.h whose logic is the same in every SQL backend, written
  * once over the driver of store_sql.h — reading versions and the model list, pins and
- * deletions, and the job calls but the claim and the recovery. Where a dialect writes a
- * statement its own way (a row lock, "now", a lease) the text comes from its struct
- * sql_dialect; a shared store's change feed and the datasets of ended jobs go through its
+ * deletions, and the job calls but the recovery (the claim takes its backend's statement). Where a
+ * dialect writes a statement its own way (a row lock, "now", a lease) the text comes from its
+ * struct sql_dialect; a shared store's change feed and the datasets of ended jobs go through its
  * hooks. What differs in substance (a new version, a claim, the recovery) stays in the
  * backends. Every transaction body here resets what it fills: a backend may run it again.
  */
@@ -478,6 +478,43 @@ static int job_create_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_sql_job_create(struct store *s, const struct store_job *j, struct nn_err *err)
 {
     return store_sql_tx(s, STORE_SQL_WRITE, job_create_tx, (void *)j, err);
+}
+
+struct job_claim {
+    const char *id, *sql;
+    struct sql_args a;
+    struct store_job *job; /* out */
+};
+
+/* Queued to running (the backend's statement), history cleared, then the job as it is. */
+static int job_claim_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+{
+    struct job_claim *k = ctx;
+    int rc = store_sql_change(c, k->sql, k->a, NN_ENOTFOUND, err, "job '%s' is not queued", k->id);
+
+    store_job_free(k->job);
+    k->job = NULL;
+    if (rc == 0) {
+        rc = store_sql_exec(c, store_sql_history_clear, SQL_ARGS(SQL_TEXT(k->id)), NULL, err);
+    }
+    if (rc == 0) {
+        rc = store_sql_job_read(c, k->id, &k->job, err);
+    }
+    return rc;
+}
+
+int store_sql_job_claim(struct store *s, const char *id, const char *sql, struct sql_args a,
+                        struct store_job **out, struct nn_err *err)
+{
+    struct job_claim k = {id, sql, a, NULL};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, job_claim_tx, &k, err);
+
+    if (rc != 0) {
+        store_job_free(k.job); /* read, but the commit failed */
+        return rc;
+    }
+    *out = k.job;
+    return 0;
 }
 
 struct job_epoch {

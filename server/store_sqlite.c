@@ -15,20 +15,11 @@
  */
 #include "store_sqlite_int.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "nn/alloc.h"
 #include "store_migrations.h"
-
-/* The SQLite store: the SQL backends' head, then the pool. */
-struct store_sqlite {
-    struct store_sql base;
-    char *path;
-    pthread_mutex_t lock; /* guards free */
-    struct conn *free;    /* idle connections; guarded by lock */
-};
 
 static const struct sql_driver sqlite_driver;
 
@@ -91,8 +82,10 @@ static const struct sql_row_ops sqlite_row_ops = {col_null, col_text, col_intege
 /* Connections                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static void conn_free(struct conn *c)
+static void conn_free(struct sql_conn *sc)
 {
+    struct conn *c = (struct conn *)sc;
+
     if (c == NULL) {
         return;
     }
@@ -131,8 +124,10 @@ static int exec_all(sqlite3 *db, const char *text, struct nn_err *err)
     return 0;
 }
 
-static int conn_open(const char *path, struct conn **out, struct nn_err *err)
+/* A new connection to the database file (the store's target). */
+static int conn_open(struct store *s, struct sql_conn **out, struct nn_err *err)
 {
+    const char *path = ((struct store_sql *)s)->target;
     struct conn *c = nn_calloc(1, sizeof(*c));
     int rc;
 
@@ -157,48 +152,11 @@ static int conn_open(const char *path, struct conn **out, struct nn_err *err)
     if (rc != 0) {
         goto fail;
     }
-    *out = c;
-    return 0;
-fail:
-    conn_free(c);
-    return rc;
-}
-
-/* Takes an idle connection or opens a new one. */
-static int conn_get(struct store *base, struct sql_conn **out, struct nn_err *err)
-{
-    struct store_sqlite *s = (struct store_sqlite *)base;
-
-    pthread_mutex_lock(&s->lock);
-    struct conn *c = s->free;
-    if (c != NULL) {
-        s->free = c->next;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c == NULL) {
-        int rc = conn_open(s->path, &c, err);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    c->next = NULL;
     *out = &c->base;
     return 0;
-}
-
-/* Gives c back to the pool; a SQLite transaction never runs twice. */
-static int conn_put(struct store *base, struct sql_conn *sc, int rc, int begin_failed)
-{
-    struct store_sqlite *s = (struct store_sqlite *)base;
-    struct conn *c = (struct conn *)sc;
-
-    (void)rc;
-    (void)begin_failed;
-    pthread_mutex_lock(&s->lock);
-    c->next = s->free;
-    s->free = c;
-    pthread_mutex_unlock(&s->lock);
-    return 0;
+fail:
+    conn_free(&c->base);
+    return rc;
 }
 
 static int in_tx(struct sql_conn *c)
@@ -322,8 +280,8 @@ static const struct sql_driver sqlite_driver = {
     .exec = sqlite_exec,
     .rows = sqlite_rows,
     .in_tx = in_tx,
-    .get = conn_get,
-    .put = conn_put,
+    .connect = conn_open,
+    .close = conn_free,
     .begin = {NULL, "BEGIN", "BEGIN IMMEDIATE"},
     .tries = 1,
     .sql = &store_sqlite_dialect,
@@ -406,46 +364,30 @@ static int migrate(struct store *s, struct nn_err *err)
     return rc;
 }
 
-static void sqlite_close(struct store *base)
+static void sqlite_close(struct store *s)
 {
-    struct store_sqlite *s = (struct store_sqlite *)base;
-    struct conn *c = s->free;
-
-    while (c != NULL) {
-        struct conn *next = c->next;
-        conn_free(c);
-        c = next;
-    }
-    pthread_mutex_destroy(&s->lock);
-    nn_free(s->path);
+    store_sql_fini((struct store_sql *)s);
     nn_free(s);
 }
 
 static int sqlite_open(const char *path, struct store **out, struct nn_err *err)
 {
-    struct store_sqlite *s = nn_calloc(1, sizeof(*s));
+    struct store_sql *s = nn_calloc(1, sizeof(*s));
     int rc;
 
     if (s == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    s->base.base.ops = &store_sqlite_ops;
-    s->base.drv = &sqlite_driver;
-    pthread_mutex_init(&s->lock, NULL);
-    s->path = nn_strdup(path);
-    if (s->path == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
+    rc = store_sql_init(s, &store_sqlite_ops, &sqlite_driver, path, err);
+    if (rc == 0) {
+        rc = migrate(&s->base, err);
     }
-    rc = migrate(&s->base.base, err);
     if (rc != 0) {
-        goto fail;
+        sqlite_close(&s->base);
+        return rc;
     }
-    *out = &s->base.base;
+    *out = &s->base;
     return 0;
-fail:
-    sqlite_close(&s->base.base);
-    return rc;
 }
 
 static int sqlite_schema_version(struct store *s, int *v, struct nn_err *err)

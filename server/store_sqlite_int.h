@@ -34,7 +34,6 @@ struct conn {
         sqlite3_stmt *st;
     } cache[STORE_SQL_CACHE_MAX];
     int n_cached;
-    struct conn *next;
 };
 
 /* The SQL texts of store_sql_ops.c that SQLite writes its own way (store_sqlite_jobs.c). */

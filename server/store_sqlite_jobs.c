@@ -11,10 +11,7 @@
 const struct sql_dialect store_sqlite_dialect = {
     .model_lock = NULL, /* BEGIN IMMEDIATE holds the whole database */
     .job_status = "SELECT status FROM jobs WHERE id = $1",
-    .job_new = "INSERT INTO datasets (spool, bytes, rows, columns, sha256, created_at) "
-               "VALUES ($1, $2, $3, $4, $5, " SQLITE_NOW ") RETURNING id",
-    .job_insert = "INSERT INTO jobs (id, model, status, epochs, params, form, dataset_id, "
-                  "created_at) VALUES ($1, $2, 'queued', $3, $4, $5, $6, " SQLITE_NOW ")",
+    STORE_SQL_DIALECT_NOW(SQLITE_NOW),
     .job_progress = "UPDATE jobs SET epoch = $2, progress = CASE WHEN epochs > 0 "
                     "THEN MIN(1.0, $2 * 1.0 / epochs) ELSE 0 END "
                     "WHERE id = $1 AND status = 'running'",
@@ -28,42 +25,13 @@ const struct sql_dialect store_sqlite_dialect = {
     .job_ended = NULL, /* the spool folder holds the datasets */
 };
 
-struct job_claim {
-    const char *id;
-    struct store_job *job; /* out */
-};
-
-/* Queued to running (progress and history cleared), then the job as it is now. */
-static int job_claim_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    struct job_claim *k = ctx;
-    int rc = store_sql_change(c,
-                              "UPDATE jobs SET status = 'running', started_at = " SQLITE_NOW ", "
-                              "progress = 0, epoch = 0 WHERE id = $1 AND status = 'queued'",
-                              SQL_ARGS(SQL_TEXT(k->id)), NN_ENOTFOUND, err,
-                              "job '%s' is not queued", k->id);
-
-    if (rc == 0) {
-        rc = store_sql_exec(c, store_sql_history_clear, SQL_ARGS(SQL_TEXT(k->id)), NULL, err);
-    }
-    if (rc == 0) {
-        rc = store_sql_job_read(c, k->id, &k->job, err);
-    }
-    return rc;
-}
-
 int store_sqlite_job_claim(struct store *s, const char *id, struct store_job **out,
                            struct nn_err *err)
 {
-    struct job_claim k = {id, NULL};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, job_claim_tx, &k, err);
-
-    if (rc != 0) {
-        store_job_free(k.job); /* read, but the commit failed */
-        return rc;
-    }
-    *out = k.job;
-    return 0;
+    return store_sql_job_claim(s, id,
+                               "UPDATE jobs SET status = 'running', started_at = " SQLITE_NOW ", "
+                               "progress = 0, epoch = 0 WHERE id = $1 AND status = 'queued'",
+                               SQL_ARGS(SQL_TEXT(id)), out, err);
 }
 
 /* Every running job back to queued, their history cleared, then the queued ids in order. */
