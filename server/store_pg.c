@@ -287,6 +287,12 @@ static int in_tx(struct sql_conn *sc)
     return !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE;
 }
 
+/* The newest schema version of the PostgreSQL migrations. */
+static int pg_known(void)
+{
+    return store_pg_n_migrations > 0 ? store_pg_migrations[store_pg_n_migrations - 1].version : 0;
+}
+
 static const struct sql_driver pg_driver = {
     .exec = pg_exec_plain,
     .rows = pg_rows,
@@ -298,36 +304,13 @@ static const struct sql_driver pg_driver = {
     .begin = {NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN"},
     .tries = PG_TX_TRIES,
     .sql = &store_pg_dialect,
+    .schema_known = pg_known,
 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Migrations                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-static int pg_known(void)
-{
-    return store_pg_n_migrations > 0 ? store_pg_migrations[store_pg_n_migrations - 1].version : 0;
-}
-
-static const char sql_schema_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
-
-/* The recorded schema version into *(long long *)ctx; NN_ERANGE when newer than we know. */
-static int check_schema(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    long long *cur = ctx;
-    int rc = store_sql_int(c, sql_schema_version, SQL_NOARGS, cur, err);
-
-    if (rc == NN_ENOTFOUND) {
-        rc = nn_err_set(err, NN_EIO, "database: no schema version");
-    }
-    if (rc == 0 && *cur > pg_known()) {
-        rc = nn_err_set(err, NN_ERANGE,
-                        "the database schema is version %lld, newer than this binary knows "
-                        "(%d): refusing to start; use a newer neurond",
-                        *cur, pg_known());
-    }
-    return rc;
-}
 
 /* One migration, unless the database has it. Each file is one multi-statement text, run by
  * the simple query protocol inside the transaction. */
@@ -336,7 +319,7 @@ static int migrate_one(struct sql_conn *c, void *ctx, struct nn_err *err)
     struct pg_conn *pc = (struct pg_conn *)c;
     const struct store_migration *m = ctx;
     long long cur = 0;
-    int rc = check_schema(c, &cur, err);
+    int rc = store_sql_schema_check(c, &cur, err);
 
     if (rc != 0 || m->version <= cur) {
         return rc;
@@ -383,7 +366,7 @@ static int migrate_locked(struct sql_conn *c, void *ctx, struct nn_err *err)
         }
     }
     if (rc == 0) {
-        rc = check_schema(c, &cur, err);
+        rc = store_sql_schema_check(c, &cur, err);
     }
     if (!pc->broken) {
         pg_exec(c, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")", SQL_NOARGS, 0, NULL, NULL,
@@ -437,49 +420,26 @@ static void pg_close(struct store *base)
     if (s->listen != NULL) {
         PQfinish(s->listen);
     }
-    store_sql_fini(&s->base);
-    nn_free(s);
+    store_sql_free(base);
+}
+
+/* The migrations, on one session that holds the migration lock. */
+static int pg_migrate(struct store *s, struct nn_err *err)
+{
+    return store_sql_tx(s, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
 }
 
 static int pg_open(const char *url, struct store **out, struct nn_err *err)
 {
-    struct store_pg *s = nn_calloc(1, sizeof(*s));
-    int rc;
+    struct store_pg *s = store_sql_new(sizeof(*s), &store_pg_ops, &pg_driver, url, err);
 
     if (s == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
+        return NN_ENOMEM;
     }
     atomic_init(&s->available, 1);
     atomic_init(&s->down_until_ms, 0);
-    rc = store_sql_init(&s->base, &store_pg_ops, &pg_driver, url, err);
-    if (rc == 0) {
-        rc = describe(url, s->where, sizeof(s->where), err);
-    }
-    if (rc == 0) {
-        rc = store_sql_tx(&s->base.base, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
-    }
-    if (rc != 0) {
-        pg_close(&s->base.base);
-        return rc;
-    }
-    *out = &s->base.base;
-    return 0;
-}
-
-static int schema_read(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    return store_sql_int(c, sql_schema_version, SQL_NOARGS, ctx, err);
-}
-
-static int pg_schema_version(struct store *s, int *v, struct nn_err *err)
-{
-    long long tmp = 0;
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, schema_read, &tmp, err);
-
-    if (rc == 0) {
-        *v = (int)tmp;
-    }
-    return rc;
+    return store_sql_open_end(&s->base.base, describe(url, s->where, sizeof(s->where), err),
+                              pg_migrate, out, err);
 }
 
 static int pg_available(struct store *base)
@@ -732,7 +692,6 @@ const struct store_ops store_pg_ops = {
     .scheme = "postgresql",
     .open = pg_open,
     .close = pg_close,
-    .schema_version = pg_schema_version,
     .version_put = store_pg_version_put,
     .job_claim = store_pg_job_claim,
     .jobs_recover = store_pg_jobs_recover,

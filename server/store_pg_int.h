@@ -58,12 +58,10 @@ extern const struct sql_dialect store_pg_dialect;
 
 /* ----- the operations of store_backend.h that are PostgreSQL's own ----- */
 
-int store_pg_version_put(struct store *s, const struct store_version_new *v, int *version,
-                         struct nn_err *err);
-int store_pg_job_claim(struct store *s, const char *id, struct store_job **out, struct nn_err *err);
-int store_pg_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
-                          struct nn_err *err);
-int store_pg_jobs_heartbeat(struct store *s, struct nn_err *err);
-int store_pg_jobs_adopt(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);
+store_version_put_fn store_pg_version_put;
+store_job_get_fn store_pg_job_claim;
+store_job_ids_fn store_pg_jobs_recover;
+store_heartbeat_fn store_pg_jobs_heartbeat;
+store_job_ids_fn store_pg_jobs_adopt;
 
 #endif

@@ -72,47 +72,10 @@ int store_pg_job_claim(struct store *s, const char *id, struct store_job **out, 
 /* Recovery, leases, adoption                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Re-queues the running jobs that match cond ($1: this replica), clears their history. */
+/* Re-queues the running jobs that match cond, clears their history. */
 #define REQUEUE_WHERE(cond)                                                                        \
     "WITH q AS (UPDATE jobs SET " REQUEUE_SET "WHERE status = 'running' AND (" cond ") "           \
     "RETURNING id) DELETE FROM job_history WHERE job_id IN (SELECT id FROM q)"
-
-struct id_list {
-    struct store *s;
-    const char *requeue, *list; /* the re-queue ($1: replica), then the query of the ids */
-    struct sql_args list_args;
-    struct sql_collect ids; /* out: char[STORE_ID_MAX] each */
-};
-
-/* Re-queues what l->requeue matches, then lists l->list's ids (replacing a previous try's). */
-static int requeue_list_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    struct id_list *l = ctx;
-    int rc = store_sql_exec(c, l->requeue, SQL_ARGS(SQL_TEXT(l->s->replica)), NULL, err);
-
-    l->ids.n = 0;
-    if (rc == 0) {
-        rc = store_sql_rows(c, l->list, l->list_args, store_sql_collect_row, &l->ids, err);
-    }
-    return rc;
-}
-
-static int requeue_list(struct store *s, const char *requeue, const char *list,
-                        struct sql_args list_args, char (**ids)[STORE_ID_MAX], size_t *n,
-                        struct nn_err *err)
-{
-    struct id_list l = {
-        s, requeue, list, list_args, {NULL, 0, 0, STORE_ID_MAX, store_sql_fill_text}};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, requeue_list_tx, &l, err);
-
-    if (rc != 0) {
-        nn_free(l.ids.v);
-        return rc;
-    }
-    *ids = l.ids.v;
-    *n = l.ids.n;
-    return 0;
-}
 
 /* At start: this replica's running jobs (it died or was killed) and those of any replica
  * whose lease expired go back to queued; then every queued job is listed. Other replicas'
@@ -120,20 +83,22 @@ static int requeue_list(struct store *s, const char *requeue, const char *list,
 int store_pg_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
                           struct nn_err *err)
 {
-    return requeue_list(s, REQUEUE_WHERE("lease_owner = $1 OR lease_until < now()"),
-                        "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq", SQL_NOARGS, ids,
-                        n, err);
+    return store_sql_requeue_list(
+        s, (const char *const[]){REQUEUE_WHERE("lease_owner = $1 OR lease_until < now()"), NULL},
+        SQL_ARGS(SQL_TEXT(s->replica)), "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq",
+        SQL_NOARGS, ids, n, err);
 }
 
 /* Expired leases back to queued; then the jobs queued for a whole lease, oldest first. */
 int store_pg_jobs_adopt(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err)
 {
-    return requeue_list(s, REQUEUE_WHERE("lease_until < now() AND $1::text IS NOT NULL"),
-                        /* now() is the transaction's start: queued_at = now() are the jobs
-                           this transaction just re-queued */
-                        "SELECT id FROM jobs WHERE status = 'queued' AND (queued_at = now() OR "
-                        "queued_at < now() - make_interval(secs => $1)) ORDER BY seq",
-                        SQL_ARGS(SQL_INT(s->lease_s)), ids, n, err);
+    return store_sql_requeue_list(
+        s, (const char *const[]){REQUEUE_WHERE("lease_until < now()"), NULL}, SQL_NOARGS,
+        /* now() is the transaction's start: queued_at = now() are the jobs this transaction
+           just re-queued */
+        "SELECT id FROM jobs WHERE status = 'queued' AND (queued_at = now() OR "
+        "queued_at < now() - make_interval(secs => $1)) ORDER BY seq",
+        SQL_ARGS(SQL_INT(s->lease_s)), ids, n, err);
 }
 
 static int heartbeat_tx(struct sql_conn *c, void *ctx, struct nn_err *err)

@@ -92,14 +92,37 @@ int store_sql_int(struct sql_conn *c, const char *sql, struct sql_args a, long l
 /* Transactions                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-int store_sql_init(struct store_sql *s, const struct store_ops *ops, const struct sql_driver *drv,
-                   const char *target, struct nn_err *err)
+void *store_sql_new(size_t size, const struct store_ops *ops, const struct sql_driver *drv,
+                    const char *target, struct nn_err *err)
 {
+    struct store_sql *s = nn_calloc(1, size);
+    char *copy = nn_strdup(target);
+
+    if (s == NULL || copy == NULL) {
+        nn_free(s);
+        nn_free(copy);
+        nn_err_set(err, NN_ENOMEM, "out of memory");
+        return NULL;
+    }
     s->base.ops = ops;
     s->drv = drv;
+    s->target = copy;
     pthread_mutex_init(&s->lock, NULL);
-    s->target = nn_strdup(target);
-    return s->target == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+    return s;
+}
+
+int store_sql_open_end(struct store *s, int rc, int (*migrate)(struct store *, struct nn_err *),
+                       struct store **out, struct nn_err *err)
+{
+    if (rc == 0) {
+        rc = migrate(s, err);
+    }
+    if (rc != 0) {
+        s->ops->close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 void store_sql_pool_drop(struct store_sql *s)
@@ -115,11 +138,14 @@ void store_sql_pool_drop(struct store_sql *s)
     }
 }
 
-void store_sql_fini(struct store_sql *s)
+void store_sql_free(struct store *base)
 {
+    struct store_sql *s = (struct store_sql *)base;
+
     store_sql_pool_drop(s);
     pthread_mutex_destroy(&s->lock);
     nn_free(s->target);
+    nn_free(s);
 }
 
 /* Takes an idle connection or opens a new one. */
@@ -183,6 +209,42 @@ int store_sql_tx(struct store *base, enum store_sql_mode mode, store_sql_tx_fn f
         }
         again = d->retry != NULL && d->retry(c, rc, begin_failed);
         conn_put(s, c);
+    }
+    return rc;
+}
+
+static const char sql_schema_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
+int store_sql_schema_check(struct sql_conn *c, void *ctx, struct nn_err *err)
+{
+    long long *cur = ctx;
+    int known = c->drv->schema_known();
+    int rc = store_sql_int(c, sql_schema_version, SQL_NOARGS, cur, err);
+
+    if (rc == NN_ENOTFOUND) {
+        rc = nn_err_set(err, NN_EIO, "database: no schema version");
+    }
+    if (rc == 0 && *cur > known) {
+        rc = nn_err_set(err, NN_ERANGE,
+                        "the database schema is version %lld, newer than this binary knows "
+                        "(%d): refusing to start; use a newer neurond",
+                        *cur, known);
+    }
+    return rc;
+}
+
+static int schema_read(struct sql_conn *c, void *ctx, struct nn_err *err)
+{
+    return store_sql_int(c, sql_schema_version, SQL_NOARGS, ctx, err);
+}
+
+int store_sql_schema_version(struct store *s, int *v, struct nn_err *err)
+{
+    long long cur = 0;
+    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, schema_read, &cur, err);
+
+    if (rc == 0) {
+        *v = (int)cur;
     }
     return rc;
 }

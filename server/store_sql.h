@@ -157,6 +157,7 @@ struct sql_driver {
     const char *begin[3]; /* the BEGIN of each enum store_sql_mode (NULL: none) */
     int tries;            /* runs of one transaction at most */
     const struct sql_dialect *sql;
+    int (*schema_known)(void); /* the newest schema version of its embedded migrations */
 };
 
 /* The head of a SQL backend's store struct: its driver and the connection pool. */
@@ -169,14 +170,23 @@ struct store_sql {
 };
 
 /**
- * Fills the head of a new SQL store: its ops, its driver, a copy of target, an empty pool.
- * @return 0 or NN_ENOMEM. On either, store_sql_fini undoes it.
+ * Allocates a SQL store: size bytes (the backend's struct, a struct store_sql first), zeroed,
+ * its head filled (ops, driver, a copy of target, an empty pool).
+ * @return the new store, or NULL when out of memory (err set). Ownership: store_sql_free.
  */
-int store_sql_init(struct store_sql *s, const struct store_ops *ops, const struct sql_driver *drv,
-                   const char *target, struct nn_err *err);
+void *store_sql_new(size_t size, const struct store_ops *ops, const struct sql_driver *drv,
+                    const char *target, struct nn_err *err);
 
-/** Closes every idle connection and frees what store_sql_init made (not s itself). */
-void store_sql_fini(struct store_sql *s);
+/** Closes every idle connection and frees the store (a backend's close calls it last). */
+void store_sql_free(struct store *s);
+
+/**
+ * Ends an open: when rc (the backend's own setup) is 0, brings the schema up to date with
+ * migrate and hands s out in *out; on any error closes s (its ops->close).
+ * @return 0 or the error.
+ */
+int store_sql_open_end(struct store *s, int rc, int (*migrate)(struct store *, struct nn_err *),
+                       struct store **out, struct nn_err *err);
 
 /** Closes every idle connection (after one broke, the others likely did too). */
 void store_sql_pool_drop(struct store_sql *s);
@@ -221,6 +231,12 @@ int store_sql_int(struct sql_conn *c, const char *sql, struct sql_args a, long l
  */
 int store_sql_tx(struct store *s, enum store_sql_mode mode, store_sql_tx_fn fn, void *ctx,
                  struct nn_err *err);
+
+/**
+ * Transaction body: reads the recorded schema version into *(long long *)ctx; NN_ERANGE when
+ * it is newer than the driver's migrations know (a newer neurond migrated the database).
+ */
+int store_sql_schema_check(struct sql_conn *c, void *ctx, struct nn_err *err);
 
 /**
  * One statement on a pooled connection, outside any transaction: its rows go through fn
@@ -296,27 +312,22 @@ extern const char store_sql_history_clear[];
 /* The calls every SQL backend shares (store_sql_ops.c), for their ops tables                  */
 /* ========================================================================================== */
 
-int store_sql_version_get(struct store *s, const char *model, int version, int with_blob,
-                          struct store_version **out, struct nn_err *err);
-int store_sql_model_list(struct store *s, struct store_version ***out, size_t *n,
-                         struct nn_err *err);
-int store_sql_serving_set(struct store *s, const char *model, int version, struct nn_err *err);
-int store_sql_model_delete(struct store *s, const char *model, struct nn_err *err);
-int store_sql_version_delete(struct store *s, const char *model, int version, struct nn_err *err);
-int store_sql_job_create(struct store *s, const struct store_job *j, struct nn_err *err);
-int store_sql_job_get(struct store *s, const char *id, struct store_job **out, struct nn_err *err);
-int store_sql_job_list(struct store *s, int status, const char *model, int limit,
-                       struct store_job ***out, size_t *n, struct nn_err *err);
-int store_sql_job_progress(struct store *s, const char *id, const struct store_epoch *e,
-                           struct nn_err *err);
-int store_sql_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
-                          struct nn_err *err);
-int store_sql_job_fail(struct store *s, const char *id, const char *code, const char *message,
-                       struct nn_err *err);
-int store_sql_job_cancel(struct store *s, const char *id, struct nn_err *err);
-int store_sql_job_requeue(struct store *s, const char *id, struct nn_err *err);
-int store_sql_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
-int store_sql_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+store_schema_version_fn store_sql_schema_version;
+store_version_get_fn store_sql_version_get;
+store_model_list_fn store_sql_model_list;
+store_serving_set_fn store_sql_serving_set;
+store_model_delete_fn store_sql_model_delete;
+store_version_delete_fn store_sql_version_delete;
+store_job_create_fn store_sql_job_create;
+store_job_get_fn store_sql_job_get;
+store_job_list_fn store_sql_job_list;
+store_job_progress_fn store_sql_job_progress;
+store_job_history_fn store_sql_job_history;
+store_job_fail_fn store_sql_job_fail;
+store_job_id_fn store_sql_job_cancel;
+store_job_id_fn store_sql_job_requeue;
+store_jobs_count_fn store_sql_jobs_count;
+store_spool_in_use_fn store_sql_spool_in_use;
 
 /**
  * Claims a queued job (as store_job_claim) with the backend's statement sql and its binds a
@@ -325,15 +336,26 @@ int store_sql_spool_in_use(struct store *s, const char *spool, int *in_use, stru
 int store_sql_job_claim(struct store *s, const char *id, const char *sql, struct sql_args a,
                         struct store_job **out, struct nn_err *err);
 
+/**
+ * In one write transaction: runs each statement of requeue (NULL-terminated; each with
+ * requeue_args) that moves jobs back to queued, then lists the ids the query list (with
+ * list_args) returns: store_jobs_recover and store_jobs_adopt.
+ * @param ids, n [out] a new array of n ids (possibly NULL when n is 0); nn_free.
+ */
+int store_sql_requeue_list(struct store *s, const char *const requeue[],
+                           struct sql_args requeue_args, const char *list,
+                           struct sql_args list_args, char (**ids)[STORE_ID_MAX], size_t *n,
+                           struct nn_err *err);
+
 /* The entries of a SQL backend's struct store_ops that store_sql_ops.c implements. */
 #define STORE_SQL_OPS                                                                              \
-    .version_get = store_sql_version_get, .model_list = store_sql_model_list,                      \
-    .serving_set = store_sql_serving_set, .model_delete = store_sql_model_delete,                  \
-    .version_delete = store_sql_version_delete, .job_create = store_sql_job_create,                \
-    .job_get = store_sql_job_get, .job_list = store_sql_job_list,                                  \
-    .job_progress = store_sql_job_progress, .job_history = store_sql_job_history,                  \
-    .job_fail = store_sql_job_fail, .job_cancel = store_sql_job_cancel,                            \
-    .job_requeue = store_sql_job_requeue, .jobs_count = store_sql_jobs_count,                      \
-    .spool_in_use = store_sql_spool_in_use
+    .schema_version = store_sql_schema_version, .version_get = store_sql_version_get,              \
+    .model_list = store_sql_model_list, .serving_set = store_sql_serving_set,                      \
+    .model_delete = store_sql_model_delete, .version_delete = store_sql_version_delete,            \
+    .job_create = store_sql_job_create, .job_get = store_sql_job_get,                              \
+    .job_list = store_sql_job_list, .job_progress = store_sql_job_progress,                        \
+    .job_history = store_sql_job_history, .job_fail = store_sql_job_fail,                          \
+    .job_cancel = store_sql_job_cancel, .job_requeue = store_sql_job_requeue,                      \
+    .jobs_count = store_sql_jobs_count, .spool_in_use = store_sql_spool_in_use
 
 #endif

@@ -205,40 +205,55 @@ int store_sql_model_list(struct store *s, struct store_version ***out, size_t *n
 /* Pins and deletions                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-struct model_version {
+/* A change of the versions a model serves: a query on one version that must find it (none:
+ * any version), then an update of the model's pin, under the model's row lock. */
+struct pin_change {
     const char *model;
     int version;
+    const char *version_sql; /* $1 model id, $2 version: returns a row, or NULL */
+    const char *pin_sql;     /* $1 model id, $2 version */
 };
 
-static int serving_set_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+static int pin_change_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    const struct model_version *mv = ctx;
+    const struct pin_change *p = ctx;
     struct sql_model m = {0};
-    long long one = 0;
-    int rc = store_sql_model_get(c, mv->model, 1, &m, err);
+    long long found = 0;
+    int rc = store_sql_model_get(c, p->model, 1, &m, err);
 
-    if (rc == 0 && mv->version > 0) {
-        rc = store_sql_int(c, "SELECT 1 FROM model_versions WHERE model_id = $1 AND version = $2",
-                           SQL_ARGS(SQL_INT(m.id), SQL_INT(mv->version)), &one, err);
+    if (rc == 0 && p->version_sql != NULL) {
+        rc = store_sql_int(c, p->version_sql, SQL_ARGS(SQL_INT(m.id), SQL_INT(p->version)), &found,
+                           err);
         if (rc == NN_ENOTFOUND) {
-            rc = nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", mv->model,
-                            mv->version);
+            rc =
+                nn_err_set(err, NN_ENOTFOUND, "model '%s' has no version %d", p->model, p->version);
         }
     }
     if (rc == 0) {
-        rc = store_sql_exec(c,
-                            "UPDATE models SET pinned_version = NULLIF(CAST($2 AS INTEGER), 0) "
-                            "WHERE id = $1",
-                            SQL_ARGS(SQL_INT(m.id), SQL_INT(mv->version)), NULL, err);
+        rc = store_sql_exec(c, p->pin_sql, SQL_ARGS(SQL_INT(m.id), SQL_INT(p->version)), NULL, err);
     }
-    return rc == 0 ? note(c, "model", mv->model, err) : rc;
+    return rc == 0 ? note(c, "model", p->model, err) : rc;
 }
 
 int store_sql_serving_set(struct store *s, const char *model, int version, struct nn_err *err)
 {
-    struct model_version mv = {model, version};
+    struct pin_change p = {
+        model, version,
+        version > 0 ? "SELECT 1 FROM model_versions WHERE model_id = $1 AND version = $2" : NULL,
+        "UPDATE models SET pinned_version = NULLIF(CAST($2 AS INTEGER), 0) WHERE id = $1"};
 
-    return store_sql_tx(s, STORE_SQL_WRITE, serving_set_tx, &mv, err);
+    return store_sql_tx(s, STORE_SQL_WRITE, pin_change_tx, &p, err);
+}
+
+/* The version's row goes; a pin on it goes too (the newest is served again). */
+int store_sql_version_delete(struct store *s, const char *model, int version, struct nn_err *err)
+{
+    struct pin_change p = {
+        model, version,
+        "DELETE FROM model_versions WHERE model_id = $1 AND version = $2 RETURNING version",
+        "UPDATE models SET pinned_version = NULL WHERE id = $1 AND pinned_version = $2"};
+
+    return store_sql_tx(s, STORE_SQL_WRITE, pin_change_tx, &p, err);
 }
 
 static int model_delete_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
@@ -253,33 +268,6 @@ static int model_delete_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_sql_model_delete(struct store *s, const char *model, struct nn_err *err)
 {
     return store_sql_tx(s, STORE_SQL_WRITE, model_delete_tx, (void *)model, err);
-}
-
-static int version_delete_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    const struct model_version *mv = ctx;
-    struct sql_model m = {0};
-    int rc = store_sql_model_get(c, mv->model, 1, &m, err);
-
-    if (rc == 0) {
-        rc = store_sql_change(c, "DELETE FROM model_versions WHERE model_id = $1 AND version = $2",
-                              SQL_ARGS(SQL_INT(m.id), SQL_INT(mv->version)), NN_ENOTFOUND, err,
-                              "model '%s' has no version %d", mv->model, mv->version);
-    }
-    if (rc == 0) {
-        rc = store_sql_exec(c,
-                            "UPDATE models SET pinned_version = NULL WHERE id = $1 AND "
-                            "pinned_version = $2",
-                            SQL_ARGS(SQL_INT(m.id), SQL_INT(mv->version)), NULL, err);
-    }
-    return rc == 0 ? note(c, "model", mv->model, err) : rc;
-}
-
-int store_sql_version_delete(struct store *s, const char *model, int version, struct nn_err *err)
-{
-    struct model_version mv = {model, version};
-
-    return store_sql_tx(s, STORE_SQL_WRITE, version_delete_tx, &mv, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -636,4 +624,49 @@ static int job_requeue_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_sql_job_requeue(struct store *s, const char *id, struct nn_err *err)
 {
     return store_sql_tx(s, STORE_SQL_WRITE, job_requeue_tx, (void *)id, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Re-queues                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+struct requeue {
+    const char *const *requeue;
+    struct sql_args requeue_args;
+    const char *list;
+    struct sql_args list_args;
+    struct sql_collect ids; /* out: char[STORE_ID_MAX] each */
+};
+
+static int requeue_list_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+{
+    struct requeue *q = ctx;
+    int rc = 0;
+
+    for (int i = 0; rc == 0 && q->requeue[i] != NULL; i++) {
+        rc = store_sql_exec(c, q->requeue[i], q->requeue_args, NULL, err);
+    }
+    q->ids.n = 0;
+    if (rc == 0) {
+        rc = store_sql_rows(c, q->list, q->list_args, store_sql_collect_row, &q->ids, err);
+    }
+    return rc;
+}
+
+int store_sql_requeue_list(struct store *s, const char *const requeue[],
+                           struct sql_args requeue_args, const char *list,
+                           struct sql_args list_args, char (**ids)[STORE_ID_MAX], size_t *n,
+                           struct nn_err *err)
+{
+    struct requeue q = {
+        requeue, requeue_args, list, list_args, {NULL, 0, 0, STORE_ID_MAX, store_sql_fill_text}};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, requeue_list_tx, &q, err);
+
+    if (rc != 0) {
+        nn_free(q.ids.v);
+        return rc;
+    }
+    *ids = q.ids.v;
+    *n = q.ids.n;
+    return 0;
 }

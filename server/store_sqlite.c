@@ -285,38 +285,12 @@ static const struct sql_driver sqlite_driver = {
     .begin = {NULL, "BEGIN", "BEGIN IMMEDIATE"},
     .tries = 1,
     .sql = &store_sqlite_dialect,
+    .schema_known = store_schema_version_known,
 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Open, migrate, close                                                                        */
 /* ------------------------------------------------------------------------------------------ */
-
-static const char sql_schema_version[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
-
-/* Reads the recorded schema version into *(long long *)ctx. */
-static int read_schema_version(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    int rc = store_sql_int(c, sql_schema_version, SQL_NOARGS, ctx, err);
-
-    return rc == NN_ENOTFOUND ? sqlite_error(((struct conn *)c)->db, "read schema version", err)
-                              : rc;
-}
-
-/* Reads the schema version into *(long long *)ctx; NN_ERANGE when it is newer than this
- * binary knows (a newer neurond migrated the database: refuse it, change nothing). */
-static int check_schema(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    int rc = read_schema_version(c, ctx, err);
-    long long cur = *(long long *)ctx;
-
-    if (rc == 0 && cur > store_schema_version_known()) {
-        rc = nn_err_set(err, NN_ERANGE,
-                        "the database schema is version %lld, newer than this binary knows "
-                        "(%d): refusing to start; use a newer neurond",
-                        cur, store_schema_version_known());
-    }
-    return rc;
-}
 
 static int create_migrations_table(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
@@ -333,7 +307,7 @@ static int migrate_one(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
     const struct store_migration *m = ctx;
     long long cur = 0;
-    int rc = check_schema(c, &cur, err);
+    int rc = store_sql_schema_check(c, &cur, err);
 
     if (rc != 0 || m->version <= cur) {
         return rc;
@@ -359,53 +333,22 @@ static int migrate(struct store *s, struct nn_err *err)
         rc = store_sql_tx(s, STORE_SQL_WRITE, migrate_one, (void *)&store_migrations[i], err);
     }
     if (rc == 0) {
-        rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, check_schema, &cur, err);
+        rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, store_sql_schema_check, &cur, err);
     }
     return rc;
-}
-
-static void sqlite_close(struct store *s)
-{
-    store_sql_fini((struct store_sql *)s);
-    nn_free(s);
 }
 
 static int sqlite_open(const char *path, struct store **out, struct nn_err *err)
 {
-    struct store_sql *s = nn_calloc(1, sizeof(*s));
-    int rc;
+    struct store_sql *s = store_sql_new(sizeof(*s), &store_sqlite_ops, &sqlite_driver, path, err);
 
-    if (s == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = store_sql_init(s, &store_sqlite_ops, &sqlite_driver, path, err);
-    if (rc == 0) {
-        rc = migrate(&s->base, err);
-    }
-    if (rc != 0) {
-        sqlite_close(&s->base);
-        return rc;
-    }
-    *out = &s->base;
-    return 0;
-}
-
-static int sqlite_schema_version(struct store *s, int *v, struct nn_err *err)
-{
-    long long tmp = 0;
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, read_schema_version, &tmp, err);
-
-    if (rc == 0) {
-        *v = (int)tmp;
-    }
-    return rc;
+    return s != NULL ? store_sql_open_end(&s->base, 0, migrate, out, err) : NN_ENOMEM;
 }
 
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
-    .close = sqlite_close,
-    .schema_version = sqlite_schema_version,
+    .close = store_sql_free,
     .version_put = store_sqlite_version_put,
     .job_claim = store_sqlite_job_claim,
     .jobs_recover = store_sqlite_jobs_recover,

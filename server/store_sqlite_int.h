@@ -41,11 +41,8 @@ extern const struct sql_dialect store_sqlite_dialect;
 
 /* ----- the operations of store_backend.h that are SQLite's own ----- */
 
-int store_sqlite_version_put(struct store *s, const struct store_version_new *v, int *version,
-                             struct nn_err *err);
-int store_sqlite_job_claim(struct store *s, const char *id, struct store_job **out,
-                           struct nn_err *err);
-int store_sqlite_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
-                              struct nn_err *err);
+store_version_put_fn store_sqlite_version_put;
+store_job_get_fn store_sqlite_job_claim;
+store_job_ids_fn store_sqlite_jobs_recover;
 
 #endif

@@ -6,8 +6,6 @@
  */
 #include "store_sqlite_int.h"
 
-#include "nn/alloc.h"
-
 const struct sql_dialect store_sqlite_dialect = {
     .model_lock = NULL, /* BEGIN IMMEDIATE holds the whole database */
     .job_status = "SELECT status FROM jobs WHERE id = $1",
@@ -35,37 +33,16 @@ int store_sqlite_job_claim(struct store *s, const char *id, struct store_job **o
 }
 
 /* Every running job back to queued, their history cleared, then the queued ids in order. */
-static int jobs_recover_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    int rc = store_sql_exec(c,
-                            "UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
-                            "started_at = NULL WHERE status = 'running'",
-                            SQL_NOARGS, NULL, err);
-
-    if (rc == 0) {
-        rc = store_sql_exec(c,
-                            "DELETE FROM job_history WHERE job_id IN "
-                            "(SELECT id FROM jobs WHERE status = 'queued')",
-                            SQL_NOARGS, NULL, err);
-    }
-    if (rc == 0) {
-        rc = store_sql_rows(c, "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq",
-                            SQL_NOARGS, store_sql_collect_row, ctx, err);
-    }
-    return rc;
-}
-
 int store_sqlite_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
                               struct nn_err *err)
 {
-    struct sql_collect k = {NULL, 0, 0, STORE_ID_MAX, store_sql_fill_text};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, jobs_recover_tx, &k, err);
-
-    if (rc != 0) {
-        nn_free(k.v);
-        return rc;
-    }
-    *ids = k.v;
-    *n = k.n;
-    return 0;
+    return store_sql_requeue_list(
+        s,
+        (const char *const[]){"UPDATE jobs SET status = 'queued', progress = 0, epoch = 0, "
+                              "started_at = NULL WHERE status = 'running'",
+                              "DELETE FROM job_history WHERE job_id IN "
+                              "(SELECT id FROM jobs WHERE status = 'queued')",
+                              NULL},
+        SQL_NOARGS, "SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq", SQL_NOARGS, ids, n,
+        err);
 }
