@@ -1,11 +1,12 @@
 /*
  * store_sql: what every SQL backend of the store shares (store_sqlite*.c, store_pg*.c), after
  * GNUnet/Taler's query-parameter arrays and transaction runner. A backend supplies a driver
- * (struct sql_driver: run a statement, step its rows, read a row's columns, take and give
- * back a pooled connection, and the few SQL texts its dialect writes differently); the rest
- * is written once, in store_sql.c (binds, the first-row query, the change-or-fail write, rows
- * gathered into arrays, the transaction runner, a job / an epoch / a model read from a row)
- * and store_sql_ops.c (the calls of store.h whose logic is the same in every dialect).
+ * (struct sql_driver: run a statement, step its rows, read a row's columns, open, close and
+ * judge a connection, and the few SQL texts its dialect writes differently); the rest is
+ * written once, in store_sql.c (the connection pool, open and close, the first-row query, the
+ * change-or-fail write, rows gathered into arrays, the transaction runner, the schema check, a
+ * job and a model read from a row) and store_sql_ops.c (the calls of store.h whose logic is
+ * the same in every dialect).
  *
  * SQL texts use $1, $2, ... (PostgreSQL's placeholders; SQLite binds them by name) and
  * SQL_ARGS(SQL_TEXT(id), SQL_INT(n)) gives the values of $1, $2, ... in order. Statements may
