@@ -7,18 +7,12 @@
  */
 #include "store_pg_int.h"
 
-struct version_put {
-    struct store *s;
-    const struct store_version_new *v;
-    int version; /* out */
-};
-
 /* Creates the model when needed and locks its row, marks the job succeeded (first: a job no
  * longer running, or now leased by another replica, stops the transaction before anything
  * is written), inserts the version, moves the model's next number on, notes the change. */
 static int version_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct version_put *p = ctx;
+    struct sql_version_put *p = ctx;
     const struct store_version_new *v = p->v;
     struct sql_model m = {0};
     int rc = store_sql_exec(c,
@@ -69,11 +63,5 @@ static int version_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_pg_version_put(struct store *s, const struct store_version_new *v, int *version,
                          struct nn_err *err)
 {
-    struct version_put p = {s, v, 0};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, version_put_tx, &p, err);
-
-    if (rc == 0) {
-        *version = p.version;
-    }
-    return rc;
+    return store_sql_version_put(s, v, version_put_tx, version, err);
 }

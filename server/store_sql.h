@@ -330,6 +330,20 @@ store_job_id_fn store_sql_job_requeue;
 store_jobs_count_fn store_sql_jobs_count;
 store_spool_in_use_fn store_sql_spool_in_use;
 
+/* The context of a backend's new-version transaction body (store_sql_version_put). */
+struct sql_version_put {
+    struct store *s;
+    const struct store_version_new *v;
+    int version; /* out: the new version's number */
+};
+
+/**
+ * Stores a new version (as store_version_put) with the backend's transaction body tx, whose
+ * ctx is a struct sql_version_put, in one write transaction.
+ */
+int store_sql_version_put(struct store *s, const struct store_version_new *v, store_sql_tx_fn tx,
+                          int *version, struct nn_err *err);
+
 /**
  * Claims a queued job (as store_job_claim) with the backend's statement sql and its binds a
  * (it must move the job $1 from queued to running only), clears its history and reads it.

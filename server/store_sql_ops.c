@@ -468,6 +468,18 @@ int store_sql_job_create(struct store *s, const struct store_job *j, struct nn_e
     return store_sql_tx(s, STORE_SQL_WRITE, job_create_tx, (void *)j, err);
 }
 
+int store_sql_version_put(struct store *s, const struct store_version_new *v, store_sql_tx_fn tx,
+                          int *version, struct nn_err *err)
+{
+    struct sql_version_put p = {s, v, 0};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, tx, &p, err);
+
+    if (rc == 0) {
+        *version = p.version;
+    }
+    return rc;
+}
+
 struct job_claim {
     const char *id, *sql;
     struct sql_args a;

@@ -18,17 +18,12 @@ static void now_text(char out[STORE_TIME_MAX])
     strftime(out, STORE_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-struct version_put {
-    const struct store_version_new *v;
-    int version; /* out */
-};
-
 /* Creates the model when needed, marks the job succeeded (first: a job no longer running
  * stops the transaction before anything is written), inserts the version, moves the
  * model's next number on. */
 static int version_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct version_put *p = ctx;
+    struct sql_version_put *p = ctx;
     const struct store_version_new *v = p->v;
     struct sql_model m = {0};
     char now[STORE_TIME_MAX];
@@ -75,11 +70,5 @@ static int version_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_sqlite_version_put(struct store *s, const struct store_version_new *v, int *version,
                              struct nn_err *err)
 {
-    struct version_put p = {v, 0};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, version_put_tx, &p, err);
-
-    if (rc == 0) {
-        *version = p.version;
-    }
-    return rc;
+    return store_sql_version_put(s, v, version_put_tx, version, err);
 }
