@@ -54,6 +54,50 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err);
 
+/**
+ * Warm start: trains a new model that begins as a copy of base — its feature pipeline
+ * (inputs, types, scaling, categories, text hashing, classes) and its network's weights —
+ * on a CSV whose every column is one the base knows (an input, its label or a column its
+ * training CSV had) and whose labels are the base's classes. The rows are split as
+ * model_train_csv splits them (p's validation_split and seed); training keeps the epoch with
+ * the lowest validation loss, or the base's weights when no epoch beat them. p's label, task,
+ * layers and column lists are ignored (the base's); epochs, patience and learning_rate not
+ * given (p->epochs_auto, p->patience_auto, 0) are MODEL_WARM_*; l2, threshold and
+ * target_fpr not given are the base's. The card gains "warm_start": {"base" (p->base),
+ * "initial_val_loss" (the validation loss before any update: the base's own on those rows),
+ * "initial_val_accuracy", "rows", "kept_base_weights"}.
+ * @return 0, NN_EINVAL (err->field names the column or the class that does not fit;
+ *         err->line its line), NN_ECANCELED, or another error.
+ * Ownership: *out is a new model; model_free. NULL on failure.
+ */
+int model_train_warm(const char *path, const struct model *base, const struct model_params *p,
+                     const struct model_limits *lim, nn_progress_fn cb, void *ud,
+                     atomic_int *cancel, struct model **out, struct nn_err *err);
+
+/**
+ * Checks, before a warm start is accepted, that a CSV fits base: every column is one base
+ * knows, every input and the label are there, every label is one of its classes (a number,
+ * for regression). Reads the whole file, encodes nothing.
+ * @return 0 or NN_EINVAL with err->field the column at fault (the label column for a class
+ *         the base does not know, named in the message) and err->line its line.
+ */
+int model_warm_check(const struct model *base, const char *path, char delim,
+                     const struct model_limits *lim, struct nn_err *err);
+
+/**
+ * The champion/challenger gate: evaluates both models (model_eval_csv) on a labelled holdout
+ * CSV that neither trained on and decides whether the challenger may serve: its accuracy
+ * above the champion's, or the same with a log loss no higher (regression: its RMSE at most
+ * the champion's).
+ * @param verdict [out] {"metric", "champion", "challenger" (the metric's values),
+ *        "champion_log_loss", "challenger_log_loss" (classification), "holdout_rows",
+ *        "promoted"};
+ *        new, cJSON_Delete. NULL on failure.
+ * @return 0 or model_eval_csv's error.
+ */
+int model_gate(const struct model *champion, const struct model *challenger, const char *holdout,
+               char delim, const struct model_limits *lim, cJSON **verdict, struct nn_err *err);
+
 /** Frees a model. NULL-safe. */
 void model_free(struct model *m);
 
@@ -62,6 +106,8 @@ int model_task(const struct model *m);
 /** Number of classes (0 for regression) and class i's name (borrowed). */
 int model_n_classes(const struct model *m);
 const char *model_class(const struct model *m, int i);
+/** The label column's name (borrowed). */
+const char *model_label_name(const struct model *m);
 /** Number of inputs (CSV columns used, label excluded), input i's name and type name
  *  ("numeric", "categorical", "text"); borrowed. */
 int model_n_inputs(const struct model *m);

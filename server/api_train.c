@@ -93,6 +93,81 @@ static void make_job_id(char out[STORE_ID_MAX])
     }
 }
 
+/*
+ * The base of a warm start: base is "name" (its serving version) or "name@version". Loads it
+ * through the registry and writes the version loaded into resolved ("name@version").
+ * @return 0, NN_EINVAL (not a model name) or the registry's error (NN_ENOTFOUND).
+ * Ownership: *out holds a registry reference; srv_registry_release.
+ */
+static int base_get(struct srv_app *app, const char *base, struct srv_model **out,
+                    char resolved[STORE_NAME_MAX + 16], struct nn_err *err)
+{
+    char name[STORE_NAME_MAX];
+    const char *at = strchr(base, '@');
+    size_t n = at != NULL ? (size_t)(at - base) : strlen(base);
+    long version = 0;
+
+    *out = NULL;
+    if (at != NULL) {
+        char *end = NULL;
+
+        version = strtol(at + 1, &end, 10);
+        if (end == at + 1 || *end != '\0' || version < 1 || version > 1000000000L) {
+            return nn_err_set(err, NN_EINVAL, "base: a version is a whole number from 1, not '%s'",
+                              at + 1);
+        }
+    }
+    if (n >= sizeof(name)) {
+        return nn_err_set(err, NN_EINVAL, "base: not a model name");
+    }
+    memcpy(name, base, n);
+    name[n] = '\0';
+    if (!srv_api_model_name_ok(name)) {
+        return nn_err_set(err, NN_EINVAL, "base: '%s' is not a model name", name);
+    }
+    int rc = srv_registry_get(app->reg, name, (int)version, out, err);
+    if (rc == NN_ENOTFOUND) {
+        return nn_err_set(err, NN_ENOTFOUND, "base: there is no model '%s'%s%.20s", name,
+                          at != NULL ? " version " : "", at != NULL ? at + 1 : "");
+    }
+    if (rc == 0) {
+        snprintf(resolved, STORE_NAME_MAX + 16, "%s@%d", name, (*out)->version);
+    }
+    return rc;
+}
+
+/*
+ * A warm start's form: resolves "base" to the version it starts from (so that a re-run after
+ * a restart starts from the same one), gives p the base's label when none was given, and
+ * hands back the base. @return 0, or 1 when the request ends with *rc (400 sent).
+ */
+static int check_base(struct srv_req *r, cJSON *form, struct model_params *p,
+                      struct srv_model **base, int *rc)
+{
+    char resolved[STORE_NAME_MAX + 16];
+    struct nn_err err;
+
+    nn_err_clear(&err);
+    *base = NULL;
+    if (p->base == NULL) {
+        return 0;
+    }
+    if (base_get(r->app, p->base, base, resolved, &err) != 0) {
+        *rc = reply_param(r, "base", err.msg);
+        return 1;
+    }
+    if (model_params_set(p, "base", resolved, &err) != 0 ||
+        !cJSON_ReplaceItemInObjectCaseSensitive(form, "base", cJSON_CreateString(resolved)) ||
+        (p->label == NULL &&
+         model_params_set(p, "label", model_label_name((*base)->model), &err) != 0)) {
+        srv_registry_release(*base);
+        *base = NULL;
+        *rc = NN_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* POST /train                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
@@ -128,14 +203,16 @@ static int make_form(struct srv_req *r, cJSON **out)
  * model_check_csv accepts, *rows by *cols, a network within the limits). @return 0 when the
  * job may be queued; 1 when the request ends with *rc (a 400 reply sent, or its error).
  */
-static int check_train(struct srv_req *r, const cJSON *form, struct model_params *p, size_t *rows,
+static int check_train(struct srv_req *r, cJSON *form, struct model_params *p, size_t *rows,
                        size_t *cols, int *rc)
 {
     struct srv_app *app = r->app;
+    struct srv_model *base = NULL;
     struct model_limits lim;
     struct nn_err err;
     char bad[128] = "";
     const cJSON *it;
+    int done = 1;
 
     nn_err_clear(&err);
     cJSON_ArrayForEach(it, form)
@@ -168,6 +245,9 @@ static int check_train(struct srv_req *r, const cJSON *form, struct model_params
                               : "the CSV body is empty");
         return 1;
     }
+    if (check_base(r, form, p, &base, rc) != 0) {
+        return 1;
+    }
     srv_limits_csv(app->cfg, &lim);
     *rc = model_check_csv(r->spool_path, p, &lim, rows, cols, &err);
     if (*rc != 0) {
@@ -177,13 +257,23 @@ static int check_train(struct srv_req *r, const cJSON *form, struct model_params
         } else {
             *rc = srv_http_reply_nn(r, *rc == NN_ENOMEM ? NN_ERANGE : *rc, &err, 400, NULL);
         }
-        return 1;
+        goto out;
     }
-    if (srv_limits_network(app->cfg, p, *cols, NULL, &err) != 0) {
+    if (base != NULL) {
+        /* the columns and classes must fit the base (the network is the base's) */
+        *rc = model_warm_check(base->model, r->spool_path, p->delimiter, &lim, &err);
+        if (*rc != 0) {
+            *rc = srv_http_reply_nn(r, *rc == NN_ENOMEM ? NN_ERANGE : *rc, &err, 400, NULL);
+            goto out;
+        }
+    } else if (srv_limits_network(app->cfg, p, *cols, NULL, &err) != 0) {
         *rc = reply_param(r, err.field, err.msg);
-        return 1;
+        goto out;
     }
-    return 0;
+    done = 0;
+out:
+    srv_registry_release(base);
+    return done;
 }
 
 /* Writes the upload and the job in the store (undone on failure) and commits the slot; replies
@@ -499,7 +589,17 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         struct run_ctx ctx = {app, id, cancel, 0, 0};
         double frac = p.validation_split > 0 && p.validation_split < 1 ? p.validation_split : 0;
         ctx.train_rows = (unsigned long)llround((double)job->rows * (1.0 - frac));
-        if (p.auto_search) {
+        if (p.base != NULL) {
+            struct srv_model *base = NULL;
+            char resolved[STORE_NAME_MAX + 16];
+
+            rc = base_get(app, p.base, &base, resolved, &err);
+            if (rc == 0) {
+                rc =
+                    model_train_warm(path, base->model, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
+            }
+            srv_registry_release(base);
+        } else if (p.auto_search) {
             struct model_auto_hooks h = {exec_on_pool, &ctx, on_candidate, &ctx, on_epoch, &ctx};
             rc = model_auto_train_csv(path, &p, &lim, &h, cancel, &m, NULL, &err);
         } else {
