@@ -478,8 +478,8 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct model 
         rc = nn_err_set(err, NN_ENOMEM, "out of memory describing the model");
         goto out;
     }
-    struct store_version_new v = {model_name, blob,  blob_len, card,
-                                  metrics,    c->id, params,   c->last_epoch};
+    struct store_version_new v = {model_name, blob,   blob_len,      card, metrics,
+                                  c->id,      params, c->last_epoch, 0};
     rc = store_version_put(c->app->store, &v, version, err);
 out:
     nn_free(blob);
