@@ -98,6 +98,49 @@ int model_warm_check(const struct model *base, const char *path, char delim,
 int model_gate(const struct model *champion, const struct model *challenger, const char *holdout,
                char delim, const struct model_limits *lim, cJSON **verdict, struct nn_err *err);
 
+/* ------------------------------------------------------------------------------------------
+ * Feedback data (model/model_feedback.c)
+ * ---------------------------------------------------------------------------------------- */
+
+/**
+ * An instance (JSON object by input name, or array in input order) in canonical form: an
+ * object with every input in input order (null where absent), checked first as
+ * model_predict_json checks it. Its printed form is what a content hash is taken of.
+ * @return 0 or model_predict_json's error. Ownership: *out new (cJSON_Delete); NULL on failure.
+ */
+int model_instance_canonical(const struct model *m, const cJSON *instance, cJSON **out,
+                             struct nn_err *err);
+
+/**
+ * Reads a labelled CSV that fits m (model_warm_check's rules) as JSON: *instances an array of
+ * objects keyed by input name (a numeric input's numbers as numbers, empty cells null, the
+ * rest strings), *labels the labels as strings.
+ * @return 0, NN_EINVAL (the column or class at fault), NN_ERANGE (more than max_rows rows).
+ * Ownership: both new (cJSON_Delete); NULL on failure.
+ */
+int model_feedback_csv(const struct model *m, const char *path, char delim,
+                       const struct model_limits *lim, size_t max_rows, cJSON **instances,
+                       cJSON **labels, struct nn_err *err);
+
+/** Writes the header of m's rows as CSV: its inputs in order, then its label. */
+void model_rows_header(const struct model *m, FILE *out);
+/** Writes one row under model_rows_header: instance's inputs (an object by input name: strings,
+ *  numbers; null or absent as an empty cell), then label. */
+void model_row_write(const struct model *m, FILE *out, const cJSON *instance, const char *label);
+
+/**
+ * The rows kept with a trained version, from the CSV it trained on: the rows are split as
+ * training split them (seed, the share frac, stratified by m's classes); up to max training
+ * rows (a reservoir sample seeded from seed) go to replay and up to max validation rows to
+ * holdout, each under model_rows_header.
+ * @param n_replay, n_holdout [out] the rows written.
+ * @return 0, NN_EINVAL (the CSV does not fit m), NN_EIO (a write failed).
+ */
+int model_samples_csv(const struct model *m, const char *path, char delim,
+                      const struct model_limits *lim, unsigned long long seed, double frac,
+                      size_t max, FILE *replay, FILE *holdout, size_t *n_replay, size_t *n_holdout,
+                      struct nn_err *err);
+
 /** Frees a model. NULL-safe. */
 void model_free(struct model *m);
 

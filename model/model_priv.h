@@ -138,6 +138,22 @@ int model_on_epoch(const struct nn_epoch_stats *st, void *ud);
  */
 int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err);
 
+/**
+ * Maps m's inputs and label to r's columns: col[i] for input i, col[n_inputs] the label.
+ * Every column of r must be one m knows (an input, the label, a column of its training CSV).
+ * @return 0 or NN_EINVAL with err->field the column at fault (line 1).
+ */
+int model_map_columns(const struct model *m, const struct tab_csv *r, long *col,
+                      struct nn_err *err);
+
+/**
+ * The target of r's current row (label column `label`) in training units: a class index of
+ * m, or the standardised value. @return 0 or NN_EINVAL naming the label column, the line and
+ * (in the message) the class.
+ */
+int model_row_target(const struct model *m, const struct tab_csv *r, long label, float *y,
+                     struct nn_err *err);
+
 /** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
 void model_outputs(const struct model *m, const float *raw, float *out);
 

@@ -130,10 +130,7 @@ static int column_known(const struct model *m, const char *name)
     return 0;
 }
 
-/* Maps m's inputs and label to r's columns (col[n_inputs] = the label); every column of r
- * must fit m. Errors name the column. */
-static int map_columns(const struct model *m, const struct tab_csv *r, long *col,
-                       struct nn_err *err)
+int model_map_columns(const struct model *m, const struct tab_csv *r, long *col, struct nn_err *err)
 {
     size_t n = m->feat->n_inputs, i;
 
@@ -163,9 +160,8 @@ static int map_columns(const struct model *m, const struct tab_csv *r, long *col
     return 0;
 }
 
-/* The target of r's current row in training units: a class index or the scaled value. */
-static int row_target(const struct model *m, const struct tab_csv *r, long label, float *y,
-                      struct nn_err *err)
+int model_row_target(const struct model *m, const struct tab_csv *r, long label, float *y,
+                     struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
     size_t len;
@@ -221,7 +217,7 @@ static int encode_csv(const struct model *m, const char *path, char delim,
     }
     rc = model_csv_open(path, delim, lim, &fp, &r, err);
     if (rc == 0) {
-        rc = map_columns(m, r, col, err);
+        rc = model_map_columns(m, r, col, err);
     }
     while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
         size_t len, nnz = 0;
@@ -232,7 +228,7 @@ static int encode_csv(const struct model *m, const char *path, char delim,
 
             cells[i] = len > 0 ? v : NULL;
         }
-        rc = row_target(m, r, col[n], &y, err);
+        rc = model_row_target(m, r, col[n], &y, err);
         if (rc == 0) {
             rc = tab_features_encode(f, cells, dense, ind, val, TAB_FEAT_MAX_NNZ, &nnz, err);
             if (rc != 0 && err != NULL) {
@@ -278,12 +274,12 @@ int model_warm_check(const struct model *base, const char *path, char delim,
     }
     rc = model_csv_open(path, delim, lim, &fp, &r, err);
     if (rc == 0) {
-        rc = map_columns(base, r, col, err);
+        rc = model_map_columns(base, r, col, err);
     }
     while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
         float y;
 
-        rc = row_target(base, r, col[n], &y, err);
+        rc = model_row_target(base, r, col[n], &y, err);
     }
     tab_csv_close(r);
     if (fp != NULL) {

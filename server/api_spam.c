@@ -8,7 +8,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "api_feedback.h"
 #include "api_models.h"
 #include "metrics.h"
 #include "model/model.h"
@@ -265,5 +267,76 @@ out:
     srv_registry_release(sm);
     cJSON_Delete(reply);
     cJSON_Delete(doc);
+    return rc;
+}
+
+/* The feedback of one message: [text at the text input, null elsewhere] and its class. */
+static int learn_one(struct srv_req *r, const struct srv_model *sm, const char *text,
+                     const char *label)
+{
+    const struct model *m = sm->model;
+    int pos = model_positive_class(m), ti = model_text_input(m);
+    cJSON *inst = cJSON_CreateArray(), *insts = cJSON_CreateArray(), *labs = cJSON_CreateArray();
+    int rc, ok = inst != NULL && insts != NULL && labs != NULL;
+
+    for (int i = 0; ok && i < model_n_inputs(m); i++) {
+        ok = cJSON_AddItemToArray(inst, i == ti ? cJSON_CreateString(text) : cJSON_CreateNull());
+    }
+    ok = ok && cJSON_AddItemToArray(insts, inst);
+    if (ok) {
+        inst = NULL;
+        ok = cJSON_AddItemToArray(labs, cJSON_CreateString(model_class(
+                                            m, strcasecmp(label, "spam") == 0 ? pos : 1 - pos)));
+    }
+    rc = ok ? srv_api_feedback_add(r, sm, insts, labs) : NN_ENOMEM;
+    cJSON_Delete(inst);
+    cJSON_Delete(insts);
+    cJSON_Delete(labs);
+    return rc;
+}
+
+int srv_api_spam_learn(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    cJSON *doc = NULL;
+    char *buf = NULL;
+    const char *text, *label = srv_http_query(r, "label"), *why = NULL;
+    int rc = 0;
+
+    if (r->body_kind == SRV_BODY_MAIL) {
+        text = r->body != NULL ? r->body : "";
+        if (r->body != NULL && strlen(r->body) != r->body_len) {
+            return srv_http_reply_error(r, 400, NULL,
+                                        "the message holds NUL bytes; send it as base64 in MIME");
+        }
+    } else {
+        doc = srv_http_json_body(r);
+        if (doc == NULL) {
+            return 0; /* 400 sent */
+        }
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
+        if (cJSON_IsString(l)) {
+            label = l->valuestring;
+        }
+        text = message_text(doc, &buf, &why);
+        if (text == NULL) {
+            rc = srv_http_reply_error(r, 400, NULL, "%s", why);
+            goto out;
+        }
+    }
+    if (label == NULL || (strcasecmp(label, "spam") != 0 && strcasecmp(label, "ham") != 0)) {
+        rc = srv_http_reply_error(r, 400, srv_http_details_str("field", "label"),
+                                  "\"label\" must be \"spam\" or \"ham\" (a raw e-mail: "
+                                  "?label=spam)");
+        goto out;
+    }
+    sm = spam_model(r, &rc);
+    if (sm != NULL) {
+        rc = learn_one(r, sm, text, label);
+    }
+out:
+    srv_registry_release(sm);
+    cJSON_Delete(doc);
+    nn_free(buf);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_feedback.h"
 #include "api_jobs.h"
 #include "api_models.h"
 #include "jobs.h"
@@ -47,8 +48,8 @@ static int apply_form(struct model_params *p, const cJSON *form, char *bad, size
 
     cJSON_ArrayForEach(it, form)
     {
-        if (strcmp(it->string, "model") == 0) {
-            continue;
+        if (strcmp(it->string, "model") == 0 || strcmp(it->string, SRV_FORM_GATE) == 0) {
+            continue; /* the server's own: the name, and the gate of a retraining */
         }
         int rc = model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "", err);
         if (rc != 0) {
@@ -276,6 +277,43 @@ out:
     return done;
 }
 
+/* Writes a job and its dataset (the file at path) in the store; nothing stays on failure. */
+static int store_job_with_dataset(struct srv_app *app, const struct store_job *job,
+                                  const char *path, struct nn_err *err)
+{
+    /* a shared store keeps the upload too, so that any replica can train it */
+    int rc = store_dataset_put(app->store, job->spool, path, err);
+
+    if (rc == 0) {
+        rc = store_job_create(app->store, job, err);
+        if (rc != 0) {
+            store_dataset_delete(app->store, job->spool, NULL);
+        }
+    }
+    return rc;
+}
+
+int srv_api_train_submit(struct srv_app *app, struct store_job *job, const char *path,
+                         struct nn_err *err)
+{
+    struct srv_jobs_slot *slot = NULL;
+    int rc = srv_jobs_reserve(app->jobs, &slot, err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    make_job_id(job->id);
+    rc = store_job_with_dataset(app, job, path, err);
+    if (rc != 0) {
+        srv_jobs_unreserve(app->jobs, slot);
+        return rc;
+    }
+    srv_jobs_commit(app->jobs, slot, job->id);
+    srv_log("info", "job %s accepted: model %s, %lld rows, %lld columns", job->id, job->model,
+            job->rows, job->columns);
+    return 0;
+}
+
 /* Writes the upload and the job in the store (undone on failure) and commits the slot; replies
  * 202 with the job as accepted (rendered before a worker can take it). Takes slot. */
 static int queue_job(struct srv_req *r, struct srv_jobs_slot *slot, struct store_job *job)
@@ -288,14 +326,7 @@ static int queue_job(struct srv_req *r, struct srv_jobs_slot *slot, struct store
     int rc, grc;
 
     nn_err_clear(&err);
-    /* a shared store keeps the upload too, so that any replica can train it */
-    rc = store_dataset_put(app->store, job->spool, r->spool_path, &err);
-    if (rc == 0) {
-        rc = store_job_create(app->store, job, &err);
-        if (rc != 0) {
-            store_dataset_delete(app->store, job->spool, NULL);
-        }
-    }
+    rc = store_job_with_dataset(app, job, r->spool_path, &err);
     if (rc != 0) {
         srv_jobs_unreserve(app->jobs, slot);
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -455,9 +486,11 @@ static const char *error_code(int rc)
     }
 }
 
-/* Stores the trained model as a new version and marks the job succeeded (one transaction). */
-static int commit_model(struct run_ctx *c, const char *model_name, struct model *m, int *version,
-                        struct nn_err *err)
+/* Stores the trained model as a new version and marks the job succeeded (one transaction).
+ * gate: the champion/challenger verdict of a retraining (NULL: none): in the card and the
+ * job's metrics, and a version it did not promote is held (stored, served only if pinned). */
+static int commit_model(struct run_ctx *c, const char *model_name, struct model *m,
+                        const cJSON *gate, int *version, struct nn_err *err)
 {
     unsigned char *blob = NULL;
     size_t blob_len = 0;
@@ -471,6 +504,12 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct model 
     cj = model_card(m);
     mj = model_metrics(m);
     pj = model_params_json(m);
+    int held = gate != NULL && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(gate, "promoted"));
+    if (gate != NULL && cj != NULL && mj != NULL) {
+        cJSON_AddItemToObject(cj, "gate", cJSON_Duplicate(gate, 1));
+        cJSON_AddBoolToObject(cj, "promoted", !held);
+        cJSON_AddItemToObject(mj, "gate", cJSON_Duplicate(gate, 1));
+    }
     card = cj != NULL ? cJSON_PrintUnformatted(cj) : NULL;
     metrics = mj != NULL ? cJSON_PrintUnformatted(mj) : NULL;
     params = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
@@ -479,7 +518,7 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct model 
         goto out;
     }
     struct store_version_new v = {model_name, blob,   blob_len,      card, metrics,
-                                  c->id,      params, c->last_epoch, 0};
+                                  c->id,      params, c->last_epoch, held};
     rc = store_version_put(c->app->store, &v, version, err);
 out:
     nn_free(blob);
@@ -580,6 +619,8 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     cJSON *form = cJSON_Parse(job->form);
     rc = form != NULL ? apply_form(&p, form, bad, sizeof(bad), &err)
                       : nn_err_set(&err, NN_EFORMAT, "the job's parameters are unreadable");
+    int gated = form != NULL && cJSON_GetObjectItemCaseSensitive(form, SRV_FORM_GATE) != NULL;
+    cJSON *verdict = NULL;
     cJSON_Delete(form);
     if (rc == 0 && access(path, R_OK) != 0 &&
         store_dataset_get(app->store, job->spool, path, NULL) != 0) { /* accepted elsewhere */
@@ -598,6 +639,9 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
                 rc =
                     model_train_warm(path, base->model, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
             }
+            if (rc == 0 && gated) {
+                rc = srv_feedback_gate(app, base, m, &lim, &verdict, &err);
+            }
             srv_registry_release(base);
         } else if (p.auto_search) {
             struct model_auto_hooks h = {exec_on_pool, &ctx, on_candidate, &ctx, on_epoch, &ctx};
@@ -607,17 +651,24 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         }
         if (rc == 0) {
             int version = 0;
-            rc = commit_model(&ctx, job->model, m, &version, &err);
+            rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
             /* the shared store is down: keep the trained model until it is back */
             for (int delay = FAIL_RETRY_FIRST_MS; rc == NN_EIO && !store_available(app->store) &&
                                                   !nap_unless_stopping(app, cancel, delay);
                  delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2) {
-                rc = commit_model(&ctx, job->model, m, &version, &err);
+                rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
             }
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
                 srv_reserve_fill(app->cfg->db); /* made again once there is room */
-                srv_log("info", "job %s succeeded: model %s version %d", id, job->model, version);
+                int promoted = verdict == NULL ||
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(verdict, "promoted"));
+                srv_log("info", "job %s succeeded: model %s version %d%s", id, job->model, version,
+                        promoted ? "" : " (held: it lost the champion/challenger gate)");
+                if (verdict != NULL) {
+                    srv_metrics_retrain(app->metrics, promoted);
+                }
+                srv_feedback_keep_rows(app, job->model, version, m, path, &p, &lim);
             }
         }
     }
@@ -638,6 +689,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     if (!keep_file) {
         unlink(path);
     }
+    cJSON_Delete(verdict);
     model_free(m);
     store_job_free(job);
     model_params_fini(&p);
