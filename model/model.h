@@ -141,6 +141,26 @@ int model_samples_csv(const struct model *m, const char *path, char delim,
                       size_t max, FILE *replay, FILE *holdout, size_t *n_replay, size_t *n_holdout,
                       struct nn_err *err);
 
+/* One part of a gate's holdout: a labelled CSV and its data rows (0: skipped). */
+struct model_gate_part {
+    const char *name; /* its key in the verdict ("feedback", "validation") */
+    const char *path;
+    long long rows;
+};
+
+/**
+ * The champion/challenger gate over a holdout in parts (each one that neither trained on):
+ * model_gate on each part with rows; the challenger is promoted when it is promoted on every
+ * part (no part: promoted, "why" says so).
+ * @param verdict [out] {"metric", "<part name>": {"champion", "challenger",
+ *        "champion_log_loss", "challenger_log_loss", "promoted", "rows"}, ..., "champion",
+ *        "challenger" (over all the parts' rows), "holdout_rows", "promoted"}; new.
+ * @return 0 or model_eval_csv's error.
+ */
+int model_gate_parts(const struct model *champion, const struct model *challenger,
+                     const struct model_gate_part *parts, int n, char delim,
+                     const struct model_limits *lim, cJSON **verdict, struct nn_err *err);
+
 /** Frees a model. NULL-safe. */
 void model_free(struct model *m);
 

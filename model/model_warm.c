@@ -567,3 +567,58 @@ fail:
     cJSON_Delete(b);
     return rc;
 }
+
+int model_gate_parts(const struct model *champion, const struct model *challenger,
+                     const struct model_gate_part *parts, int n, char delim,
+                     const struct model_limits *lim, cJSON **verdict, struct nn_err *err)
+{
+    static const char *const keys[4] = {"champion", "challenger", "champion_log_loss",
+                                        "challenger_log_loss"};
+    int regression = champion->feat->task == NN_TASK_REGRESSION;
+    cJSON *v = cJSON_CreateObject();
+    double sums[4] = {0, 0, 0, 0}, total = 0;
+    int promoted = 1, rc = 0;
+
+    *verdict = NULL;
+    if (v == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    cJSON_AddStringToObject(v, "metric", regression ? "rmse" : "accuracy");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        cJSON *part = NULL;
+
+        if (parts[i].rows == 0) {
+            continue;
+        }
+        rc = model_gate(champion, challenger, parts[i].path, delim, lim, &part, err);
+        if (rc != 0) {
+            break;
+        }
+        for (int k = 0; k < 4; k++) {
+            sums[k] += (double)parts[i].rows *
+                       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(part, keys[k]));
+        }
+        total += (double)parts[i].rows;
+        promoted = promoted && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part, "promoted"));
+        cJSON_DeleteItemFromObjectCaseSensitive(part, "metric");
+        cJSON_DeleteItemFromObjectCaseSensitive(part, "holdout_rows");
+        cJSON_AddNumberToObject(part, "rows", (double)parts[i].rows);
+        cJSON_AddItemToObject(v, parts[i].name, part);
+    }
+    if (rc != 0) {
+        cJSON_Delete(v);
+        return rc;
+    }
+    if (total > 0) {
+        /* the whole holdout: the parts' means weighted by their rows (RMSE: of the parts'
+           RMSEs, an approximation) */
+        cJSON_AddNumberToObject(v, "champion", sums[0] / total);
+        cJSON_AddNumberToObject(v, "challenger", sums[1] / total);
+    } else {
+        cJSON_AddStringToObject(v, "why", "no holdout rows: nothing to compare on");
+    }
+    cJSON_AddNumberToObject(v, "holdout_rows", total);
+    cJSON_AddBoolToObject(v, "promoted", promoted);
+    *verdict = v;
+    return 0;
+}

@@ -27,7 +27,7 @@
 #define LIST_DEFAULT       100
 #define LIST_MAX           10000
 
-static int in_holdout(const char *hash)
+int srv_feedback_holdout(const char *hash)
 {
     char c = hash[0];
     int v = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0);
@@ -47,6 +47,15 @@ static int sha256_hex(const void *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
     }
     return 0;
+}
+
+int srv_feedback_hash(const cJSON *canonical, char out[65])
+{
+    char *text = cJSON_PrintUnformatted(canonical);
+    int rc = text != NULL && sha256_hex(text, strlen(text), out) == 0 ? 0 : NN_ENOMEM;
+
+    cJSON_free(text);
+    return rc;
 }
 
 /* A new spool file name: prefix, 32 random hex digits, ".csv". */
@@ -185,6 +194,7 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
             rc = NN_ENOMEM;
             goto out;
         }
+        /* srv_feedback_hash's, with the text kept for the store */
         rc = store_feedback_put(app->store, sm->name, hash, text, labs[i], &created, &err);
         cJSON_free(text);
         if (rc != 0) {
@@ -365,7 +375,7 @@ int srv_api_feedback_list(struct srv_req *r)
         cJSON_AddStringToObject(o, "hash", v[i].hash);
         cJSON_AddItemToObject(o, "instance", inst != NULL ? inst : cJSON_CreateNull());
         cJSON_AddStringToObject(o, "label", v[i].label);
-        cJSON_AddBoolToObject(o, "holdout", in_holdout(v[i].hash));
+        cJSON_AddBoolToObject(o, "holdout", srv_feedback_holdout(v[i].hash));
         cJSON_AddStringToObject(o, "created_at", v[i].created_at);
         cJSON_AddStringToObject(o, "updated_at", v[i].updated_at);
         cJSON_AddItemToArray(arr, o);
@@ -450,7 +460,8 @@ static int write_rows(struct srv_app *app, const struct srv_model *sm, int holdo
     }
     model_rows_header(sm->model, f);
     for (size_t i = 0; i < n; i++) {
-        cJSON *inst = in_holdout(v[i].hash) == holdout ? cJSON_Parse(v[i].instance) : NULL;
+        cJSON *inst =
+            srv_feedback_holdout(v[i].hash) == holdout ? cJSON_Parse(v[i].instance) : NULL;
 
         if (inst != NULL) {
             model_row_write(sm->model, f, inst, v[i].label);
@@ -693,89 +704,37 @@ int srv_api_feedback_retrain(struct srv_req *r)
 /* The runner's part: the gate and the kept rows                                               */
 /* ------------------------------------------------------------------------------------------ */
 
-/* One part of the gate's holdout: model_gate on the rows write_rows gives for (holdout,
- * kind), as {"champion", "challenger", "rows", "promoted"} into v under key; *rows 0 when the
- * part has none (nothing added). Adds its figures times its rows to sums[4]. */
-static int gate_part(struct srv_app *app, const struct srv_model *champion,
-                     const struct model *challenger, const struct model_limits *lim, int holdout,
-                     const char *kind, const char *key, cJSON *v, double sums[4], long long *rows,
-                     int *promoted, struct nn_err *err)
-{
-    char path[SRV_CONFIG_STR_MAX + 80], name[80];
-    long long fb_rows = 0;
-    cJSON *part = NULL;
-    int rc;
-
-    spool_name("ho", name, sizeof(name));
-    snprintf(path, sizeof(path), "%s/%s", app->spool_dir, name);
-    rc = write_rows(app, champion, holdout, kind, path, rows, &fb_rows, err);
-    if (rc == 0 && *rows > 0) {
-        rc = model_gate(champion->model, challenger, path, ',', lim, &part, err);
-    }
-    unlink(path);
-    if (rc != 0 || part == NULL) {
-        return rc;
-    }
-    static const char *const keys[4] = {"champion", "challenger", "champion_log_loss",
-                                        "challenger_log_loss"};
-    for (int i = 0; i < 4; i++) {
-        sums[i] +=
-            (double)*rows * cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(part, keys[i]));
-    }
-    *promoted = *promoted && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part, "promoted"));
-    cJSON_AddStringToObject(v, "metric",
-                            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "metric")));
-    cJSON_DeleteItemFromObjectCaseSensitive(part, "metric");
-    cJSON_DeleteItemFromObjectCaseSensitive(part, "holdout_rows");
-    cJSON_AddNumberToObject(part, "rows", (double)*rows);
-    cJSON_AddItemToObject(v, key, part);
-    return 0;
-}
-
 int srv_feedback_gate(struct srv_app *app, const struct srv_model *champion,
                       const struct model *challenger, const struct model_limits *lim,
                       cJSON **verdict, struct nn_err *err)
 {
-    cJSON *v = cJSON_CreateObject();
-    double sums[4] = {0, 0, 0, 0};
-    long long n_fb = 0, n_val = 0;
-    int promoted = 1;
-    int rc;
-
-    *verdict = NULL;
-    if (v == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
     /* two parts, each must not get worse: the feedback's holdout share (what the users said)
        and the champion's own validation rows (what it knew) */
-    rc = gate_part(app, champion, challenger, lim, 1, NULL, "feedback", v, sums, &n_fb, &promoted,
-                   err);
+    char paths[2][SRV_CONFIG_STR_MAX + 80], name[80];
+    struct model_gate_part parts[2] = {{"feedback", paths[0], 0}, {"validation", paths[1], 0}};
+    long long fb_rows = 0;
+    int rc = 0;
+
+    *verdict = NULL;
+    for (int i = 0; i < 2; i++) {
+        spool_name("ho", name, sizeof(name));
+        snprintf(paths[i], sizeof(paths[i]), "%s/%s", app->spool_dir, name);
+        if (rc == 0) {
+            rc = i == 0
+                     ? write_rows(app, champion, 1, NULL, paths[i], &parts[i].rows, &fb_rows, err)
+                     : write_rows(app, champion, -1, "holdout", paths[i], &parts[i].rows, &fb_rows,
+                                  err);
+        }
+    }
     if (rc == 0) {
-        rc = gate_part(app, champion, challenger, lim, -1, "holdout", "validation", v, sums, &n_val,
-                       &promoted, err);
+        rc = model_gate_parts(champion->model, challenger, parts, 2, ',', lim, verdict, err);
     }
-    if (rc != 0) {
-        cJSON_Delete(v);
-        return rc;
+    if (rc == 0) {
+        cJSON_AddNumberToObject(*verdict, "champion_version", champion->version);
     }
-    if (cJSON_GetObjectItemCaseSensitive(v, "metric") == NULL) {
-        cJSON_AddStringToObject(
-            v, "metric", model_task(champion->model) == NN_TASK_REGRESSION ? "rmse" : "accuracy");
-    }
-    if (n_fb + n_val > 0) {
-        /* the whole holdout's figures: the parts' means weighted by their rows (RMSE: of the
-           parts' RMSEs, an approximation) */
-        double n = (double)(n_fb + n_val);
-        cJSON_AddNumberToObject(v, "champion", sums[0] / n);
-        cJSON_AddNumberToObject(v, "challenger", sums[1] / n);
-    } else {
-        cJSON_AddStringToObject(v, "why", "no holdout rows: nothing to compare on");
-    }
-    cJSON_AddNumberToObject(v, "holdout_rows", (double)(n_fb + n_val));
-    cJSON_AddNumberToObject(v, "champion_version", champion->version);
-    cJSON_AddBoolToObject(v, "promoted", promoted);
-    *verdict = v;
-    return 0;
+    unlink(paths[0]);
+    unlink(paths[1]);
+    return rc;
 }
 
 void srv_feedback_keep_rows(struct srv_app *app, const char *model, int version,

@@ -25,6 +25,15 @@ struct srv_model;
 /* Training rows kept with each trained version (a seeded reservoir), and validation rows. */
 #define SRV_FEEDBACK_KEEP_ROWS 20000
 
+/**
+ * The content hash of a feedback row: the hex SHA-256 of its canonical instance's text
+ * (model_instance_canonical, printed unformatted). @return 0 or NN_ENOMEM.
+ */
+int srv_feedback_hash(const cJSON *canonical, char out[65]);
+
+/** Whether the feedback row of this hash is in the share held out for the gate (1) or not. */
+int srv_feedback_holdout(const char *hash);
+
 /** POST /models/<name>/feedback: {"instances": [...], "labels": [...]} or a CSV. */
 int srv_api_feedback_post(struct srv_req *r);
 /** GET /models/<name>/feedback: {"model", "count", "feedback": [...]}; ?limit=, ?after=. */

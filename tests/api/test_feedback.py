@@ -1,10 +1,11 @@
 """Learning from feedback (issue 21): warm-start training (base=), feedback, retraining with
 replay, the champion/challenger gate."""
 import json
+import subprocess
 
 import requests
 
-from conftest import data, error_of, train, wait_job
+from conftest import NEUROND, data, error_of, train, wait_job
 
 
 def iris_csv():
@@ -287,3 +288,42 @@ def test_spam_learn(daemon):
     body = error_of(requests.post(url, json={"text": "x", "label": "maybe"}), 400)
     assert body["details"]["field"] == "label"
     error_of(requests.post(daemon.url("/spam-score/learn?model=none"), json={"text": "x", "label": "spam"}), 404)
+
+
+# ----- the CLI: neurond learn -----
+
+def test_cli_learn(tmp_path):
+    def run(*args):
+        return subprocess.run([NEUROND] + [str(a) for a in args], capture_output=True, text=True, timeout=120)
+
+    (tmp_path / "old.csv").write_text(moons_rows("moons_train.csv", n=300))
+    lines = moons_rows("moons_train.csv").splitlines()
+    (tmp_path / "old_valid.csv").write_text("\n".join(lines[:1] + lines[301:601]) + "\n")
+    (tmp_path / "flipped.csv").write_text(moons_rows("moons_test.csv", flip=True))
+    (tmp_path / "right.csv").write_text(moons_rows("moons_test.csv"))
+    base = tmp_path / "base.nrd"
+    assert run("train", tmp_path / "old.csv", "-o", base, "-q", "--epochs", "200", "--hidden", "16").returncode == 0
+    # flipped labels, strongly learnt: held back, nothing written (exit 1); --force writes it
+    out = tmp_path / "new.nrd"
+    p = run("learn", base, tmp_path / "flipped.csv", "-o", out, "-q", "--replay", tmp_path / "old.csv",
+            "--holdout", tmp_path / "old_valid.csv", "--epochs", "100", "--learning-rate", "0.01")
+    assert p.returncode == 1, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["gate"]["promoted"] is False and doc["written"] is False
+    assert doc["gate"]["validation"]["rows"] == 300 and not doc["gate"]["validation"]["promoted"]
+    assert doc["rows"]["feedback"] + doc["rows"]["feedback_holdout"] == 400 and doc["rows"]["replay"] == 300
+    assert "not written" in p.stderr and not out.exists()
+    p = run("learn", base, tmp_path / "flipped.csv", "-o", out, "-q", "--force", "--epochs", "3")
+    assert p.returncode == 0 and out.exists(), p.stderr
+    assert json.loads(run("inspect", out, "--json").stdout)["architecture"]["layers"] == [2, 16, 1]
+    # the right labels: a verdict and, when promoted, the file
+    out2 = tmp_path / "new2.nrd"
+    p = run("learn", base, tmp_path / "right.csv", "-o", out2, "-q", "--replay", tmp_path / "old.csv",
+            "--holdout", tmp_path / "old_valid.csv")
+    doc = json.loads(p.stdout)
+    assert p.returncode == (0 if doc["gate"]["promoted"] else 1) and out2.exists() == doc["gate"]["promoted"]
+    # a feedback CSV that does not fit: one line naming the column; bad usage: 2
+    (tmp_path / "bad.csv").write_text("x1,x2,colour,label\n1,2,red,1\n")
+    p = run("learn", base, tmp_path / "bad.csv", "-o", out2)
+    assert p.returncode == 1 and "colour" in p.stderr
+    assert run("learn", base, "-o", out2).returncode == 2
