@@ -23,14 +23,15 @@ static void learn_usage(FILE *out)
           "\n"
           "Retrains MODEL.nrd from feedback (a CSV with its inputs and label column), as\n"
           "POST /models/<name>/retrain does: a warm start on the feedback rows (but the share\n"
-          "held out for the gate, 3/16 by content hash) and the --replay rows, then the\n"
+          "held out for the gate, 3/16 by content hash) and a seeded sample of the --replay rows\n"
+          "(4 per feedback row, at least 500), then the\n"
           "champion/challenger gate on the held-out feedback and the --holdout rows. Writes\n"
           "NEW.nrd when the new model is at least as good on each (or with --force); prints\n"
           "{\"metrics\", \"gate\", \"rows\"} as JSON. Exit 0 when written, 1 when held back.\n"
           "\n"
           "options:\n"
           "  -o, --output NEW.nrd        the model file to write (required)\n"
-          "      --replay TRAIN.csv      old training rows to learn from too (not forgetting)\n"
+          "      --replay TRAIN.csv      old training rows to replay a sample of (not forgetting)\n"
           "      --holdout VALID.csv     old validation rows the gate compares on too\n"
           "      --force                 write NEW.nrd even when the gate holds it back\n"
           "  -q, --quiet                 no progress on stderr\n"
@@ -41,10 +42,11 @@ static void learn_usage(FILE *out)
     cli_params_usage(out);
 }
 
-/* Appends the rows of a CSV that fits m to train (feedback: its holdout share to hold). */
-static int add_rows(const struct model *m, const char *path, char delim,
-                    const struct model_limits *lim, int feedback, FILE *train, FILE *hold,
-                    long long counts[3], struct nn_err *err)
+/* Appends the feedback rows of a CSV that fits m: its holdout share (by content hash, as the
+ * daemon chooses it) to hold, the rest to train; counts[0], counts[1] grow. */
+static int add_feedback(const struct model *m, const char *path, char delim,
+                        const struct model_limits *lim, FILE *train, FILE *hold,
+                        long long counts[2], struct nn_err *err)
 {
     cJSON *insts = NULL, *labs = NULL;
     int rc = model_feedback_csv(m, path, delim, lim, SIZE_MAX, &insts, &labs, err);
@@ -53,19 +55,17 @@ static int add_rows(const struct model *m, const char *path, char delim,
     for (int i = 0; rc == 0 && i < n; i++) {
         cJSON *c = NULL;
         char hash[65];
-        int h = 0;
 
         rc = model_instance_canonical(m, cJSON_GetArrayItem(insts, i), &c, err);
-        if (rc == 0 && feedback) {
-            rc = srv_feedback_hash(c, hash);
-            h = rc == 0 && srv_feedback_holdout(hash);
-            rc = rc == 0 ? 0 : nn_err_set(err, NN_ENOMEM, "out of memory");
+        if (rc == 0 && srv_feedback_hash(c, hash) != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         }
         if (rc == 0) {
-            const char *label = cJSON_GetStringValue(cJSON_GetArrayItem(labs, i));
+            int h = srv_feedback_holdout(hash);
 
-            model_row_write(m, h ? hold : train, c, label);
-            counts[feedback ? (h ? 1 : 0) : 2]++;
+            model_row_write(m, h ? hold : train, c,
+                            cJSON_GetStringValue(cJSON_GetArrayItem(labs, i)));
+            counts[h]++;
         }
         cJSON_Delete(c);
     }
@@ -190,25 +190,29 @@ int cli_learn(int argc, char **argv)
         rc = cli_fail(&err, NULL);
         goto done;
     }
-    if (rc == 0) {
-        rc = add_rows(base, a.feedback, p.delimiter, &lim, 1, train, hold[0], counts, &err);
-        if (rc != 0) {
-            rc = cli_fail(&err, a.feedback);
-            goto done;
-        }
+    rc = add_feedback(base, a.feedback, p.delimiter, &lim, train, hold[0], counts, &err);
+    if (rc != 0) {
+        rc = cli_fail(&err, a.feedback);
+        goto done;
     }
-    if (rc == 0 && a.replay != NULL) {
-        rc = add_rows(base, a.replay, p.delimiter, &lim, 0, train, NULL, counts, &err);
+    if (a.replay != NULL) {
+        /* as a retraining replays the rows kept with the version: a seeded sample */
+        size_t n = 0;
+
+        rc = model_rows_sample(base, a.replay, p.delimiter, &lim,
+                               model_replay_rows((size_t)counts[0]), p.seed, train, &n, &err);
+        counts[2] = (long long)n;
         if (rc != 0) {
             rc = cli_fail(&err, a.replay);
             goto done;
         }
     }
-    if (rc == 0 && a.holdout != NULL) {
-        long long c[3] = {0, 0, 0};
+    if (a.holdout != NULL) {
+        size_t n = 0;
 
-        rc = add_rows(base, a.holdout, p.delimiter, &lim, 0, hold[1], NULL, c, &err);
-        hold_rows = c[2];
+        rc = model_rows_sample(base, a.holdout, p.delimiter, &lim, SIZE_MAX, p.seed, hold[1], &n,
+                               &err);
+        hold_rows = (long long)n;
         if (rc != 0) {
             rc = cli_fail(&err, a.holdout);
             goto done;

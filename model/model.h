@@ -141,6 +141,26 @@ int model_samples_csv(const struct model *m, const char *path, char delim,
                       size_t max, FILE *replay, FILE *holdout, size_t *n_replay, size_t *n_holdout,
                       struct nn_err *err);
 
+/* The replay of a retraining: a sample of the rows kept with the serving version, of
+   model_replay_rows(feedback rows) rows — enough old rows that the new ones do not make it
+   forget, few enough that a retraining costs a fraction of a training. */
+#define MODEL_REPLAY_MIN     500
+#define MODEL_REPLAY_PER_ROW 4
+
+/** How many replayed rows a retraining on feedback_rows new rows uses: max(MODEL_REPLAY_MIN,
+ *  MODEL_REPLAY_PER_ROW x feedback_rows). */
+size_t model_replay_rows(size_t feedback_rows);
+
+/**
+ * Writes a seeded sample (reservoir, Algorithm R) of up to max rows of a CSV that fits m to
+ * out as m's rows (model_rows_header's columns, no header), in file order.
+ * @param written [out] the rows written.
+ * @return 0, NN_EINVAL (the CSV does not fit m), NN_EIO.
+ */
+int model_rows_sample(const struct model *m, const char *path, char delim,
+                      const struct model_limits *lim, size_t max, unsigned long long seed,
+                      FILE *out, size_t *written, struct nn_err *err);
+
 /* One part of a gate's holdout: a labelled CSV and its data rows (0: skipped). */
 struct model_gate_part {
     const char *name; /* its key in the verdict ("feedback", "validation") */

@@ -333,3 +333,86 @@ int model_samples_csv(const struct model *m, const char *path, char delim,
     nn_free(keep);
     return rc < 0 ? rc : 0;
 }
+
+size_t model_replay_rows(size_t feedback_rows)
+{
+    size_t n = feedback_rows * MODEL_REPLAY_PER_ROW;
+
+    return n > MODEL_REPLAY_MIN ? n : MODEL_REPLAY_MIN;
+}
+
+int model_rows_sample(const struct model *m, const char *path, char delim,
+                      const struct model_limits *lim, size_t max, unsigned long long seed,
+                      FILE *out, size_t *written, struct nn_err *err)
+{
+    size_t n = m->feat->n_inputs, rows = 0, i, kept = 0;
+    long *col = nn_calloc(n + 1, sizeof(long));
+    size_t *res = NULL;
+    unsigned char *keep = NULL;
+    struct tab_csv *r = NULL;
+    struct nn_rng rng;
+    FILE *fp = NULL;
+    int rc;
+
+    *written = 0;
+    if (col == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = model_csv_open(path, delim, lim, &fp, &r, err);
+    if (rc == 0) {
+        rc = model_map_columns(m, r, col, err);
+    }
+    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
+        rows++;
+        rc = 0;
+    }
+    if (rc == 0) {
+        size_t cap = max < rows ? max : rows;
+
+        res = nn_calloc(cap + 1, sizeof(size_t));
+        keep = nn_calloc(rows + 1, 1);
+        if (res == NULL || keep == NULL) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+        nn_rng_seed(&rng, seed ^ 0x73616d706c65ULL); /* Algorithm R over the rows */
+        for (i = 0; rc == 0 && i < rows; i++) {
+            if (i < cap) {
+                res[i] = i;
+            } else {
+                uint64_t j = nn_rng_below(&rng, (uint64_t)i + 1);
+
+                if (j < cap) {
+                    res[j] = i;
+                }
+            }
+        }
+        for (i = 0; rc == 0 && i < cap; i++) {
+            keep[res[i]] = 1;
+        }
+    }
+    if (rc == 0) {
+        rc = tab_csv_rewind(r, err);
+    }
+    for (i = 0; rc == 0 && (rc = tab_csv_next(r, err)) == 1 && i < rows; i++) {
+        if (keep[i]) {
+            copy_row(m, r, col, out);
+            kept++;
+        }
+        rc = 0;
+    }
+    if (rc == 0 && ferror(out)) {
+        rc = nn_err_set(err, NN_EIO, "cannot write the rows");
+    }
+    tab_csv_close(r);
+    if (fp != NULL) {
+        fclose(fp);
+    }
+    nn_free(col);
+    nn_free(res);
+    nn_free(keep);
+    if (rc < 0) {
+        return rc;
+    }
+    *written = kept;
+    return 0;
+}

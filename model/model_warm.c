@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "model/model_priv.h"
+#include "model/text_decoder.h"
 #include "nn/alloc.h"
 
 /* ------------------------------------------------------------------------------------------
@@ -293,18 +294,77 @@ int model_warm_check(const struct model *base, const char *path, char delim,
  * Warm start
  * ---------------------------------------------------------------------------------------- */
 
-/* A deep copy of base (through its blob: every part of a model the blob holds). */
-static int model_copy(const struct model *base, struct model **out, struct nn_err *err)
-{
-    unsigned char *blob = NULL;
-    size_t len = 0;
-    int rc = model_save(base, &blob, &len, err);
+/* A trainable copy of net: the same layers and weights, batches of up to max_batch rows. */
+static int net_trainable(const struct nn_net *net, int max_batch, struct nn_net **out,
+                         struct nn_err *err);
 
-    if (rc == 0) {
-        rc = model_load(blob, len, out, err);
+/*
+ * A deep copy of base whose net takes batches of up to max_batch rows: the pipeline and the
+ * columns through their small binary sections, the net copied directly (no blob round trip:
+ * a text model's first layer is 2^18 rows), the rest field by field. No history, no card-only
+ * parts (warm, search).
+ */
+static int model_copy(const struct model *base, int max_batch, struct model **out,
+                      struct nn_err *err)
+{
+    struct model *m = model_alloc();
+    struct tab_buf b;
+    struct tab_rd rd;
+    int rc;
+
+    *out = NULL;
+    if (m == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    nn_free(blob);
-    return rc;
+    tab_buf_init(&b, (size_t)1 << 31);
+    tab_features_save(base->feat, &b);
+    model_columns_put(&b, base);
+    rc = b.failed ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+    if (rc == 0) {
+        tab_rd_init(&rd, b.data, b.len);
+        rc = tab_features_load(&rd, model_text_decoder_find, &m->feat, err);
+    }
+    if (rc == 0) {
+        rc = model_columns_get(&rd, m, err);
+    }
+    tab_buf_fini(&b);
+    if (rc == 0) {
+        rc = net_trainable(base->net, max_batch, &m->net, err);
+    }
+    if (rc == 0) {
+        model_params_fini(&m->params);
+        rc = model_params_copy(&m->params, &base->params) == 0
+                 ? 0
+                 : nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        m->metrics = base->metrics;
+        if (base->n_ignored > 0) {
+            m->ignored = nn_calloc(base->n_ignored, sizeof(char *));
+            rc = m->ignored == NULL ? NN_ENOMEM : 0;
+            for (size_t i = 0; rc == 0 && i < base->n_ignored; i++) {
+                m->ignored[i] = nn_strdup(base->ignored[i]);
+                rc = m->ignored[i] == NULL ? NN_ENOMEM : 0;
+                m->n_ignored += rc == 0;
+            }
+        }
+        if (rc == 0 && base->baseline != NULL) {
+            m->baseline = nn_malloc(sizeof(float) * ((size_t)m->feat->dense_dim + 1));
+            rc = m->baseline == NULL ? NN_ENOMEM : 0;
+            if (rc == 0) {
+                memcpy(m->baseline, base->baseline, sizeof(float) * (size_t)m->feat->dense_dim);
+            }
+        }
+        if (rc != 0) {
+            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+    }
+    if (rc != 0) {
+        model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
 }
 
 /* A trainable copy of net: the same layers and weights, batches of up to max_batch rows. */
@@ -400,19 +460,14 @@ static int warm_fit(struct model *m, const struct nn_dataset *tr, const struct n
                     double *loss0, double *metric0, struct nn_err *err)
 {
     const struct nn_dataset *watch = va->rows > 0 ? va : tr;
-    struct nn_net *net = NULL;
+    struct nn_net *net = m->net;
     struct nn_train_result res;
     float *start = NULL;
-    int bs = m->params.train.batch_size;
-    int rc = net_trainable(m->net, bs < 256 ? 256 : bs, &net, err);
+    int rc;
 
-    if (rc != 0) {
-        return rc;
-    }
     nn_train_evaluate(net, (enum nn_task)m->feat->task, watch, loss0, metric0);
     start = nn_malloc(sizeof(float) * net->n_params);
     if (start == NULL) {
-        nn_net_free(net);
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     memcpy(start, net->params, sizeof(float) * net->n_params);
@@ -427,11 +482,7 @@ static int warm_fit(struct model *m, const struct nn_dataset *tr, const struct n
             m->metrics.best_epoch = 0;
             m->metrics.loss = *loss0;
         }
-        nn_net_free(m->net);
-        m->net = net;
-        net = NULL;
     }
-    nn_net_free(net);
     nn_free(start);
     return rc;
 }
@@ -452,11 +503,10 @@ int model_train_warm(const char *path, const struct model *base, const struct mo
     memset(&all, 0, sizeof(all));
     memset(&tr, 0, sizeof(tr));
     memset(&va, 0, sizeof(va));
-    rc = model_copy(base, &m, err);
+    /* batches up to 256 rows, or the batch size given (the automatic one is at most 32) */
+    rc = model_copy(base, p->batch_auto || p->train.batch_size < 256 ? 256 : p->train.batch_size,
+                    &m, err);
     if (rc == 0) {
-        nn_free(m->history);
-        m->history = NULL;
-        m->n_history = 0;
         rc = warm_params(m, p, err);
     }
     if (rc == 0) {

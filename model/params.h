@@ -62,9 +62,9 @@ struct model_params {
 
 /* What a warm start uses for the parameters not given: fewer epochs, a shorter patience and
    a smaller step than training from scratch (the net starts near a good point). */
-#define MODEL_WARM_EPOCHS   30
+#define MODEL_WARM_EPOCHS   10
 #define MODEL_WARM_PATIENCE 5
-#define MODEL_WARM_LR_SHARE 0.3f /* of the optimiser's default learning rate */
+#define MODEL_WARM_LR_SHARE 0.5f /* of the optimiser's default learning rate */
 
 /* The metrics auto ranks candidates by (the "metric" parameter). */
 #define MODEL_METRIC_DEFAULT  (-1) /* log loss for classification, RMSE for regression */

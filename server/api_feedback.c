@@ -8,6 +8,7 @@
 #include "api_feedback.h"
 
 #include <gnutls/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,28 +415,43 @@ int srv_api_feedback_delete(struct srv_req *r)
 /* Retraining                                                                                  */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Appends the rows of a kept CSV (its header line skipped) to out. @return the rows added. */
-static long long append_kept(FILE *out, const unsigned char *data, size_t len)
+/* Appends to out the rows kept with sm's version under kind: all of them, or a seeded sample of
+ * at most max. @param rows [out] the rows appended (0 when none are kept). */
+static int append_kept(struct srv_app *app, const struct srv_model *sm, const char *kind,
+                       size_t max, FILE *out, long long *rows, struct nn_err *err)
 {
-    const unsigned char *nl = memchr(data, '\n', len);
-    long long rows = 0;
+    char path[SRV_CONFIG_STR_MAX + 80], name[80];
+    unsigned char *kept = NULL;
+    size_t len = 0, n = 0;
+    FILE *f;
+    int rc;
 
-    if (nl == NULL) {
-        return 0;
+    *rows = 0;
+    if (store_sample_get(app->store, sm->name, sm->version, kind, &kept, &len, NULL) != 0) {
+        return 0; /* none kept (an import, an older version): nothing to add */
     }
-    nl++;
-    fwrite(nl, 1, len - (size_t)(nl - data), out);
-    for (const unsigned char *p = nl; p < data + len; p++) {
-        rows += *p == '\n'; /* kept rows are written by model_samples_csv: one line each
-                               unless a quoted field holds a newline (then overcounted) */
+    spool_name("kp", name, sizeof(name));
+    snprintf(path, sizeof(path), "%s/%s", app->spool_dir, name);
+    f = fopen(path, "wb");
+    rc = f != NULL && fwrite(kept, 1, len, f) == len
+             ? 0
+             : nn_err_set(err, NN_EIO, "cannot write %s", path);
+    if (f != NULL && fclose(f) != 0 && rc == 0) {
+        rc = nn_err_set(err, NN_EIO, "cannot write %s", path);
     }
-    return rows;
+    nn_free(kept);
+    if (rc == 0) {
+        rc = model_rows_sample(sm->model, path, ',', NULL, max, 42, out, &n, err);
+    }
+    unlink(path);
+    *rows = (long long)n;
+    return rc;
 }
 
 /*
  * Writes to path the model's header, then its feedback rows of the holdout share (holdout 1),
  * of the training share (0) or none (-1), then the rows kept with the version under kind
- * (NULL: none).
+ * (NULL: none): for "replay", a seeded sample of model_replay_rows(feedback rows) of them.
  * @param rows, fb_rows [out] the data rows written, and how many of them were feedback.
  */
 static int write_rows(struct srv_app *app, const struct srv_model *sm, int holdout,
@@ -443,8 +459,7 @@ static int write_rows(struct srv_app *app, const struct srv_model *sm, int holdo
                       struct nn_err *err)
 {
     struct store_feedback *v = NULL;
-    unsigned char *kept = NULL;
-    size_t n = 0, kept_len = 0;
+    size_t n = 0;
     FILE *f;
     int rc;
 
@@ -471,15 +486,17 @@ static int write_rows(struct srv_app *app, const struct srv_model *sm, int holdo
     }
     store_feedback_list_free(v, n);
     *fb_rows = *rows;
-    if (kind != NULL &&
-        store_sample_get(app->store, sm->name, sm->version, kind, &kept, &kept_len, NULL) == 0) {
-        *rows += append_kept(f, kept, kept_len);
-        nn_free(kept);
+    if (kind != NULL) {
+        long long kept = 0;
+        size_t max = strcmp(kind, "replay") == 0 ? model_replay_rows((size_t)*fb_rows) : SIZE_MAX;
+
+        rc = append_kept(app, sm, kind, max, f, &kept, err);
+        *rows += kept;
     }
-    if (fclose(f) != 0) {
-        return nn_err_set(err, NN_EIO, "cannot write %s", path);
+    if (fclose(f) != 0 && rc == 0) {
+        rc = nn_err_set(err, NN_EIO, "cannot write %s", path);
     }
-    return 0;
+    return rc;
 }
 
 /* The size and SHA-256 of the file at path. */

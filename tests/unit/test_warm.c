@@ -100,7 +100,10 @@ static struct model *train_base(void)
     return m;
 }
 
-static struct model *warm(const struct model *base, const char *path, const char *seed)
+/* A warm start from base on path; strong: 100 epochs at a learning rate of 0.01 (what a
+ * deliberately wrong feedback needs to be learnt at all). */
+static struct model *warm_with(const struct model *base, const char *path, const char *seed,
+                               int strong)
 {
     struct model_params p;
     struct model *m = NULL;
@@ -108,12 +111,21 @@ static struct model *warm(const struct model *base, const char *path, const char
 
     model_params_default(&p);
     assert_int_equal(model_params_set(&p, "seed", seed, &err), 0);
+    if (strong) {
+        assert_int_equal(model_params_set(&p, "epochs", "100", &err), 0);
+        assert_int_equal(model_params_set(&p, "learning_rate", "0.01", &err), 0);
+    }
     assert_int_equal(model_params_set(&p, "base", "old@1", &err), 0);
     if (model_train_warm(path, base, &p, NULL, NULL, NULL, NULL, &m, &err) != 0) {
         fail_msg("warm start: %s", err.msg);
     }
     model_params_fini(&p);
     return m;
+}
+
+static struct model *warm(const struct model *base, const char *path, const char *seed)
+{
+    return warm_with(base, path, seed, 0);
 }
 
 static double eval(const struct model *m, const char *path, const char *key)
@@ -231,7 +243,7 @@ static void test_gate_refuses_flipped(void **state)
     struct nn_err err;
 
     (void)state;
-    m = warm(base, data, "13");
+    m = warm_with(base, data, "13", 1);
     assert_int_equal(model_gate(base, m, holdout, ',', NULL, &verdict, &err), 0);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(verdict, "promoted")));
     print_message(
