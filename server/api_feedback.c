@@ -790,3 +790,29 @@ void srv_feedback_keep_rows(struct srv_app *app, const char *model, int version,
     free(rep); /* open_memstream's buffers come from malloc */
     free(hold);
 }
+
+void srv_feedback_carry_rows(struct srv_app *app, const char *model, int from, int to)
+{
+    static const char *const kinds[2] = {"replay", "holdout"};
+
+    for (int i = 0; i < 2; i++) {
+        unsigned char *data = NULL;
+        size_t len = 0;
+        struct nn_err err;
+        int rc;
+
+        nn_err_clear(&err);
+        rc = store_sample_get(app->store, model, from, kinds[i], &data, &len, &err);
+        if (rc == NN_ENOTFOUND) {
+            continue; /* none kept with the base: none with this one */
+        }
+        if (rc == 0) {
+            rc = store_sample_put(app->store, model, to, kinds[i], data, len, &err);
+        }
+        nn_free(data);
+        if (rc != 0) {
+            srv_log("warn", "model %s version %d: its %s rows are not kept: %s", model, to,
+                    kinds[i], err.msg);
+        }
+    }
+}

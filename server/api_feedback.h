@@ -74,4 +74,11 @@ void srv_feedback_keep_rows(struct srv_app *app, const char *model, int version,
                             const struct model *m, const char *path, const struct model_params *p,
                             const struct model_limits *lim);
 
+/**
+ * Keeps with a retrained version the rows kept with the version it started from (replay and
+ * holdout, as they are: feedback is not mixed into them, so that the gate's validation rows
+ * stay rows no retraining trains on). Failures are logged, not returned.
+ */
+void srv_feedback_carry_rows(struct srv_app *app, const char *model, int from, int to);
+
 #endif

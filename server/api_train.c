@@ -620,6 +620,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     rc = form != NULL ? apply_form(&p, form, bad, sizeof(bad), &err)
                       : nn_err_set(&err, NN_EFORMAT, "the job's parameters are unreadable");
     int gated = form != NULL && cJSON_GetObjectItemCaseSensitive(form, SRV_FORM_GATE) != NULL;
+    int base_version = 0;
     cJSON *verdict = NULL;
     cJSON_Delete(form);
     if (rc == 0 && access(path, R_OK) != 0 &&
@@ -641,6 +642,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             }
             if (rc == 0 && gated) {
                 rc = srv_feedback_gate(app, base, m, &lim, &verdict, &err);
+                base_version = base->version;
             }
             srv_registry_release(base);
         } else if (p.auto_search) {
@@ -668,7 +670,13 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
                 if (verdict != NULL) {
                     srv_metrics_retrain(app->metrics, promoted);
                 }
-                srv_feedback_keep_rows(app, job->model, version, m, path, &p, &lim);
+                if (gated) {
+                    /* a retraining keeps its base's rows: the original training rows stay the
+                       replay, its validation rows the gate's (feedback is read afresh) */
+                    srv_feedback_carry_rows(app, job->model, base_version, version);
+                } else {
+                    srv_feedback_keep_rows(app, job->model, version, m, path, &p, &lim);
+                }
             }
         }
     }
