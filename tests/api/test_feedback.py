@@ -238,6 +238,11 @@ def test_retrain_gate_refuses_flipped_labels(daemon):
     assert gate["champion_version"] == 1 and done["model_version"] == 3
     serving = requests.get(daemon.url("/models/rt-moons")).json()["version"]
     assert serving == (3 if gate["promoted"] else 1), gate
+    # a retrained version keeps its base's rows: retraining from it compares on the same
+    # validation rows of version 1 (not on rows of the feedback)
+    assert requests.put(daemon.url("/models/rt-moons/serving"), json={"version": 3}).status_code == 200
+    gate = retrain(daemon.base, "rt-moons")["metrics"]["gate"]
+    assert gate["champion_version"] == 3 and gate["validation"]["rows"] == 60, gate
 
 
 def test_retrain_after_n_rows(make_daemon):
