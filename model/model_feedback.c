@@ -85,33 +85,25 @@ int model_feedback_csv(const struct model *m, const char *path, char delim,
 {
     const struct tab_features *f = m->feat;
     size_t n = f->n_inputs, rows = 0, len;
-    long *col = nn_calloc(n + 1, sizeof(long));
     cJSON *insts = cJSON_CreateArray(), *labs = cJSON_CreateArray();
-    struct tab_csv *r = NULL;
-    FILE *fp = NULL;
+    struct model_rows rd = {NULL, NULL, NULL};
     int rc = 0;
 
     *instances = NULL;
     *labels = NULL;
-    if (col == NULL || insts == NULL || labs == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = model_csv_open(path, delim, lim, &fp, &r, err);
-    if (rc == 0) {
-        rc = model_map_columns(m, r, col, err);
-    }
-    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
+    rc = insts != NULL && labs != NULL ? model_rows_open(m, path, delim, lim, &rd, err)
+                                       : nn_err_set(err, NN_ENOMEM, "out of memory");
+    while (rc == 0 && (rc = tab_csv_next(rd.r, err)) == 1) {
         cJSON *o = cJSON_CreateObject();
         float y;
 
-        rc = model_row_target(m, r, col[n], &y, err);
+        rc = model_row_target(m, rd.r, rd.col[n], &y, err);
         if (rc == 0 && ++rows > max_rows) {
-            rc = nn_err_set_at(err, NN_ERANGE, tab_csv_line(r), 0, NULL,
+            rc = nn_err_set_at(err, NN_ERANGE, tab_csv_line(rd.r), 0, NULL,
                                "more than %zu rows of feedback in one request", max_rows);
         }
         for (size_t i = 0; rc == 0 && o != NULL && i < n; i++) {
-            const char *v = tab_csv_field(r, (size_t)col[i], &len);
+            const char *v = tab_csv_field(rd.r, (size_t)rd.col[i], &len);
 
             if (!cJSON_AddItemToObject(o, f->inputs[i].name, cell_json(&f->inputs[i], v, len))) {
                 rc = nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -122,21 +114,15 @@ int model_feedback_csv(const struct model *m, const char *path, char delim,
         } else if (rc != 0) {
             cJSON_Delete(o);
         }
-        o = NULL;
-        if (rc == 0 && !cJSON_AddItemToArray(
-                           labs, cJSON_CreateString(tab_csv_field(r, (size_t)col[n], &len)))) {
+        if (rc == 0 && !cJSON_AddItemToArray(labs, cJSON_CreateString(tab_csv_field(
+                                                       rd.r, (size_t)rd.col[n], &len)))) {
             rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         }
     }
     if (rc == 0 && rows == 0) {
         rc = nn_err_set_at(err, NN_EINVAL, 2, 0, NULL, "the CSV has no data rows");
     }
-fail:
-    tab_csv_close(r);
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    nn_free(col);
+    model_rows_close(&rd);
     if (rc < 0) {
         cJSON_Delete(insts);
         cJSON_Delete(labs);
@@ -186,33 +172,36 @@ void model_row_write(const struct model *m, FILE *out, const cJSON *instance, co
  * The rows kept with a version
  * ---------------------------------------------------------------------------------------- */
 
-/* Writes r's current row as the model's columns (col: model_map_columns'). */
-static void copy_row(const struct model *m, const struct tab_csv *r, const long *col, FILE *out)
+/* Writes the current row of rd as m's columns. */
+static void copy_row(const struct model *m, const struct model_rows *rd, FILE *out)
 {
     size_t len;
 
     for (size_t i = 0; i <= m->feat->n_inputs; i++) {
-        const char *v = tab_csv_field(r, (size_t)col[i], &len);
+        const char *v = tab_csv_field(rd->r, (size_t)rd->col[i], &len);
 
         tab_csv_write_field(out, v, len, ',');
         fputc(i < m->feat->n_inputs ? ',' : '\n', out);
     }
 }
 
-/* Pass 1: every row's target (class index; 0 for regression) into *y, *n rows. */
-static int read_targets(const struct model *m, struct tab_csv *r, const long *col, float **y,
-                        size_t *n, struct nn_err *err)
+/* Pass 1: every row's target (class index; 0 for regression) into *y (NULL: only counted),
+ * *n rows. */
+static int read_targets(const struct model *m, const struct model_rows *rd, float **y, size_t *n,
+                        struct nn_err *err)
 {
     size_t cap = 0;
     int rc;
 
-    *y = NULL;
+    if (y != NULL) {
+        *y = NULL;
+    }
     *n = 0;
-    while ((rc = tab_csv_next(r, err)) == 1) {
+    while ((rc = tab_csv_next(rd->r, err)) == 1) {
         float t = 0;
 
-        rc = model_row_target(m, r, col[m->feat->n_inputs], &t, err);
-        if (rc == 0 && *n == cap) {
+        rc = y != NULL ? model_row_target(m, rd->r, rd->col[m->feat->n_inputs], &t, err) : 0;
+        if (rc == 0 && y != NULL && *n == cap) {
             float *g = nn_grow(*y, &cap, 1024, sizeof(float));
 
             rc = g != NULL ? 0 : nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -221,19 +210,61 @@ static int read_targets(const struct model *m, struct tab_csv *r, const long *co
         if (rc != 0) {
             return rc;
         }
-        (*y)[(*n)++] = m->feat->task == NN_TASK_REGRESSION ? 0.0f : t;
+        if (y != NULL) {
+            (*y)[*n] = m->feat->task == NN_TASK_REGRESSION ? 0.0f : t;
+        }
+        (*n)++;
     }
     return rc;
 }
 
-/* Marks which rows to keep: keep[i] = 1 (a reservoir of at most max training rows, seeded) or
- * 2 (a validation row; the first max of them). */
+/* Marks with mark in keep[] a seeded sample (Algorithm R) of at most max of the n items. */
+static void reservoir(const size_t *items, size_t n, size_t max, unsigned long long seed,
+                      size_t *res, unsigned char *keep, unsigned char mark)
+{
+    size_t k, cap = n < max ? n : max;
+    struct nn_rng rng;
+
+    nn_rng_seed(&rng, seed);
+    for (k = 0; k < n; k++) {
+        if (k < cap) {
+            res[k] = items[k];
+        } else {
+            uint64_t j = nn_rng_below(&rng, (uint64_t)k + 1);
+
+            if (j < cap) {
+                res[j] = items[k];
+            }
+        }
+    }
+    for (k = 0; k < cap; k++) {
+        keep[res[k]] = mark;
+    }
+}
+
+/* Pass 2: rewinds rd and copies every row i with keep[i] != 0 to out[keep[i] - 1]. */
+static int copy_kept(const struct model *m, const struct model_rows *rd, const unsigned char *keep,
+                     size_t rows, FILE *const *out, struct nn_err *err)
+{
+    int rc = tab_csv_rewind(rd->r, err);
+
+    for (size_t i = 0; rc == 0 && (rc = tab_csv_next(rd->r, err)) == 1 && i < rows; i++) {
+        if (keep[i] != 0) {
+            copy_row(m, rd, out[keep[i] - 1]);
+        }
+        rc = 0;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* Marks the rows to keep: 1 for a reservoir of at most max training rows (the split training
+ * made: the same seed, labels and share), 2 for the first max validation rows. */
 static int choose_rows(const struct model *m, const float *y, size_t n, unsigned long long seed,
                        double frac, size_t max, unsigned char *keep, size_t *n_rep, size_t *n_val,
                        struct nn_err *err)
 {
     size_t *tr = nn_calloc(n + 1, sizeof(size_t)), *va = nn_calloc(n + 1, sizeof(size_t));
-    size_t *res = nn_calloc(max + 1, sizeof(size_t));
+    size_t *res = nn_calloc((n < max ? n : max) + 1, sizeof(size_t));
     size_t n_tr = 0, n_va = 0, k;
     struct nn_rng rng;
     int rc = 0;
@@ -242,7 +273,6 @@ static int choose_rows(const struct model *m, const float *y, size_t n, unsigned
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    /* the split training made: the same seed, labels and share */
     nn_rng_seed(&rng, seed);
     rc = nn_train_split_stratified(y, n,
                                    m->feat->task == NN_TASK_REGRESSION ? 0 : m->feat->n_classes,
@@ -250,22 +280,8 @@ static int choose_rows(const struct model *m, const float *y, size_t n, unsigned
     if (rc != 0) {
         goto fail;
     }
-    nn_rng_seed(&rng, seed ^ 0x7265706c6179ULL); /* Algorithm R over the training rows */
-    for (k = 0; k < n_tr; k++) {
-        if (k < max) {
-            res[k] = tr[k];
-        } else {
-            uint64_t j = nn_rng_below(&rng, (uint64_t)k + 1);
-
-            if (j < max) {
-                res[j] = tr[k];
-            }
-        }
-    }
+    reservoir(tr, n_tr, max, seed ^ 0x7265706c6179ULL, res, keep, 1);
     *n_rep = n_tr < max ? n_tr : max;
-    for (k = 0; k < *n_rep; k++) {
-        keep[res[k]] = 1;
-    }
     *n_val = n_va < max ? n_va : max;
     for (k = 0; k < *n_val; k++) {
         keep[va[k]] = 2;
@@ -282,25 +298,18 @@ int model_samples_csv(const struct model *m, const char *path, char delim,
                       size_t max, FILE *replay, FILE *holdout, size_t *n_replay, size_t *n_holdout,
                       struct nn_err *err)
 {
-    size_t n = m->feat->n_inputs, rows = 0, i = 0;
-    long *col = nn_calloc(n + 1, sizeof(long));
+    FILE *const out[2] = {replay, holdout};
+    struct model_rows rd;
     unsigned char *keep = NULL;
-    struct tab_csv *r = NULL;
+    size_t rows = 0;
     float *y = NULL;
-    FILE *fp = NULL;
     int rc;
 
     *n_replay = 0;
     *n_holdout = 0;
-    if (col == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = model_csv_open(path, delim, lim, &fp, &r, err);
+    rc = model_rows_open(m, path, delim, lim, &rd, err);
     if (rc == 0) {
-        rc = model_map_columns(m, r, col, err);
-    }
-    if (rc == 0) {
-        rc = read_targets(m, r, col, &y, &rows, err);
+        rc = read_targets(m, &rd, &y, &rows, err);
     }
     if (rc == 0) {
         keep = nn_calloc(rows + 1, 1);
@@ -308,30 +317,17 @@ int model_samples_csv(const struct model *m, const char *path, char delim,
                           : nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     if (rc == 0) {
-        rc = tab_csv_rewind(r, err);
-    }
-    if (rc == 0) {
         model_rows_header(m, replay);
         model_rows_header(m, holdout);
-    }
-    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1 && i < rows) {
-        if (keep[i] != 0) {
-            copy_row(m, r, col, keep[i] == 1 ? replay : holdout);
-        }
-        i++;
-        rc = 0;
+        rc = copy_kept(m, &rd, keep, rows, out, err);
     }
     if (rc == 0 && (ferror(replay) || ferror(holdout))) {
         rc = nn_err_set(err, NN_EIO, "cannot write the kept rows");
     }
-    tab_csv_close(r);
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    nn_free(col);
+    model_rows_close(&rd);
     nn_free(y);
     nn_free(keep);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 size_t model_replay_rows(size_t feedback_rows)
@@ -345,74 +341,41 @@ int model_rows_sample(const struct model *m, const char *path, char delim,
                       const struct model_limits *lim, size_t max, unsigned long long seed,
                       FILE *out, size_t *written, struct nn_err *err)
 {
-    size_t n = m->feat->n_inputs, rows = 0, i, kept = 0;
-    long *col = nn_calloc(n + 1, sizeof(long));
-    size_t *res = NULL;
+    FILE *const outs[1] = {out};
+    struct model_rows rd;
+    size_t rows = 0, *all = NULL, *res = NULL;
     unsigned char *keep = NULL;
-    struct tab_csv *r = NULL;
-    struct nn_rng rng;
-    FILE *fp = NULL;
     int rc;
 
     *written = 0;
-    if (col == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = model_csv_open(path, delim, lim, &fp, &r, err);
+    rc = model_rows_open(m, path, delim, lim, &rd, err);
     if (rc == 0) {
-        rc = model_map_columns(m, r, col, err);
-    }
-    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
-        rows++;
-        rc = 0;
+        rc = read_targets(m, &rd, NULL, &rows, err);
     }
     if (rc == 0) {
-        size_t cap = max < rows ? max : rows;
-
-        res = nn_calloc(cap + 1, sizeof(size_t));
+        all = nn_calloc(rows + 1, sizeof(size_t));
+        res = nn_calloc((rows < max ? rows : max) + 1, sizeof(size_t));
         keep = nn_calloc(rows + 1, 1);
-        if (res == NULL || keep == NULL) {
-            rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        }
-        nn_rng_seed(&rng, seed ^ 0x73616d706c65ULL); /* Algorithm R over the rows */
-        for (i = 0; rc == 0 && i < rows; i++) {
-            if (i < cap) {
-                res[i] = i;
-            } else {
-                uint64_t j = nn_rng_below(&rng, (uint64_t)i + 1);
-
-                if (j < cap) {
-                    res[j] = i;
-                }
-            }
-        }
-        for (i = 0; rc == 0 && i < cap; i++) {
-            keep[res[i]] = 1;
-        }
+        rc = all != NULL && res != NULL && keep != NULL
+                 ? 0
+                 : nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     if (rc == 0) {
-        rc = tab_csv_rewind(r, err);
-    }
-    for (i = 0; rc == 0 && (rc = tab_csv_next(r, err)) == 1 && i < rows; i++) {
-        if (keep[i]) {
-            copy_row(m, r, col, out);
-            kept++;
+        for (size_t i = 0; i < rows; i++) {
+            all[i] = i;
         }
-        rc = 0;
+        reservoir(all, rows, max, seed ^ 0x73616d706c65ULL, res, keep, 1);
+        rc = copy_kept(m, &rd, keep, rows, outs, err);
     }
     if (rc == 0 && ferror(out)) {
         rc = nn_err_set(err, NN_EIO, "cannot write the rows");
     }
-    tab_csv_close(r);
-    if (fp != NULL) {
-        fclose(fp);
+    if (rc == 0) {
+        *written = rows < max ? rows : max;
     }
-    nn_free(col);
+    model_rows_close(&rd);
+    nn_free(all);
     nn_free(res);
     nn_free(keep);
-    if (rc < 0) {
-        return rc;
-    }
-    *written = kept;
-    return 0;
+    return rc;
 }

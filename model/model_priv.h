@@ -138,6 +138,23 @@ int model_on_epoch(const struct nn_epoch_stats *st, void *ud);
  */
 int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err);
 
+/* A labelled CSV being read in m's terms: the reader and the column of each input (col[i])
+ * and of the label (col[n_inputs]). */
+struct model_rows {
+    FILE *fp;
+    struct tab_csv *r;
+    long *col;
+};
+
+/**
+ * Opens the CSV at path and maps its columns for m (model_map_columns: every column one m
+ * knows). @return 0 or an error; on failure rows holds nothing. model_rows_close either way.
+ */
+int model_rows_open(const struct model *m, const char *path, char delim,
+                    const struct model_limits *lim, struct model_rows *rows, struct nn_err *err);
+/** Closes what model_rows_open opened. NULL-safe parts; idempotent. */
+void model_rows_close(struct model_rows *rows);
+
 /**
  * Maps m's inputs and label to r's columns: col[i] for input i, col[n_inputs] the label.
  * Every column of r must be one m knows (an input, the label, a column of its training CSV).

@@ -192,6 +192,36 @@ int model_row_target(const struct model *m, const struct tab_csv *r, long label,
         f->n_classes > 2 ? ", ..." : "");
 }
 
+int model_rows_open(const struct model *m, const char *path, char delim,
+                    const struct model_limits *lim, struct model_rows *rows, struct nn_err *err)
+{
+    int rc;
+
+    memset(rows, 0, sizeof(*rows));
+    rows->col = nn_calloc(m->feat->n_inputs + 1, sizeof(long));
+    if (rows->col == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = model_csv_open(path, delim, lim, &rows->fp, &rows->r, err);
+    if (rc == 0) {
+        rc = model_map_columns(m, rows->r, rows->col, err);
+    }
+    if (rc != 0) {
+        model_rows_close(rows);
+    }
+    return rc;
+}
+
+void model_rows_close(struct model_rows *rows)
+{
+    tab_csv_close(rows->r);
+    if (rows->fp != NULL) {
+        fclose(rows->fp);
+    }
+    nn_free(rows->col);
+    memset(rows, 0, sizeof(*rows));
+}
+
 /* Encodes every row of the CSV at path through m's pipeline into ds (targets included). */
 static int encode_csv(const struct model *m, const char *path, char delim,
                       const struct model_limits *lim, struct nn_dataset *ds, struct nn_err *err)
@@ -199,9 +229,7 @@ static int encode_csv(const struct model *m, const char *path, char delim,
     const struct tab_features *f = m->feat;
     size_t n = f->n_inputs, i;
     struct rows_acc acc;
-    struct tab_csv *r = NULL;
-    FILE *fp = NULL;
-    long *col = nn_calloc(n + 1, sizeof(long));
+    struct model_rows rows = {NULL, NULL, NULL};
     const char **cells = nn_calloc(n + 1, sizeof(char *));
     float *dense = nn_calloc((size_t)f->dense_dim + 1, sizeof(float));
     int32_t *ind = nn_calloc(TAB_FEAT_MAX_NNZ, sizeof(int32_t));
@@ -212,28 +240,25 @@ static int encode_csv(const struct model *m, const char *path, char delim,
     memset(ds, 0, sizeof(*ds));
     acc.ds.dense_cols = f->dense_dim;
     acc.ds.sparse_cols = f->sparse_dim;
-    if (col == NULL || cells == NULL || dense == NULL || ind == NULL || val == NULL) {
+    if (cells == NULL || dense == NULL || ind == NULL || val == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    rc = model_csv_open(path, delim, lim, &fp, &r, err);
-    if (rc == 0) {
-        rc = model_map_columns(m, r, col, err);
-    }
-    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
+    rc = model_rows_open(m, path, delim, lim, &rows, err);
+    while (rc == 0 && (rc = tab_csv_next(rows.r, err)) == 1) {
         size_t len, nnz = 0;
         float y = 0;
 
         for (i = 0; i < n; i++) {
-            const char *v = tab_csv_field(r, (size_t)col[i], &len);
+            const char *v = tab_csv_field(rows.r, (size_t)rows.col[i], &len);
 
             cells[i] = len > 0 ? v : NULL;
         }
-        rc = model_row_target(m, r, col[n], &y, err);
+        rc = model_row_target(m, rows.r, rows.col[n], &y, err);
         if (rc == 0) {
             rc = tab_features_encode(f, cells, dense, ind, val, TAB_FEAT_MAX_NNZ, &nnz, err);
             if (rc != 0 && err != NULL) {
-                err->line = tab_csv_line(r);
+                err->line = tab_csv_line(rows.r);
             }
         }
         if (rc == 0 && rows_acc_push(&acc, dense, ind, val, nnz, y) != 0) {
@@ -249,11 +274,7 @@ static int encode_csv(const struct model *m, const char *path, char delim,
     }
 fail:
     rows_acc_free(&acc);
-    tab_csv_close(r);
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    nn_free(col);
+    model_rows_close(&rows);
     nn_free(cells);
     nn_free(dense);
     nn_free(ind);
@@ -264,29 +285,15 @@ fail:
 int model_warm_check(const struct model *base, const char *path, char delim,
                      const struct model_limits *lim, struct nn_err *err)
 {
-    size_t n = base->feat->n_inputs;
-    long *col = nn_calloc(n + 1, sizeof(long));
-    struct tab_csv *r = NULL;
-    FILE *fp = NULL;
-    int rc;
+    struct model_rows rows;
+    int rc = model_rows_open(base, path, delim, lim, &rows, err);
 
-    if (col == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = model_csv_open(path, delim, lim, &fp, &r, err);
-    if (rc == 0) {
-        rc = model_map_columns(base, r, col, err);
-    }
-    while (rc == 0 && (rc = tab_csv_next(r, err)) == 1) {
+    while (rc == 0 && (rc = tab_csv_next(rows.r, err)) == 1) {
         float y;
 
-        rc = model_row_target(base, r, col[n], &y, err);
+        rc = model_row_target(base, rows.r, rows.col[base->feat->n_inputs], &y, err);
     }
-    tab_csv_close(r);
-    if (fp != NULL) {
-        fclose(fp);
-    }
-    nn_free(col);
+    model_rows_close(&rows);
     return rc < 0 ? rc : 0;
 }
 

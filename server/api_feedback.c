@@ -72,20 +72,6 @@ static void spool_name(const char *prefix, char *out, size_t cap)
     snprintf(out, cap, "%s-%s.csv", prefix, hex);
 }
 
-/* Replies status with details {"field": field, "index": index} (index < 0: none). */
-static int reply_at(struct srv_req *r, unsigned status, const char *field, long index,
-                    const char *msg)
-{
-    cJSON *d = cJSON_CreateObject();
-
-    if (d != NULL) {
-        cJSON_AddStringToObject(d, "field", field);
-        if (index >= 0) {
-            cJSON_AddNumberToObject(d, "index", (double)index);
-        }
-    }
-    return srv_http_reply_error(r, status, d, "%s", msg);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Storing feedback                                                                            */
@@ -150,15 +136,16 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
 
     nn_err_clear(&err);
     if (n == 0) {
-        return reply_at(r, 400, "instances", -1, "no instances: send at least one");
+        return srv_http_reply_field(r, 400, "instances", -1, "no instances: send at least one");
     }
     if (cJSON_GetArraySize(labels) != n) {
-        return reply_at(r, 400, "labels", -1, "\"labels\" must give one label per instance");
+        return srv_http_reply_field(r, 400, "labels", -1,
+                                    "\"labels\" must give one label per instance");
     }
     if (n > app->cfg->max_instances) {
         snprintf(why, sizeof(why), "%ld instances: at most %ld per request", n,
                  app->cfg->max_instances);
-        return reply_at(r, 413, "instances", -1, why);
+        return srv_http_reply_field(r, 413, "instances", -1, why);
     }
     canon = nn_calloc((size_t)n, sizeof(*canon));
     labs = nn_calloc((size_t)n, sizeof(*labs));
@@ -173,7 +160,7 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
                              sizeof(why));
         if (labs[i] == NULL) {
             snprintf(field, sizeof(field), "labels[%ld]", i);
-            rc = reply_at(r, 422, field, i, why);
+            rc = srv_http_reply_field(r, 422, field, i, why);
             goto out;
         }
         if (model_instance_canonical(m, cJSON_GetArrayItem(instances, (int)i), &canon[i], &err) !=
@@ -181,7 +168,7 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
             snprintf(field, sizeof(field), "instances[%ld]%s%.64s", i, err.field[0] ? "." : "",
                      err.field);
             snprintf(why, sizeof(why), "instance %ld: %.200s", i, err.msg);
-            rc = reply_at(r, 422, field, i, why);
+            rc = srv_http_reply_field(r, 422, field, i, why);
             goto out;
         }
     }
@@ -273,7 +260,7 @@ int srv_api_feedback_post(struct srv_req *r)
         rc = model_feedback_csv(sm->model, r->spool_path, ',', &lim,
                                 (size_t)r->app->cfg->max_instances, &insts, &labs, &err);
         if (rc != 0) {
-            rc = rc == NN_ERANGE ? reply_at(r, 413, "file", -1, err.msg)
+            rc = rc == NN_ERANGE ? srv_http_reply_field(r, 413, "file", -1, err.msg)
                                  : srv_http_reply_nn(r, rc, &err, 400, NULL);
             goto out;
         }
@@ -286,10 +273,11 @@ int srv_api_feedback_post(struct srv_req *r)
         const cJSON *in = cJSON_GetObjectItemCaseSensitive(doc, "instances");
         const cJSON *lb = cJSON_GetObjectItemCaseSensitive(doc, "labels");
         if (!cJSON_IsArray(in)) {
-            rc = reply_at(r, 400, "instances", -1, "\"instances\" (an array) is required");
+            rc = srv_http_reply_field(r, 400, "instances", -1,
+                                      "\"instances\" (an array) is required");
         } else if (!cJSON_IsArray(lb)) {
-            rc = reply_at(r, 400, "labels", -1,
-                          "\"labels\" (an array: one label per instance) is required");
+            rc = srv_http_reply_field(r, 400, "labels", -1,
+                                      "\"labels\" (an array: one label per instance) is required");
         } else {
             rc = srv_api_feedback_add(r, sm, in, lb);
         }

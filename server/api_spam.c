@@ -139,32 +139,53 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     return 0;
 }
 
+/*
+ * The message of a /spam-score or /spam-score/learn request: a raw e-mail body, or the JSON
+ * body's message (*doc the parsed body, *buf the text when message_text built it).
+ * @return 0, or 1 when a 400 was sent (*rc); *doc and *buf then NULL.
+ */
+static int read_message(struct srv_req *r, cJSON **doc, char **buf, const char **text, int *rc)
+{
+    const char *why = NULL;
+
+    *doc = NULL;
+    *buf = NULL;
+    if (r->body_kind == SRV_BODY_MAIL) {
+        *text = r->body != NULL ? r->body : "";
+        if (r->body != NULL && strlen(r->body) != r->body_len) {
+            *rc = srv_http_reply_error(r, 400, NULL,
+                                       "the message holds NUL bytes; send it as base64 in MIME");
+            return 1;
+        }
+        return 0;
+    }
+    *doc = srv_http_json_body(r);
+    if (*doc == NULL) {
+        *rc = 0; /* 400 sent */
+        return 1;
+    }
+    *text = message_text(*doc, buf, &why);
+    if (*text == NULL) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        *rc = srv_http_reply_error(r, 400, NULL, "%s", why);
+        return 1;
+    }
+    return 0;
+}
+
 int srv_api_spam_score(struct srv_req *r)
 {
     struct srv_model *sm;
     struct nn_err err;
     cJSON *doc = NULL, *res = NULL;
     char *buf = NULL;
-    const char *text, *why = NULL;
+    const char *text;
     float out[2];
     int rc = 0;
 
-    if (r->body_kind == SRV_BODY_MAIL) {
-        text = r->body != NULL ? r->body : "";
-        if (r->body != NULL && strlen(r->body) != r->body_len) {
-            return srv_http_reply_error(r, 400, NULL,
-                                        "the message holds NUL bytes; send it as base64 in MIME");
-        }
-    } else {
-        doc = srv_http_json_body(r);
-        if (doc == NULL) {
-            return 0; /* 400 sent */
-        }
-        text = message_text(doc, &buf, &why);
-        if (text == NULL) {
-            cJSON_Delete(doc);
-            return srv_http_reply_error(r, 400, NULL, "%s", why);
-        }
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
     }
     sm = spam_model(r, &rc);
     if (sm == NULL) {
@@ -300,29 +321,15 @@ int srv_api_spam_learn(struct srv_req *r)
     struct srv_model *sm = NULL;
     cJSON *doc = NULL;
     char *buf = NULL;
-    const char *text, *label = srv_http_query(r, "label"), *why = NULL;
+    const char *text, *label = srv_http_query(r, "label");
     int rc = 0;
 
-    if (r->body_kind == SRV_BODY_MAIL) {
-        text = r->body != NULL ? r->body : "";
-        if (r->body != NULL && strlen(r->body) != r->body_len) {
-            return srv_http_reply_error(r, 400, NULL,
-                                        "the message holds NUL bytes; send it as base64 in MIME");
-        }
-    } else {
-        doc = srv_http_json_body(r);
-        if (doc == NULL) {
-            return 0; /* 400 sent */
-        }
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
-        if (cJSON_IsString(l)) {
-            label = l->valuestring;
-        }
-        text = message_text(doc, &buf, &why);
-        if (text == NULL) {
-            rc = srv_http_reply_error(r, 400, NULL, "%s", why);
-            goto out;
-        }
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
+    if (cJSON_IsString(l)) {
+        label = l->valuestring;
     }
     if (label == NULL || (strcasecmp(label, "spam") != 0 && strcasecmp(label, "ham") != 0)) {
         rc = srv_http_reply_error(r, 400, srv_http_details_str("field", "label"),
