@@ -50,6 +50,19 @@ typedef int store_jobs_count_fn(struct store *s, long counts[STORE_JOB_N_STATUS]
                                 struct nn_err *err);
 typedef int store_spool_in_use_fn(struct store *s, const char *spool, int *in_use,
                                   struct nn_err *err);
+typedef int store_feedback_put_fn(struct store *s, const char *model, const char *hash,
+                                  const char *instance, const char *label, int *created,
+                                  struct nn_err *err);
+typedef int store_feedback_list_fn(struct store *s, const char *model, long long after, int limit,
+                                   struct store_feedback **out, size_t *n, struct nn_err *err);
+typedef int store_feedback_delete_fn(struct store *s, const char *model, const char *hash,
+                                     long long *deleted, struct nn_err *err);
+typedef int store_feedback_count_fn(struct store *s, const char *model, long long *n,
+                                    struct nn_err *err);
+typedef int store_sample_put_fn(struct store *s, const char *model, int version, const char *kind,
+                                const void *data, size_t len, struct nn_err *err);
+typedef int store_sample_get_fn(struct store *s, const char *model, int version, const char *kind,
+                                unsigned char **data, size_t *len, struct nn_err *err);
 typedef int store_heartbeat_fn(struct store *s, struct nn_err *err);
 typedef int store_changes_fn(struct store *s, long long *since, int wait_ms, store_change_fn fn,
                              void *ud, struct nn_err *err);
@@ -87,6 +100,14 @@ struct store_ops {
     store_job_ids_fn *jobs_recover;
     store_jobs_count_fn *jobs_count;
     store_spool_in_use_fn *spool_in_use;
+
+    /* feedback and the rows kept with a version */
+    store_feedback_put_fn *feedback_put;
+    store_feedback_list_fn *feedback_list;
+    store_feedback_delete_fn *feedback_delete;
+    store_feedback_count_fn *feedback_count;
+    store_sample_put_fn *sample_put;
+    store_sample_get_fn *sample_get;
 
     /* replicas: NULL in a backend that one process owns (store.c then does nothing) */
     store_heartbeat_fn *jobs_heartbeat;

@@ -695,6 +695,8 @@ const struct store_ops store_pg_ops = {
     .version_put = store_pg_version_put,
     .job_claim = store_pg_job_claim,
     .jobs_recover = store_pg_jobs_recover,
+    .feedback_put = store_pg_feedback_put,
+    .sample_put = store_pg_sample_put,
     STORE_SQL_OPS,
     .jobs_heartbeat = store_pg_jobs_heartbeat,
     .jobs_adopt = store_pg_jobs_adopt,

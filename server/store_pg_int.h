@@ -61,6 +61,8 @@ extern const struct sql_dialect store_pg_dialect;
 store_version_put_fn store_pg_version_put;
 store_job_get_fn store_pg_job_claim;
 store_job_ids_fn store_pg_jobs_recover;
+store_feedback_put_fn store_pg_feedback_put;
+store_sample_put_fn store_pg_sample_put;
 store_heartbeat_fn store_pg_jobs_heartbeat;
 store_job_ids_fn store_pg_jobs_adopt;
 

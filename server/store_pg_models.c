@@ -40,9 +40,11 @@ static int version_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
     if (rc == 0) {
         rc = store_sql_exec(c,
                             "INSERT INTO model_versions (model_id, version, blob, card, metrics, "
-                            "job_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, " PG_NOW ")",
+                            "job_id, created_at, promoted) VALUES ($1, $2, $3, $4, $5, $6, " PG_NOW
+                            ", $7)",
                             SQL_ARGS(SQL_INT(m.id), SQL_INT(m.next), SQL_BLOB(v->blob, v->blob_len),
-                                     SQL_TEXT(v->card), SQL_TEXT(v->metrics), SQL_TEXT(v->job_id)),
+                                     SQL_TEXT(v->card), SQL_TEXT(v->metrics), SQL_TEXT(v->job_id),
+                                     SQL_INT(v->held ? 0 : 1)),
                             NULL, err);
     }
     if (rc == 0) {

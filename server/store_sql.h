@@ -329,6 +329,18 @@ store_job_id_fn store_sql_job_cancel;
 store_job_id_fn store_sql_job_requeue;
 store_jobs_count_fn store_sql_jobs_count;
 store_spool_in_use_fn store_sql_spool_in_use;
+store_feedback_list_fn store_sql_feedback_list;
+store_feedback_delete_fn store_sql_feedback_delete;
+store_feedback_count_fn store_sql_feedback_count;
+store_sample_get_fn store_sql_sample_get;
+
+/**
+ * Keeps data with a stored version (as store_sample_put) with the backend's statement sql:
+ * $1 model name, $2 version, $3 kind, $4 the bytes; it must write one row, or none when the
+ * version does not exist (then NN_ENOTFOUND).
+ */
+int store_sql_sample_put(struct store *s, const char *sql, const char *model, int version,
+                         const char *kind, const void *data, size_t len, struct nn_err *err);
 
 /* The context of a backend's new-version transaction body (store_sql_version_put). */
 struct sql_version_put {
@@ -371,6 +383,8 @@ int store_sql_requeue_list(struct store *s, const char *const requeue[],
     .job_list = store_sql_job_list, .job_progress = store_sql_job_progress,                        \
     .job_history = store_sql_job_history, .job_fail = store_sql_job_fail,                          \
     .job_cancel = store_sql_job_cancel, .job_requeue = store_sql_job_requeue,                      \
-    .jobs_count = store_sql_jobs_count, .spool_in_use = store_sql_spool_in_use
+    .jobs_count = store_sql_jobs_count, .spool_in_use = store_sql_spool_in_use,                    \
+    .feedback_list = store_sql_feedback_list, .feedback_delete = store_sql_feedback_delete,        \
+    .feedback_count = store_sql_feedback_count, .sample_get = store_sql_sample_get
 
 #endif

@@ -67,9 +67,10 @@ static int version_fill(struct sql_conn *c, struct store_version *v, int version
     v->pinned = m.pinned;
     v->serving = m.pinned;
     if (v->serving == 0) {
+        /* the newest not held back by the gate (none: the newest) */
         rc = store_sql_int(c,
-                           "SELECT COALESCE(MAX(version), 0) FROM model_versions "
-                           "WHERE model_id = $1",
+                           "SELECT COALESCE(MAX(CASE WHEN promoted <> 0 THEN version END), "
+                           "MAX(version), 0) FROM model_versions WHERE model_id = $1",
                            SQL_ARGS(SQL_INT(m.id)), &newest, err);
         if (rc != 0) {
             return rc;

@@ -352,5 +352,7 @@ const struct store_ops store_sqlite_ops = {
     .version_put = store_sqlite_version_put,
     .job_claim = store_sqlite_job_claim,
     .jobs_recover = store_sqlite_jobs_recover,
+    .feedback_put = store_sqlite_feedback_put,
+    .sample_put = store_sqlite_sample_put,
     STORE_SQL_OPS,
 };

@@ -44,5 +44,7 @@ extern const struct sql_dialect store_sqlite_dialect;
 store_version_put_fn store_sqlite_version_put;
 store_job_get_fn store_sqlite_job_claim;
 store_job_ids_fn store_sqlite_jobs_recover;
+store_feedback_put_fn store_sqlite_feedback_put;
+store_sample_put_fn store_sqlite_sample_put;
 
 #endif
