@@ -6,15 +6,10 @@
  */
 #include "store_pg_int.h"
 
-struct feedback_put {
-    const char *model, *hash, *instance, *label;
-    int created; /* out */
-};
-
 /* One upsert; xmax = 0 tells a row just inserted from one updated. */
 static int feedback_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct feedback_put *p = ctx;
+    struct sql_feedback_put *p = ctx;
     long long inserted = 0;
     int rc = store_sql_int(
         c,
@@ -33,13 +28,7 @@ static int feedback_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 int store_pg_feedback_put(struct store *s, const char *model, const char *hash,
                           const char *instance, const char *label, int *created, struct nn_err *err)
 {
-    struct feedback_put p = {model, hash, instance, label, 0};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, feedback_put_tx, &p, err);
-
-    if (rc == 0) {
-        *created = p.created;
-    }
-    return rc;
+    return store_sql_feedback_put(s, model, hash, instance, label, feedback_put_tx, created, err);
 }
 
 int store_pg_sample_put(struct store *s, const char *model, int version, const char *kind,

@@ -75,7 +75,7 @@ int store_sql_row(struct sql_conn *c, const char *sql, struct sql_args a, int bi
     return rc == 0 && !f.found ? NN_ENOTFOUND : rc;
 }
 
-static int read_int(const struct sql_row *r, void *ctx, struct nn_err *err)
+int store_sql_int_row(const struct sql_row *r, void *ctx, struct nn_err *err)
 {
     (void)err;
     *(long long *)ctx = store_sql_col_int(r, 0);
@@ -85,7 +85,7 @@ static int read_int(const struct sql_row *r, void *ctx, struct nn_err *err)
 int store_sql_int(struct sql_conn *c, const char *sql, struct sql_args a, long long *out,
                   struct nn_err *err)
 {
-    return store_sql_row(c, sql, a, 0, read_int, out, err);
+    return store_sql_row(c, sql, a, 0, store_sql_int_row, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

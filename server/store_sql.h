@@ -220,6 +220,9 @@ int store_sql_rows(struct sql_conn *c, const char *sql, struct sql_args a, store
 int store_sql_row(struct sql_conn *c, const char *sql, struct sql_args a, int binary,
                   store_sql_row_fn fn, void *ctx, struct nn_err *err);
 
+/** Row handler: column 0 as an integer into *(long long *)ctx. */
+int store_sql_int_row(const struct sql_row *r, void *ctx, struct nn_err *err);
+
 /** A query of one integer: *out = row 0, column 0. NN_ENOTFOUND (err untouched) when no row. */
 int store_sql_int(struct sql_conn *c, const char *sql, struct sql_args a, long long *out,
                   struct nn_err *err);
@@ -355,6 +358,20 @@ struct sql_version_put {
  */
 int store_sql_version_put(struct store *s, const struct store_version_new *v, store_sql_tx_fn tx,
                           int *version, struct nn_err *err);
+
+/* The context of a backend's feedback upsert body (store_sql_feedback_put). */
+struct sql_feedback_put {
+    const char *model, *hash, *instance, *label;
+    int created; /* out: 1 when a row was added, 0 when one was updated */
+};
+
+/**
+ * Stores a feedback row (as store_feedback_put) with the backend's transaction body tx, whose
+ * ctx is a struct sql_feedback_put, in one write transaction.
+ */
+int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
+                           const char *instance, const char *label, store_sql_tx_fn tx,
+                           int *created, struct nn_err *err);
 
 /**
  * Claims a queued job (as store_job_claim) with the backend's statement sql and its binds a

@@ -37,6 +37,19 @@ static int fill_feedback(const struct sql_row *r, void *elem, size_t size, struc
     return 0;
 }
 
+int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
+                           const char *instance, const char *label, store_sql_tx_fn tx,
+                           int *created, struct nn_err *err)
+{
+    struct sql_feedback_put p = {model, hash, instance, label, 0};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, tx, &p, err);
+
+    if (rc == 0) {
+        *created = p.created;
+    }
+    return rc;
+}
+
 struct feedback_list {
     const char *model;
     long long after;
@@ -89,28 +102,17 @@ int store_sql_feedback_delete(struct store *s, const char *model, const char *ha
     return rc;
 }
 
-struct feedback_count {
-    const char *model;
-    long long n; /* out */
-};
-
-static int feedback_count_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    struct feedback_count *d = ctx;
-
-    return d->model != NULL
-               ? store_sql_int(c, "SELECT COUNT(*) FROM feedback WHERE model = $1",
-                               SQL_ARGS(SQL_TEXT(d->model)), &d->n, err)
-               : store_sql_int(c, "SELECT COUNT(*) FROM feedback", SQL_NOARGS, &d->n, err);
-}
-
 int store_sql_feedback_count(struct store *s, const char *model, long long *n, struct nn_err *err)
 {
-    struct feedback_count d = {model, 0};
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, feedback_count_tx, &d, err);
+    long long count = 0;
+    int rc = model != NULL
+                 ? store_sql_once(s, "SELECT COUNT(*) FROM feedback WHERE model = $1",
+                                  SQL_ARGS(SQL_TEXT(model)), store_sql_int_row, &count, NULL, err)
+                 : store_sql_once(s, "SELECT COUNT(*) FROM feedback", SQL_NOARGS, store_sql_int_row,
+                                  &count, NULL, err);
 
     if (rc == 0) {
-        *n = d.n;
+        *n = count;
     }
     return rc;
 }

@@ -414,28 +414,16 @@ int store_sql_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struc
     return rc;
 }
 
-struct spool_use {
-    const char *spool;
-    long long n; /* out */
-};
-
-static int spool_in_use_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    struct spool_use *u = ctx;
-
-    return store_sql_int(c,
-                         "SELECT COUNT(*) FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
-                         "WHERE d.spool = $1 AND j.status IN ('queued', 'running')",
-                         SQL_ARGS(SQL_TEXT(u->spool)), &u->n, err);
-}
-
 int store_sql_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err)
 {
-    struct spool_use u = {spool, 0};
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, spool_in_use_tx, &u, err);
+    long long n = 0;
+    int rc = store_sql_once(s,
+                            "SELECT COUNT(*) FROM jobs j JOIN datasets d ON d.id = j.dataset_id "
+                            "WHERE d.spool = $1 AND j.status IN ('queued', 'running')",
+                            SQL_ARGS(SQL_TEXT(spool)), store_sql_int_row, &n, NULL, err);
 
     if (rc == 0) {
-        *in_use = u.n > 0;
+        *in_use = n > 0;
     }
     return rc;
 }

@@ -5,15 +5,10 @@
  */
 #include "store_sqlite_int.h"
 
-struct feedback_put {
-    const char *model, *hash, *instance, *label;
-    int created; /* out */
-};
-
 /* Updates the row of a hash the model has or, when there is none, inserts it; tells which. */
 static int feedback_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct feedback_put *p = ctx;
+    struct sql_feedback_put *p = ctx;
     int changes = 0;
     int rc = store_sql_exec(
         c,
@@ -38,13 +33,7 @@ int store_sqlite_feedback_put(struct store *s, const char *model, const char *ha
                               const char *instance, const char *label, int *created,
                               struct nn_err *err)
 {
-    struct feedback_put p = {model, hash, instance, label, 0};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, feedback_put_tx, &p, err);
-
-    if (rc == 0) {
-        *created = p.created;
-    }
-    return rc;
+    return store_sql_feedback_put(s, model, hash, instance, label, feedback_put_tx, created, err);
 }
 
 int store_sqlite_sample_put(struct store *s, const char *model, int version, const char *kind,
