@@ -160,9 +160,11 @@ void model_expl_free(struct model_expl *ex);
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
  * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).
+ * @param explain [in] non-zero adds one `attr_<input>` column per model input (model order):
+ *                the attributions of model_explain_cells for the class predicted.
  * @return 0 or an error naming the line/column (missing input column: NN_EINVAL).
  */
-int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter, int explain,
                       const struct model_limits *lim, struct nn_err *err);
 
 /**

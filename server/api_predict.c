@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_explain.h"
 #include "api_models.h"
 #include "json_write.h"
 #include "metrics.h"
@@ -154,46 +155,6 @@ out:
     return done;
 }
 
-/* Words per text input an explanation lists unless "top" says otherwise. */
-#define EXPLAIN_TOP     10
-#define EXPLAIN_TOP_MAX 1000
-
-/*
- * Reads "explain": absent, null or false (none), true, or {"top": n} (n words per text input,
- * 1..1000). Sets *top (0: none). @return 0, or -1 after replying 400 naming the field (*rc).
- */
-static int explain_top(struct srv_req *r, const cJSON *ej, int *top, int *rc)
-{
-    const cJSON *tj;
-
-    *top = 0;
-    if (ej == NULL || cJSON_IsNull(ej) || cJSON_IsFalse(ej)) {
-        return 0;
-    }
-    if (cJSON_IsTrue(ej)) {
-        *top = EXPLAIN_TOP;
-        return 0;
-    }
-    if (!cJSON_IsObject(ej)) {
-        *rc = reply_field(r, 400, "explain", -1,
-                          "\"explain\" must be true, false or an object {\"top\": n}");
-        return -1;
-    }
-    tj = cJSON_GetObjectItemCaseSensitive(ej, "top");
-    if (tj == NULL) {
-        *top = EXPLAIN_TOP;
-        return 0;
-    }
-    if (!cJSON_IsNumber(tj) || tj->valuedouble < 1 || tj->valuedouble > EXPLAIN_TOP_MAX ||
-        tj->valuedouble != (double)(int)tj->valuedouble) {
-        *rc = reply_field(r, 400, "explain.top", -1,
-                          "\"explain.top\" must be an integer from 1 to 1000");
-        return -1;
-    }
-    *top = (int)tj->valuedouble;
-    return 0;
-}
-
 static int predict_json(struct srv_req *r)
 {
     cJSON **expl = NULL;
@@ -258,7 +219,8 @@ static int predict_json(struct srv_req *r)
         goto out;
     }
     int top = 0;
-    if (explain_top(r, cJSON_GetObjectItemCaseSensitive(doc, "explain"), &top, &rc) != 0) {
+    if (srv_explain_json(r, cJSON_GetObjectItemCaseSensitive(doc, "explain"), "explain", &top,
+                         &rc) != 0) {
         goto out;
     }
     rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
@@ -387,6 +349,10 @@ static int predict_csv(struct srv_req *r)
             return srv_http_reply_error(r, 400, d, "delimiter must be ',', ';' or a tab");
         }
     }
+    int top = 0;
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
     rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -414,7 +380,7 @@ static int predict_csv(struct srv_req *r)
     }
     model_limits_default(&lim);
     errno = 0;
-    rc = model_predict_csv(sm->model, in, out, delim, &lim, &err);
+    rc = model_predict_csv(sm->model, in, out, delim, top > 0, &lim, &err);
     saved = errno; /* a failed write leaves ferror(out) and its errno */
     if (rc != 0 && ferror(out)) {
         rc = reply_spool_error(r, saved);
