@@ -8,13 +8,15 @@
  * weighted mean over the grid is gbar, and attr_j = (x_j - base_j) * (W_0[j] . gbar): the
  * input side costs two passes over the row's weights, whatever the number of steps. The sum
  * of the attributions is dz . gbar, so completeness is checked without touching the input.
- * Grid: composite midpoint rule, first over k/8 plus, for a ReLU / leaky ReLU first hidden
- * layer, the points where one of its units changes sign (a = -p0_u / dz_u: between them a
- * one-hidden-layer ReLU net is linear along the path, and the rule exact). While completeness
- * fails, segments are split where the rule is worst: tail_grad gives the logit at each point
- * too, so the error between two neighbouring points is known exactly, and for piecewise-linear
- * nets the slopes and the rise locate the kink between them (see refine). At most max_steps
- * segments; each split costs two gradient evaluations. Arithmetic on the path is in double.
+ * Grid: composite midpoint rule, first over k/8 (over [0, 1] alone when the net is
+ * piecewise linear along the path: no hidden layer, or one ReLU hidden layer) plus, for a
+ * ReLU / leaky ReLU first hidden layer, the points where one of its units changes sign (a = -p0_u /
+ * dz_u: between them a one-hidden-layer ReLU net is linear along the path, and the rule exact).
+ * While completeness fails, segments are split where the rule is worst: tail_grad gives the logit
+ * at each point too, so the error between two neighbouring points is known exactly, and for
+ * piecewise-linear nets the slopes and the rise locate the kink between them (see refine). At most
+ * max_steps segments; each split costs two gradient evaluations. Arithmetic on the path is in
+ * double.
  */
 #include "nn/ig.h"
 
@@ -297,7 +299,7 @@ int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const
     struct ig_ws ws;
     double diff, sum, dot;
     void *blk;
-    int j, m, steps, use_kinks, L = net->n_layers;
+    int j, m, steps, use_kinks, piecewise, L = net->n_layers;
 
     if (o == NULL) {
         nn_ig_opts_default(&def);
@@ -360,7 +362,11 @@ int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const
             }
         }
     }
-    m = L == 1 ? 1 : (FIRST_MIN < o->max_steps ? FIRST_MIN : o->max_steps);
+    /* no hidden layer, or one ReLU hidden layer whose kinks all fit: the logit is linear
+     * between the kinks, so the kinks alone make the rule exact */
+    piecewise = L == 1 || (L == 2 && (l0->act == NN_ACT_RELU || l0->act == NN_ACT_LEAKY_RELU) &&
+                           nk + 1 <= (size_t)o->max_steps);
+    m = piecewise ? 1 : (FIRST_MIN < o->max_steps ? FIRST_MIN : o->max_steps);
     use_kinks = nk > 0 && (size_t)m + nk <= (size_t)o->max_steps;
     steps = grid_init(net, &ws, m, use_kinks ? nk : 0, unit);
     for (;;) {
