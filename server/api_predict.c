@@ -97,13 +97,10 @@ static int reply_predictions(struct srv_req *r, const struct srv_model *sm, cons
         }
         prediction_write(&b, sm->model, out + i * k);
         if (expl != NULL && !b.failed) {
-            char *e = cJSON_PrintUnformatted(expl[i]);
-
             b.len--; /* the prediction's closing brace */
             srv_json_raw(&b, ",\"explanation\":");
-            srv_json_raw(&b, e != NULL ? e : "null");
+            srv_json_tree(&b, expl[i]);
             srv_json_raw(&b, "}");
-            cJSON_free(e);
         }
     }
     srv_json_raw(&b, "]}");
