@@ -117,7 +117,7 @@ def main():
     row("3  predict 1,000-row batches, rows/s", fmt(num(r, "predict_batch_rows_s")), "", "", "",
         None)
     us = num(r, "explain_row_us")
-    row("3  explain 1 row (a), us", fmt(us), f"steps {fmt(num(r, 'explain_steps'))}", "",
+    row("3  explain 1 row (a), us", fmt(us), f"CPU {fmt(num(r, 'explain_row_cpu_us'))}", "",
         "<= 20 us", None if us is None else us <= 20)
     # 4. HTTP
     ratio_row("4  POST /predict 1 row, req/s", num(r, "http_neurond_rps"),

@@ -381,8 +381,12 @@ cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, in
     cJSON_AddStringToObject(o, "baseline_source", ex->stored ? "training_means" : "zeros");
     attr = cJSON_AddObjectToObject(o, "attributions");
     order_inputs(ex, n, ord);
-    for (i = 0; i < n; i++) {
-        cJSON_AddNumberToObject(attr, f->inputs[ord[i]].name, ex->input[ord[i]]);
+    for (i = 0; i < n; i++) { /* keys borrowed from the model: one allocation an input, not two */
+        cJSON *v = cJSON_CreateNumber(ex->input[ord[i]]);
+
+        if (v == NULL || !cJSON_AddItemToObjectCS(attr, f->inputs[ord[i]].name, v)) {
+            cJSON_Delete(v);
+        }
     }
     for (i = 0; i < n; i++) {
         cJSON *list, *sh;

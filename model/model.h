@@ -151,7 +151,8 @@ double model_expl_input(const struct model_expl *ex, int i);
  * The explanation object of API.md: class, output, baseline, baseline_source, attributions
  * (input -> value, largest magnitude first), words (text input -> its `top` words and bigrams,
  * largest magnitude first), shape (text input -> its shape features), completeness.
- * Ownership: new; cJSON_Delete. NULL when out of memory.
+ * Ownership: new; cJSON_Delete. NULL when out of memory. The keys of "attributions" are
+ * borrowed from m (cJSON_AddItemToObjectCS): delete the tree before m is freed.
  */
 cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
 /** Frees an explanation. NULL-safe. */

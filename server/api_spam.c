@@ -316,8 +316,8 @@ int srv_api_spam_batch(struct srv_req *r)
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:
+    cJSON_Delete(reply); /* before the model: explanations borrow its input names */
     srv_registry_release(sm);
-    cJSON_Delete(reply);
     cJSON_Delete(doc);
     return rc;
 }
