@@ -21,8 +21,8 @@
 
 #define MAGIC "NRDM"
 #define FORMAT_VERSION                                                                             \
-    3u /* 2: + impute and the columns after the metrics; 3: + the                                  \
-          explanation baseline; 1 and 2 still read */
+    4u /* 2: + impute and the columns after the metrics; 3: + the                                  \
+          explanation baseline; 4: + permutation importance; 1 to 3 still read */
 #define MAX_BLOB    ((size_t)1 << 31)
 #define MAX_WIDTH   (1 << 20)
 #define MAX_HISTORY 1000000u
@@ -154,6 +154,11 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     tab_buf_put_u32(&b, m->baseline != NULL ? (uint32_t)m->feat->dense_dim : 0u);
     if (m->baseline != NULL) {
         tab_buf_put_f32s(&b, m->baseline, (size_t)m->feat->dense_dim);
+    }
+    /* v4: permutation importance, 2 x n_inputs floats (count 0: none) */
+    tab_buf_put_u32(&b, m->importance != NULL ? (uint32_t)(2 * m->feat->n_inputs) : 0u);
+    if (m->importance != NULL) {
+        tab_buf_put_f32s(&b, m->importance, 2 * m->feat->n_inputs);
     }
     if (b.failed) {
         tab_buf_fini(&b);
@@ -427,6 +432,32 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
     return 0;
 }
 
+/* The v4 importance: u32 count (0 or 2 x n_inputs), then that many f32, each finite. */
+static int get_importance(struct tab_rd *rd, struct model *m, struct nn_err *err)
+{
+    uint32_t n = 0, i;
+    int rc = tab_rd_u32(rd, &n, "importance", err);
+
+    if (rc != 0 || n == 0) {
+        return rc;
+    }
+    if (n != 2 * m->feat->n_inputs) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: importance of %u values for %zu inputs", n,
+                          m->feat->n_inputs);
+    }
+    m->importance = nn_malloc((size_t)n * sizeof(float));
+    if (m->importance == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = tab_rd_f32s(rd, m->importance, n, "importance", err);
+    for (i = 0; rc == 0 && i < n; i++) {
+        if (!isfinite(m->importance[i])) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: importance value %u is not finite", i);
+        }
+    }
+    return rc;
+}
+
 /* The v3 baseline: u32 count (0 or dense_dim), then that many f32, each finite. */
 static int get_baseline(struct tab_rd *rd, struct model *m, struct nn_err *err)
 {
@@ -512,6 +543,9 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     }
     if (rc == 0 && version >= 3) {
         rc = get_baseline(&rd, m, err);
+    }
+    if (rc == 0 && version >= 4) {
+        rc = get_importance(&rd, m, err);
     }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",

@@ -112,6 +112,14 @@ schemas = {
     "label": {"type": "object", "properties": {"name": {"type": "string"}, "classes": {"type": "array", "items": {"type": "string"}}}},
     "architecture": {"type": "object", "additionalProperties": True},
     "metrics": {"type": "object", "additionalProperties": True},
+    "importance": {"type": "object", "nullable": True, "description": "Permutation importance on the validation "
+                   "split: per input, the mean drop in the metric over 5 shuffles and its sd (null: not measured)",
+                   "properties": {"method": {"type": "string", "enum": ["permutation"]},
+                                  "metric": {"type": "string", "enum": ["accuracy", "rmse"]},
+                                  "split": {"type": "string"}, "shuffles": {"type": "integer"},
+                                  "inputs": {"type": "array", "items": {"type": "object", "properties": {
+                                      "name": {"type": "string"}, "mean": {"type": "number"},
+                                      "sd": {"type": "number"}}}}}},
     "job_id": {"type": "string", "nullable": True}, "created_at": {"type": "string", "format": "date-time"}},
     "additionalProperties": True},
  "ModelExport": {"type": "object", "description": "The card plus the feature pipeline and every weight and bias",
