@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
 #include "nn/ig.h"
 #include "nn/net.h"
 #include "nn/rng.h"
@@ -28,21 +29,6 @@
 #define TEST   1000
 #define PASSES 7
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {

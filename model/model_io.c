@@ -432,53 +432,31 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
     return 0;
 }
 
-/* The v4 importance: u32 count (0 or 2 x n_inputs), then that many f32, each finite. */
-static int get_importance(struct tab_rd *rd, struct model *m, struct nn_err *err)
-{
-    uint32_t n = 0, i;
-    int rc = tab_rd_u32(rd, &n, "importance", err);
-
-    if (rc != 0 || n == 0) {
-        return rc;
-    }
-    if (n != 2 * m->feat->n_inputs) {
-        return nn_err_set(err, NN_EFORMAT, "model blob: importance of %u values for %zu inputs", n,
-                          m->feat->n_inputs);
-    }
-    m->importance = nn_malloc((size_t)n * sizeof(float));
-    if (m->importance == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
-    }
-    rc = tab_rd_f32s(rd, m->importance, n, "importance", err);
-    for (i = 0; rc == 0 && i < n; i++) {
-        if (!isfinite(m->importance[i])) {
-            rc = nn_err_set(err, NN_EFORMAT, "model blob: importance value %u is not finite", i);
-        }
-    }
-    return rc;
-}
-
-/* The v3 baseline: u32 count (0 or dense_dim), then that many f32, each finite. */
-static int get_baseline(struct tab_rd *rd, struct model *m, struct nn_err *err)
+/*
+ * An optional array of finite floats (v3 baseline, v4 importance): u32 count, 0 (none) or
+ * `want`, then that many f32. *out is new (nn_malloc) or stays NULL for none.
+ */
+static int get_floats(struct tab_rd *rd, uint32_t want, const char *what, float **out,
+                      struct nn_err *err)
 {
     uint32_t n = 0;
-    int rc = tab_rd_u32(rd, &n, "baseline", err);
+    int rc = tab_rd_u32(rd, &n, what, err);
 
     if (rc != 0 || n == 0) {
         return rc;
     }
-    if (n != (uint32_t)m->feat->dense_dim || tab_rd_left(rd) / 4 < n) {
-        return nn_err_set(err, NN_EFORMAT, "model blob: baseline of %u values for %d features", n,
-                          m->feat->dense_dim);
+    if (n != want || tab_rd_left(rd) / 4 < n) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: %s of %u values where %u belong", what, n,
+                          want);
     }
-    m->baseline = nn_malloc((size_t)n * sizeof(float));
-    if (m->baseline == NULL) {
+    *out = nn_malloc((size_t)n * sizeof(float));
+    if (*out == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = tab_rd_f32s(rd, m->baseline, n, "baseline", err);
+    rc = tab_rd_f32s(rd, *out, n, what, err);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        if (!isfinite(m->baseline[i])) {
-            rc = nn_err_set(err, NN_EFORMAT, "model blob: baseline value %u is not finite", i);
+        if (!isfinite((*out)[i])) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: %s value %u is not finite", what, i);
         }
     }
     return rc;
@@ -542,10 +520,10 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
         }
     }
     if (rc == 0 && version >= 3) {
-        rc = get_baseline(&rd, m, err);
+        rc = get_floats(&rd, (uint32_t)m->feat->dense_dim, "baseline", &m->baseline, err);
     }
     if (rc == 0 && version >= 4) {
-        rc = get_importance(&rd, m, err);
+        rc = get_floats(&rd, (uint32_t)(2 * m->feat->n_inputs), "importance", &m->importance, err);
     }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",

@@ -23,6 +23,7 @@
 #include "model/model.h"
 #include "nn/alloc.h"
 #include "nn/rng.h"
+#include "unit_train.h"
 
 /* Writes rows of (signal, noise, label): label = signal > 0.5 (classification) or 3 x signal
  * (regression). Returns the path (static buffer). */
@@ -55,19 +56,9 @@ static const char *write_rows(int regression)
 
 static struct model *train(const char *path)
 {
-    struct model_params p;
-    struct model_limits lim;
-    struct model *m = NULL;
-    struct nn_err err;
+    const char *const kv[] = {"epochs", "60", NULL};
 
-    model_params_default(&p);
-    model_limits_default(&lim);
-    assert_int_equal(model_params_set(&p, "epochs", "60", NULL), 0);
-    if (model_train_csv(path, &p, &lim, NULL, NULL, NULL, &m, &err) != 0) {
-        fail_msg("%s: %s", path, err.msg);
-    }
-    model_params_fini(&p);
-    return m;
+    return unit_train(path, kv);
 }
 
 /* The card's importance entry of input `name`. */
