@@ -7,7 +7,8 @@ stores no baseline); a trained model's explanation adds up (output - baseline) a
 input, largest first; the same numbers from /predict and /models/<name>/predict; the same row
 gets the same attributions from JSON, CSV, KServe and the CLI; a scored message's words are
 words of the message and add up with its shape features; bad "explain" values are 400 naming
-the field (or the query parameter) at every entry point.
+the field (or the query parameter) at every entry point; the card carries permutation
+importance (null for an import).
 """
 import csv
 import io
@@ -247,3 +248,17 @@ def test_spam_score_bad_explain(daemon, spam_model):
 def test_cli_predict_explain_usage(tmp_path):
     p = subprocess.run([NEUROND, "eval", "m.nrd", "x.csv", "--explain"], capture_output=True)
     assert p.returncode == 2
+
+
+def test_card_has_permutation_importance(daemon, iris):
+    card = requests.get(daemon.url("/models/%s" % iris)).json()
+    imp = card["importance"]
+    assert imp["method"] == "permutation" and imp["metric"] == "accuracy"
+    assert imp["split"] == "validation" and imp["shuffles"] == 5
+    assert {i["name"] for i in imp["inputs"]} == set(IRIS_ROW)
+    means = [i["mean"] for i in imp["inputs"]]
+    assert means == sorted(means, reverse=True) and means[0] > 0
+    assert all(i["sd"] >= 0 for i in imp["inputs"])
+    # an imported model has none
+    assert requests.post(daemon.url("/models/ximp/import"), json=NEURON).status_code == 201
+    assert requests.get(daemon.url("/models/ximp")).json()["importance"] is None
