@@ -142,6 +142,13 @@ struct model_expl;
  */
 int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
                        struct model_expl **ex, struct nn_err *err);
+/**
+ * As model_explain_json, for one row of an all-numeric model given as numbers in input order
+ * (model_predict_num's rows; NaN = missing): the server's fast path.
+ * @return 0, NN_EINVAL (an input is not numeric; err->field names it) or NN_ENOMEM.
+ */
+int model_explain_num(const struct model *m, const double *x, int cls, float *out,
+                      struct model_expl **ex, struct nn_err *err);
 /** As model_explain_json, with the instance as cells in input order (NULL = missing). */
 int model_explain_cells(const struct model *m, const char *const *cells, int cls, float *out,
                         struct model_expl **ex, struct nn_err *err);
@@ -155,6 +162,19 @@ double model_expl_input(const struct model_expl *ex, int i);
  * borrowed from m (cJSON_AddItemToObjectCS): delete the tree before m is freed.
  */
 cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
+/** The scalar figures of an explanation, for a writer that prints it without a cJSON tree. */
+struct model_expl_info {
+    int cls;                     /* the class explained (model_class); -1 for a regression */
+    const char *baseline_source; /* "training_means" or "zeros" (static) */
+    double output, baseline;     /* as in model_expl_to_json */
+    double sum, error; /* completeness: the attributions' sum, sum - (output - baseline) */
+    int steps, converged;
+};
+/** Fills info from ex. */
+void model_expl_info(const struct model_expl *ex, struct model_expl_info *info);
+/** The inputs in the order of model_expl_to_json's attributions (largest magnitude first).
+ *  @param ord [out] model_n_inputs(m) indices. */
+void model_expl_order(const struct model *m, const struct model_expl *ex, size_t *ord);
 /** Frees an explanation. NULL-safe. */
 void model_expl_free(struct model_expl *ex);
 

@@ -78,13 +78,63 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
     srv_json_raw(b, "}}");
 }
 
-/* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
- * the predictions. */
-static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
-                             size_t rows, size_t k, cJSON *const *expl)
+/* The explanation of a model without text inputs, written straight (the fast path's): the
+ * bytes srv_json_tree gives for model_expl_to_json's tree, without building it. */
+static void explanation_write(struct tab_buf *b, const struct model *m, const struct model_expl *ex,
+                              size_t *ord)
 {
+    struct model_expl_info info;
+    int i, n = model_n_inputs(m);
+
+    model_expl_info(ex, &info);
+    srv_json_raw(b, "{");
+    if (info.cls >= 0) {
+        srv_json_raw(b, "\"class\":");
+        srv_json_str(b, model_class(m, info.cls));
+        srv_json_raw(b, ",");
+    }
+    srv_json_raw(b, "\"output\":");
+    srv_json_float(b, (float)info.output);
+    srv_json_raw(b, ",\"baseline\":");
+    srv_json_float(b, (float)info.baseline);
+    srv_json_raw(b, ",\"baseline_source\":");
+    srv_json_str(b, info.baseline_source);
+    srv_json_raw(b, ",\"attributions\":{");
+    model_expl_order(m, ex, ord);
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            srv_json_raw(b, ",");
+        }
+        srv_json_str(b, model_input_name(m, (int)ord[i]));
+        srv_json_raw(b, ":");
+        srv_json_float(b, (float)model_expl_input(ex, (int)ord[i]));
+    }
+    srv_json_raw(b, "},\"completeness\":{\"sum\":");
+    srv_json_float(b, (float)info.sum);
+    srv_json_raw(b, ",\"error\":");
+    srv_json_float(b, (float)info.error);
+    srv_json_raw(b, ",\"steps\":");
+    srv_json_int(b, info.steps);
+    srv_json_raw(b, info.converged ? ",\"converged\":true}}" : ",\"converged\":false}}");
+}
+
+/* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
+ * the predictions; each prediction with its explanation when expl (cJSON trees) or exs (fast
+ * path: models without text inputs) is not NULL. */
+static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
+                             size_t rows, size_t k, cJSON *const *expl,
+                             struct model_expl *const *exs)
+{
+    size_t *ord = NULL;
+
     struct tab_buf b;
 
+    if (exs != NULL) {
+        ord = nn_calloc((size_t)model_n_inputs(sm->model) + 1, sizeof(size_t));
+        if (ord == NULL) {
+            return NN_ENOMEM;
+        }
+    }
     tab_buf_init(&b, REPLY_MAX);
     srv_json_raw(&b, "{\"model\":");
     srv_json_str(&b, sm->name);
@@ -101,8 +151,14 @@ static int reply_predictions(struct srv_req *r, const struct srv_model *sm, cons
             srv_json_raw(&b, ",\"explanation\":");
             srv_json_tree(&b, expl[i]);
             srv_json_raw(&b, "}");
+        } else if (exs != NULL && !b.failed) {
+            b.len--;
+            srv_json_raw(&b, ",\"explanation\":");
+            explanation_write(&b, sm->model, exs[i], ord);
+            srv_json_raw(&b, "}");
         }
     }
+    nn_free(ord);
     srv_json_raw(&b, "]}");
     if (b.failed) {
         tab_buf_fini(&b);
@@ -119,6 +175,8 @@ static int predict_fast(struct srv_req *r)
     struct srv_model *sm = NULL;
     struct nn_err err;
     float stack_out[256], *out = stack_out;
+    struct model_expl **exs = NULL;
+    size_t i;
     int done = 0;
 
     if (!srv_predict_read(r->body, r->body_len, &doc) || r->app->cfg->max_json_depth < 3 ||
@@ -138,12 +196,29 @@ static int predict_fast(struct srv_req *r)
     if (doc.rows * k > sizeof(stack_out) / sizeof(float)) {
         out = nn_malloc(doc.rows * k * sizeof(float));
     }
-    if (out == NULL || model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
+    if (out == NULL) {
+        goto out;
+    }
+    if (doc.explain) {
+        exs = nn_calloc(doc.rows + 1, sizeof(*exs));
+        for (i = 0; exs != NULL && i < doc.rows; i++) {
+            if (model_explain_num(m, doc.x + i * doc.width, -1, out + i * k, &exs[i], &err) != 0) {
+                break;
+            }
+        }
+        if (exs == NULL || i < doc.rows) {
+            goto out; /* the general way names the fault (or answers 500) */
+        }
+    } else if (model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
         goto out; /* a non-numeric input, or no memory: the general way answers */
     }
     /* a reply too big for memory goes the general way too, which answers 500 */
-    done = reply_predictions(r, sm, out, doc.rows, k, NULL) != NN_ENOMEM;
+    done = reply_predictions(r, sm, out, doc.rows, k, NULL, exs) != NN_ENOMEM;
 out:
+    for (i = 0; exs != NULL && i < doc.rows; i++) {
+        model_expl_free(exs[i]);
+    }
+    nn_free(exs);
     if (out != stack_out) {
         nn_free(out);
     }
@@ -276,7 +351,7 @@ static int predict_json(struct srv_req *r)
         }
         i++;
     }
-    rc = reply_predictions(r, sm, out, (size_t)n, k, expl);
+    rc = reply_predictions(r, sm, out, (size_t)n, k, expl, NULL);
 out:
     if (expl != NULL) {
         for (long e = 0; e < n; e++) {

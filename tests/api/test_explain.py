@@ -262,3 +262,29 @@ def test_card_has_permutation_importance(daemon, iris):
     # an imported model has none
     assert requests.post(daemon.url("/models/ximp/import"), json=NEURON).status_code == 201
     assert requests.get(daemon.url("/models/ximp")).json()["importance"] is None
+
+
+def test_fast_and_general_paths_explain_alike(daemon, iris):
+    """Rows of numbers with "explain": true take the reader without cJSON; an object instance
+    or {"top": n} the general way: the same explanation, key order included."""
+    names = list(IRIS_ROW)
+    row = [IRIS_ROW[n] for n in names]
+    got = []
+    for body in ({"model": iris, "instances": [row, row], "explain": True},
+                 {"model": iris, "instances": [IRIS_ROW, row], "explain": True},
+                 {"model": iris, "instances": [row, row], "explain": {"top": 5}}):
+        r = requests.post(daemon.url("/predict"), json=body)
+        assert r.status_code == 200, r.text
+        preds = r.json()["predictions"]
+        assert preds[0] == preds[1]
+        got.append(r.text.split('"predictions":')[1])
+    assert got[0] == got[1] == got[2]
+    e = requests.post(daemon.url("/predict"), json={"model": iris, "instances": [row],
+                                                    "explain": True}).json()
+    e = e["predictions"][0]["explanation"]
+    assert list(e) == ["class", "output", "baseline", "baseline_source", "attributions",
+                       "completeness"]
+    # "explain": false on the fast path: no explanation
+    p = requests.post(daemon.url("/predict"), json={"model": iris, "instances": [row],
+                                                    "explain": False}).json()
+    assert "explanation" not in p["predictions"][0]
