@@ -137,6 +137,8 @@ def main():
         row("   failed or non-2xx requests", f"{errs:.0f}", "", "", "0", errs == 0)
     ratio_row("4  POST /predict 1 row + explain, req/s", num(r, "http_neurond_explain_rps"),
               num(r, "http_neurond_rps"), "without", 0.3)
+    ratio_row("   server CPU us a request", num(r, "http_neurond_explain_cpu_us"),
+              num(r, "http_neurond_cpu_us"), "without", 0.3, lower_better=True)
     row("4  POST /predict 1,000 rows, rows/s", fmt(num(r, "http_batch_rows_s")),
         f"in-process {fmt(num(r, 'predict_batch_rows_s'))}", "", "", None)
     if r.get("spam_score_available") == "0":
