@@ -61,7 +61,6 @@ static void *ws_open(const struct nn_net *net, int max_steps, struct ig_ws *ws)
     size_t w = (size_t)net->layers[0].out, ms = (size_t)max_steps;
     size_t nd = 4 * w + 5 * ms + 1, ni = 3 * ms;
     size_t nf = ms * w + CHUNK * w + CHUNK + nn_net_tail_len(net, CHUNK);
-
     double *blk = nn_malloc(nd * sizeof(double) + ni * sizeof(int) + nf * sizeof(float));
 
     if (blk == NULL) {

@@ -10,9 +10,14 @@
  * 0.98f reads 0.98, not 0.98000001907348633. The label is the most probable class; a binary
  * model's is its positive class when that class's probability reaches the model's decision
  * threshold (0.5 unless set by threshold= or target_fpr= at training).
+ * "explain" (api_explain.h) adds each prediction's explanation (model/explain.c), written
+ * straight into the reply too: rows of numbers with "explain": true stay on the fast path
+ * (model_explain_num, explanation_write); the general way prints model_expl_to_json's tree
+ * with srv_json_tree, at the same float precision, so both give the same bytes.
  * CSV: the body was spooled to a file by the HTTP layer; the reply is written by
  * model_predict_csv into an unlinked temporary file in the spool directory and sent from
- * that file descriptor, so neither side is ever whole in memory.
+ * that file descriptor, so neither side is ever whole in memory; ?explain=1 adds one
+ * attr_<input> column per input.
  */
 #include "api_predict.h"
 
