@@ -529,6 +529,11 @@ static int pg_open(const char *url, struct store **out, struct nn_err *err)
     if (rc == 0) {
         rc = pg_tx(&s->base, PG_AUTOCOMMIT, migrate_locked, s, err);
     }
+    if (rc == NN_ERANGE && err != NULL) { /* name the database refused */
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        nn_err_set(err, rc, "%s: %s", s->where, msg);
+    }
     if (rc != 0) {
         goto fail;
     }
