@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""cluster: the figures of issue 18 (many replicas, one PostgreSQL), one run, side by side.
+
+What and why: a shared store must not slow the hot path, and what replicas cost must be known.
+  1. POST /predict, one row of network (a) (57 -> 64 -> 1), wrk -t2 -c64 on loopback: one
+     replica on PostgreSQL beside one on SQLite (each --workers 1, the same model imported
+     into both), BENCH_HTTP_RUNS rounds of BENCH_HTTP_SECONDS s, the two interleaved in each
+     round; medians of req/s and p99, server CPU per request. The target: PostgreSQL within
+     10% of SQLite in req/s (predictions are served from memory on both).
+  2. Small training jobs (iris, 30 epochs) finished per minute by 1, 2 and 3 replicas on one
+     PostgreSQL (default workers: one per core each), submitted round-robin, beside one
+     daemon on SQLite. On a 2-core machine one replica already uses both cores: more
+     replicas show their overhead (leases, claims, the feed), not a speed-up.
+  3. Time from a version stored through replica A (POST /models/<name>/import answered) to
+     its first prediction on replica B (B polled without pause): p50 and p99 of
+     BENCH_CLUSTER_VERSIONS versions (default 50).
+The PostgreSQL is a throwaway one (scripts/pg-tmp.sh, as in `make test`), stopped at the end.
+Output: human lines, and `RESULT cluster_* value` lines appended to $BENCH_RESULTS when set.
+Whatever cannot run (no PostgreSQL, no wrk) says so and the rest goes on; exit status 0
+unless the driver itself breaks. Run alone: `BIN=bin /usr/bin/python3 bench/cluster.py`.
+Environment: BIN, BUILD, BENCH_RESULTS, BENCH_HTTP_SECONDS, BENCH_HTTP_RUNS,
+BENCH_CLUSTER_JOBS (default 60), BENCH_CLUSTER_VERSIONS (default 50).
+"""
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import system_bench as sb  # noqa: E402 (wrk, the daemon helpers, network (a)'s data)
+
+ROOT = os.path.dirname(HERE)
+PG_TMP = os.path.join(ROOT, "scripts", "pg-tmp.sh")
+JOBS = int(os.environ.get("BENCH_CLUSTER_JOBS", "60"))
+VERSIONS = int(os.environ.get("BENCH_CLUSTER_VERSIONS", "50"))
+IRIS = os.path.join(ROOT, "tests", "data", "iris_train.csv")
+out, result = sb.out, sb.result
+
+
+def start(work, name, store=None, workers=None):
+    """A daemon on a new --db folder (and --store when given); (proc, port) or (None, None)."""
+    port = sb.free_port()
+    d = os.path.join(work, name)
+    os.makedirs(d, exist_ok=True)
+    cmd = [sb.NEUROND, "serve", "--port", str(port), "--db", os.path.join(d, "neurond.db")]
+    cmd += ["--store", store] if store else []
+    cmd += ["--workers", str(workers)] if workers else []
+    env = dict(os.environ, NEUROND_LOG_REQUESTS="0")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(d, "daemon.log"), "a"), env=env)
+    sb.STARTED.append(proc)
+    if not sb.wait_http(port, "/readyz", proc):
+        out(f"  {name} did not start (see {d}/daemon.log)")
+        sb.stop(proc)
+        return None, None
+    return proc, port
+
+
+def pg_database(base_url, name):
+    """A new database on the throwaway server; its URL."""
+    host_port = base_url.split("@", 1)[1].split("/", 1)[0]
+    port = host_port.rsplit(":", 1)[1]
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-p", port, "-U", "neurond", name], check=True,
+                   capture_output=True)
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def wait_jobs(port, ids, timeout=600):
+    """Waits until every job ended; returns how many succeeded."""
+    ok = 0
+    deadline = time.time() + timeout
+    for jid in ids:
+        while time.time() < deadline:
+            st, b = sb.http(port, "GET", f"/jobs/{jid}")
+            status = json.loads(b).get("status") if st == 200 else None
+            if status in ("succeeded", "failed", "cancelled"):
+                ok += status == "succeeded"
+                break
+            time.sleep(0.05)
+    return ok
+
+
+# ---- 1. /predict on PostgreSQL beside SQLite ----------------------------------------------
+
+
+def bench_predict(work, pg):
+    out(f"\n-- 1. POST /predict, 1 row, one replica on PostgreSQL beside one on SQLite "
+        f"(wrk -t2 -c64, {sb.SECONDS} s a figure, medians of {sb.RUNS} rounds, interleaved) --")
+    if shutil.which("wrk") is None:
+        out("  skipped: wrk is not installed (scripts/deps.sh bench installs it)")
+        return
+    csv_path = os.path.join(work, "a.csv")
+    sb.make_csv(csv_path)
+    sq, sq_port = start(work, "predict-sqlite", workers=1)
+    pq, pq_port = start(work, "predict-pg", store=pg_database(pg, "bench_predict"), workers=1)
+    if sq is None or pq is None:
+        return
+    if not sb.train_model(sq_port, csv_path, "a"):
+        out("  skipped: could not train model (a)")
+        return
+    st, export = sb.http(sq_port, "GET", "/models/a/export")
+    st2, b = sb.http(pq_port, "POST", "/models/a/import", export)
+    if st != 200 or st2 not in (200, 201):
+        out(f"  skipped: the model did not reach the PostgreSQL replica ({st}, {st2}: {b[:200]!r})")
+        return
+    one = sb.row_body(1)
+    s1, r1 = sb.http(sq_port, "POST", "/predict", one)
+    s2, r2 = sb.http(pq_port, "POST", "/predict", one)
+    if s1 != 200 or s2 != 200 or json.loads(r1)["predictions"] != json.loads(r2)["predictions"]:
+        out(f"  skipped: the two replicas do not answer alike ({s1}, {s2})")
+        return
+    targets = [("sqlite", sq, sq_port), ("postgresql", pq, pq_port)]
+    runs = {t[0]: [] for t in targets}
+    for _ in range(sb.RUNS):
+        for name, proc, port in targets:
+            c0 = sb.cpu_of(proc.pid)
+            r = sb.wrk(work, f"http://127.0.0.1:{port}/predict", one)
+            if r is not None:
+                r["server_cpu"] = sb.cpu_of(proc.pid) - c0
+                runs[name].append(r)
+    figs = {}
+    for name, proc, port in targets:
+        rs = runs[name]
+        if not rs:
+            continue
+        rps = statistics.median(r["rps"] for r in rs)
+        p99 = statistics.median(r["p99_ms"] for r in rs)
+        cpu = statistics.median(r["server_cpu"] / max(r["requests"], 1) * 1e6 for r in rs)
+        errs = sum(r["errors"] for r in rs)
+        figs[name] = (rps, p99, cpu)
+        out(f"  {name:10s}: {rps:8.0f} req/s, p99 {p99:.2f} ms, server CPU {cpu:.1f} us a request"
+            + (f" ({errs} requests failed)" if errs else ""))
+        result(f"cluster_predict_{name}_rps", f"{rps:.0f}")
+        result(f"cluster_predict_{name}_p99_ms", f"{p99:.3f}")
+        result(f"cluster_predict_{name}_cpu_us", f"{cpu:.1f}")
+    if len(figs) == 2:
+        ratio = figs["postgresql"][0] / figs["sqlite"][0]
+        cpu_ratio = figs["postgresql"][2] / figs["sqlite"][2]
+        out(f"  PostgreSQL / SQLite: {ratio:.3f}x req/s, {cpu_ratio:.3f}x server CPU a request "
+            f"(target: req/s within 10%: {'met' if ratio >= 0.9 else 'NOT met'})")
+        result("cluster_predict_pg_ratio", f"{ratio:.3f}")
+    sb.stop(sq)
+    sb.stop(pq)
+
+
+# ---- 2. training jobs per minute with 1, 2, 3 replicas -------------------------------------
+
+
+def jobs_per_minute(ports):
+    """Submits JOBS small jobs round-robin; jobs finished per minute (submit to last end)."""
+    with open(IRIS, "rb") as f:
+        iris = f.read()
+    ids = []
+    t0 = time.time()
+    for i in range(JOBS):
+        port = ports[i % len(ports)]
+        st, b = sb.http(port, "POST", f"/train?model=j{i % 4}&epochs=30&patience=0&seed={i}",
+                        iris, "text/csv")
+        if st != 202:
+            out(f"  POST /train answered {st}: {b[:200]!r}")
+            return None, 0
+        ids.append(json.loads(b)["id"])
+    ok = wait_jobs(ports[0], ids)
+    return JOBS / ((time.time() - t0) / 60.0), ok
+
+
+def bench_jobs(work, pg):
+    out(f"\n-- 2. small training jobs (iris, 30 epochs) finished per minute, {JOBS} jobs "
+        f"submitted round-robin; default workers (one per core) on each replica --")
+    proc, port = start(work, "jobs-sqlite")
+    if proc is not None:
+        rate, ok = jobs_per_minute([port])
+        if rate is not None:
+            out(f"  1 daemon on SQLite       : {rate:7.0f} jobs/min ({ok}/{JOBS} succeeded)")
+            result("cluster_jobs_sqlite_per_min", f"{rate:.0f}")
+        sb.stop(proc)
+    for n in (1, 2, 3):
+        url = pg_database(pg, f"bench_jobs_{n}")
+        reps = [start(work, f"jobs-pg{n}-{i}", store=url) for i in range(n)]
+        if any(p is None for p, _ in reps):
+            return
+        rate, ok = jobs_per_minute([p for _, p in reps])
+        if rate is not None:
+            out(f"  {n} replica(s) on PostgreSQL: {rate:7.0f} jobs/min ({ok}/{JOBS} succeeded)")
+            result(f"cluster_jobs_pg{n}_per_min", f"{rate:.0f}")
+        for p, _ in reps:
+            sb.stop(p)
+    out(f"  ({os.cpu_count()} cores here: one replica already trains on every core, so more "
+        "replicas add their coordination overhead, not speed; replicas on more machines add cores)")
+
+
+# ---- 3. a version stored through A, first served by B --------------------------------------
+
+
+def bench_propagation(work, pg):
+    out(f"\n-- 3. a version stored through replica A (import answered) to its first prediction "
+        f"on replica B, {VERSIONS} versions --")
+    url = pg_database(pg, "bench_feed")
+    a, a_port = start(work, "feed-a", store=url)
+    b, b_port = start(work, "feed-b", store=url)
+    if a is None or b is None:
+        return
+    with open(IRIS, "rb") as f:
+        st, body = sb.http(a_port, "POST", "/train?model=p&epochs=5", f.read(), "text/csv")
+    if st != 202 or wait_jobs(a_port, [json.loads(body)["id"]]) != 1:
+        out("  skipped: the first version could not be trained")
+        return
+    st, export = sb.http(a_port, "GET", "/models/p/export")
+    row = json.dumps({"instances": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5,
+                                     "petal_length_cm": 1.4, "petal_width_cm": 0.2}]})
+    conn_a = http.client.HTTPConnection("127.0.0.1", a_port, timeout=30)
+    conn_b = http.client.HTTPConnection("127.0.0.1", b_port, timeout=30)
+
+    def call(conn, method, path, data):
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r.read()
+
+    lat, polls = [], []
+    for _ in range(VERSIONS):
+        st, reply = call(conn_a, "POST", "/models/p/import", export)
+        t0 = time.perf_counter()
+        if st not in (200, 201):
+            out(f"  import answered {st}: {reply[:200]!r}")
+            return
+        version = json.loads(reply)["version"]
+        n = 0
+        while True:
+            st, reply = call(conn_b, "POST", "/models/p/predict", row)
+            n += 1
+            if st == 200 and json.loads(reply)["version"] == version:
+                break
+            if time.perf_counter() - t0 > 10:
+                out(f"  version {version} not served by B after 10 s")
+                return
+        lat.append((time.perf_counter() - t0) * 1000)
+        polls.append(n)
+    lat.sort()
+    p50 = statistics.median(lat)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+    out(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1]:.1f} ms (B polled without pause: "
+        f"median {statistics.median(polls):.0f} predictions a version; the feed wakes B through "
+        "LISTEN/NOTIFY, B reloads the model, then serves it from memory)")
+    result("cluster_propagation_p50_ms", f"{p50:.2f}")
+    result("cluster_propagation_p99_ms", f"{p99:.2f}")
+    sb.stop(a)
+    sb.stop(b)
+
+
+def main():
+    out("== cluster: replicas on one PostgreSQL (bin/neurond, a throwaway PostgreSQL) ==")
+    out(f"machine: {os.cpu_count()} cores; load average at start "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
+    if not os.access(sb.NEUROND, os.X_OK):
+        out(f"skipped: {sb.NEUROND} is missing (make first)")
+        return 0
+    work = tempfile.mkdtemp(prefix="neurond-cluster-", dir=sb.BUILD if os.path.isdir(sb.BUILD) else None)
+    pg_dir = os.path.join("/tmp", f"neurond-bench-pg-{os.getpid()}")
+    r = subprocess.run([PG_TMP, "start", pg_dir, str(os.getpid())], capture_output=True, text=True)
+    if r.returncode != 0:
+        out(f"skipped: no PostgreSQL (scripts/pg-tmp.sh: {r.stderr.strip()})")
+        return 0
+    pg = r.stdout.strip()
+    try:
+        bench_predict(work, pg)
+        bench_jobs(work, pg)
+        bench_propagation(work, pg)
+    finally:
+        for p in sb.STARTED:
+            sb.stop(p)
+        subprocess.run([PG_TMP, "destroy", pg_dir], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    out(f"load average at the end {' '.join(open('/proc/loadavg').read().split()[:3])} "
+        "(other work shares this machine: read the ratios, taken within one run)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
