@@ -6,7 +6,6 @@ import random
 import time
 import uuid
 
-import pytest
 import requests
 
 from conftest import data, pg_control, pg_database, pg_sql, train, wait_epoch, wait_job
@@ -111,24 +110,27 @@ def jobs_consistent(url, jobs, model):
     assert bad == [], bad
 
 
-def test_sigkill_every_replica_at_once_then_restart(cluster):
-    url, ds = cluster()
+def submit_until_some_run(url, ds, model, n):
+    """Submits n jobs of a few seconds each round-robin to the replicas (6 workers in all),
+    then waits until at least two of them train (an epoch recorded) while others wait."""
     with open(data("digits_train.csv"), "rb") as f:
         digits = f.read()
-    # 6 workers in all; 12 jobs of a few seconds each: some run, some wait, when all die
-    jobs = [train(ds[i % 3].base, "k", content=digits,
+    jobs = [train(ds[i % len(ds)].base, model, content=digits,
                   params={"epochs": 150, "patience": 0, "hidden": "32", "seed": i})["id"]
-            for i in range(12)]
+            for i in range(n)]
     deadline = time.time() + 60
     while True:
-        st = pg_sql(url, "SELECT status, COUNT(*) FROM jobs WHERE status <> 'succeeded' OR true "
-                         "GROUP BY status")
-        counts = dict(r.split("|") for r in st)
         running = pg_sql(url, "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND epoch >= 1")
-        if int(running[0]) >= 2 and int(counts.get("queued", 0)) >= 1:
-            break
-        assert time.time() < deadline, counts
+        queued = pg_sql(url, "SELECT COUNT(*) FROM jobs WHERE status = 'queued'")
+        if int(running[0]) >= 2 and int(queued[0]) >= 1:
+            return jobs
+        assert time.time() < deadline, (running, queued)
         time.sleep(0.02)
+
+
+def test_sigkill_every_replica_at_once_then_restart(cluster):
+    url, ds = cluster()
+    jobs = submit_until_some_run(url, ds, "k", 12)
     for d in ds:
         d.proc.kill()  # SIGKILL, all at once (then reaped)
     for d in ds:
@@ -143,7 +145,6 @@ def test_sigkill_every_replica_at_once_then_restart(cluster):
         assert j["status"] == "succeeded", j
     jobs_consistent(url, jobs, "k")
     for d in ds:
-        r = predict(d.base, "k", {})
         assert requests.get(d.url("/models/k")).json()["versions"] == list(range(1, 13))
 
 
@@ -151,15 +152,7 @@ def test_postgresql_down_while_jobs_wait_and_run(cluster):
     """Jobs accepted before the outage, some running and some queued when PostgreSQL stops:
     every one ends succeeded once PostgreSQL is back, each once, versions dense."""
     url, ds = cluster()
-    with open(data("digits_train.csv"), "rb") as f:
-        digits = f.read()
-    jobs = [train(ds[i % 3].base, "o", content=digits,
-                  params={"epochs": 150, "patience": 0, "hidden": "32", "seed": i})["id"]
-            for i in range(10)]
-    deadline = time.time() + 60
-    while int(pg_sql(url, "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND epoch >= 1")[0]) < 2:
-        assert time.time() < deadline
-        time.sleep(0.02)
+    jobs = submit_until_some_run(url, ds, "o", 12)
     try:
         pg_control("stop")
         time.sleep(8)

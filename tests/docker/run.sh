@@ -207,6 +207,19 @@ json() {
         "$body" "$1" 2>/dev/null
 }
 
+# wait_job ID: polls GET /jobs/ID (2 minutes at most) until it ends; sets $status and $body.
+wait_job() {
+    status=""
+    for _ in $(seq 1 240); do
+        http GET "/jobs/$1"
+        status=$(json 'j["status"]')
+        case "$status" in
+        succeeded | failed | cancelled) return 0 ;;
+        esac
+        sleep 0.5
+    done
+}
+
 start_container() {
     cid=$(docker run -d --name "$NAME-$1" --network=host \
         -e NEUROND_PORT="$port" -e NEUROND_API_KEY="$KEY" -e NEUROND_WORKERS=1 \
@@ -308,15 +321,7 @@ if [ "$code" = 202 ] && [ -n "$job" ]; then
 else
     abort "POST /train (text/csv) answers 202 with a job (got $code)" "$body"
 fi
-status=""
-for _ in $(seq 1 240); do
-    http GET "/jobs/$job"
-    status=$(json 'j["status"]')
-    case "$status" in
-    succeeded | failed | cancelled) break ;;
-    esac
-    sleep 0.5
-done
+wait_job "$job"
 if [ "$status" = succeeded ]; then
     ok "the training job succeeds (val_accuracy $(json 'j["metrics"]["val_accuracy"]'))"
 else
@@ -510,15 +515,7 @@ if scripts/pg-tmp.sh check 2>/dev/null; then
     pg_job=$(json 'j["id"]')
     [ "$code" = 202 ] || abort "POST /train through replica a answers 202 (got $code)" "$body"
     base_url="http://127.0.0.1:$port_b"
-    status=""
-    for _ in $(seq 1 240); do
-        http GET "/jobs/$pg_job"
-        status=$(json 'j["status"]')
-        case "$status" in
-        succeeded | failed | cancelled) break ;;
-        esac
-        sleep 0.5
-    done
+    wait_job "$pg_job"
     if [ "$status" = succeeded ]; then
         ok "a job accepted by replica a is read as succeeded through replica b"
     else
