@@ -5,7 +5,7 @@ What and why: a shared store must not slow the hot path, and what replicas cost 
   1. POST /predict, one row of network (a) (57 -> 64 -> 1), wrk -t2 -c64 on loopback: one
      replica on PostgreSQL beside one on SQLite (each --workers 1, the same model imported
      into both), BENCH_HTTP_RUNS rounds of BENCH_HTTP_SECONDS s, the two interleaved in each
-     round; medians of req/s and p99, server CPU per request. The target: PostgreSQL within
+     round, in turns first; medians of req/s and p99, server CPU per request. The target: PostgreSQL within
      10% of SQLite in req/s (predictions are served from memory on both).
   2. Small training jobs (iris, 30 epochs) finished per minute by 1, 2 and 3 replicas on one
      PostgreSQL (default workers: one per core each), submitted round-robin, beside one
@@ -100,7 +100,8 @@ def wait_jobs(port, ids, timeout=600):
 
 def bench_predict(work, pg):
     out(f"\n-- 1. POST /predict, 1 row, one replica on PostgreSQL beside one on SQLite "
-        f"(wrk -t2 -c64, {sb.SECONDS} s a figure, medians of {sb.RUNS} rounds, interleaved) --")
+        f"(wrk -t2 -c64, {sb.SECONDS} s a figure, medians of {sb.RUNS} rounds, interleaved, "
+        "in turns first) --")
     if shutil.which("wrk") is None:
         out("  skipped: wrk is not installed (scripts/deps.sh bench installs it)")
         return
@@ -126,8 +127,8 @@ def bench_predict(work, pg):
         return
     targets = [("sqlite", sq, sq_port), ("postgresql", pq, pq_port)]
     runs = {t[0]: [] for t in targets}
-    for _ in range(sb.RUNS):
-        for name, proc, port in targets:
+    for rnd in range(sb.RUNS):
+        for name, proc, port in targets if rnd % 2 == 0 else targets[::-1]:  # ABBA: no order bias
             c0 = sb.cpu_of(proc.pid)
             r = sb.wrk(work, f"http://127.0.0.1:{port}/predict", one)
             if r is not None:
