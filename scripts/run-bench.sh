@@ -9,7 +9,7 @@
 # to $BUILD/bench/results.txt, which the summary reads. A peer or tool that is missing is
 # reported and skipped. Add a C bench by adding bench/bench_<name>.c (the Makefile builds it).
 # bench_http (the C version of the HTTP comparison) runs only with BENCH_HTTP_C=1.
-# Takes about 4-6 minutes. Exit status: non-zero only if a C bench failed; it is never part
+# Takes about 6-8 minutes. Exit status: non-zero only if a C bench failed; it is never part
 # of `make test`.
 set -u
 BUILD=${BUILD:-build}
