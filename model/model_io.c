@@ -35,21 +35,36 @@
 
 static uint32_t crc32_of(const unsigned char *p, size_t n)
 {
-    uint32_t table[256];
+    /* slicing-by-8: t[k][b] is the CRC of byte b followed by k zero bytes; eight bytes a step
+       (the same value as the bytewise loop, several times faster on a 60 MB text model) */
+    uint32_t t[8][256];
     uint32_t c = 0xffffffffu;
     size_t i;
 
     for (i = 0; i < 256; i++) {
         uint32_t v = (uint32_t)i;
-        int k;
 
-        for (k = 0; k < 8; k++) {
+        for (int k = 0; k < 8; k++) {
             v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
         }
-        table[i] = v;
+        t[0][i] = v;
     }
-    for (i = 0; i < n; i++) {
-        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    for (i = 0; i < 256; i++) {
+        for (int k = 1; k < 8; k++) {
+            t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+        }
+    }
+    for (; n >= 8; p += 8, n -= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 24);
+        uint32_t hi =
+            (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+
+        c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+            t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    }
+    for (; n > 0; p++, n--) {
+        c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
     }
     return c ^ 0xffffffffu;
 }

@@ -272,6 +272,50 @@ add("/spam-score/batch", "post", op("Spam scores of up to 1,000 messages", "pred
      **errs("400", "401", "404", "413", "415", "422")}, params=[model_q],
     body={"required": True, **jbody({"type": "object", "required": ["messages"], "properties": {
         "messages": {"type": "array", "maxItems": 1000, "items": ref("SpamMessage")}}})}, opid="spamScoreBatch"))
+# learning from feedback (issue 21)
+fb_added = {"type": "object", "required": ["model", "version", "received", "stored", "updated", "feedback"], "properties": {
+    "model": {"type": "string"}, "version": {"type": "integer", "description": "The version the instances were checked against"},
+    "received": {"type": "integer"}, "stored": {"type": "integer", "description": "New rows"},
+    "updated": {"type": "integer", "description": "Rows already stored (same content hash) whose label was set again"},
+    "feedback": {"type": "integer", "description": "The model's feedback rows now"},
+    "retrain_job": {"type": "string", "description": "The retraining job --retrain-after queued, if any"}}}
+schemas["FeedbackAdded"] = fb_added
+fb_row = {"type": "object", "properties": {"id": {"type": "integer"}, "hash": {"type": "string"},
+    "instance": {"type": "object"}, "label": {"type": "string"},
+    "holdout": {"type": "boolean", "description": "In the share held out for the champion/challenger gate (by hash)"},
+    "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}
+add("/models/{name}/feedback", "post", op("Store labelled instances as feedback", "feedback",
+    {"200": ok(ref("FeedbackAdded")), **errs("400", "401", "404", "413", "415", "422")}, params=[name_p],
+    body={"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["instances", "labels"],
+        "properties": {"instances": {"type": "array", "items": {}},
+                       "labels": {"type": "array", "items": {}}}}},
+        "text/csv": {"schema": {"type": "string"}}}},
+    desc="Each instance as for /predict, each label one of the model's classes (regression: a number); or a CSV "
+         "with the label column. One row per content hash: the same instance again updates its label.",
+    opid="postFeedback"))
+add("/models/{name}/feedback", "get", op("List a model's feedback", "feedback",
+    {"200": ok({"type": "object", "properties": {"model": {"type": "string"}, "count": {"type": "integer"},
+        "feedback": {"type": "array", "items": fb_row}}}), **errs("400", "401", "404")},
+    params=[name_p, P("limit", "At most this many (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}, "query"),
+            P("after", "Only rows with a larger id", {"type": "integer", "minimum": 0}, "query")], opid="listFeedback"))
+add("/models/{name}/feedback", "delete", op("Delete a model's feedback (all, or ?hash= one)", "feedback",
+    {"204": {"description": "Deleted"}, **errs("401", "404")},
+    params=[name_p, P("hash", "The content hash of one row", where="query")], opid="deleteFeedback"))
+add("/models/{name}/retrain", "post", op("Retrain from feedback (warm start, replay, champion/challenger gate)", "feedback",
+    {"202": {"description": "Accepted: the job", "headers": {"Location": {"schema": {"type": "string"}}},
+             "content": {"application/json": {"schema": ref("Job")}}}, **errs("400", "401", "404", "409", "429")},
+    params=[name_p], body={"required": False, **jbody({"type": "object", "description": "Training parameters (optional)"})},
+    desc="A warm-start job from the serving version on the feedback (but its holdout share) plus a replay of the "
+         "training rows kept with that version; the new version serves only if it is at least as good on the "
+         "feedback's holdout share and on the serving version's validation rows (the job's metrics.gate). "
+         "409 when there is no feedback to learn from.", opid="retrain"))
+add("/spam-score/learn", "post", op("Teach the spam model a message (spam or ham)", "feedback",
+    {"200": ok(ref("FeedbackAdded")), **errs("400", "401", "404", "413", "415", "422")},
+    params=[model_q, P("label", "spam or ham (raw e-mail bodies)", {"type": "string", "enum": ["spam", "ham"]}, "query")],
+    body={"required": True, "content": {"application/json": {"schema": {"allOf": [ref("SpamMessage"), {"type": "object",
+        "properties": {"label": {"type": "string", "enum": ["spam", "ham"]}}}]}},
+        "message/rfc822": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
+    desc="A message in any form /spam-score reads plus its label; stored as feedback of the model.", opid="spamLearn"))
 # KServe V2
 add("/v2", "get", op("Server metadata", "kserve-v2", {"200": ok(ref("V2ServerMetadata")), **errs("401")}, opid="v2Server"))
 add("/v2/health/live", "get", op("Server liveness", "kserve-v2", {"200": ok({"type": "object", "properties": {"live": {"type": "boolean"}}})},
@@ -303,7 +347,7 @@ doc = {
           "license": {"name": "See the repository"}},
  "servers": [{"url": "http://127.0.0.1:8080"}],
  "security": [{"bearer": []}, {}],
- "tags": [{"name": n} for n in ["training", "models", "prediction", "kserve-v2", "operations", "dashboard"]],
+ "tags": [{"name": n} for n in ["training", "models", "feedback", "prediction", "kserve-v2", "operations", "dashboard"]],
  "paths": paths,
  "components": {
    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -8,7 +8,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "api_feedback.h"
 #include "api_models.h"
 #include "metrics.h"
 #include "model/model.h"
@@ -137,32 +139,53 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     return 0;
 }
 
+/*
+ * The message of a /spam-score or /spam-score/learn request: a raw e-mail body, or the JSON
+ * body's message (*doc the parsed body, *buf the text when message_text built it).
+ * @return 0, or 1 when a 400 was sent (*rc); *doc and *buf then NULL.
+ */
+static int read_message(struct srv_req *r, cJSON **doc, char **buf, const char **text, int *rc)
+{
+    const char *why = NULL;
+
+    *doc = NULL;
+    *buf = NULL;
+    if (r->body_kind == SRV_BODY_MAIL) {
+        *text = r->body != NULL ? r->body : "";
+        if (r->body != NULL && strlen(r->body) != r->body_len) {
+            *rc = srv_http_reply_error(r, 400, NULL,
+                                       "the message holds NUL bytes; send it as base64 in MIME");
+            return 1;
+        }
+        return 0;
+    }
+    *doc = srv_http_json_body(r);
+    if (*doc == NULL) {
+        *rc = 0; /* 400 sent */
+        return 1;
+    }
+    *text = message_text(*doc, buf, &why);
+    if (*text == NULL) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        *rc = srv_http_reply_error(r, 400, NULL, "%s", why);
+        return 1;
+    }
+    return 0;
+}
+
 int srv_api_spam_score(struct srv_req *r)
 {
     struct srv_model *sm;
     struct nn_err err;
     cJSON *doc = NULL, *res = NULL;
     char *buf = NULL;
-    const char *text, *why = NULL;
+    const char *text;
     float out[2];
     int rc = 0;
 
-    if (r->body_kind == SRV_BODY_MAIL) {
-        text = r->body != NULL ? r->body : "";
-        if (r->body != NULL && strlen(r->body) != r->body_len) {
-            return srv_http_reply_error(r, 400, NULL,
-                                        "the message holds NUL bytes; send it as base64 in MIME");
-        }
-    } else {
-        doc = srv_http_json_body(r);
-        if (doc == NULL) {
-            return 0; /* 400 sent */
-        }
-        text = message_text(doc, &buf, &why);
-        if (text == NULL) {
-            cJSON_Delete(doc);
-            return srv_http_reply_error(r, 400, NULL, "%s", why);
-        }
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
     }
     sm = spam_model(r, &rc);
     if (sm == NULL) {
@@ -265,5 +288,62 @@ out:
     srv_registry_release(sm);
     cJSON_Delete(reply);
     cJSON_Delete(doc);
+    return rc;
+}
+
+/* The feedback of one message: [text at the text input, null elsewhere] and its class. */
+static int learn_one(struct srv_req *r, const struct srv_model *sm, const char *text,
+                     const char *label)
+{
+    const struct model *m = sm->model;
+    int pos = model_positive_class(m), ti = model_text_input(m);
+    cJSON *inst = cJSON_CreateArray(), *insts = cJSON_CreateArray(), *labs = cJSON_CreateArray();
+    int rc, ok = inst != NULL && insts != NULL && labs != NULL;
+
+    for (int i = 0; ok && i < model_n_inputs(m); i++) {
+        ok = cJSON_AddItemToArray(inst, i == ti ? cJSON_CreateString(text) : cJSON_CreateNull());
+    }
+    ok = ok && cJSON_AddItemToArray(insts, inst);
+    if (ok) {
+        inst = NULL;
+        ok = cJSON_AddItemToArray(labs, cJSON_CreateString(model_class(
+                                            m, strcasecmp(label, "spam") == 0 ? pos : 1 - pos)));
+    }
+    rc = ok ? srv_api_feedback_add(r, sm, insts, labs) : NN_ENOMEM;
+    cJSON_Delete(inst);
+    cJSON_Delete(insts);
+    cJSON_Delete(labs);
+    return rc;
+}
+
+int srv_api_spam_learn(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    cJSON *doc = NULL;
+    char *buf = NULL;
+    const char *text, *label = srv_http_query(r, "label");
+    int rc = 0;
+
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
+    if (cJSON_IsString(l)) {
+        label = l->valuestring;
+    }
+    if (label == NULL || (strcasecmp(label, "spam") != 0 && strcasecmp(label, "ham") != 0)) {
+        rc = srv_http_reply_error(r, 400, srv_http_details_str("field", "label"),
+                                  "\"label\" must be \"spam\" or \"ham\" (a raw e-mail: "
+                                  "?label=spam)");
+        goto out;
+    }
+    sm = spam_model(r, &rc);
+    if (sm != NULL) {
+        rc = learn_one(r, sm, text, label);
+    }
+out:
+    srv_registry_release(sm);
+    cJSON_Delete(doc);
+    nn_free(buf);
     return rc;
 }

@@ -292,6 +292,8 @@
       var arch = c.architecture || {};
       box.appendChild(el('dl', {}, [
         el('dt', { text: 'Model' }), el('dd', { text: c.name + ' v' + c.version + ' (versions ' + (c.versions || []).join(', ') + ')' }),
+        el('dt', { text: 'Lineage' }), el('dd', { text: (c.base ? 'warm start from ' + c.base : 'trained from scratch') +
+          (c.promoted === false ? '; held back by the gate (' + c.gate.metric + ' ' + num(c.gate.challenger, 4) + ' vs ' + num(c.gate.champion, 4) + ')' : '') }),
         el('dt', { text: 'Task' }), el('dd', { text: c.task }),
         el('dt', { text: 'Label' }), el('dd', { text: c.label ? c.label.name + (c.label.classes ? ': ' + c.label.classes.join(', ') : '') : '' }),
         el('dt', { text: 'Layers' }), el('dd', { text: (arch.layers || []).join(' → ') + (arch.activation ? ' (' + arch.activation + ', ' + arch.output + ')' : '') }),
