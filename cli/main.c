@@ -24,6 +24,8 @@ static const char usage[] =
     "                          retrain from feedback: warm start, then the champion/challenger\n"
     "                          gate (as POST /models/<name>/retrain)\n"
     "  predict MODEL.nrd INPUT.csv   write INPUT with prediction and p_<class> columns (CSV)\n"
+    "  predict MODEL.nrd INPUT.csv --explain   also attr_<input> columns: what moved each\n"
+    "                          prediction (integrated gradients, as /predict's explain)\n"
     "  eval MODEL.nrd TEST.csv [--json]   accuracy, log loss, AUC, confusion / RMSE, MAE\n"
     "  inspect MODEL.nrd [--json]   the model card: task, network, metrics and a table of\n"
     "                          every CSV column (type, missing, distinct, reason)\n"

@@ -137,6 +137,7 @@ void model_free(struct model *m)
     nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);
     nn_free(m->baseline);
+    nn_free(m->importance);
     cJSON_Delete(m->search);
     cJSON_Delete(m->warm);
     nn_free(m);

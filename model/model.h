@@ -271,6 +271,13 @@ struct model_expl;
  */
 int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
                        struct model_expl **ex, struct nn_err *err);
+/**
+ * As model_explain_json, for one row of an all-numeric model given as numbers in input order
+ * (model_predict_num's rows; NaN = missing): the server's fast path.
+ * @return 0, NN_EINVAL (an input is not numeric; err->field names it) or NN_ENOMEM.
+ */
+int model_explain_num(const struct model *m, const double *x, int cls, float *out,
+                      struct model_expl **ex, struct nn_err *err);
 /** As model_explain_json, with the instance as cells in input order (NULL = missing). */
 int model_explain_cells(const struct model *m, const char *const *cells, int cls, float *out,
                         struct model_expl **ex, struct nn_err *err);
@@ -280,18 +287,34 @@ double model_expl_input(const struct model_expl *ex, int i);
  * The explanation object of API.md: class, output, baseline, baseline_source, attributions
  * (input -> value, largest magnitude first), words (text input -> its `top` words and bigrams,
  * largest magnitude first), shape (text input -> its shape features), completeness.
- * Ownership: new; cJSON_Delete. NULL when out of memory.
+ * Ownership: new; cJSON_Delete. NULL when out of memory. The keys of "attributions" are
+ * borrowed from m (cJSON_AddItemToObjectCS): delete the tree before m is freed.
  */
 cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
+/** The scalar figures of an explanation, for a writer that prints it without a cJSON tree. */
+struct model_expl_info {
+    int cls;                     /* the class explained (model_class); -1 for a regression */
+    const char *baseline_source; /* "training_means" or "zeros" (static) */
+    double output, baseline;     /* as in model_expl_to_json */
+    double sum, error; /* completeness: the attributions' sum, sum - (output - baseline) */
+    int steps, converged;
+};
+/** Fills info from ex. */
+void model_expl_info(const struct model_expl *ex, struct model_expl_info *info);
+/** The inputs in the order of model_expl_to_json's attributions (largest magnitude first).
+ *  @param ord [out] model_n_inputs(m) indices. */
+void model_expl_order(const struct model *m, const struct model_expl *ex, size_t *ord);
 /** Frees an explanation. NULL-safe. */
 void model_expl_free(struct model_expl *ex);
 
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
  * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).
+ * @param explain [in] non-zero adds one `attr_<input>` column per model input (model order):
+ *                the attributions of model_explain_cells for the class predicted.
  * @return 0 or an error naming the line/column (missing input column: NN_EINVAL).
  */
-int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter, int explain,
                       const struct model_limits *lim, struct nn_err *err);
 
 /**

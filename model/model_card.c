@@ -198,6 +198,7 @@ cJSON *model_card(const struct model *m)
         }
         cJSON_AddItemToObject(card, "warm_start", cJSON_Duplicate(m->warm, 1));
     }
+    cJSON_AddItemToObject(card, "importance", model_importance_json(m));
     if (m->search != NULL) {
         cJSON_AddItemToObject(card, "auto", cJSON_Duplicate(m->search, 1));
     }

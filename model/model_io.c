@@ -21,8 +21,8 @@
 
 #define MAGIC "NRDM"
 #define FORMAT_VERSION                                                                             \
-    3u /* 2: + impute and the columns after the metrics; 3: + the                                  \
-          explanation baseline; 1 and 2 still read */
+    4u /* 2: + impute and the columns after the metrics; 3: + the                                  \
+          explanation baseline; 4: + permutation importance; 1 to 3 still read */
 #define MAX_BLOB    ((size_t)1 << 31)
 #define MAX_WIDTH   (1 << 20)
 #define MAX_HISTORY 1000000u
@@ -169,6 +169,11 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     tab_buf_put_u32(&b, m->baseline != NULL ? (uint32_t)m->feat->dense_dim : 0u);
     if (m->baseline != NULL) {
         tab_buf_put_f32s(&b, m->baseline, (size_t)m->feat->dense_dim);
+    }
+    /* v4: permutation importance, 2 x n_inputs floats (count 0: none) */
+    tab_buf_put_u32(&b, m->importance != NULL ? (uint32_t)(2 * m->feat->n_inputs) : 0u);
+    if (m->importance != NULL) {
+        tab_buf_put_f32s(&b, m->importance, 2 * m->feat->n_inputs);
     }
     if (b.failed) {
         tab_buf_fini(&b);
@@ -442,27 +447,31 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
     return 0;
 }
 
-/* The v3 baseline: u32 count (0 or dense_dim), then that many f32, each finite. */
-static int get_baseline(struct tab_rd *rd, struct model *m, struct nn_err *err)
+/*
+ * An optional array of finite floats (v3 baseline, v4 importance): u32 count, 0 (none) or
+ * `want`, then that many f32. *out is new (nn_malloc) or stays NULL for none.
+ */
+static int get_floats(struct tab_rd *rd, uint32_t want, const char *what, float **out,
+                      struct nn_err *err)
 {
     uint32_t n = 0;
-    int rc = tab_rd_u32(rd, &n, "baseline", err);
+    int rc = tab_rd_u32(rd, &n, what, err);
 
     if (rc != 0 || n == 0) {
         return rc;
     }
-    if (n != (uint32_t)m->feat->dense_dim || tab_rd_left(rd) / 4 < n) {
-        return nn_err_set(err, NN_EFORMAT, "model blob: baseline of %u values for %d features", n,
-                          m->feat->dense_dim);
+    if (n != want || tab_rd_left(rd) / 4 < n) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: %s of %u values where %u belong", what, n,
+                          want);
     }
-    m->baseline = nn_malloc((size_t)n * sizeof(float));
-    if (m->baseline == NULL) {
+    *out = nn_malloc((size_t)n * sizeof(float));
+    if (*out == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
-    rc = tab_rd_f32s(rd, m->baseline, n, "baseline", err);
+    rc = tab_rd_f32s(rd, *out, n, what, err);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        if (!isfinite(m->baseline[i])) {
-            rc = nn_err_set(err, NN_EFORMAT, "model blob: baseline value %u is not finite", i);
+        if (!isfinite((*out)[i])) {
+            rc = nn_err_set(err, NN_EFORMAT, "model blob: %s value %u is not finite", what, i);
         }
     }
     return rc;
@@ -526,7 +535,10 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
         }
     }
     if (rc == 0 && version >= 3) {
-        rc = get_baseline(&rd, m, err);
+        rc = get_floats(&rd, (uint32_t)m->feat->dense_dim, "baseline", &m->baseline, err);
+    }
+    if (rc == 0 && version >= 4) {
+        rc = get_floats(&rd, (uint32_t)(2 * m->feat->n_inputs), "importance", &m->importance, err);
     }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",

@@ -55,13 +55,16 @@ struct model {
     size_t n_ignored;
     struct model_column *columns; /* every CSV column, n_columns (0 for blobs before v2) */
     size_t n_columns;
-    float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
-                        (feat->dense_dim floats); NULL when the model has none (blobs before
-                        v3, imports without "baseline") */
-    cJSON *warm;     /* a warm start: {base, initial_val_loss, rows}; NULL otherwise. In the
-                        card only ("warm_start"), not in the blob. */
-    cJSON *search;   /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
-                        In the card only, not in the blob. */
+    float *baseline;   /* explanations' baseline: the training rows' mean encoded dense row
+                          (feat->dense_dim floats); NULL when the model has none (blobs before
+                          v3, imports without "baseline") */
+    float *importance; /* permutation importance on the validation split (importance.c):
+                          n_inputs x (mean drop, sd over MODEL_IMP_SHUFFLES shuffles); NULL
+                          when not measured (blobs before v4, imports, no validation rows) */
+    cJSON *warm;       /* a warm start: {base, initial_val_loss, rows}; NULL otherwise. In the
+                          card only ("warm_start"), not in the blob. */
+    cJSON *search;     /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
+                          In the card only, not in the blob. */
 };
 
 /** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
@@ -110,6 +113,25 @@ int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
  * @return 0 or NN_ENOMEM (m unchanged).
  */
 int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
+
+#define MODEL_IMP_SHUFFLES 5 /* shuffles of each input for permutation importance */
+
+/**
+ * Measures permutation importance on the validation rows va with m's network (importance.c)
+ * and keeps it in m->importance: per input, the mean drop of accuracy (classification) or rise
+ * of RMSE in label units (regression) over MODEL_IMP_SHUFFLES shuffles, and its sd.
+ * @param seed [in] the training seed (the shuffles draw from their own generator).
+ * @return 0 (nothing measured with fewer than 2 rows) or NN_ENOMEM.
+ */
+int model_importance_fit(struct model *m, const struct nn_dataset *va, uint64_t seed,
+                         struct nn_err *err);
+
+/**
+ * The card's "importance": {"method": "permutation", "metric": "accuracy" | "rmse", "split":
+ * "validation", "shuffles", "inputs": [{"name", "mean", "sd"}] largest mean first}, or JSON
+ * null when the model has none. Ownership: new; cJSON_Delete. NULL when out of memory.
+ */
+cJSON *model_importance_json(const struct model *m);
 
 /**
  * Appends item to the JSON array a. @return a; NULL when item is NULL or cannot be added, and

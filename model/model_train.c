@@ -403,6 +403,9 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.val_rows = va.rows;
     rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
     if (rc == 0) {
+        rc = model_importance_fit(m, &va, p->seed, err);
+    }
+    if (rc == 0) {
         rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
     }
     if (rc != 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api_explain.h"
 #include "api_feedback.h"
 #include "api_models.h"
 #include "metrics.h"
@@ -100,10 +101,37 @@ static const char *message_text(const cJSON *msg, char **buf, const char **why)
     return *buf;
 }
 
-/* Scores one text; fills the result object. @return 0 or an nn error in err. */
-static int score(const struct srv_model *sm, const char *text, float *out, cJSON *res,
+/*
+ * The explanation of a score for the reply: model_expl_to_json's object (the positive class's
+ * logit: a positive value pushed the score up) with the text input's words and shape features
+ * lifted out of their per-input maps ("words": [...], "shape": {...}).
+ * Takes ownership of e. @return e, or NULL when out of memory.
+ */
+static cJSON *spam_explanation(const struct model *m, cJSON *e)
+{
+    const char *name = model_input_name(m, model_text_input(m));
+    const char *keys[2] = {"words", "shape"};
+
+    for (int i = 0; e != NULL && i < 2; i++) {
+        cJSON *map = cJSON_GetObjectItemCaseSensitive(e, keys[i]);
+        cJSON *v = map != NULL ? cJSON_DetachItemFromObjectCaseSensitive(map, name) : NULL;
+
+        if (v == NULL) {
+            cJSON_Delete(e);
+            return NULL;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(e, keys[i], v);
+    }
+    return e;
+}
+
+/* Scores one text; fills the result object (and its "explanation" when top > 0: that many
+ * words). @return 0 or an nn error in err. */
+static int score(const struct srv_model *sm, const char *text, int top, float *out, cJSON *res,
                  struct nn_err *err)
 {
+    struct model_expl *ex = NULL;
+    cJSON *e = NULL;
     const struct model *m = sm->model;
     int n = model_n_inputs(m), ti = model_text_input(m), pos = model_positive_class(m);
     const char *cells[64];
@@ -121,7 +149,16 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     for (i = 0; i < n; i++) {
         cv[i] = i == ti ? text : NULL;
     }
-    rc = model_predict_cells(m, cv, out, err);
+    if (top > 0) {
+        rc = model_explain_cells(m, cv, pos, out, &ex, err);
+        if (rc == 0) {
+            e = spam_explanation(m, model_expl_to_json(m, ex, top));
+            model_expl_free(ex);
+            rc = e == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+        }
+    } else {
+        rc = model_predict_cells(m, cv, out, err);
+    }
     if (cv != cells) {
         nn_free(cv);
     }
@@ -136,6 +173,9 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     cJSON_AddBoolToObject(res, "spam", model_decide(m, out) == pos);
     cJSON_AddNumberToObject(res, "threshold", thr);
     cJSON_AddStringToObject(res, "threshold_source", src);
+    if (e != NULL) {
+        cJSON_AddItemToObject(res, "explanation", e);
+    }
     return 0;
 }
 
@@ -182,10 +222,20 @@ int srv_api_spam_score(struct srv_req *r)
     char *buf = NULL;
     const char *text;
     float out[2];
-    int rc = 0;
+    int rc = 0, top = 0;
 
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
     if (read_message(r, &doc, &buf, &text, &rc) != 0) {
         return rc;
+    }
+    if (doc != NULL) {
+        const cJSON *ej = cJSON_GetObjectItemCaseSensitive(doc, "explain");
+
+        if (ej != NULL && srv_explain_json(r, ej, "explain", &top, &rc) != 0) {
+            goto out;
+        }
     }
     sm = spam_model(r, &rc);
     if (sm == NULL) {
@@ -195,7 +245,7 @@ int srv_api_spam_score(struct srv_req *r)
     nn_err_clear(&err);
     if (res == NULL) {
         rc = NN_ENOMEM;
-    } else if ((rc = score(sm, text, out, res, &err)) != 0) {
+    } else if ((rc = score(sm, text, top, out, res, &err)) != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
     } else {
         srv_metrics_predictions_model(r->app->metrics, sm->name, 1);
@@ -218,11 +268,18 @@ int srv_api_spam_batch(struct srv_req *r)
     cJSON *doc, *reply = NULL, *results;
     float out[2];
     long i = 0, n;
-    int rc = 0;
+    int rc = 0, top = 0;
 
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
     doc = srv_http_json_body(r);
     if (doc == NULL) {
         return 0;
+    }
+    const cJSON *ej = cJSON_GetObjectItemCaseSensitive(doc, "explain");
+    if (ej != NULL && srv_explain_json(r, ej, "explain", &top, &rc) != 0) {
+        goto out;
     }
     msgs = cJSON_GetObjectItemCaseSensitive(doc, "messages");
     if (!cJSON_IsArray(msgs)) {
@@ -264,7 +321,7 @@ int srv_api_spam_batch(struct srv_req *r)
 
         snprintf(field, sizeof(field), "messages[%ld]", i);
         nn_err_clear(&err);
-        if (text == NULL || res == NULL || score(sm, text, out, res, &err) != 0) {
+        if (text == NULL || res == NULL || score(sm, text, top, out, res, &err) != 0) {
             cJSON *d = cJSON_CreateObject();
 
             if (d != NULL) {
@@ -285,8 +342,8 @@ int srv_api_spam_batch(struct srv_req *r)
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:
+    cJSON_Delete(reply); /* before the model: explanations borrow its input names */
     srv_registry_release(sm);
-    cJSON_Delete(reply);
     cJSON_Delete(doc);
     return rc;
 }
