@@ -70,6 +70,25 @@ static void print_columns(const cJSON *cols)
 }
 
 /* The whole card as text. */
+/* The importance table: each input's mean drop of the metric when its values are shuffled,
+ * with the spread over the shuffles, largest first. */
+static void print_importance(const cJSON *imp)
+{
+    const cJSON *it;
+
+    if (!cJSON_IsObject(imp)) {
+        return;
+    }
+    printf("importance (permutation on the validation split: drop in %s, mean +- sd of %.0f "
+           "shuffles):\n",
+           str_of(imp, "metric"), num_of(imp, "shuffles"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(imp, "inputs"))
+    {
+        printf("  %-24.64s %10.4f +- %.4f\n", str_of(it, "name"), num_of(it, "mean"),
+               num_of(it, "sd"));
+    }
+}
+
 static void print_card(const cJSON *card)
 {
     const cJSON *label = cJSON_GetObjectItem(card, "label");
@@ -95,6 +114,7 @@ static void print_card(const cJSON *card)
         }
     }
     printf("\n");
+    print_importance(cJSON_GetObjectItem(card, "importance"));
     print_columns(cJSON_GetObjectItem(card, "columns"));
 }
 

@@ -18,17 +18,9 @@
 #include "tab/csv.h"
 #include "tab/schema.h"
 
-struct progress_ctx {
-    struct model *m;
-    size_t cap;
-    nn_progress_fn cb;
-    void *ud;
-};
-
-/* Records each epoch in the model's history, then forwards to the caller's callback. */
-static int on_epoch(const struct nn_epoch_stats *st, void *ud)
+int model_on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
-    struct progress_ctx *c = ud;
+    struct model_progress *c = ud;
     struct nn_epoch_stats s = *st;
 
     if (c->m->feat->task == NN_TASK_REGRESSION) {
@@ -94,8 +86,7 @@ static int choose_threshold(struct model *m, const float *out, const struct nn_d
     return 0;
 }
 
-/* Validation (or, with no validation rows, training) metrics of the trained net. */
-static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
+int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
 {
     struct tab_features *f = m->feat;
     int k = nn_net_outputs(m->net);
@@ -365,7 +356,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     struct nn_dataset all, tr, va;
     struct nn_train_result res;
     struct nn_rng rng;
-    struct progress_ctx pc;
+    struct model_progress pc;
     struct model_fit_spec spec;
     FILE *f = NULL;
     int refit_epochs = 0, rc;
@@ -400,8 +391,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel, &m->net,
-                       &res, err);
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, model_on_epoch, &pc, cancel,
+                       &m->net, &res, err);
     if (rc != 0) {
         goto fail;
     }
@@ -410,7 +401,10 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
     m->metrics.train_rows = tr.rows;
     m->metrics.val_rows = va.rows;
-    rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    if (rc == 0) {
+        rc = model_importance_fit(m, &va, p->seed, err);
+    }
     if (rc == 0) {
         rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
     }

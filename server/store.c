@@ -18,6 +18,15 @@
 /* Backends                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Frees the n entries of the array v with free_one, then v (NULL-safe): the list frees. */
+#define LIST_FREE(v, n, free_one)                                                                  \
+    do {                                                                                           \
+        for (size_t i_ = 0; (v) != NULL && i_ < (n); i_++) {                                       \
+            free_one((v)[i_]);                                                                     \
+        }                                                                                          \
+        nn_free(v);                                                                                \
+    } while (0)
+
 static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -129,13 +138,7 @@ void store_version_free(struct store_version *v)
 
 void store_version_list_free(struct store_version **v, size_t n)
 {
-    if (v == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_version_free(v[i]);
-    }
-    nn_free(v);
+    LIST_FREE(v, n, store_version_free);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -236,6 +239,64 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Feedback and the rows kept with a version                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+int store_feedback_put(struct store *s, const char *model, const char *hash, const char *instance,
+                       const char *label, int *created, struct nn_err *err)
+{
+    *created = 0;
+    return s->ops->feedback_put(s, model, hash, instance, label, created, err);
+}
+
+int store_feedback_list(struct store *s, const char *model, long long after, int limit,
+                        struct store_feedback **out, size_t *n, struct nn_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->feedback_list(s, model, after, limit, out, n, err);
+}
+
+int store_feedback_delete(struct store *s, const char *model, const char *hash, long long *deleted,
+                          struct nn_err *err)
+{
+    *deleted = 0;
+    return s->ops->feedback_delete(s, model, hash, deleted, err);
+}
+
+int store_feedback_count(struct store *s, const char *model, long long *n, struct nn_err *err)
+{
+    *n = 0;
+    return s->ops->feedback_count(s, model, n, err);
+}
+
+void store_feedback_list_free(struct store_feedback *f, size_t n)
+{
+    if (f == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nn_free(f[i].instance);
+        nn_free(f[i].label);
+    }
+    nn_free(f);
+}
+
+int store_sample_put(struct store *s, const char *model, int version, const char *kind,
+                     const void *data, size_t len, struct nn_err *err)
+{
+    return s->ops->sample_put(s, model, version, kind, data, len, err);
+}
+
+int store_sample_get(struct store *s, const char *model, int version, const char *kind,
+                     unsigned char **data, size_t *len, struct nn_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    return s->ops->sample_get(s, model, version, kind, data, len, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Replicas                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -311,11 +372,5 @@ void store_job_free(struct store_job *j)
 
 void store_job_list_free(struct store_job **jobs, size_t n)
 {
-    if (jobs == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_job_free(jobs[i]);
-    }
-    nn_free(jobs);
+    LIST_FREE(jobs, n, store_job_free);
 }

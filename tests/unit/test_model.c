@@ -156,9 +156,9 @@ static void test_blob_round_trip(void **state)
     o1 = open_memstream(&t1, &n1);
     o2 = open_memstream(&t2, &n2);
     in = fopen("tests/data/iris_test.csv", "rb");
-    assert_int_equal(model_predict_csv(m, in, o1, ',', NULL, &err), 0);
+    assert_int_equal(model_predict_csv(m, in, o1, ',', 0, NULL, &err), 0);
     rewind(in);
-    assert_int_equal(model_predict_csv(m2, in, o2, ',', NULL, &err), 0);
+    assert_int_equal(model_predict_csv(m2, in, o2, ',', 0, NULL, &err), 0);
     fclose(in);
     fclose(o1);
     fclose(o2);
