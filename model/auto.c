@@ -416,15 +416,6 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-/* A float as the shortest decimal that reads back to it (1e-4f writes 0.0001). */
-static double float_json(float v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%.7g", (double)v);
-    return strtod(buf, NULL);
-}
-
 static cJSON *cand_json(const struct cand *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -433,8 +424,8 @@ static cJSON *cand_json(const struct cand *c)
     for (int i = 0; i < c->n_hidden; i++) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(c->hidden[i]));
     }
-    cJSON_AddNumberToObject(o, "l2", float_json(c->l2));
-    cJSON_AddNumberToObject(o, "learning_rate", float_json(c->lr));
+    cJSON_AddNumberToObject(o, "l2", model_float_json(c->l2));
+    cJSON_AddNumberToObject(o, "learning_rate", model_float_json(c->lr));
     return o;
 }
 

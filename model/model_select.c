@@ -175,7 +175,7 @@ int model_refit(struct model *m, const struct model_fit_spec *spec, const struct
     if (rc != 0) {
         return rc;
     }
-    nn_net_free(m->net);
-    m->net = net;
+    nn_net_free(m->nets[0]);
+    m->nets[0] = net;
     return 0;
 }

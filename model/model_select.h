@@ -43,11 +43,11 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
 
 /**
  * Trains m's net again from scratch on every row of `all` for `epochs` epochs (0: the main
- * run's best epoch) and replaces m->net with it; the card keeps the main run's validation
+ * run's best epoch) and replaces m->nets[0] with it; the card keeps the main run's validation
  * figures. Skipped (0, nothing changed) past 10,000 rows, for text inputs, without a
  * validation split, or when
  * target_fpr chose the threshold on the main net's scores.
- * @return 0 or an error; on error m->net is unchanged.
+ * @return 0 or an error; on error m->nets[0] is unchanged.
  */
 int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
                 int epochs, atomic_int *cancel, struct nn_err *err);

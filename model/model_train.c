@@ -98,7 +98,7 @@ static int choose_threshold(struct model *m, const float *out, const struct nn_d
 static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
 {
     struct tab_features *f = m->feat;
-    int k = nn_net_outputs(m->net);
+    int k = nn_net_outputs(m->nets[0]);
     float *out = NULL;
     float *tmp = NULL;
     size_t i;
@@ -113,7 +113,10 @@ static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct 
         rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
         goto fail;
     }
-    nn_net_predict(m->net, ds, out);
+    if (model_nets_predict(m, ds, out) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
+        goto fail;
+    }
     if (f->task == NN_TASK_REGRESSION) {
         float *pred = tmp;
         float *truth = tmp + ds->rows;
@@ -400,8 +403,8 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel, &m->net,
-                       &res, err);
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel,
+                       &m->nets[0], &res, err);
     if (rc != 0) {
         goto fail;
     }

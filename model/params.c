@@ -71,8 +71,7 @@ static void batch_size_given(struct model_params *p)
     p->batch_auto = 0;
 }
 
-/* A float as the shortest decimal that reads back to it (0.001f writes 0.001). */
-static double float_json(float v)
+double model_float_json(float v)
 {
     char buf[32];
 
@@ -88,7 +87,7 @@ static cJSON *learning_rate_json(const struct model_params *p)
     if (lr <= 0) {
         lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
     }
-    return cJSON_CreateNumber(float_json(lr));
+    return cJSON_CreateNumber(model_float_json(lr));
 }
 
 static const struct model_param table[] = {
@@ -829,7 +828,7 @@ static cJSON *value_json(const struct model_param *d, const struct model_params 
     case MODEL_PARAM_UINT64:
         return cJSON_CreateNumber((double)*(const unsigned long long *)at);
     case MODEL_PARAM_NUMBER:
-        return cJSON_CreateNumber(d->size == sizeof(float) ? float_json(*(const float *)at)
+        return cJSON_CreateNumber(d->size == sizeof(float) ? model_float_json(*(const float *)at)
                                                            : *(const double *)at);
     case MODEL_PARAM_CHOICE: {
         long v = load_int(at, d->size);

@@ -161,4 +161,7 @@ int model_params_set(struct model_params *p, const char *key, const char *value,
  */
 cJSON *model_params_to_json(const struct model_params *p);
 
+/** A float as the shortest decimal that reads back to it (0.001f gives 0.001), for JSON. */
+double model_float_json(float v);
+
 #endif
