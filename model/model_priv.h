@@ -79,6 +79,27 @@ struct model {
                         In the card only, not in the blob. */
 };
 
+/* A network of an ensemble beyond the first (whose layers and training are the params'). */
+struct model_member_spec {
+    int hidden[MODEL_MAX_HIDDEN];
+    int n_hidden;
+    float l2;
+    float learning_rate;
+    char origin[MODEL_ORIGIN];
+};
+
+/**
+ * model_train_csv with n_more networks beyond the first (0 to MODEL_MAX_NETS - 1) behind the
+ * same pipeline: each trained on the training split with early stopping as the first is, the
+ * validation metrics (and threshold) those of their mean, then each refitted on every row for
+ * its best epoch when the first is. why (NULL: none) is the card's ensemble.why.
+ * @return as model_train_csv.
+ */
+int model_train_members_csv(const char *path, const struct model_params *p,
+                            const struct model_member_spec *more, int n_more, const char *why,
+                            const struct model_limits *lim, nn_progress_fn cb, void *ud,
+                            atomic_int *cancel, struct model **out, struct nn_err *err);
+
 /** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
 void model_csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim);
 

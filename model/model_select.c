@@ -21,7 +21,7 @@
 #include "nn/alloc.h"
 
 #define SELECT_MAX_ROWS 5000
-#define SELECT_REPEATS  5
+#define SELECT_REPEATS  MODEL_SELECT_REPEATS
 #define REFIT_MAX_ROWS  10000
 /* The fixed decay when the set is too large to search (regression targets are in
    standard units and the squared error's gradient is twice the cross-entropy's). */
@@ -40,9 +40,10 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
     int rc;
 
     *out = NULL;
-    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation,
-                    spec->n_out, spec->out_act, tp->batch_size < 256 ? 256 : tp->batch_size, &net,
-                    err);
+    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim,
+                    spec->hidden != NULL ? spec->hidden : p->hidden,
+                    spec->hidden != NULL ? spec->n_hidden : p->n_hidden, p->activation, spec->n_out,
+                    spec->out_act, tp->batch_size < 256 ? 256 : tp->batch_size, &net, err);
     if (rc != 0) {
         return rc;
     }
@@ -57,10 +58,20 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
     return 0;
 }
 
-/* Mean best validation loss and best epoch of l2 over the repeated holdouts of all. */
+void model_holdouts_free(struct model_holdouts *h)
+{
+    for (int i = 0; i < h->n; i++) {
+        nn_net_free(h->nets[i]);
+        h->nets[i] = NULL;
+    }
+    h->n = 0;
+}
+
+/* Mean best validation loss and best epoch of l2 over the repeated holdouts of all; the
+   holdouts' nets go to *kept (emptied first). */
 static int try_l2(const struct model *m, const struct model_fit_spec *spec,
                   const struct nn_dataset *all, float l2, struct nn_rng *rng, atomic_int *cancel,
-                  double *loss, double *epochs, struct nn_err *err)
+                  double *loss, double *epochs, struct model_holdouts *kept, struct nn_err *err)
 {
     struct nn_train_params tp = m->params.train;
     size_t *tr_idx = nn_calloc(all->rows, sizeof(size_t));
@@ -70,6 +81,7 @@ static int try_l2(const struct model *m, const struct model_fit_spec *spec,
     *loss = 0;
     *epochs = 0;
     tp.l2 = l2;
+    model_holdouts_free(kept);
     if (tr_idx == NULL || va_idx == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the L2 decay");
         goto fail;
@@ -92,12 +104,14 @@ static int try_l2(const struct model *m, const struct model_fit_spec *spec,
         if (rc == 0) {
             rc = model_fit_net(m, spec, &tp, &tr, &va, rng, NULL, NULL, cancel, &net, &res, err);
         }
-        nn_net_free(net);
         nn_dataset_free(&tr);
         nn_dataset_free(&va);
         if (rc != 0) {
+            nn_net_free(net);
             goto fail;
         }
+        kept->nets[kept->n] = net;
+        kept->epochs[kept->n++] = res.best_epoch;
         *loss += res.best_val_loss / SELECT_REPEATS;
         *epochs += (double)res.best_epoch / SELECT_REPEATS;
     }
@@ -109,13 +123,15 @@ fail:
 
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
-                    struct nn_err *err)
+                    struct model_holdouts *keep, struct nn_err *err)
 {
+    struct model_holdouts tried = {{NULL}, {0}, 0};
     struct nn_rng rng;
     double best_loss = INFINITY, best_epochs = 0;
     float best = L2_LARGE;
 
     *epochs = 0;
+    keep->n = 0;
     if (m->params.train.l2 >= 0) {
         return 0; /* given */
     }
@@ -132,18 +148,26 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         /* every decay on the same holdouts and initial weights: the comparison is of the
            decays, not of the splits (and the main run's stream stays as it was) */
         nn_rng_seed(&rng, m->params.seed ^ 0x6c32u);
-        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, &tried, err);
 
         if (rc == NN_EDIVERGED) {
+            model_holdouts_free(&tried);
             continue; /* that decay is not a candidate */
         }
         if (rc != 0) {
+            model_holdouts_free(&tried);
+            model_holdouts_free(keep);
             return rc;
         }
         if (loss < best_loss) {
             best_loss = loss;
             best_epochs = ep;
             best = l2_grid[i];
+            model_holdouts_free(keep);
+            *keep = tried; /* the winner's nets, kept */
+            tried.n = 0;
+        } else {
+            model_holdouts_free(&tried);
         }
     }
     m->params.train.l2 = best;
@@ -151,31 +175,31 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
     return 0;
 }
 
-int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
-                int epochs, atomic_int *cancel, struct nn_err *err)
+int model_refit_applies(const struct model *m, const struct nn_dataset *all)
 {
-    struct nn_train_params tp = m->params.train;
+    /* not: large, text (wide and slow), nothing held out, or a threshold chosen on the
+       validation scores of the nets trained on the training split */
+    return all->rows <= REFIT_MAX_ROWS && m->feat->sparse_dim == 0 && m->metrics.val_rows > 0 &&
+           m->params.target_fpr < 0;
+}
+
+int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
+                int i, const struct nn_train_params *tp, int epochs, atomic_int *cancel,
+                struct nn_err *err)
+{
+    struct nn_train_params t = *tp;
     struct nn_train_result res;
     struct nn_net *net = NULL;
     struct nn_rng rng;
     int rc;
 
-    if (all->rows > REFIT_MAX_ROWS || m->feat->sparse_dim > 0 || m->metrics.val_rows == 0 ||
-        m->params.target_fpr >= 0) {
-        /* large, text (wide and slow), nothing held out, or a threshold chosen on this
-           net's scores */
-        return 0;
-    }
-    if (epochs < 1) {
-        epochs = m->metrics.best_epoch;
-    }
-    tp.epochs = epochs < 1 ? 1 : epochs;
-    nn_rng_seed(&rng, m->params.seed ^ 0x7265u);
-    rc = model_fit_net(m, spec, &tp, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
+    t.epochs = epochs < 1 ? 1 : epochs;
+    nn_rng_seed(&rng, m->params.seed ^ 0x7265u ^ (0x9E3779B97F4A7C15ull * (uint64_t)i));
+    rc = model_fit_net(m, spec, &t, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
     if (rc != 0) {
         return rc;
     }
-    nn_net_free(m->nets[0]);
-    m->nets[0] = net;
+    nn_net_free(m->nets[i]);
+    m->nets[i] = net;
     return 0;
 }

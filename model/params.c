@@ -273,8 +273,8 @@ static const struct model_param table[] = {
      AT(ensemble),
      .def = "true",
      .choices = bool_choices,
-     .help = "auto: average the top candidates when better on the folds (accepted; not built "
-             "yet: the best candidate is kept)"},
+     .help = "auto: average the top candidates' probabilities (k chosen on the folds) when "
+             "better on the folds than the best alone"},
 };
 
 #define N_PARAMS (sizeof(table) / sizeof(table[0]))

@@ -52,7 +52,7 @@ struct model_params {
     int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
                            1 = a holdout split (a fifth of the rows) */
     int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
-    int ensemble;       /* default 1 (accepted; the ensemble is not built yet) */
+    int ensemble;       /* default 1: auto averages the top candidates when better */
 };
 
 /* The metrics auto ranks candidates by (the "metric" parameter). */
