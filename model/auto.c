@@ -869,8 +869,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     }
 
     /* the plan, then rounds around the best */
-    lr = p->train.learning_rate > 0 ? p->train.learning_rate
-                                    : (p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f);
+    lr = model_params_learning_rate(p);
     rc = add_plan(&S, lr);
     if (rc == 0) {
         rc = run_rounds(&S, hooks, &rng);

@@ -10,6 +10,9 @@
  *    reports), a small set's net is trained again from scratch on every row for the mean
  *    best epoch of the chosen decay's holdouts, so no row is wasted on validation (20% of 120 rows
  * is a lot). Both for tables without text inputs: a text model's hashed inputs make each run slow.
+ *  - Ensemble: the nets trained on the holdouts of the 3 decays with the lowest mean loss are
+ *    handed back (model_train.c serves their mean with the refitted net's): they cost no
+ *    training, and their average varies less than any one net (make quality, docs/quality.md).
  * Does not: change the features (fitted on the training split), print, or report progress
  * (the caller's cancel flag is honoured by every run).
  */
@@ -20,14 +23,16 @@
 
 #include "nn/alloc.h"
 
-#define SELECT_MAX_ROWS 5000
-#define SELECT_REPEATS  MODEL_SELECT_REPEATS
-#define REFIT_MAX_ROWS  10000
+#define SELECT_MAX_ROWS    5000
+#define SELECT_REPEATS     MODEL_SELECT_REPEATS
+#define REFIT_MAX_ROWS     10000
+#define SELECT_KEEP_DECAYS 3 /* the decays whose holdout nets join the defaults' ensemble */
 /* The fixed decay when the set is too large to search (regression targets are in
    standard units and the squared error's gradient is twice the cross-entropy's). */
 #define L2_LARGE 1e-4f
 
 static const float l2_grid[] = {1e-4f, 1e-3f, 1e-2f, 1e-1f};
+_Static_assert(sizeof(l2_grid) / sizeof(l2_grid[0]) == MODEL_SELECT_DECAYS, "the decays tried");
 
 int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
                   const struct nn_train_params *tp, const struct nn_dataset *tr,
@@ -68,7 +73,7 @@ void model_holdouts_free(struct model_holdouts *h)
 }
 
 /* Mean best validation loss and best epoch of l2 over the repeated holdouts of all; the
-   holdouts' nets go to *kept (emptied first). */
+   holdouts' nets are appended to *kept (on error, none of them). */
 static int try_l2(const struct model *m, const struct model_fit_spec *spec,
                   const struct nn_dataset *all, float l2, struct nn_rng *rng, atomic_int *cancel,
                   double *loss, double *epochs, struct model_holdouts *kept, struct nn_err *err)
@@ -76,12 +81,11 @@ static int try_l2(const struct model *m, const struct model_fit_spec *spec,
     struct nn_train_params tp = m->params.train;
     size_t *tr_idx = nn_calloc(all->rows, sizeof(size_t));
     size_t *va_idx = nn_calloc(all->rows, sizeof(size_t));
-    int rc = 0;
+    int rc = 0, first = kept->n;
 
     *loss = 0;
     *epochs = 0;
     tp.l2 = l2;
-    model_holdouts_free(kept);
     if (tr_idx == NULL || va_idx == NULL) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory choosing the L2 decay");
         goto fail;
@@ -111,23 +115,59 @@ static int try_l2(const struct model *m, const struct model_fit_spec *spec,
             goto fail;
         }
         kept->nets[kept->n] = net;
+        kept->l2[kept->n] = l2;
         kept->epochs[kept->n++] = res.best_epoch;
         *loss += res.best_val_loss / SELECT_REPEATS;
         *epochs += (double)res.best_epoch / SELECT_REPEATS;
     }
 fail:
+    for (int i = first; rc != 0 && i < kept->n; i++) {
+        nn_net_free(kept->nets[i]);
+        kept->nets[i] = NULL;
+    }
+    kept->n = rc != 0 ? first : kept->n;
     nn_free(tr_idx);
     nn_free(va_idx);
     return rc;
+}
+
+/* Keeps the holdout nets of the SELECT_KEEP_DECAYS decays of the lowest mean holdout loss
+   (measured with make quality: all four lost diabetes to a linear fit, the best one or two
+   lost wine or breast cancer), frees the others. */
+static void keep_decays(struct model_holdouts *h, const double *losses)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->n; i++) {
+        int d = 0, rank = 0;
+
+        while (d < MODEL_SELECT_DECAYS && l2_grid[d] != h->l2[i]) {
+            d++;
+        }
+        for (int e = 0; e < MODEL_SELECT_DECAYS; e++) {
+            rank += losses[e] < losses[d] || (losses[e] == losses[d] && e < d);
+        }
+        struct nn_net *net = h->nets[i];
+
+        h->nets[i] = NULL;
+        if (rank < SELECT_KEEP_DECAYS) {
+            h->nets[n] = net;
+            h->l2[n] = h->l2[i];
+            h->epochs[n++] = h->epochs[i];
+        } else {
+            nn_net_free(net);
+        }
+    }
+    h->n = n;
 }
 
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
                     struct model_holdouts *keep, struct nn_err *err)
 {
-    struct model_holdouts tried = {{NULL}, {0}, 0};
     struct nn_rng rng;
     double best_loss = INFINITY, best_epochs = 0;
+    double losses[MODEL_SELECT_DECAYS] = {INFINITY, INFINITY, INFINITY, INFINITY};
     float best = L2_LARGE;
 
     *epochs = 0;
@@ -148,30 +188,25 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         /* every decay on the same holdouts and initial weights: the comparison is of the
            decays, not of the splits (and the main run's stream stays as it was) */
         nn_rng_seed(&rng, m->params.seed ^ 0x6c32u);
-        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, &tried, err);
+        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, keep, err);
 
         if (rc == NN_EDIVERGED) {
-            model_holdouts_free(&tried);
             continue; /* that decay is not a candidate */
         }
         if (rc != 0) {
-            model_holdouts_free(&tried);
             model_holdouts_free(keep);
             return rc;
         }
+        losses[i] = loss;
         if (loss < best_loss) {
             best_loss = loss;
             best_epochs = ep;
             best = l2_grid[i];
-            model_holdouts_free(keep);
-            *keep = tried; /* the winner's nets, kept */
-            tried.n = 0;
-        } else {
-            model_holdouts_free(&tried);
         }
     }
     m->params.train.l2 = best;
     *epochs = (int)lround(best_epochs);
+    keep_decays(keep, losses);
     return 0;
 }
 

@@ -33,11 +33,15 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
                   struct nn_err *err);
 
 #define MODEL_SELECT_REPEATS 5 /* the holdouts the L2 decay is chosen on */
+#define MODEL_SELECT_DECAYS  4 /* the decays tried */
+#define MODEL_SELECT_NETS    (MODEL_SELECT_REPEATS * MODEL_SELECT_DECAYS)
 
-/* The nets trained on the chosen decay's holdouts (each early-stopped on its own holdout). */
+/* The nets trained while choosing the decay: every decay's (that did not diverge) on every
+   holdout, each early-stopped on its own holdout. */
 struct model_holdouts {
-    struct nn_net *nets[MODEL_SELECT_REPEATS];
-    int epochs[MODEL_SELECT_REPEATS]; /* each one's best epoch */
+    struct nn_net *nets[MODEL_SELECT_NETS];
+    float l2[MODEL_SELECT_NETS];
+    int epochs[MODEL_SELECT_NETS]; /* each one's best epoch */
     int n;
 };
 
@@ -50,8 +54,9 @@ void model_holdouts_free(struct model_holdouts *h);
  * with the lowest mean validation loss over 5 seeded holdouts of `all` (the validation_split
  * fraction each); else 1e-4.
  * @param epochs [out] the chosen decay's mean best epoch; 0 when nothing was searched.
- * @param keep [out] the chosen decay's holdout nets (n 0 when nothing was searched); the
- *             caller frees them with model_holdouts_free, or takes them. Empty on error.
+ * @param keep [out] the nets trained on the holdouts for the 3 decays of the lowest mean loss
+ *             (15; n 0 when nothing was searched); the caller frees them with
+ *             model_holdouts_free, or takes them. Empty on error.
  * @return 0, NN_ECANCELED or NN_ENOMEM. Deterministic for a given seed.
  */
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,

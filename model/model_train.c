@@ -359,6 +359,44 @@ fail:
     return rc;
 }
 
+/*
+ * The defaults' ensemble: m (its net refitted on every row) gains the nets trained on the
+ * holdouts while the decay was chosen, every decay's (takes them: h is empty after). Their
+ * mean is served: nets fitted on different rows and decays vary less together than any one.
+ * Only when the refit ran (so not with target_fpr, whose threshold was chosen on the main
+ * net's scores), with ensemble=true, and for a model of one net. @return 0 or NN_ENOMEM.
+ */
+static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitted)
+{
+    const struct nn_train_params *tp = &m->params.train;
+    float lr = model_params_learning_rate(&m->params);
+    char origin[MODEL_ORIGIN], why[320];
+    int rc = 0;
+
+    if (h->n == 0 || !m->params.ensemble || !refitted || m->n_nets > 1) {
+        model_holdouts_free(h);
+        return 0;
+    }
+    m->member[0].l2 = tp->l2;
+    m->member[0].learning_rate = lr;
+    snprintf(m->member[0].origin, sizeof(m->member[0].origin), "refit on all rows");
+    for (int i = 0; i < h->n && rc == 0; i++) {
+        snprintf(origin, sizeof(origin), "holdout %d of %d, l2 %g", i % MODEL_SELECT_REPEATS + 1,
+                 MODEL_SELECT_REPEATS, (double)h->l2[i]);
+        rc = model_add_net(m, h->nets[i], h->l2[i], lr, h->epochs[i], origin);
+        h->nets[i] = NULL;
+    }
+    snprintf(why, sizeof(why),
+             "the defaults: the mean of the network refitted on all rows with l2 %g (the decay "
+             "of the lowest mean holdout loss) and the %d networks trained while choosing it "
+             "(%d seeded holdouts for each of the decays of the lowest mean loss, each "
+             "early-stopped on its own holdout)",
+             (double)tp->l2, h->n, MODEL_SELECT_REPEATS);
+    h->n = 0;
+    m->why = nn_strdup(why);
+    return rc != 0 || m->why == NULL ? NN_ENOMEM : 0;
+}
+
 /* Member i's training parameters and spec: m's, with the member's layers, l2 and rate. */
 static void member_setup(const struct model *m, const struct model_fit_spec *spec,
                          const struct model_member_spec *mb, struct model_fit_spec *ms,
@@ -449,7 +487,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     struct nn_rng rng;
     struct progress_ctx pc;
     struct model_fit_spec spec;
-    struct model_holdouts holdouts = {{NULL}, {0}, 0};
+    struct model_holdouts holdouts = {{NULL}, {0}, {0}, 0};
     FILE *f = NULL;
     int refit_epochs = 0, refitted = 0, rc;
 
@@ -498,7 +536,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     m->metrics.train_rows = tr.rows;
     m->metrics.val_rows = va.rows;
     m->member[0].l2 = m->params.train.l2;
-    m->member[0].learning_rate = m->params.train.learning_rate;
+    m->member[0].learning_rate = model_params_learning_rate(&m->params);
     m->member[0].epochs = res.best_epoch;
     snprintf(m->member[0].origin, sizeof(m->member[0].origin), "%s",
              n_more > 0 ? "candidate 1" : "the training split");
@@ -513,6 +551,9 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     if (rc == 0 && n_more > 0 && why != NULL) {
         m->why = nn_strdup(why);
         rc = m->why == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+    }
+    if (rc == 0 && adopt_holdouts(m, &holdouts, refitted) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     if (rc != 0) {
         goto fail;

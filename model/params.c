@@ -79,14 +79,17 @@ double model_float_json(float v)
     return strtod(buf, NULL);
 }
 
-/* learning_rate: not given means the optimiser's own (0.001 adam, 0.01 sgd and momentum). */
-static cJSON *learning_rate_json(const struct model_params *p)
+float model_params_learning_rate(const struct model_params *p)
 {
     float lr = p->train.learning_rate;
 
-    if (lr <= 0) {
-        lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
-    }
+    return lr > 0 ? lr : (p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f);
+}
+
+/* learning_rate: not given means the optimiser's own. */
+static cJSON *learning_rate_json(const struct model_params *p)
+{
+    float lr = model_params_learning_rate(p);
     return cJSON_CreateNumber(model_float_json(lr));
 }
 
@@ -273,8 +276,9 @@ static const struct model_param table[] = {
      AT(ensemble),
      .def = "true",
      .choices = bool_choices,
-     .help = "auto: average the top candidates' probabilities (k chosen on the folds) when "
-             "better on the folds than the best alone"},
+     .help = "average networks behind one pipeline: auto's top candidates when better on the "
+             "folds (k chosen on them); the defaults' refitted net with the nets trained while "
+             "choosing l2"},
 };
 
 #define N_PARAMS (sizeof(table) / sizeof(table[0]))

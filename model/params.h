@@ -161,6 +161,10 @@ int model_params_set(struct model_params *p, const char *key, const char *value,
  */
 cJSON *model_params_to_json(const struct model_params *p);
 
+/** The learning rate used: p's, or when not given the optimiser's own (0.001 for adam, 0.01
+ *  for sgd and momentum). */
+float model_params_learning_rate(const struct model_params *p);
+
 /** A float as the shortest decimal that reads back to it (0.001f gives 0.001), for JSON. */
 double model_float_json(float v);
 

@@ -10,7 +10,7 @@ from conftest import IRIS_ROW, SANITIZED, data, error_of, train, wait_job
 
 
 def exported(d, name="imp-src"):
-    j = train(d.base, name, path=data("iris_train.csv"), params={"epochs": 2})
+    j = train(d.base, name, path=data("iris_train.csv"), params={"epochs": 2, "ensemble": "false"})
     assert wait_job(d.base, j["id"])["status"] == "succeeded"
     return requests.get(d.url("/models/%s/export" % name)).json()
 

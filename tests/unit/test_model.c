@@ -210,16 +210,14 @@ static void test_blob_hostile(void **state)
     model_free(m);
 }
 
-static void test_export_import(void **state)
+/* m exported to JSON text and imported back (a new model). */
+static struct model *export_import(const struct model *m)
 {
-    struct model *m = train_iris(42, "8"), *m2 = NULL;
+    struct model *m2 = NULL;
     struct nn_err err;
-    cJSON *doc, *inst;
+    cJSON *doc = model_export(m);
     char *text;
-    float a[3], b[3];
 
-    (void)state;
-    doc = model_export(m);
     assert_non_null(doc);
     text = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
@@ -227,6 +225,18 @@ static void test_export_import(void **state)
     cJSON_free(text);
     assert_int_equal(model_import(doc, &m2, &err), 0);
     cJSON_Delete(doc);
+    return m2;
+}
+
+static void test_export_import(void **state)
+{
+    struct model *m = train_iris(42, "8"), *m2 = NULL;
+    struct nn_err err;
+    cJSON *inst;
+    float a[3], b[3];
+
+    (void)state;
+    m2 = export_import(m);
     inst =
         cJSON_Parse("{\"sepal_length_cm\": 6.7, \"sepal_width_cm\": 3.0, \"petal_length_cm\": 5.2, "
                     "\"petal_width_cm\": 2.3}");
@@ -335,6 +345,18 @@ static char *predict_iris_csv(const struct model *m, size_t *n)
     return t;
 }
 
+/* a and b predict the iris test file with the same bytes. */
+static void assert_same_predictions(const struct model *a, const struct model *b)
+{
+    size_t n1, n2;
+    char *t1 = predict_iris_csv(a, &n1), *t2 = predict_iris_csv(b, &n2);
+
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    free(t1);
+    free(t2);
+}
+
 /* An ensemble's blob loads back to the same bytes and predictions; the hostile blob cases hold
  * for it; a version 3 blob (one net, no ensemble section) still loads. */
 static void test_ensemble_blob(void **state)
@@ -342,10 +364,9 @@ static void test_ensemble_blob(void **state)
     float probs[3 * 4 * 3];
     struct model *m = iris_ensemble(iris_x, 4, probs), *m2 = NULL;
     unsigned char *blob = NULL, *blob2 = NULL, *copy;
-    size_t len, len2, n1, n2, i;
+    size_t len, len2, i;
     struct nn_rng rng;
     struct nn_err err;
-    char *t1, *t2;
 
     (void)state;
     assert_int_equal(model_save(m, &blob, &len, &err), 0);
@@ -354,12 +375,7 @@ static void test_ensemble_blob(void **state)
     assert_int_equal(model_save(m2, &blob2, &len2, &err), 0);
     assert_int_equal(len, len2);
     assert_memory_equal(blob, blob2, len);
-    t1 = predict_iris_csv(m, &n1);
-    t2 = predict_iris_csv(m2, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(t1, t2, n1);
-    free(t1);
-    free(t2);
+    assert_same_predictions(m, m2);
     model_free(m2);
     nn_free(blob2);
     /* every truncation and 1,000 flips are refused */
@@ -376,7 +392,6 @@ static void test_ensemble_blob(void **state)
         assert_true(model_load(copy, len, &m2, &err) < 0);
         assert_null(m2);
     }
-    /* a count of networks past the limit, resealed past the checksum, is refused */
     nn_free(copy);
     nn_free(blob);
     /* version 3: the same blob without the ensemble section (count 1, one member, no why) */
@@ -389,12 +404,7 @@ static void test_ensemble_blob(void **state)
     model_blob_seal(blob, len);
     assert_int_equal(model_load(blob, len, &m2, &err), 0);
     assert_int_equal(m2->n_nets, 1);
-    t1 = predict_iris_csv(m, &n1);
-    t2 = predict_iris_csv(m2, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(t1, t2, n1);
-    free(t1);
-    free(t2);
+    assert_same_predictions(m, m2);
     model_free(m2);
     /* the count field of a version 4 blob: 0 and MODEL_MAX_NETS + 1 are refused */
     nn_free(blob);
@@ -416,29 +426,17 @@ static void test_ensemble_export(void **state)
     float probs[3 * 4 * 3];
     struct model *m = iris_ensemble(iris_x, 4, probs), *m2 = NULL;
     struct nn_err err;
-    size_t n1, n2;
-    char *t1, *t2, *text;
     cJSON *doc;
 
     (void)state;
     doc = model_export(m);
-    assert_non_null(doc);
     assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 4);
-    text = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
-    doc = cJSON_Parse(text);
-    cJSON_free(text);
-    assert_int_equal(model_import(doc, &m2, &err), 0);
-    cJSON_Delete(doc);
+    m2 = export_import(m);
     assert_int_equal(m2->n_nets, 3);
     assert_string_equal(m2->member[2].origin, "16");
     assert_int_equal(m2->member[1].epochs, 7);
-    t1 = predict_iris_csv(m, &n1);
-    t2 = predict_iris_csv(m2, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(t1, t2, n1);
-    free(t1);
-    free(t2);
+    assert_same_predictions(m, m2);
     model_free(m2);
     /* a member without layers is named */
     doc = model_export(m);
@@ -454,6 +452,63 @@ static void test_ensemble_export(void **state)
     assert_null(cJSON_GetObjectItem(doc, "ensemble"));
     cJSON_Delete(doc);
     model_free(m);
+}
+
+/* The defaults (no l2 given) serve the refitted net and every holdout net of the decay's
+ * choice; ensemble=false, a given l2 or a target_fpr keep one net. */
+static void test_default_ensemble(void **state)
+{
+    struct model_params p;
+    struct model_limits lim;
+    struct model *m = NULL;
+    struct nn_err err;
+    float out[3], mean[3] = {0, 0, 0}, one[3];
+    double x[4] = {5.9, 3.0, 4.2, 1.5};
+
+    (void)state;
+    m = train_iris(42, "8");
+    assert_int_equal(m->n_nets, 16);
+    assert_string_equal(m->member[0].origin, "refit on all rows");
+    /* 5 holdouts of each of 3 decays, the chosen one among them */
+    int chosen = 0, decays = 0;
+    for (int i = 1; i < 16; i++) {
+        assert_non_null(strstr(m->member[i].origin, "holdout"));
+        chosen += m->member[i].l2 == m->params.train.l2;
+        decays += i == 1 || m->member[i].l2 != m->member[i - 1].l2;
+    }
+    assert_int_equal(chosen, 5);
+    assert_int_equal(decays, 3);
+    assert_non_null(m->why);
+    /* what is served is the mean of the 21 */
+    assert_int_equal(model_predict_num(m, x, 1, out, &err), 0);
+    struct model tmp = *m;
+    for (int i = 0; i < 16; i++) {
+        tmp.nets[0] = m->nets[i];
+        tmp.n_nets = 1;
+        assert_int_equal(model_predict_num(&tmp, x, 1, one, &err), 0);
+        for (int c = 0; c < 3; c++) {
+            mean[c] += one[c] / 16;
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        assert_float_equal(out[c], mean[c], 1e-5);
+    }
+    model_free(m);
+    static const char *const one_net[][2] = {
+        {"ensemble", "false"}, {"l2", "0.001"}, {"patience", "0"}};
+    for (size_t i = 0; i < sizeof(one_net) / sizeof(one_net[0]); i++) {
+        model_params_default(&p);
+        model_limits_default(&lim);
+        assert_int_equal(model_params_set(&p, "epochs", "20", &err), 0);
+        assert_int_equal(model_params_set(&p, one_net[i][0], one_net[i][1], &err), 0);
+        m = NULL;
+        assert_int_equal(
+            model_train_csv("tests/data/iris_train.csv", &p, &lim, NULL, NULL, NULL, &m, &err), 0);
+        assert_int_equal(m->n_nets, 1);
+        assert_null(m->why);
+        model_free(m);
+        model_params_fini(&p);
+    }
 }
 
 static void test_determinism(void **state)
@@ -653,7 +708,7 @@ int main(void)
         cmocka_unit_test(test_determinism),     cmocka_unit_test(test_quality_gate),
         cmocka_unit_test(test_threshold),       cmocka_unit_test(test_predict_num),
         cmocka_unit_test(test_ensemble_mean),   cmocka_unit_test(test_ensemble_blob),
-        cmocka_unit_test(test_ensemble_export),
+        cmocka_unit_test(test_ensemble_export), cmocka_unit_test(test_default_ensemble),
     };
 
     openblas_set_num_threads(1);
