@@ -18,6 +18,8 @@
 #include "tab/csv.h"
 #include "tab/schema.h"
 
+#define DEFAULT_ENSEMBLE_PARAMS ((size_t)1 << 20) /* weights of the defaults' ensemble, at most */
+
 struct progress_ctx {
     struct model *m;
     size_t cap;
@@ -364,7 +366,9 @@ fail:
  * holdouts while the decay was chosen, every decay's (takes them: h is empty after). Their
  * mean is served: nets fitted on different rows and decays vary less together than any one.
  * Only when the refit ran (so not with target_fpr, whose threshold was chosen on the main
- * net's scores), with ensemble=true, and for a model of one net. @return 0 or NN_ENOMEM.
+ * net's scores), with ensemble=true, for a model of one net, and when all of them hold at
+ * most DEFAULT_ENSEMBLE_PARAMS weights (the model's size and a prediction's cost grow with
+ * them). @return 0 or NN_ENOMEM.
  */
 static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitted)
 {
@@ -373,7 +377,8 @@ static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitte
     char origin[MODEL_ORIGIN], why[320];
     int rc = 0;
 
-    if (h->n == 0 || !m->params.ensemble || !refitted || m->n_nets > 1) {
+    if (h->n == 0 || !m->params.ensemble || !refitted || m->n_nets > 1 ||
+        m->nets[0]->n_params * (size_t)(h->n + 1) > DEFAULT_ENSEMBLE_PARAMS) {
         model_holdouts_free(h);
         return 0;
     }

@@ -454,8 +454,8 @@ static void test_ensemble_export(void **state)
     model_free(m);
 }
 
-/* The defaults (no l2 given) serve the refitted net and every holdout net of the decay's
- * choice; ensemble=false, a given l2 or a target_fpr keep one net. */
+/* The defaults (no l2 given) serve the refitted net and the holdout nets of the 3 best decays;
+ * ensemble=false, a given l2, patience 0 or 16 nets past 2^20 weights keep one net. */
 static void test_default_ensemble(void **state)
 {
     struct model_params p;
@@ -495,7 +495,7 @@ static void test_default_ensemble(void **state)
     }
     model_free(m);
     static const char *const one_net[][2] = {
-        {"ensemble", "false"}, {"l2", "0.001"}, {"patience", "0"}};
+        {"ensemble", "false"}, {"l2", "0.001"}, {"patience", "0"}, {"hidden", "1024,256"}};
     for (size_t i = 0; i < sizeof(one_net) / sizeof(one_net[0]); i++) {
         model_params_default(&p);
         model_limits_default(&lim);
