@@ -257,3 +257,8 @@ fuzz: $(FUZZ_BIN) ## run every fuzz target for FUZZ_SECONDS (default 60) on its 
 quality: $(BIN)/neurond ## neurond's defaults against scikit-learn LR and MLP(64) on every bundled set (docs/quality.md)
 	@scripts/deps.sh quality
 	@/usr/bin/python3 -W ignore bench/quality.py $(BIN)/neurond
+	@/usr/bin/python3 bench/quality_drift.py $(BIN)/neurond
+
+.PHONY: quality-drift
+quality-drift: $(BIN)/neurond ## learning from feedback under a drift (spam): accuracy/AUC after each retrain, warm vs full retrain (docs/quality.md)
+	@/usr/bin/python3 bench/quality_drift.py $(BIN)/neurond

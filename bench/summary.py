@@ -116,6 +116,9 @@ def main():
     row("     CPU ns", fmt(cns), "", "", "<= 200 ns", None if cns is None else cns <= 200)
     row("3  predict 1,000-row batches, rows/s", fmt(num(r, "predict_batch_rows_s")), "", "", "",
         None)
+    us = num(r, "explain_row_us")
+    row("3  explain 1 row (a), us", fmt(us), f"CPU {fmt(num(r, 'explain_row_cpu_us'))}", "",
+        "<= 20 us", None if us is None else us <= 20)
     # 4. HTTP
     ratio_row("4  POST /predict 1 row, req/s", num(r, "http_neurond_rps"),
               num(r, "http_empty_rps"), "empty MHD", 0.7)
@@ -132,6 +135,10 @@ def main():
     errs = num(r, "http_neurond_errors")
     if errs is not None:  # req/s of failed requests is no figure: say so beside it
         row("   failed or non-2xx requests", f"{errs:.0f}", "", "", "0", errs == 0)
+    ratio_row("4  POST /predict 1 row + explain, req/s", num(r, "http_neurond_explain_rps"),
+              num(r, "http_neurond_rps"), "without", 0.3)
+    ratio_row("   server CPU us a request", num(r, "http_neurond_explain_cpu_us"),
+              num(r, "http_neurond_cpu_us"), "without", 0.3, lower_better=True)
     row("4  POST /predict 1,000 rows, rows/s", fmt(num(r, "http_batch_rows_s")),
         f"in-process {fmt(num(r, 'predict_batch_rows_s'))}", "", "", None)
     if r.get("spam_score_available") == "0":
@@ -139,6 +146,8 @@ def main():
     else:
         row("4  POST /spam-score 5 KB, msg/s", fmt(num(r, "spam_score_rps")),
             f"p99 {fmt(num(r, 'spam_score_p99_ms'), ' ms')}", "", "", None)
+        ratio_row("   with explain, msg/s", num(r, "spam_score_explain_rps"),
+                  num(r, "spam_score_rps"), "without", 0.25)
     # 5. spam training
     w = num(r, "spam_train_wall_s")
     row("5  train spam model (defaults), s", fmt(w), f"CPU {fmt(num(r, 'spam_train_cpu_s'))} s",

@@ -8,8 +8,10 @@ and the CLI as users run them, beside their ceilings and peers, in one run on on
      from elsewhere hits all of them alike): POST /predict one row of network (a) on
      `bin/neurond serve`; the same request on an empty libmicrohttpd handler built like the
      daemon (bench/mhd_empty.c, the ceiling); the same model in scikit-learn behind Flask +
-     gunicorn, 2 workers (bench/peers/flask_app.py); 1,000-row batches (rows/s); POST
-     /spam-score with 5 KB messages (when the daemon has it).
+     gunicorn, 2 workers (bench/peers/flask_app.py); 1,000-row batches (rows/s); the one-row
+     request with "explain": true (and its ratio to the plain one: issue 20's floor is 30%);
+     POST /spam-score with 5 KB messages (when the daemon has it), with and without explain
+     (floor 25%).
   5. Training the spam model with defaults (`bin/neurond train`) on 80% of the SpamAssassin
      training file (`bin/neurond split`, seed 42): wall and CPU seconds, accuracy on the other 20%.
   6. Memory: RSS of the idle daemon, with 100 small models loaded, and the peak RSS of
@@ -119,10 +121,13 @@ def make_csv(path, rows=4601, seed=7):
             f.write(",".join(f"{v:.4f}" for v in x) + (",1\n" if s > 0 else ",0\n"))
 
 
-def row_body(rows, seed=3):
+def row_body(rows, seed=3, explain=False):
     rnd = random.Random(seed)
     inst = [[round(rnd.random(), 4) for _ in range(N_IN)] for _ in range(rows)]
-    return json.dumps({"model": "a", "instances": inst})
+    doc = {"model": "a", "instances": inst}
+    if explain:
+        doc["explain"] = True
+    return json.dumps(doc)
 
 
 # ---- wrk -----------------------------------------------------------------------------------
@@ -280,6 +285,8 @@ def bench_http(work, csv_path):
         if flask is not None:
             targets.append(("flask", f"http://127.0.0.1:{fport}/predict", one, flask, 64))
         targets.append(("neurond_batch", f"http://127.0.0.1:{port}/predict", batch, proc, 8))
+        targets.append(("neurond_explain", f"http://127.0.0.1:{port}/predict",
+                        row_body(1, explain=True), proc, 64))
         runs = {t[0]: [] for t in targets}
         for _ in range(RUNS):
             for name, url, body, p, conns in targets:
@@ -301,7 +308,8 @@ def bench_http(work, csv_path):
             label = {"neurond": "neurond POST /predict, 1 row",
                      "empty": "empty libmicrohttpd handler (ceiling)",
                      "flask": "Flask + gunicorn (2 workers) + scikit-learn",
-                     "neurond_batch": "neurond POST /predict, 1,000-row batches, 8 connections"}[name]
+                     "neurond_batch": "neurond POST /predict, 1,000-row batches, 8 connections",
+                     "neurond_explain": "neurond POST /predict, 1 row, \"explain\": true"}[name]
             if name == "neurond_batch":
                 out(f"  {label}: {rps:.0f} req/s = {rps * 1000:.0f} rows/s, p50 {p50:.2f} ms, "
                     f"p99 {p99:.2f} ms; server CPU {cpu_per:.0f} us a request")
@@ -316,6 +324,11 @@ def bench_http(work, csv_path):
             result(f"http_{name}_p99_ms", f"{p99:.3f}")
             result(f"http_{name}_errors", errs)
             result(f"http_{name}_cpu_us", f"{cpu_per:.1f}")
+        if runs["neurond"] and runs["neurond_explain"]:
+            ratio = (statistics.median(r["rps"] for r in runs["neurond_explain"]) /
+                     statistics.median(r["rps"] for r in runs["neurond"]))
+            out(f"  /predict with explain: {ratio:.0%} of the req/s without it (floor 30%)")
+            result("http_explain_ratio", f"{ratio:.3f}")
         bench_spam_score(work, port)
     finally:
         stop(empty)
@@ -359,11 +372,20 @@ def bench_spam_score(work, port):
         out(f"  skipped: POST /spam-score answered {st} ({b[:120]!r}): not in this daemon yet")
         result("spam_score_available", 0)
         return
-    rs = []
-    for _ in range(RUNS):
+    ebody = json.dumps(dict(json.loads(body), explain=True))
+    rs, es = [], []
+    for _ in range(RUNS):  # interleaved, so that load from elsewhere hits both alike
         r = wrk(work, f"http://127.0.0.1:{port}/spam-score", body)
         if r is not None:
             rs.append(r)
+        r = wrk(work, f"http://127.0.0.1:{port}/spam-score", ebody)
+        if r is not None:
+            es.append(r)
+    if es:
+        erps = statistics.median(r["rps"] for r in es)
+        out(f"  with \"explain\": true: {erps:.0f} messages/s, p99 "
+            f"{statistics.median(r['p99_ms'] for r in es):.2f} ms")
+        result("spam_score_explain_rps", f"{erps:.0f}")
     if not rs:
         return
     rps = statistics.median(r["rps"] for r in rs)
@@ -374,6 +396,9 @@ def bench_spam_score(work, port):
     result("spam_score_errors", errs)
     result("spam_score_rps", f"{rps:.0f}")
     result("spam_score_p99_ms", f"{p99:.3f}")
+    if es:
+        out(f"  /spam-score with explain: {erps / rps:.0%} of the messages/s without it (floor 25%)")
+        result("spam_score_explain_ratio", f"{erps / rps:.3f}")
 
 
 # ---- 5. spam training ----------------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 /** Subcommands; argv[0] is the subcommand name. Each returns an exit status. */
 int cli_train(int argc, char **argv);
+int cli_learn(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_inspect(int argc, char **argv);

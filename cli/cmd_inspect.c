@@ -94,6 +94,25 @@ static void print_ensemble(const cJSON *e)
 }
 
 /* The whole card as text. */
+/* The importance table: each input's mean drop of the metric when its values are shuffled,
+ * with the spread over the shuffles, largest first. */
+static void print_importance(const cJSON *imp)
+{
+    const cJSON *it;
+
+    if (!cJSON_IsObject(imp)) {
+        return;
+    }
+    printf("importance (permutation on the validation split: drop in %s, mean +- sd of %.0f "
+           "shuffles):\n",
+           str_of(imp, "metric"), num_of(imp, "shuffles"));
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(imp, "inputs"))
+    {
+        printf("  %-24.64s %10.4f +- %.4f\n", str_of(it, "name"), num_of(it, "mean"),
+               num_of(it, "sd"));
+    }
+}
+
 static void print_card(const cJSON *card)
 {
     const cJSON *label = cJSON_GetObjectItem(card, "label");
@@ -120,6 +139,7 @@ static void print_card(const cJSON *card)
     }
     printf("\n");
     print_ensemble(cJSON_GetObjectItem(card, "ensemble"));
+    print_importance(cJSON_GetObjectItem(card, "importance"));
     print_columns(cJSON_GetObjectItem(card, "columns"));
 }
 

@@ -12,9 +12,10 @@
 
 #define MAX_IMPORT_JSON ((size_t)1 << 30)
 
-/* Parses "MODEL FILE [--delimiter D] [--json]" shared by predict and eval. */
+/* Parses "MODEL FILE [--delimiter D] [--json] [--explain]" shared by predict and eval (json
+ * and explain NULL where the command has no such option). */
 static int parse_args(int argc, char **argv, const char **model, const char **file, char *delim,
-                      int *json)
+                      int *json, int *explain)
 {
     int i;
 
@@ -24,6 +25,8 @@ static int parse_args(int argc, char **argv, const char **model, const char **fi
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && json != NULL) {
             *json = 1;
+        } else if (strcmp(argv[i], "--explain") == 0 && explain != NULL) {
+            *explain = 1;
         } else if (strcmp(argv[i], "--delimiter") == 0 && i + 1 < argc) {
             int d = cli_delimiter(argv[++i]);
 
@@ -49,11 +52,12 @@ static int parse_args(int argc, char **argv, const char **model, const char **fi
 /* parse_args, then loads MODEL into *m. @return 0; CLI_USAGE after printing usage; CLI_ERR
  * after printing why the model does not load. */
 static int model_and_file(int argc, char **argv, const char *usage, struct model **m,
-                          const char **file, char *delim, int *json, struct nn_err *err)
+                          const char **file, char *delim, int *json, int *explain,
+                          struct nn_err *err)
 {
     const char *model;
 
-    if (parse_args(argc, argv, &model, file, delim, json) != 0) {
+    if (parse_args(argc, argv, &model, file, delim, json, explain) != 0) {
         fputs(usage, stderr);
         return CLI_USAGE;
     }
@@ -68,11 +72,12 @@ int cli_predict(int argc, char **argv)
     const char *file;
     FILE *in;
     char delim;
-    int rc;
+    int explain = 0, rc;
 
-    rc =
-        model_and_file(argc, argv, "usage: neurond predict MODEL.nrd INPUT.csv|- [--delimiter D]\n",
-                       &m, &file, &delim, NULL, &err);
+    rc = model_and_file(argc, argv,
+                        "usage: neurond predict MODEL.nrd INPUT.csv|- [--delimiter D] "
+                        "[--explain]\n",
+                        &m, &file, &delim, NULL, &explain, &err);
     if (rc != 0) {
         return rc;
     }
@@ -83,7 +88,7 @@ int cli_predict(int argc, char **argv)
         nn_err_set(&err, NN_EIO, "cannot open the input");
         return cli_fail(&err, file);
     }
-    rc = model_predict_csv(m, in, stdout, delim, &lim, &err);
+    rc = model_predict_csv(m, in, stdout, delim, explain, &lim, &err);
     if (in != stdin) {
         fclose(in);
     }
@@ -136,7 +141,7 @@ int cli_eval(int argc, char **argv)
 
     rc = model_and_file(argc, argv,
                         "usage: neurond eval MODEL.nrd TEST.csv [--json] [--delimiter D]\n", &m,
-                        &file, &delim, &json, &err);
+                        &file, &delim, &json, NULL, &err);
     if (rc != 0) {
         return rc;
     }

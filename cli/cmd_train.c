@@ -3,6 +3,7 @@
  * terminal (plain lines otherwise), writes the model file, prints the final metrics.
  */
 #include <cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +131,28 @@ int cli_train(int argc, char **argv)
         goto done;
     }
     pr.tty = isatty(2);
-    if (p.auto_search ? cli_train_auto(data, &p, &lim, workers, pr.quiet, &m, &err) != 0
-                      : model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err) != 0) {
+    if (p.base != NULL) {
+        /* a warm start from the model file --base names (the data is checked first) */
+        struct model *base = NULL;
+        FILE *f = fopen(data, "r");
+
+        if (f == NULL) {
+            nn_err_set(&err, NN_EIO, "cannot open %s: %s", data, strerror(errno));
+            rc = cli_fail(&err, data);
+            goto done;
+        }
+        fclose(f);
+        if (cli_load_model(p.base, &base, &err) != 0) {
+            rc = cli_fail(&err, p.base);
+            goto done;
+        }
+        rc = model_train_warm(data, base, &p, &lim, on_epoch, &pr, NULL, &m, &err);
+        model_free(base);
+    } else {
+        rc = p.auto_search ? cli_train_auto(data, &p, &lim, workers, pr.quiet, &m, &err)
+                           : model_train_csv(data, &p, &lim, on_epoch, &pr, NULL, &m, &err);
+    }
+    if (rc != 0) {
         if (pr.tty && !pr.quiet) {
             fputc('\n', stderr);
         }

@@ -20,7 +20,12 @@ static const char usage[] =
     "commands:\n"
     "  train DATA.csv -o MODEL.nrd [--label COL --hidden 64,32 --epochs N ...]\n"
     "                          train a model (every training parameter of the API as --name)\n"
+    "  learn MODEL.nrd FEEDBACK.csv -o NEW.nrd [--replay TRAIN.csv --holdout VALID.csv]\n"
+    "                          retrain from feedback: warm start, then the champion/challenger\n"
+    "                          gate (as POST /models/<name>/retrain)\n"
     "  predict MODEL.nrd INPUT.csv   write INPUT with prediction and p_<class> columns (CSV)\n"
+    "  predict MODEL.nrd INPUT.csv --explain   also attr_<input> columns: what moved each\n"
+    "                          prediction (integrated gradients, as /predict's explain)\n"
     "  eval MODEL.nrd TEST.csv [--json]   accuracy, log loss, AUC, confusion / RMSE, MAE\n"
     "  inspect MODEL.nrd [--json]   the model card: task, network, metrics and a table of\n"
     "                          every CSV column (type, missing, distinct, reason)\n"
@@ -73,11 +78,12 @@ static int help(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-    {"train", cli_train},     {"predict", cli_predict}, {"eval", cli_eval},
-    {"inspect", cli_inspect}, {"export", cli_export},   {"import", cli_import},
-    {"split", cli_split},     {"serve", serve},         {"health", cli_health},
-    {"params", cli_params},   {"version", version},     {"help", help},
-    {"--version", version},   {"--help", help},         {"-h", help},
+    {"train", cli_train},   {"learn", cli_learn},     {"predict", cli_predict},
+    {"eval", cli_eval},     {"inspect", cli_inspect}, {"export", cli_export},
+    {"import", cli_import}, {"split", cli_split},     {"serve", serve},
+    {"health", cli_health}, {"params", cli_params},   {"version", version},
+    {"help", help},         {"--version", version},   {"--help", help},
+    {"-h", help},
 };
 
 int main(int argc, char **argv)

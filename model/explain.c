@@ -365,6 +365,29 @@ int model_explain_cells(const struct model *m, const char *const *cells, int cls
     return explain_row(m, cells, NULL, cls, out, ex, err);
 }
 
+int model_explain_num(const struct model *m, const double *x, int cls, float *out,
+                      struct model_expl **ex, struct nn_err *err)
+{
+    const struct tab_features *f = m->feat;
+    const char **cells;
+    int rc;
+
+    *ex = NULL;
+    for (size_t i = 0; i < f->n_inputs; i++) {
+        if (f->inputs[i].type != TAB_COL_NUMERIC) {
+            return nn_err_set_at(err, NN_EINVAL, 0, (long)i + 1, f->inputs[i].name,
+                                 "input '%.64s' is not numeric", f->inputs[i].name);
+        }
+    }
+    cells = nn_calloc(f->n_inputs + 1, sizeof(char *)); /* all missing: x says what is not */
+    if (cells == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    rc = explain_row(m, cells, x, cls, out, ex, err);
+    nn_free(cells);
+    return rc;
+}
+
 int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
                        struct model_expl **ex, struct nn_err *err)
 {
@@ -389,10 +412,22 @@ int model_explain_json(const struct model *m, const cJSON *instance, int cls, fl
     return rc;
 }
 
-/* Input indices ordered by |attribution|, largest first (ties: input order). */
-static void order_inputs(const struct model_expl *ex, size_t n, size_t *ord)
+void model_expl_info(const struct model_expl *ex, struct model_expl_info *info)
 {
-    size_t i, j;
+    info->cls = ex->cls;
+    info->baseline_source = ex->stored ? "training_means" : "zeros";
+    info->output = ex->output;
+    info->baseline = ex->baseline;
+    info->sum = ex->ig.sum;
+    info->error = ex->ig.sum - (ex->output - ex->baseline);
+    info->steps = ex->ig.steps;
+    info->converged = ex->ig.converged;
+}
+
+/* Input indices ordered by |attribution|, largest first (ties: input order). */
+void model_expl_order(const struct model *m, const struct model_expl *ex, size_t *ord)
+{
+    size_t n = m->feat->n_inputs, i, j;
 
     for (i = 0; i < n; i++) {
         ord[i] = i;
@@ -413,22 +448,28 @@ cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, in
     size_t n = f->n_inputs, i, w;
     size_t *ord = nn_calloc(n + 1, sizeof(size_t));
     cJSON *o = cJSON_CreateObject(), *attr, *words = NULL, *shape = NULL, *c;
+    struct model_expl_info info;
 
     if (o == NULL || ord == NULL) {
         nn_free(ord);
         cJSON_Delete(o);
         return NULL;
     }
-    if (ex->cls >= 0) {
-        cJSON_AddStringToObject(o, "class", f->classes[ex->cls]);
+    model_expl_info(ex, &info);
+    if (info.cls >= 0) {
+        cJSON_AddStringToObject(o, "class", f->classes[info.cls]);
     }
-    cJSON_AddNumberToObject(o, "output", ex->output);
-    cJSON_AddNumberToObject(o, "baseline", ex->baseline);
-    cJSON_AddStringToObject(o, "baseline_source", ex->stored ? "training_means" : "zeros");
+    cJSON_AddNumberToObject(o, "output", info.output);
+    cJSON_AddNumberToObject(o, "baseline", info.baseline);
+    cJSON_AddStringToObject(o, "baseline_source", info.baseline_source);
     attr = cJSON_AddObjectToObject(o, "attributions");
-    order_inputs(ex, n, ord);
-    for (i = 0; i < n; i++) {
-        cJSON_AddNumberToObject(attr, f->inputs[ord[i]].name, ex->input[ord[i]]);
+    model_expl_order(m, ex, ord);
+    for (i = 0; i < n; i++) { /* keys borrowed from the model: one allocation an input, not two */
+        cJSON *v = cJSON_CreateNumber(ex->input[ord[i]]);
+
+        if (v == NULL || !cJSON_AddItemToObjectCS(attr, f->inputs[ord[i]].name, v)) {
+            cJSON_Delete(v);
+        }
     }
     for (i = 0; i < n; i++) {
         cJSON *list, *sh;
@@ -458,10 +499,10 @@ cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, in
         }
     }
     c = cJSON_AddObjectToObject(o, "completeness");
-    cJSON_AddNumberToObject(c, "sum", ex->ig.sum);
-    cJSON_AddNumberToObject(c, "error", ex->ig.sum - (ex->output - ex->baseline));
-    cJSON_AddNumberToObject(c, "steps", ex->ig.steps);
-    cJSON_AddBoolToObject(c, "converged", ex->ig.converged);
+    cJSON_AddNumberToObject(c, "sum", info.sum);
+    cJSON_AddNumberToObject(c, "error", info.error);
+    cJSON_AddNumberToObject(c, "steps", info.steps);
+    cJSON_AddBoolToObject(c, "converged", info.converged);
     nn_free(ord);
     return o;
 }

@@ -141,7 +141,9 @@ void model_free(struct model *m)
     nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);
     nn_free(m->baseline);
+    nn_free(m->importance);
     cJSON_Delete(m->search);
+    cJSON_Delete(m->warm);
     nn_free(m);
 }
 
@@ -163,6 +165,11 @@ int model_n_classes(const struct model *m)
 const char *model_class(const struct model *m, int i)
 {
     return m->feat->classes[i];
+}
+
+const char *model_label_name(const struct model *m)
+{
+    return m->feat->label;
 }
 
 int model_n_inputs(const struct model *m)

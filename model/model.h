@@ -54,6 +54,133 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err);
 
+/**
+ * Warm start: trains a new model that begins as a copy of base — its feature pipeline
+ * (inputs, types, scaling, categories, text hashing, classes) and its network's weights —
+ * on a CSV whose every column is one the base knows (an input, its label or a column its
+ * training CSV had) and whose labels are the base's classes. The rows are split as
+ * model_train_csv splits them (p's validation_split and seed); training keeps the epoch with
+ * the lowest validation loss, or the base's weights when no epoch beat them. p's label, task,
+ * layers and column lists are ignored (the base's); epochs, patience and learning_rate not
+ * given (p->epochs_auto, p->patience_auto, 0) are MODEL_WARM_*; l2, threshold and
+ * target_fpr not given are the base's. The card gains "warm_start": {"base" (p->base),
+ * "initial_val_loss" (the validation loss before any update: the base's own on those rows),
+ * "initial_val_accuracy", "rows", "kept_base_weights"}.
+ * @return 0, NN_EINVAL (err->field names the column or the class that does not fit;
+ *         err->line its line), NN_ECANCELED, or another error.
+ * Ownership: *out is a new model; model_free. NULL on failure.
+ */
+int model_train_warm(const char *path, const struct model *base, const struct model_params *p,
+                     const struct model_limits *lim, nn_progress_fn cb, void *ud,
+                     atomic_int *cancel, struct model **out, struct nn_err *err);
+
+/**
+ * Checks, before a warm start is accepted, that a CSV fits base: every column is one base
+ * knows, every input and the label are there, every label is one of its classes (a number,
+ * for regression). Reads the whole file, encodes nothing.
+ * @return 0 or NN_EINVAL with err->field the column at fault (the label column for a class
+ *         the base does not know, named in the message) and err->line its line.
+ */
+int model_warm_check(const struct model *base, const char *path, char delim,
+                     const struct model_limits *lim, struct nn_err *err);
+
+/**
+ * The champion/challenger gate: evaluates both models (model_eval_csv) on a labelled holdout
+ * CSV that neither trained on and decides whether the challenger may serve: its accuracy
+ * above the champion's, or the same with a log loss no higher (regression: its RMSE at most
+ * the champion's).
+ * @param verdict [out] {"metric", "champion", "challenger" (the metric's values),
+ *        "champion_log_loss", "challenger_log_loss" (classification), "holdout_rows",
+ *        "promoted"};
+ *        new, cJSON_Delete. NULL on failure.
+ * @return 0 or model_eval_csv's error.
+ */
+int model_gate(const struct model *champion, const struct model *challenger, const char *holdout,
+               char delim, const struct model_limits *lim, cJSON **verdict, struct nn_err *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Feedback data (model/model_feedback.c)
+ * ---------------------------------------------------------------------------------------- */
+
+/**
+ * An instance (JSON object by input name, or array in input order) in canonical form: an
+ * object with every input in input order (null where absent), checked first as
+ * model_predict_json checks it. Its printed form is what a content hash is taken of.
+ * @return 0 or model_predict_json's error. Ownership: *out new (cJSON_Delete); NULL on failure.
+ */
+int model_instance_canonical(const struct model *m, const cJSON *instance, cJSON **out,
+                             struct nn_err *err);
+
+/**
+ * Reads a labelled CSV that fits m (model_warm_check's rules) as JSON: *instances an array of
+ * objects keyed by input name (a numeric input's numbers as numbers, empty cells null, the
+ * rest strings), *labels the labels as strings.
+ * @return 0, NN_EINVAL (the column or class at fault), NN_ERANGE (more than max_rows rows).
+ * Ownership: both new (cJSON_Delete); NULL on failure.
+ */
+int model_feedback_csv(const struct model *m, const char *path, char delim,
+                       const struct model_limits *lim, size_t max_rows, cJSON **instances,
+                       cJSON **labels, struct nn_err *err);
+
+/** Writes the header of m's rows as CSV: its inputs in order, then its label. */
+void model_rows_header(const struct model *m, FILE *out);
+/** Writes one row under model_rows_header: instance's inputs (an object by input name: strings,
+ *  numbers; null or absent as an empty cell), then label. */
+void model_row_write(const struct model *m, FILE *out, const cJSON *instance, const char *label);
+
+/**
+ * The rows kept with a trained version, from the CSV it trained on: the rows are split as
+ * training split them (seed, the share frac, stratified by m's classes); up to max training
+ * rows (a reservoir sample seeded from seed) go to replay and up to max validation rows to
+ * holdout, each under model_rows_header.
+ * @param n_replay, n_holdout [out] the rows written.
+ * @return 0, NN_EINVAL (the CSV does not fit m), NN_EIO (a write failed).
+ */
+int model_samples_csv(const struct model *m, const char *path, char delim,
+                      const struct model_limits *lim, unsigned long long seed, double frac,
+                      size_t max, FILE *replay, FILE *holdout, size_t *n_replay, size_t *n_holdout,
+                      struct nn_err *err);
+
+/* The replay of a retraining: a sample of the rows kept with the serving version, of
+   model_replay_rows(feedback rows) rows — enough old rows that the new ones do not make it
+   forget, few enough that a retraining costs a fraction of a training. */
+#define MODEL_REPLAY_MIN     500
+#define MODEL_REPLAY_PER_ROW 4
+
+/** How many replayed rows a retraining on feedback_rows new rows uses: max(MODEL_REPLAY_MIN,
+ *  MODEL_REPLAY_PER_ROW x feedback_rows). */
+size_t model_replay_rows(size_t feedback_rows);
+
+/**
+ * Writes a seeded sample (reservoir, Algorithm R) of up to max rows of a CSV that fits m to
+ * out as m's rows (model_rows_header's columns, no header), in file order.
+ * @param written [out] the rows written.
+ * @return 0, NN_EINVAL (the CSV does not fit m), NN_EIO.
+ */
+int model_rows_sample(const struct model *m, const char *path, char delim,
+                      const struct model_limits *lim, size_t max, unsigned long long seed,
+                      FILE *out, size_t *written, struct nn_err *err);
+
+/* One part of a gate's holdout: a labelled CSV and its data rows (0: skipped). */
+struct model_gate_part {
+    const char *name; /* its key in the verdict ("feedback", "validation") */
+    const char *path;
+    long long rows;
+};
+
+/**
+ * The champion/challenger gate over a holdout in parts (each one that neither trained on):
+ * model_gate on each part with rows; the challenger is promoted when it is promoted on every
+ * part (no part: promoted, "why" says so).
+ * @param verdict [out] {"metric", "<part name>": {"champion", "challenger",
+ *        "champion_log_loss", "challenger_log_loss", "promoted", "rows"}, ..., "champion",
+ *        "challenger" (over all the parts' rows), "holdout_rows", "promoted"}; new.
+ * @return 0 or model_eval_csv's error.
+ */
+int model_gate_parts(const struct model *champion, const struct model *challenger,
+                     const struct model_gate_part *parts, int n, char delim,
+                     const struct model_limits *lim, cJSON **verdict, struct nn_err *err);
+
 /** Frees a model. NULL-safe. */
 void model_free(struct model *m);
 
@@ -62,6 +189,8 @@ int model_task(const struct model *m);
 /** Number of classes (0 for regression) and class i's name (borrowed). */
 int model_n_classes(const struct model *m);
 const char *model_class(const struct model *m, int i);
+/** The label column's name (borrowed). */
+const char *model_label_name(const struct model *m);
 /** Number of inputs (CSV columns used, label excluded), input i's name and type name
  *  ("numeric", "categorical", "text"); borrowed. */
 int model_n_inputs(const struct model *m);
@@ -142,6 +271,13 @@ struct model_expl;
  */
 int model_explain_json(const struct model *m, const cJSON *instance, int cls, float *out,
                        struct model_expl **ex, struct nn_err *err);
+/**
+ * As model_explain_json, for one row of an all-numeric model given as numbers in input order
+ * (model_predict_num's rows; NaN = missing): the server's fast path.
+ * @return 0, NN_EINVAL (an input is not numeric; err->field names it) or NN_ENOMEM.
+ */
+int model_explain_num(const struct model *m, const double *x, int cls, float *out,
+                      struct model_expl **ex, struct nn_err *err);
 /** As model_explain_json, with the instance as cells in input order (NULL = missing). */
 int model_explain_cells(const struct model *m, const char *const *cells, int cls, float *out,
                         struct model_expl **ex, struct nn_err *err);
@@ -151,18 +287,34 @@ double model_expl_input(const struct model_expl *ex, int i);
  * The explanation object of API.md: class, output, baseline, baseline_source, attributions
  * (input -> value, largest magnitude first), words (text input -> its `top` words and bigrams,
  * largest magnitude first), shape (text input -> its shape features), completeness.
- * Ownership: new; cJSON_Delete. NULL when out of memory.
+ * Ownership: new; cJSON_Delete. NULL when out of memory. The keys of "attributions" are
+ * borrowed from m (cJSON_AddItemToObjectCS): delete the tree before m is freed.
  */
 cJSON *model_expl_to_json(const struct model *m, const struct model_expl *ex, int top);
+/** The scalar figures of an explanation, for a writer that prints it without a cJSON tree. */
+struct model_expl_info {
+    int cls;                     /* the class explained (model_class); -1 for a regression */
+    const char *baseline_source; /* "training_means" or "zeros" (static) */
+    double output, baseline;     /* as in model_expl_to_json */
+    double sum, error; /* completeness: the attributions' sum, sum - (output - baseline) */
+    int steps, converged;
+};
+/** Fills info from ex. */
+void model_expl_info(const struct model_expl *ex, struct model_expl_info *info);
+/** The inputs in the order of model_expl_to_json's attributions (largest magnitude first).
+ *  @param ord [out] model_n_inputs(m) indices. */
+void model_expl_order(const struct model *m, const struct model_expl *ex, size_t *ord);
 /** Frees an explanation. NULL-safe. */
 void model_expl_free(struct model_expl *ex);
 
 /**
  * Reads a CSV with a header holding the model's inputs and writes the CSV of API.md: the
  * input columns, `prediction`, one `p_<class>` per class (regression: `prediction` only).
+ * @param explain [in] non-zero adds one `attr_<input>` column per model input (model order):
+ *                the attributions of model_explain_cells for the class predicted.
  * @return 0 or an error naming the line/column (missing input column: NN_EINVAL).
  */
-int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter, int explain,
                       const struct model_limits *lim, struct nn_err *err);
 
 /**

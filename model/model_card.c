@@ -233,6 +233,15 @@ cJSON *model_card(const struct model *m)
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
     cJSON_AddItemToObject(card, "columns", model_columns_json(m));
+    if (m->warm != NULL) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(m->warm, "base");
+
+        if (cJSON_IsString(b)) {
+            cJSON_AddStringToObject(card, "base", b->valuestring); /* the lineage */
+        }
+        cJSON_AddItemToObject(card, "warm_start", cJSON_Duplicate(m->warm, 1));
+    }
+    cJSON_AddItemToObject(card, "importance", model_importance_json(m));
     if (m->search != NULL) {
         cJSON_AddItemToObject(card, "auto", cJSON_Duplicate(m->search, 1));
     }

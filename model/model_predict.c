@@ -364,9 +364,10 @@ static int csv_run_open(const struct model *m, const struct tab_csv *r, struct c
     return 0;
 }
 
-/* Runs the model on r's current row into out; an error carries the row's line. */
+/* Runs the model on r's current row into out (and explains it into *ex when ex is not NULL);
+ * an error carries the row's line. */
 static int csv_run_row(const struct model *m, struct csv_run *run, const struct tab_csv *r,
-                       float *out, struct nn_err *err)
+                       float *out, struct model_expl **ex, struct nn_err *err)
 {
     size_t i, len;
     int rc;
@@ -376,15 +377,18 @@ static int csv_run_row(const struct model *m, struct csv_run *run, const struct 
 
         run->cells[i] = len > 0 ? v : NULL;
     }
-    rc = predict_cells(m, &run->sc, run->cells, NULL, out, err);
+    rc = ex != NULL ? model_explain_cells(m, run->cells, -1, out, ex, err)
+                    : predict_cells(m, &run->sc, run->cells, NULL, out, err);
     if (rc != 0 && err != NULL) {
         err->line = tab_csv_line(r);
     }
     return rc;
 }
 
-/* The header of predict's CSV: r's columns, prediction, then p_<class> for a classifier. */
-static void put_header(const struct model *m, const struct tab_csv *r, FILE *out, char delimiter)
+/* The header of predict's CSV: r's columns, prediction, then p_<class> for a classifier, then
+ * attr_<input> per model input when explaining. */
+static void put_header(const struct model *m, const struct tab_csv *r, FILE *out, char delimiter,
+                       int explain)
 {
     size_t ncols = tab_csv_ncols(r), i;
     int j;
@@ -401,12 +405,18 @@ static void put_header(const struct model *m, const struct tab_csv *r, FILE *out
             put_field(out, m->feat->classes[j], delimiter);
         }
     }
+    for (i = 0; explain && i < m->feat->n_inputs; i++) {
+        fputc(delimiter, out);
+        fputs("attr_", out);
+        put_field(out, m->feat->inputs[i].name, delimiter);
+    }
     fputc('\n', out);
 }
 
-int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter,
+int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter, int explain,
                       const struct model_limits *lim, struct nn_err *err)
 {
+    struct model_expl *ex = NULL;
     int k = m->feat->task == NN_TASK_REGRESSION ? 1 : m->feat->n_classes;
     struct tab_csv_opts o;
     struct tab_csv *r = NULL;
@@ -427,10 +437,10 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
         tab_csv_close(r);
         return rc;
     }
-    put_header(m, r, out, delimiter);
+    put_header(m, r, out, delimiter, explain);
     ncols = tab_csv_ncols(r);
     while ((rc = tab_csv_next(r, err)) == 1) {
-        rc = csv_run_row(m, &run, r, prob, err);
+        rc = csv_run_row(m, &run, r, prob, explain ? &ex : NULL, err);
         if (rc != 0) {
             goto fail;
         }
@@ -450,12 +460,18 @@ int model_predict_csv(const struct model *m, FILE *in, FILE *out, char delimiter
                 fprintf(out, "%c%.6g", delimiter, prob[j]);
             }
         }
+        for (i = 0; ex != NULL && i < m->feat->n_inputs; i++) {
+            fprintf(out, "%c%.9g", delimiter, model_expl_input(ex, (int)i));
+        }
+        model_expl_free(ex);
+        ex = NULL;
         fputc('\n', out);
     }
     if (rc == 0 && ferror(out)) {
         rc = nn_err_set(err, NN_EIO, "write error");
     }
 fail:
+    model_expl_free(ex);
     csv_run_close(&run);
     nn_free(prob);
     tab_csv_close(r);
@@ -553,7 +569,7 @@ static int eval_read(const struct model *m, struct tab_csv *r, struct eval_rows 
             rc = eval_target(m, r, label, &target, err);
         }
         if (rc == 0) {
-            rc = csv_run_row(m, &run, r, e->prob + e->rows * (size_t)k, err);
+            rc = csv_run_row(m, &run, r, e->prob + e->rows * (size_t)k, NULL, err);
         }
         if (rc != 0) {
             goto fail;

@@ -72,11 +72,16 @@ struct model {
     size_t n_ignored;
     struct model_column *columns; /* every CSV column, n_columns (0 for blobs before v2) */
     size_t n_columns;
-    float *baseline; /* explanations' baseline: the training rows' mean encoded dense row
-                        (feat->dense_dim floats); NULL when the model has none (blobs before
-                        v3, imports without "baseline") */
-    cJSON *search;   /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
-                        In the card only, not in the blob. */
+    float *baseline;   /* explanations' baseline: the training rows' mean encoded dense row
+                          (feat->dense_dim floats); NULL when the model has none (blobs before
+                          v3, imports without "baseline") */
+    float *importance; /* permutation importance on the validation split (importance.c):
+                          n_inputs x (mean drop, sd over MODEL_IMP_SHUFFLES shuffles); NULL
+                          when not measured (blobs before v4, imports, no validation rows) */
+    cJSON *warm;       /* a warm start: {base, initial_val_loss, rows}; NULL otherwise. In the
+                          card only ("warm_start"), not in the blob. */
+    cJSON *search;     /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
+                          In the card only, not in the blob. */
 };
 
 /* A network of an ensemble beyond the first (whose layers and training are the params'). */
@@ -147,6 +152,25 @@ int model_columns_get(struct tab_rd *rd, struct model *m, struct nn_err *err);
  */
 int model_baseline_fit(struct model *m, const struct nn_dataset *ds);
 
+#define MODEL_IMP_SHUFFLES 5 /* shuffles of each input for permutation importance */
+
+/**
+ * Measures permutation importance on the validation rows va with m's network (importance.c)
+ * and keeps it in m->importance: per input, the mean drop of accuracy (classification) or rise
+ * of RMSE in label units (regression) over MODEL_IMP_SHUFFLES shuffles, and its sd.
+ * @param seed [in] the training seed (the shuffles draw from their own generator).
+ * @return 0 (nothing measured with fewer than 2 rows) or NN_ENOMEM.
+ */
+int model_importance_fit(struct model *m, const struct nn_dataset *va, uint64_t seed,
+                         struct nn_err *err);
+
+/**
+ * The card's "importance": {"method": "permutation", "metric": "accuracy" | "rmse", "split":
+ * "validation", "shuffles", "inputs": [{"name", "mean", "sd"}] largest mean first}, or JSON
+ * null when the model has none. Ownership: new; cJSON_Delete. NULL when out of memory.
+ */
+cJSON *model_importance_json(const struct model *m);
+
 /**
  * Appends item to the JSON array a. @return a; NULL when item is NULL or cannot be added, and
  * then both a and item are freed (so a loop can run while the array is not NULL).
@@ -173,6 +197,60 @@ int model_nets_predict(const struct model *m, const struct nn_dataset *ds, float
  *  @return 0 or NN_ERANGE when m holds MODEL_MAX_NETS already. */
 int model_add_net(struct model *m, struct nn_net *net, float l2, float learning_rate, int epochs,
                   const char *origin);
+
+/* What model_on_epoch needs: the model whose history grows (cap: its room) and the
+   caller's own callback (may be NULL). */
+struct model_progress {
+    struct model *m;
+    size_t cap;
+    nn_progress_fn cb;
+    void *ud;
+};
+
+/** An nn_progress_fn (ud: struct model_progress): records the epoch in m's history (an RMSE in
+ *  label units for regression), then calls the caller's callback. Non-zero stops training
+ *  (out of memory, or the callback's answer). */
+int model_on_epoch(const struct nn_epoch_stats *st, void *ud);
+
+/**
+ * Sets m->metrics from m->net's outputs on ds (the validation rows; the training rows when
+ * none are held out), chooses a binary threshold (threshold= / target_fpr=) and applies the
+ * quality gate (a model answering the same for every row: NN_EINVAL). @return 0 or an error.
+ */
+int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err);
+
+/* A labelled CSV being read in m's terms: the reader and the column of each input (col[i])
+ * and of the label (col[n_inputs]). */
+struct model_rows {
+    FILE *fp;
+    struct tab_csv *r;
+    long *col;
+};
+
+/**
+ * Opens the CSV at path and maps its columns for m (model_map_columns: every column one m
+ * knows). @return 0 or an error; on failure rows holds nothing. model_rows_close either way.
+ */
+int model_rows_open(const struct model *m, const char *path, char delim,
+                    const struct model_limits *lim, struct model_rows *rows, struct nn_err *err);
+/** Closes what model_rows_open opened. NULL-safe parts; idempotent. */
+void model_rows_close(struct model_rows *rows);
+
+/**
+ * Maps m's inputs and label to r's columns: col[i] for input i, col[n_inputs] the label.
+ * Every column of r must be one m knows (an input, the label, a column of its training CSV).
+ * @return 0 or NN_EINVAL with err->field the column at fault (line 1).
+ */
+int model_map_columns(const struct model *m, const struct tab_csv *r, long *col,
+                      struct nn_err *err);
+
+/**
+ * The target of r's current row (label column `label`) in training units: a class index of
+ * m, or the standardised value. @return 0 or NN_EINVAL naming the label column, the line and
+ * (in the message) the class.
+ */
+int model_row_target(const struct model *m, const struct tab_csv *r, long label, float *y,
+                     struct nn_err *err);
 
 /** The user-facing outputs (model_predict_json's) from the net's outputs raw. */
 void model_outputs(const struct model *m, const float *raw, float *out);

@@ -20,17 +20,9 @@
 
 #define DEFAULT_ENSEMBLE_PARAMS ((size_t)1 << 20) /* weights of the defaults' ensemble, at most */
 
-struct progress_ctx {
-    struct model *m;
-    size_t cap;
-    nn_progress_fn cb;
-    void *ud;
-};
-
-/* Records each epoch in the model's history, then forwards to the caller's callback. */
-static int on_epoch(const struct nn_epoch_stats *st, void *ud)
+int model_on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
-    struct progress_ctx *c = ud;
+    struct model_progress *c = ud;
     struct nn_epoch_stats s = *st;
 
     if (c->m->feat->task == NN_TASK_REGRESSION) {
@@ -96,8 +88,7 @@ static int choose_threshold(struct model *m, const float *out, const struct nn_d
     return 0;
 }
 
-/* Validation (or, with no validation rows, training) metrics of the trained net. */
-static int compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
+int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
 {
     struct tab_features *f = m->feat;
     int k = nn_net_outputs(m->nets[0]);
@@ -490,7 +481,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     struct nn_dataset all, tr, va;
     struct nn_train_result res;
     struct nn_rng rng;
-    struct progress_ctx pc;
+    struct model_progress pc;
     struct model_fit_spec spec;
     struct model_holdouts holdouts = {{NULL}, {0}, {0}, 0};
     FILE *f = NULL;
@@ -530,7 +521,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, on_epoch, &pc, cancel,
+    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, model_on_epoch, &pc, cancel,
                        &m->nets[0], &res, err);
     if (rc != 0) {
         goto fail;
@@ -548,7 +539,10 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     rc = train_more(m, &spec, more, n_more, &tr, &va, cancel, err);
     if (rc == 0) {
         /* the members' validation figures together: the ensemble's */
-        rc = compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+        rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    }
+    if (rc == 0) {
+        rc = model_importance_fit(m, &va, p->seed, err);
     }
     if (rc == 0) {
         rc = refit_all(m, &spec, more, &all, refit_epochs, cancel, &refitted, err);

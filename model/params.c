@@ -71,6 +71,16 @@ static void batch_size_given(struct model_params *p)
     p->batch_auto = 0;
 }
 
+static void epochs_given(struct model_params *p)
+{
+    p->epochs_auto = 0;
+}
+
+static void patience_given(struct model_params *p)
+{
+    p->patience_auto = 0;
+}
+
 double model_float_json(float v)
 {
     char buf[32];
@@ -136,7 +146,7 @@ static const struct model_param table[] = {
      .min = 0,
      .max = 10,
      .flags = MODEL_PARAM_EXCL_MIN,
-     .help = "step size",
+     .help = "step size (a warm start: half of that when not given)",
      .to_json = learning_rate_json},
     {.name = "epochs",
      .type = MODEL_PARAM_INT,
@@ -144,7 +154,8 @@ static const struct model_param table[] = {
      .def = "300",
      .min = 1,
      .max = 100000,
-     .help = "maximum epochs"},
+     .after_set = epochs_given,
+     .help = "maximum epochs (a warm start: 10 when not given)"},
     {.name = "batch_size",
      .type = MODEL_PARAM_INT,
      AT(train.batch_size),
@@ -175,8 +186,9 @@ static const struct model_param table[] = {
      .def = "20",
      .min = 0,
      .max = 100000,
+     .after_set = patience_given,
      .help = "epochs without validation improvement before stopping; the best epoch's "
-             "weights are kept"},
+             "weights are kept (a warm start: 5 when not given)"},
     {.name = "seed",
      .type = MODEL_PARAM_UINT64,
      AT(seed),
@@ -279,6 +291,14 @@ static const struct model_param table[] = {
      .help = "average networks behind one pipeline: auto's top candidates when better on the "
              "folds (k chosen on them); the defaults' refitted net with the nets trained while "
              "choosing l2"},
+    {.name = "base",
+     .type = MODEL_PARAM_STRING,
+     AT(base),
+     .unset = "none: a new network",
+     .flags = MODEL_PARAM_OMIT,
+     .metavar = "MODEL",
+     .help = "warm start: begin from this model's weights and feature pipeline (HTTP: a model "
+             "name, name@version; CLI: a model file); the CSV must fit its inputs and classes"},
 };
 
 #define N_PARAMS (sizeof(table) / sizeof(table[0]))
@@ -725,6 +745,8 @@ void model_params_default(struct model_params *p)
         }
     }
     p->batch_auto = 1;
+    p->epochs_auto = 1;
+    p->patience_auto = 1;
 }
 
 void model_params_fini(struct model_params *p)

@@ -53,7 +53,18 @@ struct model_params {
                            1 = a holdout split (a fifth of the rows) */
     int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
     int ensemble;       /* default 1: auto averages the top candidates when better */
+    /* warm start (model/model_warm.c) */
+    char *base;        /* the model to start from (HTTP: name[@version]; CLI: a file); NULL:
+                          a new network */
+    int epochs_auto;   /* 1 until epochs is given: a warm start then runs MODEL_WARM_EPOCHS */
+    int patience_auto; /* 1 until patience is given: a warm start then waits MODEL_WARM_PATIENCE */
 };
+
+/* What a warm start uses for the parameters not given: fewer epochs, a shorter patience and
+   a smaller step than training from scratch (the net starts near a good point). */
+#define MODEL_WARM_EPOCHS   10
+#define MODEL_WARM_PATIENCE 5
+#define MODEL_WARM_LR_SHARE 0.5f /* of the optimiser's default learning rate */
 
 /* The metrics auto ranks candidates by (the "metric" parameter). */
 #define MODEL_METRIC_DEFAULT  (-1) /* log loss for classification, RMSE for regression */

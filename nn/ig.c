@@ -8,13 +8,17 @@
  * weighted mean over the grid is gbar, and attr_j = (x_j - base_j) * (W_0[j] . gbar): the
  * input side costs two passes over the row's weights, whatever the number of steps. The sum
  * of the attributions is dz . gbar, so completeness is checked without touching the input.
- * Grid: composite midpoint rule, first over k/8 plus, for a ReLU / leaky ReLU first hidden
- * layer, the points where one of its units changes sign (a = -p0_u / dz_u: between them a
- * one-hidden-layer ReLU net is linear along the path, and the rule exact). While completeness
- * fails, segments are split where the rule is worst: tail_grad gives the logit at each point
- * too, so the error between two neighbouring points is known exactly, and for piecewise-linear
- * nets the slopes and the rise locate the kink between them (see refine). At most max_steps
- * segments; each split costs two gradient evaluations. Arithmetic on the path is in double.
+ * One ReLU hidden layer has a closed form: each unit's gradient is constant where it is
+ * active, so the integral is the weight times the active fraction of the path (relu_gbar).
+ * Grid (every other net): composite midpoint rule, first over k/8 (over [0, 1] alone when the net
+ * is piecewise linear along the path: no hidden layer, or one ReLU hidden layer) plus, for a ReLU /
+ * leaky ReLU first hidden layer, the points where one of its units changes sign (a = -p0_u / dz_u:
+ * between them a one-hidden-layer ReLU net is linear along the path, and the rule exact). While
+ * completeness fails, segments are split where the rule is worst: tail_grad gives the logit at each
+ * point too, so the error between two neighbouring points is known exactly, and for
+ * piecewise-linear nets the slopes and the rise locate the kink between them (see refine). At most
+ * max_steps segments; each split costs two gradient evaluations. Arithmetic on the path is in
+ * double.
  */
 #include "nn/ig.h"
 
@@ -27,6 +31,7 @@
 #define CHUNK     64 /* grid points per nn_net_tail_grad call */
 #define FIRST_MIN 8  /* the first grid of a net with hidden layers */
 #define ROUND     16 /* segments split per refinement round */
+#define FIRST_TRY 48 /* the first try's budget of steps (see nn_ig_row) */
 
 void nn_ig_opts_default(struct nn_ig_opts *o)
 {
@@ -277,6 +282,68 @@ static double integrate(const struct nn_net *net, struct ig_ws *ws, int n)
     return sum;
 }
 
+/* y += a * x over n values, x float, y double; in blocks of 4 so that -O2 vectorises it. */
+static void axpy_d(double *restrict y, double a, const float *restrict x, size_t n)
+{
+    size_t i = 0, k;
+
+    for (; i + 4 <= n; i += 4) {
+        for (k = 0; k < 4; k++) {
+            y[i + k] += a * (double)x[i + k];
+        }
+    }
+    for (; i < n; i++) {
+        y[i] += a * (double)x[i];
+    }
+}
+
+/* x . y over n values, x float, y double, in double; blocks of 4 as axpy_d. */
+static double dot_d(const float *restrict x, const double *restrict y, size_t n)
+{
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0, k;
+
+    for (; i + 4 <= n; i += 4) {
+        for (k = 0; k < 4; k++) {
+            acc[k] += (double)x[i + k] * y[i + k];
+        }
+    }
+    for (; i < n; i++) {
+        acc[0] += (double)x[i] * y[i];
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+/*
+ * One ReLU hidden layer, exactly: along the path unit u is active (p0_u + a dz_u > 0) on a
+ * fraction f_u of [0, 1], found from its one crossing, and the logit is linear in its
+ * activation with weight v_u = W_1[u][unit]; so gbar_u = v_u f_u, with no grid. Fills gbar;
+ * @return dz . gbar, the attributions' sum.
+ */
+static double relu_gbar(const struct nn_net *net, struct ig_ws *ws, int unit)
+{
+    const struct nn_layer *l1 = &net->layers[1];
+    const float *W1 = net->params + l1->w;
+    size_t w = (size_t)net->layers[0].out, u;
+    double sum = 0.0;
+
+    for (u = 0; u < w; u++) {
+        double p = ws->p0[u], d = ws->dz[u], f;
+
+        if (d == 0.0) {
+            f = p > 0.0 ? 1.0 : 0.0;
+        } else {
+            double a = -p / d; /* the crossing */
+
+            a = a < 0.0 ? 0.0 : (a > 1.0 ? 1.0 : a);
+            f = d > 0.0 ? 1.0 - a : a;
+        }
+        ws->gbar[u] = (double)W1[u * (size_t)l1->out + (size_t)unit] * f;
+        sum += d * ws->gbar[u];
+    }
+    return sum;
+}
+
 /* Whether sum matches diff within the tolerance. */
 static int complete(double sum, double diff, double tol)
 {
@@ -285,55 +352,40 @@ static int complete(double sum, double diff, double tol)
     return fabs(sum - diff) <= tol * scale;
 }
 
-int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const int32_t *ind,
-              const float *val, size_t nnz, int unit, const struct nn_ig_opts *o,
-              double *attr_dense, double *attr_sparse, struct nn_ig_result *res, struct nn_err *err)
+/* nn_ig_row with the options checked and o->max_steps as the budget. */
+static int ig_try(const struct nn_net *net, const float *base, const float *x, const int32_t *ind,
+                  const float *val, size_t nnz, int unit, const struct nn_ig_opts *o,
+                  double *attr_dense, double *attr_sparse, struct nn_ig_result *res,
+                  struct nn_err *err)
 {
     const struct nn_layer *l0 = &net->layers[0];
     const float *W = net->params + l0->w, *b0 = net->params + l0->b;
     const float *Ws = W + (size_t)net->dense_in * (size_t)l0->out;
     size_t w = (size_t)l0->out, nk = 0, e, u;
-    struct nn_ig_opts def;
     struct ig_ws ws;
     double diff, sum, dot;
     void *blk;
-    int j, m, steps, use_kinks, L = net->n_layers;
+    int j, m, steps, use_kinks, piecewise, L = net->n_layers;
 
-    if (o == NULL) {
-        nn_ig_opts_default(&def);
-        o = &def;
-    }
-    if (unit < 0 || unit >= nn_net_outputs(net)) {
-        return nn_err_set(err, NN_EINVAL, "output unit %d of %d", unit, nn_net_outputs(net));
-    }
-    if (!(o->tol > 0.0) || o->max_steps < 1 || o->max_steps > NN_IG_MAX_STEPS) {
-        return nn_err_set(err, NN_EINVAL, "bad integrated-gradients options");
-    }
     blk = ws_open(net, o->max_steps, &ws);
     if (blk == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory explaining a row");
     }
-    /* p0 = b_0 + base W_0, dz = (x - base) W_0 (+ the sparse entries: their baseline is 0) */
+    /* p0 = b_0 + base W_0, dz = (x - base) W_0 (+ the sparse entries: their baseline is 0),
+     * in double: completeness is judged to 1e-3 of differences that may be small */
     for (u = 0; u < w; u++) {
         ws.p0[u] = b0[u];
         ws.dz[u] = 0.0;
     }
     for (j = 0; j < net->dense_in; j++) {
         const float *Wj = W + (size_t)j * w;
-        double bj = base[j], dj = (double)x[j] - (double)base[j];
 
-        for (u = 0; u < w; u++) {
-            ws.p0[u] += bj * Wj[u];
-            ws.dz[u] += dj * Wj[u];
-        }
+        axpy_d(ws.p0, base[j], Wj, w);
+        axpy_d(ws.dz, (double)x[j] - (double)base[j], Wj, w);
     }
     for (e = 0; e < nnz; e++) {
         if (ind[e] >= 0 && ind[e] < net->sparse_in) {
-            const float *Wj = Ws + (size_t)ind[e] * w;
-
-            for (u = 0; u < w; u++) {
-                ws.dz[u] += (double)val[e] * Wj[u];
-            }
+            axpy_d(ws.dz, val[e], Ws + (size_t)ind[e] * w, w);
         }
     }
     /* the logits at both ends */
@@ -360,7 +412,19 @@ int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const
             }
         }
     }
-    m = L == 1 ? 1 : (FIRST_MIN < o->max_steps ? FIRST_MIN : o->max_steps);
+    /* one ReLU hidden layer: the integral has a closed form (relu_gbar), no grid at all */
+    if (L == 2 && l0->act == NN_ACT_RELU) {
+        sum = relu_gbar(net, &ws, unit);
+        steps = (int)nk + 1;
+        if (complete(sum, diff, o->tol)) {
+            goto attribute;
+        }
+    }
+    /* no hidden layer, or one ReLU hidden layer whose kinks all fit: the logit is linear
+     * between the kinks, so the kinks alone make the rule exact */
+    piecewise = L == 1 || (L == 2 && (l0->act == NN_ACT_RELU || l0->act == NN_ACT_LEAKY_RELU) &&
+                           nk + 1 <= (size_t)o->max_steps);
+    m = piecewise ? 1 : (FIRST_MIN < o->max_steps ? FIRST_MIN : o->max_steps);
     use_kinks = nk > 0 && (size_t)m + nk <= (size_t)o->max_steps;
     steps = grid_init(net, &ws, m, use_kinks ? nk : 0, unit);
     for (;;) {
@@ -377,25 +441,18 @@ int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const
         }
         steps = r;
     }
+attribute:
     /* attr_j = (x_j - base_j) * (W_0[j] . gbar) */
     sum = 0.0;
     for (j = 0; j < net->dense_in; j++) {
-        const float *Wj = W + (size_t)j * w;
-
-        for (dot = 0.0, u = 0; u < w; u++) {
-            dot += Wj[u] * ws.gbar[u];
-        }
+        dot = dot_d(W + (size_t)j * w, ws.gbar, w);
         attr_dense[j] = ((double)x[j] - (double)base[j]) * dot;
         sum += attr_dense[j];
     }
     for (e = 0; e < nnz; e++) {
         attr_sparse[e] = 0.0;
         if (ind[e] >= 0 && ind[e] < net->sparse_in) {
-            const float *Wj = Ws + (size_t)ind[e] * w;
-
-            for (dot = 0.0, u = 0; u < w; u++) {
-                dot += Wj[u] * ws.gbar[u];
-            }
+            dot = dot_d(Ws + (size_t)ind[e] * w, ws.gbar, w);
             attr_sparse[e] = (double)val[e] * dot;
             sum += attr_sparse[e];
         }
@@ -405,4 +462,33 @@ int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const
     res->converged = complete(sum, diff, o->tol);
     nn_free(blk);
     return 0;
+}
+
+int nn_ig_row(const struct nn_net *net, const float *base, const float *x, const int32_t *ind,
+              const float *val, size_t nnz, int unit, const struct nn_ig_opts *o,
+              double *attr_dense, double *attr_sparse, struct nn_ig_result *res, struct nn_err *err)
+{
+    struct nn_ig_opts def, small;
+    int rc;
+
+    if (o == NULL) {
+        nn_ig_opts_default(&def);
+        o = &def;
+    }
+    if (unit < 0 || unit >= nn_net_outputs(net)) {
+        return nn_err_set(err, NN_EINVAL, "output unit %d of %d", unit, nn_net_outputs(net));
+    }
+    if (!(o->tol > 0.0) || o->max_steps < 1 || o->max_steps > NN_IG_MAX_STEPS) {
+        return nn_err_set(err, NN_EINVAL, "bad integrated-gradients options");
+    }
+    /* most rows converge in a few steps: a first try on a small budget keeps the scratch
+     * small (no allocation large enough to make the allocator consolidate on its free); a
+     * row it does not settle is explained again with the whole budget */
+    small = *o;
+    small.max_steps = o->max_steps < FIRST_TRY ? o->max_steps : FIRST_TRY;
+    rc = ig_try(net, base, x, ind, val, nnz, unit, &small, attr_dense, attr_sparse, res, err);
+    if (rc == 0 && !res->converged && small.max_steps < o->max_steps) {
+        rc = ig_try(net, base, x, ind, val, nnz, unit, o, attr_dense, attr_sparse, res, err);
+    }
+    return rc;
 }

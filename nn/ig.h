@@ -7,10 +7,11 @@
  * pre-activations too: the integral is taken over nn_net_tail_grad's gradient with respect to
  * them (composite midpoint rule; segments are split where the rule is worst until the
  * attributions add up to logit(x) - logit(base) within the tolerance, or the step limit is
- * reached), and mapped back through W_0 once. Where the first hidden layer is a ReLU the points
- * at which its units switch are in the first grid, which makes a one-hidden-layer ReLU network
- * exact; a network with no hidden layer gets one step and attr_j = (x_j - base_j) * W_0[j][unit]
- * exactly.
+ * reached), and mapped back through W_0 once. One ReLU hidden layer has a closed form (each
+ * unit's output weight times the part of the path where it is active: exact, no grid; the
+ * steps reported are the segments between its switching points); where the first hidden layer
+ * is a ReLU otherwise, the points at which its units switch are in the first grid; a network
+ * with no hidden layer gets one step and attr_j = (x_j - base_j) * W_0[j][unit] exactly.
  * The sparse block's baseline is zero (a text with no words).
  * Does not: know what the inputs mean (model/explain.c sums them back to columns).
  * Thread-safety: reads the net's parameters only; any number of threads may explain at once.

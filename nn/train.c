@@ -81,8 +81,8 @@ static int check_data(const struct nn_net *net, enum nn_task task, const struct 
 }
 
 /* Loss and metric (accuracy or RMSE) of the net over all of ds, in max_batch chunks. */
-static void evaluate(struct nn_net *net, enum nn_task task, const struct nn_dataset *ds,
-                     double *loss, double *metric)
+void nn_train_evaluate(struct nn_net *net, enum nn_task task, const struct nn_dataset *ds,
+                       double *loss, double *metric)
 {
     int k = nn_net_outputs(net);
     double lsum = 0.0, msum = 0.0;
@@ -210,7 +210,7 @@ int nn_train(struct nn_net *net, enum nn_task task, const struct nn_dataset *tra
         r.final_train_loss = es.train_loss;
         r.epochs_run = epoch;
         if (have_val) {
-            evaluate(net, task, val, &es.val_loss, &es.val_metric);
+            nn_train_evaluate(net, task, val, &es.val_loss, &es.val_metric);
             if (!isfinite(es.val_loss)) {
                 rc = nn_err_set(err, NN_EDIVERGED,
                                 "training diverged: validation loss is %g at epoch %d; "

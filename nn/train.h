@@ -78,6 +78,15 @@ int nn_train(struct nn_net *net, enum nn_task task, const struct nn_dataset *tra
              struct nn_err *err);
 
 /**
+ * The loss and metric nn_train reports for a validation set (the mean loss from the logits;
+ * accuracy, or RMSE in training units), computed in max_batch chunks. A warm start measures its
+ * starting point with it. @param ds [in] non-empty, with y.
+ * Thread-safety: uses the net's work buffers: one thread at a time per net.
+ */
+void nn_train_evaluate(struct nn_net *net, enum nn_task task, const struct nn_dataset *ds,
+                       double *loss, double *metric);
+
+/**
  * Splits n rows into training and validation index lists, stratified by class when
  * n_classes > 0 (labels[i] in [0, n_classes)), plain random otherwise. Each class with at
  * least 2 rows gives round(frac * count) rows (at least 1) to validation.

@@ -112,6 +112,14 @@ schemas = {
     "label": {"type": "object", "properties": {"name": {"type": "string"}, "classes": {"type": "array", "items": {"type": "string"}}}},
     "architecture": {"type": "object", "additionalProperties": True},
     "metrics": {"type": "object", "additionalProperties": True},
+    "importance": {"type": "object", "nullable": True, "description": "Permutation importance on the validation "
+                   "split: per input, the mean drop in the metric over 5 shuffles and its sd (null: not measured)",
+                   "properties": {"method": {"type": "string", "enum": ["permutation"]},
+                                  "metric": {"type": "string", "enum": ["accuracy", "rmse"]},
+                                  "split": {"type": "string"}, "shuffles": {"type": "integer"},
+                                  "inputs": {"type": "array", "items": {"type": "object", "properties": {
+                                      "name": {"type": "string"}, "mean": {"type": "number"},
+                                      "sd": {"type": "number"}}}}}},
     "job_id": {"type": "string", "nullable": True}, "created_at": {"type": "string", "format": "date-time"}},
     "additionalProperties": True},
  "ModelExport": {"type": "object", "description": "The card plus the feature pipeline and every weight and bias",
@@ -126,11 +134,35 @@ schemas = {
     "version": {"type": "integer", "minimum": 1, "description": "Default: the serving version"},
     "instances": {"type": "array", "items": {"oneOf": [
         {"type": "object", "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}},
-        {"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}}]}}}},
+        {"type": "array", "items": {"oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}]}}]}},
+    "explain": ref("Explain")}},
+ "Explain": {"description": "true, false, or {\"top\": n}: explain each prediction, listing n words per text "
+             "input (1 to 1000, default 10). Any other value is 400 with details.field `explain` or `explain.top`",
+             "oneOf": [{"type": "boolean"}, {"type": "object", "properties": {
+                 "top": {"type": "integer", "minimum": 1, "maximum": 1000}}}]},
+ "Explanation": {"type": "object", "description": "Integrated gradients from a baseline row to the instance: the "
+    "attributions add up to output - baseline within 1e-3 relative",
+    "required": ["output", "baseline", "baseline_source", "attributions", "completeness"], "properties": {
+    "class": {"type": "string", "description": "The class whose logit is explained (the predicted one)"},
+    "output": {"type": "number", "description": "The logit of the class (regression: the value)"},
+    "baseline": {"type": "number", "description": "The same at the baseline row"},
+    "baseline_source": {"type": "string", "enum": ["training_means", "zeros"]},
+    "attributions": {"type": "object", "additionalProperties": {"type": "number"},
+                     "description": "Input -> attribution, largest magnitude first"},
+    "words": {"type": "object", "description": "Text input -> its top words and bigrams",
+              "additionalProperties": {"type": "array", "items": ref("WordValue")}},
+    "shape": {"type": "object", "description": "Text input -> its shape features",
+              "additionalProperties": ref("ShapeValues")},
+    "completeness": {"type": "object", "properties": {"sum": {"type": "number"}, "error": {"type": "number"},
+                     "steps": {"type": "integer"}, "converged": {"type": "boolean"}}}}},
+ "WordValue": {"type": "object", "properties": {"word": {"type": "string"}, "value": {"type": "number"}}},
+ "ShapeValues": {"type": "object", "properties": {k: {"type": "number"} for k in (
+    "capitals", "capital_run", "exclamations", "dollars", "urls")}},
  "Prediction": {"type": "object", "properties": {
     "label": {"type": "string"}, "probability": {"type": "number", "description": "Binary: probability of classes[1]"},
     "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
-    "value": {"type": "number", "description": "Regression"}}},
+    "value": {"type": "number", "description": "Regression"},
+    "explanation": ref("Explanation")}},
  "PredictResponse": {"type": "object", "required": ["model", "version", "predictions"], "properties": {
     "model": {"type": "string"}, "version": {"type": "integer"}, "predictions": {"type": "array", "items": ref("Prediction")}}},
  "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
@@ -148,10 +180,12 @@ schemas = {
                                             "INT64", "FP16", "FP32", "FP64", "BF16", "BYTES"]},
     "parameters": {"type": "object", "additionalProperties": True}, "data": tensor_data}},
  "V2InferRequest": {"type": "object", "required": ["inputs"], "properties": {
-    "id": {"type": "string"}, "parameters": {"type": "object", "additionalProperties": True},
+    "id": {"type": "string"}, "parameters": {"type": "object", "additionalProperties": True, "properties": {
+        "explain": dict(ref("Explain"), description="true adds the `explanation` output (details.field "
+                        "`parameters.explain` when bad)")}},
     "inputs": {"type": "array", "minItems": 1, "items": ref("V2Tensor")},
     "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
-        "name": {"type": "string", "enum": ["probabilities", "label", "value"]},
+        "name": {"type": "string", "enum": ["probabilities", "label", "value", "explanation"]},
         "parameters": {"type": "object", "additionalProperties": True}}}}}},
  "V2InferResponse": {"type": "object", "required": ["model_name", "outputs"], "properties": {
     "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
@@ -241,37 +275,98 @@ add("/models/{name}/import", "post", op("Store a JSON or ONNX model as a new ver
          "model are 400.", opid="importModel"))
 predict_body = {"required": True, "content": {"application/json": {"schema": ref("PredictRequest")},
                                                "text/csv": {"schema": {"type": "string"}}}}
-predict_resp = {"200": {"description": "Predictions (JSON), or the CSV with `prediction` and `p_<class>` columns",
+explain_q = P("explain", "CSV bodies: 1 or true adds one `attr_<input>` column per input (the attributions of "
+              "the JSON form's explanation); 0 or false none; anything else is 400 (details.parameter `explain`)",
+              {"type": "string", "enum": ["0", "1", "false", "true"]}, "query")
+predict_resp = {"200": {"description": "Predictions (JSON), or the CSV with `prediction`, `p_<class>` (and with "
+                        "?explain=1 `attr_<input>`) columns",
                         "content": {"application/json": {"schema": ref("PredictResponse")},
                                     "text/csv": {"schema": {"type": "string"}}}},
                 **errs("400", "401", "404", "413", "415", "422")}
 add("/models/{name}/predict", "post", op("Predict with a model", "prediction", predict_resp, params=[name_p,
-    P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query")],
-    body=predict_body, opid="predictModel"))
+    P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query"),
+    explain_q], body=predict_body, opid="predictModel"))
 add("/predict", "post", op("Predict (the model named in the body, or ?model= for CSV)", "prediction", predict_resp,
     params=[P("model", "CSV bodies: the model", where="query"),
-            P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query")],
-    body=predict_body, opid="predict"))
+            P("version", "CSV bodies: the version (default: serving)", {"type": "integer", "minimum": 1}, "query"),
+            explain_q], body=predict_body, opid="predict"))
 spam_result = {"type": "object", "required": ["model", "version", "score", "spam", "threshold"], "properties": {
     "model": {"type": "string"}, "version": {"type": "integer"},
     "score": {"type": "number", "minimum": 0, "maximum": 1, "description": "Probability of the spam class"},
     "spam": {"type": "boolean", "description": "score >= threshold"}, "threshold": {"type": "number"},
-    "threshold_source": {"type": "string", "description": "Where the threshold came from"}}}
+    "threshold_source": {"type": "string", "description": "Where the threshold came from"},
+    "explanation": ref("SpamExplanation")}}
 schemas["SpamResult"] = spam_result
+schemas["SpamExplanation"] = {"type": "object", "description": "The Explanation of the spam class's logit (a "
+    "positive value pushed the score up) with the text input's `words` and `shape` lifted out of their maps",
+    "properties": {"class": {"type": "string"}, "output": {"type": "number"}, "baseline": {"type": "number"},
+                   "baseline_source": {"type": "string"},
+                   "attributions": {"type": "object", "additionalProperties": {"type": "number"}},
+                   "words": {"type": "array", "items": ref("WordValue")}, "shape": ref("ShapeValues"),
+                   "completeness": {"type": "object", "additionalProperties": True}}}
 message = {"type": "object", "properties": {"text": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}}}
 schemas["SpamMessage"] = message
+schemas["SpamRequest"] = {"type": "object", "properties": dict(message["properties"], explain=ref("Explain"))}
 model_q = P("model", "The model (default: spam)", where="query")
+spam_explain_q = P("explain", "1 or true: add `explanation` (the form for raw e-mail bodies; a JSON body may say "
+                   "\"explain\" instead); 0 or false none; anything else is 400 (details.parameter `explain`)",
+                   {"type": "string", "enum": ["0", "1", "false", "true"]}, "query")
 add("/spam-score", "post", op("Spam score of one message", "prediction",
-    {"200": ok(ref("SpamResult")), **errs("400", "401", "404", "413", "415", "422")}, params=[model_q],
-    body={"required": True, "content": {"application/json": {"schema": ref("SpamMessage")},
+    {"200": ok(ref("SpamResult")), **errs("400", "401", "404", "413", "415", "422")}, params=[model_q, spam_explain_q],
+    body={"required": True, "content": {"application/json": {"schema": ref("SpamRequest")},
         "message/rfc822": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
     desc="A JSON message ({\"text\"} or {\"subject\", \"body\"}) or a raw e-mail (headers, MIME parts, "
          "base64 and quoted-printable decoded, HTML reduced to text).", opid="spamScore"))
 add("/spam-score/batch", "post", op("Spam scores of up to 1,000 messages", "prediction",
     {"200": ok({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": ref("SpamResult")}}}),
-     **errs("400", "401", "404", "413", "415", "422")}, params=[model_q],
+     **errs("400", "401", "404", "413", "415", "422")}, params=[model_q, spam_explain_q],
     body={"required": True, **jbody({"type": "object", "required": ["messages"], "properties": {
-        "messages": {"type": "array", "maxItems": 1000, "items": ref("SpamMessage")}}})}, opid="spamScoreBatch"))
+        "messages": {"type": "array", "maxItems": 1000, "items": ref("SpamMessage")},
+        "explain": ref("Explain")}})}, opid="spamScoreBatch"))
+# learning from feedback (issue 21)
+fb_added = {"type": "object", "required": ["model", "version", "received", "stored", "updated", "feedback"], "properties": {
+    "model": {"type": "string"}, "version": {"type": "integer", "description": "The version the instances were checked against"},
+    "received": {"type": "integer"}, "stored": {"type": "integer", "description": "New rows"},
+    "updated": {"type": "integer", "description": "Rows already stored (same content hash) whose label was set again"},
+    "feedback": {"type": "integer", "description": "The model's feedback rows now"},
+    "retrain_job": {"type": "string", "description": "The retraining job --retrain-after queued, if any"}}}
+schemas["FeedbackAdded"] = fb_added
+fb_row = {"type": "object", "properties": {"id": {"type": "integer"}, "hash": {"type": "string"},
+    "instance": {"type": "object"}, "label": {"type": "string"},
+    "holdout": {"type": "boolean", "description": "In the share held out for the champion/challenger gate (by hash)"},
+    "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}
+add("/models/{name}/feedback", "post", op("Store labelled instances as feedback", "feedback",
+    {"200": ok(ref("FeedbackAdded")), **errs("400", "401", "404", "413", "415", "422")}, params=[name_p],
+    body={"required": True, "content": {"application/json": {"schema": {"type": "object", "required": ["instances", "labels"],
+        "properties": {"instances": {"type": "array", "items": {}},
+                       "labels": {"type": "array", "items": {}}}}},
+        "text/csv": {"schema": {"type": "string"}}}},
+    desc="Each instance as for /predict, each label one of the model's classes (regression: a number); or a CSV "
+         "with the label column. One row per content hash: the same instance again updates its label.",
+    opid="postFeedback"))
+add("/models/{name}/feedback", "get", op("List a model's feedback", "feedback",
+    {"200": ok({"type": "object", "properties": {"model": {"type": "string"}, "count": {"type": "integer"},
+        "feedback": {"type": "array", "items": fb_row}}}), **errs("400", "401", "404")},
+    params=[name_p, P("limit", "At most this many (default 100)", {"type": "integer", "minimum": 1, "maximum": 10000}, "query"),
+            P("after", "Only rows with a larger id", {"type": "integer", "minimum": 0}, "query")], opid="listFeedback"))
+add("/models/{name}/feedback", "delete", op("Delete a model's feedback (all, or ?hash= one)", "feedback",
+    {"204": {"description": "Deleted"}, **errs("401", "404")},
+    params=[name_p, P("hash", "The content hash of one row", where="query")], opid="deleteFeedback"))
+add("/models/{name}/retrain", "post", op("Retrain from feedback (warm start, replay, champion/challenger gate)", "feedback",
+    {"202": {"description": "Accepted: the job", "headers": {"Location": {"schema": {"type": "string"}}},
+             "content": {"application/json": {"schema": ref("Job")}}}, **errs("400", "401", "404", "409", "429")},
+    params=[name_p], body={"required": False, **jbody({"type": "object", "description": "Training parameters (optional)"})},
+    desc="A warm-start job from the serving version on the feedback (but its holdout share) plus a replay of the "
+         "training rows kept with that version; the new version serves only if it is at least as good on the "
+         "feedback's holdout share and on the serving version's validation rows (the job's metrics.gate). "
+         "409 when there is no feedback to learn from.", opid="retrain"))
+add("/spam-score/learn", "post", op("Teach the spam model a message (spam or ham)", "feedback",
+    {"200": ok(ref("FeedbackAdded")), **errs("400", "401", "404", "413", "415", "422")},
+    params=[model_q, P("label", "spam or ham (raw e-mail bodies)", {"type": "string", "enum": ["spam", "ham"]}, "query")],
+    body={"required": True, "content": {"application/json": {"schema": {"allOf": [ref("SpamMessage"), {"type": "object",
+        "properties": {"label": {"type": "string", "enum": ["spam", "ham"]}}}]}},
+        "message/rfc822": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
+    desc="A message in any form /spam-score reads plus its label; stored as feedback of the model.", opid="spamLearn"))
 # KServe V2
 add("/v2", "get", op("Server metadata", "kserve-v2", {"200": ok(ref("V2ServerMetadata")), **errs("401")}, opid="v2Server"))
 add("/v2/health/live", "get", op("Server liveness", "kserve-v2", {"200": ok({"type": "object", "properties": {"live": {"type": "boolean"}}})},
@@ -291,7 +386,9 @@ add("/v2/models/{name}/versions/{version}/ready", "get", op("Model version readi
 add("/v2/models/{name}/infer", "post", op("Inference (Open Inference Protocol)", "kserve-v2", infer_resp, params=[name_p],
     body=infer_body, opid="v2Infer",
     desc="Inputs: one tensor `input` [n, k] (numeric models), or one tensor per input column [n], FP32 or BYTES. "
-         "Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32 [n]."))
+         "Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32 [n]; "
+         "`explanation` FP64 [n, k] (each row's attributions, inputs in the model's order) when `outputs` names it "
+         "or `parameters.explain` is true."))
 add("/v2/models/{name}/versions/{version}/infer", "post", op("Inference with one version", "kserve-v2", infer_resp,
     params=[name_p, ver_p], body=infer_body, opid="v2InferVersion"))
 
@@ -303,7 +400,7 @@ doc = {
           "license": {"name": "See the repository"}},
  "servers": [{"url": "http://127.0.0.1:8080"}],
  "security": [{"bearer": []}, {}],
- "tags": [{"name": n} for n in ["training", "models", "prediction", "kserve-v2", "operations", "dashboard"]],
+ "tags": [{"name": n} for n in ["training", "models", "feedback", "prediction", "kserve-v2", "operations", "dashboard"]],
  "paths": paths,
  "components": {
    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

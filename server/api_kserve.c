@@ -11,8 +11,10 @@
  * becomes k text cells (numbers printed exactly, BYTES as they are) for
  * model_predict_cells, the same path the CSV predictions take.
  * Outputs: `probabilities` FP32 [n, classes] and `label` BYTES [n]; regression `value` FP32
- * [n]; a request's `outputs` list picks some of them. Model metadata lists exactly these, and
- * as inputs the `input` tensor for an all-numeric model, else one tensor per column.
+ * [n]; a request's `outputs` list picks some of them. `explanation` FP64 [n, k] (each row's
+ * attributions, model_explain_cells, in the model's input order) is sent when the request
+ * names it in `outputs` or sets "parameters": {"explain": true}. Model metadata lists exactly
+ * these, and as inputs the `input` tensor for an all-numeric model, else one tensor per column.
  */
 #include "api_kserve.h"
 
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_explain.h"
 #include "api_models.h"
 #include "metrics.h"
 #include "model/model.h"
@@ -232,6 +235,7 @@ int srv_api_kserve_model(struct srv_req *r)
         cJSON_AddItemToArray(outs, tensor_meta("probabilities", "FP32", k));
         cJSON_AddItemToArray(outs, tensor_meta("label", "BYTES", 0));
     }
+    cJSON_AddItemToArray(outs, tensor_meta("explanation", "FP64", model_n_inputs(m)));
     rc = srv_http_reply_json(r, 200, doc);
 out:
     store_version_free(v);
@@ -442,16 +446,29 @@ static const char *cell_of(const cJSON *x, char *buf)
     return buf;
 }
 
-/* Which outputs the request asks for (all when it names none). -1 after replying 400. */
+/* Which outputs the request asks for (all but the explanation when it names none; the
+ * explanation too when its "parameters" say "explain"). -1 after replying 400. */
 static int wanted_outputs(struct srv_req *r, const cJSON *req, int regression, int *probs,
-                          int *label, int *value)
+                          int *label, int *value, int *expl)
 {
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(req, "outputs");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "parameters");
     const cJSON *o;
     long i = 0;
+    int top = 0, rc = 0;
 
     *probs = *label = !regression;
     *value = regression;
+    *expl = 0;
+    if (params != NULL && !cJSON_IsNull(params) && !cJSON_IsObject(params)) {
+        reply_field(r, 400, "parameters", -1, "\"parameters\" must be an object");
+        return -1;
+    }
+    if (srv_explain_json(r, cJSON_GetObjectItemCaseSensitive(params, "explain"),
+                         "parameters.explain", &top, &rc) != 0) {
+        return -1;
+    }
+    *expl = top > 0;
     if (outs == NULL || cJSON_IsNull(outs)) {
         return 0;
     }
@@ -478,6 +495,8 @@ static int wanted_outputs(struct srv_req *r, const cJSON *req, int regression, i
             *label = 1;
         } else if (regression && strcmp(name->valuestring, "value") == 0) {
             *value = 1;
+        } else if (strcmp(name->valuestring, "explanation") == 0) {
+            *expl = 1;
         } else {
             reply_field(r, 400, field, i, "the model has no output '%.64s'", name->valuestring);
             return -1;
@@ -495,14 +514,15 @@ struct infer {
     struct srv_model *sm; /* a registry reference; owned */
     const struct model *m;
     int k, kc, regression; /* model inputs, classes, regression (or no classes) */
-    int want_probs, want_label, want_value;
+    int want_probs, want_label, want_value, want_expl;
     struct tensor *ts; /* nt input tensors; owned */
     long nt;
-    int matrix;  /* 1: one [n, k] tensor; 0: one tensor per column */
-    int *colmap; /* column mode: model input -> tensor index; owned */
-    long n;      /* rows */
-    float *out;  /* n x (regression ? 1 : kc) model outputs; owned */
-    int rc;      /* what the handler returns once a phase stops */
+    int matrix;   /* 1: one [n, k] tensor; 0: one tensor per column */
+    int *colmap;  /* column mode: model input -> tensor index; owned */
+    long n;       /* rows */
+    float *out;   /* n x (regression ? 1 : kc) model outputs; owned */
+    double *attr; /* n x k attributions when want_expl; owned */
+    int rc;       /* what the handler returns once a phase stops */
 };
 
 /* A phase's stop after a reply (or an error code for a 500): q->rc holds what to return. */
@@ -538,8 +558,8 @@ static int infer_parse(struct infer *q)
     q->k = model_n_inputs(q->m);
     q->kc = model_n_classes(q->m);
     q->regression = model_task(q->m) == NN_TASK_REGRESSION || q->kc == 0;
-    if (wanted_outputs(r, q->doc, q->regression, &q->want_probs, &q->want_label, &q->want_value) !=
-        0) {
+    if (wanted_outputs(r, q->doc, q->regression, &q->want_probs, &q->want_label, &q->want_value,
+                       &q->want_expl) != 0) {
         return stop(q, 0);
     }
     q->nt = cJSON_GetArraySize(inputs);
@@ -658,7 +678,10 @@ static int infer_predict(struct infer *q)
     int rc = 0;
 
     q->out = nn_malloc((size_t)(q->n > 0 ? q->n : 1) * (size_t)per * sizeof(float));
-    if (cells == NULL || numbuf == NULL || q->out == NULL) {
+    if (q->want_expl) {
+        q->attr = nn_malloc((size_t)(q->n > 0 ? q->n : 1) * (size_t)k1 * sizeof(double));
+    }
+    if (cells == NULL || numbuf == NULL || q->out == NULL || (q->want_expl && q->attr == NULL)) {
         rc = stop(q, NN_ENOMEM);
         goto out;
     }
@@ -676,7 +699,17 @@ static int infer_predict(struct infer *q)
             cells[c] = cell_of(x, numbuf + (size_t)c * CELL_LEN);
         }
         nn_err_clear(&err);
-        int prc = model_predict_cells(q->m, cells, q->out + (size_t)i * (size_t)per, &err);
+        int prc;
+        if (q->want_expl) {
+            struct model_expl *ex = NULL;
+            prc = model_explain_cells(q->m, cells, -1, q->out + (size_t)i * (size_t)per, &ex, &err);
+            for (int c = 0; prc == 0 && c < q->k; c++) {
+                q->attr[(size_t)i * (size_t)k1 + (size_t)c] = model_expl_input(ex, c);
+            }
+            model_expl_free(ex);
+        } else {
+            prc = model_predict_cells(q->m, cells, q->out + (size_t)i * (size_t)per, &err);
+        }
         if (prc != 0) {
             char field[200];
             if (err.field[0] != '\0') {
@@ -697,11 +730,12 @@ out:
 
 /*
  * Adds the output tensor {"name", "datatype", "shape", "data"} to outs: "label" (BYTES [n],
- * each row's class by the model's decision rule, model_decide), else FP32 [n, k] (k > 0) or [n]
- * read from vals. @return 0 or NN_ENOMEM.
+ * each row's class by the model's decision rule, model_decide), else FP64 [n, k] read from
+ * dvals when it is not NULL, else FP32 [n, k] (k > 0) or [n] read from vals.
+ * @return 0 or NN_ENOMEM.
  */
 static int add_output(cJSON *outs, const struct infer *q, const char *name, const float *vals,
-                      int k)
+                      const double *dvals, int k)
 {
     int label = strcmp(name, "label") == 0;
     long count = q->n * (k > 0 ? k : 1);
@@ -712,7 +746,7 @@ static int add_output(cJSON *outs, const struct infer *q, const char *name, cons
         return NN_ENOMEM;
     }
     cJSON_AddStringToObject(t, "name", name);
-    cJSON_AddStringToObject(t, "datatype", label ? "BYTES" : "FP32");
+    cJSON_AddStringToObject(t, "datatype", label ? "BYTES" : dvals != NULL ? "FP64" : "FP32");
     cJSON *shape = cJSON_AddArrayToObject(t, "shape");
     cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)q->n));
     if (k > 0) {
@@ -723,6 +757,8 @@ static int add_output(cJSON *outs, const struct infer *q, const char *name, cons
         if (label) {
             const float *p = vals + (size_t)e * (size_t)q->kc;
             cJSON_AddItemToArray(d, cJSON_CreateString(model_class(q->m, model_decide(q->m, p))));
+        } else if (dvals != NULL) {
+            cJSON_AddItemToArray(d, cJSON_CreateNumber(dvals[e]));
         } else {
             cJSON_AddItemToArray(d, cJSON_CreateNumber(tidy(vals[e])));
         }
@@ -748,13 +784,16 @@ static int infer_reply(struct infer *q)
         rc = NN_ENOMEM;
     }
     if (rc == 0 && q->want_probs) {
-        rc = add_output(outs, q, "probabilities", q->out, q->kc);
+        rc = add_output(outs, q, "probabilities", q->out, NULL, q->kc);
     }
     if (rc == 0 && q->want_label) {
-        rc = add_output(outs, q, "label", q->out, 0);
+        rc = add_output(outs, q, "label", q->out, NULL, 0);
     }
     if (rc == 0 && q->want_value) {
-        rc = add_output(outs, q, "value", q->out, 0);
+        rc = add_output(outs, q, "value", q->out, NULL, 0);
+    }
+    if (rc == 0 && q->want_expl) {
+        rc = add_output(outs, q, "explanation", NULL, q->attr, q->k);
     }
     if (rc != 0) {
         cJSON_Delete(reply);
@@ -779,6 +818,7 @@ int srv_api_kserve_infer(struct srv_req *r)
     nn_free(q.ts);
     nn_free(q.colmap);
     nn_free(q.out);
+    nn_free(q.attr);
     cJSON_Delete(q.doc);
     srv_registry_release(q.sm);
     return rc;

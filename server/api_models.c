@@ -416,7 +416,7 @@ int srv_api_models_import(struct srv_req *r)
         rc = NN_ENOMEM;
         goto out;
     }
-    struct store_version_new v = {r->args[0], blob, blob_len, card, metrics, NULL, NULL, 0};
+    struct store_version_new v = {r->args[0], blob, blob_len, card, metrics, NULL, NULL, 0, 0};
     rc = store_version_put(r->app->store, &v, &version, &err);
     if (rc != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 400, NULL);

@@ -45,10 +45,11 @@ int srv_api_ops_readyz(struct srv_req *r)
 int srv_api_ops_metrics(struct srv_req *r)
 {
     struct srv_app *app = r->app;
-    struct srv_metrics_gauges g = {{0}, 0, 0, 0};
+    struct srv_metrics_gauges g = {{0}, 0, 0, 0, 0};
     struct nn_err err;
     char *text = NULL;
     size_t len = 0;
+    long long count = 0;
 
     /* the modules exist once ready is set (main writes them before it, and clears ready
        only after HTTP has stopped): read the flag first */
@@ -57,6 +58,8 @@ int srv_api_ops_metrics(struct srv_req *r)
         g.queue_depth = srv_jobs_depth(app->jobs);
         g.workers_busy = srv_jobs_busy(app->jobs);
         g.models_loaded = srv_registry_count(app->reg);
+        store_feedback_count(app->store, NULL, &count, NULL);
+        g.feedback_rows = (long)count;
     }
     int rc = srv_metrics_render(app->metrics, &g, &text, &len, &err);
     if (rc != 0) {

@@ -10,9 +10,14 @@
  * 0.98f reads 0.98, not 0.98000001907348633. The label is the most probable class; a binary
  * model's is its positive class when that class's probability reaches the model's decision
  * threshold (0.5 unless set by threshold= or target_fpr= at training).
+ * "explain" (api_explain.h) adds each prediction's explanation (model/explain.c), written
+ * straight into the reply too: rows of numbers with "explain": true stay on the fast path
+ * (model_explain_num, explanation_write); the general way prints model_expl_to_json's tree
+ * with srv_json_tree, at the same float precision, so both give the same bytes.
  * CSV: the body was spooled to a file by the HTTP layer; the reply is written by
  * model_predict_csv into an unlinked temporary file in the spool directory and sent from
- * that file descriptor, so neither side is ever whole in memory.
+ * that file descriptor, so neither side is ever whole in memory; ?explain=1 adds one
+ * attr_<input> column per input.
  */
 #include "api_predict.h"
 
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_explain.h"
 #include "api_models.h"
 #include "json_write.h"
 #include "metrics.h"
@@ -77,13 +83,63 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
     srv_json_raw(b, "}}");
 }
 
-/* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
- * the predictions. */
-static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
-                             size_t rows, size_t k, cJSON *const *expl)
+/* The explanation of a model without text inputs, written straight (the fast path's): the
+ * bytes srv_json_tree gives for model_expl_to_json's tree, without building it. */
+static void explanation_write(struct tab_buf *b, const struct model *m, const struct model_expl *ex,
+                              size_t *ord)
 {
+    struct model_expl_info info;
+    int i, n = model_n_inputs(m);
+
+    model_expl_info(ex, &info);
+    srv_json_raw(b, "{");
+    if (info.cls >= 0) {
+        srv_json_raw(b, "\"class\":");
+        srv_json_str(b, model_class(m, info.cls));
+        srv_json_raw(b, ",");
+    }
+    srv_json_raw(b, "\"output\":");
+    srv_json_float(b, (float)info.output);
+    srv_json_raw(b, ",\"baseline\":");
+    srv_json_float(b, (float)info.baseline);
+    srv_json_raw(b, ",\"baseline_source\":");
+    srv_json_str(b, info.baseline_source);
+    srv_json_raw(b, ",\"attributions\":{");
+    model_expl_order(m, ex, ord);
+    for (i = 0; i < n; i++) {
+        if (i > 0) {
+            srv_json_raw(b, ",");
+        }
+        srv_json_str(b, model_input_name(m, (int)ord[i]));
+        srv_json_raw(b, ":");
+        srv_json_float(b, (float)model_expl_input(ex, (int)ord[i]));
+    }
+    srv_json_raw(b, "},\"completeness\":{\"sum\":");
+    srv_json_float(b, (float)info.sum);
+    srv_json_raw(b, ",\"error\":");
+    srv_json_float(b, (float)info.error);
+    srv_json_raw(b, ",\"steps\":");
+    srv_json_int(b, info.steps);
+    srv_json_raw(b, info.converged ? ",\"converged\":true}}" : ",\"converged\":false}}");
+}
+
+/* Sends {"model", "version", "predictions": [...]} for rows outputs of k values each, and counts
+ * the predictions; each prediction with its explanation when expl (cJSON trees) or exs (fast
+ * path: models without text inputs) is not NULL. */
+static int reply_predictions(struct srv_req *r, const struct srv_model *sm, const float *out,
+                             size_t rows, size_t k, cJSON *const *expl,
+                             struct model_expl *const *exs)
+{
+    size_t *ord = NULL;
+
     struct tab_buf b;
 
+    if (exs != NULL) {
+        ord = nn_calloc((size_t)model_n_inputs(sm->model) + 1, sizeof(size_t));
+        if (ord == NULL) {
+            return NN_ENOMEM;
+        }
+    }
     tab_buf_init(&b, REPLY_MAX);
     srv_json_raw(&b, "{\"model\":");
     srv_json_str(&b, sm->name);
@@ -96,15 +152,18 @@ static int reply_predictions(struct srv_req *r, const struct srv_model *sm, cons
         }
         prediction_write(&b, sm->model, out + i * k);
         if (expl != NULL && !b.failed) {
-            char *e = cJSON_PrintUnformatted(expl[i]);
-
             b.len--; /* the prediction's closing brace */
             srv_json_raw(&b, ",\"explanation\":");
-            srv_json_raw(&b, e != NULL ? e : "null");
+            srv_json_tree(&b, expl[i]);
             srv_json_raw(&b, "}");
-            cJSON_free(e);
+        } else if (exs != NULL && !b.failed) {
+            b.len--;
+            srv_json_raw(&b, ",\"explanation\":");
+            explanation_write(&b, sm->model, exs[i], ord);
+            srv_json_raw(&b, "}");
         }
     }
+    nn_free(ord);
     srv_json_raw(&b, "]}");
     if (b.failed) {
         tab_buf_fini(&b);
@@ -121,6 +180,8 @@ static int predict_fast(struct srv_req *r)
     struct srv_model *sm = NULL;
     struct nn_err err;
     float stack_out[256], *out = stack_out;
+    struct model_expl **exs = NULL;
+    size_t i;
     int done = 0;
 
     if (!srv_predict_read(r->body, r->body_len, &doc) || r->app->cfg->max_json_depth < 3 ||
@@ -140,58 +201,35 @@ static int predict_fast(struct srv_req *r)
     if (doc.rows * k > sizeof(stack_out) / sizeof(float)) {
         out = nn_malloc(doc.rows * k * sizeof(float));
     }
-    if (out == NULL || model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
+    if (out == NULL) {
+        goto out;
+    }
+    if (doc.explain) {
+        exs = nn_calloc(doc.rows + 1, sizeof(*exs));
+        for (i = 0; exs != NULL && i < doc.rows; i++) {
+            if (model_explain_num(m, doc.x + i * doc.width, -1, out + i * k, &exs[i], &err) != 0) {
+                break;
+            }
+        }
+        if (exs == NULL || i < doc.rows) {
+            goto out; /* the general way names the fault (or answers 500) */
+        }
+    } else if (model_predict_num(m, doc.x, doc.rows, out, &err) != 0) {
         goto out; /* a non-numeric input, or no memory: the general way answers */
     }
     /* a reply too big for memory goes the general way too, which answers 500 */
-    done = reply_predictions(r, sm, out, doc.rows, k, NULL) != NN_ENOMEM;
+    done = reply_predictions(r, sm, out, doc.rows, k, NULL, exs) != NN_ENOMEM;
 out:
+    for (i = 0; exs != NULL && i < doc.rows; i++) {
+        model_expl_free(exs[i]);
+    }
+    nn_free(exs);
     if (out != stack_out) {
         nn_free(out);
     }
     srv_registry_release(sm);
     srv_predict_doc_fini(&doc);
     return done;
-}
-
-/* Words per text input an explanation lists unless "top" says otherwise. */
-#define EXPLAIN_TOP     10
-#define EXPLAIN_TOP_MAX 1000
-
-/*
- * Reads "explain": absent, null or false (none), true, or {"top": n} (n words per text input,
- * 1..1000). Sets *top (0: none). @return 0, or -1 after replying 400 naming the field (*rc).
- */
-static int explain_top(struct srv_req *r, const cJSON *ej, int *top, int *rc)
-{
-    const cJSON *tj;
-
-    *top = 0;
-    if (ej == NULL || cJSON_IsNull(ej) || cJSON_IsFalse(ej)) {
-        return 0;
-    }
-    if (cJSON_IsTrue(ej)) {
-        *top = EXPLAIN_TOP;
-        return 0;
-    }
-    if (!cJSON_IsObject(ej)) {
-        *rc = reply_field(r, 400, "explain", -1,
-                          "\"explain\" must be true, false or an object {\"top\": n}");
-        return -1;
-    }
-    tj = cJSON_GetObjectItemCaseSensitive(ej, "top");
-    if (tj == NULL) {
-        *top = EXPLAIN_TOP;
-        return 0;
-    }
-    if (!cJSON_IsNumber(tj) || tj->valuedouble < 1 || tj->valuedouble > EXPLAIN_TOP_MAX ||
-        tj->valuedouble != (double)(int)tj->valuedouble) {
-        *rc = reply_field(r, 400, "explain.top", -1,
-                          "\"explain.top\" must be an integer from 1 to 1000");
-        return -1;
-    }
-    *top = (int)tj->valuedouble;
-    return 0;
 }
 
 static int predict_json(struct srv_req *r)
@@ -258,7 +296,8 @@ static int predict_json(struct srv_req *r)
         goto out;
     }
     int top = 0;
-    if (explain_top(r, cJSON_GetObjectItemCaseSensitive(doc, "explain"), &top, &rc) != 0) {
+    if (srv_explain_json(r, cJSON_GetObjectItemCaseSensitive(doc, "explain"), "explain", &top,
+                         &rc) != 0) {
         goto out;
     }
     rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
@@ -317,7 +356,7 @@ static int predict_json(struct srv_req *r)
         }
         i++;
     }
-    rc = reply_predictions(r, sm, out, (size_t)n, k, expl);
+    rc = reply_predictions(r, sm, out, (size_t)n, k, expl, NULL);
 out:
     if (expl != NULL) {
         for (long e = 0; e < n; e++) {
@@ -387,6 +426,10 @@ static int predict_csv(struct srv_req *r)
             return srv_http_reply_error(r, 400, d, "delimiter must be ',', ';' or a tab");
         }
     }
+    int top = 0;
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
     rc = srv_registry_get(r->app->reg, name, version, &sm, &err);
     if (rc != 0) {
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -414,7 +457,7 @@ static int predict_csv(struct srv_req *r)
     }
     model_limits_default(&lim);
     errno = 0;
-    rc = model_predict_csv(sm->model, in, out, delim, &lim, &err);
+    rc = model_predict_csv(sm->model, in, out, delim, top > 0, &lim, &err);
     saved = errno; /* a failed write leaves ferror(out) and its errno */
     if (rc != 0 && ferror(out)) {
         rc = reply_spool_error(r, saved);

@@ -8,7 +8,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
+#include "api_explain.h"
+#include "api_feedback.h"
 #include "api_models.h"
 #include "metrics.h"
 #include "model/model.h"
@@ -98,10 +101,37 @@ static const char *message_text(const cJSON *msg, char **buf, const char **why)
     return *buf;
 }
 
-/* Scores one text; fills the result object. @return 0 or an nn error in err. */
-static int score(const struct srv_model *sm, const char *text, float *out, cJSON *res,
+/*
+ * The explanation of a score for the reply: model_expl_to_json's object (the positive class's
+ * logit: a positive value pushed the score up) with the text input's words and shape features
+ * lifted out of their per-input maps ("words": [...], "shape": {...}).
+ * Takes ownership of e. @return e, or NULL when out of memory.
+ */
+static cJSON *spam_explanation(const struct model *m, cJSON *e)
+{
+    const char *name = model_input_name(m, model_text_input(m));
+    const char *keys[2] = {"words", "shape"};
+
+    for (int i = 0; e != NULL && i < 2; i++) {
+        cJSON *map = cJSON_GetObjectItemCaseSensitive(e, keys[i]);
+        cJSON *v = map != NULL ? cJSON_DetachItemFromObjectCaseSensitive(map, name) : NULL;
+
+        if (v == NULL) {
+            cJSON_Delete(e);
+            return NULL;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(e, keys[i], v);
+    }
+    return e;
+}
+
+/* Scores one text; fills the result object (and its "explanation" when top > 0: that many
+ * words). @return 0 or an nn error in err. */
+static int score(const struct srv_model *sm, const char *text, int top, float *out, cJSON *res,
                  struct nn_err *err)
 {
+    struct model_expl *ex = NULL;
+    cJSON *e = NULL;
     const struct model *m = sm->model;
     int n = model_n_inputs(m), ti = model_text_input(m), pos = model_positive_class(m);
     const char *cells[64];
@@ -119,7 +149,16 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     for (i = 0; i < n; i++) {
         cv[i] = i == ti ? text : NULL;
     }
-    rc = model_predict_cells(m, cv, out, err);
+    if (top > 0) {
+        rc = model_explain_cells(m, cv, pos, out, &ex, err);
+        if (rc == 0) {
+            e = spam_explanation(m, model_expl_to_json(m, ex, top));
+            model_expl_free(ex);
+            rc = e == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+        }
+    } else {
+        rc = model_predict_cells(m, cv, out, err);
+    }
     if (cv != cells) {
         nn_free(cv);
     }
@@ -134,6 +173,44 @@ static int score(const struct srv_model *sm, const char *text, float *out, cJSON
     cJSON_AddBoolToObject(res, "spam", model_decide(m, out) == pos);
     cJSON_AddNumberToObject(res, "threshold", thr);
     cJSON_AddStringToObject(res, "threshold_source", src);
+    if (e != NULL) {
+        cJSON_AddItemToObject(res, "explanation", e);
+    }
+    return 0;
+}
+
+/*
+ * The message of a /spam-score or /spam-score/learn request: a raw e-mail body, or the JSON
+ * body's message (*doc the parsed body, *buf the text when message_text built it).
+ * @return 0, or 1 when a 400 was sent (*rc); *doc and *buf then NULL.
+ */
+static int read_message(struct srv_req *r, cJSON **doc, char **buf, const char **text, int *rc)
+{
+    const char *why = NULL;
+
+    *doc = NULL;
+    *buf = NULL;
+    if (r->body_kind == SRV_BODY_MAIL) {
+        *text = r->body != NULL ? r->body : "";
+        if (r->body != NULL && strlen(r->body) != r->body_len) {
+            *rc = srv_http_reply_error(r, 400, NULL,
+                                       "the message holds NUL bytes; send it as base64 in MIME");
+            return 1;
+        }
+        return 0;
+    }
+    *doc = srv_http_json_body(r);
+    if (*doc == NULL) {
+        *rc = 0; /* 400 sent */
+        return 1;
+    }
+    *text = message_text(*doc, buf, &why);
+    if (*text == NULL) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        *rc = srv_http_reply_error(r, 400, NULL, "%s", why);
+        return 1;
+    }
     return 0;
 }
 
@@ -143,25 +220,21 @@ int srv_api_spam_score(struct srv_req *r)
     struct nn_err err;
     cJSON *doc = NULL, *res = NULL;
     char *buf = NULL;
-    const char *text, *why = NULL;
+    const char *text;
     float out[2];
-    int rc = 0;
+    int rc = 0, top = 0;
 
-    if (r->body_kind == SRV_BODY_MAIL) {
-        text = r->body != NULL ? r->body : "";
-        if (r->body != NULL && strlen(r->body) != r->body_len) {
-            return srv_http_reply_error(r, 400, NULL,
-                                        "the message holds NUL bytes; send it as base64 in MIME");
-        }
-    } else {
-        doc = srv_http_json_body(r);
-        if (doc == NULL) {
-            return 0; /* 400 sent */
-        }
-        text = message_text(doc, &buf, &why);
-        if (text == NULL) {
-            cJSON_Delete(doc);
-            return srv_http_reply_error(r, 400, NULL, "%s", why);
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
+    }
+    if (doc != NULL) {
+        const cJSON *ej = cJSON_GetObjectItemCaseSensitive(doc, "explain");
+
+        if (ej != NULL && srv_explain_json(r, ej, "explain", &top, &rc) != 0) {
+            goto out;
         }
     }
     sm = spam_model(r, &rc);
@@ -172,7 +245,7 @@ int srv_api_spam_score(struct srv_req *r)
     nn_err_clear(&err);
     if (res == NULL) {
         rc = NN_ENOMEM;
-    } else if ((rc = score(sm, text, out, res, &err)) != 0) {
+    } else if ((rc = score(sm, text, top, out, res, &err)) != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
     } else {
         srv_metrics_predictions_model(r->app->metrics, sm->name, 1);
@@ -195,11 +268,18 @@ int srv_api_spam_batch(struct srv_req *r)
     cJSON *doc, *reply = NULL, *results;
     float out[2];
     long i = 0, n;
-    int rc = 0;
+    int rc = 0, top = 0;
 
+    if (srv_explain_query(r, &top, &rc) != 0) {
+        return rc;
+    }
     doc = srv_http_json_body(r);
     if (doc == NULL) {
         return 0;
+    }
+    const cJSON *ej = cJSON_GetObjectItemCaseSensitive(doc, "explain");
+    if (ej != NULL && srv_explain_json(r, ej, "explain", &top, &rc) != 0) {
+        goto out;
     }
     msgs = cJSON_GetObjectItemCaseSensitive(doc, "messages");
     if (!cJSON_IsArray(msgs)) {
@@ -241,7 +321,7 @@ int srv_api_spam_batch(struct srv_req *r)
 
         snprintf(field, sizeof(field), "messages[%ld]", i);
         nn_err_clear(&err);
-        if (text == NULL || res == NULL || score(sm, text, out, res, &err) != 0) {
+        if (text == NULL || res == NULL || score(sm, text, top, out, res, &err) != 0) {
             cJSON *d = cJSON_CreateObject();
 
             if (d != NULL) {
@@ -262,8 +342,65 @@ int srv_api_spam_batch(struct srv_req *r)
     rc = srv_http_reply_json(r, 200, reply);
     reply = NULL;
 out:
+    cJSON_Delete(reply); /* before the model: explanations borrow its input names */
     srv_registry_release(sm);
-    cJSON_Delete(reply);
     cJSON_Delete(doc);
+    return rc;
+}
+
+/* The feedback of one message: [text at the text input, null elsewhere] and its class. */
+static int learn_one(struct srv_req *r, const struct srv_model *sm, const char *text,
+                     const char *label)
+{
+    const struct model *m = sm->model;
+    int pos = model_positive_class(m), ti = model_text_input(m);
+    cJSON *inst = cJSON_CreateArray(), *insts = cJSON_CreateArray(), *labs = cJSON_CreateArray();
+    int rc, ok = inst != NULL && insts != NULL && labs != NULL;
+
+    for (int i = 0; ok && i < model_n_inputs(m); i++) {
+        ok = cJSON_AddItemToArray(inst, i == ti ? cJSON_CreateString(text) : cJSON_CreateNull());
+    }
+    ok = ok && cJSON_AddItemToArray(insts, inst);
+    if (ok) {
+        inst = NULL;
+        ok = cJSON_AddItemToArray(labs, cJSON_CreateString(model_class(
+                                            m, strcasecmp(label, "spam") == 0 ? pos : 1 - pos)));
+    }
+    rc = ok ? srv_api_feedback_add(r, sm, insts, labs) : NN_ENOMEM;
+    cJSON_Delete(inst);
+    cJSON_Delete(insts);
+    cJSON_Delete(labs);
+    return rc;
+}
+
+int srv_api_spam_learn(struct srv_req *r)
+{
+    struct srv_model *sm = NULL;
+    cJSON *doc = NULL;
+    char *buf = NULL;
+    const char *text, *label = srv_http_query(r, "label");
+    int rc = 0;
+
+    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+        return rc;
+    }
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
+    if (cJSON_IsString(l)) {
+        label = l->valuestring;
+    }
+    if (label == NULL || (strcasecmp(label, "spam") != 0 && strcasecmp(label, "ham") != 0)) {
+        rc = srv_http_reply_error(r, 400, srv_http_details_str("field", "label"),
+                                  "\"label\" must be \"spam\" or \"ham\" (a raw e-mail: "
+                                  "?label=spam)");
+        goto out;
+    }
+    sm = spam_model(r, &rc);
+    if (sm != NULL) {
+        rc = learn_one(r, sm, text, label);
+    }
+out:
+    srv_registry_release(sm);
+    cJSON_Delete(doc);
+    nn_free(buf);
     return rc;
 }

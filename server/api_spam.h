@@ -20,4 +20,11 @@ int srv_api_spam_score(struct srv_req *r);
 /** POST /spam-score/batch */
 int srv_api_spam_batch(struct srv_req *r);
 
+/**
+ * POST /spam-score/learn: a message in any form /spam-score reads, with "label": "spam" or
+ * "ham" (a raw e-mail: ?label=), stored as feedback of the scoring model (the message as its
+ * text input, the label as its positive class or the other one): srv_api_feedback_add.
+ */
+int srv_api_spam_learn(struct srv_req *r);
+
 #endif

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_feedback.h"
 #include "api_jobs.h"
 #include "api_models.h"
 #include "jobs.h"
@@ -47,8 +48,8 @@ static int apply_form(struct model_params *p, const cJSON *form, char *bad, size
 
     cJSON_ArrayForEach(it, form)
     {
-        if (strcmp(it->string, "model") == 0) {
-            continue;
+        if (strcmp(it->string, "model") == 0 || strcmp(it->string, SRV_FORM_GATE) == 0) {
+            continue; /* the server's own: the name, and the gate of a retraining */
         }
         int rc = model_params_set(p, it->string, cJSON_IsString(it) ? it->valuestring : "", err);
         if (rc != 0) {
@@ -93,6 +94,81 @@ static void make_job_id(char out[STORE_ID_MAX])
     }
 }
 
+/*
+ * The base of a warm start: base is "name" (its serving version) or "name@version". Loads it
+ * through the registry and writes the version loaded into resolved ("name@version").
+ * @return 0, NN_EINVAL (not a model name) or the registry's error (NN_ENOTFOUND).
+ * Ownership: *out holds a registry reference; srv_registry_release.
+ */
+static int base_get(struct srv_app *app, const char *base, struct srv_model **out,
+                    char resolved[STORE_NAME_MAX + 16], struct nn_err *err)
+{
+    char name[STORE_NAME_MAX];
+    const char *at = strchr(base, '@');
+    size_t n = at != NULL ? (size_t)(at - base) : strlen(base);
+    long version = 0;
+
+    *out = NULL;
+    if (at != NULL) {
+        char *end = NULL;
+
+        version = strtol(at + 1, &end, 10);
+        if (end == at + 1 || *end != '\0' || version < 1 || version > 1000000000L) {
+            return nn_err_set(err, NN_EINVAL, "base: a version is a whole number from 1, not '%s'",
+                              at + 1);
+        }
+    }
+    if (n >= sizeof(name)) {
+        return nn_err_set(err, NN_EINVAL, "base: not a model name");
+    }
+    memcpy(name, base, n);
+    name[n] = '\0';
+    if (!srv_api_model_name_ok(name)) {
+        return nn_err_set(err, NN_EINVAL, "base: '%s' is not a model name", name);
+    }
+    int rc = srv_registry_get(app->reg, name, (int)version, out, err);
+    if (rc == NN_ENOTFOUND) {
+        return nn_err_set(err, NN_ENOTFOUND, "base: there is no model '%s'%s%.20s", name,
+                          at != NULL ? " version " : "", at != NULL ? at + 1 : "");
+    }
+    if (rc == 0) {
+        snprintf(resolved, STORE_NAME_MAX + 16, "%s@%d", name, (*out)->version);
+    }
+    return rc;
+}
+
+/*
+ * A warm start's form: resolves "base" to the version it starts from (so that a re-run after
+ * a restart starts from the same one), gives p the base's label when none was given, and
+ * hands back the base. @return 0, or 1 when the request ends with *rc (400 sent).
+ */
+static int check_base(struct srv_req *r, cJSON *form, struct model_params *p,
+                      struct srv_model **base, int *rc)
+{
+    char resolved[STORE_NAME_MAX + 16];
+    struct nn_err err;
+
+    nn_err_clear(&err);
+    *base = NULL;
+    if (p->base == NULL) {
+        return 0;
+    }
+    if (base_get(r->app, p->base, base, resolved, &err) != 0) {
+        *rc = reply_param(r, "base", err.msg);
+        return 1;
+    }
+    if (model_params_set(p, "base", resolved, &err) != 0 ||
+        !cJSON_ReplaceItemInObjectCaseSensitive(form, "base", cJSON_CreateString(resolved)) ||
+        (p->label == NULL &&
+         model_params_set(p, "label", model_label_name((*base)->model), &err) != 0)) {
+        srv_registry_release(*base);
+        *base = NULL;
+        *rc = NN_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* POST /train                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
@@ -128,14 +204,16 @@ static int make_form(struct srv_req *r, cJSON **out)
  * model_check_csv accepts, *rows by *cols, a network within the limits). @return 0 when the
  * job may be queued; 1 when the request ends with *rc (a 400 reply sent, or its error).
  */
-static int check_train(struct srv_req *r, const cJSON *form, struct model_params *p, size_t *rows,
+static int check_train(struct srv_req *r, cJSON *form, struct model_params *p, size_t *rows,
                        size_t *cols, int *rc)
 {
     struct srv_app *app = r->app;
+    struct srv_model *base = NULL;
     struct model_limits lim;
     struct nn_err err;
     char bad[128] = "";
     const cJSON *it;
+    int done = 1;
 
     nn_err_clear(&err);
     cJSON_ArrayForEach(it, form)
@@ -168,6 +246,9 @@ static int check_train(struct srv_req *r, const cJSON *form, struct model_params
                               : "the CSV body is empty");
         return 1;
     }
+    if (check_base(r, form, p, &base, rc) != 0) {
+        return 1;
+    }
     srv_limits_csv(app->cfg, &lim);
     *rc = model_check_csv(r->spool_path, p, &lim, rows, cols, &err);
     if (*rc != 0) {
@@ -177,12 +258,59 @@ static int check_train(struct srv_req *r, const cJSON *form, struct model_params
         } else {
             *rc = srv_http_reply_nn(r, *rc == NN_ENOMEM ? NN_ERANGE : *rc, &err, 400, NULL);
         }
-        return 1;
+        goto out;
     }
-    if (srv_limits_network(app->cfg, p, *cols, NULL, &err) != 0) {
+    if (base != NULL) {
+        /* the columns and classes must fit the base (the network is the base's) */
+        *rc = model_warm_check(base->model, r->spool_path, p->delimiter, &lim, &err);
+        if (*rc != 0) {
+            *rc = srv_http_reply_nn(r, *rc == NN_ENOMEM ? NN_ERANGE : *rc, &err, 400, NULL);
+            goto out;
+        }
+    } else if (srv_limits_network(app->cfg, p, *cols, NULL, &err) != 0) {
         *rc = reply_param(r, err.field, err.msg);
-        return 1;
+        goto out;
     }
+    done = 0;
+out:
+    srv_registry_release(base);
+    return done;
+}
+
+/* Writes a job and its dataset (the file at path) in the store; nothing stays on failure. */
+static int store_job_with_dataset(struct srv_app *app, const struct store_job *job,
+                                  const char *path, struct nn_err *err)
+{
+    /* a shared store keeps the upload too, so that any replica can train it */
+    int rc = store_dataset_put(app->store, job->spool, path, err);
+
+    if (rc == 0) {
+        rc = store_job_create(app->store, job, err);
+        if (rc != 0) {
+            store_dataset_delete(app->store, job->spool, NULL);
+        }
+    }
+    return rc;
+}
+
+int srv_api_train_submit(struct srv_app *app, struct store_job *job, const char *path,
+                         struct nn_err *err)
+{
+    struct srv_jobs_slot *slot = NULL;
+    int rc = srv_jobs_reserve(app->jobs, &slot, err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    make_job_id(job->id);
+    rc = store_job_with_dataset(app, job, path, err);
+    if (rc != 0) {
+        srv_jobs_unreserve(app->jobs, slot);
+        return rc;
+    }
+    srv_jobs_commit(app->jobs, slot, job->id);
+    srv_log("info", "job %s accepted: model %s, %lld rows, %lld columns", job->id, job->model,
+            job->rows, job->columns);
     return 0;
 }
 
@@ -198,14 +326,7 @@ static int queue_job(struct srv_req *r, struct srv_jobs_slot *slot, struct store
     int rc, grc;
 
     nn_err_clear(&err);
-    /* a shared store keeps the upload too, so that any replica can train it */
-    rc = store_dataset_put(app->store, job->spool, r->spool_path, &err);
-    if (rc == 0) {
-        rc = store_job_create(app->store, job, &err);
-        if (rc != 0) {
-            store_dataset_delete(app->store, job->spool, NULL);
-        }
-    }
+    rc = store_job_with_dataset(app, job, r->spool_path, &err);
     if (rc != 0) {
         srv_jobs_unreserve(app->jobs, slot);
         return srv_http_reply_nn(r, rc, &err, 400, NULL);
@@ -365,9 +486,11 @@ static const char *error_code(int rc)
     }
 }
 
-/* Stores the trained model as a new version and marks the job succeeded (one transaction). */
-static int commit_model(struct run_ctx *c, const char *model_name, struct model *m, int *version,
-                        struct nn_err *err)
+/* Stores the trained model as a new version and marks the job succeeded (one transaction).
+ * gate: the champion/challenger verdict of a retraining (NULL: none): in the card and the
+ * job's metrics, and a version it did not promote is held (stored, served only if pinned). */
+static int commit_model(struct run_ctx *c, const char *model_name, struct model *m,
+                        const cJSON *gate, int *version, struct nn_err *err)
 {
     unsigned char *blob = NULL;
     size_t blob_len = 0;
@@ -381,6 +504,12 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct model 
     cj = model_card(m);
     mj = model_metrics(m);
     pj = model_params_json(m);
+    int held = gate != NULL && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(gate, "promoted"));
+    if (gate != NULL && cj != NULL && mj != NULL) {
+        cJSON_AddItemToObject(cj, "gate", cJSON_Duplicate(gate, 1));
+        cJSON_AddBoolToObject(cj, "promoted", !held);
+        cJSON_AddItemToObject(mj, "gate", cJSON_Duplicate(gate, 1));
+    }
     card = cj != NULL ? cJSON_PrintUnformatted(cj) : NULL;
     metrics = mj != NULL ? cJSON_PrintUnformatted(mj) : NULL;
     params = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
@@ -388,8 +517,8 @@ static int commit_model(struct run_ctx *c, const char *model_name, struct model 
         rc = nn_err_set(err, NN_ENOMEM, "out of memory describing the model");
         goto out;
     }
-    struct store_version_new v = {model_name, blob,  blob_len, card,
-                                  metrics,    c->id, params,   c->last_epoch};
+    struct store_version_new v = {model_name, blob,   blob_len,      card, metrics,
+                                  c->id,      params, c->last_epoch, held};
     rc = store_version_put(c->app->store, &v, version, err);
 out:
     nn_free(blob);
@@ -490,6 +619,9 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     cJSON *form = cJSON_Parse(job->form);
     rc = form != NULL ? apply_form(&p, form, bad, sizeof(bad), &err)
                       : nn_err_set(&err, NN_EFORMAT, "the job's parameters are unreadable");
+    int gated = form != NULL && cJSON_GetObjectItemCaseSensitive(form, SRV_FORM_GATE) != NULL;
+    int base_version = 0;
+    cJSON *verdict = NULL;
     cJSON_Delete(form);
     if (rc == 0 && access(path, R_OK) != 0 &&
         store_dataset_get(app->store, job->spool, path, NULL) != 0) { /* accepted elsewhere */
@@ -499,7 +631,21 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         struct run_ctx ctx = {app, id, cancel, 0, 0};
         double frac = p.validation_split > 0 && p.validation_split < 1 ? p.validation_split : 0;
         ctx.train_rows = (unsigned long)llround((double)job->rows * (1.0 - frac));
-        if (p.auto_search) {
+        if (p.base != NULL) {
+            struct srv_model *base = NULL;
+            char resolved[STORE_NAME_MAX + 16];
+
+            rc = base_get(app, p.base, &base, resolved, &err);
+            if (rc == 0) {
+                rc =
+                    model_train_warm(path, base->model, &p, &lim, on_epoch, &ctx, cancel, &m, &err);
+            }
+            if (rc == 0 && gated) {
+                rc = srv_feedback_gate(app, base, m, &lim, &verdict, &err);
+                base_version = base->version;
+            }
+            srv_registry_release(base);
+        } else if (p.auto_search) {
             struct model_auto_hooks h = {exec_on_pool, &ctx, on_candidate, &ctx, on_epoch, &ctx};
             rc = model_auto_train_csv(path, &p, &lim, &h, cancel, &m, NULL, &err);
         } else {
@@ -507,17 +653,30 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         }
         if (rc == 0) {
             int version = 0;
-            rc = commit_model(&ctx, job->model, m, &version, &err);
+            rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
             /* the shared store is down: keep the trained model until it is back */
             for (int delay = FAIL_RETRY_FIRST_MS; rc == NN_EIO && !store_available(app->store) &&
                                                   !nap_unless_stopping(app, cancel, delay);
                  delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2) {
-                rc = commit_model(&ctx, job->model, m, &version, &err);
+                rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
             }
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
                 srv_reserve_fill(app->cfg->db); /* made again once there is room */
-                srv_log("info", "job %s succeeded: model %s version %d", id, job->model, version);
+                int promoted = verdict == NULL ||
+                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(verdict, "promoted"));
+                srv_log("info", "job %s succeeded: model %s version %d%s", id, job->model, version,
+                        promoted ? "" : " (held: it lost the champion/challenger gate)");
+                if (verdict != NULL) {
+                    srv_metrics_retrain(app->metrics, promoted);
+                }
+                if (gated) {
+                    /* a retraining keeps its base's rows: the original training rows stay the
+                       replay, its validation rows the gate's (feedback is read afresh) */
+                    srv_feedback_carry_rows(app, job->model, base_version, version);
+                } else {
+                    srv_feedback_keep_rows(app, job->model, version, m, path, &p, &lim);
+                }
             }
         }
     }
@@ -538,6 +697,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     if (!keep_file) {
         unlink(path);
     }
+    cJSON_Delete(verdict);
     model_free(m);
     store_job_free(job);
     model_params_fini(&p);

@@ -15,8 +15,24 @@
 
 #include "http.h"
 
+struct srv_app;
+struct store_job;
+
+/* The form key of a retraining job (POST /models/<name>/retrain): its challenger must pass
+   the champion/challenger gate before it is served. Not a training parameter. */
+#define SRV_FORM_GATE "gate"
+
 /** POST /train */
 int srv_api_train_post(struct srv_req *r);
+
+/**
+ * Queues a job the server made itself (a retraining): reserves a queue slot, gives the job a
+ * new id, stores it with the file at path as its dataset, and hands it to a worker.
+ * Reads model, epochs, params, form, spool, rows, columns, bytes, sha256 from job.
+ * @return 0, NN_ERANGE (the queue is full), or the store's error (nothing stays).
+ */
+int srv_api_train_submit(struct srv_app *app, struct store_job *job, const char *path,
+                         struct nn_err *err);
 
 /**
  * Runs job id (srv_jobs_run_fn; ud is the struct srv_app). Writes every outcome to the store.

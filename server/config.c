@@ -101,6 +101,9 @@ static const struct opt opts[] = {
      "widest hidden layer a training job may ask for"},
     {"max-params", "NEUROND_MAX_PARAMS", OPT_LONG, N(max_params), 1000, 2000000000, "50000000",
      "weights and biases of a requested network (counted from the CSV's columns)"},
+    {"retrain-after", "NEUROND_RETRAIN_AFTER", OPT_LONG, N(retrain_after), 0, 1000000000, "0",
+     "retrain a model from its feedback after every N new feedback rows (0 = only on POST "
+     "/models/<name>/retrain)"},
 };
 
 #undef S

@@ -54,6 +54,8 @@ struct srv_config {
     long max_epochs;                   /* --max-epochs: largest `epochs` a job may ask for */
     long max_layer_width;              /* --max-layer-width: largest hidden layer */
     long max_params;                   /* --max-params: weights + biases of a requested network */
+    long retrain_after; /* --retrain-after: retrain a model after every N new feedback rows;
+                           0 = never by itself */
 };
 
 /**

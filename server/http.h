@@ -188,4 +188,11 @@ cJSON *srv_http_details_num(const char *key, double value);
 /** As srv_http_details_num, for a string value (copied). */
 cJSON *srv_http_details_str(const char *key, const char *value);
 
+/**
+ * Replies status with details {"field": field, "index": index} (index < 0: no index) and msg
+ * as the error sentence: the reply of a JSON body's bad field or bad item.
+ */
+int srv_http_reply_field(struct srv_req *r, unsigned status, const char *field, long index,
+                         const char *msg);
+
 #endif

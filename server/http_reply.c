@@ -298,3 +298,14 @@ cJSON *srv_http_details_str(const char *key, const char *value)
     }
     return d;
 }
+
+int srv_http_reply_field(struct srv_req *r, unsigned status, const char *field, long index,
+                         const char *msg)
+{
+    cJSON *d = srv_http_details_str("field", field);
+
+    if (d != NULL && index >= 0) {
+        cJSON_AddNumberToObject(d, "index", (double)index);
+    }
+    return srv_http_reply_error(r, status, d, "%s", msg);
+}

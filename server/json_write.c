@@ -214,3 +214,31 @@ void srv_json_float(struct tab_buf *b, float v)
 
     tab_buf_put(b, buf, (size_t)n);
 }
+
+void srv_json_tree(struct tab_buf *b, const cJSON *j)
+{
+    const cJSON *c;
+
+    if (cJSON_IsNumber(j)) {
+        srv_json_float(b, (float)j->valuedouble);
+    } else if (cJSON_IsString(j)) {
+        srv_json_str(b, j->valuestring);
+    } else if (cJSON_IsRaw(j)) {
+        srv_json_raw(b, j->valuestring);
+    } else if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+        srv_json_raw(b, cJSON_IsArray(j) ? "[" : "{");
+        for (c = j->child; c != NULL; c = c->next) {
+            if (c != j->child) {
+                srv_json_raw(b, ",");
+            }
+            if (cJSON_IsObject(j)) {
+                srv_json_str(b, c->string);
+                srv_json_raw(b, ":");
+            }
+            srv_json_tree(b, c);
+        }
+        srv_json_raw(b, cJSON_IsArray(j) ? "]" : "}");
+    } else {
+        srv_json_raw(b, cJSON_IsTrue(j) ? "true" : cJSON_IsFalse(j) ? "false" : "null");
+    }
+}

@@ -7,6 +7,8 @@
 #ifndef NEUROND_SERVER_JSON_WRITE_H
 #define NEUROND_SERVER_JSON_WRITE_H
 
+#include <cJSON.h>
+
 #include "tab/buf.h"
 
 /** Appends the literal text s (no escaping). Failures are sticky in b->failed. */
@@ -20,5 +22,13 @@ void srv_json_int(struct tab_buf *b, long v);
  * cJSON prints the double nearest that decimal (%1.15g); NaN and infinities as null.
  */
 void srv_json_float(struct tab_buf *b, float v);
+
+/**
+ * Appends a cJSON tree as cJSON_PrintUnformatted would, but with every number at float
+ * precision through srv_json_float (printing doubles the cJSON way, %1.15g checked by a
+ * sscanf round trip, costs more than explaining a row). Depth is the tree's: call it on
+ * trees the daemon built, not on request bodies.
+ */
+void srv_json_tree(struct tab_buf *b, const cJSON *j);
 
 #endif

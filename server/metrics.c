@@ -40,6 +40,8 @@ struct srv_metrics {
     struct model_slot models[N_MODEL_SLOTS];
     atomic_ulong models_other; /* predictions of models past the slots */
     atomic_ulong store_errors;
+    atomic_ulong feedback;    /* rows received */
+    atomic_ulong retrains[2]; /* held, promoted */
     const char *const *names; /* borrowed */
     int n_routes;
     struct route_stats *routes; /* n_routes + 1; the last is "unmatched" */
@@ -139,6 +141,16 @@ void srv_metrics_predictions_model(struct srv_metrics *m, const char *model, uns
 void srv_metrics_store_error(struct srv_metrics *m)
 {
     atomic_fetch_add_explicit(&m->store_errors, 1, memory_order_relaxed);
+}
+
+void srv_metrics_feedback(struct srv_metrics *m, unsigned long n)
+{
+    atomic_fetch_add_explicit(&m->feedback, n, memory_order_relaxed);
+}
+
+void srv_metrics_retrain(struct srv_metrics *m, int promoted)
+{
+    atomic_fetch_add_explicit(&m->retrains[promoted != 0], 1, memory_order_relaxed);
 }
 
 void srv_metrics_training(struct srv_metrics *m, unsigned long rows, double seconds)
@@ -302,6 +314,20 @@ int srv_metrics_render(struct srv_metrics *m, const struct srv_metrics_gauges *g
         "# HELP neurond_models_loaded Model versions held in memory by the registry.\n"
         "# TYPE neurond_models_loaded gauge\nneurond_models_loaded %ld\n",
         g->models_loaded);
+    put(&t,
+        "# HELP neurond_feedback_received_total Feedback rows received (stored or updated).\n"
+        "# TYPE neurond_feedback_received_total counter\nneurond_feedback_received_total %lu\n",
+        atomic_load(&m->feedback));
+    put(&t,
+        "# HELP neurond_feedback_rows Feedback rows stored, all models.\n"
+        "# TYPE neurond_feedback_rows gauge\nneurond_feedback_rows %ld\n",
+        g->feedback_rows);
+    put(&t,
+        "# HELP neurond_retrains_total Retrainings from feedback by the gate's verdict.\n"
+        "# TYPE neurond_retrains_total counter\n"
+        "neurond_retrains_total{outcome=\"promoted\"} %lu\n"
+        "neurond_retrains_total{outcome=\"held\"} %lu\n",
+        atomic_load(&m->retrains[1]), atomic_load(&m->retrains[0]));
     put(&t,
         "# HELP neurond_training_samples_total Training rows processed (all epochs).\n"
         "# TYPE neurond_training_samples_total counter\nneurond_training_samples_total "

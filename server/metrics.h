@@ -23,6 +23,7 @@ struct srv_metrics_gauges {
     long queue_depth;   /* jobs waiting in the in-memory queue */
     long workers_busy;  /* workers training now */
     long models_loaded; /* models held by the registry */
+    long feedback_rows; /* feedback rows stored, all models */
 };
 
 /**
@@ -55,6 +56,12 @@ void srv_metrics_predictions_model(struct srv_metrics *m, const char *model, uns
 
 /** Counts one request that failed on a storage error (NN_EIO). */
 void srv_metrics_store_error(struct srv_metrics *m);
+
+/** Counts n feedback rows received (stored or updated). */
+void srv_metrics_feedback(struct srv_metrics *m, unsigned long n);
+
+/** Counts one retraining that passed the champion/challenger gate (promoted) or not. */
+void srv_metrics_retrain(struct srv_metrics *m, int promoted);
 
 /** Records one training epoch: rows trained on and the seconds it took. */
 void srv_metrics_training(struct srv_metrics *m, unsigned long rows, double seconds);

@@ -38,6 +38,24 @@ static int take(struct cur *c, char ch)
     return 0;
 }
 
+/* The literal true (1) or false (0) after optional white space into *v; -1 for anything else
+ * (the general way reads every other "explain"). */
+static int read_bool(struct cur *c, int *v)
+{
+    skip_ws(c);
+    if (c->end - c->p >= 4 && memcmp(c->p, "true", 4) == 0) {
+        c->p += 4;
+        *v = 1;
+        return 1;
+    }
+    if (c->end - c->p >= 5 && memcmp(c->p, "false", 5) == 0) {
+        c->p += 5;
+        *v = 0;
+        return 1;
+    }
+    return 0;
+}
+
 /* A string of printable bytes other than '\\' (UTF-8 passes through), copied into buf. */
 static int read_str(struct cur *c, char *buf, size_t cap)
 {
@@ -192,9 +210,10 @@ int srv_predict_read(const char *body, size_t len, struct srv_predict_doc *d)
     struct cur c = {body, body + len};
     char key[16];
     double v = 0;
-    int has_model = 0, has_rows = 0;
+    int has_model = 0, has_rows = 0, has_explain = 0;
 
     d->model[0] = '\0';
+    d->explain = 0;
     d->has_version = 0;
     d->version = 0;
     d->rows = d->width = 0;
@@ -219,6 +238,11 @@ int srv_predict_read(const char *body, size_t len, struct srv_predict_doc *d)
             }
             d->has_version = 1;
             d->version = (int)v;
+        } else if (strcmp(key, "explain") == 0 && !has_explain) {
+            has_explain = read_bool(&c, &d->explain);
+            if (!has_explain) {
+                return 0;
+            }
         } else if (strcmp(key, "instances") == 0 && !has_rows) {
             has_rows = read_rows(&c, d);
             if (!has_rows) {

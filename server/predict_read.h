@@ -1,7 +1,7 @@
 /*
  * predict_read: reads the common body of POST /predict straight from its bytes,
- *   {"model": "name", "version": n, "instances": [[number, ...], ...]}
- * (keys in any order, "model" and "version" optional, rows of equal width), with no
+ *   {"model": "name", "version": n, "explain": true | false, "instances": [[number, ...], ...]}
+ * (keys in any order, "model", "version" and "explain" optional, rows of equal width), with no
  * cJSON tree, no allocation for small bodies and one number parser for the numbers. Any
  * other body (other keys, a duplicate key, escapes, nulls, objects, unequal rows, a number
  * outside JSON's grammar or float range) is "not mine": the caller goes the general cJSON way,
@@ -19,6 +19,7 @@ struct srv_predict_doc {
     char model[72]; /* "" when the body has no "model" (names are at most 64 bytes) */
     int has_version;
     int version;
+    int explain; /* 1: "explain": true */
     size_t rows, width;
     double *x; /* rows * width values, row-major: inline_x or an nn_malloc'd block */
     size_t cap;

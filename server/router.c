@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_feedback.h"
 #include "api_jobs.h"
 #include "api_kserve.h"
 #include "api_models.h"
@@ -48,9 +49,14 @@
     X("GET", "/models/*/versions/*/export", srv_api_models_export, 0, SRV_AUTH_READ, 0)            \
     X("POST", "/models/*/import", srv_api_models_import, J | O, SRV_AUTH_ADMIN, 1)                 \
     X("POST", "/models/*/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                  \
+    X("POST", "/models/*/feedback", srv_api_feedback_post, J | C, SRV_AUTH_ADMIN, 0)               \
+    X("GET", "/models/*/feedback", srv_api_feedback_list, 0, SRV_AUTH_READ, 0)                     \
+    X("DELETE", "/models/*/feedback", srv_api_feedback_delete, 0, SRV_AUTH_ADMIN, 0)               \
+    X("POST", "/models/*/retrain", srv_api_feedback_retrain, J, SRV_AUTH_ADMIN, 0)                 \
     X("POST", "/predict", srv_api_predict_post, J | C, SRV_AUTH_READ, 0)                           \
     X("POST", "/spam-score", srv_api_spam_score, J | M, SRV_AUTH_READ, 0)                          \
     X("POST", "/spam-score/batch", srv_api_spam_batch, J, SRV_AUTH_READ, 0)                        \
+    X("POST", "/spam-score/learn", srv_api_spam_learn, J | M, SRV_AUTH_ADMIN, 0)                   \
     X("GET", "/v2", srv_api_kserve_server, 0, SRV_AUTH_READ, 0)                                    \
     X("GET", "/v2/health/live", srv_api_kserve_live, 0, SRV_AUTH_PUBLIC, 0)                        \
     X("GET", "/v2/health/ready", srv_api_kserve_ready, 0, SRV_AUTH_PUBLIC, 0)                      \

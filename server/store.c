@@ -236,6 +236,64 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Feedback and the rows kept with a version                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+int store_feedback_put(struct store *s, const char *model, const char *hash, const char *instance,
+                       const char *label, int *created, struct nn_err *err)
+{
+    *created = 0;
+    return s->ops->feedback_put(s, model, hash, instance, label, created, err);
+}
+
+int store_feedback_list(struct store *s, const char *model, long long after, int limit,
+                        struct store_feedback **out, size_t *n, struct nn_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    return s->ops->feedback_list(s, model, after, limit, out, n, err);
+}
+
+int store_feedback_delete(struct store *s, const char *model, const char *hash, long long *deleted,
+                          struct nn_err *err)
+{
+    *deleted = 0;
+    return s->ops->feedback_delete(s, model, hash, deleted, err);
+}
+
+int store_feedback_count(struct store *s, const char *model, long long *n, struct nn_err *err)
+{
+    *n = 0;
+    return s->ops->feedback_count(s, model, n, err);
+}
+
+void store_feedback_list_free(struct store_feedback *f, size_t n)
+{
+    if (f == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nn_free(f[i].instance);
+        nn_free(f[i].label);
+    }
+    nn_free(f);
+}
+
+int store_sample_put(struct store *s, const char *model, int version, const char *kind,
+                     const void *data, size_t len, struct nn_err *err)
+{
+    return s->ops->sample_put(s, model, version, kind, data, len, err);
+}
+
+int store_sample_get(struct store *s, const char *model, int version, const char *kind,
+                     unsigned char **data, size_t *len, struct nn_err *err)
+{
+    *data = NULL;
+    *len = 0;
+    return s->ops->sample_get(s, model, version, kind, data, len, err);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Replicas                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 

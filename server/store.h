@@ -105,6 +105,18 @@ struct store_version_new {
     const char *job_id;     /* NULL for an import; else the running job it completes */
     const char *job_params; /* JSON: the job's final "params" (with job_id; NULL: "{}") */
     int job_epoch;          /* the job's final epoch (with job_id) */
+    int held;               /* 1: stored but not served unless pinned (it lost the
+                               champion/challenger gate); 0: the newest such is served */
+};
+
+/* One feedback row of a model (a labelled instance a user sent back). Owned by the array of
+ * store_feedback_list: store_feedback_list_free. */
+struct store_feedback {
+    long long id;   /* grows with each new row */
+    char hash[65];  /* the instance's content hash (hex), unique within a model */
+    char *instance; /* JSON object keyed by input name */
+    char *label;
+    char created_at[STORE_TIME_MAX], updated_at[STORE_TIME_MAX];
 };
 
 /* ========================================================================================== */
@@ -149,7 +161,8 @@ int store_version_put(struct store *s, const struct store_version_new *v, int *v
 
 /**
  * Reads one version of a model, read from one consistent state of the store.
- * @param version [in] the version, or 0 for the serving one (pinned, else the newest).
+ * @param version [in] the version, or 0 for the serving one (pinned, else the newest not
+ *        held: see store_version_new.held).
  * @param with_blob [in] non-zero to read the blob too (else blob is NULL).
  * @return 0 or NN_ENOTFOUND (no such model, no such version, or no versions at all).
  * Ownership: *out is new; store_version_free. NULL on failure.
@@ -275,6 +288,55 @@ int store_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn
  * uses may be deleted). @param in_use [out] 1 or 0.
  */
 int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
+
+/* ========================================================================================== */
+/* Feedback and the rows kept with a version (learning from feedback)                          */
+/* ========================================================================================== */
+
+/**
+ * Stores one feedback row of a model, or, when the model already has a row of that hash,
+ * replaces its instance and label (updated_at = now): a duplicate is stored once.
+ * @param created [out] 1 when a row was added, 0 when one was updated.
+ */
+int store_feedback_put(struct store *s, const char *model, const char *hash, const char *instance,
+                       const char *label, int *created, struct nn_err *err);
+
+/**
+ * Lists a model's feedback, id ascending, from one consistent state.
+ * @param after [in] only rows with an id above it (0: from the first).
+ * @param limit [in] at most this many; <= 0: all.
+ * @param out, n [out] a new array of n rows (NULL when n is 0); store_feedback_list_free.
+ */
+int store_feedback_list(struct store *s, const char *model, long long after, int limit,
+                        struct store_feedback **out, size_t *n, struct nn_err *err);
+
+/**
+ * Deletes a model's feedback row of a hash, or all its rows (hash NULL).
+ * @param deleted [out] how many rows went (0 is not an error).
+ */
+int store_feedback_delete(struct store *s, const char *model, const char *hash, long long *deleted,
+                          struct nn_err *err);
+
+/** Counts the feedback rows of a model (model NULL: of every model). @param n [out]. */
+int store_feedback_count(struct store *s, const char *model, long long *n, struct nn_err *err);
+
+/** Frees an array from store_feedback_list. NULL-safe. */
+void store_feedback_list_free(struct store_feedback *f, size_t n);
+
+/**
+ * Keeps data (a CSV with its header) with a stored version under kind ("replay": a sample of
+ * its training rows; "holdout": its validation rows), replacing one of the same kind. Deleted
+ * with the version. @return 0 or NN_ENOTFOUND (no such model or version).
+ */
+int store_sample_put(struct store *s, const char *model, int version, const char *kind,
+                     const void *data, size_t len, struct nn_err *err);
+
+/**
+ * Reads what store_sample_put kept. @return 0 or NN_ENOTFOUND (none of that kind).
+ * Ownership: *data is new (nn_free), NUL-terminated past *len; NULL on failure.
+ */
+int store_sample_get(struct store *s, const char *model, int version, const char *kind,
+                     unsigned char **data, size_t *len, struct nn_err *err);
 
 /* ========================================================================================== */
 /* Replicas: leases, the change feed and stored datasets (a shared store only)                */

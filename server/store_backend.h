@@ -52,6 +52,19 @@ struct store_ops {
     int (*jobs_count)(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
     int (*spool_in_use)(struct store *s, const char *spool, int *in_use, struct nn_err *err);
 
+    /* feedback and the rows kept with a version */
+    int (*feedback_put)(struct store *s, const char *model, const char *hash, const char *instance,
+                        const char *label, int *created, struct nn_err *err);
+    int (*feedback_list)(struct store *s, const char *model, long long after, int limit,
+                         struct store_feedback **out, size_t *n, struct nn_err *err);
+    int (*feedback_delete)(struct store *s, const char *model, const char *hash, long long *deleted,
+                           struct nn_err *err);
+    int (*feedback_count)(struct store *s, const char *model, long long *n, struct nn_err *err);
+    int (*sample_put)(struct store *s, const char *model, int version, const char *kind,
+                      const void *data, size_t len, struct nn_err *err);
+    int (*sample_get)(struct store *s, const char *model, int version, const char *kind,
+                      unsigned char **data, size_t *len, struct nn_err *err);
+
     /* replicas: NULL in a backend that one process owns (store.c then does nothing) */
     int (*jobs_heartbeat)(struct store *s, struct nn_err *err);
     int (*jobs_adopt)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n, struct nn_err *err);

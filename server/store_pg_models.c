@@ -91,9 +91,10 @@ static int version_put_tx(struct pg_conn *c, void *ctx, struct nn_err *err)
     if (rc == 0) {
         rc = pg_exec(c,
                      "INSERT INTO model_versions (model_id, version, blob, card, metrics, job_id, "
-                     "created_at) VALUES ($1, $2, $3, $4, $5, $6, " PG_NOW ")",
+                     "created_at, promoted) VALUES ($1, $2, $3, $4, $5, $6, " PG_NOW ", $7)",
                      SQL_ARGS(SQL_INT(m.id), SQL_INT(m.next), SQL_BLOB(v->blob, v->blob_len),
-                              SQL_TEXT(v->card), SQL_TEXT(v->metrics), SQL_TEXT(v->job_id)),
+                              SQL_TEXT(v->card), SQL_TEXT(v->metrics), SQL_TEXT(v->job_id),
+                              SQL_INT(v->held ? 0 : 1)),
                      0, NULL, NULL, err);
     }
     if (rc == 0) {
@@ -143,7 +144,10 @@ static int version_fill(struct pg_conn *c, struct store_version *v, int version,
     v->pinned = m.pinned;
     v->serving = m.pinned;
     if (v->serving == 0) {
-        rc = pg_int(c, "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE model_id = $1",
+        /* the newest not held back by the gate (none: the newest) */
+        rc = pg_int(c,
+                    "SELECT COALESCE(MAX(CASE WHEN promoted <> 0 THEN version END), "
+                    "MAX(version), 0) FROM model_versions WHERE model_id = $1",
                     SQL_ARGS(SQL_INT(m.id)), &newest, err);
         if (rc != 0) {
             return rc;

@@ -565,4 +565,10 @@ const struct store_ops store_sqlite_ops = {
     .jobs_recover = store_sqlite_jobs_recover,
     .jobs_count = store_sqlite_jobs_count,
     .spool_in_use = store_sqlite_spool_in_use,
+    .feedback_put = store_sqlite_feedback_put,
+    .feedback_list = store_sqlite_feedback_list,
+    .feedback_delete = store_sqlite_feedback_delete,
+    .feedback_count = store_sqlite_feedback_count,
+    .sample_put = store_sqlite_sample_put,
+    .sample_get = store_sqlite_sample_get,
 };

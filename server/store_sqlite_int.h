@@ -163,6 +163,19 @@ int store_sqlite_jobs_recover(struct store *s, char (**ids)[STORE_ID_MAX], size_
 int store_sqlite_jobs_count(struct store *s, long counts[STORE_JOB_N_STATUS], struct nn_err *err);
 int store_sqlite_spool_in_use(struct store *s, const char *spool, int *in_use, struct nn_err *err);
 
+int store_sqlite_feedback_put(struct store *s, const char *model, const char *hash,
+                              const char *instance, const char *label, int *created,
+                              struct nn_err *err);
+int store_sqlite_feedback_list(struct store *s, const char *model, long long after, int limit,
+                               struct store_feedback **out, size_t *n, struct nn_err *err);
+int store_sqlite_feedback_delete(struct store *s, const char *model, const char *hash,
+                                 long long *deleted, struct nn_err *err);
+int store_sqlite_feedback_count(struct store *s, const char *model, long long *n,
+                                struct nn_err *err);
+int store_sqlite_sample_put(struct store *s, const char *model, int version, const char *kind,
+                            const void *data, size_t len, struct nn_err *err);
+int store_sqlite_sample_get(struct store *s, const char *model, int version, const char *kind,
+                            unsigned char **data, size_t *len, struct nn_err *err);
 int store_sqlite_version_put(struct store *s, const struct store_version_new *v, int *version,
                              struct nn_err *err);
 int store_sqlite_version_get(struct store *s, const char *model, int version, int with_blob,

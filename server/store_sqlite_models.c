@@ -86,10 +86,10 @@ static int version_put_tx(struct conn *c, void *ctx, struct nn_err *err)
     if (rc == 0) {
         rc = store_sql_exec(c,
                             "INSERT INTO model_versions (model_id, version, blob, card, metrics, "
-                            "job_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            "job_id, created_at, promoted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                             SQL_ARGS(SQL_INT(m.id), SQL_INT(m.next), SQL_BLOB(v->blob, v->blob_len),
                                      SQL_TEXT(v->card), SQL_TEXT(v->metrics), SQL_TEXT(v->job_id),
-                                     SQL_TEXT(now)),
+                                     SQL_TEXT(now), SQL_INT(v->held ? 0 : 1)),
                             NULL, err);
     }
     if (rc == 0) {
@@ -161,8 +161,9 @@ static int version_fill(struct conn *c, struct store_version *v, int version, in
     v->serving = m.pinned;
     if (v->serving == 0) {
         rc = store_sql_row(c,
-                           "SELECT COALESCE(MAX(version), 0) FROM model_versions "
-                           "WHERE model_id = ?1",
+                           /* the newest not held back by the gate (none: the newest) */
+                           "SELECT COALESCE(MAX(CASE WHEN promoted <> 0 THEN version END), "
+                           "MAX(version), 0) FROM model_versions WHERE model_id = ?1",
                            SQL_ARGS(SQL_INT(m.id)), store_sql_int, &v->serving, err);
         if (rc != 0) {
             return rc;

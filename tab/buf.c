@@ -4,6 +4,7 @@
  */
 #include "tab/buf.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/alloc.h"
@@ -102,10 +103,23 @@ int tab_buf_put_f64(struct tab_buf *b, double v)
     return put_word(b, &v, 8);
 }
 
+/* Whether this host stores words little-endian, as the blob does (then floats copy whole). */
+static int host_le(void)
+{
+    const uint32_t one = 1;
+    unsigned char c;
+
+    memcpy(&c, &one, 1);
+    return c == 1;
+}
+
 int tab_buf_put_f32s(struct tab_buf *b, const float *v, size_t n)
 {
     size_t i;
 
+    if (host_le() && n <= SIZE_MAX / 4) {
+        return tab_buf_put(b, v, n * 4); /* the same bytes as word by word, at memcpy speed */
+    }
     for (i = 0; i < n; i++) {
         if (tab_buf_put_f32(b, v[i]) != 0) {
             return NN_ENOMEM;
@@ -214,6 +228,11 @@ int tab_rd_f32s(struct tab_rd *r, float *dst, size_t n, const char *what, struct
 
     if (tab_rd_need(r, n, 4, what, err) != 0) {
         return NN_EFORMAT;
+    }
+    if (host_le()) {
+        memcpy(dst, r->p + r->off, n * 4); /* tab_rd_need checked n * 4 fits */
+        r->off += n * 4;
+        return 0;
     }
     for (i = 0; i < n; i++) {
         tab_rd_f32(r, &dst[i], what, err);

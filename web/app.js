@@ -3,7 +3,9 @@
  * API of the daemon that serves it: GET /models, /models/<name>, /jobs; POST /train (the CSV
  * form), /models/<name>/predict, /spam-score; GET /jobs/<id>/events (Server-Sent Events,
  * read with fetch so that the API key can go in a header) for the live loss curve, which is
- * drawn on a <canvas> by drawChart below.
+ * drawn on a <canvas> by drawChart below. Predictions and spam scores ask for their
+ * explanation ("explain"): a bar chart of the inputs that moved a prediction, the words of a
+ * scored message marked by the sign and size of their push; a card shows global importance.
  */
 (function () {
   'use strict';
@@ -272,6 +274,58 @@
     return det;
   }
 
+  /* Horizontal bars for signed values: rows of [name, value, extra text]; bars grow right
+   * (positive) or left (negative) from the middle, scaled to the largest magnitude. */
+  function barChart(id, rows, digits) {
+    var max = 0;
+    rows.forEach(function (r) { max = Math.max(max, Math.abs(r[1])); });
+    var box = el('div', { class: 'bars', id: id });
+    rows.forEach(function (r) {
+      var v = r[1], pct = max > 0 ? Math.abs(v) / max * 50 : 0;
+      box.appendChild(el('div', { class: 'attr', 'data-name': r[0], 'data-value': String(v) }, [
+        el('span', { class: 'name', text: r[0], title: r[0] }),
+        el('span', { class: 'axis' }, [el('span', {
+          class: v >= 0 ? 'pos' : 'neg',
+          style: (v >= 0 ? 'left:50%' : 'right:50%') + ';width:' + pct.toFixed(1) + '%'
+        })]),
+        el('span', { class: 'val', text: (v >= 0 ? '+' : '') + num(v, digits) + (r[2] || '') })]));
+    });
+    return box;
+  }
+
+  /* The explanation of one prediction: its largest attributions as bars. */
+  function explanationChart(e) {
+    var names = Object.keys(e.attributions || {});
+    var rows = names.slice(0, 12).map(function (n) { return [n, e.attributions[n]]; });
+    var rest = names.length - rows.length;
+    return el('div', { class: 'explain' }, [
+      el('div', { class: 'muted', text: 'Why: ' + (e['class'] !== undefined ? 'logit of ' + e['class'] : 'value') +
+        ' ' + num(e.output, 4) + ' against ' + num(e.baseline, 4) + ' at the baseline (' +
+        (e.baseline_source === 'zeros' ? 'zeros' : 'training means') + ')' }),
+      barChart('predict-explain', rows, 3),
+      rest > 0 ? el('div', { class: 'muted', text: '… and ' + rest + ' more inputs' }) : null]);
+  }
+
+  /* The message with each explained word marked by the sign and size of its weight. */
+  function highlightWords(text, words) {
+    var w = {}, max = 0;
+    (words || []).forEach(function (x) {
+      if (x.word.indexOf(' ') < 0) { w[x.word] = x.value; max = Math.max(max, Math.abs(x.value)); }
+    });
+    var box = el('div', { class: 'message', id: 'spam-words' });
+    text.split(/([A-Za-z0-9\u00C0-\uFFFF']+)/).forEach(function (part, i) {
+      var v = i % 2 === 1 ? w[part.toLowerCase()] : undefined;
+      if (v === undefined || max === 0) { box.appendChild(document.createTextNode(part)); return; }
+      var a = (0.15 + 0.75 * Math.abs(v) / max).toFixed(2);
+      box.appendChild(el('mark', {
+        class: 'w ' + (v >= 0 ? 'pos' : 'neg'), 'data-value': String(v), text: part,
+        title: (v >= 0 ? '+' : '') + num(v, 3),
+        style: 'background:rgba(' + (v >= 0 ? '185,28,28,' : '21,128,61,') + a + ')'
+      }));
+    });
+    return box;
+  }
+
   function selectModel(name) {
     state.model = name;
     renderModels();
@@ -292,11 +346,22 @@
       var arch = c.architecture || {};
       box.appendChild(el('dl', {}, [
         el('dt', { text: 'Model' }), el('dd', { text: c.name + ' v' + c.version + ' (versions ' + (c.versions || []).join(', ') + ')' }),
+        el('dt', { text: 'Lineage' }), el('dd', { text: (c.base ? 'warm start from ' + c.base : 'trained from scratch') +
+          (c.promoted === false ? '; held back by the gate (' + c.gate.metric + ' ' + num(c.gate.challenger, 4) + ' vs ' + num(c.gate.champion, 4) + ')' : '') }),
         el('dt', { text: 'Task' }), el('dd', { text: c.task }),
         el('dt', { text: 'Label' }), el('dd', { text: c.label ? c.label.name + (c.label.classes ? ': ' + c.label.classes.join(', ') : '') : '' }),
         el('dt', { text: 'Layers' }), el('dd', { text: (arch.layers || []).join(' → ') + (arch.activation ? ' (' + arch.activation + ', ' + arch.output + ')' : '') }),
         el('dt', { text: 'Inputs' }), inputs,
         el('dt', { text: 'Metrics' }), metrics]));
+      if (c.importance && c.importance.inputs) {
+        var imp = c.importance, ir = imp.inputs.slice(0, 12).map(function (i) {
+          return [i.name, i.mean, ' ± ' + num(i.sd, 3)];
+        });
+        box.appendChild(el('div', { class: 'importance' }, [
+          el('div', { class: 'muted', text: 'Importance: drop in ' + imp.metric + ' when a column is shuffled (' +
+            imp.shuffles + ' shuffles of the validation split)' }),
+          barChart('importance', ir, 3)]));
+      }
       box.appendChild(columnsTable(c.columns || []));
       $('predict-model').value = name;
       fillTemplate();
@@ -369,7 +434,7 @@
       out.appendChild(el('p', { class: 'err', text: 'Not JSON: ' + e.message })); return;
     }
     api('/models/' + encodeURIComponent(name) + '/predict', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ instances: [inst] })
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ instances: [inst], explain: true })
     }).then(function (b) {
       var p = b.predictions[0], box = el('div', { class: 'result' });
       if (p.label !== undefined) {
@@ -384,6 +449,7 @@
       } else {
         box.appendChild(el('div', {}, ['Prediction: ', el('span', { class: 'label', id: 'predict-label', text: num(p.value, 4) })]));
       }
+      if (p.explanation) box.appendChild(explanationChart(p.explanation));
       out.appendChild(box);
     }).catch(function (e) {
       var d = e.body && e.body.details;
@@ -392,14 +458,23 @@
   });
 
   $('spam-btn').addEventListener('click', function () {
-    var out = $('spam-out');
+    var out = $('spam-out'), text = $('spam-text').value;
     out.textContent = '';
     api('/spam-score', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ text: $('spam-text').value })
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ text: text, explain: { top: 200 } })
     }).then(function (b) {
       out.appendChild(el('div', { class: 'result' }, [
         el('span', { class: 'score ' + (b.spam ? 'spam' : 'ham'), id: 'spam-score', text: (b.score * 100).toFixed(1) + '%' }),
         ' ' + (b.spam ? 'spam' : 'not spam') + ' (threshold ' + b.threshold + ', model ' + b.model + ' v' + b.version + ')']));
+      var e = b.explanation;
+      if (e) {
+        out.appendChild(el('div', { class: 'muted', text: 'Red words pushed the score up, green ones down; the stronger the colour, the larger the push.' }));
+        out.appendChild(highlightWords(text, e.words));
+        var shape = Object.keys(e.shape || {}).map(function (k) { return [k, e.shape[k]]; })
+          .filter(function (r) { return r[1] !== 0; });
+        if (shape.length) out.appendChild(barChart('spam-shape', shape, 4));
+      }
     }).catch(function (e) { out.appendChild(el('p', { class: 'err', text: e.message })); });
   });
 

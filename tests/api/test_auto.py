@@ -123,7 +123,7 @@ def test_ensemble_of_the_top_candidates(daemon):
                       headers={"Content-Type": "text/csv"})
     assert a.status_code == 200
     doc = requests.get(daemon.url("/models/auto_ens/export")).json()
-    assert doc["format_version"] == 4
+    assert doc["format_version"] == 5
     assert requests.post(daemon.url("/models/auto_ens_copy/import"), json=doc).status_code == 201
     b = requests.post(daemon.url("/predict?model=auto_ens_copy"), data=rows,
                       headers={"Content-Type": "text/csv"})

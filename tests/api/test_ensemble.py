@@ -95,7 +95,7 @@ def test_export_import_same_bytes(daemon, ens, tmp_path):
     r = requests.get(daemon.url("/models/ens-ab/export"))
     assert r.status_code == 200
     doc = r.json()
-    assert doc["format_version"] == 4 and doc["ensemble"]["k"] == len(ens["ensemble"]["members"])
+    assert doc["format_version"] == 5 and doc["ensemble"]["k"] == len(ens["ensemble"]["members"])
     assert requests.post(daemon.url("/models/ens-copy/import"), json=doc).status_code == 201
     text = ",".join(NAMES) + "\n" + "".join(",".join(str(v) for v in x) + "\n" for x in ROWS)
     a = requests.post(daemon.url("/models/ens-ab/predict"), data=text,

@@ -97,7 +97,8 @@ def test_model_metadata(ks):
         check_tensor(t, metadata=True)
     assert meta["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}]
     assert meta["outputs"] == [{"name": "probabilities", "datatype": "FP32", "shape": [-1, 3]},
-                               {"name": "label", "datatype": "BYTES", "shape": [-1]}]
+                               {"name": "label", "datatype": "BYTES", "shape": [-1]},
+                               {"name": "explanation", "datatype": "FP64", "shape": [-1, 4]}]
     assert requests.get(d.url("/v2/models/ks-iris/versions/1")).json() == meta
     error_of(requests.get(d.url("/v2/models/ks-iris/versions/2")), 404)
     error_of(requests.get(d.url("/v2/models/ks-iris/versions/x")), 404)
@@ -105,7 +106,8 @@ def test_model_metadata(ks):
     # regression: one output, "value"
     meta = requests.get(d.url("/v2/models/ks-diab")).json()
     assert meta["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 10]}]
-    assert meta["outputs"] == [{"name": "value", "datatype": "FP32", "shape": [-1]}]
+    assert meta["outputs"] == [{"name": "value", "datatype": "FP32", "shape": [-1]},
+                               {"name": "explanation", "datatype": "FP64", "shape": [-1, 10]}]
     # mixed columns: one tensor per column, BYTES for the text and the categorical one
     meta = requests.get(d.url("/v2/models/ks-mixed")).json()
     assert meta["inputs"] == [{"name": "color", "datatype": "BYTES", "shape": [-1]},

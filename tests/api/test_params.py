@@ -104,7 +104,7 @@ def test_job_params_are_the_table(daemon):
     # a key per parameter in table order (those left out while not given aside)
     given = [r["name"] for r in rows if r["name"] in params]
     assert list(params) == given
-    assert set(r["name"] for r in rows) - set(given) == {"threshold", "target_fpr"}
+    assert set(r["name"] for r in rows) - set(given) == {"threshold", "target_fpr", "base"}
     for r in rows:
         if r["name"] == "epochs":
             assert params["epochs"] == 1

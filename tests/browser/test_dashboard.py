@@ -2,8 +2,9 @@
 through python3-selenium. The page loads with no script error and fetches nothing but the
 daemon, a CSV uploaded through the form starts a job whose loss curve grows over the job's
 event stream (text/event-stream) while it trains (both lines drawn on the canvas), the model
-card shows, a prediction from the page equals the API's, a malformed CSV shows its line, the
-spam box shows the API's score. A screenshot is kept: $BUILD/dashboard.png (and
+card shows (with its permutation importance as bars), a prediction from the page equals the
+API's and is explained by a bar chart of the API's attributions, a malformed CSV shows its line,
+the spam box shows the API's score and marks the message's words by the sign of their weight. A screenshot is kept: $BUILD/dashboard.png (and
 docs/dashboard.png when DASHBOARD_DOCS_SHOT=1, for the README).
 
 The tests run in order on one page, as a user would go through it. The daemon is started by
@@ -259,6 +260,12 @@ def test_model_card_shows_inputs_classes_metrics(page):
     assert by["pixel_0_0"][1:4] == ["ignored", "0", "1"] and "constant" in by["pixel_0_0"][4], by["pixel_0_0"]
     assert by["pixel_0_1"][1] == "numeric" and by["digit"][1:] == ["label", "0", "10", "label"], rows
     assert re.search(r"Columns: 65 \(61 inputs, \d+ ignored, 1 label\)", text), text
+    # the importance bars: the card's 12 most important inputs, largest first
+    bars = page.js("return Array.from(document.querySelectorAll('#importance .attr'))"
+                   ".map(function (r) { return [r.dataset.name, parseFloat(r.dataset.value)]; })")
+    assert len(bars) == 12, bars
+    assert [v for _, v in bars] == sorted((v for _, v in bars), reverse=True), bars
+    assert all(n.startswith("pixel_") for n, _ in bars) and bars[0][1] > 0, bars
 
 
 def test_prediction_from_the_page_equals_the_api(page, daemon):
@@ -274,6 +281,19 @@ def test_prediction_from_the_page_equals_the_api(page, daemon):
     assert status == 200, body
     assert page.text("#predict-label") == body["predictions"][0]["label"]
     assert len(page.driver.find_elements(By.CSS_SELECTOR, "#predict-out .prob")) == 10
+    # the bar chart under it: the API's 12 largest attributions, in its order, with its values
+    status, ex = api(daemon, "/models/digits/predict", method="POST",
+                     json={"instances": [inst], "explain": True})
+    want = list(ex["predictions"][0]["explanation"]["attributions"].items())[:12]
+    bars = page.js("return Array.from(document.querySelectorAll('#predict-explain .attr'))"
+                   ".map(function (r) { return [r.dataset.name, parseFloat(r.dataset.value),"
+                   " r.querySelector('.axis span').className,"
+                   " parseFloat(r.querySelector('.axis span').style.width)]; })")
+    assert [b[0] for b in bars] == [w[0] for w in want], (bars, want)
+    for (name, v, cls, width), (_, w) in zip(bars, want):
+        assert abs(v - w) <= 1e-6 * max(abs(w), 1), (name, v, w)
+        assert cls == ("pos" if w >= 0 else "neg"), (name, cls, w)
+    assert abs(bars[0][3] - 50.0) < 0.1  # the largest fills its half
     # a bad instance shows the API's error and its field
     page.fill("#predict-input", json.dumps({**inst, "pixel_0_1": "dark"}))
     page.click("#predict-btn")
@@ -314,6 +334,18 @@ def test_spam_box_scores_as_the_api_screenshot(page, daemon):
     want = page.js("return (arguments[0] * 100).toFixed(1) + '%'", body["score"])  # as the page formats it
     assert page.text("#spam-score") == want
     assert re.search(r" spam \(", page.text("#spam-out")), page.text("#spam-out")
+    # the message's words, marked by the sign of their weight in the API's explanation
+    status, ex = api(daemon, "/spam-score", method="POST", json={"text": text, "explain": {"top": 200}})
+    weights = {w["word"]: w["value"] for w in ex["explanation"]["words"] if " " not in w["word"]}
+    marks = page.js("return Array.from(document.querySelectorAll('#spam-words mark.w'))"
+                    ".map(function (m) { return [m.textContent, m.className, parseFloat(m.dataset.value)]; })")
+    assert page.text("#spam-words") == text  # the message itself, unchanged
+    tokens = [t for t in re.findall(r"[A-Za-z0-9']+", text) if t.lower() in weights]
+    assert [m[0] for m in marks] == tokens and len(tokens) >= 5, (marks, weights)
+    for word, cls, v in marks:
+        w = weights[word.lower()]
+        assert abs(v - w) <= 1e-9 * max(abs(w), 1) and cls == "w " + ("pos" if w >= 0 else "neg"), (word, cls, w)
+    assert any(cls == "w pos" for _, cls, _ in marks), marks  # a spam message has words pushing up
     os.makedirs(BUILD, exist_ok=True)
     path = os.path.join(BUILD, "dashboard.png")
     png = screenshot(page, path)

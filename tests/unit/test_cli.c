@@ -185,11 +185,22 @@ static void test_predict_output(void **state)
         /* the readable card: one table row per CSV column, label last */
         char name[64], type[32], reason[64];
         unsigned long missing, distinct;
-        const char *row = strstr(out, "\n  petal_width_cm ");
+        const char *cols = strstr(out, "\ncolumns:\n  name ");
+        const char *row = cols != NULL ? strstr(cols, "\n  petal_width_cm ") : NULL;
+        const char *imp = strstr(out, "\nimportance (permutation on the validation split: drop "
+                                      "in accuracy, mean +- sd of 5 shuffles):\n");
+        double mean, sd;
 
         assert_non_null(strstr(out, "task:      classification, label 'species' (3 classes: "
                                     "setosa, versicolor, virginica)\n"));
-        assert_non_null(strstr(out, "\ncolumns:\n  name "));
+        assert_non_null(cols);
+        /* the importance table comes before the columns, one row per input */
+        assert_non_null(imp);
+        assert_true(imp < cols);
+        assert_non_null(strstr(imp, "\n  petal_width_cm "));
+        assert_int_equal(
+            sscanf(strstr(imp, "\n  petal_width_cm "), " %63s %lf +- %lf", name, &mean, &sd), 3);
+        assert_true(mean >= -1.0 && mean <= 1.0 && sd >= 0.0);
         assert_non_null(row);
         assert_int_equal(
             sscanf(row, " %63s %31s %lu %lu %63[^\n]", name, type, &missing, &distinct, reason), 5);

@@ -24,6 +24,7 @@
 #include "model/model.h"
 #include "model/model_priv.h"
 #include "nn/alloc.h"
+#include "unit_train.h"
 
 static const char one_neuron[] =
     "{\"task\": \"classification\", \"inputs\": [{\"name\": \"caps\", \"type\": \"numeric\", "
@@ -74,25 +75,9 @@ static void test_seed_neuron(void **state)
 static struct model *train(const char *path, const char *hidden, const char *epochs,
                            const char *text)
 {
-    struct model_params p;
-    struct model_limits lim;
-    struct model *m = NULL;
-    struct nn_err err;
+    const char *const kv[] = {"hidden", hidden, "epochs", epochs, "text_columns", text, NULL};
 
-    model_params_default(&p);
-    model_limits_default(&lim);
-    if (hidden != NULL) {
-        assert_int_equal(model_params_set(&p, "hidden", hidden, NULL), 0);
-    }
-    assert_int_equal(model_params_set(&p, "epochs", epochs, NULL), 0);
-    if (text != NULL) {
-        assert_int_equal(model_params_set(&p, "text_columns", text, NULL), 0);
-    }
-    if (model_train_csv(path, &p, &lim, NULL, NULL, NULL, &m, &err) != 0) {
-        fail_msg("%s: %s", path, err.msg);
-    }
-    model_params_fini(&p);
-    return m;
+    return unit_train(path, kv);
 }
 
 /* Splits a CSV line in place (the bundled sets hold no quoted commas). */

@@ -205,27 +205,21 @@ static void test_completeness(void **state)
     assert_true(worst_steps > 8); /* the adaptive grid was exercised */
 }
 
-/* Against an integral computed another way: finite differences of nn_net_predict_row,
- * averaged over 4,000 midpoints of the path (a smooth net, so both are accurate). */
-static void test_against_reference(void **state)
+/* Against an integral computed another way: central differences (step eps) of
+ * nn_net_predict_row, averaged over 4,000 midpoints of the path. */
+static void check_reference(struct nn_net *net, double eps, struct nn_rng *rng)
 {
-    static const int widths[] = {9, 5};
-    struct nn_rng rng;
-    struct nn_net *net;
     float x[DENSE], base[DENSE], val[3], p[DENSE], pv[3];
     int32_t ind[3];
     double ad[DENSE], as[3], ref[DENSE + 3];
     struct nn_ig_result res;
     int k, j, steps = 4000;
 
-    (void)state;
-    nn_rng_seed(&rng, 3);
-    net = make_net(widths, 2, NN_ACT_TANH, 1, NN_ACT_IDENTITY, 0.8, &rng);
-    make_row(x, base, ind, val, &rng);
+    make_row(x, base, ind, val, rng);
     assert_int_equal(nn_ig_row(net, base, x, ind, val, 3, 0, NULL, ad, as, &res, NULL), 0);
     memset(ref, 0, sizeof(ref));
     for (k = 0; k < steps; k++) {
-        double a = (k + 0.5) / steps, eps = 1e-2;
+        double a = (k + 0.5) / steps;
 
         for (j = 0; j < DENSE + 3; j++) {
             double hi, lo, d;
@@ -248,12 +242,33 @@ static void test_against_reference(void **state)
         }
     }
     for (j = 0; j < DENSE; j++) {
-        assert_float_equal(ad[j], ref[j], 2e-3);
+        assert_float_equal(ad[j], ref[j], 2e-3 * fmax(1.0, fabs(ref[j])));
     }
     for (j = 0; j < 3; j++) {
-        assert_float_equal(as[j], ref[DENSE + j], 2e-3);
+        assert_float_equal(as[j], ref[DENSE + j], 2e-3 * fmax(1.0, fabs(ref[DENSE + j])));
     }
+}
+
+/* A smooth net (two tanh layers: the adaptive grid), and one ReLU hidden layer (the closed
+ * form: each unit's weight times the part of the path where it is active), whose
+ * differences are exact but where a unit switches. */
+static void test_against_reference(void **state)
+{
+    static const int widths[] = {9, 5}, relu[] = {24};
+    struct nn_rng rng;
+    struct nn_net *net;
+
+    (void)state;
+    nn_rng_seed(&rng, 3);
+    net = make_net(widths, 2, NN_ACT_TANH, 1, NN_ACT_IDENTITY, 0.8, &rng);
+    check_reference(net, 1e-2, &rng);
     nn_net_free(net);
+    for (int t = 0; t < 3; t++) {
+        /* identity: a logit read back from a saturated sigmoid would have no differences */
+        net = make_net(relu, 1, NN_ACT_RELU, 1, NN_ACT_IDENTITY, 1.5, &rng);
+        check_reference(net, 1e-4, &rng);
+        nn_net_free(net);
+    }
 }
 
 /* No hidden layer: attr = weight x (input - baseline), bit for bit, in one step. */

@@ -137,6 +137,28 @@ static void test_strings(void **state)
     tab_buf_fini(&b);
 }
 
+/* srv_json_tree writes what cJSON_PrintUnformatted does for a tree whose numbers have at most
+ * 7 significant digits (more are rounded to float precision, as srv_json_float does). */
+static void test_tree(void **state)
+{
+    const char *src =
+        "{\"class\":\"sp\\\"am\",\"output\":5,\"neg\":-0.25,\"x\":[1,2.5,{\"a\":null}],"
+        "\"t\":true,\"f\":false,\"e\":{},\"l\":[],\"big\":1234567}";
+    cJSON *doc = cJSON_Parse(src);
+    char *want = cJSON_PrintUnformatted(doc);
+    struct tab_buf b;
+
+    (void)state;
+    tab_buf_init(&b, 1 << 16);
+    srv_json_tree(&b, doc);
+    assert_false(b.failed);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    tab_buf_fini(&b);
+    cJSON_free(want);
+    cJSON_Delete(doc);
+}
+
 static void test_limit(void **state)
 {
     struct tab_buf b;
@@ -153,9 +175,8 @@ static void test_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_floats),
-        cmocka_unit_test(test_non_finite),
-        cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_floats),  cmocka_unit_test(test_non_finite),
+        cmocka_unit_test(test_strings), cmocka_unit_test(test_tree),
         cmocka_unit_test(test_limit),
     };
 

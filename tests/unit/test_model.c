@@ -156,9 +156,9 @@ static void test_blob_round_trip(void **state)
     o1 = open_memstream(&t1, &n1);
     o2 = open_memstream(&t2, &n2);
     in = fopen("tests/data/iris_test.csv", "rb");
-    assert_int_equal(model_predict_csv(m, in, o1, ',', NULL, &err), 0);
+    assert_int_equal(model_predict_csv(m, in, o1, ',', 0, NULL, &err), 0);
     rewind(in);
-    assert_int_equal(model_predict_csv(m2, in, o2, ',', NULL, &err), 0);
+    assert_int_equal(model_predict_csv(m2, in, o2, ',', 0, NULL, &err), 0);
     fclose(in);
     fclose(o1);
     fclose(o2);
@@ -339,7 +339,7 @@ static char *predict_iris_csv(const struct model *m, size_t *n)
     FILE *in = fopen("tests/data/iris_test.csv", "rb");
 
     assert_non_null(in);
-    assert_int_equal(model_predict_csv(m, in, o, ',', NULL, &err), 0);
+    assert_int_equal(model_predict_csv(m, in, o, ',', 0, NULL, &err), 0);
     fclose(in);
     fclose(o);
     return t;
@@ -358,7 +358,7 @@ static void assert_same_predictions(const struct model *a, const struct model *b
 }
 
 /* An ensemble's blob loads back to the same bytes and predictions; the hostile blob cases hold
- * for it; a version 3 blob (one net, no ensemble section) still loads. */
+ * for it; a version 4 blob (one net, no ensemble section) still loads. */
 static void test_ensemble_blob(void **state)
 {
     float probs[3 * 4 * 3];
@@ -394,19 +394,19 @@ static void test_ensemble_blob(void **state)
     }
     nn_free(copy);
     nn_free(blob);
-    /* version 3: the same blob without the ensemble section (count 1, one member, no why) */
+    /* version 4: the same blob without the ensemble section (count 1, one member, no why) */
     keep_first_net(m);
     assert_int_equal(model_save(m, &blob, &len, &err), 0);
     size_t tail = 4 + (4 + 4 + 4 + 4) + 4;
     memmove(blob + len - 4 - tail, blob + len - 4, 4);
     len -= tail;
-    blob[4] = 3;
+    blob[4] = 4;
     model_blob_seal(blob, len);
     assert_int_equal(model_load(blob, len, &m2, &err), 0);
     assert_int_equal(m2->n_nets, 1);
     assert_same_predictions(m, m2);
     model_free(m2);
-    /* the count field of a version 4 blob: 0 and MODEL_MAX_NETS + 1 are refused */
+    /* the count field of a version 5 blob: 0 and MODEL_MAX_NETS + 1 are refused */
     nn_free(blob);
     assert_int_equal(model_save(m, &blob, &len, &err), 0);
     uint32_t bad[2] = {0, MODEL_MAX_NETS + 1};
@@ -430,7 +430,7 @@ static void test_ensemble_export(void **state)
 
     (void)state;
     doc = model_export(m);
-    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 4);
+    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 5);
     cJSON_Delete(doc);
     m2 = export_import(m);
     assert_int_equal(m2->n_nets, 3);
@@ -445,10 +445,10 @@ static void test_ensemble_export(void **state)
     assert_int_equal(model_import(doc, &m2, &err), NN_EINVAL);
     assert_string_equal(err.field, "ensemble.members[1].layers");
     cJSON_Delete(doc);
-    /* a single net still exports as format 3 */
+    /* a single net still exports as format 4 */
     keep_first_net(m);
     doc = model_export(m);
-    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 3);
+    assert_int_equal(cJSON_GetObjectItem(doc, "format_version")->valueint, 4);
     assert_null(cJSON_GetObjectItem(doc, "ensemble"));
     cJSON_Delete(doc);
     model_free(m);

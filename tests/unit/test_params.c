@@ -279,6 +279,7 @@ static void test_json_shape(void **state)
     model_params_default(&p);
     assert_int_equal(model_params_set(&p, "threshold", "0.7", &err), 0);
     assert_int_equal(model_params_set(&p, "target_fpr", "0.05", &err), 0);
+    assert_int_equal(model_params_set(&p, "base", "spam@2", &err), 0);
     cJSON *o = model_params_to_json(&p);
     assert_int_equal(cJSON_GetArraySize(o), (int)n);
     cJSON_ArrayForEach(it, o)
@@ -287,9 +288,17 @@ static void test_json_shape(void **state)
         i++;
     }
     cJSON_Delete(o);
+    model_params_fini(&p);
     /* the hooks: batch_size given stops the automatic batch; learning_rate resolves */
     assert_int_equal(model_params_set(&p, "batch_size", "8", &err), 0);
     assert_int_equal(p.batch_auto, 0);
+    /* epochs and patience given: a warm start keeps them (MODEL_WARM_* otherwise) */
+    assert_int_equal(p.epochs_auto, 1);
+    assert_int_equal(p.patience_auto, 1);
+    assert_int_equal(model_params_set(&p, "epochs", "300", &err), 0);
+    assert_int_equal(model_params_set(&p, "patience", "20", &err), 0);
+    assert_int_equal(p.epochs_auto, 0);
+    assert_int_equal(p.patience_auto, 0);
     assert_int_equal(model_params_set(&p, "optimizer", "sgd", &err), 0);
     cJSON *lr = json_of(&p, "learning_rate");
     assert_true(fabs(lr->valuedouble - 0.01) < 1e-12);

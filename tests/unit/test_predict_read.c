@@ -56,6 +56,14 @@ static void test_reads(void **state)
     /* no "model" (POST /models/<name>/predict) */
     assert_int_equal(read_text("{\"instances\":[[1]]}", &d), 1);
     assert_string_equal(d.model, "");
+    assert_int_equal(d.explain, 0);
+    srv_predict_doc_fini(&d);
+    /* "explain": true or false (an object goes the general way: test_declines) */
+    assert_int_equal(read_text("{\"instances\":[[1]], \"explain\" : true }", &d), 1);
+    assert_int_equal(d.explain, 1);
+    srv_predict_doc_fini(&d);
+    assert_int_equal(read_text("{\"explain\":false,\"instances\":[[1]]}", &d), 1);
+    assert_int_equal(d.explain, 0);
     srv_predict_doc_fini(&d);
 }
 
@@ -148,6 +156,11 @@ static void test_declines(void **state)
         "{\"instances\":[[1,null]]}",
         "{\"instances\":[[1,\"2\"]]}",
         "{\"instances\":[[1,true]]}",
+        "{\"instances\":[[1]],\"explain\":{\"top\":3}}",
+        "{\"instances\":[[1]],\"explain\":1}",
+        "{\"instances\":[[1]],\"explain\":null}",
+        "{\"instances\":[[1]],\"explain\":tru}",
+        "{\"instances\":[[1]],\"explain\":true,\"explain\":true}",
         "{\"instances\":[[1,2],[3]]}",
         "{\"instances\":[[1],[2,3]]}",
         "{\"instances\":[[1]],\"instances\":[[2]]}",

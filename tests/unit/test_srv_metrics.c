@@ -40,7 +40,7 @@ static double sample(const char *text, const char *series)
 
 static char *render(struct srv_metrics *m)
 {
-    struct srv_metrics_gauges g = {{0}, 0, 0, 0};
+    struct srv_metrics_gauges g = {{0}, 0, 0, 0, 0};
     char *text = NULL;
     size_t len = 0;
 

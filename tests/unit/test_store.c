@@ -243,7 +243,8 @@ static int put_version(struct store *s, const char *model, const char *job_id, i
                                   "{\"val_accuracy\":0.9}",
                                   job_id,
                                   "{\"epochs\":3}",
-                                  3};
+                                  3,
+                                  0};
     return store_version_put(s, &v, version, NULL);
 }
 
@@ -381,7 +382,7 @@ static void test_blob_round_trip(void **state)
     for (size_t i = 0; i < len; i++) {
         blob[i] = (unsigned char)(i * 7 + i / 251);
     }
-    struct store_version_new nv = {"big", blob, len, "{}", "{}", NULL, NULL, 0};
+    struct store_version_new nv = {"big", blob, len, "{}", "{}", NULL, NULL, 0, 0};
     assert_int_equal(store_version_put(f->s, &nv, &v, NULL), 0);
     assert_int_equal(store_version_get(f->s, "big", v, 1, &sv, NULL), 0);
     assert_int_equal(sv->blob_len, len);
@@ -810,6 +811,109 @@ static void *race(void *ud)
     return NULL;
 }
 
+/* Feedback: stored once per hash (a duplicate updates the label), listed in order, counted,
+ * deleted one or all; it survives a restart. */
+static void test_feedback(void **state)
+{
+    struct fix *f = *state;
+    struct store_feedback *v = NULL;
+    size_t n = 0;
+    long long count = 0, deleted = 0;
+    int created = -1;
+
+    assert_int_equal(
+        store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "spam", &created, NULL), 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(
+        store_feedback_put(f->s, "spam", "h2", "{\"text\":\"hi\"}", "ham", &created, NULL), 0);
+    assert_int_equal(store_feedback_put(f->s, "other", "h1", "{\"x\":1}", "a", &created, NULL), 0);
+    assert_int_equal(created, 1);
+    /* the same hash again: one row, the new label */
+    assert_int_equal(
+        store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "ham", &created, NULL), 0);
+    assert_int_equal(created, 0);
+    reopen(f);
+    assert_int_equal(store_feedback_count(f->s, "spam", &count, NULL), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(store_feedback_count(f->s, NULL, &count, NULL), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(store_feedback_list(f->s, "spam", 0, 0, &v, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].hash, "h1");
+    assert_string_equal(v[0].label, "ham");
+    assert_string_equal(v[0].instance, "{\"text\":\"buy\"}");
+    assert_string_equal(v[1].hash, "h2");
+    assert_true(v[1].id > v[0].id);
+    assert_true(v[0].created_at[0] != '\0' && v[0].updated_at[0] != '\0');
+    long long first = v[0].id;
+    store_feedback_list_free(v, n);
+    /* after an id, and a limit */
+    assert_int_equal(store_feedback_list(f->s, "spam", first, 0, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].hash, "h2");
+    store_feedback_list_free(v, n);
+    assert_int_equal(store_feedback_list(f->s, "spam", 0, 1, &v, &n, NULL), 0);
+    assert_int_equal(n, 1);
+    store_feedback_list_free(v, n);
+    /* delete one, then all */
+    assert_int_equal(store_feedback_delete(f->s, "spam", "h2", &deleted, NULL), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_feedback_delete(f->s, "spam", "h2", &deleted, NULL), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(store_feedback_delete(f->s, "spam", NULL, &deleted, NULL), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_feedback_list(f->s, "spam", 0, 0, &v, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_null(v);
+    assert_int_equal(store_feedback_count(f->s, "other", &count, NULL), 0);
+    assert_int_equal(count, 1);
+}
+
+/* Rows kept with a version: replaced by kind, gone with the version; a held version is not
+ * served unless pinned. */
+static void test_samples_and_held(void **state)
+{
+    struct fix *f = *state;
+    static const unsigned char blob[] = {1, 2, 3};
+    struct store_version *sv = NULL;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    int v1 = 0, v2 = 0;
+
+    assert_int_equal(put_version(f->s, "m", NULL, &v1), 0);
+    assert_int_equal(store_sample_put(f->s, "m", v1, "replay", "a,b\n1,2\n", 8, NULL), 0);
+    assert_int_equal(store_sample_put(f->s, "m", v1, "replay", "a,b\n3,4\n", 8, NULL), 0);
+    assert_int_equal(store_sample_put(f->s, "m", v1, "holdout", "a,b\n", 4, NULL), 0);
+    assert_int_equal(store_sample_put(f->s, "m", 9, "replay", "x", 1, NULL), NN_ENOTFOUND);
+    assert_int_equal(store_sample_put(f->s, "nope", 1, "replay", "x", 1, NULL), NN_ENOTFOUND);
+    assert_int_equal(store_sample_get(f->s, "m", v1, "replay", &data, &len, NULL), 0);
+    assert_int_equal(len, 8);
+    assert_string_equal((char *)data, "a,b\n3,4\n");
+    nn_free(data);
+    assert_int_equal(store_sample_get(f->s, "m", 9, "replay", &data, &len, NULL), NN_ENOTFOUND);
+    assert_null(data);
+    /* a held version: stored, not served; pinned, served */
+    struct store_version_new nv = {"m", blob, sizeof(blob), "{}", "{}", NULL, NULL, 0, 1};
+    assert_int_equal(store_version_put(f->s, &nv, &v2, NULL), 0);
+    assert_int_equal(v2, v1 + 1);
+    assert_int_equal(store_version_get(f->s, "m", 0, 0, &sv, NULL), 0);
+    assert_int_equal(sv->version, v1);
+    assert_int_equal(sv->n_versions, 2);
+    store_version_free(sv);
+    assert_int_equal(store_serving_set(f->s, "m", v2, NULL), 0);
+    assert_int_equal(store_version_get(f->s, "m", 0, 0, &sv, NULL), 0);
+    assert_int_equal(sv->version, v2);
+    store_version_free(sv);
+    assert_int_equal(store_serving_set(f->s, "m", 0, NULL), 0);
+    /* deleting the version deletes its rows */
+    assert_int_equal(store_version_delete(f->s, "m", v1, NULL), 0);
+    assert_int_equal(store_sample_get(f->s, "m", v1, "holdout", &data, &len, NULL), NN_ENOTFOUND);
+    /* only a held version left: it is served (the newest) */
+    assert_int_equal(store_version_get(f->s, "m", 0, 0, &sv, NULL), 0);
+    assert_int_equal(sv->version, v2);
+    store_version_free(sv);
+}
+
 static void test_racing_workers(void **state)
 {
     struct fix *f = *state;
@@ -890,6 +994,8 @@ static const struct {
     {"restart_requeues", test_restart_requeues},
     {"out_of_memory", test_out_of_memory},
     {"racing_workers", test_racing_workers},
+    {"feedback", test_feedback},
+    {"samples_and_held", test_samples_and_held},
 };
 #define N_SUITE (sizeof(suite) / sizeof(suite[0]))
 

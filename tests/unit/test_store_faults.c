@@ -318,8 +318,8 @@ static int life(struct store *s, const char *id)
     }
     rc = store_job_progress(s, id, &e, &err);
     failed += rc != 0;
-    struct store_version_new v = {"m",  blob, sizeof(blob),     "{\"task\":\"classification\"}",
-                                  "{}", id,   "{\"epochs\":3}", 1};
+    struct store_version_new v = {
+        "m", blob, sizeof(blob), "{\"task\":\"classification\"}", "{}", id, "{\"epochs\":3}", 1, 0};
     rc = store_version_put(s, &v, &version, &err);
     failed += rc != 0;
     if (rc == 0) {
