@@ -11,6 +11,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "model/features_json.h"
@@ -68,6 +69,43 @@ static uint32_t crc32_of(const unsigned char *p, size_t n)
         c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
     }
     return c ^ 0xffffffffu;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Runs of doubles: the fields of a struct stored one after the other, named once for saving
+ * and loading
+ * ---------------------------------------------------------------------------------------- */
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The doubles that open the metrics, in blob order. */
+static const size_t metrics_f64[] = {
+    offsetof(struct model_metrics, accuracy), offsetof(struct model_metrics, log_loss),
+    offsetof(struct model_metrics, auc),      offsetof(struct model_metrics, rmse),
+    offsetof(struct model_metrics, mae),      offsetof(struct model_metrics, loss)};
+
+/* The doubles of one history epoch (after its two int32), in blob order. */
+static const size_t history_f64[] = {
+    offsetof(struct nn_epoch_stats, train_loss), offsetof(struct nn_epoch_stats, val_loss),
+    offsetof(struct nn_epoch_stats, val_metric), offsetof(struct nn_epoch_stats, seconds)};
+
+static void put_f64s(struct tab_buf *b, const void *base, const size_t *off, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tab_buf_put_f64(b, *(const double *)(const void *)((const char *)base + off[i]));
+    }
+}
+
+/* Reads n doubles into the fields at off of base. @return 0 or NN_EFORMAT (err set). */
+static int get_f64s(struct tab_rd *rd, void *base, const size_t *off, size_t n, const char *what,
+                    struct nn_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (tab_rd_f64(rd, (double *)(void *)((char *)base + off[i]), what, err) != 0) {
+            return NN_EFORMAT;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -138,12 +176,7 @@ static void put_metrics(struct tab_buf *b, const struct model *m)
     const struct model_metrics *mt = &m->metrics;
     size_t i;
 
-    tab_buf_put_f64(b, mt->accuracy);
-    tab_buf_put_f64(b, mt->log_loss);
-    tab_buf_put_f64(b, mt->auc);
-    tab_buf_put_f64(b, mt->rmse);
-    tab_buf_put_f64(b, mt->mae);
-    tab_buf_put_f64(b, mt->loss);
+    put_f64s(b, mt, metrics_f64, N_OF(metrics_f64));
     tab_buf_put_i32(b, mt->best_epoch);
     tab_buf_put_i32(b, mt->epochs_run);
     tab_buf_put_u64(b, mt->train_rows);
@@ -160,10 +193,7 @@ static void put_metrics(struct tab_buf *b, const struct model *m)
 
         tab_buf_put_i32(b, h->epoch);
         tab_buf_put_i32(b, h->epochs);
-        tab_buf_put_f64(b, h->train_loss);
-        tab_buf_put_f64(b, h->val_loss);
-        tab_buf_put_f64(b, h->val_metric);
-        tab_buf_put_f64(b, h->seconds);
+        put_f64s(b, h, history_f64, N_OF(history_f64));
     }
 }
 
@@ -408,12 +438,7 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
     uint32_t n, i;
     uint8_t src;
 
-    if (tab_rd_f64(rd, &mt->accuracy, "metrics", err) != 0 ||
-        tab_rd_f64(rd, &mt->log_loss, "metrics", err) != 0 ||
-        tab_rd_f64(rd, &mt->auc, "metrics", err) != 0 ||
-        tab_rd_f64(rd, &mt->rmse, "metrics", err) != 0 ||
-        tab_rd_f64(rd, &mt->mae, "metrics", err) != 0 ||
-        tab_rd_f64(rd, &mt->loss, "metrics", err) != 0 ||
+    if (get_f64s(rd, mt, metrics_f64, N_OF(metrics_f64), "metrics", err) != 0 ||
         tab_rd_i32(rd, &mt->best_epoch, "metrics", err) != 0 ||
         tab_rd_i32(rd, &mt->epochs_run, "metrics", err) != 0 ||
         tab_rd_u64(rd, &tr, "metrics", err) != 0 || tab_rd_u64(rd, &va, "metrics", err) != 0 ||
@@ -460,10 +485,7 @@ static int get_metrics(struct tab_rd *rd, struct model *m, struct nn_err *err)
 
         tab_rd_i32(rd, &h->epoch, "history", err);
         tab_rd_i32(rd, &h->epochs, "history", err);
-        tab_rd_f64(rd, &h->train_loss, "history", err);
-        tab_rd_f64(rd, &h->val_loss, "history", err);
-        tab_rd_f64(rd, &h->val_metric, "history", err);
-        tab_rd_f64(rd, &h->seconds, "history", err);
+        get_f64s(rd, h, history_f64, N_OF(history_f64), "history", err);
     }
     m->n_history = n;
     return 0;

@@ -18,6 +18,15 @@
 /* Backends                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Frees the n entries of the array v with free_one, then v (NULL-safe): the list frees. */
+#define LIST_FREE(v, n, free_one)                                                                  \
+    do {                                                                                           \
+        for (size_t i_ = 0; (v) != NULL && i_ < (n); i_++) {                                       \
+            free_one((v)[i_]);                                                                     \
+        }                                                                                          \
+        nn_free(v);                                                                                \
+    } while (0)
+
 static const struct store_ops *const backends[] = {&store_sqlite_ops, &store_pg_ops};
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -129,13 +138,7 @@ void store_version_free(struct store_version *v)
 
 void store_version_list_free(struct store_version **v, size_t n)
 {
-    if (v == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_version_free(v[i]);
-    }
-    nn_free(v);
+    LIST_FREE(v, n, store_version_free);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -369,11 +372,5 @@ void store_job_free(struct store_job *j)
 
 void store_job_list_free(struct store_job **jobs, size_t n)
 {
-    if (jobs == NULL) {
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        store_job_free(jobs[i]);
-    }
-    nn_free(jobs);
+    LIST_FREE(jobs, n, store_job_free);
 }

@@ -1,9 +1,10 @@
 /*
- * store_pg: the PostgreSQL backend of store.h (libpq), shared by several replicas, and the
- * toolkit its files share (store_pg_int.h): the connection pool, statements with binds,
- * the transaction runner, the one error mapping, the migrations (under an advisory lock, so
- * replicas started together migrate once), the change feed (LISTEN/NOTIFY over a table) and
- * the datasets stored in chunks. Models live in store_pg_models.c, jobs in store_pg_jobs.c.
+ * store_pg: the PostgreSQL backend of store.h (libpq), shared by several replicas: its driver
+ * for store_sql.h (the connection pool, statements with binds, rows, the retry of a
+ * transaction, the one error mapping), the migrations (under an advisory lock, so replicas
+ * started together migrate once), the change feed (LISTEN/NOTIFY over a table), the datasets
+ * stored in chunks, and its ops table, most of whose calls are store_sql_ops.c's. A new
+ * version is in store_pg_models.c; the claim, leases and adoption in store_pg_jobs.c.
  *
  * The URL is handed to libpq as is: the password comes from it, PGPASSWORD or a passfile,
  * as libpq decides; messages name "user@host:port/db" only. After a refused connection the
@@ -81,31 +82,34 @@ static int pg_error(struct pg_conn *c, PGresult *r, const char *what, int *retry
     return nn_err_set(err, NN_EIO, "database: %s: %s", what, msg);
 }
 
-char *pg_col_dup(const PGresult *r, int row, int col)
+static int col_null(const struct sql_row *r, int col)
 {
-    if (PQgetisnull(r, row, col)) {
-        return NULL;
-    }
-    return nn_strdup(PQgetvalue(r, row, col));
+    return PQgetisnull(r->res, r->i, col);
 }
 
-void pg_col_copy(const PGresult *r, int row, int col, char *dst, size_t cap)
+static const char *col_text(const struct sql_row *r, int col)
 {
-    snprintf(dst, cap, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+    return PQgetisnull(r->res, r->i, col) ? NULL : PQgetvalue(r->res, r->i, col);
 }
 
-long long pg_col_int(const PGresult *r, int row, int col)
+static long long col_integer(const struct sql_row *r, int col)
 {
-    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return strtoll(PQgetvalue(r->res, r->i, col), NULL, 10);
 }
 
-double pg_col_double(const PGresult *r, int row, int col)
+static double col_real(const struct sql_row *r, int col)
 {
-    if (PQgetisnull(r, row, col)) {
-        return NAN;
-    }
-    return strtod(PQgetvalue(r, row, col), NULL);
+    return strtod(PQgetvalue(r->res, r->i, col), NULL);
 }
+
+/* A bytea column of a binary result: the bytes as stored. */
+static const void *col_blob(const struct sql_row *r, int col, size_t *len)
+{
+    *len = (size_t)PQgetlength(r->res, r->i, col);
+    return PQgetvalue(r->res, r->i, col);
+}
+
+static const struct sql_row_ops pg_row_ops = {col_null, col_text, col_integer, col_real, col_blob};
 
 /* ------------------------------------------------------------------------------------------ */
 /* Statements                                                                                  */
@@ -113,12 +117,10 @@ double pg_col_double(const PGresult *r, int row, int col)
 
 #define PG_MAX_ARGS 16
 
-/* Set by pg_exec on a serialization failure or deadlock: pg_tx runs the transaction again. */
-static _Thread_local int tx_retry;
-
-int pg_exec(struct pg_conn *c, const char *sql, struct sql_args a, int binary, PGresult **res,
+int pg_exec(struct sql_conn *sc, const char *sql, struct sql_args a, int binary, PGresult **res,
             int *changes, struct nn_err *err)
 {
+    struct pg_conn *c = (struct pg_conn *)sc;
     const char *values[PG_MAX_ARGS];
     int lengths[PG_MAX_ARGS], formats[PG_MAX_ARGS];
     char num[PG_MAX_ARGS][32];
@@ -160,7 +162,7 @@ int pg_exec(struct pg_conn *c, const char *sql, struct sql_args a, int binary, P
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = r == NULL && PQstatus(c->db) == CONNECTION_OK
                      ? nn_err_set(err, NN_ENOMEM, "out of memory for a database result")
-                     : pg_error(c, r, "query", &tx_retry, err);
+                     : pg_error(c, r, "query", &c->retry, err);
         PQclear(r);
         return rc;
     }
@@ -176,55 +178,24 @@ int pg_exec(struct pg_conn *c, const char *sql, struct sql_args a, int binary, P
     return 0;
 }
 
-int pg_change(struct pg_conn *c, const char *sql, struct sql_args a, int code, struct nn_err *err,
-              const char *fmt, ...)
+static int pg_exec_plain(struct sql_conn *c, const char *sql, struct sql_args a, int *changes,
+                         struct nn_err *err)
 {
-    int changes = 0;
-    int rc = pg_exec(c, sql, a, 0, NULL, &changes, err);
-
-    if (rc == 0 && changes == 0) {
-        char msg[sizeof(err->msg)];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        rc = nn_err_set(err, code, "%s", msg);
-    }
-    return rc;
+    return pg_exec(c, sql, a, 0, NULL, changes, err);
 }
 
-int pg_row(struct pg_conn *c, const char *sql, struct sql_args a, PGresult **res,
-           struct nn_err *err)
+static int pg_rows(struct sql_conn *c, const char *sql, struct sql_args a, int binary,
+                   store_sql_row_fn fn, void *ctx, struct nn_err *err)
 {
-    int rc = pg_exec(c, sql, a, 0, res, NULL, err);
+    PGresult *res = NULL;
+    int rc = pg_exec(c, sql, a, binary, &res, NULL, err);
+    struct sql_row r = {&pg_row_ops, res, 0};
 
-    if (rc == 0 && PQntuples(*res) == 0) {
-        PQclear(*res);
-        *res = NULL;
-        rc = NN_ENOTFOUND;
+    for (; rc == 0 && r.i < PQntuples(res); r.i++) {
+        rc = fn(&r, ctx, err);
     }
-    return rc;
-}
-
-int pg_int(struct pg_conn *c, const char *sql, struct sql_args a, long long *out,
-           struct nn_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_row(c, sql, a, &r, err);
-
-    if (rc == 0) {
-        *out = pg_col_int(r, 0, 0);
-        PQclear(r);
-    }
-    return rc;
-}
-
-int pg_change_note(struct pg_conn *c, const char *kind, const char *name, struct nn_err *err)
-{
-    return pg_exec(c,
-                   "WITH n AS (INSERT INTO changes (kind, name) VALUES ($1, $2) RETURNING seq) "
-                   "SELECT pg_notify('neurond_changes', seq::text) FROM n",
-                   SQL_ARGS(SQL_TEXT(kind), SQL_TEXT(name)), 0, NULL, NULL, err);
+    PQclear(res);
+    return rc == STORE_SQL_STOP ? 0 : rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -235,8 +206,8 @@ int pg_change_note(struct pg_conn *c, const char *kind, const char *name, struct
 static int connect_db(struct store_pg *s, PGconn **out, struct nn_err *err)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {s->url, PG_CONNECT_TIMEOUT, "neurond", "-c client_min_messages=warning",
-                          NULL};
+    const char *vals[] = {s->base.target, PG_CONNECT_TIMEOUT, "neurond",
+                          "-c client_min_messages=warning", NULL};
     PGconn *db = PQconnectdbParams(keys, vals, 1);
     char msg[200];
 
@@ -256,159 +227,106 @@ static int connect_db(struct store_pg *s, PGconn **out, struct nn_err *err)
     return 0;
 }
 
-static void conn_free(struct pg_conn *c)
+static void conn_free(struct sql_conn *c)
 {
     if (c != NULL) {
-        PQfinish(c->db);
+        PQfinish(((struct pg_conn *)c)->db);
         nn_free(c);
     }
 }
 
-/* Takes an idle connection or opens one (fails fast while the database is known down). */
-static int conn_get(struct store_pg *s, struct pg_conn **out, struct nn_err *err)
+static const struct sql_driver pg_driver;
+
+/* A new connection (the pool had none idle); fails fast while the database is known down. */
+static int conn_open(struct store *base, struct sql_conn **out, struct nn_err *err)
 {
-    pthread_mutex_lock(&s->lock);
-    struct pg_conn *c = s->free;
-    if (c != NULL) {
-        s->free = c->next;
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (c != NULL) {
-        c->next = NULL;
-        *out = c;
-        return 0;
-    }
+    struct store_pg *s = (struct store_pg *)base;
+
     if (now_ms() < atomic_load(&s->down_until_ms)) {
         return nn_err_set(err, NN_EIO, "store unavailable: %s does not answer", s->where);
     }
-    c = nn_calloc(1, sizeof(*c));
+    struct pg_conn *c = nn_calloc(1, sizeof(*c));
     if (c == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
+    c->base.drv = &pg_driver;
     int rc = connect_db(s, &c->db, err);
     if (rc != 0) {
         nn_free(c);
         return rc;
     }
-    *out = c;
+    *out = &c->base;
     return 0;
 }
 
-static void conn_put(struct store_pg *s, struct pg_conn *c)
+/* Whether c goes back to the pool (not when it broke: then the store is marked down). */
+static int conn_healthy(struct store *base, struct sql_conn *sc)
 {
-    if (c->broken || PQstatus(c->db) != CONNECTION_OK) {
-        conn_free(c);
-        atomic_store(&s->available, 0);
-        return;
-    }
-    atomic_store(&s->available, 1);
-    pthread_mutex_lock(&s->lock);
-    c->next = s->free;
-    s->free = c;
-    pthread_mutex_unlock(&s->lock);
+    const struct pg_conn *c = (struct pg_conn *)sc;
+    int ok = !c->broken && PQstatus(c->db) == CONNECTION_OK;
+
+    atomic_store(&((struct store_pg *)base)->available, ok);
+    return ok;
 }
 
-/* Drops every pooled connection (after one broke, the others likely did too). */
-static void pool_drop(struct store_pg *s)
+/* A try that met a serialization failure or deadlock runs again, and so does one whose
+ * pooled connection the server had closed before BEGIN (nothing ran). */
+static int conn_retry(struct sql_conn *sc, int rc, int begin_failed)
 {
-    pthread_mutex_lock(&s->lock);
-    struct pg_conn *c = s->free;
-    s->free = NULL;
-    pthread_mutex_unlock(&s->lock);
-    while (c != NULL) {
-        struct pg_conn *next = c->next;
-        conn_free(c);
-        c = next;
-    }
+    struct pg_conn *c = (struct pg_conn *)sc;
+    int again = rc != 0 && (c->retry || (begin_failed && c->broken));
+
+    c->retry = 0;
+    return again;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Transactions                                                                                */
-/* ------------------------------------------------------------------------------------------ */
-
-int pg_tx(struct store *base, enum pg_mode mode, pg_tx_fn fn, void *ctx, struct nn_err *err)
+static int in_tx(struct sql_conn *sc)
 {
-    struct store_pg *s = (struct store_pg *)base;
-    static const char *const begin[] = {NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                                        "BEGIN"};
-    int rc = 0;
+    struct pg_conn *c = (struct pg_conn *)sc;
 
-    for (int attempt = 0; attempt < PG_TX_TRIES; attempt++) {
-        struct pg_conn *c = NULL;
-        int fresh_try = 0;
-        rc = conn_get(s, &c, err);
-        if (rc != 0) {
-            return rc;
-        }
-        tx_retry = 0;
-        if (begin[mode] != NULL) {
-            rc = pg_exec(c, begin[mode], SQL_NOARGS, 0, NULL, NULL, err);
-            /* a pooled connection the server closed meanwhile: nothing ran, try a new one */
-            fresh_try = rc != 0 && c->broken;
-        }
-        if (rc == 0) {
-            rc = fn(c, ctx, err);
-        }
-        if (rc == 0 && mode == PG_WRITE) {
-            rc = pg_exec(c, "COMMIT", SQL_NOARGS, 0, NULL, NULL, err);
-        }
-        if (!c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
-            pg_exec(c, "ROLLBACK", SQL_NOARGS, 0, NULL, NULL, NULL);
-        }
-        int broken = c->broken;
-        conn_put(s, c);
-        if (broken) {
-            pool_drop(s);
-        }
-        if (rc == 0 || !(tx_retry || fresh_try)) {
-            return rc;
-        }
-    }
-    return rc;
+    return !c->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Migrations                                                                                  */
-/* ------------------------------------------------------------------------------------------ */
-
+/* The newest schema version of the PostgreSQL migrations. */
 static int pg_known(void)
 {
     return store_pg_n_migrations > 0 ? store_pg_migrations[store_pg_n_migrations - 1].version : 0;
 }
 
-/* The recorded schema version into *(long long *)ctx; NN_ERANGE when newer than we know. */
-static int check_schema(struct pg_conn *c, void *ctx, struct nn_err *err)
-{
-    long long *cur = ctx;
-    int rc =
-        pg_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", SQL_NOARGS, cur, err);
+static const struct sql_driver pg_driver = {
+    .exec = pg_exec_plain,
+    .rows = pg_rows,
+    .in_tx = in_tx,
+    .connect = conn_open,
+    .close = conn_free,
+    .healthy = conn_healthy,
+    .retry = conn_retry,
+    .begin = {NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN"},
+    .tries = PG_TX_TRIES,
+    .sql = &store_pg_dialect,
+    .schema_known = pg_known,
+};
 
-    if (rc == NN_ENOTFOUND) {
-        rc = nn_err_set(err, NN_EIO, "database: no schema version");
-    }
-    if (rc == 0 && *cur > pg_known()) {
-        rc = nn_err_set(err, NN_ERANGE,
-                        "the database schema is version %lld, newer than this binary knows "
-                        "(%d): refusing to start; use a newer neurond",
-                        *cur, pg_known());
-    }
-    return rc;
-}
+/* ------------------------------------------------------------------------------------------ */
+/* Migrations                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
 
 /* One migration, unless the database has it. Each file is one multi-statement text, run by
  * the simple query protocol inside the transaction. */
-static int migrate_one(struct pg_conn *c, void *ctx, struct nn_err *err)
+static int migrate_one(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
+    struct pg_conn *pc = (struct pg_conn *)c;
     const struct store_migration *m = ctx;
     long long cur = 0;
-    int rc = check_schema(c, &cur, err);
+    int rc = store_sql_schema_check(c, &cur, err);
 
     if (rc != 0 || m->version <= cur) {
         return rc;
     }
-    PGresult *r = PQexec(c->db, m->sql);
+    PGresult *r = PQexec(pc->db, m->sql);
     if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = pg_error(c, r, m->name, NULL, err);
+        rc = pg_error(pc, r, m->name, NULL, err);
         PQclear(r);
         return rc;
     }
@@ -421,9 +339,9 @@ static int migrate_one(struct pg_conn *c, void *ctx, struct nn_err *err)
 
 /* Holds the migration lock on one session for the whole run: replicas started at once
  * wait for the first one, then find nothing left to apply. */
-static int migrate_locked(struct pg_conn *c, void *ctx, struct nn_err *err)
+static int migrate_locked(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct store *s = ctx;
+    const struct pg_conn *pc = (struct pg_conn *)c;
     long long cur = 0;
     int rc =
         pg_exec(c, "SELECT pg_advisory_lock(" PG_MIGRATE_LOCK ")", SQL_NOARGS, 0, NULL, NULL, err);
@@ -443,18 +361,18 @@ static int migrate_locked(struct pg_conn *c, void *ctx, struct nn_err *err)
         if (rc == 0) {
             rc = pg_exec(c, "COMMIT", SQL_NOARGS, 0, NULL, NULL, err);
         }
-        if (rc != 0 && !c->broken) {
+        if (rc != 0 && !pc->broken) {
             pg_exec(c, "ROLLBACK", SQL_NOARGS, 0, NULL, NULL, NULL);
         }
     }
     if (rc == 0) {
-        rc = check_schema(c, &cur, err);
+        rc = store_sql_schema_check(c, &cur, err);
     }
-    if (!c->broken) {
+    if (!pc->broken) {
         pg_exec(c, "SELECT pg_advisory_unlock(" PG_MIGRATE_LOCK ")", SQL_NOARGS, 0, NULL, NULL,
                 NULL);
     }
-    (void)s;
+    (void)ctx;
     return rc;
 }
 
@@ -499,61 +417,29 @@ static void pg_close(struct store *base)
 {
     struct store_pg *s = (struct store_pg *)base;
 
-    pool_drop(s);
     if (s->listen != NULL) {
         PQfinish(s->listen);
     }
-    pthread_mutex_destroy(&s->lock);
-    nn_free(s->url);
-    nn_free(s);
+    store_sql_free(base);
+}
+
+/* The migrations, on one session that holds the migration lock. */
+static int pg_migrate(struct store *s, struct nn_err *err)
+{
+    return store_sql_tx(s, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
 }
 
 static int pg_open(const char *url, struct store **out, struct nn_err *err)
 {
-    struct store_pg *s = nn_calloc(1, sizeof(*s));
-    int rc;
+    struct store_pg *s = store_sql_new(sizeof(*s), &store_pg_ops, &pg_driver, url, err);
 
     if (s == NULL) {
-        return nn_err_set(err, NN_ENOMEM, "out of memory");
+        return NN_ENOMEM;
     }
-    s->base.ops = &store_pg_ops;
-    pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->available, 1);
     atomic_init(&s->down_until_ms, 0);
-    s->url = nn_strdup(url);
-    if (s->url == NULL) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = describe(url, s->where, sizeof(s->where), err);
-    if (rc == 0) {
-        rc = pg_tx(&s->base, PG_AUTOCOMMIT, migrate_locked, s, err);
-    }
-    if (rc != 0) {
-        goto fail;
-    }
-    *out = &s->base;
-    return 0;
-fail:
-    pg_close(&s->base);
-    return rc;
-}
-
-static int schema_read(struct pg_conn *c, void *ctx, struct nn_err *err)
-{
-    return pg_int(c, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", SQL_NOARGS, ctx,
-                  err);
-}
-
-static int pg_schema_version(struct store *s, int *v, struct nn_err *err)
-{
-    long long tmp = 0;
-    int rc = pg_tx(s, PG_AUTOCOMMIT, schema_read, &tmp, err);
-
-    if (rc == 0) {
-        *v = (int)tmp;
-    }
-    return rc;
+    return store_sql_open_end(&s->base.base, describe(url, s->where, sizeof(s->where), err),
+                              pg_migrate, out, err);
 }
 
 static int pg_available(struct store *base)
@@ -618,17 +504,36 @@ static int listen_wait(struct store_pg *s, int wait_ms, struct nn_err *err)
     return 0;
 }
 
+struct feed {
+    store_change_fn fn;
+    void *ud;
+    long long *since;
+};
+
+/* Row handler: one change (seq, kind, name) to the caller's function. */
+static int feed_row(const struct sql_row *r, void *ctx, struct nn_err *err)
+{
+    const struct feed *f = ctx;
+    const char *kind = r->ops->text(r, 1);
+
+    (void)err;
+    f->fn(f->ud, strcmp(kind, "cancel") == 0 ? STORE_CHANGE_CANCEL : STORE_CHANGE_MODEL,
+          r->ops->text(r, 2));
+    *f->since = store_sql_col_int(r, 0);
+    return 0;
+}
+
 static int pg_changes(struct store *base, long long *since, int wait_ms, store_change_fn fn,
                       void *ud, struct nn_err *err)
 {
     struct store_pg *s = (struct store_pg *)base;
-    struct pg_conn c = {NULL, 0, NULL};
-    PGresult *r = NULL;
+    struct pg_conn c = {{&pg_driver, NULL}, NULL, 0, 0};
+    struct feed f = {fn, ud, since};
     int rc;
 
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->base.lock);
     rc = listen_conn(s, err);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->base.lock);
     if (rc == 0 && *since >= 0) {
         rc = listen_wait(s, wait_ms, err);
     }
@@ -637,17 +542,12 @@ static int pg_changes(struct store *base, long long *since, int wait_ms, store_c
     }
     c.db = s->listen;
     if (*since < 0) {
-        rc = pg_int(&c, "SELECT COALESCE(MAX(seq), 0) FROM changes", SQL_NOARGS, since, err);
+        rc = store_sql_int(&c.base, "SELECT COALESCE(MAX(seq), 0) FROM changes", SQL_NOARGS, since,
+                           err);
     } else {
-        rc = pg_exec(&c, "SELECT seq, kind, name FROM changes WHERE seq > $1 ORDER BY seq",
-                     SQL_ARGS(SQL_INT(*since)), 0, &r, NULL, err);
-        for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-            const char *kind = PQgetvalue(r, i, 1);
-            fn(ud, strcmp(kind, "cancel") == 0 ? STORE_CHANGE_CANCEL : STORE_CHANGE_MODEL,
-               PQgetvalue(r, i, 2));
-            *since = pg_col_int(r, i, 0);
-        }
-        PQclear(r);
+        rc = store_sql_rows(&c.base,
+                            "SELECT seq, kind, name FROM changes WHERE seq > $1 ORDER BY seq",
+                            SQL_ARGS(SQL_INT(*since)), feed_row, &f, err);
     }
     if (rc == 0) {
         atomic_store(&s->available, 1);
@@ -659,45 +559,58 @@ static int pg_changes(struct store *base, long long *since, int wait_ms, store_c
 /* Datasets                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+static const char sql_chunks_delete[] = "DELETE FROM dataset_chunks WHERE spool = $1";
+
 struct dataset_io {
     const char *spool, *path;
 };
 
+/* Reads (writing 0) or writes (1) n bytes at buf, going on after a short or interrupted
+ * call; a read stops at the end of the file. @return the bytes moved, or -1 (errno). */
+static ssize_t fd_full(int fd, char *buf, size_t n, int writing)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t k = writing ? write(fd, buf + done, n - done) : read(fd, buf + done, n - done);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            return -1;
+        }
+        if (k == 0) {
+            break;
+        }
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
 /* The file, read a chunk at a time, each chunk one row; any earlier copy replaced. */
-static int dataset_put_tx(struct pg_conn *c, void *ctx, struct nn_err *err)
+static int dataset_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
     const struct dataset_io *d = ctx;
-    unsigned char *buf = nn_malloc(PG_CHUNK);
+    char *buf = nn_malloc(PG_CHUNK);
     int fd = open(d->path, O_RDONLY | O_CLOEXEC);
     int rc = buf == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory")
              : fd < 0    ? nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno))
                          : 0;
 
     if (rc == 0) {
-        rc = pg_exec(c, "DELETE FROM dataset_chunks WHERE spool = $1", SQL_ARGS(SQL_TEXT(d->spool)),
-                     0, NULL, NULL, err);
+        rc = store_sql_exec(c, sql_chunks_delete, SQL_ARGS(SQL_TEXT(d->spool)), NULL, err);
     }
     for (int seq = 0; rc == 0; seq++) {
-        size_t got = 0;
-        while (got < PG_CHUNK) {
-            ssize_t k = read(fd, buf + got, PG_CHUNK - got);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k < 0) {
-                rc = nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno));
-            }
-            if (k <= 0) {
-                break;
-            }
-            got += (size_t)k;
+        ssize_t got = fd_full(fd, buf, PG_CHUNK, 0);
+        if (got < 0) {
+            rc = nn_err_set(err, NN_EIO, "%s: %s", d->path, strerror(errno));
         }
         if (rc != 0 || (got == 0 && seq > 0)) {
             break;
         }
-        rc = pg_exec(c, "INSERT INTO dataset_chunks (spool, seq, data) VALUES ($1, $2, $3)",
-                     SQL_ARGS(SQL_TEXT(d->spool), SQL_INT(seq), SQL_BLOB(buf, got)), 0, NULL, NULL,
-                     err);
+        rc = store_sql_exec(c, "INSERT INTO dataset_chunks (spool, seq, data) VALUES ($1, $2, $3)",
+                            SQL_ARGS(SQL_TEXT(d->spool), SQL_INT(seq), SQL_BLOB(buf, (size_t)got)),
+                            NULL, err);
         if (got < PG_CHUNK) {
             break;
         }
@@ -713,17 +626,17 @@ static int pg_dataset_put(struct store *s, const char *spool, const char *path, 
 {
     struct dataset_io d = {spool, path};
 
-    return pg_tx(s, PG_WRITE, dataset_put_tx, &d, err);
+    return store_sql_tx(s, STORE_SQL_WRITE, dataset_put_tx, &d, err);
 }
 
 /* Writes every chunk, in order, to a temporary file renamed to the path at the end. */
-static int dataset_get_tx(struct pg_conn *c, void *ctx, struct nn_err *err)
+static int dataset_get_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
     const struct dataset_io *d = ctx;
     char tmp[1100];
     long long n = 0;
-    int rc = pg_int(c, "SELECT COUNT(*) FROM dataset_chunks WHERE spool = $1",
-                    SQL_ARGS(SQL_TEXT(d->spool)), &n, err);
+    int rc = store_sql_int(c, "SELECT COUNT(*) FROM dataset_chunks WHERE spool = $1",
+                           SQL_ARGS(SQL_TEXT(d->spool)), &n, err);
 
     if (rc == 0 && n == 0) {
         return nn_err_set(err, NN_ENOTFOUND, "no stored dataset '%s'", d->spool);
@@ -744,20 +657,10 @@ static int dataset_get_tx(struct pg_conn *c, void *ctx, struct nn_err *err)
         if (rc == 0 && PQntuples(r) != 1) {
             rc = nn_err_set(err, NN_EIO, "dataset '%s': chunk %lld is missing", d->spool, seq);
         }
-        const char *p = rc == 0 ? PQgetvalue(r, 0, 0) : NULL;
-        size_t left = rc == 0 ? (size_t)PQgetlength(r, 0, 0) : 0;
-        while (left > 0) {
-            ssize_t k = write(fd, p, left);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k < 0) {
-                rc = nn_err_set(err, errno == ENOSPC ? NN_ENOSPC : NN_EIO, "%s: %s", tmp,
-                                strerror(errno));
-                break;
-            }
-            p += k;
-            left -= (size_t)k;
+        size_t len = rc == 0 ? (size_t)PQgetlength(r, 0, 0) : 0;
+        if (rc == 0 && fd_full(fd, PQgetvalue(r, 0, 0), len, 1) != (ssize_t)len) {
+            rc = nn_err_set(err, errno == ENOSPC ? NN_ENOSPC : NN_EIO, "%s: %s", tmp,
+                            strerror(errno));
         }
         PQclear(r);
     }
@@ -777,49 +680,24 @@ static int pg_dataset_get(struct store *s, const char *spool, const char *path, 
 {
     struct dataset_io d = {spool, path};
 
-    return pg_tx(s, PG_SNAPSHOT, dataset_get_tx, &d, err);
-}
-
-static int dataset_delete_tx(struct pg_conn *c, void *ctx, struct nn_err *err)
-{
-    return pg_exec(c, "DELETE FROM dataset_chunks WHERE spool = $1", SQL_ARGS(SQL_TEXT(ctx)), 0,
-                   NULL, NULL, err);
+    return store_sql_tx(s, STORE_SQL_SNAPSHOT, dataset_get_tx, &d, err);
 }
 
 static int pg_dataset_delete(struct store *s, const char *spool, struct nn_err *err)
 {
-    return pg_tx(s, PG_AUTOCOMMIT, dataset_delete_tx, (void *)spool, err);
+    return store_sql_once(s, sql_chunks_delete, SQL_ARGS(SQL_TEXT(spool)), NULL, NULL, NULL, err);
 }
 
 const struct store_ops store_pg_ops = {
     .scheme = "postgresql",
     .open = pg_open,
     .close = pg_close,
-    .schema_version = pg_schema_version,
     .version_put = store_pg_version_put,
-    .version_get = store_pg_version_get,
-    .model_list = store_pg_model_list,
-    .serving_set = store_pg_serving_set,
-    .model_delete = store_pg_model_delete,
-    .version_delete = store_pg_version_delete,
-    .job_create = store_pg_job_create,
-    .job_get = store_pg_job_get,
-    .job_list = store_pg_job_list,
     .job_claim = store_pg_job_claim,
-    .job_progress = store_pg_job_progress,
-    .job_history = store_pg_job_history,
-    .job_fail = store_pg_job_fail,
-    .job_cancel = store_pg_job_cancel,
-    .job_requeue = store_pg_job_requeue,
     .jobs_recover = store_pg_jobs_recover,
-    .jobs_count = store_pg_jobs_count,
-    .spool_in_use = store_pg_spool_in_use,
     .feedback_put = store_pg_feedback_put,
-    .feedback_list = store_pg_feedback_list,
-    .feedback_delete = store_pg_feedback_delete,
-    .feedback_count = store_pg_feedback_count,
     .sample_put = store_pg_sample_put,
-    .sample_get = store_pg_sample_get,
+    STORE_SQL_OPS,
     .jobs_heartbeat = store_pg_jobs_heartbeat,
     .jobs_adopt = store_pg_jobs_adopt,
     .changes = pg_changes,
