@@ -70,6 +70,10 @@ struct search {
     int n_folds;
     struct cand *cands;
     size_t n_cands, cap;
+    size_t n_plan;        /* the fixed plan's candidates (the first ones) */
+    double *best_key;     /* per candidate: the board's best rank key once it was combined */
+    const char *stopped;  /* why the search stopped: "max_seconds", "max_models", ... */
+    size_t stopped_at;    /* no_improvement: the candidate (0-based) that decided it */
     size_t first;         /* first candidate of the running round */
     struct unit_res *res; /* the running round's units: (c - first) * n_folds + f */
     size_t n_res;
@@ -260,6 +264,7 @@ static int add_plan(struct search *S, float lr)
         if (add_cand(S, &c) != 0) {
             return NN_ENOMEM;
         }
+        S->n_plan++;
     }
     return 0;
 }
@@ -625,6 +630,7 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
         }
         x.sd = S->n_folds > 1 ? sqrt(x.sd / (S->n_folds - 1)) : 0.0;
         size_t rank = board_insert(S, &x);
+        S->best_key[c] = S->board[0].failed ? INFINITY : rank_key(S->metric, S->board[0].mean);
         oof_prune(S);
         if (h != NULL && h->on_candidate != NULL) {
             cJSON *board = board_json(S);
@@ -667,6 +673,25 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
     }
 }
 
+/* Why the search stopped, in words (S->stopped is the short reason). */
+static void stop_why(const struct search *S, char *why, size_t len)
+{
+    const char *mname = model_auto_metric_name(S->metric, S->task);
+    size_t c = S->stopped_at, n = (size_t)S->p->stopping_rounds;
+
+    if (strcmp(S->stopped, "max_seconds") == 0) {
+        snprintf(why, len, "the time limit: max_seconds %g", S->p->max_seconds);
+    } else if (strcmp(S->stopped, "max_models") == 0) {
+        snprintf(why, len, "the candidate limit: max_models %d", S->p->max_models);
+    } else {
+        snprintf(why, len,
+                 "no improvement: after candidate %zu the best mean %s was %.6g against %.6g "
+                 "%zu candidates before, not better by more than stopping_tolerance %g",
+                 c + 1, mname, rank_key(S->metric, S->best_key[c]),
+                 rank_key(S->metric, S->best_key[c - n]), n, S->p->stopping_tolerance);
+    }
+}
+
 /* The card's "auto": plan, limits, validation, leaderboard, winner and why it won. */
 static cJSON *search_json(const struct search *S, size_t rows, int holdout)
 {
@@ -683,11 +708,16 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     }
     cJSON_AddNumberToObject(lim, "max_seconds", S->p->max_seconds);
     cJSON_AddNumberToObject(lim, "max_models", S->p->max_models);
+    cJSON_AddNumberToObject(lim, "stopping_rounds", S->p->stopping_rounds);
+    cJSON_AddNumberToObject(lim, "stopping_tolerance", S->p->stopping_tolerance);
     cJSON_AddStringToObject(lim, "metric", mname);
     cJSON_AddNumberToObject(lim, "folds", S->n_folds);
     cJSON_AddStringToObject(o, "validation", holdout ? "holdout" : "k-fold");
     cJSON_AddNumberToObject(o, "rows", (double)rows);
     cJSON_AddNumberToObject(o, "candidates", (double)S->n_board);
+    cJSON_AddStringToObject(o, "stopped", S->stopped);
+    stop_why(S, why, sizeof(why));
+    cJSON_AddStringToObject(o, "stopped_why", why);
     cJSON_AddNumberToObject(o, "seconds", S->searched - S->start);
     cJSON_AddNumberToObject(o, "final_seconds", now_seconds() - S->searched);
     cJSON_AddItemToObject(o, "leaderboard", board_json(S));
@@ -739,6 +769,37 @@ static int check_metric(int metric, const struct tab_schema *s, struct nn_err *e
     return 0;
 }
 
+/*
+ * The early stop (H2O AutoML's stopping_rounds / stopping_tolerance), decided on the board in
+ * candidate order, never on timing: after the plan, the search stops at the first candidate c
+ * of the round for which the best of candidates 0..c is not better by more than
+ * stopping_tolerance (relative) than the best of 0..c-stopping_rounds, with those
+ * stopping_rounds candidates all past the plan. Sets S->stopped_at.
+ * @return 1 to stop, 0 to go on.
+ */
+static int no_improvement(struct search *S)
+{
+    size_t n = S->p->stopping_rounds > 0 ? (size_t)S->p->stopping_rounds : 0;
+
+    if (n == 0) {
+        return 0;
+    }
+    for (size_t c = S->first; c < S->n_cands; c++) {
+        double old, now;
+
+        if (c < n || c - n + 1 < S->n_plan) {
+            continue;
+        }
+        old = S->best_key[c - n];
+        now = S->best_key[c];
+        if (!(old - now > S->p->stopping_tolerance * fabs(old))) {
+            S->stopped_at = c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Runs rounds until a limit; leaves the board filled. */
 static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct nn_rng *rng)
 {
@@ -749,11 +810,17 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
         size_t units = (S->n_cands - S->first) * (size_t)S->n_folds;
 
         struct scored *b = nn_reallocarray(S->board, S->n_cands, sizeof(*b));
+        double *bk;
 
         if (b == NULL) {
             return NN_ENOMEM;
         }
         S->board = b;
+        bk = nn_reallocarray(S->best_key, S->n_cands, sizeof(*bk));
+        if (bk == NULL) {
+            return NN_ENOMEM;
+        }
+        S->best_key = bk;
         res_free(S);
         S->res = nn_calloc(units, sizeof(*S->res));
         S->n_res = S->res != NULL ? units : 0;
@@ -774,7 +841,16 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
         if (rc != 0) {
             return rc;
         }
-        if (S->n_cands >= max || (S->deadline > 0 && now_seconds() >= S->deadline)) {
+        if (S->deadline > 0 && now_seconds() >= S->deadline) {
+            S->stopped = "max_seconds";
+            return 0;
+        }
+        if (S->n_cands >= max) {
+            S->stopped = "max_models";
+            return 0;
+        }
+        if (no_improvement(S)) {
+            S->stopped = "no_improvement";
             return 0;
         }
         /* the next round, around the best so far */
@@ -950,6 +1026,7 @@ fail:
     nn_free(S.cands);
     res_free(&S);
     nn_free(S.board);
+    nn_free(S.best_key);
     nn_free(order);
     nn_free(fold_of);
     tab_schema_free(s);

@@ -1,8 +1,10 @@
 /*
  * auto: the `auto` training of issue 19 — cross-validate a fixed plan of candidate networks
  * (no hidden layer; one layer of 16, 64, 256; two layers; a few L2 strengths and learning
- * rates), then a seeded random search around the best so far, until max_seconds or
- * max_models; rank them on a leaderboard and refit the best on all the data.
+ * rates), then a seeded random search around the best so far, until max_seconds,
+ * max_models, or no improvement (after the plan, the best mean fold metric not better by more
+ * than stopping_tolerance over the last stopping_rounds candidates, decided in candidate
+ * order); rank them on a leaderboard and refit the best on all the data.
  *
  * The feature pipeline is fitted once per fold (not per candidate). The work is cut into
  * candidate-folds, independent units the caller runs through an executor (its threads, the

@@ -46,13 +46,17 @@ struct model_params {
     char *na_values;   /* comma-separated missing-value markers; NULL: the default list */
     int impute;        /* TAB_FEAT_IMPUTE_MEDIAN (default) or _MEAN: a numeric missing cell */
     /* auto (model/auto.h): search hidden, l2 and learning_rate by cross-validation */
-    int auto_search;    /* 0 (default) or 1 */
-    double max_seconds; /* default 60; 0 = no time limit (max_models then bounds the search) */
-    int max_models;     /* default 0 = until the time is up */
-    int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
-                           1 = a holdout split (a fifth of the rows) */
-    int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
-    int ensemble;       /* default 1: auto averages the top candidates when better */
+    int auto_search;     /* 0 (default) or 1 */
+    double max_seconds;  /* default 60; 0 = no time limit (max_models then bounds the search) */
+    int max_models;      /* default 0 = until the time is up */
+    int stopping_rounds; /* default 8: after the plan, stop when the best has not improved by
+                            more than stopping_tolerance (relative) over this many candidates;
+                            0 = off */
+    double stopping_tolerance; /* default 1e-3 */
+    int folds;                 /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
+                                  1 = a holdout split (a fifth of the rows) */
+    int metric;                /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
+    int ensemble;              /* default 1: auto averages the top candidates when better */
     /* warm start (model/model_warm.c) */
     char *base;        /* the model to start from (HTTP: name[@version]; CLI: a file); NULL:
                           a new network */

@@ -155,6 +155,51 @@ def test_time_limit_is_kept(daemon):
     assert time.time() - t0 < 60
 
 
+ROUND = 4  # candidates per round of the random search (model/auto.h)
+
+
+def best_by_candidate(board):
+    """The best mean (log loss: lowest) of candidates 1..c, for c = 1..len(board)."""
+    mean = {r["candidate"]: r["mean"] for r in board}
+    best, out = float("inf"), []
+    for c in range(1, len(board) + 1):
+        best = min(best, mean[c] if mean[c] is not None else float("inf"))
+        out.append(best)
+    return out
+
+
+def test_search_stops_when_it_no_longer_improves(daemon):
+    # iris, the defaults (max_seconds 60, max_models 0): the search stops on its own within
+    # seconds, once the best log loss has not improved by more than 0.1% over 8 candidates
+    t0 = time.time()
+    job = train(daemon.base, "auto_stop", data("iris_train.csv"), {"auto": "true"})
+    j = wait_job(daemon.base, job["id"], timeout=60)
+    assert j["status"] == "succeeded", j
+    assert time.time() - t0 < 30
+    auto = requests.get(daemon.url("/models/auto_stop")).json()["auto"]
+    assert auto["stopped"] == "no_improvement", auto["stopped_why"]
+    assert "no improvement" in auto["stopped_why"] and auto["seconds"] < 30
+    assert auto["limits"]["stopping_rounds"] == 8
+    assert auto["limits"]["stopping_tolerance"] == 0.001
+    # the rule, replayed on the leaderboard in candidate order: it held at a candidate of the
+    # last round, never at one of the rounds before (and never inside the plan)
+    n, tol = auto["candidates"], 0.001
+    best = best_by_candidate(auto["leaderboard"])
+    assert n == len(auto["leaderboard"]) and n >= PLAN + 8 and (n - PLAN) % ROUND == 0
+    held = [c for c in range(PLAN + 8, n + 1)
+            if not best[c - 9] - best[c - 1] > tol * abs(best[c - 9])]
+    assert held and held[0] > n - ROUND, (held, best)
+    # stopping_rounds=0: no early stop, the search runs to max_models
+    job = train(daemon.base, "auto_nostop", data("iris_train.csv"),
+                {"auto": "true", "max_models": n + 2 * ROUND, "max_seconds": 0,
+                 "stopping_rounds": 0})
+    j = wait_job(daemon.base, job["id"], timeout=120)
+    assert j["status"] == "succeeded", j
+    auto = requests.get(daemon.url("/models/auto_nostop")).json()["auto"]
+    assert auto["stopped"] == "max_models" and auto["candidates"] == n + 2 * ROUND
+    assert auto["limits"]["stopping_rounds"] == 0
+
+
 def wait_candidates(base, job_id, n=1, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -192,7 +237,7 @@ def test_restart_runs_the_auto_job_again(make_daemon, tmp_path):
     d = make_daemon(["--workers", "2"], db=db)
     job = train(d.base, "auto_restart", data("iris_train.csv"),
                 {"auto": "true", "max_models": 40, "max_seconds": 0, "patience": 0,
-                 "epochs": 200})
+                 "epochs": 200, "stopping_rounds": 0})
     wait_candidates(d.base, job["id"])
     assert d.stop() == 0
     d2 = make_daemon(["--workers", "2"], db=db)
