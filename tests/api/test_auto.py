@@ -168,6 +168,20 @@ def best_by_candidate(board):
     return out
 
 
+def assert_stopped_by_the_rule(auto, rounds, tol):
+    """The rule, replayed on the leaderboard in candidate order: the best of 1..c not better by
+    more than tol (relative) than the best of 1..c-rounds, those candidates past the plan; it
+    held at a candidate of the last round, never at one of a round before."""
+    assert auto["stopped"] == "no_improvement", auto["stopped_why"]
+    n = auto["candidates"]
+    best = best_by_candidate(auto["leaderboard"])
+    assert n == len(auto["leaderboard"]) and n >= PLAN + rounds and (n - PLAN) % ROUND == 0
+    held = [c for c in range(PLAN + rounds, n + 1)
+            if not best[c - 1 - rounds] - best[c - 1] > tol * abs(best[c - 1 - rounds])]
+    assert held and held[0] > n - ROUND, (rounds, tol, held, best)
+    assert "after candidate %d " % held[0] in auto["stopped_why"], auto["stopped_why"]
+
+
 def test_search_stops_when_it_no_longer_improves(daemon):
     # iris, the defaults (max_seconds 60, max_models 0): the search stops on its own within
     # seconds, once the best log loss has not improved by more than 0.1% over 8 candidates
@@ -181,14 +195,15 @@ def test_search_stops_when_it_no_longer_improves(daemon):
     assert "no improvement" in auto["stopped_why"] and auto["seconds"] < 30
     assert auto["limits"]["stopping_rounds"] == 8
     assert auto["limits"]["stopping_tolerance"] == 0.001
-    # the rule, replayed on the leaderboard in candidate order: it held at a candidate of the
-    # last round, never at one of the rounds before (and never inside the plan)
-    n, tol = auto["candidates"], 0.001
-    best = best_by_candidate(auto["leaderboard"])
-    assert n == len(auto["leaderboard"]) and n >= PLAN + 8 and (n - PLAN) % ROUND == 0
-    held = [c for c in range(PLAN + 8, n + 1)
-            if not best[c - 9] - best[c - 1] > tol * abs(best[c - 9])]
-    assert held and held[0] > n - ROUND, (held, best)
+    assert_stopped_by_the_rule(auto, 8, 0.001)
+    n = auto["candidates"]
+    # other settings: the same rule on the board, in candidate order
+    for rounds, tol in ((3, 0.0), (5, 0.05)):
+        job = train(daemon.base, "auto_stop%d" % rounds, data("iris_train.csv"),
+                    {"auto": "true", "stopping_rounds": rounds, "stopping_tolerance": tol})
+        assert wait_job(daemon.base, job["id"], timeout=60)["status"] == "succeeded"
+        other = requests.get(daemon.url("/models/auto_stop%d" % rounds)).json()["auto"]
+        assert_stopped_by_the_rule(other, rounds, tol)
     # stopping_rounds=0: no early stop, the search runs to max_models
     job = train(daemon.base, "auto_nostop", data("iris_train.csv"),
                 {"auto": "true", "max_models": n + 2 * ROUND, "max_seconds": 0,
