@@ -133,14 +133,11 @@ void model_free(struct model *m)
     tab_features_free(m->feat);
     nn_net_free(m->net);
     model_params_fini(&m->params);
-    nn_free(m->history);
     nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);
-    nn_free(m->baseline);
-    nn_free(m->importance);
     cJSON_Delete(m->search);
     cJSON_Delete(m->warm);
-    nn_free(m);
+    NN_FREE_ALL(m->history, m->baseline, m->importance, m);
 }
 
 const char *model_task_name(int task)

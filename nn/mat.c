@@ -64,11 +64,7 @@ void nn_dataset_free(struct nn_dataset *ds)
     if (ds == NULL) {
         return;
     }
-    nn_free(ds->dense);
-    nn_free(ds->indptr);
-    nn_free(ds->indices);
-    nn_free(ds->values);
-    nn_free(ds->y);
+    NN_FREE_ALL(ds->dense, ds->indptr, ds->indices, ds->values, ds->y);
     memset(ds, 0, sizeof(*ds));
 }
 
