@@ -37,20 +37,6 @@
 #include "registry.h"
 #include "tab/buf.h"
 
-static int reply_field(struct srv_req *r, unsigned status, const char *field, long index,
-                       const char *msg)
-{
-    cJSON *d = cJSON_CreateObject();
-
-    if (d != NULL) {
-        cJSON_AddStringToObject(d, "field", field);
-        if (index >= 0) {
-            cJSON_AddNumberToObject(d, "index", (double)index);
-        }
-    }
-    return srv_http_reply_error(r, status, d, "%s", msg);
-}
-
 /* A reply larger than this is refused (500) rather than grown further. */
 #define REPLY_MAX ((size_t)1 << 30)
 
@@ -250,7 +236,8 @@ static int predict_json(struct srv_req *r)
         return 0;
     }
     if (!cJSON_IsObject(doc)) {
-        rc = reply_field(r, 400, "", -1, "the body must be a JSON object with \"instances\"");
+        rc = srv_http_reply_field(r, 400, "", -1,
+                                  "the body must be a JSON object with \"instances\"");
         goto out;
     }
     const char *name = NULL;
@@ -259,9 +246,9 @@ static int predict_json(struct srv_req *r)
     } else {
         const cJSON *mj = cJSON_GetObjectItemCaseSensitive(doc, "model");
         if (!cJSON_IsString(mj)) {
-            rc = reply_field(r, 400, "model", -1,
-                             "\"model\" (a model name) is required; or POST to "
-                             "/models/<name>/predict");
+            rc = srv_http_reply_field(r, 400, "model", -1,
+                                      "\"model\" (a model name) is required; or POST to "
+                                      "/models/<name>/predict");
             goto out;
         }
         name = mj->valuestring;
@@ -274,14 +261,15 @@ static int predict_json(struct srv_req *r)
     if (vj != NULL && !cJSON_IsNull(vj)) {
         if (!cJSON_IsNumber(vj) || vj->valuedouble < 1 || vj->valuedouble > 1e9 ||
             vj->valuedouble != (double)(int)vj->valuedouble) {
-            rc = reply_field(r, 400, "version", -1, "\"version\" must be a positive integer");
+            rc = srv_http_reply_field(r, 400, "version", -1,
+                                      "\"version\" must be a positive integer");
             goto out;
         }
         version = (int)vj->valuedouble;
     }
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(doc, "instances");
     if (!cJSON_IsArray(inst)) {
-        rc = reply_field(r, 400, "instances", -1, "\"instances\" (an array) is required");
+        rc = srv_http_reply_field(r, 400, "instances", -1, "\"instances\" (an array) is required");
         goto out;
     }
     long n = (long)cJSON_GetArraySize(inst);
@@ -325,9 +313,9 @@ static int predict_json(struct srv_req *r)
     {
         if (!cJSON_IsObject(it) && !cJSON_IsArray(it)) {
             snprintf(field, sizeof(field), "instances[%ld]", i);
-            rc = reply_field(r, 422, field, i,
-                             "each instance must be an object (by input name) or an array "
-                             "(in input order)");
+            rc = srv_http_reply_field(r, 422, field, i,
+                                      "each instance must be an object (by input name) or an array "
+                                      "(in input order)");
             goto out;
         }
         nn_err_clear(&err);
@@ -351,7 +339,7 @@ static int predict_json(struct srv_req *r)
             }
             char msg[400];
             snprintf(msg, sizeof(msg), "instance %ld: %s", i, err.msg);
-            rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
+            rc = srv_http_reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
             goto out;
         }
         i++;
