@@ -14,7 +14,8 @@
 #                             dashboard test), promtool (prometheus: /metrics), node + npm (the
 #                             OpenAPI validator and ONNX Runtime); `eco` is the same list
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
-#                             Flask + gunicorn and FANN to compare against); never used by tests
+#                             Flask + gunicorn and FANN to compare against; postgresql for
+#                             bench/cluster.py); never used by tests
 #   scripts/deps.sh quality   adds scikit-learn and pandas (`make quality` compares against them)
 #                             and R (r-base-core: it wrote tests/data/airquality_r_na.csv)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
@@ -25,7 +26,7 @@ pkgs="build-essential pkg-config libopenblas-dev libmicrohttpd-dev libcjson-dev 
 libcmocka-dev libpq-dev libgnutls28-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler \
 libonnx-dev curl xz-utils sqlite3 python3"
 case "${1:-}" in
-bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev" ;;
+bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev postgresql" ;;
 fuzz) pkgs="$pkgs clang" ;;
 quality) pkgs="$pkgs python3-sklearn python3-pandas r-base-core" ;;
 bear) pkgs="$pkgs bear" ;;

@@ -4,11 +4,12 @@
 # In order: the C benchmarks build/bench/bench_* (each prints its section "== bench_<name> =="),
 # bench_nn once more without OPENBLAS_CORETYPE when that variable is set (in that command only),
 # the training peers (bench/peers: PyTorch, scikit-learn, FANN), bench/system_bench.py (HTTP
-# with wrk, spam training, memory), then bench/summary.py. Each appends `RESULT key value` lines
+# with wrk, spam training, memory), bench/cluster.py (replicas on a throwaway PostgreSQL),
+# then bench/summary.py. Each appends `RESULT key value` lines
 # to $BUILD/bench/results.txt, which the summary reads. A peer or tool that is missing is
 # reported and skipped. Add a C bench by adding bench/bench_<name>.c (the Makefile builds it).
 # bench_http (the C version of the HTTP comparison) runs only with BENCH_HTTP_C=1.
-# Takes about 4-6 minutes. Exit status: non-zero only if a C bench failed; it is never part
+# Takes about 6-8 minutes. Exit status: non-zero only if a C bench failed; it is never part
 # of `make test`.
 set -u
 BUILD=${BUILD:-build}
@@ -81,6 +82,11 @@ fi
 echo
 
 "$PY" bench/system_bench.py
+echo
+
+# replicas on one PostgreSQL (issue 18): /predict beside SQLite, jobs per minute with 1-3
+# replicas, a version's way from one replica to another; runs alone as bench/cluster.py
+"$PY" bench/cluster.py
 echo
 
 "$PY" bench/summary.py "$RESULTS"

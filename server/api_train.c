@@ -432,13 +432,36 @@ out:
 /* The job runner                                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+#define HISTORY_PENDING_MAX 100000 /* epochs kept while the store cannot take them */
+
 struct run_ctx {
     struct srv_app *app;
     const char *id;
     atomic_int *cancel;
     unsigned long train_rows;
     int last_epoch;
+    struct store_epoch *pending; /* finished epochs not stored yet, oldest first */
+    size_t n_pending, cap_pending;
 };
+
+/* Stores the pending epochs in order, dropping each once stored; stops at the first that
+ * fails (the store is down: they are tried again after the next epoch, and before the
+ * model is stored), so the history has no gap after an outage. Returns that failure. */
+static int history_flush(struct run_ctx *c)
+{
+    size_t done = 0;
+    int rc = 0;
+
+    while (done < c->n_pending && rc == 0) {
+        rc = store_job_progress(c->app->store, c->id, &c->pending[done], NULL);
+        if (rc == 0) {
+            done++;
+        }
+    }
+    memmove(c->pending, c->pending + done, (c->n_pending - done) * sizeof(*c->pending));
+    c->n_pending -= done;
+    return rc;
+}
 
 static int on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
@@ -448,7 +471,21 @@ static int on_epoch(const struct nn_epoch_stats *st, void *ud)
 
     c->last_epoch = st->epoch;
     srv_metrics_training(c->app->metrics, c->train_rows, st->seconds);
-    if (store_job_progress(c->app->store, c->id, &e, NULL) == NN_ECANCELED) {
+    if (c->n_pending == c->cap_pending && c->cap_pending < HISTORY_PENDING_MAX) {
+        size_t cap = c->cap_pending == 0 ? 16 : c->cap_pending * 2;
+        cap = cap > HISTORY_PENDING_MAX ? HISTORY_PENDING_MAX : cap;
+        struct store_epoch *p = nn_reallocarray(c->pending, cap, sizeof(*p));
+        if (p != NULL) {
+            c->pending = p;
+            c->cap_pending = cap;
+        }
+    }
+    if (c->n_pending < c->cap_pending) {
+        c->pending[c->n_pending++] = e;
+    } else if (c->n_pending > 0) { /* full (or out of memory): the newest replaces the last */
+        c->pending[c->n_pending - 1] = e;
+    }
+    if (history_flush(c) == NN_ECANCELED) {
         return 1; /* cancelled in the store (by another request) */
     }
     return atomic_load(c->cancel) != 0;
@@ -561,6 +598,22 @@ static int nap_unless_stopping(struct srv_app *app, atomic_int *cancel, int ms)
 }
 
 /*
+ * Whether a worker should call the store again after rc: the shared store cannot be reached
+ * (PostgreSQL stopped or restarting). Then it sleeps *delay ms (0.1 s doubling to 2 s) and
+ * returns 1; 0 at once for any other rc, or when the daemon stops or the job is cancelled
+ * meanwhile. A job accepted before an outage is thus claimed, fetched and stored when the
+ * database is back, without waiting for another replica to adopt it.
+ */
+static int store_down_retry(struct srv_app *app, atomic_int *cancel, int rc, int *delay)
+{
+    if (rc != NN_EIO || store_available(app->store) || nap_unless_stopping(app, cancel, *delay)) {
+        return 0;
+    }
+    *delay = *delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : *delay * 2;
+    return 1;
+}
+
+/*
  * Stores a job's failure. When the store cannot take it (a full disk, an I/O error) it
  * retries with backoff (0.1 s doubling to 2 s) until it is stored, the job is no longer
  * running (cancelled meanwhile), or the daemon stops: then the job is still 'running' in
@@ -615,7 +668,10 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     nn_err_clear(&err);
     model_params_default(&p);
     srv_limits_csv(app->cfg, &lim);
-    rc = store_job_claim(app->store, id, &job, &err);
+    int delay = FAIL_RETRY_FIRST_MS;
+    do {
+        rc = store_job_claim(app->store, id, &job, &err);
+    } while (store_down_retry(app, cancel, rc, &delay));
     if (rc != 0) {
         /* cancelled while queued (or gone): drop its upload */
         if (store_job_get(app->store, id, &job, NULL) == 0 && job->status != STORE_JOB_QUEUED &&
@@ -636,12 +692,19 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
     int base_version = 0;
     cJSON *verdict = NULL;
     cJSON_Delete(form);
-    if (rc == 0 && access(path, R_OK) != 0 &&
-        store_dataset_get(app->store, job->spool, path, NULL) != 0) { /* accepted elsewhere */
-        rc = nn_err_set(&err, NN_ENOTFOUND, "the job's dataset file is missing from the spool");
+    if (rc == 0 && access(path, R_OK) != 0) { /* accepted by another replica */
+        delay = FAIL_RETRY_FIRST_MS;
+        do {
+            rc = store_dataset_get(app->store, job->spool, path, &err);
+        } while (store_down_retry(app, cancel, rc, &delay));
+        if (rc == NN_EIO && !store_available(app->store)) {
+            rc = NN_ECANCELED; /* stopping while the store is down: it runs again later */
+        } else if (rc != 0) {
+            rc = nn_err_set(&err, NN_ENOTFOUND, "the job's dataset is missing: %s", err.msg);
+        }
     }
     if (rc == 0) {
-        struct run_ctx ctx = {app, id, cancel, 0, 0};
+        struct run_ctx ctx = {app, id, cancel, 0, 0, NULL, 0, 0};
         double frac = p.validation_split > 0 && p.validation_split < 1 ? p.validation_split : 0;
         ctx.train_rows = (unsigned long)llround((double)job->rows * (1.0 - frac));
         if (p.base != NULL) {
@@ -666,13 +729,16 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
         }
         if (rc == 0) {
             int version = 0;
-            rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
             /* the shared store is down: keep the trained model until it is back */
-            for (int delay = FAIL_RETRY_FIRST_MS; rc == NN_EIO && !store_available(app->store) &&
-                                                  !nap_unless_stopping(app, cancel, delay);
-                 delay = delay * 2 > FAIL_RETRY_MAX_MS ? FAIL_RETRY_MAX_MS : delay * 2) {
-                rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
-            }
+            delay = FAIL_RETRY_FIRST_MS;
+            do {
+                rc = history_flush(&ctx);
+                if (rc == NN_EIO && !store_available(app->store)) {
+                    nn_err_set(&err, rc, "the store is unavailable");
+                } else if (rc != NN_ECANCELED) { /* a history the store refuses: the model */
+                    rc = commit_model(&ctx, job->model, m, verdict, &version, &err);
+                }
+            } while (store_down_retry(app, cancel, rc, &delay));
             if (rc == 0) {
                 srv_registry_invalidate(app->reg, job->model);
                 srv_reserve_fill(app->cfg->db); /* made again once there is room */
@@ -692,6 +758,7 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
                 }
             }
         }
+        nn_free(ctx.pending);
     }
     if (rc == NN_ECANCELED && atomic_load(cancel) == SRV_JOBS_CANCEL_STOP) {
         /* queued again, or (the store failing) left 'running': either way the next start

@@ -175,7 +175,8 @@ int srv_main(int argc, char **argv)
     const char *store_url = cfg.store[0] != '\0' ? cfg.store : cfg.db;
     int remote = strstr(store_url, "://") != NULL;
     if (store_open(store_url, &app.store, &err) != 0) {
-        srv_log("error", "cannot open the store %s: %s", remote ? "" : store_url, err.msg);
+        srv_log("error", "cannot open the store%s%s: %s", remote ? "" : " ",
+                remote ? "" : store_url, err.msg);
         fprintf(stderr, "neurond serve: %s%s%s\n", remote ? "" : store_url, remote ? "" : ": ",
                 err.msg);
         status = remote ? 2 : 1;

@@ -426,7 +426,15 @@ static void pg_close(struct store *base)
 /* The migrations, on one session that holds the migration lock. */
 static int pg_migrate(struct store *s, struct nn_err *err)
 {
-    return store_sql_tx(s, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
+    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, migrate_locked, NULL, err);
+
+    if (rc == NN_ERANGE && err != NULL) { /* a newer schema: name the database refused */
+        char msg[sizeof(err->msg)];
+
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        nn_err_set(err, rc, "%s: %s", ((struct store_pg *)s)->where, msg);
+    }
+    return rc;
 }
 
 static int pg_open(const char *url, struct store **out, struct nn_err *err)

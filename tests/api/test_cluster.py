@@ -178,11 +178,21 @@ def test_bad_store_url_exits_2_without_the_password(tmp_path):
 
 
 def test_newer_schema_refused(cluster, tmp_path):
+    """A replica of an older release started on a database a newer one migrated: it exits 2
+    with one line naming the database and both versions, and changes nothing."""
     url, _ = cluster(n=1)
+    known = pg_sql(url, "SELECT MAX(version) FROM schema_migrations")[0]
     pg_sql(url, "INSERT INTO schema_migrations VALUES (999, 'future', 'now')")
-    r = subprocess.run([NEUROND, "serve", "--port", "0", "--db", str(tmp_path / "n.db"), "--store", url],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode != 0 and "newer than this binary" in r.stderr, r
+    before = pg_sql(url, "SELECT version, name FROM schema_migrations ORDER BY version")
+    r = subprocess.run([NEUROND, "serve", "--port", "0", "--db", str(tmp_path / "n.db"), "--store", url,
+                        "--log-requests", "0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, r
+    lines = [line for line in r.stderr.splitlines() if not line.startswith("ts=")]
+    assert len(lines) == 1, r.stderr
+    db = url.rsplit("/", 1)[1]
+    assert "127.0.0.1" in lines[0] and db in lines[0], lines
+    assert "version 999, newer than this binary knows (%s): refusing to start" % known in lines[0], lines
+    assert pg_sql(url, "SELECT version, name FROM schema_migrations ORDER BY version") == before
 
 
 # test_lifecycle.py reads the SQLite file itself: SQLite only

@@ -5,7 +5,10 @@
 # with curl, predicts, replaces the container by a new one on the same volume and checks the
 # model is still served, stops it with SIGTERM (exit 0 within 10 s, also in the middle of a
 # training job, which must come back after the next start), scores a KOI8-R mail (iconv in
-# the image); then brings docker/compose.yaml up and down on the same image. It removes the
+# the image); then runs two containers of the image against one throwaway PostgreSQL
+# (scripts/pg-tmp.sh on this host's loopback, the containers on the host network: issue 18),
+# trains through one and predicts through the other; then brings docker/compose.yaml up and
+# down on the same image. It removes the
 # containers, volumes and image it made, and stops any dockerd it started, even when a check
 # fails. Last line: "docker: N passed, N failed"; exit status 1 when any failed.
 #
@@ -28,6 +31,8 @@ export DOCKER_BUILDKIT=0
 # shellcheck source=tests/tally.sh
 . tests/tally.sh
 cid=""
+pg_cids=""
+pg_dir=""
 vol_made=0
 image_made=0
 compose_up=0
@@ -40,6 +45,14 @@ cleanup() {
     if [ -n "$cid" ]; then
         docker rm -fv "$cid" >/dev/null 2>&1
         cid=""
+    fi
+    for c in $pg_cids; do
+        docker rm -fv "$c" >/dev/null 2>&1
+    done
+    pg_cids=""
+    if [ -n "$pg_dir" ]; then
+        scripts/pg-tmp.sh destroy "$pg_dir" >/dev/null 2>&1
+        pg_dir=""
     fi
     if [ "$compose_up" = 1 ]; then
         compose down -v -t 10 >/dev/null 2>&1
@@ -194,6 +207,19 @@ json() {
         "$body" "$1" 2>/dev/null
 }
 
+# wait_job ID: polls GET /jobs/ID (2 minutes at most) until it ends; sets $status and $body.
+wait_job() {
+    status=""
+    for _ in $(seq 1 240); do
+        http GET "/jobs/$1"
+        status=$(json 'j["status"]')
+        case "$status" in
+        succeeded | failed | cancelled) return 0 ;;
+        esac
+        sleep 0.5
+    done
+}
+
 start_container() {
     cid=$(docker run -d --name "$NAME-$1" --network=host \
         -e NEUROND_PORT="$port" -e NEUROND_API_KEY="$KEY" -e NEUROND_WORKERS=1 \
@@ -295,15 +321,7 @@ if [ "$code" = 202 ] && [ -n "$job" ]; then
 else
     abort "POST /train (text/csv) answers 202 with a job (got $code)" "$body"
 fi
-status=""
-for _ in $(seq 1 240); do
-    http GET "/jobs/$job"
-    status=$(json 'j["status"]')
-    case "$status" in
-    succeeded | failed | cancelled) break ;;
-    esac
-    sleep 0.5
-done
+wait_job "$job"
 if [ "$status" = succeeded ]; then
     ok "the training job succeeds (val_accuracy $(json 'j["metrics"]["val_accuracy"]'))"
 else
@@ -458,6 +476,71 @@ http POST "/jobs/$long_job/cancel"
 stop_with_sigterm "third container"
 docker rm -v "$cid" >/dev/null
 cid=""
+
+# ---------------------------------------------------------------- two replicas, one PostgreSQL
+
+# Two containers of the image share a throwaway PostgreSQL (issue 18): a model trained through
+# one is served by the other, and a job is read through either. The server runs on this host
+# (scripts/pg-tmp.sh: initdb as an unprivileged user, trust authentication on 127.0.0.1); the
+# containers reach it on the host network.
+if scripts/pg-tmp.sh check 2>/dev/null; then
+    pg_dir=/tmp/neurond-docker-pg-$$
+    if pg_url=$(scripts/pg-tmp.sh start "$pg_dir" $$ 2>&1); then
+        ok "a throwaway PostgreSQL on this host (${pg_url#*@})"
+    else
+        abort "a throwaway PostgreSQL (scripts/pg-tmp.sh start)" "$pg_url"
+    fi
+    port_a=$(free_port) || abort "a free port"
+    port_b=$(free_port) || abort "a free port"
+    for r in a b; do
+        rport=$port_a
+        [ "$r" = b ] && rport=$port_b
+        c=$(docker run -d --name "$NAME-pg-$r" --network=host -e NEUROND_PORT="$rport" \
+            -e NEUROND_API_KEY="$KEY" -e NEUROND_WORKERS=1 -e NEUROND_STORE="$pg_url" \
+            "$IMAGE") || abort "replica $r starts on the PostgreSQL store"
+        pg_cids="$pg_cids $c"
+        cid=$c
+        base_url="http://127.0.0.1:$rport"
+        wait_ready "replica $r (NEUROND_STORE=postgresql://...)"
+    done
+    cid=""
+    if docker logs "${pg_cids##* }" 2>&1 | grep -q 'ready: store postgresql'; then
+        ok "the replicas say they run on the PostgreSQL store"
+    else
+        not_ok "the replicas say they run on the PostgreSQL store" "$(docker logs "${pg_cids##* }" 2>&1 | tail -5)"
+    fi
+    base_url="http://127.0.0.1:$port_a"
+    http POST "/train?model=iris&epochs=200&learning_rate=0.01&seed=7" \
+        -H 'Content-Type: text/csv' --data-binary @tests/data/iris_train.csv
+    pg_job=$(json 'j["id"]')
+    [ "$code" = 202 ] || abort "POST /train through replica a answers 202 (got $code)" "$body"
+    base_url="http://127.0.0.1:$port_b"
+    wait_job "$pg_job"
+    if [ "$status" = succeeded ]; then
+        ok "a job accepted by replica a is read as succeeded through replica b"
+    else
+        abort "a job accepted by replica a is read as succeeded through replica b ('$status')" "$body"
+    fi
+    predict "replica b (model trained through replica a)"
+    labels_b=$labels
+    base_url="http://127.0.0.1:$port_a"
+    predict "replica a"
+    if [ "$labels" = "$labels_b" ]; then
+        ok "both replicas give the same predictions"
+    else
+        not_ok "both replicas give the same predictions" "$labels
+$labels_b"
+    fi
+    for c in $pg_cids; do
+        docker rm -fv "$c" >/dev/null 2>&1
+    done
+    pg_cids=""
+    scripts/pg-tmp.sh destroy "$pg_dir" >/dev/null 2>&1
+    pg_dir=""
+    base_url="http://127.0.0.1:$port"
+else
+    not_ok "PostgreSQL's server is installed for the two-replica check (scripts/deps.sh test)"
+fi
 
 # ---------------------------------------------------------------- docker/compose.yaml
 
