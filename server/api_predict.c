@@ -59,12 +59,7 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
     }
     srv_json_raw(b, ",\"probabilities\":{");
     for (int c = 0; c < k; c++) {
-        if (c > 0) {
-            srv_json_raw(b, ",");
-        }
-        srv_json_str(b, model_class(m, c));
-        srv_json_raw(b, ":");
-        srv_json_float(b, out[c]);
+        srv_json_member_float(b, c == 0, model_class(m, c), out[c]);
     }
     srv_json_raw(b, "}}");
 }
@@ -82,28 +77,20 @@ static void explanation_write(struct tab_buf *b, const struct model *m, const st
     if (info.cls >= 0) {
         srv_json_raw(b, "\"class\":");
         srv_json_str(b, model_class(m, info.cls));
-        srv_json_raw(b, ",");
     }
-    srv_json_raw(b, "\"output\":");
-    srv_json_float(b, (float)info.output);
-    srv_json_raw(b, ",\"baseline\":");
-    srv_json_float(b, (float)info.baseline);
+    srv_json_member_float(b, info.cls < 0, "output", (float)info.output);
+    srv_json_member_float(b, 0, "baseline", (float)info.baseline);
     srv_json_raw(b, ",\"baseline_source\":");
     srv_json_str(b, info.baseline_source);
     srv_json_raw(b, ",\"attributions\":{");
     model_expl_order(m, ex, ord);
     for (i = 0; i < n; i++) {
-        if (i > 0) {
-            srv_json_raw(b, ",");
-        }
-        srv_json_str(b, model_input_name(m, (int)ord[i]));
-        srv_json_raw(b, ":");
-        srv_json_float(b, (float)model_expl_input(ex, (int)ord[i]));
+        srv_json_member_float(b, i == 0, model_input_name(m, (int)ord[i]),
+                              (float)model_expl_input(ex, (int)ord[i]));
     }
-    srv_json_raw(b, "},\"completeness\":{\"sum\":");
-    srv_json_float(b, (float)info.sum);
-    srv_json_raw(b, ",\"error\":");
-    srv_json_float(b, (float)info.error);
+    srv_json_raw(b, "},\"completeness\":{");
+    srv_json_member_float(b, 1, "sum", (float)info.sum);
+    srv_json_member_float(b, 0, "error", (float)info.error);
     srv_json_raw(b, ",\"steps\":");
     srv_json_int(b, info.steps);
     srv_json_raw(b, info.converged ? ",\"converged\":true}}" : ",\"converged\":false}}");
