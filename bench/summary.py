@@ -148,6 +148,13 @@ def main():
             f"p99 {fmt(num(r, 'spam_score_p99_ms'), ' ms')}", "", "", None)
         ratio_row("   with explain, msg/s", num(r, "spam_score_explain_rps"),
                   num(r, "spam_score_rps"), "without", 0.25)
+    # 4c. ONNX (bench/onnx_bench.py): an imported PyTorch MLP served like neurond's own
+    ratio_row("4c POST /predict imported PyTorch MLP", num(r, "onnx_http_pt_rps"),
+              num(r, "onnx_http_nd_rps"), "same by neurond", 0.8)
+    ratio_row("   server CPU us a request", num(r, "onnx_http_pt_cpu_us"),
+              num(r, "onnx_http_nd_cpu_us"), "same by neurond", 0.8, lower_better=True)
+    us = num(r, "onnx_ort_pt_us")
+    row("   ONNX Runtime in process, us a row", fmt(us), "node, 1 row a call", "", "", None)
     # 5. spam training
     w = num(r, "spam_train_wall_s")
     row("5  train spam model (defaults), s", fmt(w), f"CPU {fmt(num(r, 'spam_train_cpu_s'))} s",

@@ -167,6 +167,25 @@ def wrk(work, url, body, ctype="application/json", seconds=SECONDS, conns=64):
     return None
 
 
+def wrk_rounds(work, targets, rounds=RUNS):
+    """wrk on each target (name, url, body, server process, connections) in turn, `rounds`
+    times, the targets interleaved in each round so that load from elsewhere hits all of them
+    alike. Returns {name: medians of rps, p50_ms, p99_ms and cpu_us (the server's CPU time a
+    request), sums of errors and requests} for the targets that answered at least once."""
+    runs = {t[0]: [] for t in targets}
+    for _ in range(rounds):
+        for name, url, body, p, conns in targets:
+            c0 = cpu_of(p.pid)
+            r = wrk(work, url, body, conns=conns)
+            if r is not None:
+                r["cpu_us"] = (cpu_of(p.pid) - c0) / max(r["requests"], 1) * 1e6
+                runs[name].append(r)
+    return {name: dict({k: statistics.median(r[k] for r in rs)
+                        for k in ("rps", "p50_ms", "p99_ms", "cpu_us")},
+                       errors=sum(r["errors"] for r in rs), requests=sum(r["requests"] for r in rs))
+            for name, rs in runs.items() if rs}
+
+
 def cpu_of(pid):
     """User + system CPU seconds so far of a process (its threads) and its direct children
     (gunicorn's workers)."""
@@ -287,24 +306,13 @@ def bench_http(work, csv_path):
         targets.append(("neurond_batch", f"http://127.0.0.1:{port}/predict", batch, proc, 8))
         targets.append(("neurond_explain", f"http://127.0.0.1:{port}/predict",
                         row_body(1, explain=True), proc, 64))
-        runs = {t[0]: [] for t in targets}
-        for _ in range(RUNS):
-            for name, url, body, p, conns in targets:
-                c0 = cpu_of(p.pid)
-                r = wrk(work, url, body, conns=conns)
-                if r is not None:
-                    r["server_cpu"] = cpu_of(p.pid) - c0
-                    runs[name].append(r)
+        medians = wrk_rounds(work, targets)
         for name, url, body, p, conns in targets:
-            rs = runs[name]
-            if not rs:
+            if name not in medians:
                 continue
-            rps = statistics.median(r["rps"] for r in rs)
-            p50 = statistics.median(r["p50_ms"] for r in rs)
-            p99 = statistics.median(r["p99_ms"] for r in rs)
-            errs = sum(r["errors"] for r in rs)
-            reqs = sum(r["requests"] for r in rs)
-            cpu_per = statistics.median(r["server_cpu"] / max(r["requests"], 1) * 1e6 for r in rs)
+            m = medians[name]
+            rps, p50, p99, errs, reqs, cpu_per = (m[k] for k in ("rps", "p50_ms", "p99_ms",
+                                                                  "errors", "requests", "cpu_us"))
             label = {"neurond": "neurond POST /predict, 1 row",
                      "empty": "empty libmicrohttpd handler (ceiling)",
                      "flask": "Flask + gunicorn (2 workers) + scikit-learn",
@@ -324,9 +332,8 @@ def bench_http(work, csv_path):
             result(f"http_{name}_p99_ms", f"{p99:.3f}")
             result(f"http_{name}_errors", errs)
             result(f"http_{name}_cpu_us", f"{cpu_per:.1f}")
-        if runs["neurond"] and runs["neurond_explain"]:
-            ratio = (statistics.median(r["rps"] for r in runs["neurond_explain"]) /
-                     statistics.median(r["rps"] for r in runs["neurond"]))
+        if "neurond" in medians and "neurond_explain" in medians:
+            ratio = medians["neurond_explain"]["rps"] / medians["neurond"]["rps"]
             out(f"  /predict with explain: {ratio:.0%} of the req/s without it (floor 30%)")
             result("http_explain_ratio", f"{ratio:.3f}")
         bench_spam_score(work, port)

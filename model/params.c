@@ -246,7 +246,7 @@ static const struct model_param table[] = {
      .choices = impute_choices,
      .help = "what a missing numeric cell becomes (a missing-indicator feature is added too)"},
     {.name = "auto",
-     .type = MODEL_PARAM_CHOICE,
+     .type = MODEL_PARAM_BOOL,
      AT(auto_search),
      .def = "false",
      .choices = bool_choices,
@@ -282,7 +282,7 @@ static const struct model_param table[] = {
      .help = "auto: what ranks the candidates (auto: log_loss for classification, rmse for "
              "regression)"},
     {.name = "ensemble",
-     .type = MODEL_PARAM_CHOICE,
+     .type = MODEL_PARAM_BOOL,
      AT(ensemble),
      .def = "true",
      .choices = bool_choices,
@@ -391,6 +391,7 @@ const char *model_param_metavar(const struct model_param *d, char *buf, size_t c
     case MODEL_PARAM_NUMBER:
         return "X";
     case MODEL_PARAM_CHOICE:
+    case MODEL_PARAM_BOOL:
         return choice_words(d, "", "|", buf, cap);
     case MODEL_PARAM_WIDTHS:
         return "W,W";
@@ -425,6 +426,7 @@ char *model_param_accepts(const struct model_param *d, char *buf, size_t cap)
         }
         break;
     case MODEL_PARAM_CHOICE:
+    case MODEL_PARAM_BOOL:
         snprintf(buf, cap, "one of %s", choice_words(d, "'", ", ", words, sizeof(words)));
         break;
     case MODEL_PARAM_WIDTHS:
@@ -438,7 +440,7 @@ char *model_param_accepts(const struct model_param *d, char *buf, size_t cap)
 static const char *type_name(enum model_param_type t)
 {
     static const char *const names[] = {"string", "list",   "integer", "integer",
-                                        "number", "choice", "widths"};
+                                        "number", "choice", "boolean", "widths"};
 
     return names[t];
 }
@@ -480,7 +482,7 @@ cJSON *model_param_table_json(void)
         } else if (d->type == MODEL_PARAM_UINT64) {
             cJSON_AddNumberToObject(o, "minimum", 0);
         }
-        if (d->type == MODEL_PARAM_CHOICE) {
+        if (d->type == MODEL_PARAM_CHOICE || d->type == MODEL_PARAM_BOOL) {
             cJSON *c = cJSON_AddArrayToObject(o, "choices");
             for (const struct model_param_choice *ch = d->choices; c != NULL && ch->name != NULL;
                  ch++) {
@@ -666,6 +668,7 @@ static int parse_value(const struct model_param *d, struct model_params *p, cons
         store_number(at, d->size, v);
         return 0;
     case MODEL_PARAM_CHOICE:
+    case MODEL_PARAM_BOOL:
         for (const struct model_param_choice *c = d->choices; c->name != NULL; c++) {
             if (strcmp(c->name, value) == 0) {
                 store_int(at, d->size, c->value);
@@ -692,6 +695,7 @@ static void set_unset(const struct model_param *d, struct model_params *p)
         break;
     case MODEL_PARAM_INT:
     case MODEL_PARAM_CHOICE:
+    case MODEL_PARAM_BOOL:
         store_int(at, d->size, (long)d->unset_value);
         break;
     case MODEL_PARAM_UINT64:
@@ -822,6 +826,7 @@ static int is_unset(const struct model_param *d, const struct model_params *p)
         return *(char *const *)at == NULL;
     case MODEL_PARAM_INT:
     case MODEL_PARAM_CHOICE:
+    case MODEL_PARAM_BOOL:
         return load_int(at, d->size) == (long)d->unset_value;
     case MODEL_PARAM_NUMBER:
         return load_number(at, d->size) == d->unset_value;
@@ -862,6 +867,8 @@ static cJSON *value_json(const struct model_param *d, const struct model_params 
         }
         return cJSON_CreateNull();
     }
+    case MODEL_PARAM_BOOL:
+        return cJSON_CreateBool(load_int(at, d->size) != 0);
     case MODEL_PARAM_WIDTHS:
         return cJSON_CreateIntArray(p->hidden, p->n_hidden);
     }

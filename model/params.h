@@ -82,11 +82,13 @@ enum model_param_type {
     MODEL_PARAM_UINT64, /* unsigned long long; JSON number */
     MODEL_PARAM_NUMBER, /* float or double (by the field's size) in the range; JSON number */
     MODEL_PARAM_CHOICE, /* int or char (by size), one of choices; JSON string */
+    MODEL_PARAM_BOOL,   /* int 0 or 1, one of choices (true/false, 1/0, yes/no); JSON true or
+                           false */
     MODEL_PARAM_WIDTHS  /* hidden[] / n_hidden: comma-separated widths in [min, max];
                            JSON array of numbers */
 };
 
-/* One accepted word of a CHOICE parameter and the value it stores. Several words may store
+/* One accepted word of a CHOICE or BOOL parameter and the value it stores. Several words may store
    the same value (aliases); JSON writes the first word of a value. */
 struct model_param_choice {
     const char *name;
@@ -107,7 +109,7 @@ struct model_param {
     double unset_value; /* with def NULL, numbers and choices: the field's value when not given */
     double min, max;    /* INT, NUMBER, WIDTHS */
     unsigned flags;     /* MODEL_PARAM_EXCL_MIN, _EXCL_MAX, _OMIT */
-    const struct model_param_choice *choices; /* CHOICE: ends with a NULL name */
+    const struct model_param_choice *choices; /* CHOICE, BOOL: ends with a NULL name */
     const char *metavar; /* the value's placeholder in --help (NULL: from the type) */
     const char *help;    /* one line: what it does (API.md's "meaning") */
     /* optional: after a successful parse (e.g. batch_size clears batch_auto) */
@@ -140,7 +142,8 @@ char *model_param_accepts(const struct model_param *d, char *buf, size_t cap);
 
 /**
  * The table as JSON for tools (`neurond params --json`): {"parameters": [{"name", "option",
- * "type" ("string", "list", "integer", "number", "choice", "widths"), "default" (text or null),
+ * "type" ("string", "list", "integer", "number", "choice", "boolean", "widths"), "default" (text
+ * or null),
  * "default_text", "minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "choices",
  * "metavar", "accepts", "help"}]}; range keys only where they apply.
  * Ownership: a new cJSON; caller frees with cJSON_Delete. NULL when out of memory.

@@ -166,6 +166,19 @@ static void split(struct ig_ws *ws, int x, double c, int n, int t)
     ws->todo[t + 1] = n;
 }
 
+/* Whether segment s (>= 0) is among the first t of todo: split this round. */
+static int in_todo(const struct ig_ws *ws, int t, int s)
+{
+    int i;
+
+    for (i = 0; s >= 0 && i < t; i++) {
+        if (ws->todo[i] == s) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * One refinement round. Between two neighbouring evaluated points (midpoints, or the ends of
  * the path) the logit is known at both, so the quadrature's error there is known exactly:
@@ -200,7 +213,7 @@ static int refine(const struct nn_net *net, struct ig_ws *ws, int n, int r, int 
     }
     for (k = 0; k < r; k++) {
         int best = -1, x, p, q;
-        double mp, mq, sp, sq, fp, fq, c = -1.0;
+        double mp, mq, sp, sq, fp, fq, c = -1.0, end_gap;
 
         for (i = 0; i <= n; i++) {
             if (ws->err[i] > 0.0 && (best < 0 || ws->err[i] > ws->err[best])) {
@@ -214,6 +227,10 @@ static int refine(const struct nn_net *net, struct ig_ws *ws, int n, int r, int 
         /* the gap's left point p and right point q (-1: the start, -2: the end) */
         p = best == n ? last : ws->prev[best];
         q = best == n ? -2 : best;
+        /* a point split this round is not evaluated yet: the gap waits for the next round */
+        if (in_todo(ws, t, p) || in_todo(ws, t, q)) {
+            continue;
+        }
         mp = p < 0 ? 0.0 : 0.5 * (ws->sa[p] + ws->sb[p]);
         sp = p < 0 ? ws->s0 : ws->ss[p];
         fp = p < 0 ? ws->f0 : ws->fm[p];
@@ -242,21 +259,19 @@ static int refine(const struct nn_net *net, struct ig_ws *ws, int n, int r, int 
         if (!(c > ws->sa[x] && c < ws->sb[x])) {
             continue; /* no room left in double precision */
         }
-        /* a segment split once this round is not split again (its midpoint moved) */
-        for (i = 0; i < t; i++) {
-            if (ws->todo[i] == x) {
-                break;
-            }
+        if (in_todo(ws, t, x)) {
+            continue; /* a segment split once this round is not split again (its midpoint moved) */
         }
-        if (i < t) {
-            continue;
-        }
+        /* the new segment takes index n, so the gap right of the last point (the virtual
+         * index) moves up one: carry its value, or it would be read uninitialised */
+        end_gap = ws->err[n];
         split(ws, x, c, n, t);
         if (x == last) {
             last = n;
         }
         t += 2;
         n++;
+        ws->err[n] = end_gap;
     }
     evaluate(net, ws, t, unit);
     return n;

@@ -16,6 +16,9 @@
 #   scripts/deps.sh bench     adds the benchmark tools and peers (wrk; PyTorch, scikit-learn,
 #                             Flask + gunicorn and FANN to compare against; postgresql for
 #                             bench/cluster.py); never used by tests
+#   scripts/deps.sh torch     adds python3-torch alone: the real-PyTorch ONNX import test
+#                             (tests/api/test_onnx_import.py) needs it; .ci/run installs it,
+#                             `make test` does not (the test skips without it, saying so)
 #   scripts/deps.sh quality   adds scikit-learn and pandas (`make quality` compares against them)
 #                             and R (r-base-core: it wrote tests/data/airquality_r_na.csv)
 #   scripts/deps.sh docker    adds what `make test-docker` needs (docker.io, docker-compose, debootstrap)
@@ -28,6 +31,7 @@ libonnx-dev curl xz-utils sqlite3 python3"
 case "${1:-}" in
 bench) pkgs="$pkgs wrk python3-torch python3-sklearn python3-flask gunicorn libfann-dev postgresql" ;;
 fuzz) pkgs="$pkgs clang" ;;
+torch) pkgs="$pkgs python3-torch" ;;
 quality) pkgs="$pkgs python3-sklearn python3-pandas r-base-core" ;;
 bear) pkgs="$pkgs bear" ;;
 test | eco)

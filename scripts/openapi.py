@@ -56,7 +56,7 @@ def param_schema(p):
             s["exclusiveMinimum"] = True
         if p.get("exclusive_maximum"):
             s["exclusiveMaximum"] = True
-    if t == "choice":
+    if t in ("choice", "boolean"):  # a boolean is one of its words as text (true, 1, yes, ...)
         s["enum"] = p["choices"]
     if t in ("list", "widths"):
         s["example"] = "64,32" if t == "widths" else "a,b"

@@ -4,12 +4,13 @@
 # In order: the C benchmarks build/bench/bench_* (each prints its section "== bench_<name> =="),
 # bench_nn once more without OPENBLAS_CORETYPE when that variable is set (in that command only),
 # the training peers (bench/peers: PyTorch, scikit-learn, FANN), bench/system_bench.py (HTTP
-# with wrk, spam training, memory), bench/cluster.py (replicas on a throwaway PostgreSQL),
-# then bench/summary.py. Each appends `RESULT key value` lines
+# with wrk, spam training, memory), bench/onnx_bench.py (an imported PyTorch MLP's /predict
+# beside neurond's own, ONNX Runtime's per-row latency from node), bench/cluster.py (replicas
+# on a throwaway PostgreSQL), then bench/summary.py. Each appends `RESULT key value` lines
 # to $BUILD/bench/results.txt, which the summary reads. A peer or tool that is missing is
 # reported and skipped. Add a C bench by adding bench/bench_<name>.c (the Makefile builds it).
 # bench_http (the C version of the HTTP comparison) runs only with BENCH_HTTP_C=1.
-# Takes about 6-8 minutes. Exit status: non-zero only if a C bench failed; it is never part
+# Takes about 7-9 minutes. Exit status: non-zero only if a C bench failed; it is never part
 # of `make test`.
 set -u
 BUILD=${BUILD:-build}
@@ -82,6 +83,9 @@ fi
 echo
 
 "$PY" bench/system_bench.py
+echo
+
+"$PY" bench/onnx_bench.py
 echo
 
 # replicas on one PostgreSQL (issue 18): /predict beside SQLite, jobs per minute with 1-3

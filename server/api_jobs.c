@@ -188,7 +188,8 @@ static void add_leaderboard(struct srv_app *app, cJSON *o, const struct store_jo
     cJSON *board = NULL;
     char *text;
 
-    if (!cJSON_IsString(a) || strcmp(a->valuestring, "true") != 0) {
+    /* a boolean; "true" in the params of jobs accepted before it was one */
+    if (!cJSON_IsTrue(a) && !(cJSON_IsString(a) && strcmp(a->valuestring, "true") == 0)) {
         return;
     }
     text = app->jobs != NULL ? srv_jobs_board_dup(app->jobs, j->id) : NULL;

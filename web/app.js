@@ -3,7 +3,8 @@
  * API of the daemon that serves it: GET /models, /models/<name>, /jobs; POST /train (the CSV
  * form), /models/<name>/predict, /spam-score; GET /jobs/<id>/events (Server-Sent Events,
  * read with fetch so that the API key can go in a header) for the live loss curve, which is
- * drawn on a <canvas> by drawChart below. Predictions and spam scores ask for their
+ * drawn on a <canvas> by drawChart below, and for an auto job's leaderboard, a table filled
+ * by its `candidate` events (renderBoard). Predictions and spam scores ask for their
  * explanation ("explain"): a bar chart of the inputs that moved a prediction, the words of a
  * scored message marked by the sign and size of their push; a card shows global importance.
  */
@@ -11,7 +12,7 @@
   'use strict';
 
   var $ = function (id) { return document.getElementById(id); };
-  var state = { models: [], jobs: [], job: null, history: [], stream: null, model: null, cards: {} };
+  var state = { models: [], jobs: [], job: null, history: [], board: [], stream: null, model: null, cards: {} };
 
   /* ---------------------------------------------------------------- helpers */
 
@@ -154,14 +155,65 @@
       (last ? ' · train ' + num(last.train_loss) + ' · val ' + num(last.val_loss) + ' ' + valMetric(last) : '');
   }
 
+  /* ---------------------------------------------------------------- auto leaderboard */
+
+  /* metrics where higher is better; the others (log_loss, rmse, mae) rank lowest first */
+  var HIGHER_BETTER = { accuracy: true, auc: true };
+
+  /* Adds or replaces a leaderboard row (by candidate number) and keeps the rows ranked as the
+     daemon ranks them: by the mean of the metric, ties to the earlier candidate. */
+  function boardAdd(row) {
+    state.board = state.board.filter(function (r) { return r.candidate !== row.candidate; });
+    state.board.push(row);
+    var sign = HIGHER_BETTER[row.metric] ? -1 : 1;
+    var key = function (r) { return typeof r.mean === 'number' && isFinite(r.mean) ? sign * r.mean : Infinity; };
+    state.board.sort(function (a, b) { return key(a) - key(b) || a.candidate - b.candidate; });
+  }
+
+  /* a parameter in two significant digits (0.00053, 1.5e-7) */
+  function sig(v) {
+    return typeof v === 'number' && isFinite(v) ? String(Number(v.toPrecision(2))) : '–';
+  }
+
+  function isAuto(job) {
+    return !!(job && job.params && (job.params.auto === true || job.params.auto === 'true'));
+  }
+
+  /* The followed job's leaderboard: one row per candidate scored so far, best first. */
+  function renderBoard() {
+    var j = state.job, rows = state.board;
+    $('leaderboard-card').hidden = !(rows.length || isAuto(j));
+    if ($('leaderboard-card').hidden) return;
+    var metric = rows.length ? rows[0].metric : '', second = rows.length && 'rmse' in rows[0] ? 'rmse' : 'accuracy';
+    $('leaderboard-metric').textContent = metric ? metric + (HIGHER_BETTER[metric] ? ' ↑' : ' ↓') : 'Metric';
+    $('leaderboard-second').textContent = second === 'rmse' ? 'RMSE' : 'Accuracy';
+    var tb = $('leaderboard').querySelector('tbody');
+    tb.textContent = '';
+    rows.forEach(function (r, i) {
+      var tr = el('tr', { 'data-candidate': String(r.candidate), class: i === 0 ? 'best' : '' }, [
+        el('td', { class: 'n', text: String(i + 1) }), el('td', { class: 'n', text: '#' + r.candidate }),
+        el('td', { text: r.hidden && r.hidden.length ? r.hidden.join(', ') : 'none' }),
+        el('td', { class: 'n', text: sig(r.l2) }), el('td', { class: 'n', text: sig(r.learning_rate) }),
+        el('td', { class: 'n', text: num(r.mean) }), el('td', { class: 'n', text: num(r.sd) }),
+        el('td', { class: 'n', text: num(r[second]) }), el('td', { class: 'n', text: num(r.seconds, 2) })]);
+      tb.appendChild(tr);
+    });
+    var status = j ? j.status : '';
+    $('leaderboard-info').textContent = rows.length + ' candidate' + (rows.length === 1 ? '' : 's') +
+      (status ? ' · ' + status : '') + (rows.length ? ' · best #' + rows[0].candidate + ' (' + metric + ' ' + num(rows[0].mean) + ')' : ' · waiting for the first candidate…');
+  }
+
   /* ---------------------------------------------------------------- live events */
 
-  /* Follows a job's event stream: each `progress` event adds a point, `done` ends it. */
+  /* Follows a job's event stream: each `progress` event adds a point, each `candidate` event
+     (auto) a leaderboard row, `done` ends it. */
   function follow(job) {
     if (state.stream) state.stream.abort();
     state.job = job;
     state.history = [];
+    state.board = [];
     redraw();
+    renderBoard();
     var ctl = new AbortController();
     state.stream = ctl;
     fetch('/jobs/' + encodeURIComponent(job.id) + '/events', { headers: headers(), signal: ctl.signal })
@@ -198,6 +250,9 @@
         if (state.history.length && obj.epoch <= state.history[state.history.length - 1].epoch) state.history = [];
         state.history.push(obj);
         state.job.status = 'running';
+      } else if (ev === 'candidate') {
+        boardAdd(obj);
+        state.job.status = 'running';
       } else if (ev === 'done') {
         state.job = obj;
         var msg = $('train-msg');
@@ -208,9 +263,11 @@
             (obj.error ? ': ' + obj.error.message : '');
         }
         state.history = obj.history || state.history;
+        if (Array.isArray(obj.leaderboard)) state.board = obj.leaderboard.slice();
         refresh();
       }
       redraw();
+      renderBoard();
     }
   }
 
@@ -405,7 +462,11 @@
     var f = $('train-file').files[0];
     if (!f) return;
     fd.append('file', f, f.name);
-    ['model', 'label', 'epochs', 'hidden', 'patience', 'learning_rate'].forEach(function (k) {
+    var auto = $('train-auto').checked;
+    var fields = ['model', 'label', 'epochs', 'patience', 'learning_rate'];
+    fields = fields.concat(auto ? ['max_seconds', 'max_models'] : ['hidden']);
+    if (auto) fd.append('auto', 'true');
+    fields.forEach(function (k) {
       var v = ev.target.elements[k].value.trim();
       if (v !== '' || k === 'hidden') fd.append(k, v);
     });
@@ -424,6 +485,16 @@
       msg.textContent = e.message + (d && d.line ? ' (line ' + d.line + (d.column ? ', column ' + d.column : '') + ')' : '');
     }).then(function () { $('train-btn').disabled = false; });
   });
+
+  /* auto searches the hidden layers: their field gives way to the search's limits */
+  function autoToggled() {
+    var on = $('train-auto').checked;
+    $('train-hidden').disabled = on;
+    $('train-max-seconds').disabled = !on;
+    $('train-max-models').disabled = !on;
+  }
+  $('train-auto').addEventListener('change', autoToggled);
+  autoToggled();
 
   $('predict-model').addEventListener('change', fillTemplate);
 

@@ -5,7 +5,10 @@ Softmax, then ArgMax / ArrayFeatureExtractor / ZipMap with the class labels): /p
 path and KServe answer within 1e-5 of the network computed here with numpy. Graphs outside the
 subset are 422 naming the node and its op; bytes that are not a ModelProto are 400; a graph past
 --max-params is 400. The files are made with python3-onnx's helper API; when Debian's
-python3-torch is installed, a network it trains and exports is served within 1e-5 of PyTorch."""
+python3-torch is installed, a network it trains and exports is served within 1e-5 of PyTorch.
+Without python3-torch that test skips, saying so (`make test` does not install it: ~600 MB);
+.ci/run installs it (scripts/deps.sh torch) and sets NEUROND_REQUIRE_TORCH=1, under which a
+missing torch fails the test instead."""
 import csv
 import io
 import os
@@ -237,8 +240,11 @@ def test_pytorch_export_is_served(daemon, tmp_path):
     try:
         import torch as t
     except ImportError:
-        pytest.skip("python3-torch is not installed (scripts/deps.sh bench installs it): "
-                    "the helper-API files above stand in for torch.onnx.export")
+        why = ("python3-torch is not installed (scripts/deps.sh torch installs it; .ci/run "
+               "does): the helper-API files above stand in for torch.onnx.export")
+        if os.environ.get("NEUROND_REQUIRE_TORCH") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     cols, x = iris()
     with open(data("iris_train.csv"), newline="") as f:
         labels = [r[-1] for r in list(csv.reader(f))[1:]]

@@ -8,7 +8,9 @@ import os
 import re
 import subprocess
 
-from conftest import NEUROND, ROOT, data, train
+import requests
+
+from conftest import NEUROND, ROOT, data, train, wait_job
 
 DOC = os.path.join(ROOT, "docs", "openapi.json")
 API_MD = os.path.join(ROOT, "docs", "api.md")
@@ -24,6 +26,8 @@ def table():
 
 def as_text(v):
     """A JSON value as the text a form field carries."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, list):
         return ",".join(as_text(x) for x in v)
     if isinstance(v, float) and v.is_integer():
@@ -112,3 +116,30 @@ def test_job_params_are_the_table(daemon):
             assert as_text(params[r["name"]]) == r["default"], r["name"]
         elif r["name"] in params and r["name"] != "learning_rate":
             assert params[r["name"]] is None, r["name"]
+
+
+def test_yes_no_parameters_are_json_booleans(daemon):
+    """`auto` and `ensemble` (every "boolean" row of the table) are JSON true/false in the
+    job's params and the model card's, whichever word was sent (true, 1, yes), not the
+    strings "true"/"false"; an auto job is still recognised as one (its leaderboard)."""
+    rows = table()
+    booleans = [r["name"] for r in rows if r["type"] == "boolean"]
+    assert {"auto", "ensemble"} <= set(booleans)
+    # no other row offers a yes/no as words
+    assert not [r["name"] for r in rows if r["type"] == "choice" and "true" in r["choices"]]
+    plain = wait_job(daemon.base, train(daemon.base, "params-plain", path=data("iris_train.csv"),
+                                        params={"epochs": "1"})["id"])
+    assert plain["params"]["auto"] is False and plain["params"]["ensemble"] is True
+    assert "leaderboard" not in plain
+    job = train(daemon.base, "params-bool", path=data("iris_train.csv"),
+                params={"auto": "yes", "ensemble": "0", "max_models": "1", "max_seconds": "0",
+                        "folds": "2", "epochs": "2"})
+    assert job["params"]["auto"] is True and job["params"]["ensemble"] is False
+    done = wait_job(daemon.base, job["id"])
+    assert done["status"] == "succeeded", done
+    assert done["params"]["auto"] is True and done["params"]["ensemble"] is False
+    assert len(done["leaderboard"]) == 1
+    card = requests.get(daemon.url("/models/params-bool")).json()
+    for name in booleans:
+        assert isinstance(card["params"][name], bool), (name, card["params"][name])
+    assert card["params"]["auto"] is True

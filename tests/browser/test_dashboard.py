@@ -3,8 +3,10 @@ through python3-selenium. The page loads with no script error and fetches nothin
 daemon, a CSV uploaded through the form starts a job whose loss curve grows over the job's
 event stream (text/event-stream) while it trains (both lines drawn on the canvas), the model
 card shows (with its permutation importance as bars), a prediction from the page equals the
-API's and is explained by a bar chart of the API's attributions, a malformed CSV shows its line,
-the spam box shows the API's score and marks the message's words by the sign of their weight. A screenshot is kept: $BUILD/dashboard.png (and
+API's and is explained by a bar chart of the API's attributions, an auto job started from the
+form fills its leaderboard table live from the stream's `candidate` events and ends with the
+API's leaderboard, a malformed CSV shows its line, the spam box shows the API's score and marks
+the message's words by the sign of their weight. A screenshot is kept: $BUILD/dashboard.png (and
 docs/dashboard.png when DASHBOARD_DOCS_SHOT=1, for the README).
 
 The tests run in order on one page, as a user would go through it. The daemon is started by
@@ -35,6 +37,7 @@ BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 DIGITS = data("digits_train.csv")
+CANCER = data("breast_cancer_train.csv")
 # without the background-networking flags Chromium's own connections (updates, sync, field
 # trials) are refused here and slow the start; nothing of them is needed for a test
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -303,6 +306,59 @@ def test_prediction_from_the_page_equals_the_api(page, daemon):
     page.fill("#predict-input", json.dumps(inst, indent=1))
     page.click("#predict-btn")
     page.wait("document.querySelector('#predict-label') && !document.querySelector('#predict-out .err')")
+
+
+def test_auto_job_leaderboard_fills_live(page, daemon):
+    # the form: "Auto" swaps the hidden layers for the search's limits
+    assert page.find("#train-max-models").get_property("disabled") is True
+    page.click("#train-auto")
+    assert page.find("#train-hidden").get_property("disabled") is True
+    page.find("#train-file").send_keys(CANCER)
+    page.fill("#train-model", "cancer_auto")
+    page.fill("#train-epochs", "40")
+    page.fill("#train-patience", "0")
+    page.fill("#train-max-seconds", "0")
+    page.fill("#train-max-models", "18")  # rounds: the plan of 10, then 4 and 4
+    page.click("#train-btn")
+    page.wait("/^Job [0-9a-f]{8} /.test(document.getElementById('train-msg').textContent)")
+    job_id = page.text("#train-msg").split(" ")[1]
+    # live: while the job runs, the table already holds some candidates, and more later
+    seen = []
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        s = page.js("return {rows: document.querySelectorAll('#leaderboard tbody tr').length,"
+                    " shown: !document.getElementById('leaderboard-card').hidden,"
+                    " info: document.getElementById('leaderboard-info').textContent}")
+        if " succeeded" in s["info"]:
+            break
+        if s["shown"] and " running" in s["info"] and s["rows"] > 0:
+            seen.append(s["rows"])
+        time.sleep(0.025)
+    assert seen and seen[0] < 18, "saw the table while the search ran: %s" % seen
+    assert max(seen) > seen[0], "the table filled while running: %s" % sorted(set(seen))
+    page.wait("/ succeeded/.test(document.getElementById('leaderboard-info').textContent)", 60)
+    jobs = [j for j in api(daemon, "/jobs")[1]["jobs"] if j["model"] == "cancer_auto"]
+    assert len(jobs) == 1 and jobs[0]["id"].startswith(job_id)
+    job = api(daemon, "/jobs/" + jobs[0]["id"])[1]
+    assert job["status"] == "succeeded", job
+    assert job["params"]["auto"] is True and job["params"]["max_models"] == 18
+    board = job["leaderboard"]
+    assert len(board) == 18
+    # the table is the API's leaderboard, row for row, best first
+    rows = page.js("return Array.from(document.querySelectorAll('#leaderboard tbody tr'))"
+                   ".map(function (r) { return Array.from(r.cells).map(function (c) { return c.textContent; }); })")
+    assert [r[1] for r in rows] == ["#%d" % b["candidate"] for b in board], (rows, board)
+    assert [r[0] for r in rows] == [str(i + 1) for i in range(18)]
+    for r, b in zip(rows, board):
+        assert r[2] == (", ".join(str(w) for w in b["hidden"]) if b["hidden"] else "none"), (r, b)
+        assert r[5] == "%.4f" % b["mean"] and r[6] == "%.4f" % b["sd"], (r, b)
+        assert r[7] == "%.4f" % b["accuracy"], (r, b)
+    assert page.text("#leaderboard-metric").startswith("log_loss")
+    assert "best #%d" % board[0]["candidate"] in page.text("#leaderboard-info")
+    # the best row is marked; unchecking Auto gives the hidden layers back
+    assert page.js("return document.querySelector('#leaderboard tbody tr').className") == "best"
+    page.click("#train-auto")
+    assert page.find("#train-hidden").get_property("disabled") is False
 
 
 def screenshot(page, path):

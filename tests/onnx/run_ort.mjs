@@ -2,7 +2,8 @@
 // usage: node run_ort.mjs MODEL.onnx < feeds.json > outputs.json
 // feeds.json: {"<input>": {"type": "float"|"string", "dims": [N, 1], "data": [...]}, ...}
 // (a null in float data is NaN). Prints {"<output>": {"dims": [...], "data": [...]}, ...},
-// plus "ms_per_row" (one row at a time, after a warm-up) when the feeds hold "__time__".
+// plus "ms_per_row" (one row at a time, after a warm-up; the mean of "__time__" runs) when the
+// feeds hold "__time__": the first row of each input, dims [1, ...its other dims].
 import { readFileSync } from "node:fs";
 import ort from "onnxruntime-node";
 
@@ -23,8 +24,11 @@ for (const [name, t] of Object.entries(res)) {
 if (timing) {
   const row = {};
   for (const [name, f] of Object.entries(feeds)) {
-    const v = f.data[0];
-    row[name] = new ort.Tensor(f.type === "float" ? "float32" : "string", f.type === "float" ? Float32Array.of(v === null ? NaN : v) : [v], [1, 1]);
+    const dims = [1, ...f.dims.slice(1)];
+    const n = dims.reduce((a, b) => a * b, 1);
+    const v = f.data.slice(0, n);
+    row[name] = new ort.Tensor(f.type === "float" ? "float32" : "string",
+      f.type === "float" ? Float32Array.from(v, (x) => (x === null ? NaN : x)) : v, dims);
   }
   for (let i = 0; i < 200; i++) await session.run(row);
   const n = timing, t0 = process.hrtime.bigint();

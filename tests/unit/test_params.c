@@ -53,6 +53,8 @@ static void as_text(const cJSON *v, char *buf, size_t cap)
     }
     if (cJSON_IsString(v)) {
         snprintf(buf, cap, "%s", v->valuestring);
+    } else if (cJSON_IsBool(v)) {
+        snprintf(buf, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
     } else if (cJSON_IsNumber(v)) {
         snprintf(buf, cap, "%.17g", v->valuedouble);
     } else if (cJSON_IsArray(v)) {
@@ -245,6 +247,18 @@ static void test_round_trips_and_ranges(void **state)
             }
             refused(d->name, "no-such-choice");
             break;
+        case MODEL_PARAM_BOOL:
+            /* a JSON boolean (not the word), whichever word was given */
+            for (const struct model_param_choice *c = d->choices; c->name != NULL; c++) {
+                cJSON *v = accepted(d->name, c->name);
+                assert_true(cJSON_IsBool(v));
+                assert_int_equal(cJSON_IsTrue(v), c->value != 0);
+                cJSON_Delete(v);
+                round_trip(d->name, c->name);
+            }
+            refused(d->name, "maybe");
+            refused(d->name, "TRUE ");
+            break;
         case MODEL_PARAM_WIDTHS: {
             cJSON *v = accepted(d->name, "64, 32");
             assert_int_equal(cJSON_GetArraySize(v), 2);
@@ -288,6 +302,15 @@ static void test_json_shape(void **state)
         i++;
     }
     cJSON_Delete(o);
+    /* the yes/no parameters are JSON booleans, not the words "true"/"false" (issue 19) */
+    cJSON *a = json_of(&p, "auto"), *e = json_of(&p, "ensemble");
+    assert_true(cJSON_IsFalse(a) && cJSON_IsTrue(e));
+    cJSON_Delete(a);
+    cJSON_Delete(e);
+    assert_int_equal(model_params_set(&p, "auto", "yes", &err), 0);
+    a = json_of(&p, "auto");
+    assert_true(cJSON_IsTrue(a));
+    cJSON_Delete(a);
     model_params_fini(&p);
     /* the hooks: batch_size given stops the automatic batch; learning_rate resolves */
     assert_int_equal(model_params_set(&p, "batch_size", "8", &err), 0);
@@ -341,9 +364,16 @@ static void test_table_json(void **state)
         for (size_t j = 0; name[j] != '\0'; j++) {
             assert_int_equal(option[j + 2], name[j] == '_' ? '-' : name[j]);
         }
+        /* a row that is a yes/no is a BOOL (a JSON boolean), never a choice of words */
+        if (t[i].type == MODEL_PARAM_CHOICE) {
+            for (const struct model_param_choice *w = t[i].choices; w->name != NULL; w++) {
+                assert_true(strcmp(w->name, "true") != 0 && strcmp(w->name, "yes") != 0);
+            }
+        }
         /* every choice it lists is accepted */
         const cJSON *ch = cJSON_GetObjectItemCaseSensitive(r, "choices"), *c;
-        assert_true((ch != NULL) == (t[i].type == MODEL_PARAM_CHOICE));
+        assert_true((ch != NULL) ==
+                    (t[i].type == MODEL_PARAM_CHOICE || t[i].type == MODEL_PARAM_BOOL));
         cJSON_ArrayForEach(c, ch)
         {
             cJSON_Delete(accepted(name, c->valuestring));
