@@ -69,6 +69,30 @@ static void print_columns(const cJSON *cols)
     }
 }
 
+/* The card's "ensemble" (absent for one network): k, why, one line per member. */
+static void print_ensemble(const cJSON *e)
+{
+    const cJSON *it;
+    int i = 0;
+
+    if (e == NULL) {
+        return;
+    }
+    printf("ensemble:  the mean of %.0f networks' outputs", num_of(e, "k"));
+    if (cJSON_IsString(cJSON_GetObjectItem(e, "why"))) {
+        printf(" (%s)", str_of(e, "why"));
+    }
+    printf("\n");
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(e, "members"))
+    {
+        printf("  %2d  hidden [", ++i);
+        print_list(cJSON_GetObjectItem(it, "hidden"), ",");
+        printf("] %s, %.0f parameters, l2 %g, learning rate %g, %.0f epochs  %s\n",
+               str_of(it, "activation"), num_of(it, "parameters"), num_of(it, "l2"),
+               num_of(it, "learning_rate"), num_of(it, "epochs"), str_of(it, "origin"));
+    }
+}
+
 /* The whole card as text. */
 /* The importance table: each input's mean drop of the metric when its values are shuffled,
  * with the spread over the shuffles, largest first. */
@@ -114,6 +138,7 @@ static void print_card(const cJSON *card)
         }
     }
     printf("\n");
+    print_ensemble(cJSON_GetObjectItem(card, "ensemble"));
     print_importance(cJSON_GetObjectItem(card, "importance"));
     print_columns(cJSON_GetObjectItem(card, "columns"));
 }

@@ -21,10 +21,11 @@
 #include "nn/train.h"
 #include "tab/csv.h"
 
-#define HOLDOUT_ROWS  500000 /* above: one holdout split (a fifth of the rows) */
-#define FEW_FOLD_ROWS 50000  /* above: 3 folds */
-#define MAX_WIDTH     1024
-#define MIN_WIDTH     4
+#define HOLDOUT_ROWS   500000 /* above: one holdout split (a fifth of the rows) */
+#define FEW_FOLD_ROWS  50000  /* above: 3 folds */
+#define MAX_WIDTH      1024
+#define MIN_WIDTH      4
+#define ENSEMBLE_MAX_K 8 /* candidates averaged at most (memory: their held-out outputs) */
 
 /* ------------------------------------------------------------------------------------------
  * State
@@ -52,6 +53,7 @@ struct unit_res {
     double metric;  /* the ranking metric on the fold's held-out rows */
     double side;    /* accuracy (classification) or RMSE (regression) */
     double seconds; /* training time */
+    float *out;     /* the net's outputs on the held-out rows (kept for the ensemble) */
 };
 
 struct scored {
@@ -68,12 +70,20 @@ struct search {
     int n_folds;
     struct cand *cands;
     size_t n_cands, cap;
-    size_t first;           /* first candidate of the running round */
-    struct unit_res *res;   /* the running round's units: (c - first) * n_folds + f */
+    size_t first;         /* first candidate of the running round */
+    struct unit_res *res; /* the running round's units: (c - first) * n_folds + f */
+    size_t n_res;
     double start, deadline; /* monotonic seconds; deadline 0 = none */
+    double searched;        /* when the search (and the ensemble's choice) ended */
     atomic_int *cancel;
     struct scored *board; /* scored candidates, n_board, kept sorted best first */
     size_t n_board;
+    float **oof; /* per candidate and fold (c * n_folds + f): its held-out outputs, kept while
+                    the candidate is in the board's top ENSEMBLE_MAX_K; oof_cap candidates */
+    size_t oof_cap;
+    int ens_k;                       /* the ensemble chosen on the folds (1: the best alone) */
+    double ens_by_k[ENSEMBLE_MAX_K]; /* mean metric over the folds of the top k, k = 1.. */
+    int n_ens_by_k;
 };
 
 static double now_seconds(void)
@@ -375,6 +385,10 @@ static void run_unit(void *ctx, size_t i)
     }
     r->metric = score(S, fo, out, tmp, &r->side);
     r->state = isnan(r->metric) ? UNIT_FAILED : UNIT_OK;
+    if (r->state == UNIT_OK && S->p->ensemble) {
+        r->out = out; /* the driver takes it */
+        out = NULL;
+    }
 out:
     r->seconds = now_seconds() - t0;
     nn_net_free(net);
@@ -416,15 +430,6 @@ static cJSON *num_or_null(double v)
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
-/* A float as the shortest decimal that reads back to it (1e-4f writes 0.0001). */
-static double float_json(float v)
-{
-    char buf[32];
-
-    snprintf(buf, sizeof(buf), "%.7g", (double)v);
-    return strtod(buf, NULL);
-}
-
 static cJSON *cand_json(const struct cand *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -433,8 +438,8 @@ static cJSON *cand_json(const struct cand *c)
     for (int i = 0; i < c->n_hidden; i++) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(c->hidden[i]));
     }
-    cJSON_AddNumberToObject(o, "l2", float_json(c->l2));
-    cJSON_AddNumberToObject(o, "learning_rate", float_json(c->lr));
+    cJSON_AddNumberToObject(o, "l2", model_float_json(c->l2));
+    cJSON_AddNumberToObject(o, "learning_rate", model_float_json(c->lr));
     return o;
 }
 
@@ -467,6 +472,121 @@ static cJSON *board_json(const struct search *S)
     return a;
 }
 
+/* Frees the held-out outputs of the candidates past the board's top ENSEMBLE_MAX_K: they
+   can no longer be averaged. */
+static void oof_prune(struct search *S)
+{
+    for (size_t r = ENSEMBLE_MAX_K; r < S->n_board; r++) {
+        float **o = S->oof + S->board[r].cand * (size_t)S->n_folds;
+
+        for (int f = 0; f < S->n_folds; f++) {
+            nn_free(o[f]);
+            o[f] = NULL;
+        }
+    }
+}
+
+/* Frees the running round's slots (and held-out outputs no round combined: cancel). */
+static void res_free(struct search *S)
+{
+    for (size_t i = 0; S->res != NULL && i < S->n_res; i++) {
+        nn_free(S->res[i].out);
+    }
+    nn_free(S->res);
+    S->res = NULL;
+    S->n_res = 0;
+}
+
+static void oof_free(struct search *S)
+{
+    for (size_t i = 0; S->oof != NULL && i < S->oof_cap * (size_t)S->n_folds; i++) {
+        nn_free(S->oof[i]);
+    }
+    nn_free(S->oof);
+    S->oof = NULL;
+}
+
+/* Room for the held-out outputs of n candidates (new slots NULL). */
+static int oof_grow(struct search *S, size_t n)
+{
+    size_t per = (size_t)S->n_folds;
+    float **o;
+
+    if (n <= S->oof_cap) {
+        return 0;
+    }
+    o = nn_reallocarray(S->oof, n * per, sizeof(*o));
+    if (o == NULL) {
+        return NN_ENOMEM;
+    }
+    memset(o + S->oof_cap * per, 0, (n - S->oof_cap) * per * sizeof(*o));
+    S->oof = o;
+    S->oof_cap = n;
+    return 0;
+}
+
+/*
+ * Chooses the ensemble on the folds: for k = 1 .. ENSEMBLE_MAX_K (the board's best candidates
+ * that kept their held-out outputs), the mean over the folds of the metric of the mean of the
+ * top k's outputs; the best k wins, the smallest on a tie, so k > 1 only when averaging is
+ * better on the folds than the best alone. Sets S->ens_k and S->ens_by_k.
+ * @return 0 or NN_ENOMEM.
+ */
+static int choose_ensemble(struct search *S)
+{
+    size_t most = 0, rows = 0;
+    float *avg = NULL, *tmp = NULL;
+    int k, best = 1;
+
+    S->ens_k = 1;
+    S->n_ens_by_k = 0;
+    for (int f = 0; f < S->n_folds; f++) {
+        rows = S->folds[f].va.rows > rows ? S->folds[f].va.rows : rows;
+    }
+    while (most < ENSEMBLE_MAX_K && most < S->n_board && !S->board[most].failed &&
+           S->oof[S->board[most].cand * (size_t)S->n_folds] != NULL) {
+        most++;
+    }
+    if (!S->p->ensemble || most < 2 || rows == 0) {
+        return 0;
+    }
+    avg = nn_calloc(rows * (size_t)S->n_out, sizeof(float));
+    tmp = nn_calloc(rows * 2, sizeof(float));
+    if (avg == NULL || tmp == NULL) {
+        nn_free(avg);
+        nn_free(tmp);
+        return NN_ENOMEM;
+    }
+    for (k = 1; k <= (int)most; k++) {
+        double mean = 0, side;
+
+        for (int f = 0; f < S->n_folds; f++) {
+            size_t n = S->folds[f].va.rows * (size_t)S->n_out;
+
+            memset(avg, 0, n * sizeof(float));
+            for (int j = 0; j < k; j++) {
+                const float *o = S->oof[S->board[j].cand * (size_t)S->n_folds + (size_t)f];
+
+                for (size_t i = 0; i < n; i++) {
+                    avg[i] += o[i];
+                }
+            }
+            for (size_t i = 0; i < n; i++) {
+                avg[i] /= (float)k;
+            }
+            mean += score(S, &S->folds[f], avg, tmp, &side) / S->n_folds;
+        }
+        S->ens_by_k[S->n_ens_by_k++] = mean;
+        if (rank_key(S->metric, mean) < rank_key(S->metric, S->ens_by_k[best - 1])) {
+            best = k;
+        }
+    }
+    S->ens_k = best;
+    nn_free(avg);
+    nn_free(tmp);
+    return 0;
+}
+
 /*
  * Combines the running round's slots in candidate order: a candidate with every fold run is
  * scored and put on the board (then reported), one with a skipped fold is dropped.
@@ -475,7 +595,7 @@ static cJSON *board_json(const struct search *S)
 static int combine_round(struct search *S, const struct model_auto_hooks *h)
 {
     for (size_t c = S->first; c < S->n_cands; c++) {
-        const struct unit_res *u = &S->res[(c - S->first) * (size_t)S->n_folds];
+        struct unit_res *u = &S->res[(c - S->first) * (size_t)S->n_folds];
         struct scored x;
         int f, skipped = 0;
 
@@ -488,6 +608,13 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
             x.side += u[f].side;
             x.seconds += u[f].seconds;
         }
+        for (f = 0; f < S->n_folds; f++) { /* the held-out outputs: kept or dropped */
+            S->oof[c * (size_t)S->n_folds + (size_t)f] = skipped || x.failed ? NULL : u[f].out;
+            if (skipped || x.failed) {
+                nn_free(u[f].out);
+            }
+            u[f].out = NULL;
+        }
         if (skipped) {
             continue;
         }
@@ -498,6 +625,7 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
         }
         x.sd = S->n_folds > 1 ? sqrt(x.sd / (S->n_folds - 1)) : 0.0;
         size_t rank = board_insert(S, &x);
+        oof_prune(S);
         if (h != NULL && h->on_candidate != NULL) {
             cJSON *board = board_json(S);
             int stop;
@@ -513,6 +641,30 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
         }
     }
     return 0;
+}
+
+/* Why the ensemble is what it is (k and the fold scores that chose it). */
+static void ensemble_why(const struct search *S, char *why, size_t len)
+{
+    const char *mname = model_auto_metric_name(S->metric, S->task);
+
+    if (!S->p->ensemble) {
+        snprintf(why, len, "ensemble=false: the best candidate alone");
+    } else if (S->n_ens_by_k < 2) {
+        snprintf(why, len, "one candidate with held-out outputs: the best candidate alone");
+    } else if (S->ens_k == 1) {
+        snprintf(why, len,
+                 "no average of the top 2 to %d candidates beat the best alone on the folds "
+                 "(mean %s %.6g alone, %.6g for the top 2)",
+                 S->n_ens_by_k, mname, S->ens_by_k[0], S->ens_by_k[1]);
+    } else {
+        snprintf(why, len,
+                 "the mean of the top %d candidates' %s scored mean %s %.6g over the folds "
+                 "against %.6g for the best alone (k chosen from 1 to %d on the folds); each "
+                 "refitted on all the rows",
+                 S->ens_k, S->task == NN_TASK_REGRESSION ? "values" : "probabilities", mname,
+                 S->ens_by_k[S->ens_k - 1], S->ens_by_k[0], S->n_ens_by_k);
+    }
 }
 
 /* The card's "auto": plan, limits, validation, leaderboard, winner and why it won. */
@@ -536,7 +688,8 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON_AddStringToObject(o, "validation", holdout ? "holdout" : "k-fold");
     cJSON_AddNumberToObject(o, "rows", (double)rows);
     cJSON_AddNumberToObject(o, "candidates", (double)S->n_board);
-    cJSON_AddNumberToObject(o, "seconds", now_seconds() - S->start);
+    cJSON_AddNumberToObject(o, "seconds", S->searched - S->start);
+    cJSON_AddNumberToObject(o, "final_seconds", now_seconds() - S->searched);
     cJSON_AddItemToObject(o, "leaderboard", board_json(S));
     cJSON_AddItemToObject(o, "winner", cand_json(&S->cands[w->cand]));
     if (S->n_board > 1 && !S->board[1].failed) {
@@ -552,6 +705,15 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
                  mname, w->mean, S->n_folds);
     }
     cJSON_AddStringToObject(o, "why", why);
+    cJSON *e = cJSON_AddObjectToObject(o, "ensemble");
+    cJSON *by = cJSON_AddArrayToObject(e, "by_k");
+    cJSON_AddBoolToObject(e, "enabled", S->p->ensemble);
+    cJSON_AddNumberToObject(e, "k", S->ens_k);
+    for (int k = 0; k < S->n_ens_by_k; k++) {
+        cJSON_AddItemToArray(by, num_or_null(S->ens_by_k[k]));
+    }
+    ensemble_why(S, why, sizeof(why));
+    cJSON_AddStringToObject(e, "why", why);
     return o;
 }
 
@@ -592,9 +754,10 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
             return NN_ENOMEM;
         }
         S->board = b;
-        nn_free(S->res);
+        res_free(S);
         S->res = nn_calloc(units, sizeof(*S->res));
-        if (S->res == NULL) {
+        S->n_res = S->res != NULL ? units : 0;
+        if (S->res == NULL || oof_grow(S, S->n_cands) != 0) {
             return NN_ENOMEM;
         }
         if (h != NULL && h->exec != NULL) {
@@ -706,8 +869,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     }
 
     /* the plan, then rounds around the best */
-    lr = p->train.learning_rate > 0 ? p->train.learning_rate
-                                    : (p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f);
+    lr = model_params_learning_rate(p);
     rc = add_plan(&S, lr);
     if (rc == 0) {
         rc = run_rounds(&S, hooks, &rng);
@@ -728,10 +890,17 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
                         "auto: every candidate failed (diverged); try another learning_rate");
         goto fail;
     }
+    rc = choose_ensemble(&S);
+    if (rc != 0) {
+        rc = nn_err_set(err, rc, "out of memory choosing the ensemble");
+        goto fail;
+    }
+    S.searched = now_seconds();
     folds_free(S.folds, S.n_folds);
     S.folds = NULL;
+    oof_free(&S);
 
-    /* the winner, refitted on all the rows */
+    /* the winner (and the ensemble's other members), refitted on all the rows */
     const struct cand *w = &S.cands[S.board[0].cand];
     rc = model_params_copy(&q, p);
     if (rc != 0) {
@@ -742,10 +911,29 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     q.n_hidden = w->n_hidden;
     q.train.l2 = w->l2;
     q.train.learning_rate = w->lr;
-    rc = model_train_csv(path, &q, lim, hooks != NULL ? hooks->on_epoch : NULL,
-                         hooks != NULL ? hooks->epoch_ud : NULL, cancel, &m, err);
+    struct model_member_spec more[ENSEMBLE_MAX_K];
+    char why[512];
+    for (int j = 1; j < S.ens_k; j++) {
+        const struct cand *c = &S.cands[S.board[j].cand];
+
+        memset(&more[j - 1], 0, sizeof(more[j - 1]));
+        memcpy(more[j - 1].hidden, c->hidden, sizeof(c->hidden));
+        more[j - 1].n_hidden = c->n_hidden;
+        more[j - 1].l2 = c->l2;
+        more[j - 1].learning_rate = c->lr;
+        snprintf(more[j - 1].origin, sizeof(more[j - 1].origin), "candidate %zu, rank %d",
+                 S.board[j].cand + 1, j + 1);
+    }
+    ensemble_why(&S, why, sizeof(why));
+    rc = model_train_members_csv(path, &q, more, S.ens_k - 1, why, lim,
+                                 hooks != NULL ? hooks->on_epoch : NULL,
+                                 hooks != NULL ? hooks->epoch_ud : NULL, cancel, &m, err);
     if (rc != 0) {
         goto fail;
+    }
+    if (m->n_nets > 1) {
+        snprintf(m->member[0].origin, sizeof(m->member[0].origin), "candidate %zu, rank 1",
+                 S.board[0].cand + 1);
     }
     m->search = search_json(&S, s->rows, holdout);
     if (m->search == NULL) {
@@ -758,8 +946,9 @@ fail:
     model_free(m);
     model_params_fini(&q);
     folds_free(S.folds, n_fit);
+    oof_free(&S);
     nn_free(S.cands);
-    nn_free(S.res);
+    res_free(&S);
     nn_free(S.board);
     nn_free(order);
     nn_free(fold_of);

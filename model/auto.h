@@ -11,7 +11,8 @@
  * are independent and their results are combined in candidate order, so with a seed and
  * max_models (max_seconds 0) the result is bit-identical whatever the executor does. With a
  * time limit it is not: the units started before the deadline finish, the others are skipped.
- * Does not: build the ensemble (the `ensemble` parameter is accepted; the best one is kept).
+ * With p->ensemble, the held-out outputs of the best ENSEMBLE_MAX_K candidates are kept and the
+ * model is the mean of the top k (k chosen on the folds) when that beats the best alone.
  * Thread-safety: one search per call; the executor may run units on any threads at once.
  */
 #ifndef NEUROND_MODEL_AUTO_H
@@ -60,7 +61,8 @@ struct model_auto_hooks {
  * "mean", "sd" (over the folds), "accuracy" or "rmse" (mean over the folds), "seconds"
  * (training time summed over the folds)}, best first (ties: the earlier candidate).
  * The model's card gains "auto": {"plan", "limits", "validation", "leaderboard", "winner",
- * "why", "candidates", "seconds"}.
+ * "why", "candidates", "seconds" (the search's), "final_seconds" (the final training's),
+ * "ensemble" ({"enabled", "k", "by_k", "why"})}.
  * @param hooks [in] optional (NULL: sequential, no callbacks).
  * @param cancel [in] optional; non-zero stops within one candidate-fold (NN_ECANCELED).
  * @param board [out] optional: the leaderboard (a new cJSON array; cJSON_Delete), also on

@@ -201,6 +201,52 @@ static void words_attribute(struct model_expl *ex, const int32_t *ind, const dou
     qsort(ex->words, ex->n_words, sizeof(*ex->words), cmp_word_attr);
 }
 
+/*
+ * Integrated gradients of the unit's logit averaged over the model's networks: IG is linear in
+ * the function explained (the same path and grid for each term), so the mean of the members'
+ * attributions is the IG of the mean of their logits, and completeness holds for that mean:
+ * sum = mean logit(x) - mean logit(base). With one network it is nn_ig_row itself. The
+ * regression output is the mean of the values, so there it is the prediction's own IG.
+ * ad and as hold 2 (D + 1) and 2 (nnz + 1) doubles (the second halves are scratch).
+ */
+static int ig_mean(const struct model *m, const float *base, const float *dense, const int32_t *ind,
+                   const float *val, size_t nnz, int unit, double *ad, double *as,
+                   struct nn_ig_result *res, struct nn_err *err)
+{
+    size_t D = (size_t)m->feat->dense_dim, j;
+    double *ad1 = ad + D + 1, *as1 = as + nnz + 1;
+    struct nn_ig_result r1;
+    int rc = nn_ig_row(m->nets[0], base, dense, ind, val, nnz, unit, NULL, ad, as, res, err);
+
+    for (int i = 1; rc == 0 && i < m->n_nets; i++) {
+        rc = nn_ig_row(m->nets[i], base, dense, ind, val, nnz, unit, NULL, ad1, as1, &r1, err);
+        for (j = 0; rc == 0 && j < D; j++) {
+            ad[j] += ad1[j];
+        }
+        for (j = 0; rc == 0 && j < nnz; j++) {
+            as[j] += as1[j];
+        }
+        res->out += r1.out;
+        res->base += r1.base;
+        res->sum += r1.sum;
+        res->steps = r1.steps > res->steps ? r1.steps : res->steps;
+        res->converged = res->converged && r1.converged;
+    }
+    if (rc != 0 || m->n_nets == 1) {
+        return rc;
+    }
+    for (j = 0; j < D; j++) {
+        ad[j] /= m->n_nets;
+    }
+    for (j = 0; j < nnz; j++) {
+        as[j] /= m->n_nets;
+    }
+    res->out /= m->n_nets;
+    res->base /= m->n_nets;
+    res->sum /= m->n_nets;
+    return 0;
+}
+
 /* Explains an encoded row. */
 static int explain_encoded(const struct model *m, const char *const *cells, const float *dense,
                            const int32_t *ind, const float *val, size_t nnz, int cls, float *out,
@@ -211,11 +257,11 @@ static int explain_encoded(const struct model *m, const char *const *cells, cons
     float *rawp, *scratch = NULL, *zeros = NULL;
     double *ad = NULL, *as = NULL, scale = 1.0;
     struct model_expl *ex = nn_calloc(1, sizeof(*ex));
-    int unit = 0, k = nn_net_outputs(m->net), rc;
+    int unit = 0, k = nn_net_outputs(m->nets[0]), rc;
 
-    scratch = nn_malloc((nn_net_scratch_len(m->net) + (size_t)k + 2) * sizeof(float));
-    ad = nn_calloc(D + 1, sizeof(double));
-    as = nn_calloc(nnz + 1, sizeof(double));
+    scratch = nn_malloc((model_net_scratch_len(m) + (size_t)k + 2) * sizeof(float));
+    ad = nn_calloc(2 * (D + 1), sizeof(double));
+    as = nn_calloc(2 * (nnz + 1), sizeof(double));
     if (m->baseline == NULL) {
         zeros = nn_calloc(D + 1, sizeof(float));
     }
@@ -228,8 +274,8 @@ static int explain_encoded(const struct model *m, const char *const *cells, cons
         rc = nn_err_set(err, NN_ENOMEM, "out of memory");
         goto fail;
     }
-    rawp = scratch + nn_net_scratch_len(m->net);
-    nn_net_predict_row(m->net, dense, ind, val, nnz, scratch, rawp);
+    rawp = scratch + model_net_scratch_len(m);
+    model_nets_predict_row(m, dense, ind, val, nnz, scratch, rawp);
     model_outputs(m, rawp, out);
     ex->cls = -1;
     if (f->task == NN_TASK_REGRESSION) {
@@ -243,8 +289,8 @@ static int explain_encoded(const struct model *m, const char *const *cells, cons
         }
     }
     ex->stored = m->baseline != NULL;
-    rc = nn_ig_row(m->net, m->baseline != NULL ? m->baseline : zeros, dense, ind, val, nnz, unit,
-                   NULL, ad, as, &ex->ig, err);
+    rc = ig_mean(m, m->baseline != NULL ? m->baseline : zeros, dense, ind, val, nnz, unit, ad, as,
+                 &ex->ig, err);
     if (rc != 0) {
         goto fail;
     }

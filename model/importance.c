@@ -32,7 +32,7 @@ static double quality(const struct model *m, const struct nn_dataset *ds, const 
     size_t i;
 
     if (f->task != NN_TASK_REGRESSION) {
-        return nn_metrics_accuracy(out, nn_net_outputs(m->net), ds->y, ds->rows);
+        return nn_metrics_accuracy(out, nn_net_outputs(m->nets[0]), ds->y, ds->rows);
     }
     for (i = 0; i < ds->rows; i++) {
         tmp[i] = (float)tab_features_unscale(f, out[i]);
@@ -87,7 +87,7 @@ int model_importance_fit(struct model *m, const struct nn_dataset *va, uint64_t 
                          struct nn_err *err)
 {
     const struct tab_features *f = m->feat;
-    size_t n = f->n_inputs, rows = va->rows, k = (size_t)nn_net_outputs(m->net), i;
+    size_t n = f->n_inputs, rows = va->rows, k = (size_t)nn_net_outputs(m->nets[0]), i;
     size_t nnz = va->sparse_cols > 0 ? va->indptr[rows] : 0;
     struct nn_dataset perm;
     struct nn_rng rng;
@@ -111,7 +111,10 @@ int model_importance_fit(struct model *m, const struct nn_dataset *va, uint64_t 
     }
     memcpy(perm.y, va->y, rows * sizeof(float));
     nn_rng_seed(&rng, seed ^ IMP_SEED);
-    nn_net_predict(m->net, va, out);
+    if (model_nets_predict(m, va, out) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory measuring permutation importance");
+        goto fail;
+    }
     base = quality(m, va, out, tmp);
     for (i = 0; i < n; i++) {
         const struct tab_feat_input *in = &f->inputs[i];
@@ -121,7 +124,10 @@ int model_importance_fit(struct model *m, const struct nn_dataset *va, uint64_t 
         for (s = 0; s < MODEL_IMP_SHUFFLES; s++) {
             shuffle(p, rows, &rng);
             permuted(&perm, va, p, in->offset, c1, in->type == TAB_COL_TEXT);
-            nn_net_predict(m->net, &perm, out);
+            if (model_nets_predict(m, &perm, out) != 0) {
+                rc = nn_err_set(err, NN_ENOMEM, "out of memory measuring permutation importance");
+                goto fail;
+            }
             drops[s] = base - quality(m, &perm, out, tmp);
             mean += drops[s] / MODEL_IMP_SHUFFLES;
         }

@@ -114,6 +114,7 @@ struct model *model_alloc(void)
         return NULL;
     }
     model_params_default(&m->params);
+    m->n_nets = 1; /* nets[0] is set by whoever makes the model */
     m->metrics.accuracy = NAN;
     m->metrics.log_loss = NAN;
     m->metrics.auc = NAN;
@@ -131,7 +132,10 @@ void model_free(struct model *m)
         return;
     }
     tab_features_free(m->feat);
-    nn_net_free(m->net);
+    for (int i = 0; i < m->n_nets; i++) {
+        nn_net_free(m->nets[i]);
+    }
+    nn_free(m->why);
     model_params_fini(&m->params);
     nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);

@@ -141,6 +141,47 @@ cJSON *model_params_json(const struct model *m)
     return o;
 }
 
+/* A net's hidden widths, activation and parameter count (the card's architecture terms). */
+static void net_shape_json(cJSON *o, const struct nn_net *net)
+{
+    cJSON *h = cJSON_AddArrayToObject(o, "hidden");
+
+    for (int l = 0; l + 1 < net->n_layers; l++) {
+        cJSON_AddItemToArray(h, cJSON_CreateNumber(net->layers[l].out));
+    }
+    cJSON_AddStringToObject(o, "activation",
+                            net->n_layers > 1 ? nn_act_name(net->layers[0].act) : "none");
+    cJSON_AddNumberToObject(o, "parameters", (double)net->n_params);
+}
+
+/* The card's "ensemble": {k, why, members: [{hidden, activation, parameters, l2,
+   learning_rate, epochs, origin}]}. */
+static cJSON *ensemble_json(const struct model *m)
+{
+    cJSON *e = cJSON_CreateObject();
+    cJSON *mb = cJSON_AddArrayToObject(e, "members");
+
+    cJSON_AddNumberToObject(e, "k", m->n_nets);
+    if (m->why != NULL) {
+        cJSON_AddStringToObject(e, "why", m->why);
+    } else {
+        cJSON_AddNullToObject(e, "why");
+    }
+    for (int i = 0; i < m->n_nets; i++) {
+        const struct model_member *x = &m->member[i];
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(mb, o);
+        net_shape_json(o, m->nets[i]);
+        cJSON_AddNumberToObject(o, "l2", model_float_json(x->l2));
+        cJSON_AddNumberToObject(o, "learning_rate", model_float_json(x->learning_rate));
+        cJSON_AddNumberToObject(o, "epochs", x->epochs);
+        cJSON_AddStringToObject(o, "origin", x->origin);
+    }
+    return e;
+}
+
+
 cJSON *model_card(const struct model *m)
 {
     const struct tab_features *f = m->feat;
@@ -179,14 +220,16 @@ cJSON *model_card(const struct model *m)
     }
     arch = cJSON_AddObjectToObject(card, "architecture");
     layers = cJSON_AddArrayToObject(arch, "layers");
-    cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->net->dense_in + m->net->sparse_in));
-    for (l = 0; l < m->net->n_layers; l++) {
-        cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->net->layers[l].out));
+    cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->nets[0]->dense_in + m->nets[0]->sparse_in));
+    for (l = 0; l < m->nets[0]->n_layers; l++) {
+        cJSON_AddItemToArray(layers, cJSON_CreateNumber(m->nets[0]->layers[l].out));
     }
     cJSON_AddStringToObject(arch, "activation",
-                            m->net->n_layers > 1 ? nn_act_name(m->net->layers[0].act) : "none");
-    cJSON_AddStringToObject(arch, "output", nn_act_name(m->net->layers[m->net->n_layers - 1].act));
-    cJSON_AddNumberToObject(arch, "parameters", (double)m->net->n_params);
+                            m->nets[0]->n_layers > 1 ? nn_act_name(m->nets[0]->layers[0].act)
+                                                     : "none");
+    cJSON_AddStringToObject(arch, "output",
+                            nn_act_name(m->nets[0]->layers[m->nets[0]->n_layers - 1].act));
+    cJSON_AddNumberToObject(arch, "parameters", (double)m->nets[0]->n_params);
     cJSON_AddItemToObject(card, "metrics", model_metrics(m));
     cJSON_AddItemToObject(card, "params", model_params_json(m));
     cJSON_AddItemToObject(card, "columns", model_columns_json(m));
@@ -201,6 +244,9 @@ cJSON *model_card(const struct model *m)
     cJSON_AddItemToObject(card, "importance", model_importance_json(m));
     if (m->search != NULL) {
         cJSON_AddItemToObject(card, "auto", cJSON_Duplicate(m->search, 1));
+    }
+    if (m->n_nets > 1) {
+        cJSON_AddItemToObject(card, "ensemble", ensemble_json(m));
     }
     return card;
 }

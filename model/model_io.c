@@ -21,14 +21,15 @@
 #include "tab/buf.h"
 
 #define MAGIC "NRDM"
-#define FORMAT_VERSION                                                                             \
-    4u /* 2: + impute and the columns after the metrics; 3: + the                                  \
-          explanation baseline; 4: + permutation importance; 1 to 3 still read */
-#define MAX_BLOB    ((size_t)1 << 31)
-#define MAX_WIDTH   (1 << 20)
-#define MAX_HISTORY 1000000u
-#define MAX_NAME    4096
-#define LOAD_BATCH  256
+/* 2: + impute and the columns after the metrics; 3: + the explanation baseline; 4: +
+   permutation importance; 5: + the ensemble (the networks after the first, each one's
+   training, why); 1 to 4 still read */
+#define FORMAT_VERSION 5u
+#define MAX_BLOB       ((size_t)1 << 31)
+#define MAX_WIDTH      (1 << 20)
+#define MAX_HISTORY    1000000u
+#define MAX_NAME       4096
+#define LOAD_BATCH     256
 
 /* ------------------------------------------------------------------------------------------
  * CRC-32 (IEEE 802.3, reflected, as zlib's crc32)
@@ -127,6 +128,25 @@ static void put_net(struct tab_buf *b, const struct nn_net *net)
     tab_buf_put_f32s(b, net->params, net->n_params);
 }
 
+/* v4: u32 K, the networks 2..K, then per network (f32 l2, f32 learning rate, i32 epochs, str
+   origin), then str why. */
+static void put_ensemble(struct tab_buf *b, const struct model *m)
+{
+    int i;
+
+    tab_buf_put_u32(b, (uint32_t)m->n_nets);
+    for (i = 1; i < m->n_nets; i++) {
+        put_net(b, m->nets[i]);
+    }
+    for (i = 0; i < m->n_nets; i++) {
+        tab_buf_put_f32(b, m->member[i].l2);
+        tab_buf_put_f32(b, m->member[i].learning_rate);
+        tab_buf_put_i32(b, m->member[i].epochs);
+        tab_buf_put_str(b, m->member[i].origin);
+    }
+    tab_buf_put_str(b, m->why != NULL ? m->why : "");
+}
+
 static void put_params(struct tab_buf *b, const struct model_params *p)
 {
     int i;
@@ -190,7 +210,7 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     tab_buf_put_u64(&b, 0); /* payload length, patched below */
     payload_at = b.len;
     tab_features_save(m->feat, &b);
-    put_net(&b, m->net);
+    put_net(&b, m->nets[0]);
     put_params(&b, &m->params);
     put_metrics(&b, m);
     tab_buf_put_u8(&b, (uint8_t)m->params.impute);
@@ -205,6 +225,8 @@ int model_save(const struct model *m, unsigned char **buf, size_t *len, struct n
     if (m->importance != NULL) {
         tab_buf_put_f32s(&b, m->importance, 2 * m->feat->n_inputs);
     }
+    /* v5: the ensemble */
+    put_ensemble(&b, m);
     if (b.failed) {
         tab_buf_fini(&b);
         return nn_err_set(err, NN_ENOMEM, "out of memory writing the model");
@@ -499,6 +521,54 @@ static int get_floats(struct tab_rd *rd, uint32_t want, const char *what, float 
     return rc;
 }
 
+/* What put_ensemble wrote; K checked before anything is read for it. */
+static int get_ensemble(struct tab_rd *rd, struct model *m, struct nn_err *err)
+{
+    uint32_t k = 0, i;
+    char *s = NULL;
+    int rc = tab_rd_u32(rd, &k, "network count", err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (k < 1 || k > MODEL_MAX_NETS) {
+        return nn_err_set(err, NN_EFORMAT, "model blob: %u networks (1 to %d allowed)", k,
+                          MODEL_MAX_NETS);
+    }
+    for (i = 1; i < k; i++) {
+        rc = get_net(rd, m->feat, &m->nets[i], err);
+        if (rc != 0) {
+            return rc;
+        }
+        m->n_nets++;
+        if (nn_net_outputs(m->nets[i]) != nn_net_outputs(m->nets[0])) {
+            return nn_err_set(err, NN_EFORMAT, "model blob: network %u has another output", i);
+        }
+    }
+    for (i = 0; i < k; i++) {
+        struct model_member *mb = &m->member[i];
+
+        if (tab_rd_f32(rd, &mb->l2, "member l2", err) != 0 ||
+            tab_rd_f32(rd, &mb->learning_rate, "member learning rate", err) != 0 ||
+            tab_rd_i32(rd, &mb->epochs, "member epochs", err) != 0 ||
+            tab_rd_str(rd, &s, MODEL_ORIGIN - 1, "member origin", err) != 0) {
+            return NN_EFORMAT;
+        }
+        snprintf(mb->origin, sizeof(mb->origin), "%s", s);
+        nn_free(s);
+        s = NULL;
+    }
+    if (tab_rd_str(rd, &s, MAX_NAME, "ensemble why", err) != 0) {
+        return NN_EFORMAT;
+    }
+    if (s[0] == '\0') {
+        nn_free(s);
+        s = NULL;
+    }
+    m->why = s;
+    return 0;
+}
+
 int model_load(const unsigned char *buf, size_t len, struct model **out, struct nn_err *err)
 {
     struct model *m = NULL;
@@ -536,7 +606,7 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     }
     rc = tab_features_load(&rd, model_text_decoder_find, &m->feat, err);
     if (rc == 0) {
-        rc = get_net(&rd, m->feat, &m->net, err);
+        rc = get_net(&rd, m->feat, &m->nets[0], err);
     }
     if (rc == 0) {
         rc = get_params(&rd, &m->params, err);
@@ -562,6 +632,9 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
     if (rc == 0 && version >= 4) {
         rc = get_floats(&rd, (uint32_t)(2 * m->feat->n_inputs), "importance", &m->importance, err);
     }
+    if (rc == 0 && version >= 5) {
+        rc = get_ensemble(&rd, m, err);
+    }
     if (rc == 0 && tab_rd_left(&rd) != 0) {
         rc = nn_err_set(err, NN_EFORMAT, "model blob has %zu unexpected trailing bytes",
                         tab_rd_left(&rd));
@@ -578,18 +651,45 @@ int model_load(const unsigned char *buf, size_t len, struct model **out, struct 
  * JSON export / import
  * ---------------------------------------------------------------------------------------- */
 
+/* A net's "layers" as API.md writes them: weights[unit][input], bias, activation. */
+static cJSON *layers_json(const struct nn_net *net)
+{
+    cJSON *layers = cJSON_CreateArray();
+    int l;
+
+    for (l = 0; layers != NULL && l < net->n_layers; l++) {
+        const struct nn_layer *ly = &net->layers[l];
+        cJSON *o = cJSON_CreateObject();
+        cJSON *w = cJSON_AddArrayToObject(o, "weights");
+        int u, i;
+
+        cJSON_AddItemToArray(layers, o);
+        /* memory is W[input][unit] */
+        for (u = 0; u < ly->out; u++) {
+            cJSON *row = cJSON_CreateArray();
+
+            for (i = 0; i < ly->in; i++) {
+                cJSON_AddItemToArray(
+                    row, cJSON_CreateNumber(net->params[ly->w + (size_t)i * ly->out + u]));
+            }
+            cJSON_AddItemToArray(w, row);
+        }
+        cJSON_AddItemToObject(o, "bias", cJSON_CreateFloatArray(net->params + ly->b, ly->out));
+        cJSON_AddStringToObject(o, "activation", nn_act_name(ly->act));
+    }
+    return layers;
+}
+
 cJSON *model_export(const struct model *m)
 {
-    const struct nn_net *net = m->net;
     cJSON *doc = cJSON_CreateObject();
-    cJSON *layers;
-    int l;
 
     if (doc == NULL) {
         return NULL;
     }
     cJSON_AddStringToObject(doc, "format", "neurond-model");
-    cJSON_AddNumberToObject(doc, "format_version", FORMAT_VERSION);
+    /* a single net exports as version 4 did: older readers still import it */
+    cJSON_AddNumberToObject(doc, "format_version", m->n_nets > 1 ? FORMAT_VERSION : 4);
     if (model_features_to_json(m->feat, doc) != 0) {
         cJSON_Delete(doc);
         return NULL;
@@ -605,6 +705,16 @@ cJSON *model_export(const struct model *m)
                               cJSON_DetachItemFromObject(card, "architecture"));
         cJSON_AddItemToObject(doc, "metrics", cJSON_DetachItemFromObject(card, "metrics"));
         cJSON_AddItemToObject(doc, "params", cJSON_DetachItemFromObject(card, "params"));
+        if (m->n_nets > 1) {
+            cJSON *ens = cJSON_DetachItemFromObject(card, "ensemble");
+            cJSON *mb = cJSON_GetObjectItemCaseSensitive(ens, "members");
+
+            /* the first member's layers are the top-level "layers" */
+            for (int i = 1; i < m->n_nets; i++) {
+                cJSON_AddItemToObject(cJSON_GetArrayItem(mb, i), "layers", layers_json(m->nets[i]));
+            }
+            cJSON_AddItemToObject(doc, "ensemble", ens);
+        }
         cJSON_Delete(card);
     }
     if (model_positive_class(m) >= 0) {
@@ -616,37 +726,17 @@ cJSON *model_export(const struct model *m)
         cJSON_AddItemToObject(doc, "baseline",
                               cJSON_CreateFloatArray(m->baseline, m->feat->dense_dim));
     }
-    layers = cJSON_AddArrayToObject(doc, "layers");
-    for (l = 0; l < net->n_layers; l++) {
-        const struct nn_layer *ly = &net->layers[l];
-        cJSON *o = cJSON_CreateObject();
-        cJSON *w = cJSON_AddArrayToObject(o, "weights");
-        int u, i;
-
-        cJSON_AddItemToArray(layers, o);
-        /* API.md writes weights per unit: weights[unit][input]; memory is W[input][unit] */
-        for (u = 0; u < ly->out; u++) {
-            cJSON *row = cJSON_CreateArray();
-
-            for (i = 0; i < ly->in; i++) {
-                cJSON_AddItemToArray(
-                    row, cJSON_CreateNumber(net->params[ly->w + (size_t)i * ly->out + u]));
-            }
-            cJSON_AddItemToArray(w, row);
-        }
-        cJSON_AddItemToObject(o, "bias", cJSON_CreateFloatArray(net->params + ly->b, ly->out));
-        cJSON_AddStringToObject(o, "activation", nn_act_name(ly->act));
-    }
+    cJSON_AddItemToObject(doc, "layers", layers_json(m->nets[0]));
     return doc;
 }
 
-static int parse_act(const cJSON *o, int l, int *act, struct nn_err *err)
+static int parse_act(const cJSON *o, const char *pre, int l, int *act, struct nn_err *err)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "activation");
-    char field[64];
+    char field[128];
     int v;
 
-    snprintf(field, sizeof(field), "layers[%d].activation", l);
+    snprintf(field, sizeof(field), "%slayers[%d].activation", pre, l);
     if (!cJSON_IsString(a)) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a string", field);
     }
@@ -663,13 +753,14 @@ static int parse_act(const cJSON *o, int l, int *act, struct nn_err *err)
  * Reads layers[l].weights (out x in) and .bias (out) into the net's W[in][out] and b.
  * Walks the cJSON lists through ->next: indexing them would be quadratic in the layer width.
  */
-static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *err)
+static int fill_layer(struct nn_net *net, const cJSON *o, const char *pre, int l,
+                      struct nn_err *err)
 {
     const struct nn_layer *ly = &net->layers[l];
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
     const cJSON *row, *x;
-    char field[96];
+    char field[160];
     int u = 0, i;
 
     cJSON_ArrayForEach(row, w)
@@ -678,7 +769,7 @@ static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *
         cJSON_ArrayForEach(x, row)
         {
             if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
-                snprintf(field, sizeof(field), "layers[%d].weights[%d][%d]", l, u, i);
+                snprintf(field, sizeof(field), "%slayers[%d].weights[%d][%d]", pre, l, u, i);
                 return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number",
                                      field);
             }
@@ -695,12 +786,80 @@ static int fill_layer(struct nn_net *net, const cJSON *o, int l, struct nn_err *
     cJSON_ArrayForEach(x, b)
     {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
-            snprintf(field, sizeof(field), "layers[%d].bias[%d]", l, u);
+            snprintf(field, sizeof(field), "%slayers[%d].bias[%d]", pre, l, u);
             return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be a finite number", field);
         }
         net->params[ly->b + u] = (float)x->valuedouble;
         u++;
     }
+    return 0;
+}
+
+/*
+ * A net from its "layers" (pre: the field name's prefix for errors). widths[0..n] and acts[0..n-1]
+ * are filled, *n_layers set. @return 0 or an error naming the field; *out NULL on failure.
+ */
+static int net_from_json(const cJSON *layers, const struct tab_features *f, const char *pre,
+                         int *widths, int *acts, int *n_layers, struct nn_net **out,
+                         struct nn_err *err)
+{
+    char field[128];
+    int n, l, rc;
+
+    *out = NULL;
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 ||
+        cJSON_GetArraySize(layers) > MODEL_MAX_HIDDEN + 1) {
+        snprintf(field, sizeof(field), "%slayers", pre);
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must be an array of 1 to %d layers",
+                             field, MODEL_MAX_HIDDEN + 1);
+    }
+    n = cJSON_GetArraySize(layers);
+    widths[0] = f->dense_dim + f->sparse_dim;
+    for (l = 0; l < n; l++) {
+        const cJSON *o = cJSON_GetArrayItem(layers, l);
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
+        int u;
+
+        snprintf(field, sizeof(field), "%slayers[%d].weights", pre, l);
+        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 || cJSON_GetArraySize(w) > MAX_WIDTH) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, field,
+                                 "%s must be an array with one array of input weights per unit",
+                                 field);
+        }
+        widths[l + 1] = cJSON_GetArraySize(w);
+        u = 0;
+        for (const cJSON *row = w->child; row != NULL; row = row->next, u++) {
+            if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != widths[l]) {
+                snprintf(field, sizeof(field), "%slayers[%d].weights[%d]", pre, l, u);
+                return nn_err_set_at(err, NN_EINVAL, 0, 0, field,
+                                     "%s must hold %d weights, one per input of the layer", field,
+                                     widths[l]);
+            }
+        }
+        if (b != NULL && (!cJSON_IsArray(b) || cJSON_GetArraySize(b) != widths[l + 1])) {
+            snprintf(field, sizeof(field), "%slayers[%d].bias", pre, l);
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must hold %d numbers", field,
+                                 widths[l + 1]);
+        }
+        rc = parse_act(o, pre, l, &acts[l], err);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    rc = make_net(f, widths, acts, n, out, err);
+    if (rc != 0) {
+        return rc == NN_ENOMEM ? rc : NN_EINVAL;
+    }
+    for (l = 0; l < n; l++) {
+        rc = fill_layer(*out, cJSON_GetArrayItem(layers, l), pre, l, err);
+        if (rc != 0) {
+            nn_net_free(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    *n_layers = n;
     return 0;
 }
 
@@ -732,12 +891,76 @@ static int import_baseline(const cJSON *doc, struct model *m, struct nn_err *err
     return 0;
 }
 
+/* A member's number: absent or null is def, else a finite number. */
+static double member_num(const cJSON *o, const char *key, double def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && fabs(v->valuedouble) <= FLT_MAX
+               ? v->valuedouble
+               : def;
+}
+
+/*
+ * "ensemble": absent or null (one network), or {"members": [...]} with 2 to MODEL_MAX_NETS
+ * members: the first is the top-level "layers", each other holds its own "layers". A member's
+ * l2, learning_rate, epochs and origin are read when present (the card's, informative).
+ */
+static int import_ensemble(const cJSON *doc, struct model *m, struct nn_err *err)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(doc, "ensemble");
+    const cJSON *mb = cJSON_GetObjectItemCaseSensitive(e, "members"), *o;
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(e, "why");
+    int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0}, n, i = 0, rc;
+    char pre[64];
+
+    if (e == NULL || cJSON_IsNull(e)) {
+        return 0;
+    }
+    if (!cJSON_IsObject(e) || !cJSON_IsArray(mb) || cJSON_GetArraySize(mb) < 1 ||
+        cJSON_GetArraySize(mb) > MODEL_MAX_NETS) {
+        return nn_err_set_at(err, NN_EINVAL, 0, 0, "ensemble.members",
+                             "ensemble.members must be an array of 1 to %d networks",
+                             MODEL_MAX_NETS);
+    }
+    cJSON_ArrayForEach(o, mb)
+    {
+        const cJSON *origin = cJSON_GetObjectItemCaseSensitive(o, "origin");
+        struct model_member *x = &m->member[i];
+
+        snprintf(pre, sizeof(pre), "ensemble.members[%d].", i);
+        if (!cJSON_IsObject(o)) {
+            return nn_err_set_at(err, NN_EINVAL, 0, 0, pre, "%s must be an object", pre);
+        }
+        if (i > 0) {
+            rc = net_from_json(cJSON_GetObjectItemCaseSensitive(o, "layers"), m->feat, pre, widths,
+                               acts, &n, &m->nets[i], err);
+            if (rc != 0) {
+                return rc;
+            }
+            m->n_nets++;
+        }
+        x->l2 = (float)member_num(o, "l2", 0.0);
+        x->learning_rate = (float)member_num(o, "learning_rate", 0.0);
+        x->epochs = (int)fmax(0.0, fmin(member_num(o, "epochs", 0.0), 1e9));
+        snprintf(x->origin, sizeof(x->origin), "%s",
+                 cJSON_IsString(origin) ? origin->valuestring : "imported");
+        i++;
+    }
+    if (cJSON_IsString(why)) {
+        m->why = nn_strdup(why->valuestring);
+        if (m->why == NULL) {
+            return nn_err_set(err, NN_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
 int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
 {
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
     int widths[NN_MAX_LAYERS + 1] = {0}, acts[NN_MAX_LAYERS] = {0};
     struct model *m = NULL;
-    int n, l, rc;
+    int n = 0, l, rc;
 
     *out = NULL;
     if (!cJSON_IsObject(doc)) {
@@ -757,12 +980,11 @@ int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
             "model exported by a newer neurond?)",
             got, FORMAT_VERSION);
     }
-    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1 ||
-        cJSON_GetArraySize(layers) > MODEL_MAX_HIDDEN + 1) {
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(doc, "layers");
+    if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, "layers",
                              "layers must be an array of 1 to %d layers", MODEL_MAX_HIDDEN + 1);
     }
-    n = cJSON_GetArraySize(layers);
     m = model_alloc();
     if (m == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
@@ -771,53 +993,13 @@ int model_import(const cJSON *doc, struct model **out, struct nn_err *err)
     if (rc != 0) {
         goto fail;
     }
-    widths[0] = m->feat->dense_dim + m->feat->sparse_dim;
-    for (l = 0; l < n; l++) {
-        const cJSON *o = cJSON_GetArrayItem(layers, l);
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weights");
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bias");
-        char field[64];
-        int u;
-
-        snprintf(field, sizeof(field), "layers[%d].weights", l);
-        if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) < 1 || cJSON_GetArraySize(w) > MAX_WIDTH) {
-            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,
-                               "%s must be an array with one array of input weights per unit",
-                               field);
-            goto fail;
-        }
-        widths[l + 1] = cJSON_GetArraySize(w);
-        u = 0;
-        for (const cJSON *row = w->child; row != NULL; row = row->next, u++) {
-            if (!cJSON_IsArray(row) || cJSON_GetArraySize(row) != widths[l]) {
-                snprintf(field, sizeof(field), "layers[%d].weights[%d]", l, u);
-                rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field,
-                                   "%s must hold %d weights, one per input of the layer", field,
-                                   widths[l]);
-                goto fail;
-            }
-        }
-        if (b != NULL && (!cJSON_IsArray(b) || cJSON_GetArraySize(b) != widths[l + 1])) {
-            snprintf(field, sizeof(field), "layers[%d].bias", l);
-            rc = nn_err_set_at(err, NN_EINVAL, 0, 0, field, "%s must hold %d numbers", field,
-                               widths[l + 1]);
-            goto fail;
-        }
-        rc = parse_act(o, l, &acts[l], err);
-        if (rc != 0) {
-            goto fail;
-        }
-    }
-    rc = make_net(m->feat, widths, acts, n, &m->net, err);
+    rc = net_from_json(layers, m->feat, "", widths, acts, &n, &m->nets[0], err);
     if (rc != 0) {
-        rc = rc == NN_ENOMEM ? rc : NN_EINVAL;
         goto fail;
     }
-    for (l = 0; l < n; l++) {
-        rc = fill_layer(m->net, cJSON_GetArrayItem(layers, l), l, err);
-        if (rc != 0) {
-            goto fail;
-        }
+    rc = import_ensemble(doc, m, err);
+    if (rc != 0) {
+        goto fail;
     }
     nn_free(m->params.label);
     m->params.label = nn_strdup(m->feat->label);

@@ -35,8 +35,8 @@ static size_t scratch_layout(const struct model *m, size_t part[4])
 {
     part[0] = (size_t)m->feat->dense_dim + 1;
     part[1] = m->feat->sparse_dim > 0 ? TAB_FEAT_MAX_NNZ : 1;
-    part[2] = nn_net_scratch_len(m->net) + 1;
-    part[3] = (size_t)nn_net_outputs(m->net) + 1;
+    part[2] = model_net_scratch_len(m) + 1;
+    part[3] = (size_t)nn_net_outputs(m->nets[0]) + 1;
     return sizeof(float) * (part[0] + part[1] + part[2] + part[3]) + sizeof(int32_t) * part[1];
 }
 
@@ -83,7 +83,7 @@ static int predict_cells(const struct model *m, struct row_scratch *sc, const ch
     if (rc != 0) {
         return rc;
     }
-    nn_net_predict_row(m->net, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
+    model_nets_predict_row(m, sc->dense, sc->ind, sc->val, nnz, sc->net, sc->raw);
     model_outputs(m, sc->raw, out);
     return 0;
 }
@@ -92,11 +92,11 @@ void model_outputs(const struct model *m, const float *raw, float *out)
 {
     if (m->feat->task == NN_TASK_REGRESSION) {
         out[0] = (float)tab_features_unscale(m->feat, raw[0]);
-    } else if (nn_net_outputs(m->net) == 1) {
+    } else if (nn_net_outputs(m->nets[0]) == 1) {
         out[0] = 1.0f - raw[0];
         out[1] = raw[0];
     } else {
-        memcpy(out, raw, sizeof(float) * (size_t)nn_net_outputs(m->net));
+        memcpy(out, raw, sizeof(float) * (size_t)nn_net_outputs(m->nets[0]));
     }
 }
 

@@ -44,9 +44,26 @@ struct model_column {
 };
 #define MODEL_COLUMN_LABEL 4
 
+#define MODEL_MAX_NETS 16 /* networks of one ensemble, at most */
+#define MODEL_ORIGIN   48 /* bytes of a member's origin, with its NUL */
+
+/* How one network of the model was trained (the card's ensemble members). */
+struct model_member {
+    float l2;
+    float learning_rate;
+    int epochs;                /* epochs trained (the refit's count, or the best epoch) */
+    char origin[MODEL_ORIGIN]; /* "refit on all rows", "holdout 2 of 5", "candidate 4" */
+};
+
 struct model {
     struct tab_features *feat;
-    struct nn_net *net;
+    /* the networks behind the one pipeline; the served output is the mean of their outputs
+       (probabilities or values). n_nets >= 1; n_nets == 1 is the ordinary model, and then
+       member[0] and why are not stored. */
+    struct nn_net *nets[MODEL_MAX_NETS];
+    int n_nets;
+    struct model_member member[MODEL_MAX_NETS];
+    char *why;                  /* why these networks (NULL: none given) */
     struct model_params params; /* as used (label resolved) */
     struct model_metrics metrics;
     struct nn_epoch_stats *history;
@@ -66,6 +83,27 @@ struct model {
     cJSON *search;     /* auto: the search (plan, limits, leaderboard, why); NULL otherwise.
                           In the card only, not in the blob. */
 };
+
+/* A network of an ensemble beyond the first (whose layers and training are the params'). */
+struct model_member_spec {
+    int hidden[MODEL_MAX_HIDDEN];
+    int n_hidden;
+    float l2;
+    float learning_rate;
+    char origin[MODEL_ORIGIN];
+};
+
+/**
+ * model_train_csv with n_more networks beyond the first (0 to MODEL_MAX_NETS - 1) behind the
+ * same pipeline: each trained on the training split with early stopping as the first is, the
+ * validation metrics (and threshold) those of their mean, then each refitted on every row for
+ * its best epoch when the first is. why (NULL: none) is the card's ensemble.why.
+ * @return as model_train_csv.
+ */
+int model_train_members_csv(const char *path, const struct model_params *p,
+                            const struct model_member_spec *more, int n_more, const char *why,
+                            const struct model_limits *lim, nn_progress_fn cb, void *ud,
+                            atomic_int *cancel, struct model **out, struct nn_err *err);
 
 /** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
 void model_csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim);
@@ -138,6 +176,27 @@ cJSON *model_importance_json(const struct model *m);
  * then both a and item are freed (so a loop can run while the array is not NULL).
  */
 cJSON *model_json_push(cJSON *a, cJSON *item);
+
+/**
+ * Runs every network of m on one encoded row and writes the mean of their outputs to raw
+ * (nn_net_outputs floats). scratch holds model_net_scratch_len(m) floats.
+ */
+void model_nets_predict_row(const struct model *m, const float *dense, const int32_t *ind,
+                            const float *val, size_t nnz, float *scratch, float *raw);
+
+/** Floats of scratch model_nets_predict_row needs. */
+size_t model_net_scratch_len(const struct model *m);
+
+/**
+ * The mean of the networks' outputs on every row of ds into out (rows x outputs floats).
+ * @return 0 or NN_ENOMEM.
+ */
+int model_nets_predict(const struct model *m, const struct nn_dataset *ds, float *out);
+
+/** Adds net to m as one more member (takes ownership of net, even on failure).
+ *  @return 0 or NN_ERANGE when m holds MODEL_MAX_NETS already. */
+int model_add_net(struct model *m, struct nn_net *net, float l2, float learning_rate, int epochs,
+                  const char *origin);
 
 /* What model_on_epoch needs: the model whose history grows (cap: its room) and the
    caller's own callback (may be NULL). */

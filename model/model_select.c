@@ -10,6 +10,9 @@
  *    reports), a small set's net is trained again from scratch on every row for the mean
  *    best epoch of the chosen decay's holdouts, so no row is wasted on validation (20% of 120 rows
  * is a lot). Both for tables without text inputs: a text model's hashed inputs make each run slow.
+ *  - Ensemble: the nets trained on the holdouts of the 3 decays with the lowest mean loss are
+ *    handed back (model_train.c serves their mean with the refitted net's): they cost no
+ *    training, and their average varies less than any one net (make quality, docs/quality.md).
  * Does not: change the features (fitted on the training split), print, or report progress
  * (the caller's cancel flag is honoured by every run).
  */
@@ -20,14 +23,16 @@
 
 #include "nn/alloc.h"
 
-#define SELECT_MAX_ROWS 5000
-#define SELECT_REPEATS  5
-#define REFIT_MAX_ROWS  10000
+#define SELECT_MAX_ROWS    5000
+#define SELECT_REPEATS     MODEL_SELECT_REPEATS
+#define REFIT_MAX_ROWS     10000
+#define SELECT_KEEP_DECAYS 3 /* the decays whose holdout nets join the defaults' ensemble */
 /* The fixed decay when the set is too large to search (regression targets are in
    standard units and the squared error's gradient is twice the cross-entropy's). */
 #define L2_LARGE 1e-4f
 
 static const float l2_grid[] = {1e-4f, 1e-3f, 1e-2f, 1e-1f};
+_Static_assert(sizeof(l2_grid) / sizeof(l2_grid[0]) == MODEL_SELECT_DECAYS, "the decays tried");
 
 int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
                   const struct nn_train_params *tp, const struct nn_dataset *tr,
@@ -40,9 +45,10 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
     int rc;
 
     *out = NULL;
-    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim, p->hidden, p->n_hidden, p->activation,
-                    spec->n_out, spec->out_act, tp->batch_size < 256 ? 256 : tp->batch_size, &net,
-                    err);
+    rc = nn_net_new(m->feat->dense_dim, m->feat->sparse_dim,
+                    spec->hidden != NULL ? spec->hidden : p->hidden,
+                    spec->hidden != NULL ? spec->n_hidden : p->n_hidden, p->activation, spec->n_out,
+                    spec->out_act, tp->batch_size < 256 ? 256 : tp->batch_size, &net, err);
     if (rc != 0) {
         return rc;
     }
@@ -57,15 +63,25 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
     return 0;
 }
 
-/* Mean best validation loss and best epoch of l2 over the repeated holdouts of all. */
+void model_holdouts_free(struct model_holdouts *h)
+{
+    for (int i = 0; i < h->n; i++) {
+        nn_net_free(h->nets[i]);
+        h->nets[i] = NULL;
+    }
+    h->n = 0;
+}
+
+/* Mean best validation loss and best epoch of l2 over the repeated holdouts of all; the
+   holdouts' nets are appended to *kept (on error, none of them). */
 static int try_l2(const struct model *m, const struct model_fit_spec *spec,
                   const struct nn_dataset *all, float l2, struct nn_rng *rng, atomic_int *cancel,
-                  double *loss, double *epochs, struct nn_err *err)
+                  double *loss, double *epochs, struct model_holdouts *kept, struct nn_err *err)
 {
     struct nn_train_params tp = m->params.train;
     size_t *tr_idx = nn_calloc(all->rows, sizeof(size_t));
     size_t *va_idx = nn_calloc(all->rows, sizeof(size_t));
-    int rc = 0;
+    int rc = 0, first = kept->n;
 
     *loss = 0;
     *epochs = 0;
@@ -92,30 +108,70 @@ static int try_l2(const struct model *m, const struct model_fit_spec *spec,
         if (rc == 0) {
             rc = model_fit_net(m, spec, &tp, &tr, &va, rng, NULL, NULL, cancel, &net, &res, err);
         }
-        nn_net_free(net);
         nn_dataset_free(&tr);
         nn_dataset_free(&va);
         if (rc != 0) {
+            nn_net_free(net);
             goto fail;
         }
+        kept->nets[kept->n] = net;
+        kept->l2[kept->n] = l2;
+        kept->epochs[kept->n++] = res.best_epoch;
         *loss += res.best_val_loss / SELECT_REPEATS;
         *epochs += (double)res.best_epoch / SELECT_REPEATS;
     }
 fail:
+    for (int i = first; rc != 0 && i < kept->n; i++) {
+        nn_net_free(kept->nets[i]);
+        kept->nets[i] = NULL;
+    }
+    kept->n = rc != 0 ? first : kept->n;
     nn_free(tr_idx);
     nn_free(va_idx);
     return rc;
 }
 
+/* Keeps the holdout nets of the SELECT_KEEP_DECAYS decays of the lowest mean holdout loss
+   (measured with make quality: all four lost diabetes to a linear fit, the best one or two
+   lost wine or breast cancer), frees the others. */
+static void keep_decays(struct model_holdouts *h, const double *losses)
+{
+    int n = 0;
+
+    for (int i = 0; i < h->n; i++) {
+        int d = 0, rank = 0;
+
+        while (d < MODEL_SELECT_DECAYS && l2_grid[d] != h->l2[i]) {
+            d++;
+        }
+        for (int e = 0; e < MODEL_SELECT_DECAYS; e++) {
+            rank += losses[e] < losses[d] || (losses[e] == losses[d] && e < d);
+        }
+        struct nn_net *net = h->nets[i];
+
+        h->nets[i] = NULL;
+        if (rank < SELECT_KEEP_DECAYS) {
+            h->nets[n] = net;
+            h->l2[n] = h->l2[i];
+            h->epochs[n++] = h->epochs[i];
+        } else {
+            nn_net_free(net);
+        }
+    }
+    h->n = n;
+}
+
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
-                    struct nn_err *err)
+                    struct model_holdouts *keep, struct nn_err *err)
 {
     struct nn_rng rng;
     double best_loss = INFINITY, best_epochs = 0;
+    double losses[MODEL_SELECT_DECAYS] = {INFINITY, INFINITY, INFINITY, INFINITY};
     float best = L2_LARGE;
 
     *epochs = 0;
+    keep->n = 0;
     if (m->params.train.l2 >= 0) {
         return 0; /* given */
     }
@@ -132,14 +188,16 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         /* every decay on the same holdouts and initial weights: the comparison is of the
            decays, not of the splits (and the main run's stream stays as it was) */
         nn_rng_seed(&rng, m->params.seed ^ 0x6c32u);
-        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, err);
+        rc = try_l2(m, spec, all, l2_grid[i], &rng, cancel, &loss, &ep, keep, err);
 
         if (rc == NN_EDIVERGED) {
             continue; /* that decay is not a candidate */
         }
         if (rc != 0) {
+            model_holdouts_free(keep);
             return rc;
         }
+        losses[i] = loss;
         if (loss < best_loss) {
             best_loss = loss;
             best_epochs = ep;
@@ -148,34 +206,35 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
     }
     m->params.train.l2 = best;
     *epochs = (int)lround(best_epochs);
+    keep_decays(keep, losses);
     return 0;
 }
 
-int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
-                int epochs, atomic_int *cancel, struct nn_err *err)
+int model_refit_applies(const struct model *m, const struct nn_dataset *all)
 {
-    struct nn_train_params tp = m->params.train;
+    /* not: large, text (wide and slow), nothing held out, or a threshold chosen on the
+       validation scores of the nets trained on the training split */
+    return all->rows <= REFIT_MAX_ROWS && m->feat->sparse_dim == 0 && m->metrics.val_rows > 0 &&
+           m->params.target_fpr < 0;
+}
+
+int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
+                int i, const struct nn_train_params *tp, int epochs, atomic_int *cancel,
+                struct nn_err *err)
+{
+    struct nn_train_params t = *tp;
     struct nn_train_result res;
     struct nn_net *net = NULL;
     struct nn_rng rng;
     int rc;
 
-    if (all->rows > REFIT_MAX_ROWS || m->feat->sparse_dim > 0 || m->metrics.val_rows == 0 ||
-        m->params.target_fpr >= 0) {
-        /* large, text (wide and slow), nothing held out, or a threshold chosen on this
-           net's scores */
-        return 0;
-    }
-    if (epochs < 1) {
-        epochs = m->metrics.best_epoch;
-    }
-    tp.epochs = epochs < 1 ? 1 : epochs;
-    nn_rng_seed(&rng, m->params.seed ^ 0x7265u);
-    rc = model_fit_net(m, spec, &tp, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
+    t.epochs = epochs < 1 ? 1 : epochs;
+    nn_rng_seed(&rng, m->params.seed ^ 0x7265u ^ (0x9E3779B97F4A7C15ull * (uint64_t)i));
+    rc = model_fit_net(m, spec, &t, all, NULL, &rng, NULL, NULL, cancel, &net, &res, err);
     if (rc != 0) {
         return rc;
     }
-    nn_net_free(m->net);
-    m->net = net;
+    nn_net_free(m->nets[i]);
+    m->nets[i] = net;
     return 0;
 }

@@ -9,12 +9,15 @@
 
 #include "model/model_priv.h"
 
-/* The net's output for the task: NN_TASK_*, output width and activation, the class count. */
+/* The net's output for the task: NN_TASK_*, output width and activation, the class count;
+   and its hidden layers (hidden NULL: m->params'). */
 struct model_fit_spec {
     int task;
     int n_out;
     enum nn_act out_act;
     int n_classes;
+    const int *hidden;
+    int n_hidden;
 };
 
 /**
@@ -29,27 +32,50 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
                   atomic_int *cancel, struct nn_net **out, struct nn_train_result *res,
                   struct nn_err *err);
 
+#define MODEL_SELECT_REPEATS 5 /* the holdouts the L2 decay is chosen on */
+#define MODEL_SELECT_DECAYS  4 /* the decays tried */
+#define MODEL_SELECT_NETS    (MODEL_SELECT_REPEATS * MODEL_SELECT_DECAYS)
+
+/* The nets trained while choosing the decay: every decay's (that did not diverge) on every
+   holdout, each early-stopped on its own holdout. */
+struct model_holdouts {
+    struct nn_net *nets[MODEL_SELECT_NETS];
+    float l2[MODEL_SELECT_NETS];
+    int epochs[MODEL_SELECT_NETS]; /* each one's best epoch */
+    int n;
+};
+
+/** Frees the nets of h and empties it. */
+void model_holdouts_free(struct model_holdouts *h);
+
 /**
  * Resolves m->params.train.l2 when it was not given (< 0): on a set of at most 5,000 rows
  * without text inputs and with early stopping (patience > 0), the decay of {1e-4, 1e-3, 1e-2, 1e-1}
  * with the lowest mean validation loss over 5 seeded holdouts of `all` (the validation_split
  * fraction each); else 1e-4.
  * @param epochs [out] the chosen decay's mean best epoch; 0 when nothing was searched.
+ * @param keep [out] the nets trained on the holdouts for the 3 decays of the lowest mean loss
+ *             (15; n 0 when nothing was searched); the caller frees them with
+ *             model_holdouts_free, or takes them. Empty on error.
  * @return 0, NN_ECANCELED or NN_ENOMEM. Deterministic for a given seed.
  */
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
-                    struct nn_err *err);
+                    struct model_holdouts *keep, struct nn_err *err);
+
+/** Whether the nets are trained again on every row (model_refit): at most 10,000 rows, no
+ *  text inputs, a validation split, and no target_fpr (whose threshold was chosen on the
+ *  validation scores of the nets trained on the training split). */
+int model_refit_applies(const struct model *m, const struct nn_dataset *all);
 
 /**
- * Trains m's net again from scratch on every row of `all` for `epochs` epochs (0: the main
- * run's best epoch) and replaces m->net with it; the card keeps the main run's validation
- * figures. Skipped (0, nothing changed) past 10,000 rows, for text inputs, without a
- * validation split, or when
- * target_fpr chose the threshold on the main net's scores.
- * @return 0 or an error; on error m->net is unchanged.
+ * Trains m's network i again from scratch on every row of `all` with tp for `epochs` epochs
+ * (spec: its output and hidden layers) and replaces m->nets[i] with it; the card keeps the
+ * validation figures of the nets trained on the training split. Seeded from m's seed and i.
+ * @return 0 or an error; on error m->nets[i] is unchanged.
  */
 int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,
-                int epochs, atomic_int *cancel, struct nn_err *err);
+                int i, const struct nn_train_params *tp, int epochs, atomic_int *cancel,
+                struct nn_err *err);
 
 #endif

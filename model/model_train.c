@@ -18,6 +18,8 @@
 #include "tab/csv.h"
 #include "tab/schema.h"
 
+#define DEFAULT_ENSEMBLE_PARAMS ((size_t)1 << 20) /* weights of the defaults' ensemble, at most */
+
 int model_on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
     struct model_progress *c = ud;
@@ -89,7 +91,7 @@ static int choose_threshold(struct model *m, const float *out, const struct nn_d
 int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct nn_err *err)
 {
     struct tab_features *f = m->feat;
-    int k = nn_net_outputs(m->net);
+    int k = nn_net_outputs(m->nets[0]);
     float *out = NULL;
     float *tmp = NULL;
     size_t i;
@@ -104,7 +106,10 @@ int model_compute_metrics(struct model *m, const struct nn_dataset *ds, struct n
         rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
         goto fail;
     }
-    nn_net_predict(m->net, ds, out);
+    if (model_nets_predict(m, ds, out) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory computing validation metrics");
+        goto fail;
+    }
     if (f->task == NN_TASK_REGRESSION) {
         float *pred = tmp;
         float *truth = tmp + ds->rows;
@@ -282,6 +287,7 @@ static int keep_params(struct model *m, const struct model_params *p, const stru
 /* The network's output for the schema's task: one identity unit, one sigmoid or a softmax. */
 static void output_spec(const struct tab_schema *s, struct model_fit_spec *spec)
 {
+    memset(spec, 0, sizeof(*spec));
     spec->task = s->task;
     spec->n_classes = s->task == NN_TASK_REGRESSION ? 0 : s->n_classes;
     if (s->task == NN_TASK_REGRESSION) {
@@ -346,9 +352,128 @@ fail:
     return rc;
 }
 
-int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
-                    nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
-                    struct nn_err *err)
+/*
+ * The defaults' ensemble: m (its net refitted on every row) gains the nets trained on the
+ * holdouts while the decay was chosen, every decay's (takes them: h is empty after). Their
+ * mean is served: nets fitted on different rows and decays vary less together than any one.
+ * Only when the refit ran (so not with target_fpr, whose threshold was chosen on the main
+ * net's scores), with ensemble=true, for a model of one net, and when all of them hold at
+ * most DEFAULT_ENSEMBLE_PARAMS weights (the model's size and a prediction's cost grow with
+ * them). @return 0 or NN_ENOMEM.
+ */
+static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitted)
+{
+    const struct nn_train_params *tp = &m->params.train;
+    float lr = model_params_learning_rate(&m->params);
+    char origin[MODEL_ORIGIN], why[320];
+    int rc = 0;
+
+    if (h->n == 0 || !m->params.ensemble || !refitted || m->n_nets > 1 ||
+        m->nets[0]->n_params * (size_t)(h->n + 1) > DEFAULT_ENSEMBLE_PARAMS) {
+        model_holdouts_free(h);
+        return 0;
+    }
+    m->member[0].l2 = tp->l2;
+    m->member[0].learning_rate = lr;
+    snprintf(m->member[0].origin, sizeof(m->member[0].origin), "refit on all rows");
+    for (int i = 0; i < h->n && rc == 0; i++) {
+        snprintf(origin, sizeof(origin), "holdout %d of %d, l2 %g", i % MODEL_SELECT_REPEATS + 1,
+                 MODEL_SELECT_REPEATS, (double)h->l2[i]);
+        rc = model_add_net(m, h->nets[i], h->l2[i], lr, h->epochs[i], origin);
+        h->nets[i] = NULL;
+    }
+    snprintf(why, sizeof(why),
+             "the defaults: the mean of the network refitted on all rows with l2 %g (the decay "
+             "of the lowest mean holdout loss) and the %d networks trained while choosing it "
+             "(%d seeded holdouts for each of the decays of the lowest mean loss, each "
+             "early-stopped on its own holdout)",
+             (double)tp->l2, h->n, MODEL_SELECT_REPEATS);
+    h->n = 0;
+    m->why = nn_strdup(why);
+    return rc != 0 || m->why == NULL ? NN_ENOMEM : 0;
+}
+
+/* Member i's training parameters and spec: m's, with the member's layers, l2 and rate. */
+static void member_setup(const struct model *m, const struct model_fit_spec *spec,
+                         const struct model_member_spec *mb, struct model_fit_spec *ms,
+                         struct nn_train_params *tp)
+{
+    *ms = *spec;
+    *tp = m->params.train;
+    if (mb != NULL) {
+        ms->hidden = mb->hidden;
+        ms->n_hidden = mb->n_hidden;
+        tp->l2 = mb->l2;
+        tp->learning_rate = mb->learning_rate;
+    }
+}
+
+/*
+ * Trains the members after the first on the training split (early stopping on the validation
+ * split), as the first was: each is added to m with its best epoch.
+ */
+static int train_more(struct model *m, const struct model_fit_spec *spec,
+                      const struct model_member_spec *more, int n_more, const struct nn_dataset *tr,
+                      const struct nn_dataset *va, atomic_int *cancel, struct nn_err *err)
+{
+    for (int j = 0; j < n_more; j++) {
+        struct model_fit_spec ms;
+        struct nn_train_params tp;
+        struct nn_train_result res;
+        struct nn_net *net = NULL;
+        struct nn_rng rng;
+        int rc;
+
+        member_setup(m, spec, &more[j], &ms, &tp);
+        nn_rng_seed(&rng, m->params.seed ^ (0xC2B2AE3D27D4EB4Full * (uint64_t)(j + 1)));
+        rc = model_fit_net(m, &ms, &tp, tr, va, &rng, NULL, NULL, cancel, &net, &res, err);
+        if (rc == 0) {
+            rc = model_add_net(m, net, tp.l2, tp.learning_rate, res.best_epoch, more[j].origin);
+            if (rc != 0) {
+                return nn_err_set(err, rc, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
+            }
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Refits every net of m on all rows: the first for refit_epochs (0: its best epoch), the
+   others for their best epochs; *done says whether it ran. */
+static int refit_all(struct model *m, const struct model_fit_spec *spec,
+                     const struct model_member_spec *more, const struct nn_dataset *all,
+                     int refit_epochs, atomic_int *cancel, int *done, struct nn_err *err)
+{
+    *done = 0;
+    if (!model_refit_applies(m, all)) {
+        return 0;
+    }
+    if (refit_epochs < 1) {
+        refit_epochs = m->metrics.best_epoch;
+    }
+    for (int i = 0; i < m->n_nets; i++) {
+        struct model_fit_spec ms;
+        struct nn_train_params tp;
+        int epochs = i == 0 ? refit_epochs : m->member[i].epochs;
+        int rc;
+
+        member_setup(m, spec, i == 0 ? NULL : &more[i - 1], &ms, &tp);
+        rc = model_refit(m, &ms, all, i, &tp, epochs, cancel, err);
+        if (rc != 0) {
+            return rc;
+        }
+        m->member[i].epochs = epochs < 1 ? 1 : epochs;
+    }
+    *done = 1;
+    return 0;
+}
+
+int model_train_members_csv(const char *path, const struct model_params *p,
+                            const struct model_member_spec *more, int n_more, const char *why,
+                            const struct model_limits *lim, nn_progress_fn cb, void *ud,
+                            atomic_int *cancel, struct model **out, struct nn_err *err)
 {
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
@@ -358,13 +483,18 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     struct nn_rng rng;
     struct model_progress pc;
     struct model_fit_spec spec;
+    struct model_holdouts holdouts = {{NULL}, {0}, {0}, 0};
     FILE *f = NULL;
-    int refit_epochs = 0, rc;
+    int refit_epochs = 0, refitted = 0, rc;
+
 
     *out = NULL;
     memset(&all, 0, sizeof(all));
     memset(&tr, 0, sizeof(tr));
     memset(&va, 0, sizeof(va));
+    if (n_more < 0 || n_more >= MODEL_MAX_NETS) {
+        return nn_err_set(err, NN_EINVAL, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
+    }
     rc = model_read_schema(path, p, lim, &f, &r, &s, err);
     if (rc != 0) {
         return rc;
@@ -383,7 +513,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->params.batch_auto = 0;
 
     output_spec(s, &spec);
-    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, err);
+    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, &holdouts, err);
     if (rc != 0) {
         goto fail;
     }
@@ -392,7 +522,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     pc.cb = cb;
     pc.ud = ud;
     rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, model_on_epoch, &pc, cancel,
-                       &m->net, &res, err);
+                       &m->nets[0], &res, err);
     if (rc != 0) {
         goto fail;
     }
@@ -401,12 +531,28 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
     m->metrics.train_rows = tr.rows;
     m->metrics.val_rows = va.rows;
-    rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    m->member[0].l2 = m->params.train.l2;
+    m->member[0].learning_rate = model_params_learning_rate(&m->params);
+    m->member[0].epochs = res.best_epoch;
+    snprintf(m->member[0].origin, sizeof(m->member[0].origin), "%s",
+             n_more > 0 ? "candidate 1" : "the training split");
+    rc = train_more(m, &spec, more, n_more, &tr, &va, cancel, err);
+    if (rc == 0) {
+        /* the members' validation figures together: the ensemble's */
+        rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
+    }
     if (rc == 0) {
         rc = model_importance_fit(m, &va, p->seed, err);
     }
     if (rc == 0) {
-        rc = model_refit(m, &spec, &all, refit_epochs, cancel, err);
+        rc = refit_all(m, &spec, more, &all, refit_epochs, cancel, &refitted, err);
+    }
+    if (rc == 0 && n_more > 0 && why != NULL) {
+        m->why = nn_strdup(why);
+        rc = m->why == NULL ? nn_err_set(err, NN_ENOMEM, "out of memory") : 0;
+    }
+    if (rc == 0 && adopt_holdouts(m, &holdouts, refitted) != 0) {
+        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     if (rc != 0) {
         goto fail;
@@ -414,6 +560,7 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
     *out = m;
     m = NULL;
 fail:
+    model_holdouts_free(&holdouts);
     nn_dataset_free(&all);
     nn_dataset_free(&tr);
     nn_dataset_free(&va);
@@ -422,4 +569,11 @@ fail:
     tab_csv_close(r);
     fclose(f);
     return rc;
+}
+
+int model_train_csv(const char *path, const struct model_params *p, const struct model_limits *lim,
+                    nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                    struct nn_err *err)
+{
+    return model_train_members_csv(path, p, NULL, 0, NULL, lim, cb, ud, cancel, out, err);
 }

@@ -287,7 +287,8 @@ static int net_trainable(const struct nn_net *net, int max_batch, struct nn_net 
  * A deep copy of base whose net takes batches of up to max_batch rows: the pipeline and the
  * columns through their small binary sections, the net copied directly (no blob round trip:
  * a text model's first layer is 2^18 rows), the rest field by field. No history, no card-only
- * parts (warm, search).
+ * parts (warm, search). Of an ensemble, the first network only (the defaults' net refitted on
+ * every row, auto's best candidate): a warm start continues one network.
  */
 static int model_copy(const struct model *base, int max_batch, struct model **out,
                       struct nn_err *err)
@@ -314,7 +315,7 @@ static int model_copy(const struct model *base, int max_batch, struct model **ou
     }
     tab_buf_fini(&b);
     if (rc == 0) {
-        rc = net_trainable(base->net, max_batch, &m->net, err);
+        rc = net_trainable(base->nets[0], max_batch, &m->nets[0], err);
     }
     if (rc == 0) {
         model_params_fini(&m->params);
@@ -438,14 +439,14 @@ static int warm_json(struct model *m, const struct model_params *p, double loss0
     return 0;
 }
 
-/* Trains m->net further on tr with early stopping on va (tr when va is empty): keeps the best
+/* Trains m->nets[0] further on tr with early stopping on va (tr when va is empty): keeps the best
  * epoch, or the starting weights when no epoch beat them (best_epoch 0). */
 static int warm_fit(struct model *m, const struct nn_dataset *tr, const struct nn_dataset *va,
                     struct nn_rng *rng, struct model_progress *pc, atomic_int *cancel,
                     double *loss0, double *metric0, struct nn_err *err)
 {
     const struct nn_dataset *watch = va->rows > 0 ? va : tr;
-    struct nn_net *net = m->net;
+    struct nn_net *net = m->nets[0];
     struct nn_train_result res;
     float *start = NULL;
     int rc;

@@ -499,6 +499,25 @@ static const char *build_net(struct ox *b, const struct nn_net *net, const int *
     return x;
 }
 
+/* The networks on x, and for an ensemble the Mean of their outputs (as model_nets averages
+   them: the probabilities, or the standardised values). */
+static const char *build_nets(struct ox *b, const struct model *m, const int *perm, const char *x)
+{
+    const char *y[MODEL_MAX_NETS];
+
+    for (int i = 0; i < m->n_nets; i++) {
+        y[i] = build_net(b, m->nets[i], perm, x);
+        if (y[i] == NULL) {
+            return NULL;
+        }
+    }
+    if (m->n_nets == 1) {
+        return y[0];
+    }
+    Onnx__NodeProto *nd = ox_node(b, "Mean", NULL, NULL, m->n_nets, y);
+    return nd != NULL ? nd->output[0] : NULL;
+}
+
 /* The outputs after the net's last activation y: probabilities + label, or value. */
 static void build_outputs(struct ox *b, const struct model *m, const char *y)
 {
@@ -516,7 +535,7 @@ static void build_outputs(struct ox *b, const struct model *m, const char *y)
         return;
     }
     const char *prob = y;
-    if (nn_net_outputs(m->net) == 1) {
+    if (nn_net_outputs(m->nets[0]) == 1) {
         /* probabilities = [1 - p, p], as model_predict writes them */
         const char *in[2] = {ox_scalar_f(b, "one", 1.0f), y};
         nd = ox_node(b, "Sub", NULL, NULL, 2, in);
@@ -660,8 +679,12 @@ int model_onnx_export(const struct model *m, unsigned char **buf, size_t *len, s
     onnx__graph_proto__init(&g);
     b.g = &g;
     g.name = "neurond";
-    b.cap_node = 6 * f->n_inputs + 3 * (size_t)m->net->n_layers + 16;
-    b.cap_init = 2 * f->n_inputs + 2 * (size_t)m->net->n_layers + 16;
+    size_t layers = 0;
+    for (int i = 0; i < m->n_nets; i++) {
+        layers += (size_t)m->nets[i]->n_layers;
+    }
+    b.cap_node = 6 * f->n_inputs + 3 * layers + 17;
+    b.cap_init = 2 * f->n_inputs + 2 * layers + 16;
     g.node = ox_alloc(&b, b.cap_node * sizeof(*g.node));
     g.initializer = ox_alloc(&b, b.cap_init * sizeof(*g.initializer));
     g.input = ox_alloc(&b, (f->n_inputs + 1) * sizeof(*g.input));
@@ -682,7 +705,7 @@ int model_onnx_export(const struct model *m, unsigned char **buf, size_t *len, s
     }
     if (!b.oom) {
         const char *x = build_features(&b, f, perm);
-        const char *y = x != NULL ? build_net(&b, m->net, perm, x) : NULL;
+        const char *y = x != NULL ? build_nets(&b, m, perm, x) : NULL;
         if (y != NULL) {
             build_outputs(&b, m, y);
         }

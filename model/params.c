@@ -81,8 +81,7 @@ static void patience_given(struct model_params *p)
     p->patience_auto = 0;
 }
 
-/* A float as the shortest decimal that reads back to it (0.001f writes 0.001). */
-static double float_json(float v)
+double model_float_json(float v)
 {
     char buf[32];
 
@@ -90,15 +89,18 @@ static double float_json(float v)
     return strtod(buf, NULL);
 }
 
-/* learning_rate: not given means the optimiser's own (0.001 adam, 0.01 sgd and momentum). */
-static cJSON *learning_rate_json(const struct model_params *p)
+float model_params_learning_rate(const struct model_params *p)
 {
     float lr = p->train.learning_rate;
 
-    if (lr <= 0) {
-        lr = p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f;
-    }
-    return cJSON_CreateNumber(float_json(lr));
+    return lr > 0 ? lr : (p->train.optimizer == NN_OPTIM_ADAM ? 0.001f : 0.01f);
+}
+
+/* learning_rate: not given means the optimiser's own. */
+static cJSON *learning_rate_json(const struct model_params *p)
+{
+    float lr = model_params_learning_rate(p);
+    return cJSON_CreateNumber(model_float_json(lr));
 }
 
 static const struct model_param table[] = {
@@ -286,8 +288,9 @@ static const struct model_param table[] = {
      AT(ensemble),
      .def = "true",
      .choices = bool_choices,
-     .help = "auto: average the top candidates when better on the folds (accepted; not built "
-             "yet: the best candidate is kept)"},
+     .help = "average networks behind one pipeline: auto's top candidates when better on the "
+             "folds (k chosen on them); the defaults' refitted net with the nets trained while "
+             "choosing l2"},
     {.name = "base",
      .type = MODEL_PARAM_STRING,
      AT(base),
@@ -856,7 +859,7 @@ static cJSON *value_json(const struct model_param *d, const struct model_params 
     case MODEL_PARAM_UINT64:
         return cJSON_CreateNumber((double)*(const unsigned long long *)at);
     case MODEL_PARAM_NUMBER:
-        return cJSON_CreateNumber(d->size == sizeof(float) ? float_json(*(const float *)at)
+        return cJSON_CreateNumber(d->size == sizeof(float) ? model_float_json(*(const float *)at)
                                                            : *(const double *)at);
     case MODEL_PARAM_CHOICE: {
         long v = load_int(at, d->size);

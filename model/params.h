@@ -52,7 +52,7 @@ struct model_params {
     int folds;          /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
                            1 = a holdout split (a fifth of the rows) */
     int metric;         /* MODEL_METRIC_*; default: log loss (classification) / RMSE */
-    int ensemble;       /* default 1 (accepted; the ensemble is not built yet) */
+    int ensemble;       /* default 1: auto averages the top candidates when better */
     /* warm start (model/model_warm.c) */
     char *base;        /* the model to start from (HTTP: name[@version]; CLI: a file); NULL:
                           a new network */
@@ -174,5 +174,12 @@ int model_params_set(struct model_params *p, const char *key, const char *value,
  * Ownership: a new cJSON object; caller frees with cJSON_Delete. NULL when out of memory.
  */
 cJSON *model_params_to_json(const struct model_params *p);
+
+/** The learning rate used: p's, or when not given the optimiser's own (0.001 for adam, 0.01
+ *  for sgd and momentum). */
+float model_params_learning_rate(const struct model_params *p);
+
+/** A float as the shortest decimal that reads back to it (0.001f gives 0.001), for JSON. */
+double model_float_json(float v);
 
 #endif

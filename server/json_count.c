@@ -11,7 +11,7 @@
 
 #define STACK_MAX 64
 
-enum top_key { KEY_OTHER, KEY_INPUTS, KEY_LAYERS };
+enum top_key { KEY_OTHER, KEY_INPUTS, KEY_LAYERS, KEY_ENSEMBLE };
 
 struct scan {
     char kind[STACK_MAX]; /* '{' or '[' of each open container */
@@ -28,7 +28,8 @@ static void value(struct scan *s, struct srv_json_counts *c, int number)
         c->inputs += s->key == KEY_INPUTS;
         c->layers += s->key == KEY_LAYERS;
     }
-    if (number && s->depth >= 2 && s->key == KEY_LAYERS) {
+    /* an ensemble's other networks hold their layers inside "ensemble" */
+    if (number && s->depth >= 2 && (s->key == KEY_LAYERS || s->key == KEY_ENSEMBLE)) {
         c->numbers++;
     }
 }
@@ -51,9 +52,10 @@ void srv_json_count(const char *text, size_t len, struct srv_json_counts *out)
             if (s.expect_key) {
                 s.expect_key = 0;
                 if (s.depth == 1) {
-                    s.key = n == 6 && memcmp(text + start, "inputs", 6) == 0   ? KEY_INPUTS
-                            : n == 6 && memcmp(text + start, "layers", 6) == 0 ? KEY_LAYERS
-                                                                               : KEY_OTHER;
+                    s.key = n == 6 && memcmp(text + start, "inputs", 6) == 0     ? KEY_INPUTS
+                            : n == 6 && memcmp(text + start, "layers", 6) == 0   ? KEY_LAYERS
+                            : n == 8 && memcmp(text + start, "ensemble", 8) == 0 ? KEY_ENSEMBLE
+                                                                                 : KEY_OTHER;
                 }
             } else {
                 value(&s, out, 0);

@@ -15,7 +15,7 @@
 struct srv_json_counts {
     size_t inputs;  /* elements of the top-level "inputs" array */
     size_t layers;  /* elements of the top-level "layers" array */
-    size_t numbers; /* numbers anywhere inside the top-level "layers" */
+    size_t numbers; /* numbers anywhere inside the top-level "layers" and "ensemble" */
     size_t values;  /* every value of the document (containers included) */
 };
 

@@ -65,11 +65,11 @@ def test_metric_accuracy_ranks_highest_first(daemon):
     assert wait_job(daemon.base, bad["id"])["status"] == "failed"
 
 
-def cli_export(tmp_path, workers):
+def cli_export(tmp_path, workers, name="breast_cancer_train.csv", models=14, more=()):
     out = os.path.join(str(tmp_path), "w%d.nrd" % workers)
-    subprocess.run([NEUROND, "train", data("breast_cancer_train.csv"), "-o", out, "-q", "--auto",
-                    "--max-models", "14", "--max-seconds", "0", "--workers", str(workers)],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([NEUROND, "train", data(name), "-o", out, "-q", "--auto",
+                    "--max-models", str(models), "--max-seconds", "0", "--workers", str(workers)] +
+                   list(more), cwd=ROOT, check=True, capture_output=True)
     return subprocess.run([NEUROND, "export", out], cwd=ROOT, check=True,
                           capture_output=True).stdout
 
@@ -78,6 +78,10 @@ def test_same_model_with_one_and_two_workers(tmp_path, make_daemon):
     # the CLI's threads: 14 candidates = the plan and a round of the random search
     one, two = cli_export(tmp_path, 1), cli_export(tmp_path, 2)
     assert json.loads(one)["layers"] and one == two
+    # an ensemble (wine, seed 3: k > 1) is the same with 1 and 2 workers too
+    one = cli_export(tmp_path, 1, "wine_train.csv", 10, ["--seed", "3"])
+    two = cli_export(tmp_path, 2, "wine_train.csv", 10, ["--seed", "3"])
+    assert json.loads(one)["ensemble"]["k"] > 1 and one == two
     # the daemon's pool: 1 and 2 workers give the same leaderboard and predictions
     rows = open(data("breast_cancer_test.csv")).read()
     results = []
@@ -94,6 +98,44 @@ def test_same_model_with_one_and_two_workers(tmp_path, make_daemon):
                         pred.text))
         d.stop()
     assert results[0] == results[1]
+
+
+def test_ensemble_of_the_top_candidates(daemon):
+    """On wine the mean of the top candidates beats the best alone on the folds: the model is
+    that ensemble (k > 1, chosen on the folds and recorded with the scores by k), served and
+    exported/imported with the same bytes; ensemble=false keeps the best alone."""
+    params = {"auto": "true", "max_models": 10, "max_seconds": 0, "seed": 3}
+    job = train(daemon.base, "auto_ens", data("wine_train.csv"), params)
+    assert wait_job(daemon.base, job["id"], timeout=300)["status"] == "succeeded"
+    card = requests.get(daemon.url("/models/auto_ens")).json()
+    ens = card["auto"]["ensemble"]
+    k = ens["k"]
+    assert k > 1, ens
+    assert card["ensemble"]["k"] == k and len(card["ensemble"]["members"]) == k
+    by_k = ens["by_k"]
+    assert len(by_k) >= k and by_k[k - 1] == min(by_k) and by_k[k - 1] < by_k[0]
+    assert abs(by_k[0] - card["auto"]["leaderboard"][0]["mean"]) < 1e-9
+    board = card["auto"]["leaderboard"]
+    assert [m["hidden"] for m in card["ensemble"]["members"]] == [r["hidden"] for r in board[:k]]
+    assert "top %d" % k in card["ensemble"]["why"]
+    rows = open(data("wine_test.csv")).read()
+    a = requests.post(daemon.url("/predict?model=auto_ens"), data=rows,
+                      headers={"Content-Type": "text/csv"})
+    assert a.status_code == 200
+    doc = requests.get(daemon.url("/models/auto_ens/export")).json()
+    assert doc["format_version"] == 5
+    assert requests.post(daemon.url("/models/auto_ens_copy/import"), json=doc).status_code == 201
+    b = requests.post(daemon.url("/predict?model=auto_ens_copy"), data=rows,
+                      headers={"Content-Type": "text/csv"})
+    assert a.content == b.content
+    params["ensemble"] = "false"
+    job = train(daemon.base, "auto_one", data("wine_train.csv"), params)
+    assert wait_job(daemon.base, job["id"], timeout=300)["status"] == "succeeded"
+    card = requests.get(daemon.url("/models/auto_one")).json()
+    assert "ensemble" not in card and card["auto"]["ensemble"]["k"] == 1
+    def strip(b):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in b]
+    assert strip(card["auto"]["leaderboard"]) == strip(board)
 
 
 def test_time_limit_is_kept(daemon):

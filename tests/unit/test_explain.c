@@ -193,9 +193,14 @@ static void test_linear_identity(void **state)
         if (in->missing_col) {
             continue;
         }
-        assert_true(model_expl_input(ex, k) ==
-                    ((double)dense[o] - (double)m->baseline[o]) *
-                        (double)m->net->params[m->net->layers[0].w + (size_t)o]);
+        /* the defaults' ensemble: the mean of each linear member's w (x - mean) */
+        double want = 0;
+        for (int i = 0; i < m->n_nets; i++) {
+            want += ((double)dense[o] - (double)m->baseline[o]) *
+                    (double)m->nets[i]->params[m->nets[i]->layers[0].w + (size_t)o];
+        }
+        want /= m->n_nets;
+        assert_float_equal(model_expl_input(ex, k), want, 1e-12 * (1 + fabs(want)));
     }
     model_expl_free(ex);
     model_free(m);
@@ -294,12 +299,60 @@ static void test_text_words(void **state)
     model_free(m);
 }
 
+/* An ensemble's attributions are the mean of its members' (IG is linear in the function), and
+ * they add up to the mean of the members' logits at the row less at the baseline. */
+static void test_ensemble_mean(void **state)
+{
+    static const char *const widths[2] = {"8", "3"};
+    const char *cells[13] = {"13.2", "1.78", "2.14", "11.2", "100", "2.65", "2.76",
+                             "0.26", "1.28", "4.38", "1.05", "3.4", "1050"};
+    struct model *ms[2], *m;
+    struct model_expl *ex[2], *e = NULL;
+    double logit[2];
+    float out[3];
+
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        ms[i] = train("tests/data/wine_train.csv", widths[i], "30", NULL);
+        /* one network each (the defaults may give several) */
+        for (int j = 1; j < ms[i]->n_nets; j++) {
+            nn_net_free(ms[i]->nets[j]);
+        }
+        ms[i]->n_nets = 1;
+        assert_int_equal(model_explain_cells(ms[i], cells, 0, out, &ex[i], NULL), 0);
+        cJSON *j = model_expl_to_json(ms[i], ex[i], 3);
+        logit[i] = num(j, "output");
+        cJSON_Delete(j);
+    }
+    m = ms[0];
+    assert_int_equal(model_add_net(m, ms[1]->nets[0], 0, 0, 0, "second"), 0);
+    ms[1]->nets[0] = NULL;
+    assert_int_equal(model_explain_cells(m, cells, 0, out, &e, NULL), 0);
+    double sum = 0;
+    for (int k = 0; k < model_n_inputs(m); k++) {
+        double mean = (model_expl_input(ex[0], k) + model_expl_input(ex[1], k)) / 2;
+        assert_float_equal(model_expl_input(e, k), mean, 1e-9 + 1e-9 * fabs(mean));
+        sum += model_expl_input(e, k);
+    }
+    cJSON *j = model_expl_to_json(m, e, 3);
+    double d = num(j, "output") - num(j, "baseline");
+    assert_float_equal(num(j, "output"), (logit[0] + logit[1]) / 2, 1e-9);
+    assert_true(fabs(sum - d) <= 2e-3 * fmax(fabs(d), 1e-2));
+    cJSON_Delete(j);
+    for (int i = 0; i < 2; i++) {
+        model_expl_free(ex[i]);
+    }
+    model_expl_free(e);
+    model_free(ms[1]);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seed_neuron),          cmocka_unit_test(test_linear_identity),
         cmocka_unit_test(test_baseline_io),          cmocka_unit_test(test_text_words),
-        cmocka_unit_test(test_completeness_bundled),
+        cmocka_unit_test(test_completeness_bundled), cmocka_unit_test(test_ensemble_mean),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

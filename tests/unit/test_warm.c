@@ -83,13 +83,16 @@ static void append_rows(const char *dst, const char *src)
     fclose(out);
 }
 
-static struct model *train_base(void)
+/* The base: one network (ensemble=false), whose validation loss a warm start begins from
+ * (a warm start from an ensemble continues its first network alone: test_from_ensemble). */
+static struct model *train_base_with(const char *ensemble)
 {
     struct model_params p;
     struct model *m = NULL;
     struct nn_err err;
 
     model_params_default(&p);
+    assert_int_equal(model_params_set(&p, "ensemble", ensemble, &err), 0);
     assert_int_equal(model_params_set(&p, "hidden", "16", &err), 0);
     assert_int_equal(model_params_set(&p, "epochs", "60", &err), 0);
     assert_int_equal(model_params_set(&p, "seed", "7", &err), 0);
@@ -98,6 +101,11 @@ static struct model *train_base(void)
                      0);
     model_params_fini(&p);
     return m;
+}
+
+static struct model *train_base(void)
+{
+    return train_base_with("false");
 }
 
 /* A warm start from base on path; strong: 100 epochs at a learning rate of 0.01 (what a
@@ -141,6 +149,25 @@ static double eval(const struct model *m, const char *path, const char *key)
 }
 
 /* The first validation loss of a warm start is the base's own on the same rows. */
+/* A warm start from the defaults' ensemble gives one network, the first member continued. */
+static void test_from_ensemble(void **state)
+{
+    struct model *base = train_base_with("true"), *m;
+    cJSON *a, *b;
+
+    (void)state;
+    a = model_card(base);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "ensemble"), "k")->valueint, 16);
+    m = warm(base, write_csv("more_e.csv", 250, 99, 0, 0, 0), "11");
+    b = model_card(m);
+    assert_null(cJSON_GetObjectItem(b, "ensemble"));
+    assert_non_null(cJSON_GetObjectItem(b, "warm_start"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    model_free(m);
+    model_free(base);
+}
+
 static void test_starts_from_base(void **state)
 {
     struct model *base = train_base(), *m;
@@ -320,6 +347,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starts_from_base),
+        cmocka_unit_test(test_from_ensemble),
         cmocka_unit_test(test_shift),
         cmocka_unit_test(test_gate_refuses_flipped),
         cmocka_unit_test(test_mismatch),
