@@ -135,16 +135,12 @@ void model_free(struct model *m)
     for (int i = 0; i < m->n_nets; i++) {
         nn_net_free(m->nets[i]);
     }
-    nn_free(m->why);
     model_params_fini(&m->params);
-    nn_free(m->history);
     nn_free_strv(m->ignored, m->n_ignored);
     model_columns_free(m);
-    nn_free(m->baseline);
-    nn_free(m->importance);
     cJSON_Delete(m->search);
     cJSON_Delete(m->warm);
-    nn_free(m);
+    NN_FREE_ALL(m->why, m->history, m->baseline, m->importance, m);
 }
 
 const char *model_task_name(int task)

@@ -69,37 +69,15 @@ static int rows_acc_push(struct rows_acc *a, const float *dense, const int32_t *
         d->y = yy;
         a->rows_cap = cap;
     }
-    if (d->sparse_cols > 0 && a->nnz + nnz > a->nnz_cap) {
-        size_t cap = a->nnz_cap == 0 ? 4096 : a->nnz_cap;
-        int32_t *ii;
-        float *vv;
-
-        while (cap < a->nnz + nnz) {
-            cap *= 2;
-        }
-        ii = nn_reallocarray(d->indices, cap, sizeof(int32_t));
-        if (ii == NULL) {
+    if (d->sparse_cols > 0) {
+        if (nn_sparse_append(&d->indices, &d->values, &a->nnz, &a->nnz_cap, ind, val, nnz) != 0) {
             return NN_ENOMEM;
         }
-        d->indices = ii;
-        vv = nn_reallocarray(d->values, cap, sizeof(float));
-        if (vv == NULL) {
-            return NN_ENOMEM;
-        }
-        d->values = vv;
-        a->nnz_cap = cap;
+        d->indptr[d->rows + 1] = a->nnz;
     }
     if (d->dense_cols > 0) {
         memcpy(d->dense + d->rows * (size_t)d->dense_cols, dense,
                sizeof(float) * (size_t)d->dense_cols);
-    }
-    if (d->sparse_cols > 0) {
-        if (nnz > 0) {
-            memcpy(d->indices + a->nnz, ind, nnz * sizeof(int32_t));
-            memcpy(d->values + a->nnz, val, nnz * sizeof(float));
-        }
-        a->nnz += nnz;
-        d->indptr[d->rows + 1] = a->nnz;
     }
     d->y[d->rows++] = y;
     return 0;

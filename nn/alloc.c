@@ -79,6 +79,13 @@ void nn_free(void *p)
     free(p);
 }
 
+void nn_free_n(void *const p[], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        nn_free(p[i]);
+    }
+}
+
 void nn_free_strv(char **v, size_t n)
 {
     if (v == NULL) {

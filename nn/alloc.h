@@ -28,6 +28,12 @@ void *nn_reallocarray(void *p, size_t count, size_t size);
 void *nn_grow(void *p, size_t *cap, size_t first, size_t size);
 /** free; NULL is a no-op. */
 void nn_free(void *p);
+/** Frees each of the n pointers of p with nn_free, in order (NULL ones are no-ops). */
+void nn_free_n(void *const p[], size_t n);
+/* nn_free on each argument, in order: NN_FREE_ALL(x->a, x->b, x) frees a struct's buffers,
+ * then the struct (object pointers only). */
+#define NN_FREE_ALL(...)                                                                           \
+    nn_free_n((void *const[]){__VA_ARGS__}, sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
 /** Frees the n strings of v, then v (an array from nn_malloc/nn_calloc); v NULL is a no-op. */
 void nn_free_strv(char **v, size_t n);
 /** strdup through nn_malloc; NULL on failure. */

@@ -59,16 +59,40 @@ fail:
     return NN_ENOMEM;
 }
 
+int nn_sparse_append(int32_t **indices, float **values, size_t *n, size_t *cap, const int32_t *ind,
+                     const float *val, size_t nz)
+{
+    if (*n + nz > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *n + nz) {
+            c *= 2;
+        }
+        int32_t *ni = nn_reallocarray(*indices, c, sizeof(int32_t));
+        if (ni == NULL) {
+            return NN_ENOMEM;
+        }
+        *indices = ni;
+        float *nv = nn_reallocarray(*values, c, sizeof(float));
+        if (nv == NULL) {
+            return NN_ENOMEM;
+        }
+        *values = nv;
+        *cap = c;
+    }
+    if (nz > 0) {
+        memcpy(*indices + *n, ind, nz * sizeof(int32_t));
+        memcpy(*values + *n, val, nz * sizeof(float));
+        *n += nz;
+    }
+    return 0;
+}
+
 void nn_dataset_free(struct nn_dataset *ds)
 {
     if (ds == NULL) {
         return;
     }
-    nn_free(ds->dense);
-    nn_free(ds->indptr);
-    nn_free(ds->indices);
-    nn_free(ds->values);
-    nn_free(ds->y);
+    NN_FREE_ALL(ds->dense, ds->indptr, ds->indices, ds->values, ds->y);
     memset(ds, 0, sizeof(*ds));
 }
 

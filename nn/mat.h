@@ -44,6 +44,15 @@ int nn_dataset_alloc(struct nn_dataset *ds, size_t rows, int dense_cols, int spa
 void nn_dataset_free(struct nn_dataset *ds);
 
 /**
+ * Appends nz sparse entries (ind[i], val[i]) to the growing arrays *indices and *values, which
+ * hold *n entries in room for *cap (grown by doubling, from 4096); *n += nz.
+ * @return 0 or NN_ENOMEM (the arrays then keep their entries; one may have grown).
+ * Ownership: the arrays stay the caller's (nn_free).
+ */
+int nn_sparse_append(int32_t **indices, float **values, size_t *n, size_t *cap, const int32_t *ind,
+                     const float *val, size_t nz);
+
+/**
  * Copies the rows idx[0..n) of src into a new data set (the validation / training split).
  * @return 0 or NN_ENOMEM. Ownership: caller frees *dst with nn_dataset_free.
  */

@@ -583,12 +583,7 @@ void nn_net_free(struct nn_net *net)
     if (net == NULL) {
         return;
     }
-    nn_free(net->params);
-    nn_free(net->grads);
-    nn_free(net->work);
-    nn_free(net->touched);
-    nn_free(net->touched_list);
-    nn_free(net);
+    NN_FREE_ALL(net->params, net->grads, net->work, net->touched, net->touched_list, net);
 }
 
 /* He normal (sd sqrt(2/fan_in)) before relu/leaky_relu, Xavier uniform otherwise; b = 0. */

@@ -520,8 +520,7 @@ static int retrain_submit(struct srv_app *app, const struct srv_model *sm, const
     char path[SRV_CONFIG_STR_MAX + 80], base[STORE_NAME_MAX + 16];
     struct model_params p;
     struct store_job job;
-    cJSON *form = cJSON_CreateObject(), *pj = NULL;
-    char *form_text = NULL, *params_text = NULL;
+    cJSON *form = cJSON_CreateObject();
     long long rows = 0, fb_rows = 0, feedback_rows = 0;
     int rc;
 
@@ -555,18 +554,13 @@ static int retrain_submit(struct srv_app *app, const struct srv_model *sm, const
         }
     }
     if (rc == 0) {
-        pj = model_params_to_json(&p);
-        form_text = cJSON_PrintUnformatted(form);
-        params_text = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
-        rc = form_text != NULL && params_text != NULL
+        rc = srv_api_train_texts(&job, &p, form) == 0
                  ? file_digest(path, &job.bytes, job.sha256, err)
                  : nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     if (rc == 0) {
         snprintf(job.model, sizeof(job.model), "%s", sm->name);
         job.epochs = MODEL_WARM_EPOCHS;
-        job.params = params_text;
-        job.form = form_text;
         job.rows = rows;
         job.columns = model_n_inputs(sm->model) + 1;
         rc = srv_api_train_submit(app, &job, path, err);
@@ -580,9 +574,7 @@ static int retrain_submit(struct srv_app *app, const struct srv_model *sm, const
                 sm->name, sm->version, fb_rows, rows - fb_rows);
     }
     cJSON_Delete(form);
-    cJSON_Delete(pj);
-    cJSON_free(form_text);
-    cJSON_free(params_text);
+    srv_api_train_texts_fini(&job);
     model_params_fini(&p);
     return rc;
 }

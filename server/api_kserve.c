@@ -67,18 +67,11 @@ static int reply_field(struct srv_req *r, unsigned status, const char *field, lo
 {
     char msg[512];
     va_list ap;
-    cJSON *d = cJSON_CreateObject();
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (d != NULL) {
-        cJSON_AddStringToObject(d, "field", field);
-        if (index >= 0) {
-            cJSON_AddNumberToObject(d, "index", (double)index);
-        }
-    }
-    return srv_http_reply_error(r, status, d, "%s", msg);
+    return srv_http_reply_field(r, status, field, index, msg);
 }
 
 /* Parses the optional version path segment (args[1]); 0 = the serving one, -1 = invalid. */

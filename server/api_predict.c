@@ -37,20 +37,6 @@
 #include "registry.h"
 #include "tab/buf.h"
 
-static int reply_field(struct srv_req *r, unsigned status, const char *field, long index,
-                       const char *msg)
-{
-    cJSON *d = cJSON_CreateObject();
-
-    if (d != NULL) {
-        cJSON_AddStringToObject(d, "field", field);
-        if (index >= 0) {
-            cJSON_AddNumberToObject(d, "index", (double)index);
-        }
-    }
-    return srv_http_reply_error(r, status, d, "%s", msg);
-}
-
 /* A reply larger than this is refused (500) rather than grown further. */
 #define REPLY_MAX ((size_t)1 << 30)
 
@@ -73,12 +59,7 @@ static void prediction_write(struct tab_buf *b, const struct model *m, const flo
     }
     srv_json_raw(b, ",\"probabilities\":{");
     for (int c = 0; c < k; c++) {
-        if (c > 0) {
-            srv_json_raw(b, ",");
-        }
-        srv_json_str(b, model_class(m, c));
-        srv_json_raw(b, ":");
-        srv_json_float(b, out[c]);
+        srv_json_member_float(b, c == 0, model_class(m, c), out[c]);
     }
     srv_json_raw(b, "}}");
 }
@@ -96,28 +77,20 @@ static void explanation_write(struct tab_buf *b, const struct model *m, const st
     if (info.cls >= 0) {
         srv_json_raw(b, "\"class\":");
         srv_json_str(b, model_class(m, info.cls));
-        srv_json_raw(b, ",");
     }
-    srv_json_raw(b, "\"output\":");
-    srv_json_float(b, (float)info.output);
-    srv_json_raw(b, ",\"baseline\":");
-    srv_json_float(b, (float)info.baseline);
+    srv_json_member_float(b, info.cls < 0, "output", (float)info.output);
+    srv_json_member_float(b, 0, "baseline", (float)info.baseline);
     srv_json_raw(b, ",\"baseline_source\":");
     srv_json_str(b, info.baseline_source);
     srv_json_raw(b, ",\"attributions\":{");
     model_expl_order(m, ex, ord);
     for (i = 0; i < n; i++) {
-        if (i > 0) {
-            srv_json_raw(b, ",");
-        }
-        srv_json_str(b, model_input_name(m, (int)ord[i]));
-        srv_json_raw(b, ":");
-        srv_json_float(b, (float)model_expl_input(ex, (int)ord[i]));
+        srv_json_member_float(b, i == 0, model_input_name(m, (int)ord[i]),
+                              (float)model_expl_input(ex, (int)ord[i]));
     }
-    srv_json_raw(b, "},\"completeness\":{\"sum\":");
-    srv_json_float(b, (float)info.sum);
-    srv_json_raw(b, ",\"error\":");
-    srv_json_float(b, (float)info.error);
+    srv_json_raw(b, "},\"completeness\":{");
+    srv_json_member_float(b, 1, "sum", (float)info.sum);
+    srv_json_member_float(b, 0, "error", (float)info.error);
     srv_json_raw(b, ",\"steps\":");
     srv_json_int(b, info.steps);
     srv_json_raw(b, info.converged ? ",\"converged\":true}}" : ",\"converged\":false}}");
@@ -250,7 +223,8 @@ static int predict_json(struct srv_req *r)
         return 0;
     }
     if (!cJSON_IsObject(doc)) {
-        rc = reply_field(r, 400, "", -1, "the body must be a JSON object with \"instances\"");
+        rc = srv_http_reply_field(r, 400, "", -1,
+                                  "the body must be a JSON object with \"instances\"");
         goto out;
     }
     const char *name = NULL;
@@ -259,9 +233,9 @@ static int predict_json(struct srv_req *r)
     } else {
         const cJSON *mj = cJSON_GetObjectItemCaseSensitive(doc, "model");
         if (!cJSON_IsString(mj)) {
-            rc = reply_field(r, 400, "model", -1,
-                             "\"model\" (a model name) is required; or POST to "
-                             "/models/<name>/predict");
+            rc = srv_http_reply_field(r, 400, "model", -1,
+                                      "\"model\" (a model name) is required; or POST to "
+                                      "/models/<name>/predict");
             goto out;
         }
         name = mj->valuestring;
@@ -274,14 +248,15 @@ static int predict_json(struct srv_req *r)
     if (vj != NULL && !cJSON_IsNull(vj)) {
         if (!cJSON_IsNumber(vj) || vj->valuedouble < 1 || vj->valuedouble > 1e9 ||
             vj->valuedouble != (double)(int)vj->valuedouble) {
-            rc = reply_field(r, 400, "version", -1, "\"version\" must be a positive integer");
+            rc = srv_http_reply_field(r, 400, "version", -1,
+                                      "\"version\" must be a positive integer");
             goto out;
         }
         version = (int)vj->valuedouble;
     }
     const cJSON *inst = cJSON_GetObjectItemCaseSensitive(doc, "instances");
     if (!cJSON_IsArray(inst)) {
-        rc = reply_field(r, 400, "instances", -1, "\"instances\" (an array) is required");
+        rc = srv_http_reply_field(r, 400, "instances", -1, "\"instances\" (an array) is required");
         goto out;
     }
     long n = (long)cJSON_GetArraySize(inst);
@@ -325,9 +300,9 @@ static int predict_json(struct srv_req *r)
     {
         if (!cJSON_IsObject(it) && !cJSON_IsArray(it)) {
             snprintf(field, sizeof(field), "instances[%ld]", i);
-            rc = reply_field(r, 422, field, i,
-                             "each instance must be an object (by input name) or an array "
-                             "(in input order)");
+            rc = srv_http_reply_field(r, 422, field, i,
+                                      "each instance must be an object (by input name) or an array "
+                                      "(in input order)");
             goto out;
         }
         nn_err_clear(&err);
@@ -351,7 +326,7 @@ static int predict_json(struct srv_req *r)
             }
             char msg[400];
             snprintf(msg, sizeof(msg), "instance %ld: %s", i, err.msg);
-            rc = reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
+            rc = srv_http_reply_field(r, rc == NN_ENOMEM ? 500 : 422, field, i, msg);
             goto out;
         }
         i++;

@@ -179,19 +179,31 @@ static int score(const struct srv_model *sm, const char *text, int top, float *o
     return 0;
 }
 
+/* The message of a /spam-score or /spam-score/learn request. */
+struct message {
+    cJSON *doc;       /* the parsed JSON body, or NULL (a raw e-mail) */
+    char *buf;        /* the text when message_text built it, or NULL */
+    const char *text; /* the message */
+};
+
+/* Frees what read_message kept. */
+static void message_fini(struct message *msg)
+{
+    cJSON_Delete(msg->doc);
+    nn_free(msg->buf);
+}
+
 /*
- * The message of a /spam-score or /spam-score/learn request: a raw e-mail body, or the JSON
- * body's message (*doc the parsed body, *buf the text when message_text built it).
- * @return 0, or 1 when a 400 was sent (*rc); *doc and *buf then NULL.
+ * Reads the message of a request: a raw e-mail body, or the JSON body's message.
+ * @return 0, or 1 when a 400 was sent (*rc); msg then holds nothing to free.
  */
-static int read_message(struct srv_req *r, cJSON **doc, char **buf, const char **text, int *rc)
+static int read_message(struct srv_req *r, struct message *msg, int *rc)
 {
     const char *why = NULL;
 
-    *doc = NULL;
-    *buf = NULL;
+    memset(msg, 0, sizeof(*msg));
     if (r->body_kind == SRV_BODY_MAIL) {
-        *text = r->body != NULL ? r->body : "";
+        msg->text = r->body != NULL ? r->body : "";
         if (r->body != NULL && strlen(r->body) != r->body_len) {
             *rc = srv_http_reply_error(r, 400, NULL,
                                        "the message holds NUL bytes; send it as base64 in MIME");
@@ -199,15 +211,15 @@ static int read_message(struct srv_req *r, cJSON **doc, char **buf, const char *
         }
         return 0;
     }
-    *doc = srv_http_json_body(r);
-    if (*doc == NULL) {
+    msg->doc = srv_http_json_body(r);
+    if (msg->doc == NULL) {
         *rc = 0; /* 400 sent */
         return 1;
     }
-    *text = message_text(*doc, buf, &why);
-    if (*text == NULL) {
-        cJSON_Delete(*doc);
-        *doc = NULL;
+    msg->text = message_text(msg->doc, &msg->buf, &why);
+    if (msg->text == NULL) {
+        message_fini(msg);
+        memset(msg, 0, sizeof(*msg));
         *rc = srv_http_reply_error(r, 400, NULL, "%s", why);
         return 1;
     }
@@ -218,20 +230,19 @@ int srv_api_spam_score(struct srv_req *r)
 {
     struct srv_model *sm;
     struct nn_err err;
-    cJSON *doc = NULL, *res = NULL;
-    char *buf = NULL;
-    const char *text;
+    struct message msg;
+    cJSON *res = NULL;
     float out[2];
     int rc = 0, top = 0;
 
     if (srv_explain_query(r, &top, &rc) != 0) {
         return rc;
     }
-    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+    if (read_message(r, &msg, &rc) != 0) {
         return rc;
     }
-    if (doc != NULL) {
-        const cJSON *ej = cJSON_GetObjectItemCaseSensitive(doc, "explain");
+    if (msg.doc != NULL) {
+        const cJSON *ej = cJSON_GetObjectItemCaseSensitive(msg.doc, "explain");
 
         if (ej != NULL && srv_explain_json(r, ej, "explain", &top, &rc) != 0) {
             goto out;
@@ -245,7 +256,7 @@ int srv_api_spam_score(struct srv_req *r)
     nn_err_clear(&err);
     if (res == NULL) {
         rc = NN_ENOMEM;
-    } else if ((rc = score(sm, text, top, out, res, &err)) != 0) {
+    } else if ((rc = score(sm, msg.text, top, out, res, &err)) != 0) {
         rc = srv_http_reply_nn(r, rc, &err, 422, NULL);
     } else {
         srv_metrics_predictions_model(r->app->metrics, sm->name, 1);
@@ -255,8 +266,7 @@ int srv_api_spam_score(struct srv_req *r)
     srv_registry_release(sm);
 out:
     cJSON_Delete(res);
-    cJSON_Delete(doc);
-    nn_free(buf);
+    message_fini(&msg);
     return rc;
 }
 
@@ -283,20 +293,15 @@ int srv_api_spam_batch(struct srv_req *r)
     }
     msgs = cJSON_GetObjectItemCaseSensitive(doc, "messages");
     if (!cJSON_IsArray(msgs)) {
-        cJSON *d = cJSON_CreateObject();
-
-        if (d != NULL) {
-            cJSON_AddStringToObject(d, "field", "messages");
-        }
-        rc = srv_http_reply_error(r, 400, d, "\"messages\" (an array of messages) is required");
+        rc = srv_http_reply_field(r, 400, "messages", -1,
+                                  "\"messages\" (an array of messages) is required");
         goto out;
     }
     n = (long)cJSON_GetArraySize(msgs);
     if (n > SRV_SPAM_BATCH_MAX) {
-        cJSON *d = cJSON_CreateObject();
+        cJSON *d = srv_http_details_str("field", "messages");
 
         if (d != NULL) {
-            cJSON_AddStringToObject(d, "field", "messages");
             cJSON_AddNumberToObject(d, "limit", SRV_SPAM_BATCH_MAX);
         }
         rc = srv_http_reply_error(r, 413, d, "%ld messages: at most %d per request", n,
@@ -322,14 +327,10 @@ int srv_api_spam_batch(struct srv_req *r)
         snprintf(field, sizeof(field), "messages[%ld]", i);
         nn_err_clear(&err);
         if (text == NULL || res == NULL || score(sm, text, top, out, res, &err) != 0) {
-            cJSON *d = cJSON_CreateObject();
+            char msg[sizeof(err.msg) + 32];
 
-            if (d != NULL) {
-                cJSON_AddStringToObject(d, "field", field);
-                cJSON_AddNumberToObject(d, "index", (double)i);
-            }
-            rc = srv_http_reply_error(r, text == NULL ? 400 : 422, d, "message %ld: %s", i,
-                                      text == NULL ? why : err.msg);
+            snprintf(msg, sizeof(msg), "message %ld: %s", i, text == NULL ? why : err.msg);
+            rc = srv_http_reply_field(r, text == NULL ? 400 : 422, field, i, msg);
             cJSON_Delete(res);
             nn_free(buf);
             goto out;
@@ -376,15 +377,14 @@ static int learn_one(struct srv_req *r, const struct srv_model *sm, const char *
 int srv_api_spam_learn(struct srv_req *r)
 {
     struct srv_model *sm = NULL;
-    cJSON *doc = NULL;
-    char *buf = NULL;
-    const char *text, *label = srv_http_query(r, "label");
+    struct message msg;
+    const char *label = srv_http_query(r, "label");
     int rc = 0;
 
-    if (read_message(r, &doc, &buf, &text, &rc) != 0) {
+    if (read_message(r, &msg, &rc) != 0) {
         return rc;
     }
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(doc, "label");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(msg.doc, "label");
     if (cJSON_IsString(l)) {
         label = l->valuestring;
     }
@@ -396,11 +396,10 @@ int srv_api_spam_learn(struct srv_req *r)
     }
     sm = spam_model(r, &rc);
     if (sm != NULL) {
-        rc = learn_one(r, sm, text, label);
+        rc = learn_one(r, sm, msg.text, label);
     }
 out:
     srv_registry_release(sm);
-    cJSON_Delete(doc);
-    nn_free(buf);
+    message_fini(&msg);
     return rc;
 }

@@ -314,6 +314,27 @@ int srv_api_train_submit(struct srv_app *app, struct store_job *job, const char 
     return 0;
 }
 
+int srv_api_train_texts(struct store_job *job, const struct model_params *p, const cJSON *form)
+{
+    cJSON *pj = model_params_to_json(p);
+
+    job->params = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
+    job->form = cJSON_PrintUnformatted(form);
+    cJSON_Delete(pj);
+    if (job->params == NULL || job->form == NULL) {
+        srv_api_train_texts_fini(job);
+        return NN_ENOMEM;
+    }
+    return 0;
+}
+
+void srv_api_train_texts_fini(struct store_job *job)
+{
+    cJSON_free(job->params);
+    cJSON_free(job->form);
+    job->params = job->form = NULL;
+}
+
 /* Writes the upload and the job in the store (undone on failure) and commits the slot; replies
  * 202 with the job as accepted (rendered before a worker can take it). Takes slot. */
 static int queue_job(struct srv_req *r, struct srv_jobs_slot *slot, struct store_job *job)
@@ -358,8 +379,7 @@ int srv_api_train_post(struct srv_req *r)
     struct nn_err err;
     struct srv_jobs_slot *slot = NULL;
     struct store_job job;
-    cJSON *form = NULL, *pj = NULL;
-    char *form_text = NULL, *params_text = NULL;
+    cJSON *form = NULL;
     size_t rows = 0, cols = 0;
     int rc = 0;
 
@@ -376,11 +396,8 @@ int srv_api_train_post(struct srv_req *r)
     if (rc != 0 || check_train(r, form, &p, &rows, &cols, &rc) != 0) {
         goto out;
     }
-    pj = model_params_to_json(&p);
-    form_text = cJSON_PrintUnformatted(form);
-    params_text = pj != NULL ? cJSON_PrintUnformatted(pj) : NULL;
-    if (form_text == NULL || params_text == NULL) {
-        rc = NN_ENOMEM;
+    rc = srv_api_train_texts(&job, &p, form);
+    if (rc != 0) {
         goto out;
     }
     rc = srv_jobs_reserve(app->jobs, &slot, &err);
@@ -398,8 +415,6 @@ int srv_api_train_post(struct srv_req *r)
     snprintf(job.model, sizeof(job.model), "%s",
              cJSON_GetObjectItemCaseSensitive(form, "model")->valuestring);
     job.epochs = p.train.epochs;
-    job.params = params_text;
-    job.form = form_text;
     snprintf(job.spool, sizeof(job.spool), "%s", r->spool_name);
     job.rows = (long long)rows;
     job.columns = (long long)cols;
@@ -408,9 +423,7 @@ int srv_api_train_post(struct srv_req *r)
     rc = queue_job(r, slot, &job);
 out:
     cJSON_Delete(form);
-    cJSON_Delete(pj);
-    cJSON_free(form_text);
-    cJSON_free(params_text);
+    srv_api_train_texts_fini(&job);
     model_params_fini(&p);
     return rc;
 }

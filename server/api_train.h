@@ -15,6 +15,7 @@
 
 #include "http.h"
 
+struct model_params;
 struct srv_app;
 struct store_job;
 
@@ -24,6 +25,16 @@ struct store_job;
 
 /** POST /train */
 int srv_api_train_post(struct srv_req *r);
+
+/**
+ * Writes a job's texts: job->params, the JSON of p (the API's "params"), and job->form, the
+ * JSON of form (the parameters as sent).
+ * @return 0 or NN_ENOMEM (then neither is set). Ownership: srv_api_train_texts_fini frees both.
+ */
+int srv_api_train_texts(struct store_job *job, const struct model_params *p, const cJSON *form);
+
+/** Frees the texts srv_api_train_texts wrote into job and clears them (none: a no-op). */
+void srv_api_train_texts_fini(struct store_job *job);
 
 /**
  * Queues a job the server made itself (a retraining): reserves a queue slot, gives the job a

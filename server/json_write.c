@@ -207,6 +207,16 @@ static int float_text(float v, char buf[40])
     return n;
 }
 
+void srv_json_member_float(struct tab_buf *b, int first, const char *key, float v)
+{
+    if (!first) {
+        srv_json_raw(b, ",");
+    }
+    srv_json_str(b, key);
+    srv_json_raw(b, ":");
+    srv_json_float(b, v);
+}
+
 void srv_json_float(struct tab_buf *b, float v)
 {
     char buf[40];

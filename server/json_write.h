@@ -22,6 +22,8 @@ void srv_json_int(struct tab_buf *b, long v);
  * cJSON prints the double nearest that decimal (%1.15g); NaN and infinities as null.
  */
 void srv_json_float(struct tab_buf *b, float v);
+/** Appends "key":v, a member of an object, with a comma before it unless it is the first. */
+void srv_json_member_float(struct tab_buf *b, int first, const char *key, float v);
 
 /**
  * Appends a cJSON tree as cJSON_PrintUnformatted would, but with every number at float

@@ -129,11 +129,7 @@ void store_version_free(struct store_version *v)
     if (v == NULL) {
         return;
     }
-    nn_free(v->blob);
-    nn_free(v->card);
-    nn_free(v->metrics);
-    nn_free(v->versions);
-    nn_free(v);
+    NN_FREE_ALL(v->blob, v->card, v->metrics, v->versions, v);
 }
 
 void store_version_list_free(struct store_version **v, size_t n)
@@ -362,12 +358,7 @@ void store_job_free(struct store_job *j)
     if (j == NULL) {
         return;
     }
-    nn_free(j->params);
-    nn_free(j->form);
-    nn_free(j->metrics);
-    nn_free(j->error_code);
-    nn_free(j->error_message);
-    nn_free(j);
+    NN_FREE_ALL(j->params, j->form, j->metrics, j->error_code, j->error_message, j);
 }
 
 void store_job_list_free(struct store_job **jobs, size_t n)

@@ -301,6 +301,48 @@ int store_sql_collect_row(const struct sql_row *r, void *ctx, struct nn_err *err
     return rc;
 }
 
+struct list {
+    const char *sql;
+    struct sql_args a;
+    store_sql_drop_fn drop;
+    struct sql_collect k;
+};
+
+/* Frees what a list gathered so far and empties it. */
+static void list_drop(struct list *l)
+{
+    if (l->drop != NULL) {
+        l->drop(l->k.v, l->k.n);
+    } else {
+        nn_free(l->k.v);
+    }
+    l->k.v = NULL;
+    l->k.n = l->k.cap = 0;
+}
+
+static int list_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+{
+    struct list *l = ctx;
+
+    list_drop(l); /* a run again starts afresh */
+    return store_sql_rows(c, l->sql, l->a, store_sql_collect_row, &l->k, err);
+}
+
+int store_sql_list(struct store *s, const char *sql, struct sql_args a, size_t size,
+                   store_sql_fill_fn fill, store_sql_drop_fn drop, void **out, size_t *n,
+                   struct nn_err *err)
+{
+    struct list l = {sql, a, drop, {NULL, 0, 0, size, fill}};
+    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, list_tx, &l, err);
+
+    if (rc != 0) {
+        list_drop(&l);
+    }
+    *out = l.k.v;
+    *n = l.k.n;
+    return rc;
+}
+
 int store_sql_fill_int(const struct sql_row *r, void *elem, size_t size, struct nn_err *err)
 {
     (void)size;

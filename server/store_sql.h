@@ -265,6 +265,20 @@ struct sql_collect {
 
 /** Row handler: appends one element (struct sql_collect *ctx) filled from the row. */
 int store_sql_collect_row(const struct sql_row *r, void *ctx, struct nn_err *err);
+/** Frees an array of n elements gathered by store_sql_list: what each owns, then v. */
+typedef void (*store_sql_drop_fn)(void *v, size_t n);
+
+/**
+ * Runs one query on a pooled connection, outside any transaction, and gathers its rows into a
+ * new array of elements of size bytes, each filled from its row by fill.
+ * @param drop [in] frees a partial array (on error, or before the query runs again); NULL when
+ *             the elements own nothing (nn_free).
+ * @param out, n [out] the array (possibly NULL when n is 0) and its length; NULL and 0 on error.
+ * @return 0 or NN_E*. Ownership: the caller frees *out as drop does.
+ */
+int store_sql_list(struct store *s, const char *sql, struct sql_args a, size_t size,
+                   store_sql_fill_fn fill, store_sql_drop_fn drop, void **out, size_t *n,
+                   struct nn_err *err);
 /** Fill function: column 0 as an int. */
 int store_sql_fill_int(const struct sql_row *r, void *elem, size_t size, struct nn_err *err);
 /** Fill function: column 0 as text copied into a char[size] (truncated). */

@@ -50,40 +50,25 @@ int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
     return rc;
 }
 
-struct feedback_list {
-    const char *model;
-    long long after;
-    int limit;
-    struct sql_collect k; /* struct store_feedback each */
-};
-
-static int feedback_list_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+/* store_sql_drop_fn: an array of struct store_feedback. */
+static void drop_feedback(void *v, size_t n)
 {
-    struct feedback_list *l = ctx;
-
-    store_feedback_list_free(l->k.v, l->k.n);
-    l->k = (struct sql_collect){NULL, 0, 0, sizeof(struct store_feedback), fill_feedback};
-    return store_sql_rows(
-        c,
-        "SELECT id, hash, instance, label, created_at, updated_at FROM feedback "
-        "WHERE model = $1 AND id > $2 ORDER BY id LIMIT $3",
-        SQL_ARGS(SQL_TEXT(l->model), SQL_INT(l->after), SQL_INT(l->limit > 0 ? l->limit : INT_MAX)),
-        store_sql_collect_row, &l->k, err);
+    store_feedback_list_free(v, n);
 }
 
 int store_sql_feedback_list(struct store *s, const char *model, long long after, int limit,
                             struct store_feedback **out, size_t *n, struct nn_err *err)
 {
-    struct feedback_list l = {model, after, limit, {NULL, 0, 0, 0, NULL}};
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, feedback_list_tx, &l, err);
+    void *v = NULL;
+    int rc = store_sql_list(
+        s,
+        "SELECT id, hash, instance, label, created_at, updated_at FROM feedback "
+        "WHERE model = $1 AND id > $2 ORDER BY id LIMIT $3",
+        SQL_ARGS(SQL_TEXT(model), SQL_INT(after), SQL_INT(limit > 0 ? limit : INT_MAX)),
+        sizeof(struct store_feedback), fill_feedback, drop_feedback, &v, n, err);
 
-    if (rc != 0) {
-        store_feedback_list_free(l.k.v, l.k.n);
-        return rc;
-    }
-    *out = l.k.v;
-    *n = l.k.n;
-    return 0;
+    *out = v;
+    return rc;
 }
 
 int store_sql_feedback_delete(struct store *s, const char *model, const char *hash,

@@ -302,40 +302,26 @@ int store_sql_job_get(struct store *s, const char *id, struct store_job **out, s
     return 0;
 }
 
-struct job_list {
-    int status, limit;
-    const char *model;
-    struct sql_collect k; /* struct store_job * each */
-};
-
-static int job_list_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
+/* store_sql_drop_fn: an array of struct store_job *. */
+static void drop_jobs(void *v, size_t n)
 {
-    struct job_list *l = ctx;
-    const char *status = l->status >= 0 ? store_job_status_name(l->status) : NULL;
-
-    store_job_list_free(l->k.v, l->k.n);
-    l->k = (struct sql_collect){NULL, 0, 0, sizeof(struct store_job *), store_sql_fill_job};
-    return store_sql_rows(c,
-                          STORE_SQL_JOB_COLS "WHERE (CAST($1 AS TEXT) IS NULL OR j.status = $1) "
-                                             "AND (CAST($2 AS TEXT) IS NULL OR j.model = $2) "
-                                             "ORDER BY j.seq DESC LIMIT $3",
-                          SQL_ARGS(SQL_TEXT(status), SQL_TEXT(l->model), SQL_INT(l->limit)),
-                          store_sql_collect_row, &l->k, err);
+    store_job_list_free(v, n);
 }
 
 int store_sql_job_list(struct store *s, int status, const char *model, int limit,
                        struct store_job ***out, size_t *n, struct nn_err *err)
 {
-    struct job_list l = {status, limit, model, {NULL, 0, 0, 0, NULL}};
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, job_list_tx, &l, err);
+    const char *st = status >= 0 ? store_job_status_name(status) : NULL;
+    void *v = NULL;
+    int rc = store_sql_list(s,
+                            STORE_SQL_JOB_COLS "WHERE (CAST($1 AS TEXT) IS NULL OR j.status = $1) "
+                                               "AND (CAST($2 AS TEXT) IS NULL OR j.model = $2) "
+                                               "ORDER BY j.seq DESC LIMIT $3",
+                            SQL_ARGS(SQL_TEXT(st), SQL_TEXT(model), SQL_INT(limit)),
+                            sizeof(struct store_job *), store_sql_fill_job, drop_jobs, &v, n, err);
 
-    if (rc != 0) {
-        store_job_list_free(l.k.v, l.k.n);
-        return rc;
-    }
-    *out = l.k.v;
-    *n = l.k.n;
-    return 0;
+    *out = v;
+    return rc;
 }
 
 static int fill_epoch(const struct sql_row *r, void *elem, size_t size, struct nn_err *err)
@@ -353,35 +339,18 @@ static int fill_epoch(const struct sql_row *r, void *elem, size_t size, struct n
     return 0;
 }
 
-struct job_history {
-    const char *id;
-    struct sql_collect k; /* struct store_epoch each */
-};
-
-static int job_history_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
-{
-    struct job_history *h = ctx;
-
-    h->k.n = 0;
-    return store_sql_rows(c,
-                          "SELECT epoch, train_loss, val_loss, val_metric, seconds, regression "
-                          "FROM job_history WHERE job_id = $1 ORDER BY epoch",
-                          SQL_ARGS(SQL_TEXT(h->id)), store_sql_collect_row, &h->k, err);
-}
-
 int store_sql_job_history(struct store *s, const char *id, struct store_epoch **out, size_t *n,
                           struct nn_err *err)
 {
-    struct job_history h = {id, {NULL, 0, 0, sizeof(struct store_epoch), fill_epoch}};
-    int rc = store_sql_tx(s, STORE_SQL_AUTOCOMMIT, job_history_tx, &h, err);
+    void *v = NULL;
+    int rc = store_sql_list(s,
+                            "SELECT epoch, train_loss, val_loss, val_metric, seconds, regression "
+                            "FROM job_history WHERE job_id = $1 ORDER BY epoch",
+                            SQL_ARGS(SQL_TEXT(id)), sizeof(struct store_epoch), fill_epoch, NULL,
+                            &v, n, err);
 
-    if (rc != 0) {
-        nn_free(h.k.v);
-        return rc;
-    }
-    *out = h.k.v;
-    *n = h.k.n;
-    return 0;
+    *out = v;
+    return rc;
 }
 
 static int count_status(const struct sql_row *r, void *ctx, struct nn_err *err)

@@ -791,27 +791,10 @@ struct sparse_acc {
 static int sparse_append(struct sparse_acc *sa, size_t row, const int32_t *ind, const float *val,
                          size_t nz)
 {
-    if (sa->n + nz > sa->cap) {
-        size_t cap = sa->cap ? sa->cap : 4096;
-        while (cap < sa->n + nz) {
-            cap *= 2;
-        }
-        int32_t *ni = nn_reallocarray(sa->ind, cap, sizeof(int32_t));
-        if (ni == NULL) {
-            return NN_ENOMEM;
-        }
-        sa->ind = ni;
-        float *nv = nn_reallocarray(sa->val, cap, sizeof(float));
-        if (nv == NULL) {
-            return NN_ENOMEM;
-        }
-        sa->val = nv;
-        sa->cap = cap;
-    }
-    if (nz > 0) {
-        memcpy(sa->ind + sa->n, ind, nz * sizeof(int32_t));
-        memcpy(sa->val + sa->n, val, nz * sizeof(float));
-        sa->n += nz;
+    int rc = nn_sparse_append(&sa->ind, &sa->val, &sa->n, &sa->cap, ind, val, nz);
+
+    if (rc != 0) {
+        return rc;
     }
     sa->indptr[row + 1] = sa->n;
     return 0;

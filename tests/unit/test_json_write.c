@@ -103,6 +103,29 @@ static void test_non_finite(void **state)
     tab_buf_fini(&b);
 }
 
+/* Members: a comma before all but the first, the key escaped, as cJSON prints an object. */
+static void test_members(void **state)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *want;
+    struct tab_buf b;
+
+    (void)state;
+    cJSON_AddNumberToObject(o, "a", 0.25);
+    cJSON_AddNumberToObject(o, "b\"c", 3);
+    want = cJSON_PrintUnformatted(o);
+    tab_buf_init(&b, 1024);
+    srv_json_raw(&b, "{");
+    srv_json_member_float(&b, 1, "a", 0.25f);
+    srv_json_member_float(&b, 0, "b\"c", 3.0f);
+    srv_json_raw(&b, "}");
+    tab_buf_put(&b, "", 1);
+    assert_string_equal((const char *)b.data, want);
+    tab_buf_fini(&b);
+    cJSON_free(want);
+    cJSON_Delete(o);
+}
+
 static void test_strings(void **state)
 {
     static const char *const cases[] = {"",          "plain",       "a\"b",     "back\\slash",
@@ -177,7 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_floats),  cmocka_unit_test(test_non_finite),
         cmocka_unit_test(test_strings), cmocka_unit_test(test_tree),
-        cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_limit),   cmocka_unit_test(test_members),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -430,13 +430,51 @@ static void test_gemm_shapes(void **state)
     }
 }
 
+/* Sparse entries appended across growths keep every entry in order; out of memory keeps them. */
+static void test_sparse_append(void **state)
+{
+    int32_t ind[3000], *all_i = NULL;
+    float val[3000], *all_v = NULL;
+    size_t n = 0, cap = 0;
+
+    (void)state;
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < 3000; i++) {
+            ind[i] = r * 3000 + i;
+            val[i] = (float)(r * 3000 + i) * 0.5f;
+        }
+        assert_int_equal(nn_sparse_append(&all_i, &all_v, &n, &cap, ind, val, 3000), 0);
+    }
+    assert_int_equal(n, 9000);
+    assert_true(cap >= 9000);
+    for (int i = 0; i < 9000; i++) {
+        assert_int_equal(all_i[i], i);
+        assert_true(all_v[i] == (float)i * 0.5f);
+    }
+    size_t big = cap - n + 1; /* one more than the room left: it must grow */
+    int32_t *bi = calloc(big, sizeof(*bi));
+    float *bv = calloc(big, sizeof(*bv));
+    assert_non_null(bi);
+    assert_non_null(bv);
+    nn_alloc_fail_after(0);
+    int rc = nn_sparse_append(&all_i, &all_v, &n, &cap, bi, bv, big);
+    nn_alloc_fail_after(-1);
+    free(bi);
+    free(bv);
+    assert_int_equal(rc, NN_ENOMEM);
+    assert_int_equal(n, 9000);
+    assert_int_equal(all_i[8999], 8999);
+    nn_free(all_i);
+    nn_free(all_v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_neuron),         cmocka_unit_test(test_grad_check_all),
         cmocka_unit_test(test_sparse_equals_dense),  cmocka_unit_test(test_predict_paths),
         cmocka_unit_test(test_bad_shapes_and_names), cmocka_unit_test(test_init),
-        cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_gemm_shapes),          cmocka_unit_test(test_sparse_append),
     };
 
     openblas_set_num_threads(1);
