@@ -154,7 +154,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< $(LIBS_A) -o $@ $(LDLIBS_ALL)
 
-.PHONY: all help test test-unit test-api test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json test-slowloris
+.PHONY: all help test test-unit test-api test-api-pg test-browser test-docker test-fresh bench run clean format format-check soak test-torture man docs compile_commands.json test-slowloris
 
 test-torture: $(BUILD)/tests/test_torture ## full tier: fail each allocation in turn (loading, CSV, training)
 	@NEUROND_TORTURE_FULL=1 $(BUILD)/tests/test_torture
@@ -191,6 +191,10 @@ test-unit: $(BIN)/neurond $(UNIT_BIN) ## run the C unit tests only (unit + CLI +
 test-api: $(BIN)/neurond ## run the API tests only (real daemon over loopback HTTP)
 	@scripts/deps.sh test
 	@BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
+
+test-api-pg: $(BIN)/neurond ## the API tests with every daemon on a throwaway PostgreSQL (--store)
+	@scripts/deps.sh test
+	@NEUROND_TEST_STORE=postgresql BIN=$(BIN) BUILD=$(BUILD) scripts/run-tests.sh api
 
 test-browser: $(BIN)/neurond ## run the dashboard test in headless Chromium (screenshot: build/dashboard.png)
 	@scripts/deps.sh test

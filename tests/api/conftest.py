@@ -105,9 +105,18 @@ def pg_sql(url, sql):
     return [line for line in r.stdout.splitlines() if line]
 
 
+ON_PG = os.environ.get("NEUROND_TEST_STORE", "") == "postgresql"
+# /healthz's body: on PostgreSQL it also says the shared store is reachable
+HEALTHZ_OK = {"status": "ok", "store": "up"} if ON_PG else {"status": "ok"}
+# a test that opens, locks or fills the SQLite file itself: not a test of the PostgreSQL store
+# (its faults are tested in test_cluster_faults.py: SIGKILL, outage, newer schema)
+sqlite_only = pytest.mark.skipif(ON_PG, reason="reads or breaks the SQLite file itself; the "
+                                 "PostgreSQL store's faults are tested in test_cluster_faults.py")
+
+
 def store_args(db):
     """The --store flags of a daemon on db under NEUROND_TEST_STORE=postgresql, else none."""
-    if os.environ.get("NEUROND_TEST_STORE", "") != "postgresql":
+    if not ON_PG:
         return []
     name = "api_" + hashlib.sha1(db.encode()).hexdigest()[:16]
     return ["--store", pg_database(name)]

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from conftest import data, error_of, train, wait_epoch, wait_job
+from conftest import data, error_of, sqlite_only, train, wait_epoch, wait_job
 
 IRIS = open(data("iris_train.csv"), "rb").read()
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -45,6 +45,7 @@ def check_versions_whole(base, db):
     return rows
 
 
+@sqlite_only
 def test_sigkill_during_20_jobs_and_model_writes(make_daemon):
     rnd = random.Random(7)
     d = make_daemon(["--workers", "2"])
@@ -142,6 +143,7 @@ def test_disk_full_during_upload(make_daemon, small_fs, tmp_path):
     assert integrity(d.db) == "ok"
 
 
+@sqlite_only
 def test_disk_full_during_model_write(make_daemon, small_fs):
     db = os.path.join(small_fs, "neurond.db")
     d = make_daemon(["--workers", "1", "--db", db])
@@ -179,6 +181,7 @@ def test_disk_full_during_model_write(make_daemon, small_fs):
     assert integrity(db) == "ok"
 
 
+@sqlite_only
 def test_locked_database_is_retried(make_daemon):
     d = make_daemon(["--workers", "1"])
     j = train(d.base, "busy", content=IRIS, params={"epochs": 3})
@@ -233,6 +236,7 @@ def wait_log(d, text, timeout=60):
     raise AssertionError("%r not in the log after %ss:\n%s" % (text, timeout, d.logtext()))
 
 
+@sqlite_only
 def test_disk_full_job_end_is_stored_once_space_is_back(make_daemon, small_fs, tmp_path):
     """A job whose model write fails on a full disk, and whose failure cannot be stored either,
     ends 'failed' (insufficient_storage) within seconds of space coming back; never stays
@@ -258,6 +262,7 @@ def test_disk_full_job_end_is_stored_once_space_is_back(make_daemon, small_fs, t
     assert wait_job(d.base, j2["id"])["status"] == "succeeded"
 
 
+@sqlite_only
 def test_disk_full_job_left_running_runs_again_after_restart(make_daemon, small_fs, tmp_path):
     """Stopped while its failure cannot be stored, a job is 'running' in the store; the next
     start runs it again (its dataset kept), so it does not stay 'running' without a worker."""

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import IRIS_ROW, LONG, data, train, wait_epoch, wait_job
+from conftest import data, IRIS_ROW, LONG, sqlite_only, train, wait_epoch, wait_job
 
 
 def integrity_ok(db):
@@ -88,6 +88,7 @@ def test_delete_model_while_predicting(make_daemon):
     assert requests.post(d.url("/predict"), json={"model": "gone", "instances": [IRIS_ROW]}).status_code == 404
 
 
+@sqlite_only
 def test_sigkill_during_training_then_restart(make_daemon):
     d = make_daemon(["--workers", "1"])
     with open(data("digits_train.csv"), "rb") as f:
@@ -113,6 +114,7 @@ def test_sigkill_during_training_then_restart(make_daemon):
     assert integrity_ok(d.db)
 
 
+@sqlite_only
 def test_sigterm_finishes_requests_in_flight(make_daemon):
     d = make_daemon(["--workers", "1"])
     job = train(d.base, "term", data("iris_train.csv"), {"epochs": 3})

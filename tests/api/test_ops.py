@@ -6,13 +6,13 @@ import time
 
 import requests
 
-from conftest import NEUROND, error_of, train, wait_job, data
+from conftest import data, error_of, HEALTHZ_OK, NEUROND, sqlite_only, train, wait_job
 
 
 def test_healthz(daemon):
     r = requests.get(daemon.url("/healthz"))
     assert r.status_code == 200
-    assert r.json() == {"status": "ok"}
+    assert r.json() == HEALTHZ_OK
     assert r.headers["Content-Type"] == "application/json; charset=utf-8"
 
 
@@ -133,6 +133,7 @@ def test_newer_schema_refused(tmp_path):
     assert "newer than this binary" in out.stderr
 
 
+@sqlite_only
 def test_restart_keeps_schema_and_data(make_daemon, tmp_path):
     d = make_daemon(["--workers", "1"])
     job = train(d.base, "keep", data("iris_train.csv"), {"epochs": 3})
@@ -176,6 +177,7 @@ def test_auth(make_daemon):
     assert requests.get(d.url("/jobs/" + r.json()["id"]), headers=reader).status_code == 200
 
 
+@sqlite_only
 def test_not_ready_while_the_store_is_locked(make_daemon, tmp_path):
     # another process holds the database: the daemon serves /healthz, says 503 elsewhere,
     # and turns ready once it can migrate

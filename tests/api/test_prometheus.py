@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from conftest import IRIS_ROW, data, error_of, train, wait_job
+from conftest import data, error_of, IRIS_ROW, sqlite_only, train, wait_job
 
 PROMTOOL = "/usr/bin/promtool"
 
@@ -109,6 +109,7 @@ def test_metrics_count_what_happened(make_daemon):
         assert "# HELP %s " % fam in text and "# TYPE %s " % fam in text, fam
 
 
+@sqlite_only
 def test_store_error_counted(make_daemon, tmp_path):
     d = make_daemon(["--workers", "1"])
     job = train(d.base, "pm-broken", data("iris_train.csv"), {"epochs": 3})

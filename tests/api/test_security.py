@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import NEUROND, ROOT, data, error_of, free_port, train, wait_job
+from conftest import data, error_of, free_port, HEALTHZ_OK, NEUROND, ROOT, train, wait_job
 
 ADMIN_KEY = "k-admin-7f3a9c1e5b"
 READ_KEY = "k-read-2d8e4f6a0c"
@@ -176,7 +176,7 @@ def test_tls_self_signed(make_daemon, tmp_path):
             pass
         assert time.time() < deadline and d.proc.poll() is None, d.logtext()
         time.sleep(0.05)
-    assert requests.get(base + "/healthz", verify=cert).json() == {"status": "ok"}
+    assert requests.get(base + "/healthz", verify=cert).json() == HEALTHZ_OK
     h = {"Authorization": "Bearer " + ADMIN_KEY}
     with open(data("iris_train.csv"), "rb") as f:
         r = requests.post(base + "/train", headers=h, verify=cert, data={"model": "tls", "epochs": "3"},
