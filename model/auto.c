@@ -4,6 +4,8 @@
  * rows); candidates are scored round by round, each round's candidate-folds run through the
  * caller's executor and write only their own result slot; the driver then combines the slots
  * in candidate order, ranks, reports and draws the next round from the best so far.
+ * Over 1,000 lines on purpose: folds, rounds, stopping and the ensemble choice share the one
+ * private struct search; split, they would need a header of their own for it.
  */
 #include "model/auto.h"
 
@@ -866,6 +868,47 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
     }
 }
 
+/* The board's winner refitted on all the rows with the search's parameters (q, filled here;
+ * the caller finis it), and the ensemble's other members beside it. */
+static int refit_winner(const struct search *S, const char *path, const struct model_params *p,
+                        const struct model_limits *lim, const struct model_auto_hooks *hooks,
+                        atomic_int *cancel, struct model_params *q, struct model **m,
+                        struct nn_err *err)
+{
+    const struct cand *w = &S->cands[S->board[0].cand];
+    struct model_member_spec more[ENSEMBLE_MAX_K];
+    char why[512];
+    int rc = model_params_copy(q, p);
+
+    if (rc != 0) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
+    }
+    memcpy(q->hidden, w->hidden, sizeof(q->hidden));
+    q->n_hidden = w->n_hidden;
+    q->train.l2 = w->l2;
+    q->train.learning_rate = w->lr;
+    for (int j = 1; j < S->ens_k; j++) {
+        const struct cand *c = &S->cands[S->board[j].cand];
+
+        memset(&more[j - 1], 0, sizeof(more[j - 1]));
+        memcpy(more[j - 1].hidden, c->hidden, sizeof(c->hidden));
+        more[j - 1].n_hidden = c->n_hidden;
+        more[j - 1].l2 = c->l2;
+        more[j - 1].learning_rate = c->lr;
+        snprintf(more[j - 1].origin, sizeof(more[j - 1].origin), "candidate %zu, rank %d",
+                 S->board[j].cand + 1, j + 1);
+    }
+    ensemble_why(S, why, sizeof(why));
+    rc = model_train_members_csv(path, q, more, S->ens_k - 1, why, lim,
+                                 hooks != NULL ? hooks->on_epoch : NULL,
+                                 hooks != NULL ? hooks->epoch_ud : NULL, cancel, m, err);
+    if (rc == 0 && (*m)->n_nets > 1) {
+        snprintf((*m)->member[0].origin, sizeof((*m)->member[0].origin), "candidate %zu, rank 1",
+                 S->board[0].cand + 1);
+    }
+    return rc;
+}
+
 int model_auto_train_csv(const char *path, const struct model_params *p,
                          const struct model_limits *lim, const struct model_auto_hooks *hooks,
                          atomic_int *cancel, struct model **out, cJSON **board, struct nn_err *err)
@@ -977,39 +1020,9 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     oof_free(&S);
 
     /* the winner (and the ensemble's other members), refitted on all the rows */
-    const struct cand *w = &S.cands[S.board[0].cand];
-    rc = model_params_copy(&q, p);
-    if (rc != 0) {
-        rc = nn_err_set(err, NN_ENOMEM, "out of memory");
-        goto fail;
-    }
-    memcpy(q.hidden, w->hidden, sizeof(q.hidden));
-    q.n_hidden = w->n_hidden;
-    q.train.l2 = w->l2;
-    q.train.learning_rate = w->lr;
-    struct model_member_spec more[ENSEMBLE_MAX_K];
-    char why[512];
-    for (int j = 1; j < S.ens_k; j++) {
-        const struct cand *c = &S.cands[S.board[j].cand];
-
-        memset(&more[j - 1], 0, sizeof(more[j - 1]));
-        memcpy(more[j - 1].hidden, c->hidden, sizeof(c->hidden));
-        more[j - 1].n_hidden = c->n_hidden;
-        more[j - 1].l2 = c->l2;
-        more[j - 1].learning_rate = c->lr;
-        snprintf(more[j - 1].origin, sizeof(more[j - 1].origin), "candidate %zu, rank %d",
-                 S.board[j].cand + 1, j + 1);
-    }
-    ensemble_why(&S, why, sizeof(why));
-    rc = model_train_members_csv(path, &q, more, S.ens_k - 1, why, lim,
-                                 hooks != NULL ? hooks->on_epoch : NULL,
-                                 hooks != NULL ? hooks->epoch_ud : NULL, cancel, &m, err);
+    rc = refit_winner(&S, path, p, lim, hooks, cancel, &q, &m, err);
     if (rc != 0) {
         goto fail;
-    }
-    if (m->n_nets > 1) {
-        snprintf(m->member[0].origin, sizeof(m->member[0].origin), "candidate %zu, rank 1",
-                 S.board[0].cand + 1);
     }
     m->search = search_json(&S, s->rows, holdout);
     if (m->search == NULL) {

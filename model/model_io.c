@@ -1,5 +1,7 @@
 /*
  * model_io: a model as bytes and as JSON.
+ * Over 1,000 lines on purpose: each part's writer sits beside its reader (blob and JSON), so
+ * that a field added to one is seen to be missing from the other.
  *
  * The binary blob (docs/file-format.md) is what the daemon stores and the CLI writes: a magic,
  * a format version, a payload length, the payload (feature pipeline, network, training
