@@ -29,6 +29,14 @@
 #include "nn/net.h"
 #include "nn/rng.h"
 
+/* AddressSanitizer's allocator refuses glibc's M_PERTURB (mallopt returns 0) and fills new
+ * blocks with its own byte: there the heap test still runs, on that fill */
+#if defined(__SANITIZE_ADDRESS__)
+#define PERTURB_TAKES 0
+#else
+#define PERTURB_TAKES 1
+#endif
+
 #define DENSE  5
 #define SPARSE 12
 
@@ -381,7 +389,11 @@ static void test_heap_independent(void **state)
 
         make_row(x, base, ind, val, &rng);
         for (int b = 0; b < 3; b++) {
-            assert_int_equal(mallopt(M_PERTURB, bytes[b]), 1);
+            int took = mallopt(M_PERTURB, bytes[b]);
+
+            if (PERTURB_TAKES) {
+                assert_int_equal(took, 1);
+            }
             assert_int_equal(
                 nn_ig_row(net, base, x, ind, val, 3, 0, NULL, ad[b], as[b], &res[b], NULL), 0);
         }
