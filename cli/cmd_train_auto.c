@@ -111,7 +111,7 @@ int cli_train_auto(const char *data, const struct model_params *p, const struct 
                    int workers, int quiet, struct model **out, struct nn_err *err)
 {
     struct auto_progress pr = {quiet};
-    struct model_auto_hooks h = {exec_threads, &workers, on_candidate, &pr, NULL, NULL};
+    struct model_auto_hooks h = {exec_threads, &workers, on_candidate, &pr, NULL, NULL, workers};
     cJSON *board = NULL, *row;
     int rc = model_auto_train_csv(data, p, lim, &h, NULL, out, &board, err);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "model/model_priv.h"
+#include "model/model_select.h"
 #include "model/text_decoder.h"
 #include "nn/alloc.h"
 #include "nn/metrics.h"
@@ -27,7 +28,8 @@
 #define FEW_FOLD_ROWS  50000  /* above: 3 folds */
 #define MAX_WIDTH      1024
 #define MIN_WIDTH      4
-#define ENSEMBLE_MAX_K 8 /* candidates averaged at most (memory: their held-out outputs) */
+#define ENSEMBLE_MAX_K 8   /* candidates averaged at most (memory: their held-out outputs) */
+#define FINAL_MARGIN   1.2 /* final_seconds' margin over what it counts */
 
 /* ------------------------------------------------------------------------------------------
  * State
@@ -79,8 +81,15 @@ struct search {
     size_t first;         /* first candidate of the running round */
     struct unit_res *res; /* the running round's units: (c - first) * n_folds + f */
     size_t n_res;
-    double start, deadline; /* monotonic seconds; deadline 0 = none */
-    double searched;        /* when the search (and the ensemble's choice) ended */
+    double start, limit;  /* monotonic seconds; limit (start + max_seconds) 0 = none */
+    double deadline;      /* no unit starts after it: limit less the final's estimate */
+    double searched;      /* when the search (and the ensemble's choice) ended */
+    struct model_exec x;  /* the caller's executor */
+    int width;            /* units it runs at once */
+    int kf;               /* the k of the k-fold split (5 for a holdout) */
+    int refit;            /* the final training refits on every row (model_refit_would) */
+    double prep;          /* seconds to read the CSV and fit a pipeline, measured */
+    atomic_llong unit_us; /* the slowest unit so far, microseconds (written by units) */
     atomic_int *cancel;
     struct scored *board; /* scored candidates, n_board, kept sorted best first */
     size_t n_board;
@@ -88,6 +97,7 @@ struct search {
                     the candidate is in the board's top ENSEMBLE_MAX_K; oof_cap candidates */
     size_t oof_cap;
     int ens_k;                       /* the ensemble chosen on the folds (1: the best alone) */
+    int ens_free_k;                  /* the k the folds chose before the time left cut it */
     double ens_by_k[ENSEMBLE_MAX_K]; /* mean metric over the folds of the top k, k = 1.. */
     int n_ens_by_k;
 };
@@ -340,6 +350,26 @@ static double score(const struct search *S, const struct fold *fo, const float *
     }
 }
 
+/* A final member's training time over one of its fold units': trained on the training split
+   (a fold's training rows times kf / (kf - 1)) and, when the refit applies, again on every row
+   (1 / (1 - validation_split) times more again). */
+static double final_factor(const struct search *S)
+{
+    double split = S->kf / (S->kf - 1.0);
+
+    return split + (S->refit ? split / (1.0 - S->p->validation_split) : 0.0);
+}
+
+/* When units stop starting: the deadline set between rounds, or sooner when the slowest unit
+   of this round says that even one net's final training would not fit after it. */
+static double unit_deadline(const struct search *S)
+{
+    double one =
+        FINAL_MARGIN * (S->prep + final_factor(S) * (double)atomic_load(&S->unit_us) * 1e-6);
+
+    return S->limit - one < S->deadline ? S->limit - one : S->deadline;
+}
+
 /* The unit: trains candidate first + i / n_folds on fold i % n_folds and scores it. */
 static void run_unit(void *ctx, size_t i)
 {
@@ -358,7 +388,7 @@ static void run_unit(void *ctx, size_t i)
 
     r->state = UNIT_SKIPPED;
     if ((S->cancel != NULL && atomic_load(S->cancel) != 0) ||
-        (c > 0 && S->deadline > 0 && t0 >= S->deadline)) {
+        (c > 0 && S->deadline > 0 && t0 >= unit_deadline(S))) {
         return; /* the first candidate always runs: there is always a model */
     }
     r->state = UNIT_FAILED;
@@ -398,6 +428,9 @@ static void run_unit(void *ctx, size_t i)
     }
 out:
     r->seconds = now_seconds() - t0;
+    long long us = (long long)(r->seconds * 1e6), was = atomic_load(&S->unit_us);
+    while (us > was && !atomic_compare_exchange_weak(&S->unit_us, &was, us)) {
+    }
     nn_net_free(net);
     nn_free(out);
     nn_free(tmp);
@@ -533,19 +566,43 @@ static int oof_grow(struct search *S, size_t n)
 }
 
 /*
+ * The seconds the final training of the board's top k will take, from their fold units' times:
+ * the CSV read and encoded again (S->prep), then final_factor times a unit for each member,
+ * the members of each stage running S->width at a time (ceil(k / width) waves of the mean
+ * member, at least the slowest one); FINAL_MARGIN more for what this leaves out (the
+ * validation metrics, the permutation importance).
+ */
+static double final_seconds(const struct search *S, int k)
+{
+    double sum = 0, most = 0, waves;
+    int n = 0;
+
+    for (int j = 0; j < k && (size_t)j < S->n_board; j++, n++) {
+        double u = S->board[j].seconds / S->n_folds;
+
+        sum += u;
+        most = u > most ? u : most;
+    }
+    waves = n > 0 ? ceil((double)n / S->width) * sum / n : 0.0;
+    return FINAL_MARGIN * (S->prep + final_factor(S) * (waves > most ? waves : most));
+}
+
+/*
  * Chooses the ensemble on the folds: for k = 1 .. ENSEMBLE_MAX_K (the board's best candidates
  * that kept their held-out outputs), the mean over the folds of the metric of the mean of the
  * top k's outputs; the best k wins, the smallest on a tie, so k > 1 only when averaging is
- * better on the folds than the best alone. Sets S->ens_k and S->ens_by_k.
+ * better on the folds than the best alone, and only a k whose final training fits in `left`
+ * seconds (final_seconds; INFINITY: no limit). Sets S->ens_k, S->ens_free_k and S->ens_by_k.
  * @return 0 or NN_ENOMEM.
  */
-static int choose_ensemble(struct search *S)
+static int choose_ensemble(struct search *S, double left)
 {
     size_t most = 0, rows = 0;
     float *avg = NULL, *tmp = NULL;
-    int k, best = 1;
+    int k, best = 1, free_best = 1;
 
     S->ens_k = 1;
+    S->ens_free_k = 1;
     S->n_ens_by_k = 0;
     for (int f = 0; f < S->n_folds; f++) {
         rows = S->folds[f].va.rows > rows ? S->folds[f].va.rows : rows;
@@ -584,11 +641,16 @@ static int choose_ensemble(struct search *S)
             mean += score(S, &S->folds[f], avg, tmp, &side) / S->n_folds;
         }
         S->ens_by_k[S->n_ens_by_k++] = mean;
-        if (rank_key(S->metric, mean) < rank_key(S->metric, S->ens_by_k[best - 1])) {
+        if (rank_key(S->metric, mean) < rank_key(S->metric, S->ens_by_k[free_best - 1])) {
+            free_best = k;
+        }
+        if (rank_key(S->metric, mean) < rank_key(S->metric, S->ens_by_k[best - 1]) &&
+            final_seconds(S, k) <= left) {
             best = k;
         }
     }
     S->ens_k = best;
+    S->ens_free_k = free_best;
     nn_free(avg);
     nn_free(tmp);
     return 0;
@@ -660,6 +722,13 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
         snprintf(why, len, "ensemble=false: the best candidate alone");
     } else if (S->n_ens_by_k < 2) {
         snprintf(why, len, "one candidate with held-out outputs: the best candidate alone");
+    } else if (S->ens_free_k > S->ens_k) {
+        snprintf(why, len,
+                 "the top %d candidates scored best on the folds (mean %s %.6g), but their final "
+                 "training would not end within max_seconds: the top %d (mean %.6g; the best "
+                 "alone %.6g), the most that fit in the time left",
+                 S->ens_free_k, mname, S->ens_by_k[S->ens_free_k - 1], S->ens_k,
+                 S->ens_by_k[S->ens_k - 1], S->ens_by_k[0]);
     } else if (S->ens_k == 1) {
         snprintf(why, len,
                  "no average of the top 2 to %d candidates beat the best alone on the folds "
@@ -682,7 +751,10 @@ static void stop_why(const struct search *S, char *why, size_t len)
     size_t c = S->stopped_at, n = (size_t)S->p->stopping_rounds;
 
     if (strcmp(S->stopped, "max_seconds") == 0) {
-        snprintf(why, len, "the time limit: max_seconds %g", S->p->max_seconds);
+        snprintf(why, len,
+                 "the time limit: max_seconds %g, less the %.3g s the final training was "
+                 "estimated to take",
+                 S->p->max_seconds, S->limit - S->deadline);
     } else if (strcmp(S->stopped, "max_models") == 0) {
         snprintf(why, len, "the candidate limit: max_models %d", S->p->max_models);
     } else {
@@ -722,6 +794,7 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON_AddStringToObject(o, "stopped_why", why);
     cJSON_AddNumberToObject(o, "seconds", S->searched - S->start);
     cJSON_AddNumberToObject(o, "final_seconds", now_seconds() - S->searched);
+    cJSON_AddNumberToObject(o, "final_estimate", final_seconds(S, S->ens_k));
     cJSON_AddItemToObject(o, "leaderboard", board_json(S));
     cJSON_AddItemToObject(o, "winner", cand_json(&S->cands[w->cand]));
     if (S->n_board > 1 && !S->board[1].failed) {
@@ -829,19 +902,20 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
         if (S->res == NULL || oof_grow(S, S->n_cands) != 0) {
             return NN_ENOMEM;
         }
-        if (h != NULL && h->exec != NULL) {
-            h->exec(h->exec_ud, units, run_unit, S);
-        } else {
-            for (size_t i = 0; i < units; i++) {
-                run_unit(S, i);
-            }
-        }
+        model_exec_run(&S->x, units, run_unit, S);
         if (S->cancel != NULL && atomic_load(S->cancel) != 0) {
             return NN_ECANCELED;
         }
         rc = combine_round(S, h);
         if (rc != 0) {
             return rc;
+        }
+        if (S->limit > 0) { /* keep the time the final training of today's choice needs */
+            rc = choose_ensemble(S, INFINITY);
+            if (rc != 0) {
+                return rc;
+            }
+            S->deadline = S->limit - final_seconds(S, S->ens_k);
         }
         if (S->deadline > 0 && now_seconds() >= S->deadline) {
             S->stopped = "max_seconds";
@@ -899,7 +973,7 @@ static int refit_winner(const struct search *S, const char *path, const struct m
                  S->board[j].cand + 1, j + 1);
     }
     ensemble_why(S, why, sizeof(why));
-    rc = model_train_members_csv(path, q, more, S->ens_k - 1, why, lim,
+    rc = model_train_members_csv(path, q, more, S->ens_k - 1, why, lim, &S->x,
                                  hooks != NULL ? hooks->on_epoch : NULL,
                                  hooks != NULL ? hooks->epoch_ud : NULL, cancel, m, err);
     if (rc == 0 && (*m)->n_nets > 1) {
@@ -923,6 +997,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     int *fold_of = NULL;
     FILE *f = NULL;
     int rc, k, holdout = 0, n_fit = 0;
+    double t_schema;
     float lr;
 
     *out = NULL;
@@ -930,6 +1005,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
         *board = NULL;
     }
     memset(&S, 0, sizeof(S));
+    atomic_init(&S.unit_us, 0);
     memset(&q, 0, sizeof(q));
     if (p->max_seconds <= 0 && p->max_models <= 0) {
         return nn_err_set_at(err, NN_EINVAL, 0, 0, "max_seconds",
@@ -938,11 +1014,16 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     S.p = p;
     S.cancel = cancel;
     S.start = now_seconds();
-    S.deadline = p->max_seconds > 0 ? S.start + p->max_seconds : 0;
+    S.limit = p->max_seconds > 0 ? S.start + p->max_seconds : 0;
+    S.deadline = S.limit;
+    S.x.exec = hooks != NULL ? hooks->exec : NULL;
+    S.x.ud = hooks != NULL ? hooks->exec_ud : NULL;
+    S.width = S.x.exec != NULL && hooks->width > 1 ? hooks->width : 1;
     rc = model_read_schema(path, p, lim, &f, &r, &s, err);
     if (rc != 0) {
         return rc;
     }
+    t_schema = now_seconds() - S.start;
     S.task = s->task;
     S.metric = p->metric == MODEL_METRIC_DEFAULT
                    ? (s->task == NN_TASK_REGRESSION ? MODEL_METRIC_RMSE : MODEL_METRIC_LOG_LOSS)
@@ -966,6 +1047,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
         k = (int)(s->rows / 2) < 2 ? 2 : (int)(s->rows / 2);
     }
     S.n_folds = holdout ? 1 : k;
+    S.kf = k;
     order = nn_calloc(s->rows, sizeof(size_t));
     fold_of = nn_calloc(s->rows, sizeof(int));
     S.folds = nn_calloc((size_t)S.n_folds, sizeof(*S.folds));
@@ -986,6 +1068,10 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
             goto fail;
         }
     }
+
+    /* the final training reads the CSV and fits one pipeline again, as a fold did */
+    S.prep = t_schema + (now_seconds() - S.start - t_schema) / S.n_folds;
+    S.refit = model_refit_would(s->rows, S.folds[0].feat->sparse_dim, p);
 
     /* the plan, then rounds around the best */
     lr = model_params_learning_rate(p);
@@ -1009,7 +1095,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
                         "auto: every candidate failed (diverged); try another learning_rate");
         goto fail;
     }
-    rc = choose_ensemble(&S);
+    rc = choose_ensemble(&S, S.limit > 0 ? S.limit - now_seconds() : INFINITY);
     if (rc != 0) {
         rc = nn_err_set(err, rc, "out of memory choosing the ensemble");
         goto fail;

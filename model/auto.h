@@ -54,6 +54,8 @@ struct model_auto_hooks {
     void *candidate_ud;
     nn_progress_fn on_epoch; /* the final refit's epochs */
     void *epoch_ud;
+    int width; /* how many units exec runs at once (< 1: one); sizes the time kept for the
+                  final training (see model_auto_train_csv) */
 };
 
 /**

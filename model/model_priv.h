@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "model/auto.h"
 #include "model/model.h"
 #include "nn/net.h"
 #include "tab/buf.h"
@@ -93,17 +94,30 @@ struct model_member_spec {
     char origin[MODEL_ORIGIN];
 };
 
+/* Where a training runs its independent networks: exec (auto's executor: threads, the
+   daemon's pool) with ud, or one after the other when exec is NULL. */
+struct model_exec {
+    model_auto_exec_fn exec;
+    void *ud;
+};
+
+/** Runs fn(ctx, i) for every i in [0, n) through x (NULL or x->exec NULL: in order, here). */
+void model_exec_run(const struct model_exec *x, size_t n, model_auto_unit_fn fn, void *ctx);
+
 /**
  * model_train_csv with n_more networks beyond the first (0 to MODEL_MAX_NETS - 1) behind the
  * same pipeline: each trained on the training split with early stopping as the first is, the
  * validation metrics (and threshold) those of their mean, then each refitted on every row for
- * its best epoch when the first is. why (NULL: none) is the card's ensemble.why.
- * @return as model_train_csv.
+ * its best epoch when the first is. The networks of each stage train at once through x
+ * (NULL: one after the other; the model is the same either way: each net has its own seed).
+ * why (NULL: none) is the card's ensemble.why. cb is called from whichever thread trains the
+ * first network. @return as model_train_csv.
  */
 int model_train_members_csv(const char *path, const struct model_params *p,
                             const struct model_member_spec *more, int n_more, const char *why,
-                            const struct model_limits *lim, nn_progress_fn cb, void *ud,
-                            atomic_int *cancel, struct model **out, struct nn_err *err);
+                            const struct model_limits *lim, const struct model_exec *x,
+                            nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                            struct nn_err *err);
 
 /** The CSV reader options for delim and lim (lim NULL: the reader's defaults). */
 void model_csv_opts(struct tab_csv_opts *o, char delim, const struct model_limits *lim);

@@ -210,12 +210,17 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
     return 0;
 }
 
-int model_refit_applies(const struct model *m, const struct nn_dataset *all)
+int model_refit_would(size_t rows, size_t sparse_dim, const struct model_params *p)
 {
     /* not: large, text (wide and slow), nothing held out, or a threshold chosen on the
        validation scores of the nets trained on the training split */
-    return all->rows <= REFIT_MAX_ROWS && m->feat->sparse_dim == 0 && m->metrics.val_rows > 0 &&
-           m->params.target_fpr < 0;
+    return rows <= REFIT_MAX_ROWS && sparse_dim == 0 && p->validation_split > 0 &&
+           p->target_fpr < 0;
+}
+
+int model_refit_applies(const struct model *m, const struct nn_dataset *all)
+{
+    return model_refit_would(all->rows, m->feat->sparse_dim, &m->params) && m->metrics.val_rows > 0;
 }
 
 int model_refit(struct model *m, const struct model_fit_spec *spec, const struct nn_dataset *all,

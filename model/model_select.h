@@ -63,6 +63,10 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
                     struct model_holdouts *keep, struct nn_err *err);
 
+/** Whether a training of rows rows (sparse_dim text inputs) with p would refit its nets:
+ *  model_refit_applies before the training. */
+int model_refit_would(size_t rows, size_t sparse_dim, const struct model_params *p);
+
 /** Whether the nets are trained again on every row (model_refit): at most 10,000 rows, no
  *  text inputs, a validation split, and no target_fpr (whose threshold was chosen on the
  *  validation scores of the nets trained on the training split). */

@@ -408,95 +408,161 @@ static void member_setup(const struct model *m, const struct model_fit_spec *spe
     }
 }
 
-/*
- * Trains the members after the first on the training split (early stopping on the validation
- * split), as the first was: each is added to m with its best epoch.
- */
-static int train_more(struct model *m, const struct model_fit_spec *spec,
-                      const struct model_member_spec *more, int n_more, const struct nn_dataset *tr,
-                      const struct nn_dataset *va, atomic_int *cancel, struct nn_err *err)
+void model_exec_run(const struct model_exec *x, size_t n, model_auto_unit_fn fn, void *ctx)
 {
-    for (int j = 0; j < n_more; j++) {
-        struct model_fit_spec ms;
-        struct nn_train_params tp;
-        struct nn_train_result res;
-        struct nn_net *net = NULL;
-        struct nn_rng rng;
-        int rc;
+    if (x != NULL && x->exec != NULL) {
+        x->exec(x->ud, n, fn, ctx);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        fn(ctx, i);
+    }
+}
 
-        member_setup(m, spec, &more[j], &ms, &tp);
-        nn_rng_seed(&rng, m->params.seed ^ (0xC2B2AE3D27D4EB4Full * (uint64_t)(j + 1)));
-        rc = model_fit_net(m, &ms, &tp, tr, va, &rng, NULL, NULL, cancel, &net, &res, err);
-        if (rc == 0) {
-            rc = model_add_net(m, net, tp.l2, tp.learning_rate, res.best_epoch, more[j].origin);
-            if (rc != 0) {
-                return nn_err_set(err, rc, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
+/* The members' trainings on the training split, one unit each (model_exec_run): unit 0 is
+   the first net (the main random stream, the progress callback), unit j the member j. */
+struct fit_units {
+    struct model *m;
+    const struct model_fit_spec *spec;
+    const struct model_member_spec *more;
+    const struct nn_dataset *tr, *va, *all;
+    struct nn_rng *rng; /* the first net's */
+    nn_progress_fn cb;
+    void *ud;
+    atomic_int *cancel;
+    int refit_epochs;                    /* the refit: the first net's epochs */
+    struct nn_net *nets[MODEL_MAX_NETS]; /* the split's nets */
+    struct nn_train_result res[MODEL_MAX_NETS];
+    int rc[MODEL_MAX_NETS];
+    struct nn_err err[MODEL_MAX_NETS];
+};
+
+static void fit_unit(void *ctx, size_t i)
+{
+    struct fit_units *u = ctx;
+    struct model_fit_spec ms;
+    struct nn_train_params tp;
+    struct nn_rng own, *rng = u->rng;
+
+    member_setup(u->m, u->spec, i == 0 ? NULL : &u->more[i - 1], &ms, &tp);
+    if (i > 0) {
+        nn_rng_seed(&own, u->m->params.seed ^ (0xC2B2AE3D27D4EB4Full * (uint64_t)i));
+        rng = &own;
+    }
+    u->rc[i] = model_fit_net(u->m, &ms, &tp, u->tr, u->va, rng, i == 0 ? u->cb : NULL,
+                             i == 0 ? u->ud : NULL, u->cancel, &u->nets[i], &u->res[i], &u->err[i]);
+}
+
+/* Refits net i of m on all rows: the first for refit_epochs (0: its best epoch), the others
+   for their best epochs. */
+static void refit_unit(void *ctx, size_t i)
+{
+    struct fit_units *u = ctx;
+    struct model_fit_spec ms;
+    struct nn_train_params tp;
+    int epochs = i == 0 ? u->refit_epochs : u->m->member[i].epochs;
+
+    member_setup(u->m, u->spec, i == 0 ? NULL : &u->more[i - 1], &ms, &tp);
+    u->rc[i] = model_refit(u->m, &ms, u->all, (int)i, &tp, epochs, u->cancel, &u->err[i]);
+    if (u->rc[i] == 0) {
+        u->m->member[i].epochs = epochs < 1 ? 1 : epochs;
+    }
+}
+
+/* The first failure of units [0, n) into err (in unit order: the same whatever ran first). */
+static int units_rc(struct fit_units *u, int n, struct nn_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        if (u->rc[i] != 0) {
+            if (err != NULL) {
+                *err = u->err[i];
             }
-        }
-        if (rc != 0) {
-            return rc;
+            return u->rc[i];
         }
     }
     return 0;
 }
 
-/* Refits every net of m on all rows: the first for refit_epochs (0: its best epoch), the
-   others for their best epochs; *done says whether it ran. */
-static int refit_all(struct model *m, const struct model_fit_spec *spec,
-                     const struct model_member_spec *more, const struct nn_dataset *all,
-                     int refit_epochs, atomic_int *cancel, int *done, struct nn_err *err)
+/* Trains the first net and the n_more members on the training split (early stopping on the
+   validation split), through x: m gains them in order, each with its best epoch. */
+static int fit_members(struct model *m, struct fit_units *u, int n_more, const struct model_exec *x,
+                       struct nn_err *err)
 {
+    int rc;
+
+    model_exec_run(x, (size_t)n_more + 1, fit_unit, u);
+    rc = units_rc(u, n_more + 1, err);
+    if (rc == 0) {
+        m->nets[0] = u->nets[0];
+        u->nets[0] = NULL;
+    }
+    for (int j = 1; rc == 0 && j <= n_more; j++) {
+        rc = model_add_net(m, u->nets[j], u->more[j - 1].l2, u->more[j - 1].learning_rate,
+                           u->res[j].best_epoch, u->more[j - 1].origin);
+        u->nets[j] = NULL;
+        if (rc != 0) {
+            rc = nn_err_set(err, rc, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
+        }
+    }
+    for (int j = 0; j <= n_more; j++) {
+        nn_net_free(u->nets[j]);
+        u->nets[j] = NULL;
+    }
+    return rc;
+}
+
+/* Refits every net of m on all rows through x; *done says whether it ran. */
+static int refit_all(struct model *m, struct fit_units *u, const struct model_exec *x, int *done,
+                     struct nn_err *err)
+{
+    int rc;
+
     *done = 0;
-    if (!model_refit_applies(m, all)) {
+    if (!model_refit_applies(m, u->all)) {
         return 0;
     }
-    if (refit_epochs < 1) {
-        refit_epochs = m->metrics.best_epoch;
+    if (u->refit_epochs < 1) {
+        u->refit_epochs = m->metrics.best_epoch;
     }
-    for (int i = 0; i < m->n_nets; i++) {
-        struct model_fit_spec ms;
-        struct nn_train_params tp;
-        int epochs = i == 0 ? refit_epochs : m->member[i].epochs;
-        int rc;
-
-        member_setup(m, spec, i == 0 ? NULL : &more[i - 1], &ms, &tp);
-        rc = model_refit(m, &ms, all, i, &tp, epochs, cancel, err);
-        if (rc != 0) {
-            return rc;
-        }
-        m->member[i].epochs = epochs < 1 ? 1 : epochs;
-    }
-    *done = 1;
-    return 0;
+    memset(u->rc, 0, sizeof(u->rc));
+    model_exec_run(x, (size_t)m->n_nets, refit_unit, u);
+    rc = units_rc(u, m->n_nets, err);
+    *done = rc == 0;
+    return rc;
 }
 
 int model_train_members_csv(const char *path, const struct model_params *p,
                             const struct model_member_spec *more, int n_more, const char *why,
-                            const struct model_limits *lim, nn_progress_fn cb, void *ud,
-                            atomic_int *cancel, struct model **out, struct nn_err *err)
+                            const struct model_limits *lim, const struct model_exec *x,
+                            nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
+                            struct nn_err *err)
 {
     struct tab_schema *s = NULL;
     struct tab_csv *r = NULL;
     struct model *m = NULL;
     struct nn_dataset all, tr, va;
-    struct nn_train_result res;
     struct nn_rng rng;
     struct model_progress pc;
     struct model_fit_spec spec;
     struct model_holdouts holdouts = {{NULL}, {0}, {0}, 0};
+    struct fit_units *u = nn_calloc(1, sizeof(*u));
     FILE *f = NULL;
-    int refit_epochs = 0, refitted = 0, rc;
-
+    int refitted = 0, rc;
 
     *out = NULL;
     memset(&all, 0, sizeof(all));
     memset(&tr, 0, sizeof(tr));
     memset(&va, 0, sizeof(va));
     if (n_more < 0 || n_more >= MODEL_MAX_NETS) {
+        nn_free(u);
         return nn_err_set(err, NN_EINVAL, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
+    }
+    if (u == NULL) {
+        return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
     rc = model_read_schema(path, p, lim, &f, &r, &s, err);
     if (rc != 0) {
+        nn_free(u);
         return rc;
     }
     m = model_alloc();
@@ -513,7 +579,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     m->params.batch_auto = 0;
 
     output_spec(s, &spec);
-    rc = model_select_l2(m, &spec, &all, cancel, &refit_epochs, &holdouts, err);
+    rc = model_select_l2(m, &spec, &all, cancel, &u->refit_epochs, &holdouts, err);
     if (rc != 0) {
         goto fail;
     }
@@ -521,31 +587,37 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     pc.cap = 0;
     pc.cb = cb;
     pc.ud = ud;
-    rc = model_fit_net(m, &spec, &m->params.train, &tr, &va, &rng, model_on_epoch, &pc, cancel,
-                       &m->nets[0], &res, err);
+    u->m = m;
+    u->spec = &spec;
+    u->more = more;
+    u->tr = &tr;
+    u->va = &va;
+    u->all = &all;
+    u->rng = &rng;
+    u->cb = model_on_epoch;
+    u->ud = &pc;
+    u->cancel = cancel;
+    rc = fit_members(m, u, n_more, x, err);
     if (rc != 0) {
         goto fail;
     }
-    m->metrics.best_epoch = res.best_epoch;
-    m->metrics.epochs_run = res.epochs_run;
-    m->metrics.loss = va.rows > 0 ? res.best_val_loss : res.final_train_loss;
+    m->metrics.best_epoch = u->res[0].best_epoch;
+    m->metrics.epochs_run = u->res[0].epochs_run;
+    m->metrics.loss = va.rows > 0 ? u->res[0].best_val_loss : u->res[0].final_train_loss;
     m->metrics.train_rows = tr.rows;
     m->metrics.val_rows = va.rows;
     m->member[0].l2 = m->params.train.l2;
     m->member[0].learning_rate = model_params_learning_rate(&m->params);
-    m->member[0].epochs = res.best_epoch;
+    m->member[0].epochs = u->res[0].best_epoch;
     snprintf(m->member[0].origin, sizeof(m->member[0].origin), "%s",
              n_more > 0 ? "candidate 1" : "the training split");
-    rc = train_more(m, &spec, more, n_more, &tr, &va, cancel, err);
-    if (rc == 0) {
-        /* the members' validation figures together: the ensemble's */
-        rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
-    }
+    /* the members' validation figures together: the ensemble's */
+    rc = model_compute_metrics(m, va.rows > 0 ? &va : &tr, err);
     if (rc == 0) {
         rc = model_importance_fit(m, &va, p->seed, err);
     }
     if (rc == 0) {
-        rc = refit_all(m, &spec, more, &all, refit_epochs, cancel, &refitted, err);
+        rc = refit_all(m, u, x, &refitted, err);
     }
     if (rc == 0 && n_more > 0 && why != NULL) {
         m->why = nn_strdup(why);
@@ -560,6 +632,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     *out = m;
     m = NULL;
 fail:
+    nn_free(u);
     model_holdouts_free(&holdouts);
     nn_dataset_free(&all);
     nn_dataset_free(&tr);
@@ -575,5 +648,5 @@ int model_train_csv(const char *path, const struct model_params *p, const struct
                     nn_progress_fn cb, void *ud, atomic_int *cancel, struct model **out,
                     struct nn_err *err)
 {
-    return model_train_members_csv(path, p, NULL, 0, NULL, lim, cb, ud, cancel, out, err);
+    return model_train_members_csv(path, p, NULL, 0, NULL, lim, NULL, cb, ud, cancel, out, err);
 }

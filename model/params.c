@@ -260,7 +260,8 @@ static const struct model_param table[] = {
      .def = "60",
      .min = 0,
      .max = 604800,
-     .help = "auto: time limit of the search (0: none; max_models then bounds it)"},
+     .help = "auto: time limit of the search and the final training (0: none; max_models then "
+             "bounds it)"},
     {.name = "max_models",
      .type = MODEL_PARAM_INT,
      AT(max_models),

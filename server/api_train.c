@@ -722,7 +722,14 @@ void srv_api_train_run(void *ud, const char *id, atomic_int *cancel)
             }
             srv_registry_release(base);
         } else if (p.auto_search) {
-            struct model_auto_hooks h = {exec_on_pool, &ctx, on_candidate, &ctx, on_epoch, &ctx};
+            /* this worker and the idle ones run the candidate-folds */
+            struct model_auto_hooks h = {exec_on_pool,
+                                         &ctx,
+                                         on_candidate,
+                                         &ctx,
+                                         on_epoch,
+                                         &ctx,
+                                         1 + srv_jobs_idle(app->jobs)};
             rc = model_auto_train_csv(path, &p, &lim, &h, cancel, &m, NULL, &err);
         } else {
             rc = model_train_csv(path, &p, &lim, on_epoch, &ctx, cancel, &m, &err);

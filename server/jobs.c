@@ -384,6 +384,14 @@ long srv_jobs_busy(struct srv_jobs *j)
     return n;
 }
 
+int srv_jobs_idle(struct srv_jobs *j)
+{
+    pthread_mutex_lock(&j->lock);
+    int n = j->n_workers - (int)j->busy;
+    pthread_mutex_unlock(&j->lock);
+    return n < 0 ? 0 : n;
+}
+
 int srv_jobs_board_set(struct srv_jobs *j, const char *id, const char *json)
 {
     char *copy = nn_strdup(json);

@@ -101,5 +101,7 @@ long srv_jobs_depth(struct srv_jobs *j);
 
 /** Workers running a job now. */
 long srv_jobs_busy(struct srv_jobs *j);
+/** Workers not running a job now (they take the units of srv_jobs_run_units). */
+int srv_jobs_idle(struct srv_jobs *j);
 
 #endif
