@@ -28,8 +28,9 @@
 #define FEW_FOLD_ROWS  50000  /* above: 3 folds */
 #define MAX_WIDTH      1024
 #define MIN_WIDTH      4
-#define ENSEMBLE_MAX_K 8   /* candidates averaged at most (memory: their held-out outputs) */
-#define FINAL_MARGIN   1.2 /* final_seconds' margin over what it counts */
+#define ENSEMBLE_POOL  16 /* candidates the ensemble picks from (memory: their held-out outputs) */
+#define ENSEMBLE_MAX_K MODEL_MAX_NETS /* networks averaged at most */
+#define FINAL_MARGIN   1.2            /* final_seconds' margin over what it counts */
 
 /* ------------------------------------------------------------------------------------------
  * State
@@ -94,11 +95,12 @@ struct search {
     struct scored *board; /* scored candidates, n_board, kept sorted best first */
     size_t n_board;
     float **oof; /* per candidate and fold (c * n_folds + f): its held-out outputs, kept while
-                    the candidate is in the board's top ENSEMBLE_MAX_K; oof_cap candidates */
+                    the candidate is in the board's top ENSEMBLE_POOL; oof_cap candidates */
     size_t oof_cap;
     int ens_k;                       /* the ensemble chosen on the folds (1: the best alone) */
+    int ens_pick[ENSEMBLE_MAX_K];    /* its networks: board ranks, in the order picked */
     int ens_free_k;                  /* the k the folds chose before the time left cut it */
-    double ens_by_k[ENSEMBLE_MAX_K]; /* mean metric over the folds of the top k, k = 1.. */
+    double ens_by_k[ENSEMBLE_MAX_K]; /* mean metric over the folds of the first k picks */
     int n_ens_by_k;
 };
 
@@ -256,7 +258,8 @@ static int add_plan(struct search *S, float lr)
         {0, 0, 0, 0.0f, 1.0f},   {1, 16, 0, 0.0f, 1.0f},  {1, 64, 0, 0.0f, 1.0f},
         {1, 256, 0, 0.0f, 1.0f}, {2, 64, 64, 0.0f, 1.0f}, {1, 64, 0, 1e-4f, 1.0f},
         {1, 64, 0, 1e-2f, 1.0f}, {1, 64, 0, 0.0f, 10.0f}, {1, 256, 0, 1e-3f, 3.0f},
-        {0, 0, 0, 0.0f, 10.0f},
+        {0, 0, 0, 0.0f, 10.0f},  {1, 64, 0, 1e-3f, 1.0f}, {1, 64, 0, 1e-1f, 1.0f},
+        {0, 0, 0, 1e-2f, 1.0f},
     };
     size_t i, n = sizeof(plan) / sizeof(plan[0]);
 
@@ -512,11 +515,11 @@ static cJSON *board_json(const struct search *S)
     return a;
 }
 
-/* Frees the held-out outputs of the candidates past the board's top ENSEMBLE_MAX_K: they
+/* Frees the held-out outputs of the candidates past the board's top ENSEMBLE_POOL: they
    can no longer be averaged. */
 static void oof_prune(struct search *S)
 {
-    for (size_t r = ENSEMBLE_MAX_K; r < S->n_board; r++) {
+    for (size_t r = ENSEMBLE_POOL; r < S->n_board; r++) {
         float **o = S->oof + S->board[r].cand * (size_t)S->n_folds;
 
         for (int f = 0; f < S->n_folds; f++) {
@@ -578,7 +581,7 @@ static double final_seconds(const struct search *S, int k)
     int n = 0;
 
     for (int j = 0; j < k && (size_t)j < S->n_board; j++, n++) {
-        double u = S->board[j].seconds / S->n_folds;
+        double u = S->board[S->ens_pick[j]].seconds / S->n_folds;
 
         sum += u;
         most = u > most ? u : most;
@@ -587,59 +590,85 @@ static double final_seconds(const struct search *S, int k)
     return FINAL_MARGIN * (S->prep + final_factor(S) * (waves > most ? waves : most));
 }
 
+/* The mean over the folds of the metric of (sum + the held-out outputs of board rank r) / n;
+   sum holds each fold's outputs one after the other (fold f at off[f]). */
+static double pick_score(const struct search *S, const float *sum, const size_t *off, size_t r,
+                         int n, float *avg, float *tmp)
+{
+    double mean = 0, side;
+
+    for (int f = 0; f < S->n_folds; f++) {
+        const float *o = S->oof[S->board[r].cand * (size_t)S->n_folds + (size_t)f];
+        size_t m = S->folds[f].va.rows * (size_t)S->n_out;
+
+        for (size_t i = 0; i < m; i++) {
+            avg[i] = (sum[off[f] + i] + o[i]) / (float)n;
+        }
+        mean += score(S, &S->folds[f], avg, tmp, &side) / S->n_folds;
+    }
+    return mean;
+}
+
 /*
- * Chooses the ensemble on the folds: for k = 1 .. ENSEMBLE_MAX_K (the board's best candidates
- * that kept their held-out outputs), the mean over the folds of the metric of the mean of the
- * top k's outputs; the best k wins, the smallest on a tie, so k > 1 only when averaging is
- * better on the folds than the best alone, and only a k whose final training fits in `left`
- * seconds (final_seconds; INFINITY: no limit). Sets S->ens_k, S->ens_free_k and S->ens_by_k.
- * @return 0 or NN_ENOMEM.
+ * Chooses the ensemble on the folds by greedy forward selection with replacement (Caruana et
+ * al., "Ensemble selection from libraries of models", 2004): from the board's best
+ * ENSEMBLE_POOL candidates that kept their held-out outputs, ENSEMBLE_MAX_K times the one whose
+ * outputs, added to the mean of those picked so far, give the best mean fold metric (the
+ * better-ranked on a tie; a candidate picked twice is two networks of other seeds). The first
+ * pick is the best candidate. k (the first k picks) is the best mean, the smallest on a tie,
+ * among those whose final training fits in `left` seconds (final_seconds; INFINITY: no
+ * limit). Sets S->ens_k, S->ens_pick, S->ens_free_k and S->ens_by_k. @return 0 or NN_ENOMEM.
  */
 static int choose_ensemble(struct search *S, double left)
 {
-    size_t most = 0, rows = 0;
-    float *avg = NULL, *tmp = NULL;
+    size_t most = 0, rows = 0, total = 0, off[64]; /* folds: at most 20 (params.c) */
+    float *sum = NULL, *avg = NULL, *tmp = NULL;
     int k, best = 1, free_best = 1;
 
     S->ens_k = 1;
     S->ens_free_k = 1;
+    S->ens_pick[0] = 0;
     S->n_ens_by_k = 0;
     for (int f = 0; f < S->n_folds; f++) {
+        off[f] = total;
+        total += S->folds[f].va.rows * (size_t)S->n_out;
         rows = S->folds[f].va.rows > rows ? S->folds[f].va.rows : rows;
     }
-    while (most < ENSEMBLE_MAX_K && most < S->n_board && !S->board[most].failed &&
+    while (most < ENSEMBLE_POOL && most < S->n_board && !S->board[most].failed &&
            S->oof[S->board[most].cand * (size_t)S->n_folds] != NULL) {
         most++;
     }
     if (!S->p->ensemble || most < 2 || rows == 0) {
         return 0;
     }
+    sum = nn_calloc(total, sizeof(float));
     avg = nn_calloc(rows * (size_t)S->n_out, sizeof(float));
     tmp = nn_calloc(rows * 2, sizeof(float));
-    if (avg == NULL || tmp == NULL) {
-        nn_free(avg);
-        nn_free(tmp);
+    if (sum == NULL || avg == NULL || tmp == NULL) {
+        NN_FREE_ALL(sum, avg, tmp);
         return NN_ENOMEM;
     }
-    for (k = 1; k <= (int)most; k++) {
-        double mean = 0, side;
+    for (k = 1; k <= ENSEMBLE_MAX_K; k++) {
+        size_t pick = 0;
+        double mean = pick_score(S, sum, off, 0, k, avg, tmp);
 
-        for (int f = 0; f < S->n_folds; f++) {
-            size_t n = S->folds[f].va.rows * (size_t)S->n_out;
+        for (size_t r = 1; r < most; r++) {
+            double v = pick_score(S, sum, off, r, k, avg, tmp);
 
-            memset(avg, 0, n * sizeof(float));
-            for (int j = 0; j < k; j++) {
-                const float *o = S->oof[S->board[j].cand * (size_t)S->n_folds + (size_t)f];
-
-                for (size_t i = 0; i < n; i++) {
-                    avg[i] += o[i];
-                }
+            if (rank_key(S->metric, v) < rank_key(S->metric, mean)) {
+                mean = v;
+                pick = r;
             }
-            for (size_t i = 0; i < n; i++) {
-                avg[i] /= (float)k;
-            }
-            mean += score(S, &S->folds[f], avg, tmp, &side) / S->n_folds;
         }
+        for (int f = 0; f < S->n_folds; f++) {
+            const float *o = S->oof[S->board[pick].cand * (size_t)S->n_folds + (size_t)f];
+            size_t m = S->folds[f].va.rows * (size_t)S->n_out;
+
+            for (size_t i = 0; i < m; i++) {
+                sum[off[f] + i] += o[i];
+            }
+        }
+        S->ens_pick[k - 1] = (int)pick;
         S->ens_by_k[S->n_ens_by_k++] = mean;
         if (rank_key(S->metric, mean) < rank_key(S->metric, S->ens_by_k[free_best - 1])) {
             free_best = k;
@@ -651,8 +680,7 @@ static int choose_ensemble(struct search *S, double left)
     }
     S->ens_k = best;
     S->ens_free_k = free_best;
-    nn_free(avg);
-    nn_free(tmp);
+    NN_FREE_ALL(sum, avg, tmp);
     return 0;
 }
 
@@ -713,34 +741,56 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
     return 0;
 }
 
-/* Why the ensemble is what it is (k and the fold scores that chose it). */
+/* The picks' candidates in words: "3 x2, 7, 1" (candidate numbers, a count when repeated). */
+static void picks_text(const struct search *S, char *out, size_t len)
+{
+    size_t at = 0;
+
+    out[0] = '\0';
+    for (int j = 0; j < S->ens_k && at < len; j++) {
+        int r = S->ens_pick[j], n = 0, seen = 0;
+
+        for (int i = 0; i < S->ens_k; i++) {
+            n += S->ens_pick[i] == r;
+            seen |= i < j && S->ens_pick[i] == r;
+        }
+        if (!seen) {
+            int w = snprintf(out + at, len - at, "%s%zu", at > 0 ? ", " : "", S->board[r].cand + 1);
+            at += w > 0 ? (size_t)w : 0;
+            if (n > 1 && at < len) {
+                w = snprintf(out + at, len - at, " x%d", n);
+                at += w > 0 ? (size_t)w : 0;
+            }
+        }
+    }
+}
+
+/* Why the ensemble is what it is (k, its picks and the fold scores that chose it). */
 static void ensemble_why(const struct search *S, char *why, size_t len)
 {
     const char *mname = model_auto_metric_name(S->metric, S->task);
+    char picks[160];
 
+    picks_text(S, picks, sizeof(picks));
     if (!S->p->ensemble) {
         snprintf(why, len, "ensemble=false: the best candidate alone");
     } else if (S->n_ens_by_k < 2) {
         snprintf(why, len, "one candidate with held-out outputs: the best candidate alone");
-    } else if (S->ens_free_k > S->ens_k) {
-        snprintf(why, len,
-                 "the top %d candidates scored best on the folds (mean %s %.6g), but their final "
-                 "training would not end within max_seconds: the top %d (mean %.6g; the best "
-                 "alone %.6g), the most that fit in the time left",
-                 S->ens_free_k, mname, S->ens_by_k[S->ens_free_k - 1], S->ens_k,
-                 S->ens_by_k[S->ens_k - 1], S->ens_by_k[0]);
     } else if (S->ens_k == 1) {
         snprintf(why, len,
-                 "no average of the top 2 to %d candidates beat the best alone on the folds "
-                 "(mean %s %.6g alone, %.6g for the top 2)",
-                 S->n_ens_by_k, mname, S->ens_by_k[0], S->ens_by_k[1]);
+                 "no greedy ensemble of 2 to %d picks beat the best alone on the folds (mean %s "
+                 "%.6g alone, %.6g for 2 picks)%s",
+                 S->n_ens_by_k, mname, S->ens_by_k[0], S->ens_by_k[1],
+                 S->ens_free_k > 1 ? "; within the time left" : "");
     } else {
         snprintf(why, len,
-                 "the mean of the top %d candidates' %s scored mean %s %.6g over the folds "
-                 "against %.6g for the best alone (k chosen from 1 to %d on the folds); each "
-                 "refitted on all the rows",
-                 S->ens_k, S->task == NN_TASK_REGRESSION ? "values" : "probabilities", mname,
-                 S->ens_by_k[S->ens_k - 1], S->ens_by_k[0], S->n_ens_by_k);
+                 "greedy ensemble selection on the folds: the mean of %d networks' %s (candidates "
+                 "%s) scored mean %s %.6g over the folds against %.6g for the best alone (k "
+                 "chosen from 1 to %d%s); each trained as the winner is, refitted on all the rows",
+                 S->ens_k, S->task == NN_TASK_REGRESSION ? "values" : "probabilities", picks, mname,
+                 S->ens_by_k[S->ens_k - 1], S->ens_by_k[0], S->n_ens_by_k,
+                 S->ens_free_k > S->ens_k ? ", the most whose final training fits in the time left"
+                                          : "");
     }
 }
 
@@ -949,7 +999,7 @@ static int refit_winner(const struct search *S, const char *path, const struct m
                         atomic_int *cancel, struct model_params *q, struct model **m,
                         struct nn_err *err)
 {
-    const struct cand *w = &S->cands[S->board[0].cand];
+    const struct cand *w = &S->cands[S->board[S->ens_pick[0]].cand];
     struct model_member_spec more[ENSEMBLE_MAX_K];
     char why[512];
     int rc = model_params_copy(q, p);
@@ -962,23 +1012,27 @@ static int refit_winner(const struct search *S, const char *path, const struct m
     q->train.l2 = w->l2;
     q->train.learning_rate = w->lr;
     for (int j = 1; j < S->ens_k; j++) {
-        const struct cand *c = &S->cands[S->board[j].cand];
+        int r = S->ens_pick[j], copy = 1;
+        const struct cand *c = &S->cands[S->board[r].cand];
 
+        for (int i = 0; i < j; i++) {
+            copy += S->ens_pick[i] == r;
+        }
         memset(&more[j - 1], 0, sizeof(more[j - 1]));
         memcpy(more[j - 1].hidden, c->hidden, sizeof(c->hidden));
         more[j - 1].n_hidden = c->n_hidden;
         more[j - 1].l2 = c->l2;
         more[j - 1].learning_rate = c->lr;
-        snprintf(more[j - 1].origin, sizeof(more[j - 1].origin), "candidate %zu, rank %d",
-                 S->board[j].cand + 1, j + 1);
+        snprintf(more[j - 1].origin, sizeof(more[j - 1].origin), "candidate %zu, rank %d%s%.0d",
+                 S->board[r].cand + 1, r + 1, copy > 1 ? ", copy " : "", copy > 1 ? copy : 0);
     }
     ensemble_why(S, why, sizeof(why));
     rc = model_train_members_csv(path, q, more, S->ens_k - 1, why, lim, &S->x,
                                  hooks != NULL ? hooks->on_epoch : NULL,
                                  hooks != NULL ? hooks->epoch_ud : NULL, cancel, m, err);
     if (rc == 0 && (*m)->n_nets > 1) {
-        snprintf((*m)->member[0].origin, sizeof((*m)->member[0].origin), "candidate %zu, rank 1",
-                 S->board[0].cand + 1);
+        snprintf((*m)->member[0].origin, sizeof((*m)->member[0].origin), "candidate %zu, rank %d",
+                 S->board[S->ens_pick[0]].cand + 1, S->ens_pick[0] + 1);
     }
     return rc;
 }

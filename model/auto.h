@@ -13,8 +13,10 @@
  * are independent and their results are combined in candidate order, so with a seed and
  * max_models (max_seconds 0) the result is bit-identical whatever the executor does. With a
  * time limit it is not: the units started before the deadline finish, the others are skipped.
- * With p->ensemble, the held-out outputs of the best ENSEMBLE_MAX_K candidates are kept and the
- * model is the mean of the top k (k chosen on the folds) when that beats the best alone.
+ * With p->ensemble, the held-out outputs of the best ENSEMBLE_POOL candidates are kept, an
+ * ensemble is picked from them greedily on the folds (Caruana's ensemble selection, with
+ * replacement), and the model is the mean of the first k picks when that beats the best alone.
+ * max_seconds covers the final training: the search keeps the time it estimates for it.
  * Thread-safety: one search per call; the executor may run units on any threads at once.
  */
 #ifndef NEUROND_MODEL_AUTO_H
