@@ -107,6 +107,26 @@ static int on_candidate(const cJSON *row, const cJSON *board, void *ud)
     return 0;
 }
 
+/* One line after the table: the search's time and why it stopped, the final training's time
+   (and its estimate) and the networks of the model. */
+static void print_summary(const struct model *m)
+{
+    cJSON *card = model_card(m);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(card, "auto");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(a, "ensemble");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(a, "stopped");
+
+    if (a != NULL) {
+        fprintf(stderr,
+                "search %.2fs (%d candidates, stopped: %s); final training %.2fs (estimated "
+                "%.2fs), %d network%s\n",
+                num(a, "seconds"), (int)num(a, "candidates"),
+                cJSON_IsString(why) ? why->valuestring : "?", num(a, "final_seconds"),
+                num(a, "final_estimate"), (int)num(e, "k"), num(e, "k") == 1 ? "" : "s");
+    }
+    cJSON_Delete(card);
+}
+
 int cli_train_auto(const char *data, const struct model_params *p, const struct model_limits *lim,
                    int workers, int quiet, struct model **out, struct nn_err *err)
 {
@@ -127,6 +147,9 @@ int cli_train_auto(const char *data, const struct model_params *p, const struct 
         {
             print_row(stderr, row, side);
         }
+    }
+    if (rc == 0 && !quiet) {
+        print_summary(*out);
     }
     cJSON_Delete(board);
     return rc;

@@ -77,6 +77,7 @@ struct search {
     size_t n_cands, cap;
     size_t n_plan;        /* the fixed plan's candidates (the first ones) */
     double *best_key;     /* per candidate: the board's best rank key once it was combined */
+    double *best_se;      /* and the standard error of that best's mean (sd / sqrt(folds)) */
     const char *stopped;  /* why the search stopped: "max_seconds", "max_models", ... */
     size_t stopped_at;    /* no_improvement: the candidate (0-based) that decided it */
     size_t first;         /* first candidate of the running round */
@@ -90,6 +91,7 @@ struct search {
     int kf;               /* the k of the k-fold split (5 for a holdout) */
     int refit;            /* the final training refits on every row (model_refit_would) */
     double prep;          /* seconds to read the CSV and fit a pipeline, measured */
+    double tol;           /* stopping_tolerance, resolved (stopping_tol) */
     atomic_llong unit_us; /* the slowest unit so far, microseconds (written by units) */
     atomic_int *cancel;
     struct scored *board; /* scored candidates, n_board, kept sorted best first */
@@ -723,6 +725,7 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
         x.sd = S->n_folds > 1 ? sqrt(x.sd / (S->n_folds - 1)) : 0.0;
         size_t rank = board_insert(S, &x);
         S->best_key[c] = S->board[0].failed ? INFINITY : rank_key(S->metric, S->board[0].mean);
+        S->best_se[c] = S->board[0].failed ? 0.0 : S->board[0].sd / sqrt((double)S->n_folds);
         oof_prune(S);
         if (h != NULL && h->on_candidate != NULL) {
             cJSON *board = board_json(S);
@@ -794,6 +797,17 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
     }
 }
 
+/* The least improvement of the best at candidate c over old that counts: stopping_tolerance
+   relative to old, and when that was not given, at least the standard error of the best's
+   mean over the folds (a smaller gain is within the folds' noise: the best of many noisy
+   means keeps drifting down by itself; digits in make quality). */
+static double noise_floor(const struct search *S, size_t c, double old)
+{
+    double t = S->tol * fabs(old);
+
+    return S->p->stopping_tolerance < 0 && S->best_se[c] > t ? S->best_se[c] : t;
+}
+
 /* Why the search stopped, in words (S->stopped is the short reason). */
 static void stop_why(const struct search *S, char *why, size_t len)
 {
@@ -810,9 +824,14 @@ static void stop_why(const struct search *S, char *why, size_t len)
     } else {
         snprintf(why, len,
                  "no improvement: after candidate %zu the best mean %s was %.6g against %.6g "
-                 "%zu candidates before, not better by more than stopping_tolerance %g",
+                 "%zu candidates before, not better by more than %.3g (stopping_tolerance %g "
+                 "relative%s)",
                  c + 1, mname, rank_key(S->metric, S->best_key[c]),
-                 rank_key(S->metric, S->best_key[c - n]), n, S->p->stopping_tolerance);
+                 rank_key(S->metric, S->best_key[c - n]), n, noise_floor(S, c, S->best_key[c - n]),
+                 S->tol,
+                 S->p->stopping_tolerance < 0
+                     ? ", at least the best's standard error over the folds"
+                     : "");
     }
 }
 
@@ -833,7 +852,7 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON_AddNumberToObject(lim, "max_seconds", S->p->max_seconds);
     cJSON_AddNumberToObject(lim, "max_models", S->p->max_models);
     cJSON_AddNumberToObject(lim, "stopping_rounds", S->p->stopping_rounds);
-    cJSON_AddNumberToObject(lim, "stopping_tolerance", S->p->stopping_tolerance);
+    cJSON_AddNumberToObject(lim, "stopping_tolerance", S->tol);
     cJSON_AddStringToObject(lim, "metric", mname);
     cJSON_AddNumberToObject(lim, "folds", S->n_folds);
     cJSON_AddStringToObject(o, "validation", holdout ? "holdout" : "k-fold");
@@ -876,6 +895,19 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
  * The search
  * ---------------------------------------------------------------------------------------- */
 
+/* stopping_tolerance, or when not given H2O AutoML's default from the rows: min(0.05,
+   max(0.001, 1/sqrt(rows))). Small sets are noisy, so a small gain there is no gain; and their
+   search ends sooner (make quality: the search's time against GridSearchCV's). */
+static double stopping_tol(const struct model_params *p, size_t rows)
+{
+    double t = rows > 0 ? 1.0 / sqrt((double)rows) : 0.05;
+
+    if (p->stopping_tolerance >= 0) {
+        return p->stopping_tolerance;
+    }
+    return t < 0.001 ? 0.001 : (t > 0.05 ? 0.05 : t);
+}
+
 /* Checks the metric against the task. */
 static int check_metric(int metric, const struct tab_schema *s, struct nn_err *err)
 {
@@ -917,7 +949,7 @@ static int no_improvement(struct search *S)
         }
         old = S->best_key[c - n];
         now = S->best_key[c];
-        if (!(old - now > S->p->stopping_tolerance * fabs(old))) {
+        if (!(old - now > noise_floor(S, c, old))) {
             S->stopped_at = c;
             return 1;
         }
@@ -946,6 +978,11 @@ static int run_rounds(struct search *S, const struct model_auto_hooks *h, struct
             return NN_ENOMEM;
         }
         S->best_key = bk;
+        bk = nn_reallocarray(S->best_se, S->n_cands, sizeof(*bk));
+        if (bk == NULL) {
+            return NN_ENOMEM;
+        }
+        S->best_se = bk;
         res_free(S);
         S->res = nn_calloc(units, sizeof(*S->res));
         S->n_res = S->res != NULL ? units : 0;
@@ -1101,6 +1138,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
         k = (int)(s->rows / 2) < 2 ? 2 : (int)(s->rows / 2);
     }
     S.n_folds = holdout ? 1 : k;
+    S.tol = stopping_tol(p, s->rows);
     S.kf = k;
     order = nn_calloc(s->rows, sizeof(size_t));
     fold_of = nn_calloc(s->rows, sizeof(int));
@@ -1180,6 +1218,7 @@ fail:
     res_free(&S);
     nn_free(S.board);
     nn_free(S.best_key);
+    nn_free(S.best_se);
     nn_free(order);
     nn_free(fold_of);
     tab_schema_free(s);

@@ -52,7 +52,7 @@ struct model_params {
     int stopping_rounds; /* default 8: after the plan, stop when the best has not improved by
                             more than stopping_tolerance (relative) over this many candidates;
                             0 = off */
-    double stopping_tolerance; /* default 1e-3 */
+    double stopping_tolerance; /* < 0: from the rows (model/auto.c) */
     int folds;                 /* 0 (default) = 5; 3 above 50,000 rows; a holdout above 500,000;
                                   1 = a holdout split (a fifth of the rows) */
     int metric;                /* MODEL_METRIC_*; default: log loss (classification) / RMSE */

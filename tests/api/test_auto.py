@@ -166,6 +166,8 @@ def test_time_limit_is_kept(daemon):
     # the limit covers the final training too: the search stops early enough to leave the
     # final the time it estimates for it (a unit started just before may run past), and the
     # two together end within the limit
+    # the default tolerance, as H2O AutoML's: 1/sqrt(rows) between 0.001 and 0.05
+    assert auto["limits"]["stopping_tolerance"] == pytest.approx(1437 ** -0.5)
     est = auto["final_estimate"]
     assert 0 < est < 8, auto
     assert auto["seconds"] + est <= 8 + unit + (slack - unit) / 4, (auto["seconds"], est, unit)
@@ -177,33 +179,44 @@ def test_time_limit_is_kept(daemon):
 ROUND = 4  # candidates per round of the random search (model/auto.h)
 
 
-def best_by_candidate(board):
-    """The best mean (log loss: lowest) of candidates 1..c, for c = 1..len(board)."""
-    mean = {r["candidate"]: r["mean"] for r in board}
-    best, out = float("inf"), []
+def best_by_candidate(board, folds=5):
+    """The best mean (log loss: lowest) of candidates 1..c, for c = 1..len(board), and the
+    standard error of that best's mean (its sd / sqrt(folds); the earlier one on a tie)."""
+    row = {r["candidate"]: r for r in board}
+    best, se, out, ses = float("inf"), 0.0, [], []
     for c in range(1, len(board) + 1):
-        best = min(best, mean[c] if mean[c] is not None else float("inf"))
+        m = row[c]["mean"] if row[c]["mean"] is not None else float("inf")
+        if m < best:
+            best, se = m, row[c]["sd"] / folds ** 0.5
         out.append(best)
-    return out
+        ses.append(se)
+    return out, ses
 
 
-def assert_stopped_by_the_rule(auto, rounds, tol):
+def assert_stopped_by_the_rule(auto, rounds, tol, se_floor=False):
     """The rule, replayed on the leaderboard in candidate order: the best of 1..c not better by
-    more than tol (relative) than the best of 1..c-rounds, those candidates past the plan; it
-    held at a candidate of the last round, never at one of a round before."""
+    more than tol (relative; with se_floor, at least the standard error of the best of 1..c)
+    than the best of 1..c-rounds, those candidates past the plan; it held at a candidate of the
+    last round, never at one of a round before."""
     assert auto["stopped"] == "no_improvement", auto["stopped_why"]
     n = auto["candidates"]
-    best = best_by_candidate(auto["leaderboard"])
+    best, se = best_by_candidate(auto["leaderboard"], auto["limits"]["folds"])
+
+    def floor(c):
+        t = tol * abs(best[c - 1 - rounds])
+        return max(t, se[c - 1]) if se_floor else t
     assert n == len(auto["leaderboard"]) and n >= PLAN + rounds and (n - PLAN) % ROUND == 0
     held = [c for c in range(PLAN + rounds, n + 1)
-            if not best[c - 1 - rounds] - best[c - 1] > tol * abs(best[c - 1 - rounds])]
+            if not best[c - 1 - rounds] - best[c - 1] > floor(c)]
     assert held and held[0] > n - ROUND, (rounds, tol, held, best)
     assert "after candidate %d " % held[0] in auto["stopped_why"], auto["stopped_why"]
 
 
 def test_search_stops_when_it_no_longer_improves(daemon):
     # iris, the defaults (max_seconds 60, max_models 0): the search stops on its own within
-    # seconds, once the best log loss has not improved by more than 0.1% over 8 candidates
+    # seconds, once the best log loss has not improved over 8 candidates by more than the
+    # tolerance H2O AutoML takes for 120 rows (min(0.05, 1/sqrt(rows)) = 5%), or than the
+    # best's standard error over the folds
     t0 = time.time()
     job = train(daemon.base, "auto_stop", data("iris_train.csv"), {"auto": "true"})
     j = wait_job(daemon.base, job["id"], timeout=60)
@@ -213,8 +226,9 @@ def test_search_stops_when_it_no_longer_improves(daemon):
     assert auto["stopped"] == "no_improvement", auto["stopped_why"]
     assert "no improvement" in auto["stopped_why"] and auto["seconds"] < 30
     assert auto["limits"]["stopping_rounds"] == 8
-    assert auto["limits"]["stopping_tolerance"] == 0.001
-    assert_stopped_by_the_rule(auto, 8, 0.001)
+    assert auto["limits"]["stopping_tolerance"] == 0.05
+    assert "standard error" in auto["stopped_why"]
+    assert_stopped_by_the_rule(auto, 8, 0.05, se_floor=True)
     n = auto["candidates"]
     # other settings: the same rule on the board, in candidate order
     for rounds, tol in ((3, 0.0), (5, 0.05)):
