@@ -155,6 +155,13 @@ def main():
               num(r, "onnx_http_nd_cpu_us"), "same by neurond", 0.8, lower_better=True)
     us = num(r, "onnx_ort_pt_us")
     row("   ONNX Runtime in process, us a row", fmt(us), "node, 1 row a call", "", "", None)
+    # 4d. auto (bench/auto_bench.py): a search against GridSearchCV on digits
+    ratio_row("4d auto on digits, s to a model", num(r, "auto_digits_s"), num(r, "grid_digits_s"),
+              "GridSearchCV", 1.0, lower_better=True)
+    row("   test accuracy", fmt(num(r, "auto_digits_acc")),
+        f"GridSearchCV {fmt(num(r, 'grid_digits_acc'))}", "", "", None)
+    ratio_row("   fixed search, 2 workers against 1", num(r, "auto_fixed_w2_s"),
+              num(r, "auto_fixed_w1_s"), "1 worker", 1.5, unit=" s", lower_better=True)
     # 5. spam training
     w = num(r, "spam_train_wall_s")
     row("5  train spam model (defaults), s", fmt(w), f"CPU {fmt(num(r, 'spam_train_cpu_s'))} s",

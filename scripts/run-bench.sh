@@ -5,7 +5,8 @@
 # bench_nn once more without OPENBLAS_CORETYPE when that variable is set (in that command only),
 # the training peers (bench/peers: PyTorch, scikit-learn, FANN), bench/system_bench.py (HTTP
 # with wrk, spam training, memory), bench/onnx_bench.py (an imported PyTorch MLP's /predict
-# beside neurond's own, ONNX Runtime's per-row latency from node), bench/cluster.py (replicas
+# beside neurond's own, ONNX Runtime's per-row latency from node), bench/auto_bench.py (auto
+# beside GridSearchCV on digits, 1 and 2 workers), bench/cluster.py (replicas
 # on a throwaway PostgreSQL), then bench/summary.py. Each appends `RESULT key value` lines
 # to $BUILD/bench/results.txt, which the summary reads. A peer or tool that is missing is
 # reported and skipped. Add a C bench by adding bench/bench_<name>.c (the Makefile builds it).
@@ -86,6 +87,10 @@ echo
 echo
 
 "$PY" bench/onnx_bench.py
+echo
+
+# auto (issue 19): a search beside GridSearchCV on digits, and the pool's scaling
+"$PY" bench/auto_bench.py || status=1
 echo
 
 # replicas on one PostgreSQL (issue 18): /predict beside SQLite, jobs per minute with 1-3
