@@ -375,6 +375,17 @@ static double unit_deadline(const struct search *S)
     return S->limit - one < S->deadline ? S->limit - one : S->deadline;
 }
 
+/* A unit's epoch callback (past the first candidate, with a time limit): stops the unit once
+   the deadline has passed, so that a long candidate-fold (a wide net on text) does not eat the
+   final training's time; nn_train then returns NN_ECANCELED and the candidate is dropped. */
+static int unit_epoch(const struct nn_epoch_stats *st, void *ud)
+{
+    const struct search *S = ud;
+
+    (void)st;
+    return now_seconds() >= unit_deadline(S);
+}
+
 /* The unit: trains candidate first + i / n_folds on fold i % n_folds and scores it. */
 static void run_unit(void *ctx, size_t i)
 {
@@ -411,8 +422,8 @@ static void run_unit(void *ctx, size_t i)
         goto out;
     }
     nn_net_init(net, &rng);
-    rc = nn_train(net, S->task, &fo->tr, fo->es.rows > 0 ? &fo->es : NULL, &tp, NULL, NULL,
-                  S->cancel, &rng, &tres, NULL);
+    rc = nn_train(net, S->task, &fo->tr, fo->es.rows > 0 ? &fo->es : NULL, &tp,
+                  c > 0 && S->deadline > 0 ? unit_epoch : NULL, S, S->cancel, &rng, &tres, NULL);
     if (rc == NN_ECANCELED) {
         r->state = UNIT_SKIPPED;
         goto out;
