@@ -15,7 +15,8 @@ folds; n_jobs = the cores) and `neurond train --auto --max-seconds 60 --workers 
 mean wall seconds of every model, auto's difference to the best of LR, MLP and the grid, and
 its time against the grid's; then the spam model (SpamAssassin training set, `neurond split`
 80/20 seed 42) with defaults and with auto: accuracy, AUC and training seconds.
-Usage: bench/quality.py [BIN] [SET ...] [--auto] [--auto-seconds S] [--splits N]
+--seed N passes --seed N to every neurond training (the splits stay the same).
+Usage: bench/quality.py [BIN] [SET ...] [--auto] [--auto-seconds S] [--splits N] [--seed N]
 """
 import argparse
 import json
@@ -130,6 +131,8 @@ def run_set(bin_, name, files, label, regression, tmp, opts):
     scores = {k: [] for k in names}
     secs = {k: [] for k in names}
     given = ["--label", label] if label != raw.columns[-1] else []
+    if opts.seed is not None:
+        given += ["--seed", str(opts.seed)]
     test_rows = 0
     for k, (tr, te) in enumerate(split.split(X, y)):
         test_rows = len(te)
@@ -187,6 +190,8 @@ def main():
                     help="add GridSearchCV and neurond's auto (and the spam model); slow")
     ap.add_argument("--auto-seconds", type=float, default=60, help="auto's max_seconds")
     ap.add_argument("--splits", type=int, default=SPLITS, help="seeded 80/20 splits per set")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="neurond's seed (default: its own, 42): how much a figure owes to it")
     opts = ap.parse_args()
     only = set(opts.sets)
     cols = ["LR", "MLP"] + (["grid"] if opts.auto else []) + ["neurond"] + \
