@@ -10,18 +10,22 @@ digits training file (1,437 rows, 64 pixels, 10 classes) and its test file:
      seed: the same work and, asserted here, the same model bytes) with 1 and 2 workers, beside
      GridSearchCV with n_jobs 1 and 2.
 Medians of RUNS runs (default 3; AUTO_BENCH_RUNS). Output: human lines, and `RESULT key value`
-lines appended to $BENCH_RESULTS (bench/summary.py). Needs python3-sklearn (scripts/deps.sh
-bench); without it the scikit-learn lines are skipped.
+lines appended to $BENCH_RESULTS (bench/summary.py). Needs python3-sklearn and pandas
+(scripts/deps.sh bench installs them), as quality.py, whose helpers it uses.
 Environment: BIN (the directory of neurond, default bin), BENCH_RESULTS, AUTO_BENCH_RUNS.
 """
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
+
+import pandas as pd
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV
+
+import quality  # noqa: E402  (bench/: the grid, the preprocessing, neurond_fit)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEUROND = os.path.join(ROOT, os.environ.get("BIN", "bin"), "neurond")
@@ -40,12 +44,7 @@ def result(key, value):
 
 def neurond(args, out):
     """Wall seconds of one `neurond train` and the test accuracy of its model."""
-    t0 = time.time()
-    subprocess.run([NEUROND, "train", TRAIN, "-o", out, "-q"] + args, check=True,
-                   capture_output=True)
-    secs = time.time() - t0
-    ev = json.loads(subprocess.run([NEUROND, "eval", out, TEST, "--json"], check=True,
-                                   capture_output=True, text=True).stdout)
+    ev, secs = quality.neurond_fit(NEUROND, args, TRAIN, TEST, out)
     return secs, ev["accuracy"]
 
 
@@ -55,14 +54,6 @@ def export(path):
 
 def grid_runs(jobs):
     """Wall seconds and test accuracy of GridSearchCV (quality.py's grid) with n_jobs=jobs."""
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    warnings.simplefilter("ignore")
-    sys.path.insert(0, os.path.join(ROOT, "bench"))
-    import pandas as pd
-    from sklearn.metrics import accuracy_score
-    from sklearn.model_selection import GridSearchCV
-    import quality
-
     tr, te = pd.read_csv(TRAIN), pd.read_csv(TEST)
     label = tr.columns[-1]
     X, y = tr.drop(columns=[label]), tr[label].values
@@ -100,12 +91,7 @@ def main():
           "%.2f s: %.2fx; the same model bytes: %s" % (fixed[1], fixed[2], fixed[1] / fixed[2],
                                                        "yes" if same else "NO"))
     result("auto_fixed_speedup", "%.3f" % (fixed[1] / fixed[2]))
-    try:
-        g2 = grid_runs(2)
-        g1 = grid_runs(1)
-    except ImportError as e:
-        print("  GridSearchCV: scikit-learn missing (%s); skipped" % e)
-        return 0 if same else 1
+    g2, g1 = grid_runs(2), grid_runs(1)
     print("  GridSearchCV (12 candidates x 5 folds), n_jobs 2: %.2f s, test accuracy %.4f; "
           "n_jobs 1: %.2f s (%.2fx)" % (g2[0], g2[1], g1[0], g1[0] / g2[0]))
     result("grid_digits_s", "%.3f" % g2[0])
