@@ -158,8 +158,9 @@ def main():
     # 4d. auto (bench/auto_bench.py): a search against GridSearchCV on digits
     ratio_row("4d auto on digits, s to a model", num(r, "auto_digits_s"), num(r, "grid_digits_s"),
               "GridSearchCV", 1.0, lower_better=True)
-    row("   test accuracy", fmt(num(r, "auto_digits_acc")),
-        f"GridSearchCV {fmt(num(r, 'grid_digits_acc'))}", "", "", None)
+    acc, gacc = num(r, "auto_digits_acc"), num(r, "grid_digits_acc")
+    row("   test accuracy", "n/a" if acc is None else f"{acc:.4f}",
+        "GridSearchCV " + ("n/a" if gacc is None else f"{gacc:.4f}"), "", "", None)
     ratio_row("   fixed search, 2 workers against 1", num(r, "auto_fixed_w2_s"),
               num(r, "auto_fixed_w1_s"), "1 worker", 1.5, unit=" s", lower_better=True)
     # 5. spam training
