@@ -790,12 +790,17 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
         snprintf(why, len, "ensemble=false: the best candidate alone");
     } else if (S->n_ens_by_k < 2) {
         snprintf(why, len, "one candidate with held-out outputs: the best candidate alone");
+    } else if (S->ens_k == 1 && S->ens_free_k > 1) {
+        snprintf(why, len,
+                 "the greedy ensemble of %d picks scored better on the folds (mean %s %.6g "
+                 "against %.6g alone), but its final training would not fit in the time left: "
+                 "the best candidate alone",
+                 S->ens_free_k, mname, S->ens_by_k[S->ens_free_k - 1], S->ens_by_k[0]);
     } else if (S->ens_k == 1) {
         snprintf(why, len,
                  "no greedy ensemble of 2 to %d picks beat the best alone on the folds (mean %s "
-                 "%.6g alone, %.6g for 2 picks)%s",
-                 S->n_ens_by_k, mname, S->ens_by_k[0], S->ens_by_k[1],
-                 S->ens_free_k > 1 ? "; within the time left" : "");
+                 "%.6g alone, %.6g for 2 picks)",
+                 S->n_ens_by_k, mname, S->ens_by_k[0], S->ens_by_k[1]);
     } else {
         snprintf(why, len,
                  "greedy ensemble selection on the folds: the mean of %d networks' %s (candidates "

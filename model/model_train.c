@@ -545,7 +545,7 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     struct model_progress pc;
     struct model_fit_spec spec;
     struct model_holdouts holdouts = {{NULL}, {0}, {0}, 0};
-    struct fit_units *u = nn_calloc(1, sizeof(*u));
+    struct fit_units *u;
     FILE *f = NULL;
     int refitted = 0, rc;
 
@@ -554,9 +554,9 @@ int model_train_members_csv(const char *path, const struct model_params *p,
     memset(&tr, 0, sizeof(tr));
     memset(&va, 0, sizeof(va));
     if (n_more < 0 || n_more >= MODEL_MAX_NETS) {
-        nn_free(u);
         return nn_err_set(err, NN_EINVAL, "an ensemble holds at most %d networks", MODEL_MAX_NETS);
     }
+    u = nn_calloc(1, sizeof(*u));
     if (u == NULL) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
