@@ -257,12 +257,18 @@ int store_sql_version_delete(struct store *s, const char *model, int version, st
     return store_sql_tx(s, STORE_SQL_WRITE, pin_change_tx, &p, err);
 }
 
+/* The model's row goes, its versions with it (cascade), and the feedback sent for it: a model
+   made later under the same name starts without it. */
 static int model_delete_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
     const char *model = ctx;
     int rc = store_sql_change(c, "DELETE FROM models WHERE name = $1", SQL_ARGS(SQL_TEXT(model)),
                               NN_ENOTFOUND, err, "no model '%s'", model);
 
+    if (rc == 0) {
+        rc = store_sql_exec(c, "DELETE FROM feedback WHERE model = $1", SQL_ARGS(SQL_TEXT(model)),
+                            NULL, err);
+    }
     return rc == 0 ? note(c, "model", model, err) : rc;
 }
 

@@ -124,6 +124,18 @@ def test_feedback_store_dedup_list_delete(daemon):
         "model": "fb-iris", "count": 0, "feedback": []}
 
 
+def test_deleting_a_model_deletes_its_feedback(daemon):
+    trained(daemon.base, "fb-del", {"epochs": 5, "hidden": "4"})
+    got = feedback(daemon.base, "fb-del", [ROW], ["setosa"])
+    assert got["feedback"] == 1
+    assert requests.delete(daemon.url("/models/fb-del")).status_code == 204
+    # a new model under the same name starts without the old one's feedback
+    trained(daemon.base, "fb-del", {"epochs": 5, "hidden": "4"})
+    assert requests.get(daemon.url("/models/fb-del/feedback")).json() == {
+        "model": "fb-del", "count": 0, "feedback": []}
+    assert feedback(daemon.base, "fb-del", [ROW], ["setosa"])["stored"] == 1
+
+
 def test_feedback_errors(daemon):
     trained(daemon.base, "fb-err", {"epochs": 5, "hidden": "4"})
     url = daemon.url("/models/fb-err/feedback")
