@@ -15,8 +15,10 @@ folds; n_jobs = the cores) and `neurond train --auto --max-seconds 60 --workers 
 mean wall seconds of every model, auto's difference to the best of LR, MLP and the grid, and
 its time against the grid's; then the spam model (SpamAssassin training set, `neurond split`
 80/20 seed 42) with defaults and with auto: accuracy, AUC and training seconds.
---seed N passes --seed N to every neurond training (the splits stay the same).
+--seed N passes --seed N to every neurond training (the splits stay the same); --peer-seed N
+is scikit-learn's MLP random_state (default 0), in the grid too.
 Usage: bench/quality.py [BIN] [SET ...] [--auto] [--auto-seconds S] [--splits N] [--seed N]
+       [--peer-seed N]
 """
 import argparse
 import json
@@ -70,7 +72,7 @@ def load(files):
     return pd.concat(frames, ignore_index=True)
 
 
-def sk_models(X, regression, grid=False):
+def sk_models(X, regression, grid=False, peer_seed=0):
     num = [c for c in X.columns if pd.to_numeric(X[c], errors="coerce").notna().sum() ==
            X[c].notna().sum()]
     cat = [c for c in X.columns if c not in num]
@@ -83,10 +85,11 @@ def sk_models(X, regression, grid=False):
     mlp = MLPRegressor if regression else MLPClassifier
     models = {"LR": make_pipeline(pre, LinearRegression() if regression else
                                   LogisticRegression(max_iter=2000)),
-              "MLP": make_pipeline(pre, mlp((64,), max_iter=500, random_state=0))}
+              "MLP": make_pipeline(pre, mlp((64,), max_iter=500,
+                                                random_state=peer_seed))}
     if grid:
         # the preprocessing is refitted inside each fold, as neurond's auto does
-        pipe = Pipeline([("pre", clone(pre)), ("mlp", mlp(max_iter=500, random_state=0))])
+        pipe = Pipeline([("pre", clone(pre)), ("mlp", mlp(max_iter=500, random_state=peer_seed))])
         models["grid"] = GridSearchCV(pipe, GRID, cv=5, n_jobs=CORES,
                                       scoring="neg_root_mean_squared_error" if regression else
                                       "accuracy")
@@ -121,7 +124,7 @@ def run_set(bin_, name, files, label, regression, tmp, opts):
     label = label or df.columns[-1]
     y = df[label].values
     X = df.drop(columns=[label])
-    num, models = sk_models(X, regression, grid=opts.auto)
+    num, models = sk_models(X, regression, grid=opts.auto, peer_seed=opts.peer_seed)
     for c in num:
         X[c] = pd.to_numeric(X[c])
     split = (ShuffleSplit(opts.splits, test_size=0.2, random_state=0) if regression else
@@ -192,6 +195,9 @@ def main():
     ap.add_argument("--splits", type=int, default=SPLITS, help="seeded 80/20 splits per set")
     ap.add_argument("--seed", type=int, default=None,
                     help="neurond's seed (default: its own, 42): how much a figure owes to it")
+    ap.add_argument("--peer-seed", type=int, default=0,
+                    help="scikit-learn's MLP random_state, also in the grid (default 0): how much "
+                    "a peer's figure owes to it")
     opts = ap.parse_args()
     only = set(opts.sets)
     cols = ["LR", "MLP"] + (["grid"] if opts.auto else []) + ["neurond"] + \
