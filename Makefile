@@ -259,7 +259,7 @@ fuzz: $(FUZZ_BIN) ## run every fuzz target for FUZZ_SECONDS (default 60) on its 
 
 .PHONY: quality
 # AUTO=1 adds GridSearchCV over the MLP and neurond's auto (60 s each split), and the spam model
-# with auto: about an hour on 2 cores (docs/quality.md); SPLITS=N changes the 5 splits per set.
+# with auto: about 15 minutes on 2 cores (docs/quality.md); SPLITS=N changes the 5 splits per set.
 quality: $(BIN)/neurond ## neurond's defaults against scikit-learn LR and MLP(64) on every bundled set; AUTO=1 adds GridSearchCV and auto (slow; docs/quality.md)
 	@scripts/deps.sh quality
 	@/usr/bin/python3 -W ignore bench/quality.py $(BIN)/neurond $(if $(filter-out 0,$(AUTO)),--auto) $(if $(SPLITS),--splits $(SPLITS))

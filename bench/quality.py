@@ -9,7 +9,7 @@ Prints one row per set: the mean accuracy (RMSE for regression) of LR, MLP and n
 with its mean wall seconds of one training, and neurond's difference to the better
 scikit-learn model (positive: neurond is better).
 
---auto (make quality AUTO=1; about an hour on 2 cores) adds, on the same splits: scikit-learn's
+--auto (make quality AUTO=1; about 15 minutes on 2 cores) adds, on the same splits: scikit-learn's
 GridSearchCV over the MLP (hidden (16,), (64,), (256,), (64, 64) x alpha 1e-4, 1e-2, 1; 5
 folds; n_jobs = the cores) and `neurond train --auto --max-seconds 60 --workers <cores>`, the
 mean wall seconds of every model, auto's difference to the best of LR, MLP and the grid, and
