@@ -239,10 +239,17 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
 /* ------------------------------------------------------------------------------------------ */
 
 int store_feedback_put(struct store *s, const char *model, const char *hash, const char *instance,
-                       const char *label, int *created, struct nn_err *err)
+                       const char *label, int *created, long long *count, struct nn_err *err)
 {
+    long long n = 0;
+
     *created = 0;
-    return s->ops->feedback_put(s, model, hash, instance, label, created, err);
+    int rc = s->ops->feedback_put(s, model, hash, instance, label, created, &n, err);
+
+    if (count != NULL) {
+        *count = n;
+    }
+    return rc;
 }
 
 int store_feedback_list(struct store *s, const char *model, long long after, int limit,

@@ -297,9 +297,12 @@ int store_spool_in_use(struct store *s, const char *spool, int *in_use, struct n
  * Stores one feedback row of a model, or, when the model already has a row of that hash,
  * replaces its instance and label (updated_at = now): a duplicate is stored once.
  * @param created [out] 1 when a row was added, 0 when one was updated.
+ * @param count [out] the model's rows after it, counted in the same transaction, the puts of a
+ *              model taken one at a time (also across replicas): each new row has its own
+ *              count. May be NULL.
  */
 int store_feedback_put(struct store *s, const char *model, const char *hash, const char *instance,
-                       const char *label, int *created, struct nn_err *err);
+                       const char *label, int *created, long long *count, struct nn_err *err);
 
 /**
  * Lists a model's feedback, id ascending, from one consistent state.

@@ -52,7 +52,7 @@ typedef int store_spool_in_use_fn(struct store *s, const char *spool, int *in_us
                                   struct nn_err *err);
 typedef int store_feedback_put_fn(struct store *s, const char *model, const char *hash,
                                   const char *instance, const char *label, int *created,
-                                  struct nn_err *err);
+                                  long long *count, struct nn_err *err);
 typedef int store_feedback_list_fn(struct store *s, const char *model, long long after, int limit,
                                    struct store_feedback **out, size_t *n, struct nn_err *err);
 typedef int store_feedback_delete_fn(struct store *s, const char *model, const char *hash,

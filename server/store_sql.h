@@ -381,11 +381,13 @@ struct sql_feedback_put {
 
 /**
  * Stores a feedback row (as store_feedback_put) with the backend's transaction body tx, whose
- * ctx is a struct sql_feedback_put, in one write transaction.
+ * ctx is a struct sql_feedback_put, then counts the model's rows, in one write transaction; tx
+ * must take the model's puts one at a time (SQLite's write transactions are; PostgreSQL's
+ * takes a lock of the model's name first).
  */
 int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
                            const char *instance, const char *label, store_sql_tx_fn tx,
-                           int *created, struct nn_err *err);
+                           int *created, long long *count, struct nn_err *err);
 
 /**
  * Claims a queued job (as store_job_claim) with the backend's statement sql and its binds a

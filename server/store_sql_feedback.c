@@ -37,15 +37,35 @@ static int fill_feedback(const struct sql_row *r, void *elem, size_t size, struc
     return 0;
 }
 
-int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
-                           const char *instance, const char *label, store_sql_tx_fn tx,
-                           int *created, struct nn_err *err)
+/* store_sql_feedback_put's transaction: the backend's upsert, then the count. */
+struct put_count {
+    store_sql_tx_fn upsert;
+    struct sql_feedback_put p;
+    long long count;
+};
+
+static int put_count_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 {
-    struct sql_feedback_put p = {model, hash, instance, label, 0};
-    int rc = store_sql_tx(s, STORE_SQL_WRITE, tx, &p, err);
+    struct put_count *t = ctx;
+    int rc = t->upsert(c, &t->p, err);
 
     if (rc == 0) {
-        *created = p.created;
+        rc = store_sql_int(c, "SELECT COUNT(*) FROM feedback WHERE model = $1",
+                           SQL_ARGS(SQL_TEXT(t->p.model)), &t->count, err);
+    }
+    return rc;
+}
+
+int store_sql_feedback_put(struct store *s, const char *model, const char *hash,
+                           const char *instance, const char *label, store_sql_tx_fn tx,
+                           int *created, long long *count, struct nn_err *err)
+{
+    struct put_count t = {tx, {model, hash, instance, label, 0}, 0};
+    int rc = store_sql_tx(s, STORE_SQL_WRITE, put_count_tx, &t, err);
+
+    if (rc == 0) {
+        *created = t.p.created;
+        *count = t.count;
     }
     return rc;
 }

@@ -31,9 +31,10 @@ static int feedback_put_tx(struct sql_conn *c, void *ctx, struct nn_err *err)
 
 int store_sqlite_feedback_put(struct store *s, const char *model, const char *hash,
                               const char *instance, const char *label, int *created,
-                              struct nn_err *err)
+                              long long *count, struct nn_err *err)
 {
-    return store_sql_feedback_put(s, model, hash, instance, label, feedback_put_tx, created, err);
+    return store_sql_feedback_put(s, model, hash, instance, label, feedback_put_tx, created, count,
+                                  err);
 }
 
 int store_sqlite_sample_put(struct store *s, const char *model, int version, const char *kind,

@@ -2,6 +2,7 @@
 replay, the champion/challenger gate."""
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -269,6 +270,24 @@ def test_retrain_after_n_rows(make_daemon):
     done = wait_job(d.base, got["retrain_job"])
     assert done["status"] == "succeeded", done
     assert "gate" in done["metrics"] and done["params"]["base"] == "rt-auto@1"
+
+
+def test_retrain_after_once_per_multiple_under_concurrent_feedback(make_daemon):
+    # 24 requests of one new row each, all at once: the count crosses a multiple of 6 four times,
+    # so four retrainings are queued, each by the request whose row made the multiple
+    d = make_daemon(args=["--retrain-after", "6"])
+    trained(d.base, "rt-race", {"epochs": 5, "hidden": "4"})
+    with open(data("iris_test.csv")) as f:
+        lines = f.read().splitlines()
+    head, rows = lines[0], lines[1:25]
+    with ThreadPoolExecutor(len(rows)) as pool:
+        got = list(pool.map(lambda row: post_csv(d.base, "rt-race", head + "\n" + row + "\n"), rows))
+    assert all(g["stored"] == 1 for g in got), got
+    jobs = [g["retrain_job"] for g in got if "retrain_job" in g]
+    assert len(jobs) == 4 and len(set(jobs)) == 4, got
+    assert sorted(g["feedback"] for g in got)[-1] == 24
+    listed = requests.get(d.url("/jobs?model=rt-race")).json()["jobs"]
+    assert len(listed) == 1 + 4, listed
 
 
 def spam_csv(n=60):

@@ -821,17 +821,25 @@ static void test_feedback(void **state)
     long long count = 0, deleted = 0;
     int created = -1;
 
-    assert_int_equal(
-        store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "spam", &created, NULL), 0);
+    assert_int_equal(store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "spam", &created,
+                                        &count, NULL),
+                     0);
     assert_int_equal(created, 1);
+    assert_int_equal(count, 1);
     assert_int_equal(
-        store_feedback_put(f->s, "spam", "h2", "{\"text\":\"hi\"}", "ham", &created, NULL), 0);
-    assert_int_equal(store_feedback_put(f->s, "other", "h1", "{\"x\":1}", "a", &created, NULL), 0);
+        store_feedback_put(f->s, "spam", "h2", "{\"text\":\"hi\"}", "ham", &created, &count, NULL),
+        0);
+    assert_int_equal(count, 2);
+    assert_int_equal(
+        store_feedback_put(f->s, "other", "h1", "{\"x\":1}", "a", &created, &count, NULL), 0);
     assert_int_equal(created, 1);
+    assert_int_equal(count, 1); /* the model's rows only */
     /* the same hash again: one row, the new label */
     assert_int_equal(
-        store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "ham", &created, NULL), 0);
+        store_feedback_put(f->s, "spam", "h1", "{\"text\":\"buy\"}", "ham", &created, &count, NULL),
+        0);
     assert_int_equal(created, 0);
+    assert_int_equal(count, 2);
     reopen(f);
     assert_int_equal(store_feedback_count(f->s, "spam", &count, NULL), 0);
     assert_int_equal(count, 2);
