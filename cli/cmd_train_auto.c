@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "model/auto.h"
@@ -59,30 +60,45 @@ static double num(const cJSON *row, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-/* "64,32" or "none" into buf. */
+/* "64,32" or "none" into buf; "defaults 64" for the defaults' training. */
 static const char *widths(const cJSON *row, char *buf, size_t cap)
 {
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(row, "hidden"), *w;
     size_t at = 0;
 
     buf[0] = '\0';
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "defaults"))) {
+        at = (size_t)snprintf(buf, cap, "defaults ");
+    }
     cJSON_ArrayForEach(w, h)
     {
-        at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s%d", at ? "," : "",
-                               (int)w->valuedouble);
+        at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s%d",
+                               at && buf[at - 1] != ' ' ? "," : "", (int)w->valuedouble);
         if (at >= cap) {
             break;
         }
     }
-    return buf[0] != '\0' ? buf : "none";
+    if (at == 0 || buf[at - 1] == ' ') {
+        snprintf(buf + at, at < cap ? cap - at : 0, "none");
+    }
+    return buf;
+}
+
+/* The row's l2 ("%.3g"), or "chosen" when each training chooses it (the defaults'). */
+static const char *l2_text(const cJSON *row, char *buf, size_t cap)
+{
+    double v = num(row, "l2");
+
+    snprintf(buf, cap, isnan(v) ? "chosen" : "%.3g", v);
+    return buf;
 }
 
 static void print_row(FILE *out, const cJSON *row, const char *side)
 {
-    char w[64];
+    char w[64], l2[32];
 
-    fprintf(out, "%4d %9d  %-12s %10.3g %10.3g %10.5g %9.4g %9.4g %8.2f\n", (int)num(row, "rank"),
-            (int)num(row, "candidate"), widths(row, w, sizeof(w)), num(row, "l2"),
+    fprintf(out, "%4d %9d  %-12s %10s %10.3g %10.5g %9.4g %9.4g %8.2f\n", (int)num(row, "rank"),
+            (int)num(row, "candidate"), widths(row, w, sizeof(w)), l2_text(row, l2, sizeof(l2)),
             num(row, "learning_rate"), num(row, "mean"), num(row, "sd"), num(row, side),
             num(row, "seconds"));
 }
@@ -94,13 +110,13 @@ struct auto_progress {
 static int on_candidate(const cJSON *row, const cJSON *board, void *ud)
 {
     const struct auto_progress *pr = ud;
-    char w[64];
+    char w[64], l2[32];
     const cJSON *metric = cJSON_GetObjectItemCaseSensitive(row, "metric");
 
     (void)board;
     if (!pr->quiet) {
-        fprintf(stderr, "candidate %d: hidden %s l2 %g lr %g  %s %.5g (sd %.3g)  rank %d  %.2fs\n",
-                (int)num(row, "candidate"), widths(row, w, sizeof(w)), num(row, "l2"),
+        fprintf(stderr, "candidate %d: hidden %s l2 %s lr %g  %s %.5g (sd %.3g)  rank %d  %.2fs\n",
+                (int)num(row, "candidate"), widths(row, w, sizeof(w)), l2_text(row, l2, sizeof(l2)),
                 num(row, "learning_rate"), cJSON_IsString(metric) ? metric->valuestring : "",
                 num(row, "mean"), num(row, "sd"), (int)num(row, "rank"), num(row, "seconds"));
     }
@@ -115,14 +131,20 @@ static void print_summary(const struct model *m)
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(card, "auto");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(a, "ensemble");
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(a, "stopped");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "model");
+    double nets = num(cJSON_GetObjectItemCaseSensitive(card, "ensemble"), "k");
 
+    nets = isnan(nets) ? 1 : nets;
     if (a != NULL) {
         fprintf(stderr,
                 "search %.2fs (%d candidates, stopped: %s); final training %.2fs (estimated "
-                "%.2fs), %d network%s\n",
+                "%.2fs), %d network%s%s\n",
                 num(a, "seconds"), (int)num(a, "candidates"),
                 cJSON_IsString(why) ? why->valuestring : "?", num(a, "final_seconds"),
-                num(a, "final_estimate"), (int)num(e, "k"), num(e, "k") == 1 ? "" : "s");
+                num(a, "final_estimate"), (int)nets, nets == 1 ? "" : "s",
+                cJSON_IsString(kind) && strcmp(kind->valuestring, "defaults") == 0
+                    ? " (the defaults' training won)"
+                    : "");
     }
     cJSON_Delete(card);
 }

@@ -41,12 +41,16 @@ struct cand {
     int n_hidden;
     float l2;
     float lr;
-    int plan; /* 1: from the fixed plan */
+    int plan;     /* 1: from the fixed plan */
+    int defaults; /* 1: not one net but the defaults' training (model_train_csv's: the L2 decay
+                     chosen on 5 holdouts, the mean of the refitted net and the holdout nets);
+                     l2 then NAN */
 };
 
 struct fold {
     struct tab_features *feat;
     struct nn_dataset tr, es, va;
+    struct nn_dataset fit; /* tr and es together: the defaults' candidate's (empty without it) */
 };
 
 #define UNIT_SKIPPED 0 /* not run: the deadline or cancel came first */
@@ -99,9 +103,12 @@ struct search {
     float **oof; /* per candidate and fold (c * n_folds + f): its held-out outputs, kept while
                     the candidate is in the board's top ENSEMBLE_POOL; oof_cap candidates */
     size_t oof_cap;
-    int ens_k;                       /* the ensemble chosen on the folds (1: the best alone) */
-    int ens_pick[ENSEMBLE_MAX_K];    /* its networks: board ranks, in the order picked */
-    int ens_free_k;                  /* the k the folds chose before the time left cut it */
+    int ens_k;                    /* the ensemble chosen on the folds (1: the best alone) */
+    int ens_pick[ENSEMBLE_MAX_K]; /* its networks: board ranks, in the order picked */
+    int ens_free_k;               /* the k the folds chose before the time left cut it */
+    int with_defaults;            /* the plan ends with the defaults' candidate */
+    int defaults_won;     /* the model is the defaults' candidate's training, not the ensemble */
+    size_t defaults_rank; /* its board rank, when it won */
     double ens_by_k[ENSEMBLE_MAX_K]; /* mean metric over the folds of the first k picks */
     int n_ens_by_k;
 };
@@ -169,13 +176,15 @@ static void folds_free(struct fold *fo, int n)
         nn_dataset_free(&fo[f].tr);
         nn_dataset_free(&fo[f].es);
         nn_dataset_free(&fo[f].va);
+        nn_dataset_free(&fo[f].fit);
     }
     nn_free(fo);
 }
 
-/* Fits fold f's pipeline on the rows outside it and cuts its three data sets. */
+/* Fits fold f's pipeline on the rows outside it and cuts its three data sets (and, with
+   keep_fit, the fourth: its training rows whole). */
 static int fit_fold(struct tab_csv *r, const struct tab_schema *s, const struct model_params *p,
-                    const int *fold_of, int f, struct nn_rng *rng, struct fold *out,
+                    const int *fold_of, int f, int keep_fit, struct nn_rng *rng, struct fold *out,
                     struct nn_err *err)
 {
     struct tab_feat_opts fo = {model_text_decoder_default(), p->impute};
@@ -218,7 +227,8 @@ static int fit_fold(struct tab_csv *r, const struct tab_schema *s, const struct 
     }
     if (nn_dataset_take_rows(&out->tr, &all, a, n_a) != 0 ||
         nn_dataset_take_rows(&out->es, &all, b, n_b) != 0 ||
-        nn_dataset_take_rows(&out->va, &all, va, n_va) != 0) {
+        nn_dataset_take_rows(&out->va, &all, va, n_va) != 0 ||
+        (keep_fit && nn_dataset_take_rows(&out->fit, &all, tr, n_tr) != 0)) {
         rc = nn_err_set(err, NN_ENOMEM, "out of memory cutting the folds");
     }
 fail:
@@ -283,6 +293,21 @@ static int add_plan(struct search *S, float lr)
         }
         S->n_plan++;
     }
+    if (S->with_defaults && !(S->p->max_models > 0 && S->n_cands >= (size_t)S->p->max_models)) {
+        struct cand c;
+
+        memset(&c, 0, sizeof(c));
+        memcpy(c.hidden, S->p->hidden, sizeof(c.hidden));
+        c.n_hidden = S->p->n_hidden;
+        c.l2 = NAN;
+        c.lr = lr;
+        c.plan = 1;
+        c.defaults = 1;
+        if (add_cand(S, &c) != 0) {
+            return NN_ENOMEM;
+        }
+        S->n_plan++;
+    }
     return 0;
 }
 
@@ -298,6 +323,10 @@ static struct cand perturb(const struct cand *best, struct nn_rng *rng)
     int i;
 
     c.plan = 0;
+    if (c.defaults) { /* around it: one net at the middle of the decays it chooses from */
+        c.defaults = 0;
+        c.l2 = 1e-3f;
+    }
     if (c.n_hidden == 0 || nn_rng_uniform(rng) < 0.5) {
         for (i = 0; i < c.n_hidden; i++) {
             double w = c.hidden[i] * pow(2.0, 2.0 * nn_rng_uniform(rng) - 1.0);
@@ -386,18 +415,115 @@ static int unit_epoch(const struct nn_epoch_stats *st, void *ud)
     return now_seconds() >= unit_deadline(S);
 }
 
-/* The unit: trains candidate first + i / n_folds on fold i % n_folds and scores it. */
-static void run_unit(void *ctx, size_t i)
+/* One net of candidate c (cd) trained on fold f (fo): its outputs on the held-out rows into
+ *out (the caller frees). @return 0, NN_ECANCELED (cancel, or the deadline) or an error. */
+static int net_outputs(struct search *S, size_t c, size_t f, const struct cand *cd,
+                       const struct fold *fo, float **out)
 {
-    struct search *S = ctx;
-    size_t c = S->first + i / (size_t)S->n_folds;
-    const struct fold *fo = &S->folds[i % (size_t)S->n_folds];
-    const struct cand *cd = &S->cands[c];
-    struct unit_res *r = &S->res[i];
     struct nn_train_params tp = S->p->train;
     struct nn_train_result tres;
     struct nn_net *net = NULL;
     struct nn_rng rng;
+    int rc;
+
+    tp.l2 = cd->l2;
+    tp.learning_rate = cd->lr;
+    tp.batch_size = model_batch_size(S->p, fo->tr.rows);
+    nn_rng_seed(&rng,
+                S->p->seed ^ (0x9E3779B97F4A7C15ull * (c + 1)) ^ (0xC2B2AE3D27D4EB4Full * (f + 1)));
+    rc = nn_net_new(fo->feat->dense_dim, fo->feat->sparse_dim, cd->hidden, cd->n_hidden,
+                    S->p->activation, S->n_out, S->out_act,
+                    tp.batch_size < 256 ? 256 : tp.batch_size, &net, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    nn_net_init(net, &rng);
+    rc = nn_train(net, S->task, &fo->tr, fo->es.rows > 0 ? &fo->es : NULL, &tp,
+                  c > 0 && S->deadline > 0 ? unit_epoch : NULL, S, S->cancel, &rng, &tres, NULL);
+    if (rc == 0) {
+        *out = nn_calloc(fo->va.rows * (size_t)S->n_out, sizeof(float));
+        rc = *out == NULL ? NN_ENOMEM : nn_net_predict(net, &fo->va, *out);
+    }
+    nn_net_free(net);
+    return rc;
+}
+
+/* Adds net's outputs on va to sum (tmp: room for them). */
+static int add_outputs(struct nn_net *net, const struct nn_dataset *va, size_t m, float *sum,
+                       float *tmp)
+{
+    int rc = nn_net_predict(net, va, tmp);
+
+    for (size_t i = 0; rc == 0 && i < m; i++) {
+        sum[i] += tmp[i];
+    }
+    return rc;
+}
+
+/* The defaults' training on fold fo's training rows, as model_train_members_csv does it on all
+   the rows: the decay chosen on 5 holdouts (model_select_l2), a net refitted on every row for
+   the chosen decay's mean best epoch, and the served mean of it and the holdout nets kept
+   (when they fit MODEL_DEFAULTS_ENSEMBLE_PARAMS, as adopt_holdouts). Its outputs on the
+   held-out rows into *out (the caller frees). @return 0, NN_ECANCELED or an error. */
+static int defaults_outputs(struct search *S, const struct fold *fo, float **out)
+{
+    struct model m;
+    struct model_fit_spec spec = {S->task, S->n_out, S->out_act, 0, NULL, 0};
+    struct model_holdouts h = {{NULL}, {0}, {0}, 0};
+    struct nn_train_params tp;
+    struct nn_train_result tres;
+    struct nn_net *net = NULL;
+    struct nn_rng rng;
+    size_t n = fo->va.rows * (size_t)S->n_out;
+    float *tmp = nn_calloc(n, sizeof(float));
+    int epochs = 0, rc;
+
+    *out = nn_calloc(n, sizeof(float));
+    if (*out == NULL || tmp == NULL) {
+        nn_free(tmp);
+        return NN_ENOMEM;
+    }
+    spec.n_classes = S->task == NN_TASK_REGRESSION ? 0 : (S->n_out > 1 ? S->n_out : 2);
+    memset(&m, 0, sizeof(m));
+    m.feat = fo->feat; /* borrowed: m is only read by the calls below, never freed */
+    m.params = *S->p;
+    m.params.train.l2 = -1;
+    m.params.train.batch_size =
+        model_batch_size(S->p, (size_t)((double)fo->fit.rows * (1.0 - S->p->validation_split)));
+    rc = model_select_l2(&m, &spec, &fo->fit, S->cancel, &epochs, &h, NULL);
+    if (rc == 0) {
+        tp = m.params.train;
+        tp.epochs = epochs < 1 ? 1 : epochs;
+        nn_rng_seed(&rng, S->p->seed ^ 0x7265u);
+        rc = model_fit_net(&m, &spec, &tp, &fo->fit, NULL, &rng, NULL, NULL, S->cancel, &net, &tres,
+                           NULL);
+    }
+    if (rc == 0) {
+        int keep = h.n > 0 && S->p->ensemble &&
+                   net->n_params * (size_t)(h.n + 1) <= MODEL_DEFAULTS_ENSEMBLE_PARAMS;
+
+        rc = add_outputs(net, &fo->va, n, *out, tmp);
+        for (int j = 0; keep && rc == 0 && j < h.n; j++) {
+            rc = add_outputs(h.nets[j], &fo->va, n, *out, tmp);
+        }
+        for (size_t i = 0; keep && i < n; i++) {
+            (*out)[i] /= (float)(h.n + 1);
+        }
+    }
+    model_holdouts_free(&h);
+    nn_net_free(net);
+    nn_free(tmp);
+    return rc;
+}
+
+/* The unit: trains candidate first + i / n_folds on fold i % n_folds and scores it. */
+static void run_unit(void *ctx, size_t i)
+{
+    struct search *S = ctx;
+    size_t c = S->first + i / (size_t)S->n_folds, f = i % (size_t)S->n_folds;
+    const struct fold *fo = &S->folds[f];
+    const struct cand *cd = &S->cands[c];
+    struct unit_res *r = &S->res[i];
     float *out = NULL, *tmp = NULL;
     double t0 = now_seconds();
     int rc;
@@ -410,20 +536,7 @@ static void run_unit(void *ctx, size_t i)
     r->state = UNIT_FAILED;
     r->metric = NAN;
     r->side = NAN;
-    tp.l2 = cd->l2;
-    tp.learning_rate = cd->lr;
-    tp.batch_size = model_batch_size(S->p, fo->tr.rows);
-    nn_rng_seed(&rng, S->p->seed ^ (0x9E3779B97F4A7C15ull * (c + 1)) ^
-                          (0xC2B2AE3D27D4EB4Full * (i % (size_t)S->n_folds + 1)));
-    rc = nn_net_new(fo->feat->dense_dim, fo->feat->sparse_dim, cd->hidden, cd->n_hidden,
-                    S->p->activation, S->n_out, S->out_act,
-                    tp.batch_size < 256 ? 256 : tp.batch_size, &net, NULL);
-    if (rc != 0) {
-        goto out;
-    }
-    nn_net_init(net, &rng);
-    rc = nn_train(net, S->task, &fo->tr, fo->es.rows > 0 ? &fo->es : NULL, &tp,
-                  c > 0 && S->deadline > 0 ? unit_epoch : NULL, S, S->cancel, &rng, &tres, NULL);
+    rc = cd->defaults ? defaults_outputs(S, fo, &out) : net_outputs(S, c, f, cd, fo, &out);
     if (rc == NN_ECANCELED) {
         r->state = UNIT_SKIPPED;
         goto out;
@@ -431,9 +544,8 @@ static void run_unit(void *ctx, size_t i)
     if (rc != 0 || fo->va.rows == 0) {
         goto out;
     }
-    out = nn_calloc(fo->va.rows * (size_t)S->n_out, sizeof(float));
     tmp = nn_calloc(fo->va.rows * 2, sizeof(float));
-    if (out == NULL || tmp == NULL || nn_net_predict(net, &fo->va, out) != 0) {
+    if (tmp == NULL) {
         goto out;
     }
     r->metric = score(S, fo, out, tmp, &r->side);
@@ -447,7 +559,6 @@ out:
     long long us = (long long)(r->seconds * 1e6), was = atomic_load(&S->unit_us);
     while (us > was && !atomic_compare_exchange_weak(&S->unit_us, &was, us)) {
     }
-    nn_net_free(net);
     nn_free(out);
     nn_free(tmp);
 }
@@ -494,7 +605,12 @@ static cJSON *cand_json(const struct cand *c)
     for (int i = 0; i < c->n_hidden; i++) {
         cJSON_AddItemToArray(h, cJSON_CreateNumber(c->hidden[i]));
     }
-    cJSON_AddNumberToObject(o, "l2", model_float_json(c->l2));
+    if (c->defaults) { /* its decay is chosen on each training's holdouts */
+        cJSON_AddNullToObject(o, "l2");
+        cJSON_AddTrueToObject(o, "defaults");
+    } else {
+        cJSON_AddNumberToObject(o, "l2", model_float_json(c->l2));
+    }
     cJSON_AddNumberToObject(o, "learning_rate", model_float_json(c->lr));
     return o;
 }
@@ -634,7 +750,7 @@ static double pick_score(const struct search *S, const float *sum, const size_t 
  */
 static int choose_ensemble(struct search *S, double left)
 {
-    size_t most = 0, rows = 0, total = 0, off[64]; /* folds: at most 20 (params.c) */
+    size_t most = 0, pool = 0, rows = 0, total = 0, off[64]; /* folds: at most 20 (params.c) */
     float *sum = NULL, *avg = NULL, *tmp = NULL;
     int k, best = 1, free_best = 1;
 
@@ -642,6 +758,11 @@ static int choose_ensemble(struct search *S, double left)
     S->ens_free_k = 1;
     S->ens_pick[0] = 0;
     S->n_ens_by_k = 0;
+    /* the defaults' candidate is not a net to mix: its nets are all or none (choose_defaults) */
+    while ((size_t)S->ens_pick[0] + 1 < S->n_board &&
+           S->cands[S->board[S->ens_pick[0]].cand].defaults) {
+        S->ens_pick[0]++;
+    }
     for (int f = 0; f < S->n_folds; f++) {
         off[f] = total;
         total += S->folds[f].va.rows * (size_t)S->n_out;
@@ -649,9 +770,10 @@ static int choose_ensemble(struct search *S, double left)
     }
     while (most < ENSEMBLE_POOL && most < S->n_board && !S->board[most].failed &&
            S->oof[S->board[most].cand * (size_t)S->n_folds] != NULL) {
+        pool += !S->cands[S->board[most].cand].defaults;
         most++;
     }
-    if (!S->p->ensemble || most < 2 || rows == 0) {
+    if (!S->p->ensemble || pool < 2 || rows == 0) {
         return 0;
     }
     sum = nn_calloc(total, sizeof(float));
@@ -662,10 +784,13 @@ static int choose_ensemble(struct search *S, double left)
         return NN_ENOMEM;
     }
     for (k = 1; k <= ENSEMBLE_MAX_K; k++) {
-        size_t pick = 0;
-        double mean = pick_score(S, sum, off, 0, k, avg, tmp);
+        size_t pick = (size_t)S->ens_pick[0];
+        double mean = pick_score(S, sum, off, pick, k, avg, tmp);
 
-        for (size_t r = 1; r < most; r++) {
+        for (size_t r = pick + 1; r < most; r++) {
+            if (S->cands[S->board[r].cand].defaults) {
+                continue;
+            }
             double v = pick_score(S, sum, off, r, k, avg, tmp);
 
             if (rank_key(S->metric, v) < rank_key(S->metric, mean)) {
@@ -755,6 +880,45 @@ static int combine_round(struct search *S, const struct model_auto_hooks *h)
     return 0;
 }
 
+/* The seconds the defaults' candidate's final training will take: its fold units' mean time
+   (the whole training on a fold's rows) times kf / (kf - 1) rows, after the CSV read again. */
+static double defaults_seconds(const struct search *S, const struct scored *d)
+{
+    return FINAL_MARGIN * (S->prep + d->seconds / S->n_folds * S->kf / (S->kf - 1.0));
+}
+
+/*
+ * Whether the model is the defaults' candidate's training rather than choose_ensemble's
+ * choice: when its mean fold metric is the better (the choice's is the ensemble's mean over
+ * the folds, or the best net's alone) and its final training fits in `left` seconds; or when
+ * nothing else was scored. Sets S->defaults_won and S->defaults_rank.
+ */
+static void choose_defaults(struct search *S, double left)
+{
+    S->defaults_won = 0;
+    for (size_t r = 0; r < S->n_board; r++) {
+        const struct scored *d = &S->board[r];
+        const struct scored *e = &S->board[S->ens_pick[0]];
+        double other = S->n_ens_by_k > 0 ? S->ens_by_k[S->ens_k - 1] : e->mean;
+
+        if (!S->cands[d->cand].defaults || d->failed) {
+            continue;
+        }
+        S->defaults_rank = r;
+        S->defaults_won = S->cands[e->cand].defaults || e->failed ||
+                          (rank_key(S->metric, d->mean) < rank_key(S->metric, other) &&
+                           defaults_seconds(S, d) <= left);
+        return;
+    }
+}
+
+/* The board rank of the model's first network: the defaults' candidate, or the ensemble's
+   first pick (the best net). */
+static size_t winner_rank(const struct search *S)
+{
+    return S->defaults_won ? S->defaults_rank : (size_t)S->ens_pick[0];
+}
+
 /* The picks' candidates in words: "3 x2, 7, 1" (candidate numbers, a count when repeated). */
 static void picks_text(const struct search *S, char *out, size_t len)
 {
@@ -786,7 +950,17 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
     char picks[160];
 
     picks_text(S, picks, sizeof(picks));
-    if (!S->p->ensemble) {
+    if (S->defaults_won) {
+        const struct scored *d = &S->board[S->defaults_rank];
+
+        snprintf(why, len,
+                 "the defaults' training (candidate %zu: the L2 decay chosen on 5 holdouts, the "
+                 "mean of the refitted network and the holdout networks) scored mean %s %.6g "
+                 "over the folds against %.6g for %s: the model is that training on all the rows",
+                 d->cand + 1, mname, d->mean,
+                 S->n_ens_by_k > 0 ? S->ens_by_k[S->ens_k - 1] : S->board[S->ens_pick[0]].mean,
+                 S->ens_k > 1 ? "the greedy ensemble" : "the best network alone");
+    } else if (!S->p->ensemble) {
         snprintf(why, len, "ensemble=false: the best candidate alone");
     } else if (S->n_ens_by_k < 2) {
         snprintf(why, len, "one candidate with held-out outputs: the best candidate alone");
@@ -858,9 +1032,9 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON *plan = cJSON_AddArrayToObject(o, "plan");
     cJSON *lim = cJSON_AddObjectToObject(o, "limits");
     const char *mname = model_auto_metric_name(S->metric, S->task);
-    const struct scored *w = &S->board[0];
+    size_t i, wr = winner_rank(S), ru = wr == 0 ? 1 : 0; /* the winner and the runner-up */
+    const struct scored *w = &S->board[wr];
     char why[512];
-    size_t i;
 
     for (i = 0; i < S->n_cands && S->cands[i].plan; i++) {
         cJSON_AddItemToArray(plan, cand_json(&S->cands[i]));
@@ -879,15 +1053,17 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON_AddStringToObject(o, "stopped_why", why);
     cJSON_AddNumberToObject(o, "seconds", S->searched - S->start);
     cJSON_AddNumberToObject(o, "final_seconds", now_seconds() - S->searched);
-    cJSON_AddNumberToObject(o, "final_estimate", final_seconds(S, S->ens_k));
+    cJSON_AddNumberToObject(o, "final_estimate",
+                            S->defaults_won ? defaults_seconds(S, w) : final_seconds(S, S->ens_k));
     cJSON_AddItemToObject(o, "leaderboard", board_json(S));
     cJSON_AddItemToObject(o, "winner", cand_json(&S->cands[w->cand]));
-    if (S->n_board > 1 && !S->board[1].failed) {
+    if (S->n_board > 1 && !S->board[ru].failed) {
         snprintf(why, sizeof(why),
-                 "best mean %s over %d %s: %.6g (sd %.3g) against %.6g (sd %.3g) for the "
-                 "runner-up, candidate %zu; refitted on all the rows",
-                 mname, S->n_folds, holdout ? "holdout split" : "folds", w->mean, w->sd,
-                 S->board[1].mean, S->board[1].sd, S->board[1].cand + 1);
+                 "%s mean %s over %d %s: %.6g (sd %.3g) against %.6g (sd %.3g) for %s, "
+                 "candidate %zu; refitted on all the rows",
+                 wr == 0 ? "best" : "the model's first network's", mname, S->n_folds,
+                 holdout ? "holdout split" : "folds", w->mean, w->sd, S->board[ru].mean,
+                 S->board[ru].sd, ru == 0 ? "the best" : "the runner-up", S->board[ru].cand + 1);
     } else {
         snprintf(why, sizeof(why),
                  "the only candidate scored: mean %s %.6g over %d folds; refitted on all the "
@@ -899,6 +1075,8 @@ static cJSON *search_json(const struct search *S, size_t rows, int holdout)
     cJSON *by = cJSON_AddArrayToObject(e, "by_k");
     cJSON_AddBoolToObject(e, "enabled", S->p->ensemble);
     cJSON_AddNumberToObject(e, "k", S->ens_k);
+    cJSON_AddStringToObject(e, "model",
+                            S->defaults_won ? "defaults" : (S->ens_k > 1 ? "ensemble" : "best"));
     for (int k = 0; k < S->n_ens_by_k; k++) {
         cJSON_AddItemToArray(by, num_or_null(S->ens_by_k[k]));
     }
@@ -1060,6 +1238,12 @@ static int refit_winner(const struct search *S, const char *path, const struct m
     if (rc != 0) {
         return nn_err_set(err, NN_ENOMEM, "out of memory");
     }
+    if (S->defaults_won) { /* model_train_csv's training, the executor's workers beside it */
+        q->train.l2 = -1;
+        return model_train_members_csv(path, q, NULL, 0, NULL, lim, &S->x,
+                                       hooks != NULL ? hooks->on_epoch : NULL,
+                                       hooks != NULL ? hooks->epoch_ud : NULL, cancel, m, err);
+    }
     memcpy(q->hidden, w->hidden, sizeof(q->hidden));
     q->n_hidden = w->n_hidden;
     q->train.l2 = w->l2;
@@ -1165,12 +1349,13 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     }
     nn_rng_seed(&rng, p->seed);
     assign_folds(s, k, &rng, order, fold_of);
+    S.with_defaults = model_select_would(s->rows, 0, p) && model_refit_would(s->rows, 0, p);
     for (n_fit = 0; n_fit < S.n_folds; n_fit++) {
         if (cancel != NULL && atomic_load(cancel) != 0) {
             rc = nn_err_set(err, NN_ECANCELED, "cancelled");
             goto fail;
         }
-        rc = fit_fold(r, s, p, fold_of, n_fit, &rng, &S.folds[n_fit], err);
+        rc = fit_fold(r, s, p, fold_of, n_fit, S.with_defaults, &rng, &S.folds[n_fit], err);
         if (rc != 0) {
             n_fit++;
             goto fail;
@@ -1180,6 +1365,12 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
     /* the final training reads the CSV and fits one pipeline again, as a fold did */
     S.prep = t_schema + (now_seconds() - S.start - t_schema) / S.n_folds;
     S.refit = model_refit_would(s->rows, S.folds[0].feat->sparse_dim, p);
+    if (S.folds[0].feat->sparse_dim > 0) { /* text: the defaults choose no decay */
+        S.with_defaults = 0;
+        for (int j = 0; j < S.n_folds; j++) {
+            nn_dataset_free(&S.folds[j].fit);
+        }
+    }
 
     /* the plan, then rounds around the best */
     lr = model_params_learning_rate(p);
@@ -1208,6 +1399,7 @@ int model_auto_train_csv(const char *path, const struct model_params *p,
         rc = nn_err_set(err, rc, "out of memory choosing the ensemble");
         goto fail;
     }
+    choose_defaults(&S, S.limit > 0 ? S.limit - now_seconds() : INFINITY);
     S.searched = now_seconds();
     folds_free(S.folds, S.n_folds);
     S.folds = NULL;

@@ -176,9 +176,7 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
         return 0; /* given */
     }
     m->params.train.l2 = L2_LARGE;
-    /* no early stopping (patience 0): every run would go to the last epoch, nothing to learn */
-    if (all->rows > SELECT_MAX_ROWS || all->rows < 10 || m->params.validation_split <= 0 ||
-        m->params.train.patience == 0 || m->feat->sparse_dim > 0) {
+    if (!model_select_would(all->rows, m->feat->sparse_dim, &m->params)) {
         return 0;
     }
     for (size_t i = 0; i < sizeof(l2_grid) / sizeof(l2_grid[0]); i++) {
@@ -208,6 +206,13 @@ int model_select_l2(struct model *m, const struct model_fit_spec *spec,
     *epochs = (int)lround(best_epochs);
     keep_decays(keep, losses);
     return 0;
+}
+
+int model_select_would(size_t rows, size_t sparse_dim, const struct model_params *p)
+{
+    /* no early stopping (patience 0): every run would go to the last epoch, nothing to learn */
+    return rows <= SELECT_MAX_ROWS && rows >= 10 && p->validation_split > 0 &&
+           p->train.patience != 0 && sparse_dim == 0;
 }
 
 int model_refit_would(size_t rows, size_t sparse_dim, const struct model_params *p)

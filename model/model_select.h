@@ -35,6 +35,8 @@ int model_fit_net(const struct model *m, const struct model_fit_spec *spec,
 #define MODEL_SELECT_REPEATS 5 /* the holdouts the L2 decay is chosen on */
 #define MODEL_SELECT_DECAYS  4 /* the decays tried */
 #define MODEL_SELECT_NETS    (MODEL_SELECT_REPEATS * MODEL_SELECT_DECAYS)
+/* the weights of the defaults' ensemble (the refit net and the holdout nets kept), at most */
+#define MODEL_DEFAULTS_ENSEMBLE_PARAMS ((size_t)1 << 20)
 
 /* The nets trained while choosing the decay: every decay's (that did not diverge) on every
    holdout, each early-stopped on its own holdout. */
@@ -62,6 +64,10 @@ void model_holdouts_free(struct model_holdouts *h);
 int model_select_l2(struct model *m, const struct model_fit_spec *spec,
                     const struct nn_dataset *all, atomic_int *cancel, int *epochs,
                     struct model_holdouts *keep, struct nn_err *err);
+
+/** Whether model_select_l2 would search the decay for a training of rows rows (sparse_dim text
+ *  inputs) with p, its l2 not given: small, no text, a validation split, early stopping. */
+int model_select_would(size_t rows, size_t sparse_dim, const struct model_params *p);
 
 /** Whether a training of rows rows (sparse_dim text inputs) with p would refit its nets:
  *  model_refit_applies before the training. */

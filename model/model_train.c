@@ -18,8 +18,6 @@
 #include "tab/csv.h"
 #include "tab/schema.h"
 
-#define DEFAULT_ENSEMBLE_PARAMS ((size_t)1 << 20) /* weights of the defaults' ensemble, at most */
-
 int model_on_epoch(const struct nn_epoch_stats *st, void *ud)
 {
     struct model_progress *c = ud;
@@ -358,7 +356,7 @@ fail:
  * mean is served: nets fitted on different rows and decays vary less together than any one.
  * Only when the refit ran (so not with target_fpr, whose threshold was chosen on the main
  * net's scores), with ensemble=true, for a model of one net, and when all of them hold at
- * most DEFAULT_ENSEMBLE_PARAMS weights (the model's size and a prediction's cost grow with
+ * most MODEL_DEFAULTS_ENSEMBLE_PARAMS weights (the model's size and a prediction's cost grow with
  * them). @return 0 or NN_ENOMEM.
  */
 static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitted)
@@ -369,7 +367,7 @@ static int adopt_holdouts(struct model *m, struct model_holdouts *h, int refitte
     int rc = 0;
 
     if (h->n == 0 || !m->params.ensemble || !refitted || m->n_nets > 1 ||
-        m->nets[0]->n_params * (size_t)(h->n + 1) > DEFAULT_ENSEMBLE_PARAMS) {
+        m->nets[0]->n_params * (size_t)(h->n + 1) > MODEL_DEFAULTS_ENSEMBLE_PARAMS) {
         model_holdouts_free(h);
         return 0;
     }
