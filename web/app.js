@@ -192,8 +192,8 @@
     rows.forEach(function (r, i) {
       var tr = el('tr', { 'data-candidate': String(r.candidate), class: i === 0 ? 'best' : '' }, [
         el('td', { class: 'n', text: String(i + 1) }), el('td', { class: 'n', text: '#' + r.candidate }),
-        el('td', { text: r.hidden && r.hidden.length ? r.hidden.join(', ') : 'none' }),
-        el('td', { class: 'n', text: sig(r.l2) }), el('td', { class: 'n', text: sig(r.learning_rate) }),
+        el('td', { text: (r.defaults ? 'defaults ' : '') + (r.hidden && r.hidden.length ? r.hidden.join(', ') : 'none') }),
+        el('td', { class: 'n', text: r.defaults ? 'chosen' : sig(r.l2) }), el('td', { class: 'n', text: sig(r.learning_rate) }),
         el('td', { class: 'n', text: num(r.mean) }), el('td', { class: 'n', text: num(r.sd) }),
         el('td', { class: 'n', text: num(r[second]) }), el('td', { class: 'n', text: num(r.seconds, 2) })]);
       tb.appendChild(tr);

@@ -11,7 +11,8 @@ import requests
 
 from conftest import NEUROND, ROOT, SANITIZED, data, train, wait_job
 
-PLAN = 13  # candidates of the fixed plan (model/auto.c)
+PLAN = 14  # candidates of the fixed plan (model/auto.c): 13 nets, then the defaults' training
+# on the small tables of these tests (at most 5,000 rows, no text, patience > 0)
 
 
 def test_leaderboard_order_content_card_and_events(daemon):
@@ -145,6 +146,64 @@ def test_ensemble_of_the_top_candidates(daemon):
     def strip(b):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in b]
     assert strip(card["auto"]["leaderboard"]) == strip(board)
+
+
+def dflt_case(daemon, name, csv, params):
+    """Trains an auto job; returns the card, the defaults' row and the fold score the defaults
+    had to beat (the chosen ensemble's, or the best net's alone)."""
+    job = train(daemon.base, name, data(csv), dict({"auto": "true", "max_seconds": 0}, **params))
+    assert wait_job(daemon.base, job["id"], timeout=300)["status"] == "succeeded"
+    card = requests.get(daemon.url("/models/" + name)).json()
+    auto = card["auto"]
+    rows = [r for r in auto["leaderboard"] if r.get("defaults")]
+    assert len(rows) == 1, auto["leaderboard"]
+    d = rows[0]
+    # the 14th of the plan; its decay chosen in each training; the job's layers and rate
+    assert d["candidate"] == PLAN and d["l2"] is None and d["hidden"] == [64]
+    assert d["learning_rate"] == pytest.approx(0.001)
+    assert auto["plan"][PLAN - 1]["defaults"] is True
+    ens = auto["ensemble"]
+    nets = [r for r in auto["leaderboard"] if not r.get("defaults")]
+    other = ens["by_k"][ens["k"] - 1] if ens["by_k"] else nets[0]["mean"]
+    return card, d, other
+
+
+def test_defaults_candidate(daemon):
+    """On a small table the plan ends with the defaults' training: one row that says so; never
+    mixed into the greedy ensemble; the model when it scores better on the folds than the
+    ensemble (breast cancer, seed 42), the ensemble when not (wine, seed 3); no such row when
+    the defaults would choose no decay (patience 0)."""
+    card, d, other = dflt_case(daemon, "auto_dflt", "breast_cancer_train.csv",
+                               {"max_models": PLAN})
+    assert d["mean"] < other and card["auto"]["ensemble"]["model"] == "defaults"
+    assert card["auto"]["winner"].get("defaults") is True
+    members = card["ensemble"]["members"]
+    assert len(members) == 16 and members[0]["origin"] == "refit on all rows"
+    assert all(m["origin"].startswith("holdout ") for m in members[1:])
+    assert "the defaults' training (candidate %d" % PLAN in card["auto"]["ensemble"]["why"]
+    # served, and exported / imported with the same predictions
+    rows = open(data("breast_cancer_test.csv")).read()
+    a = requests.post(daemon.url("/predict?model=auto_dflt"), data=rows,
+                      headers={"Content-Type": "text/csv"})
+    assert a.status_code == 200, a.text
+    doc = requests.get(daemon.url("/models/auto_dflt/export")).json()
+    assert requests.post(daemon.url("/models/auto_dflt_copy/import"), json=doc).status_code == 201
+    b = requests.post(daemon.url("/predict?model=auto_dflt_copy"), data=rows,
+                      headers={"Content-Type": "text/csv"})
+    assert a.content == b.content
+    # wine: the greedy ensemble scores better; its networks never name the defaults' candidate
+    card, d, other = dflt_case(daemon, "auto_dflt_w", "wine_train.csv",
+                               {"max_models": PLAN + 3, "seed": 3})
+    assert other <= d["mean"] and card["auto"]["ensemble"]["model"] == "ensemble"
+    picked = [int(m["origin"].split(",")[0].split()[1]) for m in card["ensemble"]["members"]]
+    assert PLAN not in picked and card["auto"]["winner"].get("defaults") is None
+    # patience 0: the defaults choose no decay, so there is no such candidate
+    job = train(daemon.base, "auto_dflt_p0", data("iris_train.csv"),
+                {"auto": "true", "max_models": PLAN, "max_seconds": 0, "patience": 0,
+                 "epochs": 20})
+    j = wait_job(daemon.base, job["id"], timeout=120)
+    assert j["status"] == "succeeded", j
+    assert not any(r.get("defaults") for r in j["leaderboard"]) and len(j["leaderboard"]) == PLAN
 
 
 def test_time_limit_is_kept(daemon):

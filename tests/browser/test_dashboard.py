@@ -318,7 +318,7 @@ def test_auto_job_leaderboard_fills_live(page, daemon):
     page.fill("#train-epochs", "40")
     page.fill("#train-patience", "0")
     page.fill("#train-max-seconds", "0")
-    page.fill("#train-max-models", "18")  # rounds: the plan of 10, then 4 and 4
+    page.fill("#train-max-models", "18")  # the plan of 13 (no defaults' one: patience 0), 4, 1
     page.click("#train-btn")
     page.wait("/^Job [0-9a-f]{8} /.test(document.getElementById('train-msg').textContent)")
     job_id = page.text("#train-msg").split(" ")[1]
@@ -350,7 +350,8 @@ def test_auto_job_leaderboard_fills_live(page, daemon):
     assert [r[1] for r in rows] == ["#%d" % b["candidate"] for b in board], (rows, board)
     assert [r[0] for r in rows] == [str(i + 1) for i in range(18)]
     for r, b in zip(rows, board):
-        assert r[2] == (", ".join(str(w) for w in b["hidden"]) if b["hidden"] else "none"), (r, b)
+        assert r[2] == ("defaults " if b.get("defaults") else "") + (
+            ", ".join(str(w) for w in b["hidden"]) if b["hidden"] else "none"), (r, b)
         assert r[5] == "%.4f" % b["mean"] and r[6] == "%.4f" % b["sd"], (r, b)
         assert r[7] == "%.4f" % b["accuracy"], (r, b)
     assert page.text("#leaderboard-metric").startswith("log_loss")
