@@ -12,7 +12,7 @@ import requests
 from conftest import NEUROND, ROOT, SANITIZED, data, train, wait_job
 
 PLAN = 14  # candidates of the fixed plan (model/auto.c): 13 nets, then the defaults' training
-# on the small tables of these tests (at most 5,000 rows, no text, patience > 0)
+# on the small tables of these tests (at most 1,000 rows, no text, patience > 0)
 
 
 def test_leaderboard_order_content_card_and_events(daemon):
@@ -172,7 +172,7 @@ def test_defaults_candidate(daemon):
     """On a small table the plan ends with the defaults' training: one row that says so; never
     mixed into the greedy ensemble; the model when it scores better on the folds than the
     ensemble (breast cancer, seed 42), the ensemble when not (wine, seed 3); no such row when
-    the defaults would choose no decay (patience 0)."""
+    the defaults would choose no decay (patience 0) or above 1,000 rows."""
     card, d, other = dflt_case(daemon, "auto_dflt", "breast_cancer_train.csv",
                                {"max_models": PLAN})
     assert d["mean"] < other and card["auto"]["ensemble"]["model"] == "defaults"
@@ -197,13 +197,16 @@ def test_defaults_candidate(daemon):
     assert other <= d["mean"] and card["auto"]["ensemble"]["model"] == "ensemble"
     picked = [int(m["origin"].split(",")[0].split()[1]) for m in card["ensemble"]["members"]]
     assert PLAN not in picked and card["auto"]["winner"].get("defaults") is None
-    # patience 0: the defaults choose no decay, so there is no such candidate
-    job = train(daemon.base, "auto_dflt_p0", data("iris_train.csv"),
-                {"auto": "true", "max_models": PLAN, "max_seconds": 0, "patience": 0,
-                 "epochs": 20})
-    j = wait_job(daemon.base, job["id"], timeout=120)
-    assert j["status"] == "succeeded", j
-    assert not any(r.get("defaults") for r in j["leaderboard"]) and len(j["leaderboard"]) == PLAN
+    # patience 0: the defaults choose no decay, so there is no such candidate; nor above 1,000
+    # rows (digits: 1,437), where its cost grows and it did not win
+    for name, csv, extra in (("auto_dflt_p0", "iris_train.csv", {"patience": 0, "epochs": 20}),
+                             ("auto_dflt_big", "digits_train.csv", {"epochs": 5})):
+        job = train(daemon.base, name, data(csv),
+                    dict({"auto": "true", "max_models": PLAN, "max_seconds": 0}, **extra))
+        j = wait_job(daemon.base, job["id"], timeout=120)
+        assert j["status"] == "succeeded", j
+        assert len(j["leaderboard"]) == PLAN
+        assert not any(r.get("defaults") for r in j["leaderboard"]), name
 
 
 def test_time_limit_is_kept(daemon):
