@@ -64,23 +64,20 @@ static double num(const cJSON *row, const char *key)
 static const char *widths(const cJSON *row, char *buf, size_t cap)
 {
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(row, "hidden"), *w;
+    char list[48] = "";
     size_t at = 0;
 
-    buf[0] = '\0';
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "defaults"))) {
-        at = (size_t)snprintf(buf, cap, "defaults ");
-    }
     cJSON_ArrayForEach(w, h)
     {
-        at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s%d",
-                               at && buf[at - 1] != ' ' ? "," : "", (int)w->valuedouble);
-        if (at >= cap) {
+        at += (size_t)snprintf(list + at, at < sizeof(list) ? sizeof(list) - at : 0, "%s%d",
+                               at ? "," : "", (int)w->valuedouble);
+        if (at >= sizeof(list)) {
             break;
         }
     }
-    if (at == 0 || buf[at - 1] == ' ') {
-        snprintf(buf + at, at < cap ? cap - at : 0, "none");
-    }
+    snprintf(buf, cap, "%s%s",
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "defaults")) ? "defaults " : "",
+             at > 0 ? list : "none");
     return buf;
 }
 

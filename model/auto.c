@@ -891,6 +891,12 @@ static double defaults_seconds(const struct search *S, const struct scored *d)
     return FINAL_MARGIN * (S->prep + d->seconds / S->n_folds * S->kf / (S->kf - 1.0));
 }
 
+/* The mean fold metric of choose_ensemble's choice: its ensemble's, or the best net's alone. */
+static double choice_score(const struct search *S)
+{
+    return S->n_ens_by_k > 0 ? S->ens_by_k[S->ens_k - 1] : S->board[S->ens_pick[0]].mean;
+}
+
 /*
  * Whether the model is the defaults' candidate's training rather than choose_ensemble's
  * choice: when its mean fold metric is the better (the choice's is the ensemble's mean over
@@ -899,18 +905,18 @@ static double defaults_seconds(const struct search *S, const struct scored *d)
  */
 static void choose_defaults(struct search *S, double left)
 {
+    const struct scored *e = &S->board[S->ens_pick[0]];
+
     S->defaults_won = 0;
     for (size_t r = 0; r < S->n_board; r++) {
         const struct scored *d = &S->board[r];
-        const struct scored *e = &S->board[S->ens_pick[0]];
-        double other = S->n_ens_by_k > 0 ? S->ens_by_k[S->ens_k - 1] : e->mean;
 
         if (!S->cands[d->cand].defaults || d->failed) {
             continue;
         }
         S->defaults_rank = r;
         S->defaults_won = S->cands[e->cand].defaults || e->failed ||
-                          (rank_key(S->metric, d->mean) < rank_key(S->metric, other) &&
+                          (rank_key(S->metric, d->mean) < rank_key(S->metric, choice_score(S)) &&
                            defaults_seconds(S, d) <= left);
         return;
     }
@@ -961,8 +967,7 @@ static void ensemble_why(const struct search *S, char *why, size_t len)
                  "the defaults' training (candidate %zu: the L2 decay chosen on 5 holdouts, the "
                  "mean of the refitted network and the holdout networks) scored mean %s %.6g "
                  "over the folds against %.6g for %s: the model is that training on all the rows",
-                 d->cand + 1, mname, d->mean,
-                 S->n_ens_by_k > 0 ? S->ens_by_k[S->ens_k - 1] : S->board[S->ens_pick[0]].mean,
+                 d->cand + 1, mname, d->mean, choice_score(S),
                  S->ens_k > 1 ? "the greedy ensemble" : "the best network alone");
     } else if (!S->p->ensemble) {
         snprintf(why, len, "ensemble=false: the best candidate alone");

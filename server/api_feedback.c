@@ -129,7 +129,7 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
     const char **labs = NULL;
     char(*lbuf)[40] = NULL;
     char why[256], field[96];
-    long long stored = 0, updated = 0, total = 0;
+    long long stored = 0, updated = 0, total = 0; /* total: the model's rows after the last */
     long every = app->cfg->retrain_after;
     int crossed = 0;
     char retrain_id[STORE_ID_MAX] = "";
@@ -177,7 +177,6 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
     for (i = 0; i < n; i++) {
         char *text = cJSON_PrintUnformatted(canon[i]);
         char hash[65];
-        long long count = 0;
         int created = 0;
 
         if (text == NULL || sha256_hex(text, strlen(text), hash) != 0) {
@@ -186,7 +185,7 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
             goto out;
         }
         /* srv_feedback_hash's, with the text kept for the store */
-        rc = store_feedback_put(app->store, sm->name, hash, text, labs[i], &created, &count, &err);
+        rc = store_feedback_put(app->store, sm->name, hash, text, labs[i], &created, &total, &err);
         cJSON_free(text);
         if (rc != 0) {
             rc = srv_http_reply_nn(r, rc, &err, 500, NULL);
@@ -196,10 +195,9 @@ int srv_api_feedback_add(struct srv_req *r, const struct srv_model *sm, const cJ
         updated += !created;
         /* every --retrain-after new rows: the request whose new row made the count a multiple
            (counted as it was stored: two requests at once cannot both think theirs did) */
-        crossed |= created && every > 0 && count % every == 0;
+        crossed |= created && every > 0 && total % every == 0;
     }
     srv_metrics_feedback(app->metrics, (unsigned long)n);
-    store_feedback_count(app->store, sm->name, &total, NULL);
     if (crossed) {
         if (retrain_submit(app, sm, NULL, retrain_id, &err) != 0) {
             srv_log("warn", "model %s: cannot queue its retraining: %s", sm->name, err.msg);
